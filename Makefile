@@ -1,0 +1,36 @@
+# The two commands of the README:
+#   make serve   install what is missing, build a release binary, serve ./data on 127.0.0.1:8080
+#   make test    install what is missing, build, run every test (unit tests under ctest, then the
+#                integration tests that drive the real binary with the real npm clients)
+BUILD_DIR ?= build/release
+JOBS ?= 2
+LISTEN ?= 127.0.0.1:8080
+DB_PATH ?= ./data
+
+.PHONY: all setup build serve test unit-test integration-test bench clean
+
+all: build
+
+setup:
+	@scripts/setup.sh
+
+build: setup
+	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLITEHOUSE_BUILD_TESTS=ON >/dev/null
+	@cmake --build $(BUILD_DIR) -j$(JOBS)
+
+serve: build
+	$(BUILD_DIR)/litehouse serve --db-path $(DB_PATH) --http-listen-addr $(LISTEN)
+
+unit-test: build
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS)
+
+integration-test: build
+	cd tests/integration && LITEHOUSE_BIN=$(abspath $(BUILD_DIR))/litehouse node --test --test-concurrency=1 *.test.mjs
+
+test: unit-test integration-test
+
+bench: build
+	cd bench && LITEHOUSE_BIN=$(abspath $(BUILD_DIR))/litehouse node run.mjs
+
+clean:
+	rm -rf build

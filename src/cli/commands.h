@@ -1,0 +1,16 @@
+// The subcommands of the `litehouse` binary, one file each (serve.cc, ...). Each registers its
+// options on the CLI11 app and returns the function that runs it after parsing.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace litehouse::cli {
+
+using Run = std::function<int()>;
+
+// `litehouse serve`: the server.
+Run RegisterServe(CLI::App& app);
+
+}  // namespace litehouse::cli

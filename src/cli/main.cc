@@ -1,0 +1,24 @@
+// litehouse: one binary for the server and its tools. Exit codes: 0 success, 1 runtime failure,
+// 2 bad command line (unknown flag, bad value), as sqld and most Unix tools.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"Litehouse: a libSQL server (Hrana over HTTP) in one binary", "litehouse"};
+  app.set_version_flag("--version", "litehouse " LITEHOUSE_VERSION);
+  app.require_subcommand(1);
+  auto run_serve = litehouse::cli::RegisterServe(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  }
+  if (app.got_subcommand("serve")) return run_serve();
+  return 2;
+}

@@ -1,0 +1,110 @@
+// `litehouse serve`: open the database and serve it over Hrana HTTP until SIGINT/SIGTERM.
+// Flags keep sqld's names (and env vars) where they mean the same thing.
+#include <filesystem>
+#include <iostream>
+#include <string>
+
+#include "cli/commands.h"
+#include "common/log.h"
+#include "engine/database.h"
+#include "server/server.h"
+
+namespace litehouse::cli {
+namespace {
+
+struct ServeFlags {
+  std::string db_path = "data.sqld";
+  std::string listen_addr = "127.0.0.1:8080";
+  std::string log_level = "info";
+  size_t max_request_size = 32 << 20;
+  int64_t stream_expiry_ms = 10'000;
+  int io_threads = 2;
+  int sql_threads = 8;
+};
+
+// "host:port" or "[v6]:port" -> host, port. False if malformed.
+bool SplitHostPort(const std::string& addr, std::string* host, uint16_t* port) {
+  size_t colon = addr.rfind(':');
+  if (colon == std::string::npos || colon + 1 == addr.size()) return false;
+  std::string h = addr.substr(0, colon);
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  if (h.empty()) return false;
+  unsigned long p = 0;
+  for (size_t i = colon + 1; i < addr.size(); ++i) {
+    if (addr[i] < '0' || addr[i] > '9') return false;
+    p = p * 10 + static_cast<unsigned long>(addr[i] - '0');
+    if (p > 65535) return false;
+  }
+  *host = h == "localhost" ? "127.0.0.1" : h;
+  *port = static_cast<uint16_t>(p);
+  return true;
+}
+
+}  // namespace
+
+Run RegisterServe(CLI::App& app) {
+  auto flags = std::make_shared<ServeFlags>();
+  CLI::App* cmd = app.add_subcommand("serve", "Serve a database over Hrana (HTTP)");
+  cmd->add_option("--db-path", flags->db_path,
+                  "Database directory; the database file is <dir>/dbs/default/data, as sqld lays it out")
+      ->envname("SQLD_DB_PATH")
+      ->capture_default_str();
+  cmd->add_option("--http-listen-addr", flags->listen_addr, "Address to serve Hrana over HTTP on (port 0: any free port)")
+      ->envname("SQLD_HTTP_LISTEN_ADDR")
+      ->capture_default_str();
+  cmd->add_option("--log-level", flags->log_level, "trace, debug, info, warn, error or off")
+      ->envname("LITEHOUSE_LOG_LEVEL")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+      ->capture_default_str();
+  cmd->add_option("--max-request-size", flags->max_request_size, "Largest accepted HTTP request body, in bytes")
+      ->envname("LITEHOUSE_MAX_REQUEST_SIZE")
+      ->check(CLI::Range(size_t{1024}, size_t{1} << 32))
+      ->capture_default_str();
+  cmd->add_option("--stream-expiry-ms", flags->stream_expiry_ms,
+                  "An HTTP stream idle this long expires; its open transaction is rolled back")
+      ->envname("LITEHOUSE_STREAM_EXPIRY_MS")
+      ->check(CLI::Range(int64_t{100}, int64_t{3'600'000}))
+      ->capture_default_str();
+  cmd->add_option("--io-threads", flags->io_threads, "Network threads")->check(CLI::Range(1, 64))->capture_default_str();
+  cmd->add_option("--sql-threads", flags->sql_threads, "Threads that run SQL")->check(CLI::Range(1, 256))->capture_default_str();
+
+  return [flags]() -> int {
+    InitLogging(flags->log_level);
+    server::ServerOptions opts;
+    if (!SplitHostPort(flags->listen_addr, &opts.listen_host, &opts.listen_port)) {
+      std::cerr << "error: --http-listen-addr: expected HOST:PORT, got '" << flags->listen_addr << "'\n";
+      return 2;
+    }
+    opts.max_request_body_bytes = flags->max_request_size;
+    opts.stream_expiry = std::chrono::milliseconds(flags->stream_expiry_ms);
+    opts.io_threads = flags->io_threads;
+    opts.sql_threads = flags->sql_threads;
+
+    std::filesystem::path dir = std::filesystem::path(flags->db_path) / "dbs" / "default";
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) {
+      LH_LOG_ERROR("cannot create database directory {}: {}", dir.string(), ec.message());
+      return 1;
+    }
+    engine::DatabaseOptions db_opts;
+    db_opts.path = (dir / "data").string();
+    auto db = engine::Database::Open(db_opts);
+    if (!db.ok()) {
+      LH_LOG_ERROR("cannot open database {}: {}", db_opts.path, db.status().ToString());
+      return 1;
+    }
+    LH_LOG_INFO("litehouse {} serving database {}", LITEHOUSE_VERSION, db_opts.path);
+    auto server = server::Server::Start(**db, opts);
+    if (!server.ok()) {
+      LH_LOG_ERROR("{}", server.status().message());
+      return 1;
+    }
+    (*server)->Wait();
+    server->reset();
+    LH_LOG_INFO("stopped");
+    return 0;
+  };
+}
+
+}  // namespace litehouse::cli

@@ -1,0 +1,157 @@
+#include "engine/connection.h"
+
+#include <climits>
+
+namespace litehouse::engine {
+
+std::string_view Statement::param_name(int i) const {
+  const char* name = sqlite3_bind_parameter_name(stmt_, i);
+  return name ? std::string_view(name) : std::string_view();
+}
+
+Status Statement::Bind(int i, const Value& value) {
+  int rc = SQLITE_OK;
+  switch (value.index()) {
+    case 0: rc = sqlite3_bind_null(stmt_, i); break;
+    case 1: rc = sqlite3_bind_int64(stmt_, i, std::get<int64_t>(value)); break;
+    case 2: rc = sqlite3_bind_double(stmt_, i, std::get<double>(value)); break;
+    case 3: {
+      const auto& text = std::get<std::string>(value);
+      rc = sqlite3_bind_text64(stmt_, i, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+      break;
+    }
+    case 4: {
+      const auto& blob = std::get<Blob>(value).bytes;
+      // A zero-length blob must stay a blob, not NULL: sqlite3_bind_blob64 with a null pointer binds NULL.
+      rc = blob.empty() ? sqlite3_bind_zeroblob(stmt_, i, 0)
+                        : sqlite3_bind_blob64(stmt_, i, blob.data(), blob.size(), SQLITE_TRANSIENT);
+      break;
+    }
+  }
+  if (rc == SQLITE_OK) return Status::OK();
+  sqlite3* db = sqlite3_db_handle(stmt_);
+  return Status::Sqlite(rc, rc == SQLITE_RANGE ? "bind index out of range" : sqlite3_errmsg(db));
+}
+
+Result<bool> Statement::Step() {
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  sqlite3* db = sqlite3_db_handle(stmt_);
+  return Status::Sqlite(sqlite3_extended_errcode(db), sqlite3_errmsg(db));
+}
+
+Status Statement::Reset() {
+  int rc = sqlite3_reset(stmt_);
+  if (rc == SQLITE_OK) return Status::OK();
+  sqlite3* db = sqlite3_db_handle(stmt_);
+  return Status::Sqlite(sqlite3_extended_errcode(db), sqlite3_errmsg(db));
+}
+
+std::string_view Statement::column_name(int i) const {
+  const char* name = sqlite3_column_name(stmt_, i);
+  return name ? std::string_view(name) : std::string_view();
+}
+
+Value Statement::column(int i) const {
+  switch (sqlite3_column_type(stmt_, i)) {
+    case SQLITE_INTEGER: return static_cast<int64_t>(sqlite3_column_int64(stmt_, i));
+    case SQLITE_FLOAT: return sqlite3_column_double(stmt_, i);
+    case SQLITE_TEXT: {
+      const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, i));
+      return std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, i)));
+    }
+    case SQLITE_BLOB: {
+      const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, i));
+      size_t n = static_cast<size_t>(sqlite3_column_bytes(stmt_, i));
+      return Blob{p ? std::string(p, n) : std::string()};
+    }
+    default: return std::monostate{};
+  }
+}
+
+Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, Role role) {
+  sqlite3* db = nullptr;
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    Status s = Status::Sqlite(rc, db ? sqlite3_errmsg(db) : "out of memory");
+    sqlite3_close_v2(db);
+    return s;
+  }
+  std::unique_ptr<Connection> conn(new Connection(db, role));
+  sqlite3_extended_result_codes(db, 1);
+  // Waits on locks held by other processes (a backup tool, the sqlite3 CLI). Inside this process the
+  // writer lease already serializes writers, so this is rarely reached.
+  sqlite3_busy_timeout(db, 5000);
+  const char* setup = role == Role::kWriter
+                          ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=0;"
+                          : "PRAGMA wal_autocheckpoint=0; PRAGMA query_only=1;";
+  Status s = conn->Exec(setup);
+  if (!s.ok()) return s;
+  return conn;
+}
+
+Connection::~Connection() { sqlite3_close_v2(db_); }
+
+Result<Statement> Connection::Prepare(std::string_view sql, size_t* tail_offset) {
+  sqlite3_stmt* stmt = nullptr;
+  const char* tail = nullptr;
+  if (sql.size() > INT_MAX) return Status::Sqlite(SQLITE_TOOBIG, "SQL text too long");
+  int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), 0, &stmt, &tail);
+  if (rc != SQLITE_OK) return ErrorStatus(rc);
+  if (tail_offset) *tail_offset = tail ? static_cast<size_t>(tail - sql.data()) : sql.size();
+  return Statement(stmt);
+}
+
+Status Connection::Exec(const char* sql) {
+  char* err = nullptr;
+  int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err);
+  if (rc == SQLITE_OK) return Status::OK();
+  Status s = Status::Sqlite(sqlite3_extended_errcode(db_), err ? err : sqlite3_errstr(rc));
+  sqlite3_free(err);
+  return s;
+}
+
+Status Connection::ErrorStatus(int rc) const {
+  int code = sqlite3_extended_errcode(db_);
+  if ((code & 0xff) != (rc & 0xff)) code = rc;
+  return Status::Sqlite(code, sqlite3_errmsg(db_));
+}
+
+const char* PrimaryCodeName(int code) {
+  switch (code & 0xff) {
+    case SQLITE_OK: return "SQLITE_OK";
+    case SQLITE_ERROR: return "SQLITE_ERROR";
+    case SQLITE_INTERNAL: return "SQLITE_INTERNAL";
+    case SQLITE_PERM: return "SQLITE_PERM";
+    case SQLITE_ABORT: return "SQLITE_ABORT";
+    case SQLITE_BUSY: return "SQLITE_BUSY";
+    case SQLITE_LOCKED: return "SQLITE_LOCKED";
+    case SQLITE_NOMEM: return "SQLITE_NOMEM";
+    case SQLITE_READONLY: return "SQLITE_READONLY";
+    case SQLITE_INTERRUPT: return "SQLITE_INTERRUPT";
+    case SQLITE_IOERR: return "SQLITE_IOERR";
+    case SQLITE_CORRUPT: return "SQLITE_CORRUPT";
+    case SQLITE_NOTFOUND: return "SQLITE_NOTFOUND";
+    case SQLITE_FULL: return "SQLITE_FULL";
+    case SQLITE_CANTOPEN: return "SQLITE_CANTOPEN";
+    case SQLITE_PROTOCOL: return "SQLITE_PROTOCOL";
+    case SQLITE_EMPTY: return "SQLITE_EMPTY";
+    case SQLITE_SCHEMA: return "SQLITE_SCHEMA";
+    case SQLITE_TOOBIG: return "SQLITE_TOOBIG";
+    case SQLITE_CONSTRAINT: return "SQLITE_CONSTRAINT";
+    case SQLITE_MISMATCH: return "SQLITE_MISMATCH";
+    case SQLITE_MISUSE: return "SQLITE_MISUSE";
+    case SQLITE_NOLFS: return "SQLITE_NOLFS";
+    case SQLITE_AUTH: return "SQLITE_AUTH";
+    case SQLITE_FORMAT: return "SQLITE_FORMAT";
+    case SQLITE_RANGE: return "SQLITE_RANGE";
+    case SQLITE_NOTADB: return "SQLITE_NOTADB";
+    case SQLITE_NOTICE: return "SQLITE_NOTICE";
+    case SQLITE_WARNING: return "SQLITE_WARNING";
+  }
+  return "SQLITE_UNKNOWN";
+}
+
+}  // namespace litehouse::engine

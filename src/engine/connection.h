@@ -1,0 +1,104 @@
+// Connection and Statement: thin RAII owners of a sqlite3* and a sqlite3_stmt*.
+//
+// They turn SQLite result codes into Status (the only place in Litehouse that does), and nothing else:
+// what runs on which connection is Database's business (database.h), what a request means is protocol's.
+//
+// Thread safety: SQLite is built in multi-thread mode (SQLITE_THREADSAFE=2), so a Connection and its
+// Statements may move between threads but must never be used by two threads at once. Database's
+// leases are what guarantee that.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+#include "engine/value.h"
+
+namespace litehouse::engine {
+
+class Statement {
+ public:
+  Statement() = default;
+  explicit Statement(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(Statement&& o) noexcept : stmt_(o.stmt_) { o.stmt_ = nullptr; }
+  Statement& operator=(Statement&& o) noexcept {
+    std::swap(stmt_, o.stmt_);
+    return *this;
+  }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  // True when the text held no statement (only whitespace or comments).
+  bool empty() const { return stmt_ == nullptr; }
+
+  int param_count() const { return sqlite3_bind_parameter_count(stmt_); }
+  // The name of 1-based parameter `i` with its prefix (":a", "$a", "@a", "?1"), or "" when anonymous.
+  std::string_view param_name(int i) const;
+  // The 1-based index of the parameter named exactly `name` (prefix included), or 0.
+  int ParamIndex(const std::string& name) const { return sqlite3_bind_parameter_index(stmt_, name.c_str()); }
+  // Binds 1-based parameter `i`. Fails with kSqlite (SQLITE_RANGE, SQLITE_TOOBIG, ...).
+  Status Bind(int i, const Value& value);
+
+  // Runs to the next row: true when a row is ready, false when done. A failure carries SQLite's code.
+  Result<bool> Step();
+  Status Reset();
+
+  int column_count() const { return sqlite3_column_count(stmt_); }
+  std::string_view column_name(int i) const;
+  // The declared type of column `i`, or nullptr for an expression.
+  const char* column_decltype(int i) const { return sqlite3_column_decltype(stmt_, i); }
+  // The value of column `i` of the current row.
+  Value column(int i) const;
+
+  bool readonly() const { return sqlite3_stmt_readonly(stmt_) != 0; }
+  bool is_explain() const { return sqlite3_stmt_isexplain(stmt_) != 0; }
+  sqlite3_stmt* raw() const { return stmt_; }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+enum class Role {
+  kWriter,  // the one connection that writes; wal_autocheckpoint=0, the engine checkpoints
+  kReader,  // query_only=1: a write through it fails with SQLITE_READONLY
+};
+
+class Connection {
+ public:
+  // Opens (creating if needed) the database at `path` in WAL mode, configured for `role`.
+  static Result<std::unique_ptr<Connection>> Open(const std::string& path, Role role);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Prepares the first statement in `sql`. `*tail_offset` receives the byte offset just past it.
+  // Text holding no statement gives an empty Statement, not an error.
+  Result<Statement> Prepare(std::string_view sql, size_t* tail_offset);
+  // Runs `sql` (one or more statements, no arguments, rows discarded).
+  Status Exec(const char* sql);
+
+  bool autocommit() const { return sqlite3_get_autocommit(db_) != 0; }
+  int64_t changes() const { return sqlite3_changes64(db_); }
+  int64_t total_changes() const { return sqlite3_total_changes64(db_); }
+  int64_t last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
+  Role role() const { return role_; }
+  sqlite3* raw() const { return db_; }
+
+  // The Status for result code `rc` just returned on this connection (extended code and message).
+  Status ErrorStatus(int rc) const;
+
+ private:
+  Connection(sqlite3* db, Role role) : db_(db), role_(role) {}
+  sqlite3* db_;
+  const Role role_;
+};
+
+// The name of a SQLite primary result code ("SQLITE_CONSTRAINT" for any SQLITE_CONSTRAINT_*).
+const char* PrimaryCodeName(int code);
+
+}  // namespace litehouse::engine

@@ -1,0 +1,117 @@
+// Hrana, as data: the requests a stream receives and the results it sends, with no transport and no
+// encoding. The JSON codec (json_codec.h) maps these to and from the wire; later, protobuf does too.
+//
+// Spec: docs/HRANA_3_SPEC.md of the libsql repository; the digest in shared/research/hrana.md.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/value.h"
+
+namespace litehouse::protocol {
+
+using engine::Value;
+
+struct NamedArg {
+  std::string name;
+  Value value;
+};
+
+struct Stmt {
+  std::optional<std::string> sql;
+  std::optional<int32_t> sql_id;
+  std::vector<Value> args;
+  std::vector<NamedArg> named_args;
+  bool want_rows = true;
+};
+
+struct BatchCond {
+  enum class Kind { kOk, kError, kNot, kAnd, kOr, kIsAutocommit };
+  Kind kind = Kind::kOk;
+  uint32_t step = 0;             // kOk, kError
+  std::vector<BatchCond> conds;  // kNot (exactly one), kAnd, kOr
+};
+
+struct BatchStep {
+  std::optional<BatchCond> condition;
+  Stmt stmt;
+};
+
+struct Batch {
+  std::vector<BatchStep> steps;
+};
+
+struct StreamRequest {
+  enum class Type { kClose, kExecute, kBatch, kSequence, kDescribe, kStoreSql, kCloseSql, kGetAutocommit };
+  Type type = Type::kClose;
+  Stmt stmt;                       // kExecute
+  Batch batch;                     // kBatch
+  std::optional<std::string> sql;  // kSequence, kDescribe, kStoreSql
+  std::optional<int32_t> sql_id;   // kSequence, kDescribe, kStoreSql, kCloseSql
+};
+
+struct PipelineRequest {
+  std::optional<std::string> baton;
+  std::vector<StreamRequest> requests;
+};
+
+struct CursorRequest {
+  std::optional<std::string> baton;
+  Batch batch;
+};
+
+// ---- results ----
+
+// A Hrana error: `code` is one of sqld's codes (SQL_PARSE_ERROR, ARGS_INVALID, SQLITE_CONSTRAINT, ...).
+struct Error {
+  std::string message;
+  std::string code;
+};
+
+struct Col {
+  std::optional<std::string> name;
+  std::optional<std::string> decltype_;
+};
+
+struct StmtResult {
+  std::vector<Col> cols;
+  std::vector<std::vector<Value>> rows;
+  uint64_t affected_row_count = 0;
+  std::optional<int64_t> last_insert_rowid;
+};
+
+struct BatchResult {
+  std::vector<std::optional<StmtResult>> step_results;
+  std::vector<std::optional<Error>> step_errors;
+};
+
+struct DescribeParam {
+  std::optional<std::string> name;
+};
+
+struct DescribeResult {
+  std::vector<DescribeParam> params;
+  std::vector<Col> cols;
+  bool is_explain = false;
+  bool is_readonly = false;
+};
+
+struct StreamResponse {
+  StreamRequest::Type type = StreamRequest::Type::kClose;
+  StmtResult stmt_result;        // kExecute
+  BatchResult batch_result;      // kBatch
+  DescribeResult describe_result;  // kDescribe
+  bool is_autocommit = false;    // kGetAutocommit
+};
+
+// One entry of `results` in a pipeline response: a response or an error.
+struct StreamResult {
+  bool ok = true;
+  StreamResponse response;
+  Error error;
+};
+
+}  // namespace litehouse::protocol

@@ -1,0 +1,350 @@
+#include "protocol/stream.h"
+
+#include <cctype>
+
+#include "protocol/errors.h"
+
+namespace litehouse::protocol {
+namespace {
+
+using engine::Connection;
+using engine::Statement;
+
+// Skips whitespace and SQL comments from `i`; returns the index of the next meaningful character.
+size_t SkipSpaceAndComments(std::string_view sql, size_t i) {
+  while (i < sql.size()) {
+    char c = sql[i];
+    if (std::isspace(static_cast<unsigned char>(c))) {
+      ++i;
+    } else if (c == '-' && i + 1 < sql.size() && sql[i + 1] == '-') {
+      size_t nl = sql.find('\n', i);
+      i = nl == std::string_view::npos ? sql.size() : nl + 1;
+    } else if (c == '/' && i + 1 < sql.size() && sql[i + 1] == '*') {
+      size_t end = sql.find("*/", i + 2);
+      i = end == std::string_view::npos ? sql.size() : end + 2;
+    } else {
+      break;
+    }
+  }
+  return i;
+}
+
+// Reads the keyword starting at `*i` (letters, digits, underscore), upper-cased; advances `*i`.
+std::string ReadWord(std::string_view sql, size_t* i) {
+  std::string word;
+  while (*i < sql.size() && (std::isalnum(static_cast<unsigned char>(sql[*i])) || sql[*i] == '_')) {
+    word += static_cast<char>(std::toupper(static_cast<unsigned char>(sql[*i])));
+    ++*i;
+  }
+  return word;
+}
+
+// BEGIN [DEFERRED] [TRANSACTION] READONLY: libsql's read-only transaction, which @libsql/client sends
+// for transaction("read"). Stock SQLite parses READONLY as the (ignored) transaction name, so the
+// statement itself is a deferred BEGIN; Litehouse gives it a reader connection, where any write fails.
+bool IsReadonlyBegin(std::string_view sql) {
+  size_t i = SkipSpaceAndComments(sql, 0);
+  if (ReadWord(sql, &i) != "BEGIN") return false;
+  for (int words = 0; words < 3; ++words) {
+    i = SkipSpaceAndComments(sql, i);
+    std::string w = ReadWord(sql, &i);
+    if (w == "READONLY") return true;
+    if (w != "TRANSACTION" && w != "DEFERRED") return false;
+  }
+  return false;
+}
+
+Error NoStatement() { return MakeError("SQL_NO_STATEMENT", "SQL string does not contain any statement"); }
+Error ManyStatements() { return MakeError("SQL_MANY_STATEMENTS", "SQL string contains more than one statement"); }
+
+std::optional<Error> BindArgs(const Stmt& stmt, Statement& prepared) {
+  if (!stmt.args.empty() && !stmt.named_args.empty()) {
+    return MakeError("ARGS_BOTH_POSITIONAL_AND_NAMED", "Statement has both positional and named arguments");
+  }
+  int param_count = prepared.param_count();
+  if (stmt.args.size() > static_cast<size_t>(param_count)) {
+    return MakeError("ARGS_INVALID", "Statement takes " + std::to_string(param_count) + " arguments, but " +
+                                         std::to_string(stmt.args.size()) + " were given");
+  }
+  for (size_t i = 0; i < stmt.args.size(); ++i) {
+    Status s = prepared.Bind(static_cast<int>(i) + 1, stmt.args[i]);
+    if (!s.ok()) return ErrorFromStatus(s);
+  }
+  for (const NamedArg& arg : stmt.named_args) {
+    int index = 0;
+    if (!arg.name.empty() && (arg.name[0] == ':' || arg.name[0] == '@' || arg.name[0] == '$' || arg.name[0] == '?')) {
+      index = prepared.ParamIndex(arg.name);
+    } else {
+      for (const char* prefix : {":", "@", "$"}) {
+        index = prepared.ParamIndex(prefix + arg.name);
+        if (index) break;
+      }
+    }
+    // A named argument the statement does not mention is ignored, as sqld does.
+    if (index == 0) continue;
+    Status s = prepared.Bind(index, arg.value);
+    if (!s.ok()) return ErrorFromStatus(s);
+  }
+  return std::nullopt;
+}
+
+std::vector<Col> Columns(const Statement& prepared) {
+  std::vector<Col> cols;
+  int n = prepared.column_count();
+  cols.reserve(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    Col col;
+    col.name = std::string(prepared.column_name(i));
+    if (const char* decl = prepared.column_decltype(i)) col.decltype_ = decl;
+    cols.push_back(std::move(col));
+  }
+  return cols;
+}
+
+// Collects a batch's output into a BatchResult.
+class BatchCollector : public BatchSink {
+ public:
+  BatchCollector(BatchResult* out, size_t steps) : out_(out) {
+    out_->step_results.assign(steps, std::nullopt);
+    out_->step_errors.assign(steps, std::nullopt);
+  }
+  void StepBegin(uint32_t step) override {
+    current_ = step;
+    out_->step_results[step].emplace();
+  }
+  void Begin(std::vector<Col> cols) override { out_->step_results[current_]->cols = std::move(cols); }
+  void Row(std::vector<Value> row) override { out_->step_results[current_]->rows.push_back(std::move(row)); }
+  void End(uint64_t affected, std::optional<int64_t> rowid) override {
+    out_->step_results[current_]->affected_row_count = affected;
+    out_->step_results[current_]->last_insert_rowid = rowid;
+  }
+  void StepError(uint32_t step, Error error) override {
+    out_->step_results[step].reset();
+    out_->step_errors[step] = std::move(error);
+  }
+
+ private:
+  BatchResult* out_;
+  uint32_t current_ = 0;
+};
+
+enum class StepOutcome { kNotRun, kOk, kError };
+
+bool EvalCond(const BatchCond& cond, const std::vector<StepOutcome>& outcomes, const Connection& conn) {
+  switch (cond.kind) {
+    case BatchCond::Kind::kOk: return cond.step < outcomes.size() && outcomes[cond.step] == StepOutcome::kOk;
+    case BatchCond::Kind::kError: return cond.step < outcomes.size() && outcomes[cond.step] == StepOutcome::kError;
+    case BatchCond::Kind::kNot: return !cond.conds.empty() && !EvalCond(cond.conds[0], outcomes, conn);
+    case BatchCond::Kind::kAnd:
+      for (const auto& c : cond.conds)
+        if (!EvalCond(c, outcomes, conn)) return false;
+      return true;
+    case BatchCond::Kind::kOr:
+      for (const auto& c : cond.conds)
+        if (EvalCond(c, outcomes, conn)) return true;
+      return false;
+    case BatchCond::Kind::kIsAutocommit: return conn.autocommit();
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string FirstKeyword(std::string_view sql) {
+  size_t i = SkipSpaceAndComments(sql, 0);
+  return ReadWord(sql, &i);
+}
+
+bool IsBlankSql(std::string_view sql) {
+  size_t i = 0;
+  while (true) {
+    i = SkipSpaceAndComments(sql, i);
+    if (i < sql.size() && sql[i] == ';') {
+      ++i;
+      continue;
+    }
+    return i >= sql.size();
+  }
+}
+
+std::optional<Error> Stream::ResolveSql(const std::optional<std::string>& sql, const std::optional<int32_t>& sql_id,
+                                        std::string_view* out) const {
+  if (sql && sql_id) return MakeError("INVALID_REQUEST", "Both 'sql' and 'sql_id' were given");
+  if (sql) {
+    *out = *sql;
+    return std::nullopt;
+  }
+  if (!sql_id) return MakeError("INVALID_REQUEST", "Neither 'sql' nor 'sql_id' was given");
+  auto it = sqls_.find(*sql_id);
+  if (it == sqls_.end()) return MakeError("SQL_NOT_FOUND", "SQL text with id " + std::to_string(*sql_id) + " was not found");
+  *out = it->second;
+  return std::nullopt;
+}
+
+Access Stream::ClassifySql(std::string_view sql, Connection& reader, bool single) const {
+  size_t offset = 0;
+  do {
+    std::string_view rest = sql.substr(offset);
+    size_t tail = 0;
+    auto prepared = reader.Prepare(rest, &tail);
+    if (!prepared.ok()) return Access::kWrite;
+    offset += tail;
+    if (prepared->empty()) break;
+    std::string keyword = FirstKeyword(rest);
+    bool opens_txn = keyword == "BEGIN" || keyword == "SAVEPOINT";
+    if (opens_txn ? !IsReadonlyBegin(rest) : !prepared->readonly()) return Access::kWrite;
+  } while (!single && offset < sql.size());
+  return Access::kRead;
+}
+
+Access Stream::Classify(const StreamRequest& request, Connection& reader) const {
+  std::string_view sql;
+  switch (request.type) {
+    case StreamRequest::Type::kExecute:
+      if (ResolveSql(request.stmt.sql, request.stmt.sql_id, &sql)) return Access::kRead;  // fails without SQL
+      return ClassifySql(sql, reader, true);
+    case StreamRequest::Type::kBatch:
+      for (const BatchStep& step : request.batch.steps) {
+        if (ResolveSql(step.stmt.sql, step.stmt.sql_id, &sql)) continue;
+        if (ClassifySql(sql, reader, true) == Access::kWrite) return Access::kWrite;
+      }
+      return Access::kRead;
+    case StreamRequest::Type::kSequence:
+      if (ResolveSql(request.sql, request.sql_id, &sql)) return Access::kRead;
+      return ClassifySql(sql, reader, false);
+    case StreamRequest::Type::kDescribe: return Access::kRead;
+    default: return Access::kNone;
+  }
+}
+
+std::optional<Error> Stream::ExecuteStmt(const Stmt& stmt, Connection& conn, RowSink& sink) {
+  std::string_view sql;
+  if (auto err = ResolveSql(stmt.sql, stmt.sql_id, &sql)) return err;
+  size_t tail = 0;
+  auto prepared = conn.Prepare(sql, &tail);
+  if (!prepared.ok()) return ErrorFromStatus(prepared.status());
+  if (prepared->empty()) return NoStatement();
+  if (!IsBlankSql(sql.substr(tail))) return ManyStatements();
+  if (auto err = BindArgs(stmt, *prepared)) return err;
+
+  int64_t changes_before = conn.total_changes();
+  sink.Begin(Columns(*prepared));
+  int ncols = prepared->column_count();
+  while (true) {
+    auto step = prepared->Step();
+    if (!step.ok()) return ErrorFromStatus(step.status());
+    if (!*step) break;
+    if (!stmt.want_rows) continue;
+    std::vector<Value> row;
+    row.reserve(static_cast<size_t>(ncols));
+    for (int i = 0; i < ncols; ++i) row.push_back(prepared->column(i));
+    sink.Row(std::move(row));
+  }
+  // sqlite3_changes() keeps the count of the last INSERT/UPDATE/DELETE on this connection, which may
+  // be another client's on a shared connection: report it only if this statement changed rows.
+  bool changed = conn.total_changes() != changes_before && !prepared->readonly();
+  sink.End(changed ? static_cast<uint64_t>(conn.changes()) : 0,
+           changed ? std::optional<int64_t>(conn.last_insert_rowid()) : std::nullopt);
+  return std::nullopt;
+}
+
+std::optional<Error> Stream::ExecuteSequence(std::string_view sql, Connection& conn) {
+  size_t offset = 0;
+  while (offset < sql.size()) {
+    size_t tail = 0;
+    auto prepared = conn.Prepare(sql.substr(offset), &tail);
+    if (!prepared.ok()) return ErrorFromStatus(prepared.status());
+    offset += tail;
+    if (prepared->empty()) break;
+    while (true) {
+      auto step = prepared->Step();
+      if (!step.ok()) return ErrorFromStatus(step.status());
+      if (!*step) break;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<Error> Stream::Describe(std::string_view sql, Connection& conn, DescribeResult* out) {
+  size_t tail = 0;
+  auto prepared = conn.Prepare(sql, &tail);
+  if (!prepared.ok()) return ErrorFromStatus(prepared.status());
+  if (prepared->empty()) return NoStatement();
+  if (!IsBlankSql(sql.substr(tail))) return ManyStatements();
+  for (int i = 1; i <= prepared->param_count(); ++i) {
+    DescribeParam param;
+    std::string_view name = prepared->param_name(i);
+    if (!name.empty()) param.name = std::string(name);
+    out->params.push_back(std::move(param));
+  }
+  out->cols = Columns(*prepared);
+  out->is_explain = prepared->is_explain();
+  out->is_readonly = prepared->readonly();
+  return std::nullopt;
+}
+
+void Stream::RunBatch(const Batch& batch, Connection& conn, BatchSink& sink) {
+  std::vector<StepOutcome> outcomes(batch.steps.size(), StepOutcome::kNotRun);
+  for (uint32_t i = 0; i < batch.steps.size(); ++i) {
+    const BatchStep& step = batch.steps[i];
+    if (step.condition && !EvalCond(*step.condition, outcomes, conn)) continue;
+    sink.StepBegin(i);
+    if (auto err = ExecuteStmt(step.stmt, conn, sink)) {
+      outcomes[i] = StepOutcome::kError;
+      sink.StepError(i, std::move(*err));
+    } else {
+      outcomes[i] = StepOutcome::kOk;
+    }
+  }
+}
+
+StreamResult Stream::Handle(const StreamRequest& request, Connection* conn) {
+  StreamResult result;
+  result.response.type = request.type;
+  std::optional<Error> err;
+  std::string_view sql;
+  switch (request.type) {
+    case StreamRequest::Type::kClose: break;
+    case StreamRequest::Type::kExecute: {
+      StmtCollector collector(&result.response.stmt_result);
+      err = ExecuteStmt(request.stmt, *conn, collector);
+      break;
+    }
+    case StreamRequest::Type::kBatch: {
+      BatchCollector collector(&result.response.batch_result, request.batch.steps.size());
+      RunBatch(request.batch, *conn, collector);
+      break;
+    }
+    case StreamRequest::Type::kSequence:
+      err = ResolveSql(request.sql, request.sql_id, &sql);
+      if (!err) err = ExecuteSequence(sql, *conn);
+      break;
+    case StreamRequest::Type::kDescribe:
+      err = ResolveSql(request.sql, request.sql_id, &sql);
+      if (!err) err = Describe(sql, *conn, &result.response.describe_result);
+      break;
+    case StreamRequest::Type::kStoreSql:
+      if (!request.sql_id || !request.sql) {
+        err = MakeError("INVALID_REQUEST", "store_sql needs 'sql_id' and 'sql'");
+      } else if (sqls_.count(*request.sql_id)) {
+        err = MakeError("SQL_ID_EXISTS", "SQL text with id " + std::to_string(*request.sql_id) + " already exists");
+      } else if (sqls_.size() >= kMaxStoredSql) {
+        err = MakeError("SQL_STORE_TOO_MANY", "Too many SQL texts stored on this stream (at most " +
+                                                  std::to_string(kMaxStoredSql) + ")");
+      } else {
+        sqls_.emplace(*request.sql_id, *request.sql);
+      }
+      break;
+    case StreamRequest::Type::kCloseSql:
+      if (request.sql_id) sqls_.erase(*request.sql_id);
+      break;
+    case StreamRequest::Type::kGetAutocommit: result.response.is_autocommit = conn ? conn->autocommit() : true; break;
+  }
+  if (err) {
+    result.ok = false;
+    result.error = std::move(*err);
+  }
+  return result;
+}
+
+}  // namespace litehouse::protocol

@@ -1,0 +1,100 @@
+// Stream: the semantics of one Hrana stream, with no transport and no encoding.
+//
+// A Stream executes requests on whatever connection its caller hands it; choosing and holding that
+// connection (a reader, or the one writer while a transaction is open) is the server's job, guided
+// by Classify(). The Stream itself keeps only what the protocol says a stream owns: its stored SQL.
+//
+// Thread safety: distinct Streams are independent; one Stream is used by one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "engine/connection.h"
+#include "protocol/hrana.h"
+
+namespace litehouse::protocol {
+
+// Receives the output of statements as they run, so a cursor can stream rows while a plain execute
+// collects them (StmtCollector). Calls come in the order Begin, Row*, End; or Error alone.
+class RowSink {
+ public:
+  virtual ~RowSink() = default;
+  virtual void Begin(std::vector<Col> cols) = 0;
+  virtual void Row(std::vector<Value> row) = 0;
+  virtual void End(uint64_t affected_row_count, std::optional<int64_t> last_insert_rowid) = 0;
+};
+
+// Collects one statement's output into a StmtResult.
+class StmtCollector : public RowSink {
+ public:
+  explicit StmtCollector(StmtResult* out) : out_(out) {}
+  void Begin(std::vector<Col> cols) override { out_->cols = std::move(cols); }
+  void Row(std::vector<Value> row) override { out_->rows.push_back(std::move(row)); }
+  void End(uint64_t affected, std::optional<int64_t> rowid) override {
+    out_->affected_row_count = affected;
+    out_->last_insert_rowid = rowid;
+  }
+
+ private:
+  StmtResult* out_;
+};
+
+// Receives a batch's output step by step (a cursor's entries, or a BatchResult).
+class BatchSink : public RowSink {
+ public:
+  virtual void StepBegin(uint32_t step) = 0;
+  virtual void StepError(uint32_t step, Error error) = 0;
+};
+
+// What a request needs from the connection pool when the stream holds no connection.
+enum class Access {
+  kNone,   // no SQL runs (store_sql, close_sql, close, get_autocommit)
+  kRead,   // every statement is read-only: any reader will do
+  kWrite,  // something writes, opens a read-write transaction, or could not be classified
+};
+
+class Stream {
+ public:
+  Stream() = default;
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+
+  // Decides, by preparing the request's SQL on `reader` without running it, whether it may run on a
+  // reader. Anything that cannot be prepared there (a table the same batch creates) is kWrite.
+  Access Classify(const StreamRequest& request, engine::Connection& reader) const;
+
+  // Executes one request on `conn` (null only for kNone requests). Errors come back in the result.
+  StreamResult Handle(const StreamRequest& request, engine::Connection* conn);
+  // Executes a batch, reporting each step to `sink` as it runs (the cursor's way).
+  void RunBatch(const Batch& batch, engine::Connection& conn, BatchSink& sink);
+
+  // True when the stream keeps a transaction open on `conn` and must keep holding it.
+  static bool HoldsTransaction(const engine::Connection& conn) { return !conn.autocommit(); }
+
+  size_t stored_sql_count() const { return sqls_.size(); }
+
+  // At most this many SQL texts stored per stream (store_sql), as sqld limits them.
+  static constexpr size_t kMaxStoredSql = 150;
+
+ private:
+  // The SQL of a request: its text, or the text stored under its sql_id.
+  std::optional<Error> ResolveSql(const std::optional<std::string>& sql, const std::optional<int32_t>& sql_id,
+                                  std::string_view* out) const;
+  std::optional<Error> ExecuteStmt(const Stmt& stmt, engine::Connection& conn, RowSink& sink);
+  std::optional<Error> ExecuteSequence(std::string_view sql, engine::Connection& conn);
+  std::optional<Error> Describe(std::string_view sql, engine::Connection& conn, DescribeResult* out);
+  Access ClassifySql(std::string_view sql, engine::Connection& reader, bool single) const;
+
+  std::unordered_map<int32_t, std::string> sqls_;
+};
+
+// Splits off leading whitespace and comments; returns the first keyword of `sql`, upper-cased.
+std::string FirstKeyword(std::string_view sql);
+// True when `sql` holds nothing but whitespace, comments and semicolons.
+bool IsBlankSql(std::string_view sql);
+
+}  // namespace litehouse::protocol

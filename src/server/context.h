@@ -1,0 +1,60 @@
+// ServerContext: what every connection of the server shares, and the two awaitables that move work
+// off the network threads (RunSql) and wait for the one writer without blocking a thread (AcquireWriter).
+//
+// Threading (see server/DESIGN.md): connections are coroutines on the network io_context; SQLite work
+// runs on `sql_pool`, a separate thread pool, so a slow query never stalls the network threads.
+// Waiting for the writer is asynchronous: a waiting request holds no thread at all.
+#pragma once
+
+#include <boost/asio.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <type_traits>
+
+#include "engine/database.h"
+#include "server/stream_registry.h"
+
+namespace litehouse::server {
+
+namespace asio = boost::asio;
+
+struct ServerOptions {
+  std::string listen_host = "127.0.0.1";
+  uint16_t listen_port = 8080;
+  size_t max_request_body_bytes = 32 << 20;
+  std::chrono::milliseconds stream_expiry{10'000};
+  std::chrono::milliseconds idle_connection_timeout{60'000};
+  int io_threads = 2;
+  int sql_threads = 8;
+};
+
+struct ServerContext {
+  ServerContext(engine::Database& database, const ServerOptions& options)
+      : db(database), opts(options), streams(options.stream_expiry), sql_pool(static_cast<size_t>(options.sql_threads)) {}
+
+  engine::Database& db;
+  const ServerOptions opts;
+  StreamRegistry streams;
+  asio::thread_pool sql_pool;
+};
+
+// Runs `fn` on the SQL pool and resumes the calling coroutine on its own executor with the result.
+template <typename Fn>
+asio::awaitable<std::invoke_result_t<Fn&>> RunSql(ServerContext& ctx, Fn fn) {
+  using R = std::invoke_result_t<Fn&>;
+  if constexpr (std::is_void_v<R>) {
+    co_await asio::co_spawn(
+        ctx.sql_pool, [&fn]() -> asio::awaitable<void> { fn(); co_return; }, asio::use_awaitable);
+  } else {
+    co_return co_await asio::co_spawn(
+        ctx.sql_pool, [&fn]() -> asio::awaitable<R> { co_return fn(); }, asio::use_awaitable);
+  }
+}
+
+// Waits, without holding a thread, until the writer is granted to this coroutine.
+asio::awaitable<engine::Lease> AcquireWriter(ServerContext& ctx);
+
+}  // namespace litehouse::server

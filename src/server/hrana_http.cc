@@ -1,0 +1,202 @@
+#include "server/hrana_http.h"
+
+#include "common/log.h"
+#include "protocol/errors.h"
+#include "protocol/json_codec.h"
+
+namespace litehouse::server {
+namespace {
+
+using protocol::Access;
+using protocol::Error;
+using protocol::MakeError;
+using protocol::StreamRequest;
+using protocol::StreamResult;
+
+HttpReply ErrorReply(unsigned status, const Error& error) {
+  return HttpReply{status, "application/json", protocol::json::EncodeError(error)};
+}
+
+HttpReply BatonError(StreamRegistry::TakeError why) {
+  if (why == StreamRegistry::TakeError::kExpired) {
+    return ErrorReply(400, MakeError("STREAM_EXPIRED", "The stream has expired due to inactivity"));
+  }
+  return ErrorReply(400, MakeError("INVALID_BATON", "The baton is invalid or was already used"));
+}
+
+// Runs `work` on the connection `request` needs: the one the stream holds, else a reader if the
+// request only reads, else the writer once it is free. Afterwards the stream keeps the connection
+// only if a transaction is open on it. `work` receives null for requests that run no SQL.
+template <typename Work>
+asio::awaitable<void> RunOnStream(ServerContext& ctx, HttpStream& s, const StreamRequest& request, Work work) {
+  bool need_writer = co_await RunSql(ctx, [&]() -> bool {
+    if (s.lease) {
+      work(s.lease.get());
+      if (s.lease->autocommit()) s.lease.Release();
+      return false;
+    }
+    auto reader = ctx.db.AcquireReader();
+    if (!reader.ok()) return true;  // cannot open a reader: the writer still can serve this
+    switch (s.stream.Classify(request, **reader)) {
+      case Access::kNone: work(nullptr); return false;
+      case Access::kRead:
+        work(reader->get());
+        if (!(*reader)->autocommit()) s.lease = std::move(*reader);
+        return false;
+      case Access::kWrite: return true;
+    }
+    return true;
+  });
+  if (!need_writer) co_return;
+  engine::Lease writer = co_await AcquireWriter(ctx);
+  co_await RunSql(ctx, [&] {
+    work(writer.get());
+    if (!writer->autocommit()) s.lease = std::move(writer);
+    else writer.Release();  // here, on the SQL pool: a checkpoint may run in Release
+  });
+}
+
+// Collects a cursor's entries as newline-delimited JSON.
+class CursorWriter : public protocol::BatchSink {
+ public:
+  explicit CursorWriter(std::string* out) : out_(out) {}
+  void StepBegin(uint32_t step) override { step_ = step; }
+  void Begin(std::vector<protocol::Col> cols) override { *out_ += protocol::json::EncodeStepBegin(step_, cols); }
+  void Row(std::vector<protocol::Value> row) override { *out_ += protocol::json::EncodeRow(row); }
+  void End(uint64_t affected, std::optional<int64_t> rowid) override {
+    *out_ += protocol::json::EncodeStepEnd(affected, rowid);
+  }
+  void StepError(uint32_t step, Error error) override { *out_ += protocol::json::EncodeStepError(step, error); }
+
+ private:
+  std::string* out_;
+  uint32_t step_ = 0;
+};
+
+// Finds the request's stream: the one its baton names, or a new one.
+std::unique_ptr<HttpStream> OpenStream(ServerContext& ctx, const std::optional<std::string>& baton,
+                                       StreamRegistry::TakeError* why) {
+  *why = StreamRegistry::TakeError::kNone;
+  return baton ? ctx.streams.Take(*baton, why) : ctx.streams.Create();
+}
+
+}  // namespace
+
+void DisposeStreams(ServerContext& ctx, std::vector<std::unique_ptr<HttpStream>> streams, const char* why) {
+  if (streams.empty()) return;
+  for (auto& s : streams) {
+    if (s->lease) LH_LOG_WARN("stream {} {} with a transaction open: rolling it back", s->id, why);
+  }
+  asio::post(ctx.sql_pool, [streams = std::move(streams)]() mutable { streams.clear(); });
+}
+
+asio::awaitable<HttpReply> HandlePipeline(ServerContext& ctx, std::string body) {
+  auto parsed = protocol::json::ParsePipelineRequest(body);
+  if (!parsed.ok()) co_return ErrorReply(400, MakeError("INVALID_REQUEST", parsed.status().message()));
+  protocol::PipelineRequest& req = *parsed;
+
+  StreamRegistry::TakeError why;
+  std::unique_ptr<HttpStream> s = OpenStream(ctx, req.baton, &why);
+  if (!s) co_return BatonError(why);
+
+  std::vector<StreamResult> results;
+  results.reserve(req.requests.size());
+  bool closed = false;
+  for (const StreamRequest& request : req.requests) {
+    StreamResult result;
+    if (closed) {
+      result.ok = false;
+      result.error = MakeError("STREAM_CLOSED", "The stream was closed by an earlier request of this pipeline");
+    } else if (request.type == StreamRequest::Type::kClose) {
+      closed = true;
+      result.response.type = StreamRequest::Type::kClose;
+    } else {
+      co_await RunOnStream(ctx, *s, request, [&](engine::Connection* conn) { result = s->stream.Handle(request, conn); });
+    }
+    results.push_back(std::move(result));
+  }
+
+  std::optional<std::string> baton;
+  if (closed) {
+    std::vector<std::unique_ptr<HttpStream>> done;
+    done.push_back(std::move(s));
+    DisposeStreams(ctx, std::move(done), "closed");
+  } else {
+    baton = ctx.streams.Put(std::move(s));
+  }
+  co_return HttpReply{200, "application/json", protocol::json::EncodePipelineResponse(baton, std::nullopt, results)};
+}
+
+asio::awaitable<HttpReply> HandleCursor(ServerContext& ctx, std::string body) {
+  auto parsed = protocol::json::ParseCursorRequest(body);
+  if (!parsed.ok()) co_return ErrorReply(400, MakeError("INVALID_REQUEST", parsed.status().message()));
+
+  StreamRegistry::TakeError why;
+  std::unique_ptr<HttpStream> s = OpenStream(ctx, parsed->baton, &why);
+  if (!s) co_return BatonError(why);
+
+  StreamRequest request;
+  request.type = StreamRequest::Type::kBatch;
+  request.batch = std::move(parsed->batch);
+  std::string entries;
+  CursorWriter writer(&entries);
+  co_await RunOnStream(ctx, *s, request, [&](engine::Connection* conn) { s->stream.RunBatch(request.batch, *conn, writer); });
+
+  std::string baton = ctx.streams.Put(std::move(s));
+  co_return HttpReply{200, "text/plain", protocol::json::EncodeCursorHead(baton, std::nullopt) + entries};
+}
+
+asio::awaitable<HttpReply> HandleLegacy(ServerContext& ctx, std::string body) {
+  auto parsed = protocol::json::ParseLegacyRequest(body);
+  if (!parsed.ok()) co_return ErrorReply(400, MakeError("INVALID_REQUEST", parsed.status().message()));
+
+  // The statements run as one batch in one transaction: all of them or none.
+  StreamRequest request;
+  request.type = StreamRequest::Type::kBatch;
+  auto& steps = request.batch.steps;
+  auto ok_step = [](uint32_t step) {
+    protocol::BatchCond c;
+    c.kind = protocol::BatchCond::Kind::kOk;
+    c.step = step;
+    return c;
+  };
+  steps.push_back({std::nullopt, protocol::Stmt{"BEGIN", {}, {}, {}, false}});
+  for (auto& st : *parsed) {
+    auto i = static_cast<uint32_t>(steps.size() - 1);
+    steps.push_back({ok_step(i), protocol::Stmt{std::move(st.sql), {}, std::move(st.args), std::move(st.named_args), true}});
+  }
+  auto last = static_cast<uint32_t>(steps.size() - 1);
+  steps.push_back({ok_step(last), protocol::Stmt{"COMMIT", {}, {}, {}, false}});
+  protocol::BatchCond not_committed;
+  not_committed.kind = protocol::BatchCond::Kind::kNot;
+  not_committed.conds.push_back(ok_step(last + 1));
+  steps.push_back({not_committed, protocol::Stmt{"ROLLBACK", {}, {}, {}, false}});
+
+  auto s = ctx.streams.Create();
+  StreamResult result;
+  co_await RunOnStream(ctx, *s, request, [&](engine::Connection* conn) { result = s->stream.Handle(request, conn); });
+  std::vector<std::unique_ptr<HttpStream>> done;
+  done.push_back(std::move(s));
+  DisposeStreams(ctx, std::move(done), "closed");
+
+  const auto& br = result.response.batch_result;
+  for (size_t i = 1; i + 2 < br.step_errors.size(); ++i) {
+    if (br.step_errors[i]) co_return ErrorReply(400, *br.step_errors[i]);
+  }
+  std::vector<std::optional<protocol::StmtResult>> out(br.step_results.begin() + 1, br.step_results.end() - 2);
+  co_return HttpReply{200, "application/json", protocol::json::EncodeLegacyResults(out, {})};
+}
+
+asio::awaitable<engine::Lease> AcquireWriter(ServerContext& ctx) {
+  auto ex = co_await asio::this_coro::executor;
+  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(engine::Lease)>(
+      [&ctx, ex](auto handler) {
+        auto h = std::make_shared<decltype(handler)>(std::move(handler));
+        ctx.db.AcquireWriter([h, ex](engine::Lease lease) {
+          asio::post(ex, [h, lease = std::move(lease)]() mutable { (*h)(std::move(lease)); });
+        });
+      },
+      asio::use_awaitable);
+}
+
+}  // namespace litehouse::server

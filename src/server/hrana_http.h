@@ -1,0 +1,30 @@
+// Hrana over HTTP (HRANA_3_SPEC.md "HTTP"): the pipeline and cursor endpoints, and sqld's legacy
+// `POST /` API. Transport-neutral replies; http_session.cc puts them on the wire.
+#pragma once
+
+#include <boost/asio.hpp>
+
+#include <string>
+#include <string_view>
+
+#include "server/context.h"
+
+namespace litehouse::server {
+
+struct HttpReply {
+  unsigned status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+};
+
+// POST /v2/pipeline, /v3/pipeline.
+asio::awaitable<HttpReply> HandlePipeline(ServerContext& ctx, std::string body);
+// POST /v3/cursor: the batch's entries as newline-delimited JSON.
+asio::awaitable<HttpReply> HandleCursor(ServerContext& ctx, std::string body);
+// POST /: {"statements": [...]}, run as one transaction.
+asio::awaitable<HttpReply> HandleLegacy(ServerContext& ctx, std::string body);
+
+// Rolls back and releases what expired or abandoned streams hold, on the SQL pool.
+void DisposeStreams(ServerContext& ctx, std::vector<std::unique_ptr<HttpStream>> streams, const char* why);
+
+}  // namespace litehouse::server

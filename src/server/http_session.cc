@@ -1,0 +1,104 @@
+#include "server/http_session.h"
+
+#include <boost/asio/experimental/as_tuple.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "common/log.h"
+#include "protocol/errors.h"
+#include "protocol/json_codec.h"
+#include "server/hrana_http.h"
+
+namespace litehouse::server {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
+
+HttpReply NotFound() {
+  return HttpReply{404, "application/json",
+                   protocol::json::EncodeError(protocol::MakeError("NOT_FOUND", "No such endpoint"))};
+}
+
+HttpReply MethodNotAllowed() {
+  return HttpReply{405, "application/json",
+                   protocol::json::EncodeError(protocol::MakeError("METHOD_NOT_ALLOWED", "Method not allowed"))};
+}
+
+// The routing table. Each endpoint is what sqld serves at the same path.
+asio::awaitable<HttpReply> Route(ServerContext& ctx, http::request<http::string_body>& req) {
+  std::string_view target = req.target();
+  if (size_t q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
+  bool get = req.method() == http::verb::get;
+  bool post = req.method() == http::verb::post;
+
+  if (target == "/health") co_return get ? HttpReply{200, "text/plain", ""} : MethodNotAllowed();
+  if (target == "/version") co_return get ? HttpReply{200, "text/plain", "litehouse " LITEHOUSE_VERSION} : MethodNotAllowed();
+  if (target == "/v2" || target == "/v3") co_return get ? HttpReply{200, "text/plain", ""} : MethodNotAllowed();
+  if (target == "/v2/pipeline" || target == "/v3/pipeline") {
+    if (!post) co_return MethodNotAllowed();
+    co_return co_await HandlePipeline(ctx, std::move(req.body()));
+  }
+  if (target == "/v3/cursor") {
+    if (!post) co_return MethodNotAllowed();
+    co_return co_await HandleCursor(ctx, std::move(req.body()));
+  }
+  if (target == "/") {
+    if (!post) co_return get ? HttpReply{200, "text/plain", ""} : MethodNotAllowed();
+    co_return co_await HandleLegacy(ctx, std::move(req.body()));
+  }
+  co_return NotFound();
+}
+
+}  // namespace
+
+asio::awaitable<void> RunHttpSession(ServerContext& ctx, asio::ip::tcp::socket socket) {
+  beast::tcp_stream stream(std::move(socket));
+  stream.socket().set_option(asio::ip::tcp::no_delay(true));
+  beast::flat_buffer buffer;
+  while (true) {
+    stream.expires_after(ctx.opts.idle_connection_timeout);
+    http::request_parser<http::string_body> parser;
+    parser.body_limit(ctx.opts.max_request_body_bytes);
+    parser.header_limit(64 * 1024);
+    auto [ec, n] = co_await http::async_read(stream, buffer, parser, kTuple);
+    if (ec == http::error::body_limit) {
+      // The body is not read, so the connection cannot carry another request: reply, then close.
+      http::response<http::string_body> res{http::status::payload_too_large, parser.get().version()};
+      res.set(http::field::content_type, "application/json");
+      res.body() = protocol::json::EncodeError(protocol::MakeError(
+          "REQUEST_TOO_LARGE", "Request body is larger than the limit of " +
+                                   std::to_string(ctx.opts.max_request_body_bytes) + " bytes"));
+      res.keep_alive(false);
+      res.prepare_payload();
+      stream.expires_after(std::chrono::seconds(10));
+      co_await http::async_write(stream, res, kTuple);
+      break;
+    }
+    if (ec) {
+      if (ec != http::error::end_of_stream && ec != beast::error::timeout && ec != asio::error::connection_reset &&
+          ec != asio::error::operation_aborted) {
+        LH_LOG_DEBUG("http read failed: {}", ec.message());
+      }
+      break;
+    }
+    http::request<http::string_body> req = parser.release();
+    // No timeout while the request runs: the stream's own limits bound it, and the client waits.
+    stream.expires_never();
+    HttpReply reply = co_await Route(ctx, req);
+    http::response<http::string_body> res{static_cast<http::status>(reply.status), req.version()};
+    res.set(http::field::server, "litehouse");
+    res.set(http::field::content_type, reply.content_type);
+    res.body() = std::move(reply.body);
+    res.keep_alive(req.keep_alive());
+    res.prepare_payload();
+    stream.expires_after(ctx.opts.idle_connection_timeout);
+    auto [wec, wn] = co_await http::async_write(stream, res, kTuple);
+    if (wec || !res.keep_alive()) break;
+  }
+  beast::error_code ignored;
+  stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+}
+
+}  // namespace litehouse::server

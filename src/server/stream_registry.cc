@@ -1,0 +1,83 @@
+#include "server/stream_registry.h"
+
+#include <fmt/format.h>
+
+#include "common/log.h"
+
+namespace litehouse::server {
+
+std::unique_ptr<HttpStream> StreamRegistry::Create() {
+  auto s = std::make_unique<HttpStream>();
+  std::lock_guard<std::mutex> lock(mu_);
+  s->id = next_id_++;
+  return s;
+}
+
+std::unique_ptr<HttpStream> StreamRegistry::Take(const std::string& baton, TakeError* error) {
+  *error = TakeError::kUnknown;
+  size_t dot = baton.find('.');
+  if (dot == std::string::npos || dot == 0 || dot > 20) return nullptr;
+  uint64_t id = 0;
+  for (size_t i = 0; i < dot; ++i) {
+    if (baton[i] < '0' || baton[i] > '9') return nullptr;
+    id = id * 10 + static_cast<uint64_t>(baton[i] - '0');
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = parked_.find(id);
+  if (it == parked_.end()) {
+    if (expired_.count(id)) *error = TakeError::kExpired;
+    return nullptr;
+  }
+  // Constant-time comparison would not help here: a wrong guess reveals nothing reusable, and the
+  // 128 random bits are fresh for every request.
+  if (it->second.baton != baton) return nullptr;
+  auto stream = std::move(it->second.stream);
+  parked_.erase(it);
+  *error = TakeError::kNone;
+  return stream;
+}
+
+std::string StreamRegistry::Put(std::unique_ptr<HttpStream> stream) {
+  std::lock_guard<std::mutex> lock(mu_);
+  uint64_t id = stream->id;
+  std::string baton = fmt::format("{}.{:016x}{:016x}", id, rng_(), rng_());
+  parked_[id] = Parked{baton, Clock::now() + expiry_, std::move(stream)};
+  return baton;
+}
+
+std::vector<std::unique_ptr<HttpStream>> StreamRegistry::Sweep() {
+  std::vector<std::unique_ptr<HttpStream>> out;
+  auto now = Clock::now();
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = parked_.begin(); it != parked_.end();) {
+    if (it->second.expires_at <= now) {
+      uint64_t id = it->first;
+      out.push_back(std::move(it->second.stream));
+      it = parked_.erase(it);
+      expired_.insert(id);
+      expired_order_.push_back(id);
+      if (expired_order_.size() > kRememberExpired) {
+        expired_.erase(expired_order_.front());
+        expired_order_.pop_front();
+      }
+    } else {
+      ++it;
+    }
+  }
+  return out;
+}
+
+std::vector<std::unique_ptr<HttpStream>> StreamRegistry::TakeAll() {
+  std::vector<std::unique_ptr<HttpStream>> out;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [id, p] : parked_) out.push_back(std::move(p.stream));
+  parked_.clear();
+  return out;
+}
+
+size_t StreamRegistry::parked() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return parked_.size();
+}
+
+}  // namespace litehouse::server
