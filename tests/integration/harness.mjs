@@ -1,0 +1,81 @@
+// Starts the real litehouse binary on a free loopback port with a fresh database directory, and
+// stops it. Every integration test goes through here: no mock of our own server anywhere.
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const BIN = process.env.LITEHOUSE_BIN ?? resolve(here, "../../build/release/litehouse");
+
+// Starts `litehouse serve` on 127.0.0.1 port 0 and resolves once it reports the port it bound.
+// `args` are extra flags; `dbPath` reuses a directory (for restart tests).
+export async function startServer({ args = [], dbPath, env = {} } = {}) {
+  const dir = dbPath ?? mkdtempSync(join(tmpdir(), "litehouse-test-"));
+  const child = spawn(BIN, ["serve", "--db-path", dir, "--http-listen-addr", "127.0.0.1:0", ...args], {
+    stdio: ["ignore", "ignore", "pipe"],
+    env: { ...process.env, ...env },
+  });
+  let stderr = "";
+  const port = await new Promise((resolvePort, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start within 10 s:\n${stderr}`)), 10_000);
+    child.stderr.on("data", (chunk) => {
+      stderr += chunk;
+      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(stderr);
+      if (m) {
+        clearTimeout(timer);
+        resolvePort(Number(m[1]));
+      }
+    });
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code} before listening:\n${stderr}`));
+    });
+  });
+  const server = {
+    dir,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    child,
+    get stderr() {
+      return stderr;
+    },
+    // True while the process is alive.
+    alive() {
+      return child.exitCode === null && child.signalCode === null;
+    },
+    // SIGTERM, wait for exit; removes the directory unless keepDir. Resolves to the exit code.
+    async stop({ keepDir = false } = {}) {
+      let code = child.exitCode;
+      if (this.alive()) {
+        code = await new Promise((res) => {
+          const kill = setTimeout(() => child.kill("SIGKILL"), 10_000);
+          child.once("exit", (c) => {
+            clearTimeout(kill);
+            res(c);
+          });
+          child.kill("SIGTERM");
+        });
+      }
+      if (!keepDir && !dbPath) rmSync(dir, { recursive: true, force: true });
+      return code;
+    },
+  };
+  return server;
+}
+
+// POSTs JSON to the server and returns {status, body} with the body parsed when it is JSON.
+export async function postJson(server, path, body, headers = {}) {
+  const res = await fetch(server.url + path, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let parsed = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {}
+  return { status: res.status, body: parsed, text };
+}

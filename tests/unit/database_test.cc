@@ -1,0 +1,119 @@
+#include "engine/database.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <vector>
+
+#include "test_dir.h"
+
+namespace litehouse::engine {
+namespace {
+
+class DatabaseTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    DatabaseOptions opts;
+    opts.path = dir_.file("db");
+    opts.checkpoint_threshold_frames = 10;
+    auto db = Database::Open(opts);
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    db_ = std::move(db).value();
+  }
+  // Takes the writer synchronously; only valid when it is free.
+  Lease Writer() {
+    Lease out;
+    db_->AcquireWriter([&](Lease l) { out = std::move(l); });
+    EXPECT_TRUE(out);
+    return out;
+  }
+
+  testing::TestDir dir_;
+  std::unique_ptr<Database> db_;
+};
+
+TEST_F(DatabaseTest, OpensInWalMode) {
+  Lease w = Writer();
+  auto stmt = w->Prepare("PRAGMA journal_mode", nullptr);
+  ASSERT_TRUE(stmt.ok());
+  ASSERT_TRUE(*stmt->Step());
+  EXPECT_EQ(std::get<std::string>(stmt->column(0)), "wal");
+}
+
+TEST_F(DatabaseTest, WriterIsGrantedInRequestOrder) {
+  std::vector<int> order;
+  std::vector<Lease> held;
+  Lease first = Writer();
+  for (int i = 0; i < 3; ++i) {
+    db_->AcquireWriter([&, i](Lease l) {
+      order.push_back(i);
+      held.push_back(std::move(l));
+    });
+  }
+  EXPECT_TRUE(order.empty()) << "nobody may get the writer while it is held";
+  EXPECT_EQ(db_->stats().writer_waiters, 3u);
+  first.Release();
+  ASSERT_EQ(order, std::vector<int>({0}));
+  held.back().Release();
+  ASSERT_EQ(order, std::vector<int>({0, 1}));
+  held.back().Release();
+  ASSERT_EQ(order, std::vector<int>({0, 1, 2}));
+  held.clear();
+  EXPECT_EQ(db_->stats().writer_waiters, 0u);
+}
+
+TEST_F(DatabaseTest, ReadersCannotWrite) {
+  {
+    Lease w = Writer();
+    ASSERT_TRUE(w->Exec("CREATE TABLE t(x)").ok());
+  }
+  auto r = db_->AcquireReader();
+  ASSERT_TRUE(r.ok());
+  Status s = (*r)->Exec("INSERT INTO t VALUES (1)");
+  ASSERT_TRUE(s.IsSqlite());
+  EXPECT_EQ(s.sqlite_code() & 0xff, SQLITE_READONLY);
+}
+
+TEST_F(DatabaseTest, ReadersSeeCommittedWritesOnly) {
+  auto r = db_->AcquireReader();
+  ASSERT_TRUE(r.ok());
+  Lease w = Writer();
+  ASSERT_TRUE(w->Exec("CREATE TABLE t(x); BEGIN; INSERT INTO t VALUES (1);").ok());
+  auto count = [&] {
+    auto stmt = (*r)->Prepare("SELECT count(*) FROM t", nullptr);
+    EXPECT_TRUE(*stmt->Step());
+    return std::get<int64_t>(stmt->column(0));
+  };
+  EXPECT_EQ(count(), 0) << "the insert is not committed yet";
+  ASSERT_TRUE(w->Exec("COMMIT").ok());
+  EXPECT_EQ(count(), 1);
+}
+
+TEST_F(DatabaseTest, ReleasingWithAnOpenTransactionRollsItBack) {
+  {
+    Lease w = Writer();
+    ASSERT_TRUE(w->Exec("CREATE TABLE t(x); BEGIN; INSERT INTO t VALUES (1);").ok());
+    EXPECT_FALSE(w->autocommit());
+  }
+  Lease w = Writer();
+  EXPECT_TRUE(w->autocommit());
+  auto stmt = w->Prepare("SELECT count(*) FROM t", nullptr);
+  ASSERT_TRUE(stmt.ok());
+  ASSERT_TRUE(*stmt->Step());
+  EXPECT_EQ(std::get<int64_t>(stmt->column(0)), 0);
+}
+
+TEST_F(DatabaseTest, CheckpointsWhenTheWalPassesTheThreshold) {
+  {
+    Lease w = Writer();
+    ASSERT_TRUE(w->Exec("CREATE TABLE t(x)").ok());
+    for (int i = 0; i < 20; ++i) ASSERT_TRUE(w->Exec("INSERT INTO t VALUES (randomblob(3000))").ok());
+  }
+  EXPECT_GE(db_->stats().checkpoints, 1u);
+  // After a full checkpoint the next write restarts the WAL from its beginning.
+  ASSERT_TRUE(db_->Checkpoint(SQLITE_CHECKPOINT_TRUNCATE).ok());
+  EXPECT_EQ(std::filesystem::file_size(dir_.file("db-wal")), 0u);
+}
+
+}  // namespace
+}  // namespace litehouse::engine
