@@ -89,6 +89,8 @@ class Connection {
   Role role() const { return role_; }
   sqlite3* raw() const { return db_; }
 
+  // The byte offset in the SQL of the last error, or -1 when SQLite cannot point at one.
+  int last_error_offset() const { return sqlite3_error_offset(db_); }
   // The Status for result code `rc` just returned on this connection (extended code and message).
   Status ErrorStatus(int rc) const;
 

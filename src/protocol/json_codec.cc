@@ -259,7 +259,7 @@ void WriteValue(Writer& w, const engine::Value& v) {
     case 4:
       w.String("blob");
       w.Key("base64");
-      WriteString(w, Base64Encode(std::get<engine::Blob>(v).bytes));
+      WriteString(w, Base64Encode(std::get<engine::Blob>(v).bytes, Base64Alphabet::kStandard, false));
       break;
   }
   w.EndObject();
@@ -457,12 +457,7 @@ std::string EncodePipelineResponse(const std::optional<std::string>& baton, cons
 std::string EncodeError(const Error& error) {
   rapidjson::StringBuffer buf;
   Writer w(buf);
-  w.StartObject();
-  w.Key("error");
-  WriteString(w, error.message);
-  w.Key("code");
-  WriteString(w, error.code);
-  w.EndObject();
+  WriteError(w, error);
   return Finish(buf, false);
 }
 
@@ -602,49 +597,55 @@ Result<std::vector<LegacyStatement>> ParseLegacyRequest(std::string_view body) {
   return out;
 }
 
-std::string EncodeLegacyResults(const std::vector<std::optional<StmtResult>>& results, const std::vector<Error>& errors) {
+std::string EncodeLegacyResults(const std::vector<LegacyOutcome>& outcomes) {
   rapidjson::StringBuffer buf;
   Writer w(buf);
   w.StartArray();
-  for (size_t i = 0; i < results.size(); ++i) {
-    w.StartObject();
-    if (results[i]) {
-      const StmtResult& r = *results[i];
-      w.Key("results");
+  for (const LegacyOutcome& o : outcomes) {
+    if (o.error) {
       w.StartObject();
-      w.Key("columns");
+      w.Key("error");
+      WriteString(w, *o.error);
+      w.EndObject();
+      continue;
+    }
+    if (!o.result) {
+      w.Null();
+      continue;
+    }
+    const StmtResult& r = *o.result;
+    w.StartObject();
+    w.Key("results");
+    w.StartObject();
+    w.Key("columns");
+    w.StartArray();
+    for (const auto& c : r.cols) WriteOptString(w, c.name);
+    w.EndArray();
+    w.Key("rows");
+    w.StartArray();
+    for (const auto& row : r.rows) {
       w.StartArray();
-      for (const auto& c : r.cols) WriteOptString(w, c.name);
-      w.EndArray();
-      w.Key("rows");
-      w.StartArray();
-      for (const auto& row : r.rows) {
-        w.StartArray();
-        for (const auto& v : row) {
-          switch (v.index()) {
-            case 0: w.Null(); break;
-            case 1: w.Int64(std::get<int64_t>(v)); break;
-            case 2: w.Double(std::get<double>(v)); break;
-            case 3: WriteString(w, std::get<std::string>(v)); break;
-            case 4:
-              w.StartObject();
-              w.Key("base64");
-              WriteString(w, Base64Encode(std::get<engine::Blob>(v).bytes));
-              w.EndObject();
-              break;
-          }
+      for (const auto& v : row) {
+        switch (v.index()) {
+          case 0: w.Null(); break;
+          case 1: w.Int64(std::get<int64_t>(v)); break;
+          case 2:
+            if (std::isfinite(std::get<double>(v))) w.Double(std::get<double>(v));
+            else w.Null();
+            break;
+          case 3: WriteString(w, std::get<std::string>(v)); break;
+          case 4:
+            w.StartObject();
+            w.Key("base64");
+            WriteString(w, Base64Encode(std::get<engine::Blob>(v).bytes, Base64Alphabet::kStandard, false));
+            w.EndObject();
+            break;
         }
-        w.EndArray();
       }
       w.EndArray();
-      w.EndObject();
-    } else {
-      w.Key("error");
-      w.StartObject();
-      w.Key("message");
-      WriteString(w, i < errors.size() ? errors[i].message : std::string());
-      w.EndObject();
     }
+    w.EndArray();
+    w.EndObject();
     w.EndObject();
   }
   w.EndArray();

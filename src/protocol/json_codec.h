@@ -25,7 +25,7 @@ Result<CursorRequest> ParseCursorRequest(std::string_view body);
 
 std::string EncodePipelineResponse(const std::optional<std::string>& baton, const std::optional<std::string>& base_url,
                                    const std::vector<StreamResult>& results);
-// The body of an HTTP error response: {"error": message, "code": code}.
+// The body of an HTTP error response: a Hrana Error, {"message": ..., "code": ...}, as the spec asks.
 std::string EncodeError(const Error& error);
 
 // Cursor entries: each returns one line, newline included.
@@ -43,7 +43,13 @@ struct LegacyStatement {
   std::vector<NamedArg> named_args;
 };
 Result<std::vector<LegacyStatement>> ParseLegacyRequest(std::string_view body);
-// One element of the legacy response array: {"results": {"columns": [...], "rows": [[...]]}}, or {"error": {"message": ...}}.
-std::string EncodeLegacyResults(const std::vector<std::optional<StmtResult>>& results, const std::vector<Error>& errors);
+// The outcome of one legacy statement: a result, an error message, or neither (not run).
+struct LegacyOutcome {
+  std::optional<StmtResult> result;
+  std::optional<std::string> error;
+};
+// The legacy response, one element per statement: {"results": {"columns": [names], "rows": [[plain values]]}},
+// {"error": "message"}, or null for a statement not run after an earlier failure. Blobs: {"base64": "..."}.
+std::string EncodeLegacyResults(const std::vector<LegacyOutcome>& outcomes);
 
 }  // namespace litehouse::protocol::json

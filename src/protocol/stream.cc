@@ -59,12 +59,12 @@ Error ManyStatements() { return MakeError("SQL_MANY_STATEMENTS", "SQL string con
 
 std::optional<Error> BindArgs(const Stmt& stmt, Statement& prepared) {
   if (!stmt.args.empty() && !stmt.named_args.empty()) {
-    return MakeError("ARGS_BOTH_POSITIONAL_AND_NAMED", "Statement has both positional and named arguments");
+    return MakeError("ARGS_BOTH_POSITIONAL_AND_NAMED", "Specifying both positional and named arguments is not supported");
   }
   int param_count = prepared.param_count();
   if (stmt.args.size() > static_cast<size_t>(param_count)) {
-    return MakeError("ARGS_INVALID", "Statement takes " + std::to_string(param_count) + " arguments, but " +
-                                         std::to_string(stmt.args.size()) + " were given");
+    return MakeError("ARGS_INVALID", "Arguments do not match SQL parameters: too many parameters, expected " +
+                                         std::to_string(param_count) + " found " + std::to_string(stmt.args.size()));
   }
   for (size_t i = 0; i < stmt.args.size(); ++i) {
     Status s = prepared.Bind(static_cast<int>(i) + 1, stmt.args[i]);
@@ -176,7 +176,7 @@ std::optional<Error> Stream::ResolveSql(const std::optional<std::string>& sql, c
   }
   if (!sql_id) return MakeError("INVALID_REQUEST", "Neither 'sql' nor 'sql_id' was given");
   auto it = sqls_.find(*sql_id);
-  if (it == sqls_.end()) return MakeError("SQL_NOT_FOUND", "SQL text with id " + std::to_string(*sql_id) + " was not found");
+  if (it == sqls_.end()) return MakeError("SQL_NOT_FOUND", "SQL text " + std::to_string(*sql_id) + " not found");
   *out = it->second;
   return std::nullopt;
 }
@@ -222,7 +222,7 @@ std::optional<Error> Stream::ExecuteStmt(const Stmt& stmt, Connection& conn, Row
   if (auto err = ResolveSql(stmt.sql, stmt.sql_id, &sql)) return err;
   size_t tail = 0;
   auto prepared = conn.Prepare(sql, &tail);
-  if (!prepared.ok()) return ErrorFromStatus(prepared.status());
+  if (!prepared.ok()) return PrepareError(prepared.status(), conn.last_error_offset());
   if (prepared->empty()) return NoStatement();
   if (!IsBlankSql(sql.substr(tail))) return ManyStatements();
   if (auto err = BindArgs(stmt, *prepared)) return err;
@@ -253,7 +253,7 @@ std::optional<Error> Stream::ExecuteSequence(std::string_view sql, Connection& c
   while (offset < sql.size()) {
     size_t tail = 0;
     auto prepared = conn.Prepare(sql.substr(offset), &tail);
-    if (!prepared.ok()) return ErrorFromStatus(prepared.status());
+    if (!prepared.ok()) return PrepareError(prepared.status(), conn.last_error_offset());
     offset += tail;
     if (prepared->empty()) break;
     while (true) {
@@ -268,7 +268,7 @@ std::optional<Error> Stream::ExecuteSequence(std::string_view sql, Connection& c
 std::optional<Error> Stream::Describe(std::string_view sql, Connection& conn, DescribeResult* out) {
   size_t tail = 0;
   auto prepared = conn.Prepare(sql, &tail);
-  if (!prepared.ok()) return ErrorFromStatus(prepared.status());
+  if (!prepared.ok()) return PrepareError(prepared.status(), conn.last_error_offset());
   if (prepared->empty()) return NoStatement();
   if (!IsBlankSql(sql.substr(tail))) return ManyStatements();
   for (int i = 1; i <= prepared->param_count(); ++i) {
@@ -327,10 +327,10 @@ StreamResult Stream::Handle(const StreamRequest& request, Connection* conn) {
       if (!request.sql_id || !request.sql) {
         err = MakeError("INVALID_REQUEST", "store_sql needs 'sql_id' and 'sql'");
       } else if (sqls_.count(*request.sql_id)) {
-        err = MakeError("SQL_ID_EXISTS", "SQL text with id " + std::to_string(*request.sql_id) + " already exists");
+        err = MakeError("SQL_ID_EXISTS", "SQL text " + std::to_string(*request.sql_id) + " already exists");
       } else if (sqls_.size() >= kMaxStoredSql) {
-        err = MakeError("SQL_STORE_TOO_MANY", "Too many SQL texts stored on this stream (at most " +
-                                                  std::to_string(kMaxStoredSql) + ")");
+        err = MakeError("SQL_STORE_TOO_MANY", "The server already stores " + std::to_string(sqls_.size()) +
+                                                  " SQL texts, it cannot store more");
       } else {
         sqls_.emplace(*request.sql_id, *request.sql);
       }

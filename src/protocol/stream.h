@@ -77,8 +77,8 @@ class Stream {
 
   size_t stored_sql_count() const { return sqls_.size(); }
 
-  // At most this many SQL texts stored per stream (store_sql), as sqld limits them.
-  static constexpr size_t kMaxStoredSql = 150;
+  // At most this many SQL texts stored per stream (store_sql), sqld's limit.
+  static constexpr size_t kMaxStoredSql = 50;
 
  private:
   // The SQL of a request: its text, or the text stored under its sql_id.

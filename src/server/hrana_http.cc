@@ -21,7 +21,10 @@ HttpReply BatonError(StreamRegistry::TakeError why) {
   if (why == StreamRegistry::TakeError::kExpired) {
     return ErrorReply(400, MakeError("STREAM_EXPIRED", "The stream has expired due to inactivity"));
   }
-  return ErrorReply(400, MakeError("INVALID_BATON", "The baton is invalid or was already used"));
+  if (why == StreamRegistry::TakeError::kUsed) {
+    return ErrorReply(400, MakeError("BATON_REUSED", "Received a baton that has already been used"));
+  }
+  return ErrorReply(400, MakeError("INVALID_BATON", "Received an invalid baton"));
 }
 
 // Runs `work` on the connection `request` needs: the one the stream holds, else a reader if the
@@ -85,6 +88,7 @@ std::unique_ptr<HttpStream> OpenStream(ServerContext& ctx, const std::optional<s
 void DisposeStreams(ServerContext& ctx, std::vector<std::unique_ptr<HttpStream>> streams, const char* why) {
   if (streams.empty()) return;
   for (auto& s : streams) {
+    ctx.streams.Drop(s->id);
     if (s->lease) LH_LOG_WARN("stream {} {} with a transaction open: rolling it back", s->id, why);
   }
   asio::post(ctx.sql_pool, [streams = std::move(streams)]() mutable { streams.clear(); });
@@ -150,27 +154,19 @@ asio::awaitable<HttpReply> HandleLegacy(ServerContext& ctx, std::string body) {
   auto parsed = protocol::json::ParseLegacyRequest(body);
   if (!parsed.ok()) co_return ErrorReply(400, MakeError("INVALID_REQUEST", parsed.status().message()));
 
-  // The statements run as one batch in one transaction: all of them or none.
+  // As sqld: each statement runs only if the one before it succeeded, and a transaction the
+  // statements leave open is rolled back (a ROLLBACK step conditioned on not being in autocommit).
   StreamRequest request;
   request.type = StreamRequest::Type::kBatch;
   auto& steps = request.batch.steps;
-  auto ok_step = [](uint32_t step) {
-    protocol::BatchCond c;
-    c.kind = protocol::BatchCond::Kind::kOk;
-    c.step = step;
-    return c;
-  };
-  steps.push_back({std::nullopt, protocol::Stmt{"BEGIN", {}, {}, {}, false}});
   for (auto& st : *parsed) {
-    auto i = static_cast<uint32_t>(steps.size() - 1);
-    steps.push_back({ok_step(i), protocol::Stmt{std::move(st.sql), {}, std::move(st.args), std::move(st.named_args), true}});
+    std::optional<protocol::BatchCond> cond;
+    if (!steps.empty()) cond = protocol::BatchCond{protocol::BatchCond::Kind::kOk, static_cast<uint32_t>(steps.size() - 1), {}};
+    steps.push_back({std::move(cond), protocol::Stmt{std::move(st.sql), {}, std::move(st.args), std::move(st.named_args), true}});
   }
-  auto last = static_cast<uint32_t>(steps.size() - 1);
-  steps.push_back({ok_step(last), protocol::Stmt{"COMMIT", {}, {}, {}, false}});
-  protocol::BatchCond not_committed;
-  not_committed.kind = protocol::BatchCond::Kind::kNot;
-  not_committed.conds.push_back(ok_step(last + 1));
-  steps.push_back({not_committed, protocol::Stmt{"ROLLBACK", {}, {}, {}, false}});
+  size_t n = steps.size();
+  protocol::BatchCond in_txn{protocol::BatchCond::Kind::kNot, 0, {{protocol::BatchCond::Kind::kIsAutocommit, 0, {}}}};
+  steps.push_back({std::move(in_txn), protocol::Stmt{"ROLLBACK", {}, {}, {}, false}});
 
   auto s = ctx.streams.Create();
   StreamResult result;
@@ -179,12 +175,13 @@ asio::awaitable<HttpReply> HandleLegacy(ServerContext& ctx, std::string body) {
   done.push_back(std::move(s));
   DisposeStreams(ctx, std::move(done), "closed");
 
-  const auto& br = result.response.batch_result;
-  for (size_t i = 1; i + 2 < br.step_errors.size(); ++i) {
-    if (br.step_errors[i]) co_return ErrorReply(400, *br.step_errors[i]);
+  auto& br = result.response.batch_result;
+  std::vector<protocol::json::LegacyOutcome> outcomes(n);
+  for (size_t i = 0; i < n && i < br.step_results.size(); ++i) {
+    outcomes[i].result = std::move(br.step_results[i]);
+    if (br.step_errors[i]) outcomes[i].error = br.step_errors[i]->message;
   }
-  std::vector<std::optional<protocol::StmtResult>> out(br.step_results.begin() + 1, br.step_results.end() - 2);
-  co_return HttpReply{200, "application/json", protocol::json::EncodeLegacyResults(out, {})};
+  co_return HttpReply{200, "application/json", protocol::json::EncodeLegacyResults(outcomes)};
 }
 
 asio::awaitable<engine::Lease> AcquireWriter(ServerContext& ctx) {

@@ -35,7 +35,9 @@ asio::awaitable<HttpReply> Route(ServerContext& ctx, http::request<http::string_
 
   if (target == "/health") co_return get ? HttpReply{200, "text/plain", ""} : MethodNotAllowed();
   if (target == "/version") co_return get ? HttpReply{200, "text/plain", "litehouse " LITEHOUSE_VERSION} : MethodNotAllowed();
-  if (target == "/v2" || target == "/v3") co_return get ? HttpReply{200, "text/plain", ""} : MethodNotAllowed();
+  if (target == "/v2" || target == "/v3") {
+    co_return get ? HttpReply{200, "text/plain", "Hello, this is HTTP API v2 (Hrana over HTTP)"} : MethodNotAllowed();
+  }
   if (target == "/v2/pipeline" || target == "/v3/pipeline") {
     if (!post) co_return MethodNotAllowed();
     co_return co_await HandlePipeline(ctx, std::move(req.body()));

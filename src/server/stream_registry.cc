@@ -10,6 +10,7 @@ std::unique_ptr<HttpStream> StreamRegistry::Create() {
   auto s = std::make_unique<HttpStream>();
   std::lock_guard<std::mutex> lock(mu_);
   s->id = next_id_++;
+  in_flight_.insert(s->id);
   return s;
 }
 
@@ -26,13 +27,17 @@ std::unique_ptr<HttpStream> StreamRegistry::Take(const std::string& baton, TakeE
   auto it = parked_.find(id);
   if (it == parked_.end()) {
     if (expired_.count(id)) *error = TakeError::kExpired;
+    else if (in_flight_.count(id)) *error = TakeError::kUsed;
     return nullptr;
   }
-  // Constant-time comparison would not help here: a wrong guess reveals nothing reusable, and the
-  // 128 random bits are fresh for every request.
-  if (it->second.baton != baton) return nullptr;
+  if (it->second.baton != baton) {
+    // The stream's id with a wrong secret part: an earlier baton of this stream, or a forgery.
+    *error = TakeError::kUsed;
+    return nullptr;
+  }
   auto stream = std::move(it->second.stream);
   parked_.erase(it);
+  in_flight_.insert(id);
   *error = TakeError::kNone;
   return stream;
 }
@@ -40,9 +45,15 @@ std::unique_ptr<HttpStream> StreamRegistry::Take(const std::string& baton, TakeE
 std::string StreamRegistry::Put(std::unique_ptr<HttpStream> stream) {
   std::lock_guard<std::mutex> lock(mu_);
   uint64_t id = stream->id;
+  in_flight_.erase(id);
   std::string baton = fmt::format("{}.{:016x}{:016x}", id, rng_(), rng_());
   parked_[id] = Parked{baton, Clock::now() + expiry_, std::move(stream)};
   return baton;
+}
+
+void StreamRegistry::Drop(uint64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  in_flight_.erase(id);
 }
 
 std::vector<std::unique_ptr<HttpStream>> StreamRegistry::Sweep() {

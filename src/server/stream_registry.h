@@ -40,7 +40,7 @@ struct HttpStream {
 class StreamRegistry {
  public:
   using Clock = std::chrono::steady_clock;
-  enum class TakeError { kNone, kUnknown, kExpired };
+  enum class TakeError { kNone, kUnknown, kUsed, kExpired };
 
   explicit StreamRegistry(Clock::duration expiry) : expiry_(expiry), rng_(std::random_device{}()) {}
 
@@ -50,6 +50,8 @@ class StreamRegistry {
   std::unique_ptr<HttpStream> Take(const std::string& baton, TakeError* error);
   // Parks `stream` and returns its new baton.
   std::string Put(std::unique_ptr<HttpStream> stream);
+  // Forgets a taken stream that will not be parked again (closed).
+  void Drop(uint64_t id);
   // Removes and returns the streams idle past the expiry.
   std::vector<std::unique_ptr<HttpStream>> Sweep();
   // Removes and returns every parked stream (shutdown).
@@ -71,6 +73,7 @@ class StreamRegistry {
   std::mt19937_64 rng_;
   uint64_t next_id_ = 1;
   std::unordered_map<uint64_t, Parked> parked_;
+  std::unordered_set<uint64_t> in_flight_;  // taken, not yet put back or dropped
   std::unordered_set<uint64_t> expired_;
   std::deque<uint64_t> expired_order_;
 };

@@ -18,9 +18,12 @@ TEST(StreamRegistry, ABatonServesExactlyOneRequest) {
   EXPECT_EQ(taken->id, id);
   EXPECT_EQ(why, StreamRegistry::TakeError::kNone);
   EXPECT_FALSE(reg.Take(baton, &why)) << "a used baton must be refused";
-  EXPECT_EQ(why, StreamRegistry::TakeError::kUnknown);
+  EXPECT_EQ(why, StreamRegistry::TakeError::kUsed);
   std::string next = reg.Put(std::move(taken));
   EXPECT_NE(next, baton);
+  EXPECT_FALSE(reg.Take(baton, &why)) << "the previous baton stays used";
+  EXPECT_EQ(why, StreamRegistry::TakeError::kUsed);
+  EXPECT_TRUE(reg.Take(next, &why));
 }
 
 TEST(StreamRegistry, RefusesForgedBatons) {
@@ -29,7 +32,9 @@ TEST(StreamRegistry, RefusesForgedBatons) {
   StreamRegistry::TakeError why;
   std::string forged = baton;
   forged.back() = forged.back() == '0' ? '1' : '0';
-  for (const std::string& b : {forged, std::string(""), std::string("garbage"), std::string("1."),
+  EXPECT_FALSE(reg.Take(forged, &why));
+  EXPECT_EQ(why, StreamRegistry::TakeError::kUsed) << "a real stream id with a wrong secret";
+  for (const std::string& b : {std::string(""), std::string("garbage"), std::string("7.00"),
                                std::string("99999999999999999999999.x")}) {
     EXPECT_FALSE(reg.Take(b, &why)) << b;
     EXPECT_EQ(why, StreamRegistry::TakeError::kUnknown) << b;

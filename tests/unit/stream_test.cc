@@ -95,8 +95,9 @@ TEST_F(StreamTest, RefusalsCarryTheProtocolCodes) {
       {Execute("SELECT 1; SELECT 2"), "SQL_MANY_STATEMENTS"},
       {Execute("SELECT ?", {int64_t{1}, int64_t{2}}), "ARGS_INVALID"},
       {both, "ARGS_BOTH_POSITIONAL_AND_NAMED"},
-      {Execute("SELEC 1"), "SQLITE_ERROR"},
-      {Execute("SELECT * FROM nowhere"), "SQLITE_ERROR"},
+      {Execute("SELEC 1"), "SQL_PARSE_ERROR"},
+      {Execute("SELECT nosuchcolumn FROM t"), "SQL_INPUT_ERROR"},
+      {Execute("SELECT * FROM nowhere"), "SQLITE_UNKNOWN"},  // sqld's name for a plain SQLITE_ERROR
       {Execute("INSERT INTO t(name) VALUES (NULL)"), "SQLITE_CONSTRAINT"},
       {no_sql, "INVALID_REQUEST"},
   };
