@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(g++ cmake make pkg-config git ca-certificates libboost1.81-dev rapidjson-dev libspdlog-dev libfmt-dev
-  libcli11-dev libgtest-dev libgmock-dev libssl-dev sqlite3 nodejs npm)
+  libcli11-dev libgtest-dev libgmock-dev libssl-dev protobuf-compiler libprotobuf-dev sqlite3 nodejs npm)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

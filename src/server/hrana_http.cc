@@ -59,19 +59,18 @@ asio::awaitable<void> RunOnStream(ServerContext& ctx, HttpStream& s, const Strea
   });
 }
 
-// Collects a cursor's entries as newline-delimited JSON.
+// Collects a cursor's entries in the codec's framing.
 class CursorWriter : public protocol::BatchSink {
  public:
-  explicit CursorWriter(std::string* out) : out_(out) {}
+  CursorWriter(const protocol::Codec& codec, std::string* out) : codec_(codec), out_(out) {}
   void StepBegin(uint32_t step) override { step_ = step; }
-  void Begin(std::vector<protocol::Col> cols) override { *out_ += protocol::json::EncodeStepBegin(step_, cols); }
-  void Row(std::vector<protocol::Value> row) override { *out_ += protocol::json::EncodeRow(row); }
-  void End(uint64_t affected, std::optional<int64_t> rowid) override {
-    *out_ += protocol::json::EncodeStepEnd(affected, rowid);
-  }
-  void StepError(uint32_t step, Error error) override { *out_ += protocol::json::EncodeStepError(step, error); }
+  void Begin(std::vector<protocol::Col> cols) override { codec_.AppendStepBegin(step_, cols, out_); }
+  void Row(std::vector<protocol::Value> row) override { codec_.AppendRow(row, out_); }
+  void End(uint64_t affected, std::optional<int64_t> rowid) override { codec_.AppendStepEnd(affected, rowid, out_); }
+  void StepError(uint32_t step, Error error) override { codec_.AppendStepError(step, error, out_); }
 
  private:
+  const protocol::Codec& codec_;
   std::string* out_;
   uint32_t step_ = 0;
 };
@@ -94,8 +93,9 @@ void DisposeStreams(ServerContext& ctx, std::vector<std::unique_ptr<HttpStream>>
   asio::post(ctx.sql_pool, [streams = std::move(streams)]() mutable { streams.clear(); });
 }
 
-asio::awaitable<HttpReply> HandlePipeline(ServerContext& ctx, std::string body) {
-  auto parsed = protocol::json::ParsePipelineRequest(body);
+asio::awaitable<HttpReply> HandlePipeline(ServerContext& ctx, std::string body, protocol::Encoding encoding) {
+  const protocol::Codec& codec = protocol::CodecFor(encoding);
+  auto parsed = codec.ParsePipelineRequest(body);
   if (!parsed.ok()) co_return ErrorReply(400, MakeError("INVALID_REQUEST", parsed.status().message()));
   protocol::PipelineRequest& req = *parsed;
 
@@ -128,11 +128,12 @@ asio::awaitable<HttpReply> HandlePipeline(ServerContext& ctx, std::string body) 
   } else {
     baton = ctx.streams.Put(std::move(s));
   }
-  co_return HttpReply{200, "application/json", protocol::json::EncodePipelineResponse(baton, std::nullopt, results)};
+  co_return HttpReply{200, codec.content_type(), codec.EncodePipelineResponse(baton, std::nullopt, results)};
 }
 
-asio::awaitable<HttpReply> HandleCursor(ServerContext& ctx, std::string body) {
-  auto parsed = protocol::json::ParseCursorRequest(body);
+asio::awaitable<HttpReply> HandleCursor(ServerContext& ctx, std::string body, protocol::Encoding encoding) {
+  const protocol::Codec& codec = protocol::CodecFor(encoding);
+  auto parsed = codec.ParseCursorRequest(body);
   if (!parsed.ok()) co_return ErrorReply(400, MakeError("INVALID_REQUEST", parsed.status().message()));
 
   StreamRegistry::TakeError why;
@@ -143,11 +144,14 @@ asio::awaitable<HttpReply> HandleCursor(ServerContext& ctx, std::string body) {
   request.type = StreamRequest::Type::kBatch;
   request.batch = std::move(parsed->batch);
   std::string entries;
-  CursorWriter writer(&entries);
+  CursorWriter writer(codec, &entries);
   co_await RunOnStream(ctx, *s, request, [&](engine::Connection* conn) { s->stream.RunBatch(request.batch, *conn, writer); });
 
   std::string baton = ctx.streams.Put(std::move(s));
-  co_return HttpReply{200, "text/plain", protocol::json::EncodeCursorHead(baton, std::nullopt) + entries};
+  std::string out;
+  codec.AppendCursorHead(baton, std::nullopt, &out);
+  out += entries;
+  co_return HttpReply{200, encoding == protocol::Encoding::kJson ? "text/plain" : "application/octet-stream", std::move(out)};
 }
 
 asio::awaitable<HttpReply> HandleLegacy(ServerContext& ctx, std::string body) {

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "protocol/codec.h"
 #include "server/context.h"
 
 namespace litehouse::server {
@@ -17,10 +18,10 @@ struct HttpReply {
   std::string body;
 };
 
-// POST /v2/pipeline, /v3/pipeline.
-asio::awaitable<HttpReply> HandlePipeline(ServerContext& ctx, std::string body);
-// POST /v3/cursor: the batch's entries as newline-delimited JSON.
-asio::awaitable<HttpReply> HandleCursor(ServerContext& ctx, std::string body);
+// POST /v2/pipeline, /v3/pipeline (JSON), /v3-protobuf/pipeline (Protobuf).
+asio::awaitable<HttpReply> HandlePipeline(ServerContext& ctx, std::string body, protocol::Encoding encoding);
+// POST /v3/cursor, /v3-protobuf/cursor: the batch's entries as JSON lines or length-delimited messages.
+asio::awaitable<HttpReply> HandleCursor(ServerContext& ctx, std::string body, protocol::Encoding encoding);
 // POST /: {"statements": [...]}, run as one transaction.
 asio::awaitable<HttpReply> HandleLegacy(ServerContext& ctx, std::string body);
 

@@ -35,16 +35,19 @@ asio::awaitable<HttpReply> Route(ServerContext& ctx, http::request<http::string_
 
   if (target == "/health") co_return get ? HttpReply{200, "text/plain", ""} : MethodNotAllowed();
   if (target == "/version") co_return get ? HttpReply{200, "text/plain", "litehouse " LITEHOUSE_VERSION} : MethodNotAllowed();
-  if (target == "/v2" || target == "/v3") {
+  if (target == "/v2" || target == "/v3" || target == "/v3-protobuf") {
     co_return get ? HttpReply{200, "text/plain", "Hello, this is HTTP API v2 (Hrana over HTTP)"} : MethodNotAllowed();
   }
-  if (target == "/v2/pipeline" || target == "/v3/pipeline") {
+  using protocol::Encoding;
+  if (target == "/v2/pipeline" || target == "/v3/pipeline" || target == "/v3-protobuf/pipeline") {
     if (!post) co_return MethodNotAllowed();
-    co_return co_await HandlePipeline(ctx, std::move(req.body()));
+    Encoding enc = target == "/v3-protobuf/pipeline" ? Encoding::kProtobuf : Encoding::kJson;
+    co_return co_await HandlePipeline(ctx, std::move(req.body()), enc);
   }
-  if (target == "/v3/cursor") {
+  if (target == "/v3/cursor" || target == "/v3-protobuf/cursor") {
     if (!post) co_return MethodNotAllowed();
-    co_return co_await HandleCursor(ctx, std::move(req.body()));
+    Encoding enc = target == "/v3-protobuf/cursor" ? Encoding::kProtobuf : Encoding::kJson;
+    co_return co_await HandleCursor(ctx, std::move(req.body()), enc);
   }
   if (target == "/") {
     if (!post) co_return get ? HttpReply{200, "text/plain", ""} : MethodNotAllowed();
