@@ -30,7 +30,8 @@ integration-test: build
 test: unit-test integration-test
 
 bench: build
-	cd bench && LITEHOUSE_BIN=$(abspath $(BUILD_DIR))/litehouse node run.mjs
+	@scripts/setup.sh --bench
+	LITEHOUSE_BIN=$(BUILD_DIR)/litehouse INPROC_BIN=$(BUILD_DIR)/bench/sqlite_inproc bench/run.sh
 
 clean:
 	rm -rf build

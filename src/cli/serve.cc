@@ -18,7 +18,6 @@ struct ServeFlags {
   std::string log_level = "info";
   size_t max_request_size = 32 << 20;
   int64_t stream_expiry_ms = 10'000;
-  int io_threads = 2;
   int sql_threads = 8;
 };
 
@@ -65,7 +64,6 @@ Run RegisterServe(CLI::App& app) {
       ->envname("LITEHOUSE_STREAM_EXPIRY_MS")
       ->check(CLI::Range(int64_t{100}, int64_t{3'600'000}))
       ->capture_default_str();
-  cmd->add_option("--io-threads", flags->io_threads, "Network threads")->check(CLI::Range(1, 64))->capture_default_str();
   cmd->add_option("--sql-threads", flags->sql_threads, "Threads that run SQL")->check(CLI::Range(1, 256))->capture_default_str();
 
   return [flags]() -> int {
@@ -77,7 +75,6 @@ Run RegisterServe(CLI::App& app) {
     }
     opts.max_request_body_bytes = flags->max_request_size;
     opts.stream_expiry = std::chrono::milliseconds(flags->stream_expiry_ms);
-    opts.io_threads = flags->io_threads;
     opts.sql_threads = flags->sql_threads;
 
     std::filesystem::path dir = std::filesystem::path(flags->db_path) / "dbs" / "default";

@@ -27,7 +27,6 @@ struct ServerOptions {
   size_t max_request_body_bytes = 32 << 20;
   std::chrono::milliseconds stream_expiry{10'000};
   std::chrono::milliseconds idle_connection_timeout{60'000};
-  int io_threads = 2;
   int sql_threads = 8;
 };
 
@@ -42,15 +41,31 @@ struct ServerContext {
 };
 
 // Runs `fn` on the SQL pool and resumes the calling coroutine on its own executor with the result.
+// `fn` lives in the caller's frame, which stays alive until the result is back.
 template <typename Fn>
 asio::awaitable<std::invoke_result_t<Fn&>> RunSql(ServerContext& ctx, Fn fn) {
   using R = std::invoke_result_t<Fn&>;
+  auto ex = co_await asio::this_coro::executor;
   if constexpr (std::is_void_v<R>) {
-    co_await asio::co_spawn(
-        ctx.sql_pool, [&fn]() -> asio::awaitable<void> { fn(); co_return; }, asio::use_awaitable);
+    co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
+        [&ctx, &fn, ex](auto handler) {
+          asio::post(ctx.sql_pool, [&fn, ex, handler = std::move(handler)]() mutable {
+            fn();
+            asio::post(ex, std::move(handler));
+          });
+        },
+        asio::use_awaitable);
   } else {
-    co_return co_await asio::co_spawn(
-        ctx.sql_pool, [&fn]() -> asio::awaitable<R> { co_return fn(); }, asio::use_awaitable);
+    co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(R)>(
+        [&ctx, &fn, ex](auto handler) {
+          asio::post(ctx.sql_pool, [&fn, ex, handler = std::move(handler)]() mutable {
+            R result = fn();
+            asio::post(ex, [handler = std::move(handler), result = std::move(result)]() mutable {
+              std::move(handler)(std::move(result));
+            });
+          });
+        },
+        asio::use_awaitable);
   }
 }
 

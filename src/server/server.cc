@@ -13,7 +13,7 @@ constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 
 Server::Server(engine::Database& db, const ServerOptions& options)
     : ctx_(db, options),
-      io_(options.io_threads),
+      io_(1),
       acceptor_(io_),
       signals_(io_, SIGINT, SIGTERM),
       sweep_timer_(io_) {}
@@ -42,9 +42,9 @@ Result<std::unique_ptr<Server>> Server::Start(engine::Database& db, const Server
   });
   asio::co_spawn(server->io_, server->Accept(), asio::detached);
   asio::co_spawn(server->io_, server->SweepStreams(), asio::detached);
-  for (int i = 0; i < std::max(1, options.io_threads); ++i) {
-    server->threads_.emplace_back([s = server.get()] { s->io_.run(); });
-  }
+  // One network thread (see DESIGN.md): every connection's handlers, timers included, run on it, so
+  // no strand is needed; SQL runs on the SQL pool.
+  server->threads_.emplace_back([s = server.get()] { s->io_.run(); });
   LH_LOG_INFO("listening on http://{}:{}", options.listen_host, server->port_);
   return server;
 }
@@ -74,7 +74,7 @@ void Server::Wait() {
 
 asio::awaitable<void> Server::Accept() {
   while (acceptor_.is_open()) {
-    auto [ec, socket] = co_await acceptor_.async_accept(asio::make_strand(io_), kTuple);
+    auto [ec, socket] = co_await acceptor_.async_accept(kTuple);
     if (ec) {
       if (ec == asio::error::operation_aborted) break;
       LH_LOG_WARN("accept failed: {}", ec.message());

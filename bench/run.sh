@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Litehouse benchmark: point SELECT by primary key and single-row INSERT over Hrana HTTP (as
+# @libsql/client sends them: one execute + close per request), with 1 and 32 concurrent keep-alive
+# connections (wrk, one thread), beside the same work on in-process SQLite (bench/sqlite_inproc.cc,
+# same SQLite build and pragmas) in the same run; plus the server's resident memory idle and after load.
+# Each figure is the median of BENCH_RUNS runs of BENCH_SECONDS seconds. Prints a Markdown report.
+# Usage: bench/run.sh   (make bench builds first)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${LITEHOUSE_BIN:-build/release/litehouse}
+INPROC=${INPROC_BIN:-build/release/bench/sqlite_inproc}
+SECONDS_PER_RUN=${BENCH_SECONDS:-5}
+RUNS=${BENCH_RUNS:-3}
+command -v wrk >/dev/null || { echo "bench: wrk is missing (scripts/setup.sh --bench installs it)" >&2; exit 1; }
+
+dir=$(mktemp -d)
+log=$dir/server.log
+cleanup() { [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"; }
+trap cleanup EXIT
+
+"$BIN" serve --db-path "$dir/db" --http-listen-addr 127.0.0.1:0 --log-level warn 2>"$log" &
+pid=$!
+# --log-level warn hides the "listening" line; find the port from the socket table instead.
+port=""
+for _ in $(seq 100); do
+  port=$(ss -ltnpH 2>/dev/null | awk -v p="pid=$pid," '$0 ~ p {split($4, a, ":"); print a[length(a)]}' | head -1)
+  [ -n "$port" ] && break
+  sleep 0.1
+done
+[ -n "$port" ] || { echo "bench: server did not start" >&2; cat "$log" >&2; exit 1; }
+url=http://127.0.0.1:$port
+
+# Seed 10,000 rows through the server itself.
+curl -sf "$url/v2/pipeline" -H 'content-type: application/json' -d '{"requests":[{"type":"sequence","sql":"CREATE TABLE bench(id INTEGER PRIMARY KEY, name TEXT, value REAL); CREATE TABLE bench_ins(id INTEGER PRIMARY KEY, name TEXT, value REAL); WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n+1 FROM c WHERE n < 10000) INSERT INTO bench SELECT n, printf(\"name-%d\", n), n * 0.5 FROM c;"},{"type":"close"}]}' >/dev/null
+
+rss_kib() { awk -v f="$1:" '$1 == f {print $2}' "/proc/$pid/status"; }
+rss_idle=$(rss_kib VmRSS)
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+
+declare -A rps p50 p99
+for op in select insert; do
+  for conns in 1 32; do
+    vals=(); lat50=(); lat99=()
+    for _ in $(seq "$RUNS"); do
+      out=$(wrk -t1 -c"$conns" -d"${SECONDS_PER_RUN}s" -s bench/$op.lua "$url" | grep '^RESULT')
+      req=$(sed -E 's/.*requests=([0-9]+).*/\1/' <<<"$out")
+      secs=$(sed -E 's/.*seconds=([0-9.]+).*/\1/' <<<"$out")
+      errs=$(sed -E 's/.*non2xx_or_error=([0-9]+).*/\1/' <<<"$out")
+      [ "$errs" = 0 ] || { echo "bench: $errs failed requests in $op/$conns" >&2; exit 1; }
+      vals+=("$(awk -v r="$req" -v s="$secs" 'BEGIN {printf "%.0f", r / s}')")
+      lat50+=("$(sed -E 's/.*p50_us=([0-9]+).*/\1/' <<<"$out")")
+      lat99+=("$(sed -E 's/.*p99_us=([0-9]+).*/\1/' <<<"$out")")
+    done
+    rps[$op,$conns]=$(printf '%s\n' "${vals[@]}" | median)
+    p50[$op,$conns]=$(printf '%s\n' "${lat50[@]}" | median)
+    p99[$op,$conns]=$(printf '%s\n' "${lat99[@]}" | median)
+  done
+done
+rss_load=$(rss_kib VmHWM)
+kill "$pid"; wait "$pid" || true; pid=""
+
+declare -A inproc
+for op in select insert; do
+  for threads in 1 2; do
+    vals=()
+    for _ in $(seq "$RUNS"); do
+      vals+=("$("$INPROC" "$dir/db/dbs/default/data" "$op" "$threads" "$SECONDS_PER_RUN" | sed 's/ops_per_sec=//')")
+    done
+    inproc[$op,$threads]=$(printf '%s\n' "${vals[@]}" | median)
+  done
+done
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", a / b}'; }
+echo "## Run of $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores; median of $RUNS runs x ${SECONDS_PER_RUN}s"
+echo
+echo "| operation | path | ops/s | p50 µs | p99 µs | ratio to in-process, 1 thread |"
+echo "|---|---|---:|---:|---:|---:|"
+for op in select insert; do
+  echo "| $op | in-process SQLite, 1 thread | ${inproc[$op,1]} | | | 1.000 |"
+  echo "| $op | in-process SQLite, 2 threads | ${inproc[$op,2]} | | | $(ratio "${inproc[$op,2]}" "${inproc[$op,1]}") |"
+  for conns in 1 32; do
+    echo "| $op | litehouse Hrana HTTP, $conns conn | ${rps[$op,$conns]} | ${p50[$op,$conns]} | ${p99[$op,$conns]} | $(ratio "${rps[$op,$conns]}" "${inproc[$op,1]}") |"
+  done
+done
+echo
+echo "Server resident memory: idle $((rss_idle / 1024)) MiB; peak under this load (VmHWM) $((rss_load / 1024)) MiB."
