@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(g++ cmake make pkg-config git ca-certificates libboost1.81-dev rapidjson-dev libspdlog-dev libfmt-dev
   libcli11-dev libgtest-dev libgmock-dev libssl-dev protobuf-compiler libprotobuf-dev sqlite3 nodejs npm)
 
-[ "${1:-}" = "--bench" ] && APT_PACKAGES+=(wrk curl iproute2)
+[ "${1:-}" = "--bench" ] && APT_PACKAGES+=(wrk curl iproute2 libsimdjson-dev libbenchmark-dev)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
