@@ -1,8 +1,52 @@
 #include "engine/connection.h"
 
+#include <cctype>
 #include <climits>
 
 namespace litehouse::engine {
+namespace {
+
+// Pragmas a client may set. Each changes only how this connection runs its own statements, and
+// kResetSettings puts it back when the connection changes hands. Every other pragma may be read but
+// not set: the rest configure the file, the WAL or the connection's role (journal_mode, synchronous,
+// wal_autocheckpoint, query_only, locking_mode, ...), which belong to the engine. wal_checkpoint is
+// refused outright: checkpoints are the engine's.
+constexpr std::string_view kSettablePragmas[] = {
+    "foreign_keys",        "defer_foreign_keys",       "recursive_triggers",       "legacy_alter_table",
+    "case_sensitive_like", "ignore_check_constraints", "reverse_unordered_selects", "automatic_index"};
+constexpr const char* kResetSettings =
+    "PRAGMA foreign_keys=1; PRAGMA defer_foreign_keys=0; PRAGMA recursive_triggers=0; PRAGMA legacy_alter_table=0;"
+    "PRAGMA case_sensitive_like=0; PRAGMA ignore_check_constraints=0; PRAGMA reverse_unordered_selects=0;"
+    "PRAGMA automatic_index=1;";
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+int Connection::Authorize(void* self, int action, const char* arg1, const char* arg2, const char*, const char*) {
+  if (action != SQLITE_PRAGMA || arg1 == nullptr) return SQLITE_OK;
+  std::string_view name(arg1);
+  if (EqualsIgnoreCase(name, "wal_checkpoint")) return SQLITE_DENY;
+  if (arg2 == nullptr) return SQLITE_OK;  // reading a pragma
+  for (std::string_view settable : kSettablePragmas) {
+    if (EqualsIgnoreCase(name, settable)) {
+      static_cast<Connection*>(self)->settings_changed_ = true;
+      return SQLITE_OK;
+    }
+  }
+  return SQLITE_DENY;
+}
+
+Status Connection::ResetSettings() {
+  settings_changed_ = false;
+  return Exec(kResetSettings);
+}
 
 std::string_view Statement::param_name(int i) const {
   const char* name = sqlite3_bind_parameter_name(stmt_, i);
@@ -89,6 +133,8 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, Ro
                           : "PRAGMA wal_autocheckpoint=0; PRAGMA query_only=1;";
   Status s = conn->Exec(setup);
   if (!s.ok()) return s;
+  // From here on, clients' statements are checked (see Authorize).
+  sqlite3_set_authorizer(db, &Connection::Authorize, conn.get());
   return conn;
 }
 

@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "common/status.h"
 #include "engine/value.h"
@@ -89,6 +90,12 @@ class Connection {
   Role role() const { return role_; }
   sqlite3* raw() const { return db_; }
 
+  // True once a statement prepared here set a per-connection pragma since the last call; clears it.
+  // Database::Release then restores the defaults, so the next holder never inherits a setting.
+  bool TakeSettingsChanged() { return std::exchange(settings_changed_, false); }
+  // Restores every pragma a client may set to its default.
+  Status ResetSettings();
+
   // The byte offset in the SQL of the last error, or -1 when SQLite cannot point at one.
   int last_error_offset() const { return sqlite3_error_offset(db_); }
   // The Status for result code `rc` just returned on this connection (extended code and message).
@@ -96,8 +103,11 @@ class Connection {
 
  private:
   Connection(sqlite3* db, Role role) : db_(db), role_(role) {}
+  static int Authorize(void* self, int action, const char* arg1, const char* arg2, const char* db_name,
+                       const char* trigger);
   sqlite3* db_;
   const Role role_;
+  bool settings_changed_ = false;
 };
 
 // The name of a SQLite primary result code ("SQLITE_CONSTRAINT" for any SQLITE_CONSTRAINT_*).

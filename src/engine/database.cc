@@ -87,6 +87,10 @@ void Database::Release(Connection* conn) {
     LH_LOG_WARN("releasing a connection with an open transaction: rolling it back");
     (void)conn->Exec("ROLLBACK");
   }
+  if (conn->TakeSettingsChanged()) {
+    Status s = conn->ResetSettings();
+    if (!s.ok()) LH_LOG_WARN("cannot restore connection settings: {}", s.ToString());
+  }
   if (conn == writer_.get()) return ReleaseWriter();
   std::lock_guard<std::mutex> lock(mu_);
   auto it = std::find_if(busy_readers_.begin(), busy_readers_.end(), [&](auto& c) { return c.get() == conn; });

@@ -204,6 +204,12 @@ Access Stream::Classify(const StreamRequest& request, Connection& reader) const 
       if (ResolveSql(request.stmt.sql, request.stmt.sql_id, &sql)) return Access::kRead;  // fails without SQL
       return ClassifySql(sql, reader, true);
     case StreamRequest::Type::kBatch:
+      // A batch that opens with BEGIN ... READONLY (@libsql/client's batch(..., "read")) runs on a
+      // reader whatever follows: a write inside it must fail, not be routed to the writer.
+      if (!request.batch.steps.empty() && !ResolveSql(request.batch.steps[0].stmt.sql, request.batch.steps[0].stmt.sql_id, &sql) &&
+          IsReadonlyBegin(sql)) {
+        return Access::kRead;
+      }
       for (const BatchStep& step : request.batch.steps) {
         if (ResolveSql(step.stmt.sql, step.stmt.sql_id, &sql)) continue;
         if (ClassifySql(sql, reader, true) == Access::kWrite) return Access::kWrite;
@@ -211,6 +217,7 @@ Access Stream::Classify(const StreamRequest& request, Connection& reader) const 
       return Access::kRead;
     case StreamRequest::Type::kSequence:
       if (ResolveSql(request.sql, request.sql_id, &sql)) return Access::kRead;
+      if (IsReadonlyBegin(sql)) return Access::kRead;
       return ClassifySql(sql, reader, false);
     case StreamRequest::Type::kDescribe: return Access::kRead;
     default: return Access::kNone;

@@ -117,3 +117,47 @@ TEST_F(DatabaseTest, CheckpointsWhenTheWalPassesTheThreshold) {
 
 }  // namespace
 }  // namespace litehouse::engine
+
+namespace litehouse::engine {
+namespace {
+
+int64_t PragmaValue(Connection& conn, const char* pragma) {
+  auto stmt = conn.Prepare(std::string("PRAGMA ") + pragma, nullptr);
+  EXPECT_TRUE(stmt.ok()) << stmt.status().ToString();
+  EXPECT_TRUE(*stmt->Step());
+  return std::get<int64_t>(stmt->column(0));
+}
+
+TEST_F(DatabaseTest, ForeignKeysAreOnByDefault) {
+  Lease w = Writer();
+  EXPECT_EQ(PragmaValue(*w, "foreign_keys"), 1);
+}
+
+TEST_F(DatabaseTest, ASettingDoesNotOutliveTheLease) {
+  {
+    Lease w = Writer();
+    ASSERT_TRUE(w->Exec("PRAGMA foreign_keys=OFF; PRAGMA recursive_triggers=ON").ok());
+    EXPECT_EQ(PragmaValue(*w, "foreign_keys"), 0);
+  }
+  Lease w = Writer();
+  EXPECT_EQ(PragmaValue(*w, "foreign_keys"), 1) << "the next holder gets the defaults back";
+  EXPECT_EQ(PragmaValue(*w, "recursive_triggers"), 0);
+}
+
+TEST_F(DatabaseTest, PragmasThatConfigureTheEngineAreRefused) {
+  Lease w = Writer();
+  for (const char* sql : {"PRAGMA journal_mode=DELETE", "PRAGMA synchronous=OFF", "PRAGMA wal_autocheckpoint=1",
+                          "PRAGMA query_only=1", "PRAGMA locking_mode=EXCLUSIVE", "PRAGMA wal_checkpoint(TRUNCATE)"}) {
+    Status s = w->Exec(sql);
+    ASSERT_TRUE(s.IsSqlite()) << sql;
+    EXPECT_EQ(s.sqlite_code() & 0xff, SQLITE_AUTH) << sql;
+  }
+  EXPECT_EQ(PragmaValue(*w, "wal_autocheckpoint"), 0) << "reading is fine";
+  auto r = db_->AcquireReader();
+  ASSERT_TRUE(r.ok());
+  Status s = (*r)->Exec("PRAGMA query_only=0");
+  EXPECT_EQ(s.sqlite_code() & 0xff, SQLITE_AUTH) << "a reader can never be made writable";
+}
+
+}  // namespace
+}  // namespace litehouse::engine
