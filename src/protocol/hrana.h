@@ -114,4 +114,55 @@ struct StreamResult {
   Error error;
 };
 
+// ---- Hrana over WebSocket ----
+
+// One entry of a cursor's output (HRANA_3_SPEC.md "Cursor entries").
+struct CursorEntry {
+  enum class Type { kStepBegin, kStepEnd, kStepError, kRow, kError };
+  Type type = Type::kRow;
+  uint32_t step = 0;                         // kStepBegin, kStepError
+  std::vector<Col> cols;                     // kStepBegin
+  uint64_t affected_row_count = 0;           // kStepEnd
+  std::optional<int64_t> last_insert_rowid;  // kStepEnd
+  std::vector<Value> row;                    // kRow
+  Error error;                               // kStepError, kError
+};
+
+struct WsRequest {
+  enum class Type {
+    kOpenStream, kCloseStream, kExecute, kBatch, kOpenCursor, kCloseCursor, kFetchCursor,
+    kSequence, kDescribe, kStoreSql, kCloseSql, kGetAutocommit,
+  };
+  Type type = Type::kOpenStream;
+  int32_t stream_id = 0;  // every request on a stream
+  int32_t cursor_id = 0;  // kOpenCursor, kCloseCursor, kFetchCursor
+  uint32_t max_count = 0; // kFetchCursor
+  // The stream-level part, as over HTTP: kExecute (stmt), kBatch and kOpenCursor (batch),
+  // kSequence and kDescribe (sql/sql_id), kStoreSql and kCloseSql (sql_id, sql), kGetAutocommit.
+  StreamRequest stream_request;
+};
+
+struct ClientMsg {
+  enum class Type { kHello, kRequest };
+  Type type = Type::kHello;
+  std::optional<std::string> jwt;  // kHello
+  int32_t request_id = 0;          // kRequest
+  WsRequest request;               // kRequest
+};
+
+struct WsResponse {
+  WsRequest::Type type = WsRequest::Type::kOpenStream;
+  StreamResponse stream_response;    // the stream-level answer, for the requests that have one
+  std::vector<CursorEntry> entries;  // kFetchCursor
+  bool done = false;                 // kFetchCursor
+};
+
+struct ServerMsg {
+  enum class Type { kHelloOk, kHelloError, kResponseOk, kResponseError };
+  Type type = Type::kHelloOk;
+  int32_t request_id = 0;  // kResponseOk, kResponseError
+  WsResponse response;     // kResponseOk
+  Error error;             // kHelloError, kResponseError
+};
+
 }  // namespace litehouse::protocol

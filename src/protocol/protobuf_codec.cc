@@ -1,200 +1,14 @@
 // Hrana's Protobuf encoding of the HTTP bodies (proto/hrana.proto). Cursor responses are a sequence of
 // length-delimited messages: a varint byte count, then the message, first CursorRespBody, then
 // CursorEntry after CursorEntry.
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
-
-#include <cmath>
-
 #include "protocol/codec.h"
-#include "protocol/proto/hrana.pb.h"
+#include "protocol/protobuf_detail.h"
 
 namespace litehouse::protocol {
 namespace {
 
+using namespace pbconv;  // NOLINT: the shared conversions of protobuf_detail.h
 namespace pb = litehouse::hrana::pb;
-
-// ---- decoding ----
-
-Status Invalid(const std::string& what) { return Status::InvalidArgument("Invalid Protobuf request: " + what); }
-
-bool FromPb(const pb::Value& v, Value* out, std::string* err) {
-  switch (v.value_case()) {
-    case pb::Value::kNull: *out = std::monostate{}; return true;
-    case pb::Value::kInteger: *out = static_cast<int64_t>(v.integer()); return true;
-    case pb::Value::kFloat: *out = v.float_(); return true;
-    case pb::Value::kText: *out = v.text(); return true;
-    case pb::Value::kBlob: *out = engine::Blob{v.blob()}; return true;
-    case pb::Value::VALUE_NOT_SET: *err = "a value without a type"; return false;
-  }
-  *err = "an unknown value type";
-  return false;
-}
-
-bool FromPb(const pb::Stmt& s, Stmt* out, std::string* err) {
-  if (s.has_sql()) out->sql = s.sql();
-  if (s.has_sql_id()) out->sql_id = s.sql_id();
-  out->args.resize(static_cast<size_t>(s.args_size()));
-  for (int i = 0; i < s.args_size(); ++i)
-    if (!FromPb(s.args(i), &out->args[static_cast<size_t>(i)], err)) return false;
-  for (const auto& na : s.named_args()) {
-    NamedArg arg;
-    arg.name = na.name();
-    if (!FromPb(na.value(), &arg.value, err)) return false;
-    out->named_args.push_back(std::move(arg));
-  }
-  out->want_rows = !s.has_want_rows() || s.want_rows();
-  return true;
-}
-
-bool FromPb(const pb::BatchCond& c, BatchCond* out, std::string* err, int depth) {
-  if (depth > 64) {
-    *err = "a batch condition nested too deeply";
-    return false;
-  }
-  switch (c.cond_case()) {
-    case pb::BatchCond::kStepOk: out->kind = BatchCond::Kind::kOk; out->step = c.step_ok(); return true;
-    case pb::BatchCond::kStepError: out->kind = BatchCond::Kind::kError; out->step = c.step_error(); return true;
-    case pb::BatchCond::kNot:
-      out->kind = BatchCond::Kind::kNot;
-      out->conds.resize(1);
-      return FromPb(c.not_(), &out->conds[0], err, depth + 1);
-    case pb::BatchCond::kAnd:
-    case pb::BatchCond::kOr: {
-      out->kind = c.cond_case() == pb::BatchCond::kAnd ? BatchCond::Kind::kAnd : BatchCond::Kind::kOr;
-      const auto& list = c.cond_case() == pb::BatchCond::kAnd ? c.and_() : c.or_();
-      out->conds.resize(static_cast<size_t>(list.conds_size()));
-      for (int i = 0; i < list.conds_size(); ++i)
-        if (!FromPb(list.conds(i), &out->conds[static_cast<size_t>(i)], err, depth + 1)) return false;
-      return true;
-    }
-    case pb::BatchCond::kIsAutocommit: out->kind = BatchCond::Kind::kIsAutocommit; return true;
-    case pb::BatchCond::COND_NOT_SET: break;
-  }
-  *err = "a batch condition without a type";
-  return false;
-}
-
-bool FromPb(const pb::Batch& b, Batch* out, std::string* err) {
-  out->steps.resize(static_cast<size_t>(b.steps_size()));
-  for (int i = 0; i < b.steps_size(); ++i) {
-    const auto& step = b.steps(i);
-    auto& dst = out->steps[static_cast<size_t>(i)];
-    if (step.has_condition()) {
-      dst.condition.emplace();
-      if (!FromPb(step.condition(), &*dst.condition, err, 0)) return false;
-    }
-    if (!FromPb(step.stmt(), &dst.stmt, err)) return false;
-  }
-  return true;
-}
-
-bool FromPb(const pb::StreamRequest& r, StreamRequest* out, std::string* err) {
-  using T = StreamRequest::Type;
-  switch (r.request_case()) {
-    case pb::StreamRequest::kClose: out->type = T::kClose; return true;
-    case pb::StreamRequest::kExecute: out->type = T::kExecute; return FromPb(r.execute().stmt(), &out->stmt, err);
-    case pb::StreamRequest::kBatch: out->type = T::kBatch; return FromPb(r.batch().batch(), &out->batch, err);
-    case pb::StreamRequest::kSequence:
-      out->type = T::kSequence;
-      if (r.sequence().has_sql()) out->sql = r.sequence().sql();
-      if (r.sequence().has_sql_id()) out->sql_id = r.sequence().sql_id();
-      return true;
-    case pb::StreamRequest::kDescribe:
-      out->type = T::kDescribe;
-      if (r.describe().has_sql()) out->sql = r.describe().sql();
-      if (r.describe().has_sql_id()) out->sql_id = r.describe().sql_id();
-      return true;
-    case pb::StreamRequest::kStoreSql:
-      out->type = T::kStoreSql;
-      out->sql = r.store_sql().sql();
-      out->sql_id = r.store_sql().sql_id();
-      return true;
-    case pb::StreamRequest::kCloseSql:
-      out->type = T::kCloseSql;
-      out->sql_id = r.close_sql().sql_id();
-      return true;
-    case pb::StreamRequest::kGetAutocommit: out->type = T::kGetAutocommit; return true;
-    case pb::StreamRequest::REQUEST_NOT_SET: break;
-  }
-  *err = "a request of an unknown type";
-  return false;
-}
-
-// ---- encoding ----
-
-void ToPb(const Value& v, pb::Value* out) {
-  switch (v.index()) {
-    case 0: out->mutable_null(); break;
-    case 1: out->set_integer(std::get<int64_t>(v)); break;
-    case 2: out->set_float_(std::get<double>(v)); break;
-    case 3: out->set_text(std::get<std::string>(v)); break;
-    case 4: out->set_blob(std::get<engine::Blob>(v).bytes); break;
-  }
-}
-
-void ToPb(const Col& c, pb::Col* out) {
-  if (c.name) out->set_name(*c.name);
-  if (c.decltype_) out->set_decltype_(*c.decltype_);
-}
-
-void ToPb(const Error& e, pb::Error* out) {
-  out->set_message(e.message);
-  out->set_code(e.code);
-}
-
-void ToPb(const StmtResult& r, pb::StmtResult* out) {
-  for (const auto& c : r.cols) ToPb(c, out->add_cols());
-  for (const auto& row : r.rows) {
-    pb::Row* prow = out->add_rows();
-    for (const auto& v : row) ToPb(v, prow->add_values());
-  }
-  out->set_affected_row_count(r.affected_row_count);
-  if (r.last_insert_rowid) out->set_last_insert_rowid(*r.last_insert_rowid);
-}
-
-void ToPb(const StreamResponse& r, pb::StreamResponse* out) {
-  switch (r.type) {
-    case StreamRequest::Type::kClose: out->mutable_close(); break;
-    case StreamRequest::Type::kExecute: ToPb(r.stmt_result, out->mutable_execute()->mutable_result()); break;
-    case StreamRequest::Type::kBatch: {
-      pb::BatchResult* b = out->mutable_batch()->mutable_result();
-      for (size_t i = 0; i < r.batch_result.step_results.size(); ++i) {
-        if (r.batch_result.step_results[i]) ToPb(*r.batch_result.step_results[i], &(*b->mutable_step_results())[static_cast<uint32_t>(i)]);
-      }
-      for (size_t i = 0; i < r.batch_result.step_errors.size(); ++i) {
-        if (r.batch_result.step_errors[i]) ToPb(*r.batch_result.step_errors[i], &(*b->mutable_step_errors())[static_cast<uint32_t>(i)]);
-      }
-      break;
-    }
-    case StreamRequest::Type::kSequence: out->mutable_sequence(); break;
-    case StreamRequest::Type::kDescribe: {
-      pb::DescribeResult* d = out->mutable_describe()->mutable_result();
-      for (const auto& p : r.describe_result.params) {
-        auto* dp = d->add_params();
-        if (p.name) dp->set_name(*p.name);
-      }
-      for (const auto& c : r.describe_result.cols) {
-        auto* dc = d->add_cols();
-        dc->set_name(c.name.value_or(""));
-        if (c.decltype_) dc->set_decltype_(*c.decltype_);
-      }
-      d->set_is_explain(r.describe_result.is_explain);
-      d->set_is_readonly(r.describe_result.is_readonly);
-      break;
-    }
-    case StreamRequest::Type::kStoreSql: out->mutable_store_sql(); break;
-    case StreamRequest::Type::kCloseSql: out->mutable_close_sql(); break;
-    case StreamRequest::Type::kGetAutocommit: out->mutable_get_autocommit()->set_is_autocommit(r.is_autocommit); break;
-  }
-}
-
-void AppendDelimited(const google::protobuf::MessageLite& msg, std::string* out) {
-  google::protobuf::io::StringOutputStream raw(out);
-  google::protobuf::io::CodedOutputStream coded(&raw);
-  coded.WriteVarint32(static_cast<uint32_t>(msg.ByteSizeLong()));
-  msg.SerializeWithCachedSizes(&coded);
-}
 
 class ProtobufCodec final : public Codec {
  public:
@@ -243,35 +57,39 @@ class ProtobufCodec final : public Codec {
     AppendDelimited(msg, out);
   }
   void AppendStepBegin(uint32_t step, const std::vector<Col>& cols, std::string* out) const override {
-    pb::CursorEntry e;
-    auto* b = e.mutable_step_begin();
-    b->set_step(step);
-    for (const auto& c : cols) ToPb(c, b->add_cols());
-    AppendDelimited(e, out);
+    CursorEntry e{CursorEntry::Type::kStepBegin};
+    e.step = step;
+    e.cols = cols;
+    Append(e, out);
   }
   void AppendRow(const std::vector<Value>& row, std::string* out) const override {
-    pb::CursorEntry e;
-    auto* r = e.mutable_row();
-    for (const auto& v : row) ToPb(v, r->add_values());
-    AppendDelimited(e, out);
+    CursorEntry e{CursorEntry::Type::kRow};
+    e.row = row;
+    Append(e, out);
   }
   void AppendStepEnd(uint64_t affected, const std::optional<int64_t>& rowid, std::string* out) const override {
-    pb::CursorEntry e;
-    auto* end = e.mutable_step_end();
-    end->set_affected_row_count(affected);
-    if (rowid) end->set_last_insert_rowid(*rowid);
-    AppendDelimited(e, out);
+    CursorEntry e{CursorEntry::Type::kStepEnd};
+    e.affected_row_count = affected;
+    e.last_insert_rowid = rowid;
+    Append(e, out);
   }
   void AppendStepError(uint32_t step, const Error& error, std::string* out) const override {
-    pb::CursorEntry e;
-    e.mutable_step_error()->set_step(step);
-    ToPb(error, e.mutable_step_error()->mutable_error());
-    AppendDelimited(e, out);
+    CursorEntry e{CursorEntry::Type::kStepError};
+    e.step = step;
+    e.error = error;
+    Append(e, out);
   }
   void AppendCursorError(const Error& error, std::string* out) const override {
-    pb::CursorEntry e;
-    ToPb(error, e.mutable_error());
-    AppendDelimited(e, out);
+    CursorEntry e{CursorEntry::Type::kError};
+    e.error = error;
+    Append(e, out);
+  }
+
+ private:
+  static void Append(const CursorEntry& entry, std::string* out) {
+    pb::CursorEntry msg;
+    ToPb(entry, &msg);
+    AppendDelimited(msg, out);
   }
 };
 

@@ -167,6 +167,40 @@ bool IsBlankSql(std::string_view sql) {
   }
 }
 
+std::optional<Error> SqlStore::Store(int32_t sql_id, std::string sql) {
+  if (sqls_.count(sql_id)) return MakeError("SQL_ID_EXISTS", "SQL text " + std::to_string(sql_id) + " already exists");
+  if (sqls_.size() >= kMaxStoredSql) {
+    return MakeError("SQL_STORE_TOO_MANY",
+                     "The server already stores " + std::to_string(sqls_.size()) + " SQL texts, it cannot store more");
+  }
+  sqls_.emplace(sql_id, std::move(sql));
+  return std::nullopt;
+}
+
+const std::string* SqlStore::Find(int32_t sql_id) const {
+  auto it = sqls_.find(sql_id);
+  return it == sqls_.end() ? nullptr : &it->second;
+}
+
+void InlineStoredSql(const SqlStore& store, StreamRequest* request) {
+  auto inline_one = [&](std::optional<std::string>* sql, std::optional<int32_t>* sql_id) {
+    if (sql->has_value() || !sql_id->has_value()) return;
+    if (const std::string* text = store.Find(**sql_id)) {
+      *sql = *text;
+      sql_id->reset();
+    }
+  };
+  switch (request->type) {
+    case StreamRequest::Type::kExecute: inline_one(&request->stmt.sql, &request->stmt.sql_id); break;
+    case StreamRequest::Type::kBatch:
+      for (auto& step : request->batch.steps) inline_one(&step.stmt.sql, &step.stmt.sql_id);
+      break;
+    case StreamRequest::Type::kSequence:
+    case StreamRequest::Type::kDescribe: inline_one(&request->sql, &request->sql_id); break;
+    default: break;
+  }
+}
+
 std::optional<Error> Stream::ResolveSql(const std::optional<std::string>& sql, const std::optional<int32_t>& sql_id,
                                         std::string_view* out) const {
   if (sql && sql_id) return MakeError("INVALID_REQUEST", "Both 'sql' and 'sql_id' were given");
@@ -175,9 +209,9 @@ std::optional<Error> Stream::ResolveSql(const std::optional<std::string>& sql, c
     return std::nullopt;
   }
   if (!sql_id) return MakeError("INVALID_REQUEST", "Neither 'sql' nor 'sql_id' was given");
-  auto it = sqls_.find(*sql_id);
-  if (it == sqls_.end()) return MakeError("SQL_NOT_FOUND", "SQL text " + std::to_string(*sql_id) + " not found");
-  *out = it->second;
+  const std::string* stored = sqls_->Find(*sql_id);
+  if (!stored) return MakeError("SQL_NOT_FOUND", "SQL text " + std::to_string(*sql_id) + " not found");
+  *out = *stored;
   return std::nullopt;
 }
 
@@ -333,17 +367,12 @@ StreamResult Stream::Handle(const StreamRequest& request, Connection* conn) {
     case StreamRequest::Type::kStoreSql:
       if (!request.sql_id || !request.sql) {
         err = MakeError("INVALID_REQUEST", "store_sql needs 'sql_id' and 'sql'");
-      } else if (sqls_.count(*request.sql_id)) {
-        err = MakeError("SQL_ID_EXISTS", "SQL text " + std::to_string(*request.sql_id) + " already exists");
-      } else if (sqls_.size() >= kMaxStoredSql) {
-        err = MakeError("SQL_STORE_TOO_MANY", "The server already stores " + std::to_string(sqls_.size()) +
-                                                  " SQL texts, it cannot store more");
       } else {
-        sqls_.emplace(*request.sql_id, *request.sql);
+        err = sqls_->Store(*request.sql_id, *request.sql);
       }
       break;
     case StreamRequest::Type::kCloseSql:
-      if (request.sql_id) sqls_.erase(*request.sql_id);
+      if (request.sql_id) sqls_->Close(*request.sql_id);
       break;
     case StreamRequest::Type::kGetAutocommit: result.response.is_autocommit = conn ? conn->autocommit() : true; break;
   }

@@ -57,9 +57,31 @@ enum class Access {
   kWrite,  // something writes, opens a read-write transaction, or could not be classified
 };
 
+// SQL texts stored under client-chosen ids (store_sql / close_sql). Over HTTP each stream has its own;
+// over WebSocket every stream of a connection shares the connection's.
+class SqlStore {
+ public:
+  // At most this many texts, sqld's limit.
+  static constexpr size_t kMaxStoredSql = 50;
+  std::optional<Error> Store(int32_t sql_id, std::string sql);
+  void Close(int32_t sql_id) { sqls_.erase(sql_id); }
+  // The text stored under `sql_id`, or null.
+  const std::string* Find(int32_t sql_id) const;
+  size_t size() const { return sqls_.size(); }
+
+ private:
+  std::unordered_map<int32_t, std::string> sqls_;
+};
+
+// Replaces every sql_id in `request` (its stmt, its batch steps, its sequence/describe text) by the
+// text `store` holds for it now, so that a later close_sql cannot change what the request runs.
+// Ids `store` does not know are left for execution to report.
+void InlineStoredSql(const SqlStore& store, StreamRequest* request);
+
 class Stream {
  public:
-  Stream() = default;
+  // `sqls` is where this stream finds its stored SQL; it must outlive the stream.
+  explicit Stream(SqlStore* sqls) : sqls_(sqls) {}
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
 
@@ -75,11 +97,6 @@ class Stream {
   // True when the stream keeps a transaction open on `conn` and must keep holding it.
   static bool HoldsTransaction(const engine::Connection& conn) { return !conn.autocommit(); }
 
-  size_t stored_sql_count() const { return sqls_.size(); }
-
-  // At most this many SQL texts stored per stream (store_sql), sqld's limit.
-  static constexpr size_t kMaxStoredSql = 50;
-
  private:
   // The SQL of a request: its text, or the text stored under its sql_id.
   std::optional<Error> ResolveSql(const std::optional<std::string>& sql, const std::optional<int32_t>& sql_id,
@@ -89,7 +106,7 @@ class Stream {
   std::optional<Error> Describe(std::string_view sql, engine::Connection& conn, DescribeResult* out);
   Access ClassifySql(std::string_view sql, engine::Connection& reader, bool single) const;
 
-  std::unordered_map<int32_t, std::string> sqls_;
+  SqlStore* sqls_;
 };
 
 // Splits off leading whitespace and comments; returns the first keyword of `sql`, upper-cased.

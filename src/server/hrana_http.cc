@@ -3,6 +3,7 @@
 #include "common/log.h"
 #include "protocol/errors.h"
 #include "protocol/json_codec.h"
+#include "server/stream_exec.h"
 
 namespace litehouse::server {
 namespace {
@@ -25,38 +26,6 @@ HttpReply BatonError(StreamRegistry::TakeError why) {
     return ErrorReply(400, MakeError("BATON_REUSED", "Received a baton that has already been used"));
   }
   return ErrorReply(400, MakeError("INVALID_BATON", "Received an invalid baton"));
-}
-
-// Runs `work` on the connection `request` needs: the one the stream holds, else a reader if the
-// request only reads, else the writer once it is free. Afterwards the stream keeps the connection
-// only if a transaction is open on it. `work` receives null for requests that run no SQL.
-template <typename Work>
-asio::awaitable<void> RunOnStream(ServerContext& ctx, HttpStream& s, const StreamRequest& request, Work work) {
-  bool need_writer = co_await RunSql(ctx, [&]() -> bool {
-    if (s.lease) {
-      work(s.lease.get());
-      if (s.lease->autocommit()) s.lease.Release();
-      return false;
-    }
-    auto reader = ctx.db.AcquireReader();
-    if (!reader.ok()) return true;  // cannot open a reader: the writer still can serve this
-    switch (s.stream.Classify(request, **reader)) {
-      case Access::kNone: work(nullptr); return false;
-      case Access::kRead:
-        work(reader->get());
-        if (!(*reader)->autocommit()) s.lease = std::move(*reader);
-        return false;
-      case Access::kWrite: return true;
-    }
-    return true;
-  });
-  if (!need_writer) co_return;
-  engine::Lease writer = co_await AcquireWriter(ctx);
-  co_await RunSql(ctx, [&] {
-    work(writer.get());
-    if (!writer->autocommit()) s.lease = std::move(writer);
-    else writer.Release();  // here, on the SQL pool: a checkpoint may run in Release
-  });
 }
 
 // Collects a cursor's entries in the codec's framing.

@@ -8,6 +8,9 @@
 #include "protocol/errors.h"
 #include "protocol/json_codec.h"
 #include "server/hrana_http.h"
+#include "server/ws_session.h"
+
+#include <boost/beast/websocket.hpp>
 
 namespace litehouse::server {
 namespace {
@@ -89,6 +92,11 @@ asio::awaitable<void> RunHttpSession(ServerContext& ctx, asio::ip::tcp::socket s
       break;
     }
     http::request<http::string_body> req = parser.release();
+    if (beast::websocket::is_upgrade(req)) {
+      // Hrana over WebSocket on the same port: the connection belongs to the WebSocket session now.
+      co_await RunWsSession(ctx, std::move(stream), std::move(req));
+      co_return;
+    }
     // No timeout while the request runs: the stream's own limits bound it, and the client waits.
     stream.expires_never();
     HttpReply reply = co_await Route(ctx, req);

@@ -33,7 +33,8 @@ namespace litehouse::server {
 // while a transaction is open.
 struct HttpStream {
   uint64_t id = 0;
-  protocol::Stream stream;
+  protocol::SqlStore sqls;  // over HTTP, stored SQL belongs to the stream
+  protocol::Stream stream{&sqls};
   engine::Lease lease;  // empty unless a transaction is open
 };
 

@@ -37,7 +37,8 @@ class StreamTest : public ::testing::Test {
   testing::TestDir dir_;
   std::unique_ptr<engine::Database> db_;
   Lease writer_;
-  Stream stream_;
+  SqlStore sqls_;
+  Stream stream_{&sqls_};
 };
 
 TEST_F(StreamTest, ExecuteReportsRowsColumnsAndCounts) {
@@ -240,7 +241,8 @@ TEST_F(StreamTest, ClassifiesReadsAndWrites) {
 TEST_F(StreamTest, AReadOnlyTransactionOnAReaderRefusesWrites) {
   auto reader = db_->AcquireReader();
   ASSERT_TRUE(reader.ok());
-  Stream s;
+  SqlStore sqls;
+  Stream s(&sqls);
   ASSERT_TRUE(s.Handle(Execute("BEGIN TRANSACTION READONLY"), reader->get()).ok);
   auto w = s.Handle(Execute("INSERT INTO t(name) VALUES ('no')"), reader->get());
   ASSERT_FALSE(w.ok);

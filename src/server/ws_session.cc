@@ -1,0 +1,423 @@
+#include "server/ws_session.h"
+
+#include <boost/asio/experimental/as_tuple.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "common/log.h"
+#include "protocol/errors.h"
+#include "protocol/ws_codec.h"
+#include "server/stream_exec.h"
+
+namespace litehouse::server {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using protocol::ClientMsg;
+using protocol::CursorEntry;
+using protocol::Error;
+using protocol::MakeError;
+using protocol::ServerMsg;
+using protocol::WsRequest;
+constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
+
+struct Subproto {
+  const char* name;
+  int version;
+  protocol::Encoding encoding;
+};
+// Server preference order, as sqld's.
+constexpr Subproto kSubprotos[] = {{"hrana3-protobuf", 3, protocol::Encoding::kProtobuf},
+                                   {"hrana3", 3, protocol::Encoding::kJson},
+                                   {"hrana2", 2, protocol::Encoding::kJson},
+                                   {"hrana1", 1, protocol::Encoding::kJson}};
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+  return true;
+}
+
+// The chosen subprotocol, or null if the client offered only ones we do not speak.
+const Subproto* Negotiate(std::string_view offered) {
+  for (const Subproto& s : kSubprotos) {
+    size_t pos = 0;
+    while (pos <= offered.size()) {
+      size_t comma = offered.find(',', pos);
+      std::string_view item = offered.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos);
+      while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+      while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+      if (EqualsIgnoreCase(item, s.name)) return &s;
+      if (comma == std::string_view::npos) break;
+      pos = comma + 1;
+    }
+  }
+  return nullptr;
+}
+
+// A cursor: its batch has run to completion when it opened (see DESIGN.md); fetches page through
+// the recorded entries.
+struct Cursor {
+  std::vector<CursorEntry> entries;
+  size_t next = 0;
+  std::optional<Error> open_error;
+};
+
+// Records a batch's output as cursor entries.
+class EntryRecorder : public protocol::BatchSink {
+ public:
+  explicit EntryRecorder(std::vector<CursorEntry>* out) : out_(out) {}
+  void StepBegin(uint32_t step) override { step_ = step; }
+  void Begin(std::vector<protocol::Col> cols) override {
+    CursorEntry e{CursorEntry::Type::kStepBegin};
+    e.step = step_;
+    e.cols = std::move(cols);
+    out_->push_back(std::move(e));
+  }
+  void Row(std::vector<protocol::Value> row) override {
+    CursorEntry e{CursorEntry::Type::kRow};
+    e.row = std::move(row);
+    out_->push_back(std::move(e));
+  }
+  void End(uint64_t affected, std::optional<int64_t> rowid) override {
+    CursorEntry e{CursorEntry::Type::kStepEnd};
+    e.affected_row_count = affected;
+    e.last_insert_rowid = rowid;
+    out_->push_back(std::move(e));
+  }
+  void StepError(uint32_t step, Error error) override {
+    CursorEntry e{CursorEntry::Type::kStepError};
+    e.step = step;
+    e.error = std::move(error);
+    out_->push_back(std::move(e));
+  }
+
+ private:
+  std::vector<CursorEntry>* out_;
+  uint32_t step_ = 0;
+};
+
+struct WsConnection;
+
+// One stream of a WebSocket connection. Its requests run one at a time, in arrival order, in a
+// worker coroutine that exists while the queue is not empty; different streams run concurrently.
+struct WsStream {
+  explicit WsStream(protocol::SqlStore* sqls) : stream(sqls) {}
+  protocol::Stream stream;
+  engine::Lease lease;  // empty unless a transaction is open
+  std::deque<std::pair<int32_t, WsRequest>> queue;
+  bool running = false;
+  std::map<int32_t, Cursor> cursors;
+};
+
+// Everything one connection owns. All of it is touched only on the network thread; the SQL pool
+// sees a WsStream only inside RunOnStream, while its worker waits.
+struct WsConnection {
+  WsConnection(ServerContext& c, beast::tcp_stream s, const Subproto& sp)
+      : ctx(c), ws(std::move(s)), subproto(sp), codec(protocol::WsCodecFor(sp.encoding)) {}
+
+  ServerContext& ctx;
+  websocket::stream<beast::tcp_stream> ws;
+  const Subproto& subproto;
+  const protocol::WsCodec& codec;
+  protocol::SqlStore sqls;  // over WebSocket, stored SQL belongs to the connection
+  std::map<int32_t, std::shared_ptr<WsStream>> streams;
+  std::map<int32_t, std::shared_ptr<WsStream>> cursor_streams;  // cursor id -> the stream it runs on
+  std::set<int32_t> requests_in_flight;
+  bool hello_done = false;
+  bool closed = false;
+  std::deque<std::string> outbox;
+  bool writing = false;
+};
+
+using ConnPtr = std::shared_ptr<WsConnection>;
+
+// Gives a stream's connection back on the SQL pool (a ROLLBACK may run there).
+void DisposeLease(ServerContext& ctx, engine::Lease lease, int32_t stream_id, const char* why) {
+  if (!lease) return;
+  LH_LOG_WARN("websocket stream {} {} with a transaction open: rolling it back", stream_id, why);
+  asio::post(ctx.sql_pool, [l = std::move(lease)]() mutable { l.Release(); });
+}
+
+asio::awaitable<void> DrainOutbox(ConnPtr conn) {
+  conn->writing = true;
+  while (!conn->outbox.empty() && !conn->closed) {
+    std::string msg = std::move(conn->outbox.front());
+    conn->outbox.pop_front();
+    auto [ec, n] = co_await conn->ws.async_write(asio::buffer(msg), kTuple);
+    if (ec) {
+      conn->closed = true;
+      break;
+    }
+  }
+  conn->writing = false;
+}
+
+void Send(const ConnPtr& conn, const ServerMsg& msg) {
+  if (conn->closed) return;
+  conn->outbox.push_back(conn->codec.EncodeServerMsg(msg));
+  if (!conn->writing) asio::co_spawn(conn->ws.get_executor(), DrainOutbox(conn), asio::detached);
+}
+
+void Respond(const ConnPtr& conn, int32_t request_id, protocol::WsResponse response) {
+  conn->requests_in_flight.erase(request_id);
+  ServerMsg msg;
+  msg.type = ServerMsg::Type::kResponseOk;
+  msg.request_id = request_id;
+  msg.response = std::move(response);
+  Send(conn, msg);
+}
+
+void RespondError(const ConnPtr& conn, int32_t request_id, Error error) {
+  conn->requests_in_flight.erase(request_id);
+  ServerMsg msg;
+  msg.type = ServerMsg::Type::kResponseError;
+  msg.request_id = request_id;
+  msg.error = std::move(error);
+  Send(conn, msg);
+}
+
+// Runs one queued request of `s`.
+asio::awaitable<void> RunRequest(ConnPtr conn, std::shared_ptr<WsStream> s, int32_t request_id, WsRequest req) {
+  ServerContext& ctx = conn->ctx;
+  protocol::WsResponse response;
+  response.type = req.type;
+  switch (req.type) {
+    case WsRequest::Type::kCloseStream:
+      DisposeLease(ctx, std::move(s->lease), req.stream_id, "closed");
+      s->cursors.clear();
+      Respond(conn, request_id, std::move(response));
+      co_return;
+    case WsRequest::Type::kOpenCursor: {
+      Cursor cursor;
+      EntryRecorder recorder(&cursor.entries);
+      co_await RunOnStream(ctx, *s, req.stream_request,
+                           [&](engine::Connection* c) { s->stream.RunBatch(req.stream_request.batch, *c, recorder); });
+      s->cursors[req.cursor_id] = std::move(cursor);
+      Respond(conn, request_id, std::move(response));
+      co_return;
+    }
+    case WsRequest::Type::kFetchCursor: {
+      auto it = s->cursors.find(req.cursor_id);
+      if (it == s->cursors.end()) {
+        RespondError(conn, request_id, MakeError("CURSOR_NOT_FOUND", "Cursor " + std::to_string(req.cursor_id) + " is closed"));
+        co_return;
+      }
+      Cursor& c = it->second;
+      size_t n = std::min<size_t>(req.max_count, c.entries.size() - c.next);
+      response.entries.assign(std::make_move_iterator(c.entries.begin() + static_cast<ptrdiff_t>(c.next)),
+                              std::make_move_iterator(c.entries.begin() + static_cast<ptrdiff_t>(c.next + n)));
+      c.next += n;
+      response.done = c.next == c.entries.size();
+      Respond(conn, request_id, std::move(response));
+      co_return;
+    }
+    case WsRequest::Type::kCloseCursor:
+      s->cursors.erase(req.cursor_id);
+      Respond(conn, request_id, std::move(response));
+      co_return;
+    default: break;
+  }
+  // execute, batch, sequence, describe, get_autocommit: the stream-level request, as over HTTP.
+  protocol::StreamResult result;
+  co_await RunOnStream(ctx, *s, req.stream_request,
+                       [&](engine::Connection* c) { result = s->stream.Handle(req.stream_request, c); });
+  if (!result.ok) {
+    RespondError(conn, request_id, std::move(result.error));
+  } else {
+    response.stream_response = std::move(result.response);
+    Respond(conn, request_id, std::move(response));
+  }
+}
+
+asio::awaitable<void> RunStreamWorker(ConnPtr conn, std::shared_ptr<WsStream> s) {
+  s->running = true;
+  while (!s->queue.empty() && !conn->closed) {
+    auto [request_id, req] = std::move(s->queue.front());
+    s->queue.pop_front();
+    co_await RunRequest(conn, s, request_id, std::move(req));
+  }
+  s->running = false;
+  if (conn->closed) {
+    s->queue.clear();
+    DisposeLease(conn->ctx, std::move(s->lease), -1, "left open by a closed connection,");
+  }
+}
+
+void Enqueue(const ConnPtr& conn, const std::shared_ptr<WsStream>& s, int32_t request_id, WsRequest req) {
+  s->queue.emplace_back(request_id, std::move(req));
+  if (!s->running) asio::co_spawn(conn->ws.get_executor(), RunStreamWorker(conn, s), asio::detached);
+}
+
+// A protocol violation: what to close the connection with.
+struct Violation {
+  websocket::close_code code;
+  std::string reason;
+};
+
+// Handles one request message; a protocol violation is returned, everything else is answered.
+std::optional<Violation> Dispatch(const ConnPtr& conn, int32_t request_id, WsRequest req) {
+  auto policy = [](std::string reason) { return Violation{websocket::close_code::policy_error, std::move(reason)}; };
+  if (!conn->requests_in_flight.insert(request_id).second) {
+    return policy("Request id " + std::to_string(request_id) + " is already in use");
+  }
+  auto stream_of = [&](int32_t id) -> std::shared_ptr<WsStream> {
+    auto it = conn->streams.find(id);
+    return it == conn->streams.end() ? nullptr : it->second;
+  };
+  protocol::WsResponse response;
+  response.type = req.type;
+  switch (req.type) {
+    case WsRequest::Type::kOpenStream:
+      if (conn->streams.count(req.stream_id)) return policy("Stream " + std::to_string(req.stream_id) + " already exists");
+      conn->streams.emplace(req.stream_id, std::make_shared<WsStream>(&conn->sqls));
+      Respond(conn, request_id, std::move(response));
+      return std::nullopt;
+    case WsRequest::Type::kCloseStream: {
+      auto s = stream_of(req.stream_id);
+      if (!s) return policy("Stream " + std::to_string(req.stream_id) + " not found");
+      // Gone from the id space now (the id may be reused at once); closed after its queued requests.
+      conn->streams.erase(req.stream_id);
+      for (auto it = conn->cursor_streams.begin(); it != conn->cursor_streams.end();) {
+        it = it->second == s ? conn->cursor_streams.erase(it) : std::next(it);
+      }
+      Enqueue(conn, s, request_id, std::move(req));
+      return std::nullopt;
+    }
+    case WsRequest::Type::kStoreSql: {
+      const auto& sr = req.stream_request;
+      if (!sr.sql_id || !sr.sql) return policy("store_sql needs 'sql_id' and 'sql'");
+      if (conn->sqls.Find(*sr.sql_id)) return policy("SQL text " + std::to_string(*sr.sql_id) + " already exists");
+      if (auto err = conn->sqls.Store(*sr.sql_id, *sr.sql)) {
+        RespondError(conn, request_id, std::move(*err));
+      } else {
+        response.stream_response.type = protocol::StreamRequest::Type::kStoreSql;
+        Respond(conn, request_id, std::move(response));
+      }
+      return std::nullopt;
+    }
+    case WsRequest::Type::kCloseSql:
+      if (req.stream_request.sql_id) conn->sqls.Close(*req.stream_request.sql_id);
+      response.stream_response.type = protocol::StreamRequest::Type::kCloseSql;
+      Respond(conn, request_id, std::move(response));
+      return std::nullopt;
+    case WsRequest::Type::kFetchCursor:
+    case WsRequest::Type::kCloseCursor: {
+      auto it = conn->cursor_streams.find(req.cursor_id);
+      if (it == conn->cursor_streams.end()) return policy("Cursor " + std::to_string(req.cursor_id) + " not found");
+      auto s = it->second;
+      if (req.type == WsRequest::Type::kCloseCursor) conn->cursor_streams.erase(it);
+      Enqueue(conn, s, request_id, std::move(req));
+      return std::nullopt;
+    }
+    default: break;
+  }
+  // Requests on a stream: execute, batch, open_cursor, sequence, describe, get_autocommit.
+  auto s = stream_of(req.stream_id);
+  if (!s) return policy("Stream " + std::to_string(req.stream_id) + " not found");
+  if (req.type == WsRequest::Type::kOpenCursor) {
+    if (conn->cursor_streams.count(req.cursor_id)) return policy("Cursor " + std::to_string(req.cursor_id) + " already exists");
+    conn->cursor_streams.emplace(req.cursor_id, s);
+  }
+  protocol::InlineStoredSql(conn->sqls, &req.stream_request);
+  Enqueue(conn, s, request_id, std::move(req));
+  return std::nullopt;
+}
+
+}  // namespace
+
+asio::awaitable<void> RunWsSession(ServerContext& ctx, beast::tcp_stream stream, http::request<http::string_body> req) {
+  const Subproto* subproto = &kSubprotos[3];  // no header: hrana1
+  bool offered = req.find(http::field::sec_websocket_protocol) != req.end();
+  if (offered) {
+    subproto = Negotiate(req[http::field::sec_websocket_protocol]);
+    if (!subproto) {
+      http::response<http::string_body> res{http::status::bad_request, req.version()};
+      res.set(http::field::content_type, "text/plain");
+      res.body() = "Only these WebSocket subprotocols are supported: hrana3-protobuf hrana3 hrana2 hrana1";
+      res.keep_alive(false);
+      res.prepare_payload();
+      co_await http::async_write(stream, res, kTuple);
+      co_return;
+    }
+  }
+  stream.expires_never();  // the websocket stream's own timeouts take over
+  auto conn = std::make_shared<WsConnection>(ctx, std::move(stream), *subproto);
+  auto& ws = conn->ws;
+  websocket::stream_base::timeout timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
+  timeouts.idle_timeout = std::chrono::seconds(60);  // with pings at half of it: only a dead peer is dropped
+  timeouts.keep_alive_pings = true;
+  ws.set_option(timeouts);
+  ws.set_option(websocket::stream_base::decorator([name = subproto->name, offered](websocket::response_type& res) {
+    res.set(http::field::server, "litehouse");
+    if (offered) res.set(http::field::sec_websocket_protocol, name);
+  }));
+  ws.read_message_max(ctx.opts.max_request_body_bytes);
+  ws.binary(subproto->encoding == protocol::Encoding::kProtobuf);
+  auto [aec] = co_await ws.async_accept(req, kTuple);
+  if (aec) co_return;
+  LH_LOG_DEBUG("websocket connection accepted, subprotocol {}", subproto->name);
+
+  beast::flat_buffer buffer;
+  std::optional<Violation> violation;
+  while (!conn->closed) {
+    buffer.clear();
+    auto [ec, n] = co_await ws.async_read(buffer, kTuple);
+    if (ec) {
+      // message_too_big: Beast has already sent close 1009. Anything else: the peer is gone.
+      break;
+    }
+    bool binary_expected = subproto->encoding == protocol::Encoding::kProtobuf;
+    if (ws.got_text() == binary_expected) {
+      violation = Violation{websocket::close_code::unknown_data,
+                            binary_expected ? "Text frames are not allowed with hrana3-protobuf"
+                                            : "Binary frames are not allowed with a JSON subprotocol"};
+      break;
+    }
+    std::string_view data(static_cast<const char*>(buffer.data().data()), buffer.size());
+    auto msg = conn->codec.ParseClientMsg(data);
+    if (!msg.ok()) {
+      violation = Violation{websocket::close_code::bad_payload, msg.status().message()};
+      break;
+    }
+    if (msg->type == ClientMsg::Type::kHello) {
+      // Authentication arrives with a later issue; until then every hello is welcome.
+      conn->hello_done = true;
+      Send(conn, ServerMsg{ServerMsg::Type::kHelloOk});
+      continue;
+    }
+    if (!conn->hello_done) {
+      violation = Violation{websocket::close_code::policy_error, "The first message must be a hello"};
+      break;
+    }
+    violation = Dispatch(conn, msg->request_id, std::move(msg->request));
+    if (violation) break;
+  }
+  if (violation) {
+    LH_LOG_DEBUG("closing a websocket connection: {}", violation->reason);
+    // Responses already queued go out first; then the close frame.
+    while (conn->writing) {
+      asio::steady_timer t(ws.get_executor(), std::chrono::milliseconds(1));
+      co_await t.async_wait(kTuple);
+    }
+    std::string reason = violation->reason.substr(0, 120);  // a close frame's reason is at most 123 bytes
+    co_await ws.async_close(websocket::close_reason(violation->code, reason), kTuple);
+  }
+  conn->closed = true;
+  // Streams whose worker is idle give their connections back now; running workers do it when they end.
+  for (auto& [id, s] : conn->streams) {
+    if (!s->running) DisposeLease(ctx, std::move(s->lease), id, "left open by a closed connection,");
+  }
+  conn->streams.clear();
+  conn->cursor_streams.clear();
+}
+
+}  // namespace litehouse::server
