@@ -1,5 +1,7 @@
 // `litehouse serve`: open the database and serve it over Hrana HTTP until SIGINT/SIGTERM.
 // Flags keep sqld's names (and env vars) where they mean the same thing.
+#include <sys/resource.h>
+
 #include <filesystem>
 #include <iostream>
 #include <string>
@@ -39,6 +41,15 @@ bool SplitHostPort(const std::string& addr, std::string* host, uint16_t* port) {
   return true;
 }
 
+// Every connection is a file descriptor: take the whole allowance the system grants (the soft limit
+// is often 1024, too few for a thousand WebSocket clients).
+void RaiseFileLimit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur >= lim.rlim_max) return;
+  lim.rlim_cur = lim.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &lim) != 0) LH_LOG_WARN("cannot raise the open-file limit");
+}
+
 }  // namespace
 
 Run RegisterServe(CLI::App& app) {
@@ -68,6 +79,7 @@ Run RegisterServe(CLI::App& app) {
 
   return [flags]() -> int {
     InitLogging(flags->log_level);
+    RaiseFileLimit();
     server::ServerOptions opts;
     if (!SplitHostPort(flags->listen_addr, &opts.listen_host, &opts.listen_port)) {
       std::cerr << "error: --http-listen-addr: expected HOST:PORT, got '" << flags->listen_addr << "'\n";

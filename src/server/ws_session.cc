@@ -27,6 +27,7 @@ using protocol::MakeError;
 using protocol::ServerMsg;
 using protocol::WsRequest;
 constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr size_t kMaxRequestsInFlight = 256;
 
 struct Subproto {
   const char* name;
@@ -132,6 +133,9 @@ struct WsConnection {
   std::map<int32_t, std::shared_ptr<WsStream>> streams;
   std::map<int32_t, std::shared_ptr<WsStream>> cursor_streams;  // cursor id -> the stream it runs on
   std::set<int32_t> requests_in_flight;
+  // The read loop waits on this while kMaxRequestsInFlight are unanswered (TCP then pushes back on
+  // the client, as the spec asks); each response cancels it.
+  asio::steady_timer capacity{ws.get_executor(), asio::steady_timer::time_point::max()};
   bool hello_done = false;
   bool closed = false;
   std::deque<std::string> outbox;
@@ -167,8 +171,13 @@ void Send(const ConnPtr& conn, const ServerMsg& msg) {
   if (!conn->writing) asio::co_spawn(conn->ws.get_executor(), DrainOutbox(conn), asio::detached);
 }
 
-void Respond(const ConnPtr& conn, int32_t request_id, protocol::WsResponse response) {
+void Answered(const ConnPtr& conn, int32_t request_id) {
   conn->requests_in_flight.erase(request_id);
+  conn->capacity.cancel();
+}
+
+void Respond(const ConnPtr& conn, int32_t request_id, protocol::WsResponse response) {
+  Answered(conn, request_id);
   ServerMsg msg;
   msg.type = ServerMsg::Type::kResponseOk;
   msg.request_id = request_id;
@@ -177,7 +186,7 @@ void Respond(const ConnPtr& conn, int32_t request_id, protocol::WsResponse respo
 }
 
 void RespondError(const ConnPtr& conn, int32_t request_id, Error error) {
-  conn->requests_in_flight.erase(request_id);
+  Answered(conn, request_id);
   ServerMsg msg;
   msg.type = ServerMsg::Type::kResponseError;
   msg.request_id = request_id;
@@ -369,6 +378,10 @@ asio::awaitable<void> RunWsSession(ServerContext& ctx, beast::tcp_stream stream,
   beast::flat_buffer buffer;
   std::optional<Violation> violation;
   while (!conn->closed) {
+    while (conn->requests_in_flight.size() >= kMaxRequestsInFlight && !conn->closed) {
+      conn->capacity.expires_at(asio::steady_timer::time_point::max());
+      co_await conn->capacity.async_wait(kTuple);
+    }
     buffer.clear();
     auto [ec, n] = co_await ws.async_read(buffer, kTuple);
     if (ec) {
