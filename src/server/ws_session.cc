@@ -421,6 +421,7 @@ asio::awaitable<void> RunWsSession(ServerContext& ctx, beast::tcp_stream stream,
       asio::steady_timer t(ws.get_executor(), std::chrono::milliseconds(1));
       co_await t.async_wait(kTuple);
     }
+    conn->closed = true;  // nothing more is sent after the close frame
     std::string reason = violation->reason.substr(0, 120);  // a close frame's reason is at most 123 bytes
     co_await ws.async_close(websocket::close_reason(violation->code, reason), kTuple);
   }
