@@ -31,7 +31,7 @@ test: unit-test integration-test
 
 bench: build
 	@scripts/setup.sh --bench
-	LITEHOUSE_BIN=$(BUILD_DIR)/litehouse INPROC_BIN=$(BUILD_DIR)/bench/sqlite_inproc bench/run.sh
+	LITEHOUSE_BIN=$(BUILD_DIR)/litehouse INPROC_BIN=$(BUILD_DIR)/bench/sqlite_inproc LOAD_BIN=$(BUILD_DIR)/bench/hrana_load bench/run.sh
 
 clean:
 	rm -rf build

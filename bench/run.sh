@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# Litehouse benchmark: point SELECT by primary key and single-row INSERT over Hrana HTTP (as
-# @libsql/client sends them: one execute + close per request), with 1 and 32 concurrent keep-alive
-# connections (wrk, one thread), beside the same work on in-process SQLite (bench/sqlite_inproc.cc,
-# same SQLite build and pragmas) in the same run; plus the server's resident memory idle and after load.
+# Litehouse benchmark: point SELECT by primary key and single-row INSERT over Hrana, by HTTP (as
+# @libsql/client sends them: one execute + close per request) and by WebSocket (JSON and Protobuf,
+# one execute per round trip on an open stream), with 1 and 32 concurrent connections, all driven by
+# the same closed-loop generator (bench/hrana_load.cc), beside the same work on in-process SQLite
+# (bench/sqlite_inproc.cc, same SQLite build and pragmas) in the same run; plus the server's resident
+# memory idle, under load, and with 1000 idle WebSocket connections.
 # Each figure is the median of BENCH_RUNS runs of BENCH_SECONDS seconds. Prints a Markdown report.
 # Usage: bench/run.sh   (make bench builds first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${LITEHOUSE_BIN:-build/release/litehouse}
 INPROC=${INPROC_BIN:-build/release/bench/sqlite_inproc}
+LOAD=${LOAD_BIN:-build/release/bench/hrana_load}
 SECONDS_PER_RUN=${BENCH_SECONDS:-5}
 RUNS=${BENCH_RUNS:-3}
-command -v wrk >/dev/null || { echo "bench: wrk is missing (scripts/setup.sh --bench installs it)" >&2; exit 1; }
 
 dir=$(mktemp -d)
 log=$dir/server.log
@@ -38,26 +40,35 @@ rss_idle=$(rss_kib VmRSS)
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 
+MODES="http ws-json ws-protobuf"
 declare -A rps p50 p99
 for op in select insert; do
-  for conns in 1 32; do
-    vals=(); lat50=(); lat99=()
-    for _ in $(seq "$RUNS"); do
-      out=$(wrk -t1 -c"$conns" -d"${SECONDS_PER_RUN}s" -s bench/$op.lua "$url" | grep '^RESULT')
-      req=$(sed -E 's/.*requests=([0-9]+).*/\1/' <<<"$out")
-      secs=$(sed -E 's/.*seconds=([0-9.]+).*/\1/' <<<"$out")
-      errs=$(sed -E 's/.*non2xx_or_error=([0-9]+).*/\1/' <<<"$out")
-      [ "$errs" = 0 ] || { echo "bench: $errs failed requests in $op/$conns" >&2; exit 1; }
-      vals+=("$(awk -v r="$req" -v s="$secs" 'BEGIN {printf "%.0f", r / s}')")
-      lat50+=("$(sed -E 's/.*p50_us=([0-9]+).*/\1/' <<<"$out")")
-      lat99+=("$(sed -E 's/.*p99_us=([0-9]+).*/\1/' <<<"$out")")
+  for mode in $MODES; do
+    for conns in 1 32; do
+      vals=(); lat50=(); lat99=()
+      for _ in $(seq "$RUNS"); do
+        out=$("$LOAD" "$url" "$mode" "$op" "$conns" "$SECONDS_PER_RUN" | grep '^RESULT')
+        req=$(sed -E 's/.*requests=([0-9]+).*/\1/' <<<"$out")
+        secs=$(sed -E 's/.*seconds=([0-9.]+).*/\1/' <<<"$out")
+        vals+=("$(awk -v r="$req" -v s="$secs" 'BEGIN {printf "%.0f", r / s}')")
+        lat50+=("$(sed -E 's/.*p50_us=([0-9]+).*/\1/' <<<"$out")")
+        lat99+=("$(sed -E 's/.*p99_us=([0-9]+).*/\1/' <<<"$out")")
+      done
+      rps[$op,$mode,$conns]=$(printf '%s\n' "${vals[@]}" | median)
+      p50[$op,$mode,$conns]=$(printf '%s\n' "${lat50[@]}" | median)
+      p99[$op,$mode,$conns]=$(printf '%s\n' "${lat99[@]}" | median)
     done
-    rps[$op,$conns]=$(printf '%s\n' "${vals[@]}" | median)
-    p50[$op,$conns]=$(printf '%s\n' "${lat50[@]}" | median)
-    p99[$op,$conns]=$(printf '%s\n' "${lat99[@]}" | median)
   done
 done
 rss_load=$(rss_kib VmHWM)
+
+# Memory per idle WebSocket connection: 1000 connections (hello + open_stream each) held open.
+rss_before_idle=$(rss_kib VmRSS)
+"$LOAD" "$url" ws-idle select 1000 6 >/dev/null &
+idle_pid=$!
+sleep 4.5
+rss_with_idle=$(rss_kib VmRSS)
+wait "$idle_pid"
 kill "$pid"; wait "$pid" || true; pid=""
 
 declare -A inproc
@@ -79,9 +90,12 @@ echo "|---|---|---:|---:|---:|---:|"
 for op in select insert; do
   echo "| $op | in-process SQLite, 1 thread | ${inproc[$op,1]} | | | 1.000 |"
   echo "| $op | in-process SQLite, 2 threads | ${inproc[$op,2]} | | | $(ratio "${inproc[$op,2]}" "${inproc[$op,1]}") |"
-  for conns in 1 32; do
-    echo "| $op | litehouse Hrana HTTP, $conns conn | ${rps[$op,$conns]} | ${p50[$op,$conns]} | ${p99[$op,$conns]} | $(ratio "${rps[$op,$conns]}" "${inproc[$op,1]}") |"
+  for mode in $MODES; do
+    for conns in 1 32; do
+      echo "| $op | litehouse $mode, $conns conn | ${rps[$op,$mode,$conns]} | ${p50[$op,$mode,$conns]} | ${p99[$op,$mode,$conns]} | $(ratio "${rps[$op,$mode,$conns]}" "${inproc[$op,1]}") |"
+    done
   done
 done
 echo
 echo "Server resident memory: idle $((rss_idle / 1024)) MiB; peak under this load (VmHWM) $((rss_load / 1024)) MiB."
+echo "1000 idle WebSocket connections: RSS $((rss_before_idle / 1024)) MiB before, $((rss_with_idle / 1024)) MiB with them held: $(( (rss_with_idle - rss_before_idle) / 1000 )) KiB per connection."

@@ -4,14 +4,14 @@
 #   2. the pinned SQLite amalgamation, taken from the npm package better-sqlite3@13.2.0 and checked by sha256
 #      into .cache/sqlite (git-ignored, never committed);
 #   3. the npm packages the integration tests and benchmarks drive (tests/integration/package.json).
-# Usage: scripts/setup.sh [--no-npm | --bench]   (--bench also installs the load generator, wrk)
+# Usage: scripts/setup.sh [--no-npm | --bench]   (--bench also installs what the benchmarks use)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(g++ cmake make pkg-config git ca-certificates libboost1.81-dev rapidjson-dev libspdlog-dev libfmt-dev
   libcli11-dev libgtest-dev libgmock-dev libssl-dev protobuf-compiler libprotobuf-dev sqlite3 nodejs npm)
 
-[ "${1:-}" = "--bench" ] && APT_PACKAGES+=(wrk curl iproute2 libsimdjson-dev libbenchmark-dev)
+[ "${1:-}" = "--bench" ] && APT_PACKAGES+=(curl iproute2 libsimdjson-dev libbenchmark-dev)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
