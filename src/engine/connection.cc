@@ -1,52 +1,9 @@
 #include "engine/connection.h"
 
-#include <cctype>
 #include <climits>
 
 namespace litehouse::engine {
-namespace {
-
-// Pragmas a client may set. Each changes only how this connection runs its own statements, and
-// kResetSettings puts it back when the connection changes hands. Every other pragma may be read but
-// not set: the rest configure the file, the WAL or the connection's role (journal_mode, synchronous,
-// wal_autocheckpoint, query_only, locking_mode, ...), which belong to the engine. wal_checkpoint is
-// refused outright: checkpoints are the engine's.
-constexpr std::string_view kSettablePragmas[] = {
-    "foreign_keys",        "defer_foreign_keys",       "recursive_triggers",       "legacy_alter_table",
-    "case_sensitive_like", "ignore_check_constraints", "reverse_unordered_selects", "automatic_index"};
-constexpr const char* kResetSettings =
-    "PRAGMA foreign_keys=1; PRAGMA defer_foreign_keys=0; PRAGMA recursive_triggers=0; PRAGMA legacy_alter_table=0;"
-    "PRAGMA case_sensitive_like=0; PRAGMA ignore_check_constraints=0; PRAGMA reverse_unordered_selects=0;"
-    "PRAGMA automatic_index=1;";
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  }
-  return true;
-}
-
-}  // namespace
-
-int Connection::Authorize(void* self, int action, const char* arg1, const char* arg2, const char*, const char*) {
-  if (action != SQLITE_PRAGMA || arg1 == nullptr) return SQLITE_OK;
-  std::string_view name(arg1);
-  if (EqualsIgnoreCase(name, "wal_checkpoint")) return SQLITE_DENY;
-  if (arg2 == nullptr) return SQLITE_OK;  // reading a pragma
-  for (std::string_view settable : kSettablePragmas) {
-    if (EqualsIgnoreCase(name, settable)) {
-      static_cast<Connection*>(self)->settings_changed_ = true;
-      return SQLITE_OK;
-    }
-  }
-  return SQLITE_DENY;
-}
-
-Status Connection::ResetSettings() {
-  settings_changed_ = false;
-  return Exec(kResetSettings);
-}
+Status Connection::ResetSettings() { return Exec(SqlGuard::ResetSettingsSql()); }
 
 std::string_view Statement::param_name(int i) const {
   const char* name = sqlite3_bind_parameter_name(stmt_, i);
@@ -81,8 +38,7 @@ Result<bool> Statement::Step() {
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  sqlite3* db = sqlite3_db_handle(stmt_);
-  return Status::Sqlite(sqlite3_extended_errcode(db), sqlite3_errmsg(db));
+  return conn_->ErrorStatus(rc);
 }
 
 Status Statement::Reset() {
@@ -114,7 +70,7 @@ Value Statement::column(int i) const {
   }
 }
 
-Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, Role role) {
+Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, Role role, const GuardOptions& guard) {
   sqlite3* db = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
   int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
@@ -133,8 +89,8 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, Ro
                           : "PRAGMA wal_autocheckpoint=0; PRAGMA query_only=1;";
   Status s = conn->Exec(setup);
   if (!s.ok()) return s;
-  // From here on, clients' statements are checked (see Authorize).
-  sqlite3_set_authorizer(db, &Connection::Authorize, conn.get());
+  // From here on, clients' statements are checked (sql_guard.h).
+  conn->guard_.Install(db, guard);
   return conn;
 }
 
@@ -147,14 +103,18 @@ Result<Statement> Connection::Prepare(std::string_view sql, size_t* tail_offset)
   int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), 0, &stmt, &tail);
   if (rc != SQLITE_OK) return ErrorStatus(rc);
   if (tail_offset) *tail_offset = tail ? static_cast<size_t>(tail - sql.data()) : sql.size();
-  return Statement(stmt);
+  return Statement(stmt, this);
 }
 
 Status Connection::Exec(const char* sql) {
   char* err = nullptr;
   int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err);
   if (rc == SQLITE_OK) return Status::OK();
-  Status s = Status::Sqlite(sqlite3_extended_errcode(db_), err ? err : sqlite3_errstr(rc));
+  int code = sqlite3_extended_errcode(db_);
+  int primary = code & 0xff;
+  Status s = Status::Sqlite(code, primary == SQLITE_AUTH || primary == SQLITE_INTERRUPT
+                                      ? ErrorMessage(code)
+                                      : std::string(err ? err : sqlite3_errstr(rc)));
   sqlite3_free(err);
   return s;
 }
@@ -162,7 +122,16 @@ Status Connection::Exec(const char* sql) {
 Status Connection::ErrorStatus(int rc) const {
   int code = sqlite3_extended_errcode(db_);
   if ((code & 0xff) != (rc & 0xff)) code = rc;
-  return Status::Sqlite(code, sqlite3_errmsg(db_));
+  return Status::Sqlite(code, ErrorMessage(code));
+}
+
+std::string Connection::ErrorMessage(int code) const {
+  int primary = code & 0xff;
+  // A guard's refusal says why, in place of SQLite's bare "not authorized" or "interrupted".
+  if ((primary == SQLITE_AUTH || primary == SQLITE_INTERRUPT) && !guard_.DenialReason().empty()) {
+    return std::string(sqlite3_errmsg(db_)) + ": " + guard_.DenialReason();
+  }
+  return sqlite3_errmsg(db_);
 }
 
 const char* PrimaryCodeName(int code) {

@@ -17,18 +17,22 @@
 #include <utility>
 
 #include "common/status.h"
+#include "engine/sql_guard.h"
 #include "engine/value.h"
 
 namespace litehouse::engine {
 
+class Connection;
+
 class Statement {
  public:
   Statement() = default;
-  explicit Statement(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  Statement(sqlite3_stmt* stmt, const Connection* conn) : stmt_(stmt), conn_(conn) {}
   ~Statement() { sqlite3_finalize(stmt_); }
-  Statement(Statement&& o) noexcept : stmt_(o.stmt_) { o.stmt_ = nullptr; }
+  Statement(Statement&& o) noexcept : stmt_(o.stmt_), conn_(o.conn_) { o.stmt_ = nullptr; }
   Statement& operator=(Statement&& o) noexcept {
     std::swap(stmt_, o.stmt_);
+    std::swap(conn_, o.conn_);
     return *this;
   }
   Statement(const Statement&) = delete;
@@ -62,6 +66,7 @@ class Statement {
 
  private:
   sqlite3_stmt* stmt_ = nullptr;
+  const Connection* conn_ = nullptr;
 };
 
 enum class Role {
@@ -71,8 +76,10 @@ enum class Role {
 
 class Connection {
  public:
-  // Opens (creating if needed) the database at `path` in WAL mode, configured for `role`.
-  static Result<std::unique_ptr<Connection>> Open(const std::string& path, Role role);
+  // Opens (creating if needed) the database at `path` in WAL mode, configured for `role`, with the
+  // client-facing guard (sql_guard.h) installed.
+  static Result<std::unique_ptr<Connection>> Open(const std::string& path, Role role,
+                                                  const GuardOptions& guard = GuardOptions());
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -92,7 +99,8 @@ class Connection {
 
   // True once a statement prepared here set a per-connection pragma since the last call; clears it.
   // Database::Release then restores the defaults, so the next holder never inherits a setting.
-  bool TakeSettingsChanged() { return std::exchange(settings_changed_, false); }
+  bool TakeSettingsChanged() { return guard_.TakeSettingsChanged(); }
+  SqlGuard& guard() { return guard_; }
   // Restores every pragma a client may set to its default.
   Status ResetSettings();
 
@@ -103,11 +111,10 @@ class Connection {
 
  private:
   Connection(sqlite3* db, Role role) : db_(db), role_(role) {}
-  static int Authorize(void* self, int action, const char* arg1, const char* arg2, const char* db_name,
-                       const char* trigger);
+  std::string ErrorMessage(int code) const;
   sqlite3* db_;
   const Role role_;
-  bool settings_changed_ = false;
+  SqlGuard guard_;
 };
 
 // The name of a SQLite primary result code ("SQLITE_CONSTRAINT" for any SQLITE_CONSTRAINT_*).

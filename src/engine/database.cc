@@ -26,11 +26,11 @@ void Lease::Release() {
 
 Result<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& options) {
   std::unique_ptr<Database> db(new Database(options));
-  auto writer = Connection::Open(options.path, Role::kWriter);
+  auto writer = Connection::Open(options.path, Role::kWriter, options.guard);
   if (!writer.ok()) return writer.status();
   db->writer_ = std::move(writer).value();
   sqlite3_wal_hook(db->writer_->raw(), &Database::OnWalCommit, db.get());
-  auto reader = Connection::Open(options.path, Role::kReader);
+  auto reader = Connection::Open(options.path, Role::kReader, options.guard);
   if (!reader.ok()) return reader.status();
   db->idle_readers_.push_back(std::move(reader).value());
   db->stats_.readers_open = 1;
@@ -69,7 +69,7 @@ Result<Lease> Database::AcquireReader() {
     }
   }
   if (!conn) {
-    auto opened = Connection::Open(options_.path, Role::kReader);
+    auto opened = Connection::Open(options_.path, Role::kReader, options_.guard);
     if (!opened.ok()) return opened.status();
     conn = std::move(opened).value();
   }
@@ -87,6 +87,7 @@ void Database::Release(Connection* conn) {
     LH_LOG_WARN("releasing a connection with an open transaction: rolling it back");
     (void)conn->Exec("ROLLBACK");
   }
+  conn->guard().set_read_only(false);
   if (conn->TakeSettingsChanged()) {
     Status s = conn->ResetSettings();
     if (!s.ok()) LH_LOG_WARN("cannot restore connection settings: {}", s.ToString());

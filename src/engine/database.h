@@ -56,6 +56,7 @@ struct DatabaseOptions {
   std::string path;                       // the database file; its directory must exist
   size_t max_idle_readers = 8;            // idle reader connections kept open
   int64_t checkpoint_threshold_frames = 1000;  // PASSIVE checkpoint once the WAL holds this many frames
+  GuardOptions guard;                          // limits every client connection gets (sql_guard.h)
 };
 
 struct DatabaseStats {

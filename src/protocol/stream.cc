@@ -269,6 +269,7 @@ std::optional<Error> Stream::ExecuteStmt(const Stmt& stmt, Connection& conn, Row
   if (auto err = BindArgs(stmt, *prepared)) return err;
 
   int64_t changes_before = conn.total_changes();
+  conn.guard().StartQuery();
   sink.Begin(Columns(*prepared));
   int ncols = prepared->column_count();
   while (true) {
@@ -297,6 +298,7 @@ std::optional<Error> Stream::ExecuteSequence(std::string_view sql, Connection& c
     if (!prepared.ok()) return PrepareError(prepared.status(), conn.last_error_offset());
     offset += tail;
     if (prepared->empty()) break;
+    conn.guard().StartQuery();
     while (true) {
       auto step = prepared->Step();
       if (!step.ok()) return ErrorFromStatus(step.status());

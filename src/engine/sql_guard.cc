@@ -1,0 +1,123 @@
+#include "engine/sql_guard.h"
+
+#include <cctype>
+#include <string_view>
+
+namespace litehouse::engine {
+namespace {
+
+// Pragmas a client may set. Each changes only how this connection runs its own statements, and
+// ResetSettingsSql() puts it back when the connection changes hands. Every other pragma may be read
+// but not set: the rest configure the file, the WAL or the connection's role (journal_mode,
+// synchronous, wal_autocheckpoint, query_only, locking_mode, ...), which belong to the engine.
+constexpr std::string_view kSettablePragmas[] = {
+    "foreign_keys",        "defer_foreign_keys",       "recursive_triggers",       "legacy_alter_table",
+    "case_sensitive_like", "ignore_check_constraints", "reverse_unordered_selects", "automatic_index"};
+constexpr const char* kResetSettings =
+    "PRAGMA foreign_keys=1; PRAGMA defer_foreign_keys=0; PRAGMA recursive_triggers=0; PRAGMA legacy_alter_table=0;"
+    "PRAGMA case_sensitive_like=0; PRAGMA ignore_check_constraints=0; PRAGMA reverse_unordered_selects=0;"
+    "PRAGMA automatic_index=1;";
+
+// How many virtual machine instructions run between two looks at the query clock.
+constexpr int kProgressOps = 10000;
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+  }
+  return true;
+}
+
+bool IsWrite(int action) {
+  switch (action) {
+    case SQLITE_INSERT: case SQLITE_UPDATE: case SQLITE_DELETE:
+    case SQLITE_CREATE_INDEX: case SQLITE_CREATE_TABLE: case SQLITE_CREATE_TRIGGER: case SQLITE_CREATE_VIEW:
+    case SQLITE_CREATE_VTABLE: case SQLITE_DROP_INDEX: case SQLITE_DROP_TABLE: case SQLITE_DROP_TRIGGER:
+    case SQLITE_DROP_VIEW: case SQLITE_DROP_VTABLE: case SQLITE_ALTER_TABLE: case SQLITE_REINDEX:
+    case SQLITE_ANALYZE:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+void SqlGuard::Install(sqlite3* db, const GuardOptions& options) {
+  query_timeout_ = options.query_timeout;
+  sqlite3_limit(db, SQLITE_LIMIT_SQL_LENGTH, options.max_sql_length_bytes);
+  sqlite3_set_authorizer(db, &SqlGuard::Authorize, this);
+  if (query_timeout_.count() > 0) sqlite3_progress_handler(db, kProgressOps, &SqlGuard::Progress, this);
+}
+
+void SqlGuard::StartQuery() {
+  denial_.clear();
+  if (query_timeout_.count() > 0) deadline_ = std::chrono::steady_clock::now() + query_timeout_;
+}
+
+bool SqlGuard::TakeSettingsChanged() {
+  bool changed = settings_changed_;
+  settings_changed_ = false;
+  return changed;
+}
+
+bool SqlGuard::IsSettablePragma(const char* name) {
+  for (std::string_view settable : kSettablePragmas)
+    if (EqualsIgnoreCase(name, settable)) return true;
+  return false;
+}
+
+const char* SqlGuard::ResetSettingsSql() { return kResetSettings; }
+
+int SqlGuard::Deny(std::string reason) {
+  denial_ = std::move(reason);
+  return SQLITE_DENY;
+}
+
+int SqlGuard::Authorize(void* self, int action, const char* arg1, const char* arg2, const char*, const char*) {
+  auto* guard = static_cast<SqlGuard*>(self);
+  std::string_view a1 = arg1 ? arg1 : "";
+  switch (action) {
+    case SQLITE_ATTACH:
+      // VACUUM attaches a temporary database named "": allowed. A named file (ATTACH, VACUUM INTO)
+      // would read or write outside the database; ':memory:' would outlive the request on a shared
+      // connection.
+      if (a1.empty()) return guard->read_only_ ? guard->Deny("VACUUM is a write, and this access is read-only") : SQLITE_OK;
+      return guard->Deny("ATTACH and VACUUM INTO are not allowed: they reach files outside the database");
+    case SQLITE_DETACH: return guard->Deny("DETACH is not allowed");
+    case SQLITE_CREATE_TEMP_INDEX:
+    case SQLITE_CREATE_TEMP_TABLE:
+    case SQLITE_CREATE_TEMP_TRIGGER:
+    case SQLITE_CREATE_TEMP_VIEW:
+      return guard->Deny("temporary tables, views, indexes and triggers are not supported: connections are shared");
+    case SQLITE_READ:
+    case SQLITE_INSERT:
+    case SQLITE_UPDATE:
+    case SQLITE_DELETE:
+      if (EqualsIgnoreCase(a1, "sqlite_dbpage")) return guard->Deny("sqlite_dbpage is reserved to the server");
+      break;
+    case SQLITE_CREATE_VTABLE:
+      if (arg2 && EqualsIgnoreCase(arg2, "sqlite_dbpage")) return guard->Deny("sqlite_dbpage is reserved to the server");
+      break;
+    case SQLITE_PRAGMA: {
+      if (EqualsIgnoreCase(a1, "wal_checkpoint")) return guard->Deny("checkpoints are run by the server");
+      if (arg2 == nullptr) return SQLITE_OK;  // reading a pragma
+      if (!IsSettablePragma(arg1)) return guard->Deny("PRAGMA " + std::string(a1) + " cannot be set by clients");
+      guard->settings_changed_ = true;
+      return SQLITE_OK;
+    }
+    default: break;
+  }
+  if (guard->read_only_ && IsWrite(action)) return guard->Deny("this access is read-only: writes are not allowed");
+  return SQLITE_OK;
+}
+
+int SqlGuard::Progress(void* self) {
+  auto* guard = static_cast<SqlGuard*>(self);
+  if (std::chrono::steady_clock::now() < guard->deadline_) return 0;
+  guard->denial_ = "the query ran longer than the limit of " + std::to_string(guard->query_timeout_.count()) + " ms";
+  return 1;
+}
+
+}  // namespace litehouse::engine

@@ -1,0 +1,65 @@
+// SqlGuard: the SQL surface a client gets on one connection, enforced inside SQLite.
+//
+//   - an authorizer that refuses what could reach outside the database file or change the engine's
+//     configuration (ATTACH of a file, VACUUM INTO, sqlite_dbpage, temporary schema objects on shared
+//     connections, setting any pragma but the per-statement ones, wal_checkpoint) and, in read-only
+//     mode, every kind of write;
+//   - a query clock: a progress handler interrupts a statement that runs past the query timeout;
+//   - SQLite's own length limit on SQL text.
+// A refusal is SQLITE_AUTH (or SQLITE_INTERRUPT for the clock) with a reason DenialReason() names.
+//
+// Thread safety: as its connection, one thread at a time.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace litehouse::engine {
+
+struct GuardOptions {
+  int max_sql_length_bytes = 16 << 20;            // SQLITE_LIMIT_SQL_LENGTH
+  std::chrono::milliseconds query_timeout{0};      // 0: no limit
+};
+
+class SqlGuard {
+ public:
+  SqlGuard() = default;
+  SqlGuard(const SqlGuard&) = delete;
+  SqlGuard& operator=(const SqlGuard&) = delete;
+
+  // Installs the authorizer, the progress handler and the limits on `db`. `this` must outlive `db`.
+  void Install(sqlite3* db, const GuardOptions& options);
+
+  // Starts the query clock for the statement about to run (no-op without a timeout).
+  void StartQuery();
+  // In read-only mode every write is refused by the authorizer (the connection's query_only does the
+  // same inside the VM; this names the reason at prepare time).
+  void set_read_only(bool read_only) { read_only_ = read_only; }
+  bool read_only() const { return read_only_; }
+
+  // True once a statement set a per-connection pragma since the last call; clears it.
+  bool TakeSettingsChanged();
+  // The reason of the last refusal ("" if none), cleared by the next StartQuery.
+  const std::string& DenialReason() const { return denial_; }
+
+  // The pragmas a client may set, and the script restoring their defaults.
+  static bool IsSettablePragma(const char* name);
+  static const char* ResetSettingsSql();
+
+ private:
+  static int Authorize(void* self, int action, const char* arg1, const char* arg2, const char* db_name,
+                       const char* trigger);
+  static int Progress(void* self);
+  int Deny(std::string reason);
+
+  bool read_only_ = false;
+  bool settings_changed_ = false;
+  std::string denial_;
+  std::chrono::milliseconds query_timeout_{0};
+  std::chrono::steady_clock::time_point deadline_{};
+};
+
+}  // namespace litehouse::engine

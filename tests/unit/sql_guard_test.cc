@@ -1,0 +1,96 @@
+// The SQL surface a client gets: what the guard refuses, with which reason, and what it lets through.
+#include "engine/sql_guard.h"
+
+#include <gtest/gtest.h>
+
+#include "engine/connection.h"
+#include "test_dir.h"
+
+namespace litehouse::engine {
+namespace {
+
+class SqlGuardTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    GuardOptions options;
+    options.max_sql_length_bytes = 4096;
+    options.query_timeout = std::chrono::milliseconds(200);
+    auto conn = Connection::Open(dir_.file("db"), Role::kWriter, options);
+    ASSERT_TRUE(conn.ok()) << conn.status().ToString();
+    conn_ = std::move(conn).value();
+    ASSERT_TRUE(conn_->Exec("CREATE TABLE t(x); CREATE TABLE log(y);"
+                            "CREATE TRIGGER tr AFTER UPDATE ON t BEGIN INSERT INTO log VALUES (1); END;").ok());
+  }
+  // Prepares and runs `sql` as a client statement would run.
+  Status Run(const std::string& sql) {
+    conn_->guard().StartQuery();
+    auto stmt = conn_->Prepare(sql, nullptr);
+    if (!stmt.ok()) return stmt.status();
+    while (true) {
+      auto step = stmt->Step();
+      if (!step.ok()) return step.status();
+      if (!*step) return Status::OK();
+    }
+  }
+  void ExpectRefused(const std::string& sql, int primary, const std::string& reason) {
+    Status s = Run(sql);
+    ASSERT_TRUE(s.IsSqlite()) << sql << " was allowed";
+    EXPECT_EQ(s.sqlite_code() & 0xff, primary) << sql << ": " << s.message();
+    EXPECT_NE(s.message().find(reason), std::string::npos) << sql << ": " << s.message();
+  }
+
+  testing::TestDir dir_;
+  std::unique_ptr<Connection> conn_;
+};
+
+TEST_F(SqlGuardTest, NothingReachesFilesOutsideTheDatabase) {
+  std::string outside = dir_.file("outside.db");
+  ExpectRefused("ATTACH '" + outside + "' AS o", SQLITE_AUTH, "outside the database");
+  ExpectRefused("ATTACH ':memory:' AS m", SQLITE_AUTH, "outside the database");
+  ExpectRefused("VACUUM INTO '" + outside + "'", SQLITE_AUTH, "outside the database");
+  ExpectRefused("SELECT * FROM sqlite_dbpage", SQLITE_AUTH, "reserved to the server");
+  ExpectRefused("SELECT load_extension('/lib/x86_64-linux-gnu/libc.so.6')", SQLITE_ERROR, "not authorized");
+  EXPECT_TRUE(Run("VACUUM").ok()) << "plain VACUUM stays allowed for a read-write client";
+}
+
+TEST_F(SqlGuardTest, SharedConnectionsKeepNoClientState) {
+  ExpectRefused("CREATE TEMP TABLE tt(x)", SQLITE_AUTH, "temporary");
+  ExpectRefused("CREATE TEMP VIEW tv AS SELECT 1", SQLITE_AUTH, "temporary");
+  ExpectRefused("PRAGMA journal_mode=DELETE", SQLITE_AUTH, "cannot be set");
+  ExpectRefused("PRAGMA wal_checkpoint", SQLITE_AUTH, "checkpoints are run by the server");
+  EXPECT_TRUE(Run("PRAGMA foreign_keys=OFF").ok());
+  EXPECT_TRUE(conn_->TakeSettingsChanged());
+  EXPECT_TRUE(Run("PRAGMA journal_mode").ok()) << "reading a pragma is fine";
+}
+
+TEST_F(SqlGuardTest, ReadOnlyRefusesEveryKindOfWrite) {
+  conn_->guard().set_read_only(true);
+  for (const char* sql : {"INSERT INTO t VALUES (1)", "UPDATE t SET x = 2", "DELETE FROM t", "CREATE TABLE u(x)",
+                          "DROP TABLE log", "ALTER TABLE t ADD COLUMN y", "CREATE INDEX i ON t(x)",
+                          "WITH c AS (SELECT 1) INSERT INTO t SELECT * FROM c", "VACUUM", "ANALYZE",
+                          "PRAGMA user_version=3"}) {
+    Status s = Run(sql);
+    ASSERT_FALSE(s.ok()) << sql << " was allowed read-only";
+    EXPECT_EQ(s.sqlite_code() & 0xff, SQLITE_AUTH) << sql << ": " << s.message();
+  }
+  EXPECT_TRUE(Run("SELECT count(*) FROM t").ok());
+  conn_->guard().set_read_only(false);
+  EXPECT_TRUE(Run("INSERT INTO t VALUES (1)").ok());
+}
+
+TEST_F(SqlGuardTest, LongSqlIsRefusedWithTooBig) {
+  std::string sql = "SELECT '" + std::string(5000, 'x') + "'";
+  Status s = Run(sql);
+  ASSERT_TRUE(s.IsSqlite());
+  EXPECT_EQ(s.sqlite_code() & 0xff, SQLITE_TOOBIG);
+  EXPECT_NE(s.message().find("statement too long"), std::string::npos);
+}
+
+TEST_F(SqlGuardTest, ARunawayQueryIsInterruptedAndTheConnectionStaysUsable) {
+  ExpectRefused("WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c) SELECT count(*) FROM c",
+                SQLITE_INTERRUPT, "longer than the limit of 200 ms");
+  EXPECT_TRUE(Run("SELECT 1").ok());
+}
+
+}  // namespace
+}  // namespace litehouse::engine
