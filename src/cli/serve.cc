@@ -7,6 +7,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "common/byte_size.h"
 #include "common/log.h"
 #include "engine/database.h"
 #include "server/server.h"
@@ -18,7 +19,11 @@ struct ServeFlags {
   std::string db_path = "data.sqld";
   std::string listen_addr = "127.0.0.1:8080";
   std::string log_level = "info";
-  size_t max_request_size = 32 << 20;
+  std::string max_request_size = "32MiB";
+  std::string max_response_size = "10MB";
+  std::string max_sql_length = "16MiB";
+  int64_t query_timeout_ms = 60'000;
+  size_t max_streams = 10'000;
   int64_t stream_expiry_ms = 10'000;
   int sql_threads = 8;
 };
@@ -66,9 +71,31 @@ Run RegisterServe(CLI::App& app) {
       ->envname("LITEHOUSE_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
-  cmd->add_option("--max-request-size", flags->max_request_size, "Largest accepted HTTP request body, in bytes")
+  auto size_check = CLI::Validator(
+      [](std::string& v) { return ParseByteSize(v) ? std::string() : "not a size (e.g. 1048576, 512KB, 10MB, 32MiB)"; },
+      "SIZE");
+  cmd->add_option("--max-request-size", flags->max_request_size,
+                  "Largest HTTP request body or WebSocket message (e.g. 32MiB); larger gets 413 / close 1009")
       ->envname("LITEHOUSE_MAX_REQUEST_SIZE")
-      ->check(CLI::Range(size_t{1024}, size_t{1} << 32))
+      ->check(size_check)
+      ->capture_default_str();
+  cmd->add_option("--max-response-size", flags->max_response_size,
+                  "Most bytes of rows one request may return; more fails with RESPONSE_TOO_LARGE")
+      ->envname("SQLD_MAX_RESPONSE_SIZE")
+      ->check(size_check)
+      ->capture_default_str();
+  cmd->add_option("--max-sql-length", flags->max_sql_length, "Longest SQL text of one statement")
+      ->envname("LITEHOUSE_MAX_SQL_LENGTH")
+      ->check(size_check)
+      ->capture_default_str();
+  cmd->add_option("--query-timeout-ms", flags->query_timeout_ms,
+                  "A statement running longer is interrupted (SQLITE_INTERRUPT); 0: no limit")
+      ->envname("LITEHOUSE_QUERY_TIMEOUT_MS")
+      ->check(CLI::Range(int64_t{0}, int64_t{86'400'000}))
+      ->capture_default_str();
+  cmd->add_option("--max-streams", flags->max_streams, "Most Hrana streams open at once, HTTP and WebSocket together")
+      ->envname("LITEHOUSE_MAX_STREAMS")
+      ->check(CLI::Range(size_t{1}, size_t{10'000'000}))
       ->capture_default_str();
   cmd->add_option("--stream-expiry-ms", flags->stream_expiry_ms,
                   "An HTTP stream idle this long expires; its open transaction is rolled back")
@@ -85,7 +112,10 @@ Run RegisterServe(CLI::App& app) {
       std::cerr << "error: --http-listen-addr: expected HOST:PORT, got '" << flags->listen_addr << "'\n";
       return 2;
     }
-    opts.max_request_body_bytes = flags->max_request_size;
+    opts.max_request_body_bytes = *ParseByteSize(flags->max_request_size);
+    opts.max_response_bytes = *ParseByteSize(flags->max_response_size);
+    opts.max_streams = flags->max_streams;
+    uint64_t max_sql = *ParseByteSize(flags->max_sql_length);
     opts.stream_expiry = std::chrono::milliseconds(flags->stream_expiry_ms);
     opts.sql_threads = flags->sql_threads;
 
@@ -98,6 +128,8 @@ Run RegisterServe(CLI::App& app) {
     }
     engine::DatabaseOptions db_opts;
     db_opts.path = (dir / "data").string();
+    db_opts.guard.max_sql_length_bytes = static_cast<int>(std::min<uint64_t>(max_sql, 1'000'000'000));
+    db_opts.guard.query_timeout = std::chrono::milliseconds(flags->query_timeout_ms);
     auto db = engine::Database::Open(db_opts);
     if (!db.ok()) {
       LH_LOG_ERROR("cannot open database {}: {}", db_opts.path, db.status().ToString());

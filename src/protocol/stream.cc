@@ -233,6 +233,15 @@ Access Stream::ClassifySql(std::string_view sql, Connection& reader, bool single
 
 Access Stream::Classify(const StreamRequest& request, Connection& reader) const {
   std::string_view sql;
+  if (read_only_) {
+    switch (request.type) {
+      case StreamRequest::Type::kExecute:
+      case StreamRequest::Type::kBatch:
+      case StreamRequest::Type::kSequence:
+      case StreamRequest::Type::kDescribe: return Access::kRead;
+      default: return Access::kNone;
+    }
+  }
   switch (request.type) {
     case StreamRequest::Type::kExecute:
       if (ResolveSql(request.stmt.sql, request.stmt.sql_id, &sql)) return Access::kRead;  // fails without SQL
@@ -280,6 +289,7 @@ std::optional<Error> Stream::ExecuteStmt(const Stmt& stmt, Connection& conn, Row
     std::vector<Value> row;
     row.reserve(static_cast<size_t>(ncols));
     for (int i = 0; i < ncols; ++i) row.push_back(prepared->column(i));
+    if (auto err = ChargeResponse(row)) return err;
     sink.Row(std::move(row));
   }
   // sqlite3_changes() keeps the count of the last INSERT/UPDATE/DELETE on this connection, which may
@@ -326,7 +336,27 @@ std::optional<Error> Stream::Describe(std::string_view sql, Connection& conn, De
   return std::nullopt;
 }
 
+std::optional<Error> Stream::ChargeResponse(const std::vector<Value>& row) {
+  if (max_response_bytes_ == 0) return std::nullopt;
+  for (const Value& v : row) {
+    switch (v.index()) {
+      case 3: response_bytes_ += std::get<std::string>(v).size(); break;
+      case 4: response_bytes_ += std::get<engine::Blob>(v).bytes.size(); break;
+      default: response_bytes_ += 8; break;
+    }
+  }
+  if (response_bytes_ <= max_response_bytes_) return std::nullopt;
+  return MakeError("RESPONSE_TOO_LARGE", "Response is too large (the limit is " + std::to_string(max_response_bytes_) +
+                                             " bytes of rows per request)");
+}
+
+void Stream::BeginRequest(Connection* conn) {
+  response_bytes_ = 0;
+  if (conn) conn->guard().set_read_only(read_only_);
+}
+
 void Stream::RunBatch(const Batch& batch, Connection& conn, BatchSink& sink) {
+  BeginRequest(&conn);
   std::vector<StepOutcome> outcomes(batch.steps.size(), StepOutcome::kNotRun);
   for (uint32_t i = 0; i < batch.steps.size(); ++i) {
     const BatchStep& step = batch.steps[i];
@@ -342,6 +372,7 @@ void Stream::RunBatch(const Batch& batch, Connection& conn, BatchSink& sink) {
 }
 
 StreamResult Stream::Handle(const StreamRequest& request, Connection* conn) {
+  BeginRequest(conn);
   StreamResult result;
   result.response.type = request.type;
   std::optional<Error> err;

@@ -94,8 +94,13 @@ class Stream {
   // Executes a batch, reporting each step to `sink` as it runs (the cursor's way).
   void RunBatch(const Batch& batch, engine::Connection& conn, BatchSink& sink);
 
-  // True when the stream keeps a transaction open on `conn` and must keep holding it.
-  static bool HoldsTransaction(const engine::Connection& conn) { return !conn.autocommit(); }
+  // A request whose rows add up to more than this many bytes fails with RESPONSE_TOO_LARGE
+  // (sqld's --max-response-size); 0 means no limit.
+  void set_max_response_bytes(size_t bytes) { max_response_bytes_ = bytes; }
+  // A read-only stream (a read-only token) classifies everything as a read, so it only ever gets
+  // readers, and runs with the connection's guard in read-only mode: no write by any path.
+  void set_read_only(bool read_only) { read_only_ = read_only; }
+  bool read_only() const { return read_only_; }
 
  private:
   // The SQL of a request: its text, or the text stored under its sql_id.
@@ -106,7 +111,15 @@ class Stream {
   std::optional<Error> Describe(std::string_view sql, engine::Connection& conn, DescribeResult* out);
   Access ClassifySql(std::string_view sql, engine::Connection& reader, bool single) const;
 
+  // Counts the bytes of rows produced by the current request against max_response_bytes_.
+  std::optional<Error> ChargeResponse(const std::vector<Value>& row);
+  // Prepares `conn` for a request of this stream: resets the response budget, sets read-only mode.
+  void BeginRequest(engine::Connection* conn);
+
   SqlStore* sqls_;
+  size_t max_response_bytes_ = 0;
+  size_t response_bytes_ = 0;
+  bool read_only_ = false;
 };
 
 // Splits off leading whitespace and comments; returns the first keyword of `sql`, upper-cased.

@@ -8,6 +8,7 @@
 
 #include <boost/asio.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -25,6 +26,8 @@ struct ServerOptions {
   std::string listen_host = "127.0.0.1";
   uint16_t listen_port = 8080;
   size_t max_request_body_bytes = 32 << 20;
+  size_t max_response_bytes = 10'000'000;  // sqld's --max-response-size default, 10MB
+  size_t max_streams = 10'000;             // open Hrana streams, HTTP and WebSocket together
   std::chrono::milliseconds stream_expiry{10'000};
   std::chrono::milliseconds idle_connection_timeout{60'000};
   int sql_threads = 8;
@@ -37,6 +40,7 @@ struct ServerContext {
   engine::Database& db;
   const ServerOptions opts;
   StreamRegistry streams;
+  std::atomic<size_t> open_streams{0};  // StreamSlot counts here
   asio::thread_pool sql_pool;
 };
 

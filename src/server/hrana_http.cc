@@ -44,11 +44,32 @@ class CursorWriter : public protocol::BatchSink {
   uint32_t step_ = 0;
 };
 
-// Finds the request's stream: the one its baton names, or a new one.
-std::unique_ptr<HttpStream> OpenStream(ServerContext& ctx, const std::optional<std::string>& baton,
-                                       StreamRegistry::TakeError* why) {
-  *why = StreamRegistry::TakeError::kNone;
-  return baton ? ctx.streams.Take(*baton, why) : ctx.streams.Create();
+// A new stream with its settings, or null when --max-streams are open.
+std::unique_ptr<HttpStream> NewStream(ServerContext& ctx) {
+  StreamSlot slot = StreamSlot::TryTake(ctx.open_streams, ctx.opts.max_streams);
+  if (!slot) return nullptr;
+  auto s = ctx.streams.Create();
+  s->slot = std::move(slot);
+  s->stream.set_max_response_bytes(ctx.opts.max_response_bytes);
+  return s;
+}
+
+HttpReply StreamsExhausted(ServerContext& ctx) {
+  return ErrorReply(503, MakeError("STREAMS_EXHAUSTED", "The server already has " + std::to_string(ctx.opts.max_streams) +
+                                                            " streams open; try again later"));
+}
+
+// Finds the request's stream: the one its baton names, or a new one. Null with *reply set if none.
+std::unique_ptr<HttpStream> OpenStream(ServerContext& ctx, const std::optional<std::string>& baton, HttpReply* reply) {
+  if (!baton) {
+    auto s = NewStream(ctx);
+    if (!s) *reply = StreamsExhausted(ctx);
+    return s;
+  }
+  StreamRegistry::TakeError why = StreamRegistry::TakeError::kNone;
+  auto s = ctx.streams.Take(*baton, &why);
+  if (!s) *reply = BatonError(why);
+  return s;
 }
 
 }  // namespace
@@ -68,9 +89,9 @@ asio::awaitable<HttpReply> HandlePipeline(ServerContext& ctx, std::string body, 
   if (!parsed.ok()) co_return ErrorReply(400, MakeError("INVALID_REQUEST", parsed.status().message()));
   protocol::PipelineRequest& req = *parsed;
 
-  StreamRegistry::TakeError why;
-  std::unique_ptr<HttpStream> s = OpenStream(ctx, req.baton, &why);
-  if (!s) co_return BatonError(why);
+  HttpReply refusal;
+  std::unique_ptr<HttpStream> s = OpenStream(ctx, req.baton, &refusal);
+  if (!s) co_return refusal;
 
   std::vector<StreamResult> results;
   results.reserve(req.requests.size());
@@ -105,9 +126,9 @@ asio::awaitable<HttpReply> HandleCursor(ServerContext& ctx, std::string body, pr
   auto parsed = codec.ParseCursorRequest(body);
   if (!parsed.ok()) co_return ErrorReply(400, MakeError("INVALID_REQUEST", parsed.status().message()));
 
-  StreamRegistry::TakeError why;
-  std::unique_ptr<HttpStream> s = OpenStream(ctx, parsed->baton, &why);
-  if (!s) co_return BatonError(why);
+  HttpReply refusal;
+  std::unique_ptr<HttpStream> s = OpenStream(ctx, parsed->baton, &refusal);
+  if (!s) co_return refusal;
 
   StreamRequest request;
   request.type = StreamRequest::Type::kBatch;
@@ -141,7 +162,8 @@ asio::awaitable<HttpReply> HandleLegacy(ServerContext& ctx, std::string body) {
   protocol::BatchCond in_txn{protocol::BatchCond::Kind::kNot, 0, {{protocol::BatchCond::Kind::kIsAutocommit, 0, {}}}};
   steps.push_back({std::move(in_txn), protocol::Stmt{"ROLLBACK", {}, {}, {}, false}});
 
-  auto s = ctx.streams.Create();
+  auto s = NewStream(ctx);
+  if (!s) co_return StreamsExhausted(ctx);
   StreamResult result;
   co_await RunOnStream(ctx, *s, request, [&](engine::Connection* conn) { result = s->stream.Handle(request, conn); });
   std::vector<std::unique_ptr<HttpStream>> done;

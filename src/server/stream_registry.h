@@ -12,6 +12,7 @@
 // Thread safety: every method may be called from any thread (one mutex).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -22,6 +23,7 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "engine/database.h"
@@ -29,10 +31,42 @@
 
 namespace litehouse::server {
 
+// A place among the server's open streams (--max-streams), over HTTP and WebSocket alike; given back
+// when destroyed. Thread safety: TryTake and the destructor may run on any thread.
+class StreamSlot {
+ public:
+  StreamSlot() = default;
+  StreamSlot(StreamSlot&& o) noexcept : counter_(std::exchange(o.counter_, nullptr)) {}
+  StreamSlot& operator=(StreamSlot&& o) noexcept {
+    std::swap(counter_, o.counter_);
+    return *this;
+  }
+  StreamSlot(const StreamSlot&) = delete;
+  StreamSlot& operator=(const StreamSlot&) = delete;
+  ~StreamSlot() {
+    if (counter_) counter_->fetch_sub(1);
+  }
+  // A slot, or an empty one when `max` streams are open already.
+  static StreamSlot TryTake(std::atomic<size_t>& counter, size_t max) {
+    StreamSlot slot;
+    if (counter.fetch_add(1) >= max) {
+      counter.fetch_sub(1);
+      return slot;
+    }
+    slot.counter_ = &counter;
+    return slot;
+  }
+  explicit operator bool() const { return counter_ != nullptr; }
+
+ private:
+  std::atomic<size_t>* counter_ = nullptr;
+};
+
 // One Hrana stream as the HTTP transport keeps it: the protocol state and the connection it holds
 // while a transaction is open.
 struct HttpStream {
   uint64_t id = 0;
+  StreamSlot slot;
   protocol::SqlStore sqls;  // over HTTP, stored SQL belongs to the stream
   protocol::Stream stream{&sqls};
   engine::Lease lease;  // empty unless a transaction is open

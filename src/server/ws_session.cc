@@ -111,7 +111,8 @@ struct WsConnection;
 // One stream of a WebSocket connection. Its requests run one at a time, in arrival order, in a
 // worker coroutine that exists while the queue is not empty; different streams run concurrently.
 struct WsStream {
-  explicit WsStream(protocol::SqlStore* sqls) : stream(sqls) {}
+  WsStream(protocol::SqlStore* sqls, StreamSlot s) : slot(std::move(s)), stream(sqls) {}
+  StreamSlot slot;
   protocol::Stream stream;
   engine::Lease lease;  // empty unless a transaction is open
   std::deque<std::pair<int32_t, WsRequest>> queue;
@@ -286,10 +287,21 @@ std::optional<Violation> Dispatch(const ConnPtr& conn, int32_t request_id, WsReq
   response.type = req.type;
   switch (req.type) {
     case WsRequest::Type::kOpenStream:
+    {
       if (conn->streams.count(req.stream_id)) return policy("Stream " + std::to_string(req.stream_id) + " already exists");
-      conn->streams.emplace(req.stream_id, std::make_shared<WsStream>(&conn->sqls));
+      StreamSlot slot = StreamSlot::TryTake(conn->ctx.open_streams, conn->ctx.opts.max_streams);
+      if (!slot) {
+        RespondError(conn, request_id, MakeError("STREAMS_EXHAUSTED", "The server already has " +
+                                                                          std::to_string(conn->ctx.opts.max_streams) +
+                                                                          " streams open"));
+        return std::nullopt;
+      }
+      auto s = std::make_shared<WsStream>(&conn->sqls, std::move(slot));
+      s->stream.set_max_response_bytes(conn->ctx.opts.max_response_bytes);
+      conn->streams.emplace(req.stream_id, std::move(s));
       Respond(conn, request_id, std::move(response));
       return std::nullopt;
+    }
     case WsRequest::Type::kCloseStream: {
       auto s = stream_of(req.stream_id);
       if (!s) return policy("Stream " + std::to_string(req.stream_id) + " not found");

@@ -43,3 +43,22 @@ TEST(Base64, RejectsGarbage) {
 }
 
 }  // namespace litehouse
+
+#include "common/byte_size.h"
+
+namespace litehouse {
+
+TEST(ByteSize, ParsesWhatSqldAccepts) {
+  EXPECT_EQ(ParseByteSize("1048576"), 1048576u);
+  EXPECT_EQ(ParseByteSize("10MB"), 10000000u);
+  EXPECT_EQ(ParseByteSize("10mb"), 10000000u);
+  EXPECT_EQ(ParseByteSize("32MiB"), 32u * 1024 * 1024);
+  EXPECT_EQ(ParseByteSize("512 KB"), 512000u);
+  EXPECT_EQ(ParseByteSize("1GiB"), 1024u * 1024 * 1024);
+  EXPECT_EQ(ParseByteSize("7B"), 7u);
+  for (const char* bad : {"", "MB", "ten", "10XB", "-1", "99999999999999999999", "18446744073709551615GB"}) {
+    EXPECT_FALSE(ParseByteSize(bad).has_value()) << bad;
+  }
+}
+
+}  // namespace litehouse
