@@ -76,11 +76,20 @@ struct Col {
   std::optional<std::string> decltype_;
 };
 
-struct StmtResult {
-  std::vector<Col> cols;
-  std::vector<std::vector<Value>> rows;
+// How a statement ended: its counts, as a step_end entry and a StmtResult report them.
+struct StmtEnd {
   uint64_t affected_row_count = 0;
   std::optional<int64_t> last_insert_rowid;
+  // rows_read approximates libsql's counter (stock SQLite has none): the rows a full scan stepped
+  // over, or the rows returned when more. rows_written is the rows the statement changed.
+  uint64_t rows_read = 0;
+  uint64_t rows_written = 0;
+  double query_duration_ms = 0;
+};
+
+struct StmtResult : StmtEnd {
+  std::vector<Col> cols;
+  std::vector<std::vector<Value>> rows;
 };
 
 struct BatchResult {

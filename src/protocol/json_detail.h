@@ -318,6 +318,12 @@ inline void WriteStmtResult(Writer& w, const StmtResult& r) {
   WriteOptRowid(w, r.last_insert_rowid);
   w.Key("replication_index");
   w.Null();
+  w.Key("rows_read");
+  w.Uint64(r.rows_read);
+  w.Key("rows_written");
+  w.Uint64(r.rows_written);
+  w.Key("query_duration_ms");
+  w.Double(r.query_duration_ms);
   w.EndObject();
 }
 

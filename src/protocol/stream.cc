@@ -1,6 +1,8 @@
 #include "protocol/stream.h"
 
+#include <algorithm>
 #include <cctype>
+#include <chrono>
 
 #include "protocol/errors.h"
 
@@ -114,10 +116,7 @@ class BatchCollector : public BatchSink {
   }
   void Begin(std::vector<Col> cols) override { out_->step_results[current_]->cols = std::move(cols); }
   void Row(std::vector<Value> row) override { out_->step_results[current_]->rows.push_back(std::move(row)); }
-  void End(uint64_t affected, std::optional<int64_t> rowid) override {
-    out_->step_results[current_]->affected_row_count = affected;
-    out_->step_results[current_]->last_insert_rowid = rowid;
-  }
+  void End(const StmtEnd& end) override { static_cast<StmtEnd&>(*out_->step_results[current_]) = end; }
   void StepError(uint32_t step, Error error) override {
     out_->step_results[step].reset();
     out_->step_errors[step] = std::move(error);
@@ -278,13 +277,16 @@ std::optional<Error> Stream::ExecuteStmt(const Stmt& stmt, Connection& conn, Row
   if (auto err = BindArgs(stmt, *prepared)) return err;
 
   int64_t changes_before = conn.total_changes();
+  auto started = std::chrono::steady_clock::now();
   conn.guard().StartQuery();
   sink.Begin(Columns(*prepared));
   int ncols = prepared->column_count();
+  uint64_t rows_returned = 0;
   while (true) {
     auto step = prepared->Step();
     if (!step.ok()) return ErrorFromStatus(step.status());
     if (!*step) break;
+    ++rows_returned;
     if (!stmt.want_rows) continue;
     std::vector<Value> row;
     row.reserve(static_cast<size_t>(ncols));
@@ -295,8 +297,14 @@ std::optional<Error> Stream::ExecuteStmt(const Stmt& stmt, Connection& conn, Row
   // sqlite3_changes() keeps the count of the last INSERT/UPDATE/DELETE on this connection, which may
   // be another client's on a shared connection: report it only if this statement changed rows.
   bool changed = conn.total_changes() != changes_before && !prepared->readonly();
-  sink.End(changed ? static_cast<uint64_t>(conn.changes()) : 0,
-           changed ? std::optional<int64_t>(conn.last_insert_rowid()) : std::nullopt);
+  StmtEnd end;
+  end.affected_row_count = changed ? static_cast<uint64_t>(conn.changes()) : 0;
+  if (changed) end.last_insert_rowid = conn.last_insert_rowid();
+  end.rows_written = end.affected_row_count;
+  end.rows_read = std::max<uint64_t>(rows_returned, static_cast<uint64_t>(sqlite3_stmt_status(
+                                                        prepared->raw(), SQLITE_STMTSTATUS_FULLSCAN_STEP, 0)));
+  end.query_duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  sink.End(end);
   return std::nullopt;
 }
 

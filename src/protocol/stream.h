@@ -25,7 +25,7 @@ class RowSink {
   virtual ~RowSink() = default;
   virtual void Begin(std::vector<Col> cols) = 0;
   virtual void Row(std::vector<Value> row) = 0;
-  virtual void End(uint64_t affected_row_count, std::optional<int64_t> last_insert_rowid) = 0;
+  virtual void End(const StmtEnd& end) = 0;
 };
 
 // Collects one statement's output into a StmtResult.
@@ -34,10 +34,7 @@ class StmtCollector : public RowSink {
   explicit StmtCollector(StmtResult* out) : out_(out) {}
   void Begin(std::vector<Col> cols) override { out_->cols = std::move(cols); }
   void Row(std::vector<Value> row) override { out_->rows.push_back(std::move(row)); }
-  void End(uint64_t affected, std::optional<int64_t> rowid) override {
-    out_->affected_row_count = affected;
-    out_->last_insert_rowid = rowid;
-  }
+  void End(const StmtEnd& end) override { static_cast<StmtEnd&>(*out_) = end; }
 
  private:
   StmtResult* out_;

@@ -35,7 +35,9 @@ class CursorWriter : public protocol::BatchSink {
   void StepBegin(uint32_t step) override { step_ = step; }
   void Begin(std::vector<protocol::Col> cols) override { codec_.AppendStepBegin(step_, cols, out_); }
   void Row(std::vector<protocol::Value> row) override { codec_.AppendRow(row, out_); }
-  void End(uint64_t affected, std::optional<int64_t> rowid) override { codec_.AppendStepEnd(affected, rowid, out_); }
+  void End(const protocol::StmtEnd& end) override {
+    codec_.AppendStepEnd(end.affected_row_count, end.last_insert_rowid, out_);
+  }
   void StepError(uint32_t step, Error error) override { codec_.AppendStepError(step, error, out_); }
 
  private:

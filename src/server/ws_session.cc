@@ -88,10 +88,10 @@ class EntryRecorder : public protocol::BatchSink {
     e.row = std::move(row);
     out_->push_back(std::move(e));
   }
-  void End(uint64_t affected, std::optional<int64_t> rowid) override {
+  void End(const protocol::StmtEnd& end) override {
     CursorEntry e{CursorEntry::Type::kStepEnd};
-    e.affected_row_count = affected;
-    e.last_insert_rowid = rowid;
+    e.affected_row_count = end.affected_row_count;
+    e.last_insert_rowid = end.last_insert_rowid;
     out_->push_back(std::move(e));
   }
   void StepError(uint32_t step, Error error) override {

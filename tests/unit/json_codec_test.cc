@@ -86,6 +86,9 @@ TEST(JsonCodec, EncodesResultsAsTheSpecSays) {
             {std::monostate{}, std::numeric_limits<double>::infinity()}};
   r.affected_row_count = 3;
   r.last_insert_rowid = 7;
+  r.rows_read = 4;
+  r.rows_written = 3;
+  r.query_duration_ms = 0.25;
   StreamResult err;
   err.ok = false;
   err.error = Error{"boom", "SQLITE_CONSTRAINT"};
@@ -94,7 +97,8 @@ TEST(JsonCodec, EncodesResultsAsTheSpecSays) {
   EXPECT_EQ(out,
             R"({"baton":"1.b","base_url":null,"results":[{"type":"ok","response":{"type":"execute","result":{"cols":[{"name":"a","decltype":"INTEGER"},{"name":"b","decltype":null}],)"
             R"("rows":[[{"type":"integer","value":"9007199254740993"},{"type":"text","value":"x"}],[{"type":"float","value":1.5},{"type":"blob","base64":"AP8"}],)"
-            R"([{"type":"null"},{"type":"float","value":1e999}]],"affected_row_count":3,"last_insert_rowid":"7","replication_index":null}}},)"
+            R"([{"type":"null"},{"type":"float","value":1e999}]],"affected_row_count":3,"last_insert_rowid":"7","replication_index":null,)"
+            R"("rows_read":4,"rows_written":3,"query_duration_ms":0.25}}},)"
             R"({"type":"error","error":{"message":"boom","code":"SQLITE_CONSTRAINT"}}]})");
 }
 

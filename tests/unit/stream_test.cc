@@ -46,6 +46,8 @@ TEST_F(StreamTest, ExecuteReportsRowsColumnsAndCounts) {
   ASSERT_TRUE(ins.ok) << ins.error.message;
   EXPECT_EQ(ins.response.stmt_result.affected_row_count, 2u);
   EXPECT_EQ(ins.response.stmt_result.last_insert_rowid, 2);
+  EXPECT_EQ(ins.response.stmt_result.rows_written, 2u);
+  EXPECT_GE(ins.response.stmt_result.query_duration_ms, 0.0);
 
   auto sel = Run(Execute("SELECT id, name, v, 1+1 AS two FROM t ORDER BY id"));
   ASSERT_TRUE(sel.ok);
@@ -58,6 +60,8 @@ TEST_F(StreamTest, ExecuteReportsRowsColumnsAndCounts) {
   EXPECT_EQ(std::get<std::string>(r.rows[0][1]), "a");
   EXPECT_TRUE(engine::IsNull(r.rows[1][2]));
   EXPECT_EQ(r.affected_row_count, 0u) << "a SELECT changes nothing, whatever ran before it";
+  EXPECT_EQ(r.rows_read, 2u) << "a full scan of two rows";
+  EXPECT_EQ(r.rows_written, 0u);
   EXPECT_FALSE(r.last_insert_rowid.has_value());
 }
 
