@@ -12,5 +12,7 @@ using Run = std::function<int()>;
 
 // `litehouse serve`: the server.
 Run RegisterServe(CLI::App& app);
+// `litehouse token keygen|create`: JWT keys and tokens.
+Run RegisterToken(CLI::App& app);
 
 }  // namespace litehouse::cli

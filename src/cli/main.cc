@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "litehouse " LITEHOUSE_VERSION);
   app.require_subcommand(1);
   auto run_serve = litehouse::cli::RegisterServe(app);
+  auto run_token = litehouse::cli::RegisterToken(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -20,5 +21,6 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (app.got_subcommand("serve")) return run_serve();
+  if (app.got_subcommand("token")) return run_token();
   return 2;
 }

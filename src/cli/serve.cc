@@ -2,12 +2,14 @@
 // Flags keep sqld's names (and env vars) where they mean the same thing.
 #include <sys/resource.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <string>
 
 #include "cli/commands.h"
 #include "common/byte_size.h"
+#include "auth/jwt.h"
 #include "common/log.h"
 #include "engine/database.h"
 #include "server/server.h"
@@ -24,6 +26,8 @@ struct ServeFlags {
   std::string max_sql_length = "16MiB";
   int64_t query_timeout_ms = 60'000;
   size_t max_streams = 10'000;
+  std::string auth_jwt_key_file;
+  std::string http_auth;
   int64_t stream_expiry_ms = 10'000;
   int sql_threads = 8;
 };
@@ -53,6 +57,41 @@ void RaiseFileLimit() {
   if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur >= lim.rlim_max) return;
   lim.rlim_cur = lim.rlim_max;
   if (setrlimit(RLIMIT_NOFILE, &lim) != 0) LH_LOG_WARN("cannot raise the open-file limit");
+}
+
+bool IsLoopback(const std::string& host) {
+  return host.rfind("127.", 0) == 0 || host == "::1" || host == "localhost";
+}
+
+// The credentials the server accepts: keys from --auth-jwt-key-file or SQLD_AUTH_JWT_KEY, and the
+// basic credential of --http-auth. Bad input is an error (exit 2); none is open access, as sqld,
+// with a warning when the address is reachable beyond this machine.
+Result<std::shared_ptr<const server::AuthGate>> MakeAuthGate(const ServeFlags& flags, const std::string& host) {
+  auth::KeySet keys;
+  if (!flags.auth_jwt_key_file.empty()) {
+    auto loaded = auth::KeySet::FromFile(flags.auth_jwt_key_file);
+    if (!loaded.ok()) return Status::InvalidArgument("--auth-jwt-key-file: " + loaded.status().message());
+    keys = std::move(loaded).value();
+  } else if (const char* raw = std::getenv("SQLD_AUTH_JWT_KEY"); raw && *raw) {
+    auto parsed = auth::KeySet::Parse(raw);
+    if (!parsed.ok()) return Status::InvalidArgument("SQLD_AUTH_JWT_KEY: " + parsed.status().message());
+    keys = std::move(parsed).value();
+  }
+  std::optional<auth::BasicAuth> basic;
+  if (!flags.http_auth.empty()) {
+    auto parsed = auth::BasicAuth::Parse(flags.http_auth);
+    if (!parsed.ok()) return Status::InvalidArgument("--http-auth: " + parsed.status().message());
+    basic = std::move(parsed).value();
+  }
+  auto gate = std::make_shared<const server::AuthGate>(std::move(keys), std::move(basic));
+  if (gate->enabled()) {
+    LH_LOG_INFO("authentication on: {}{}", flags.auth_jwt_key_file.empty() && !std::getenv("SQLD_AUTH_JWT_KEY") ? "" : "JWT",
+                flags.http_auth.empty() ? "" : " basic");
+  } else if (!IsLoopback(host)) {
+    LH_LOG_WARN("no authentication configured and listening on {}: anyone who can reach it can read and write the "
+                "database (set --auth-jwt-key-file or SQLD_AUTH_JWT_KEY)", host);
+  }
+  return gate;
 }
 
 }  // namespace
@@ -102,6 +141,12 @@ Run RegisterServe(CLI::App& app) {
       ->envname("LITEHOUSE_STREAM_EXPIRY_MS")
       ->check(CLI::Range(int64_t{100}, int64_t{3'600'000}))
       ->capture_default_str();
+  cmd->add_option("--auth-jwt-key-file", flags->auth_jwt_key_file,
+                  "Ed25519 public key(s) for JWT auth: PEM (several allowed) or one raw key in base64url; "
+                  "SQLD_AUTH_JWT_KEY may hold a key directly")
+      ->envname("SQLD_AUTH_JWT_KEY_FILE");
+  cmd->add_option("--http-auth", flags->http_auth, "Basic auth for HTTP: basic:<base64 of user:password>")
+      ->envname("SQLD_HTTP_AUTH");
   cmd->add_option("--sql-threads", flags->sql_threads, "Threads that run SQL")->check(CLI::Range(1, 256))->capture_default_str();
 
   return [flags]() -> int {
@@ -118,6 +163,13 @@ Run RegisterServe(CLI::App& app) {
     uint64_t max_sql = *ParseByteSize(flags->max_sql_length);
     opts.stream_expiry = std::chrono::milliseconds(flags->stream_expiry_ms);
     opts.sql_threads = flags->sql_threads;
+
+    auto gate = MakeAuthGate(*flags, opts.listen_host);
+    if (!gate.ok()) {
+      std::cerr << "error: " << gate.status().message() << "\n";
+      return 2;
+    }
+    opts.auth = std::move(gate).value();
 
     std::filesystem::path dir = std::filesystem::path(flags->db_path) / "dbs" / "default";
     std::error_code ec;

@@ -16,6 +16,7 @@
 #include <type_traits>
 
 #include "engine/database.h"
+#include "server/auth_gate.h"
 #include "server/stream_registry.h"
 
 namespace litehouse::server {
@@ -31,6 +32,8 @@ struct ServerOptions {
   std::chrono::milliseconds stream_expiry{10'000};
   std::chrono::milliseconds idle_connection_timeout{60'000};
   int sql_threads = 8;
+  // Who may do what; the default is open, as sqld without keys.
+  std::shared_ptr<const AuthGate> auth = std::make_shared<AuthGate>();
 };
 
 struct ServerContext {

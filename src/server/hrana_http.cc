@@ -85,7 +85,7 @@ void DisposeStreams(ServerContext& ctx, std::vector<std::unique_ptr<HttpStream>>
   asio::post(ctx.sql_pool, [streams = std::move(streams)]() mutable { streams.clear(); });
 }
 
-asio::awaitable<HttpReply> HandlePipeline(ServerContext& ctx, std::string body, protocol::Encoding encoding) {
+asio::awaitable<HttpReply> HandlePipeline(ServerContext& ctx, std::string body, protocol::Encoding encoding, Grant grant) {
   const protocol::Codec& codec = protocol::CodecFor(encoding);
   auto parsed = codec.ParsePipelineRequest(body);
   if (!parsed.ok()) co_return ErrorReply(400, MakeError("INVALID_REQUEST", parsed.status().message()));
@@ -94,6 +94,7 @@ asio::awaitable<HttpReply> HandlePipeline(ServerContext& ctx, std::string body, 
   HttpReply refusal;
   std::unique_ptr<HttpStream> s = OpenStream(ctx, req.baton, &refusal);
   if (!s) co_return refusal;
+  s->stream.set_read_only(grant == Grant::kReadOnly);  // each request's own credentials decide
 
   std::vector<StreamResult> results;
   results.reserve(req.requests.size());
@@ -123,7 +124,7 @@ asio::awaitable<HttpReply> HandlePipeline(ServerContext& ctx, std::string body, 
   co_return HttpReply{200, codec.content_type(), codec.EncodePipelineResponse(baton, std::nullopt, results)};
 }
 
-asio::awaitable<HttpReply> HandleCursor(ServerContext& ctx, std::string body, protocol::Encoding encoding) {
+asio::awaitable<HttpReply> HandleCursor(ServerContext& ctx, std::string body, protocol::Encoding encoding, Grant grant) {
   const protocol::Codec& codec = protocol::CodecFor(encoding);
   auto parsed = codec.ParseCursorRequest(body);
   if (!parsed.ok()) co_return ErrorReply(400, MakeError("INVALID_REQUEST", parsed.status().message()));
@@ -131,6 +132,7 @@ asio::awaitable<HttpReply> HandleCursor(ServerContext& ctx, std::string body, pr
   HttpReply refusal;
   std::unique_ptr<HttpStream> s = OpenStream(ctx, parsed->baton, &refusal);
   if (!s) co_return refusal;
+  s->stream.set_read_only(grant == Grant::kReadOnly);
 
   StreamRequest request;
   request.type = StreamRequest::Type::kBatch;
@@ -146,7 +148,7 @@ asio::awaitable<HttpReply> HandleCursor(ServerContext& ctx, std::string body, pr
   co_return HttpReply{200, encoding == protocol::Encoding::kJson ? "text/plain" : "application/octet-stream", std::move(out)};
 }
 
-asio::awaitable<HttpReply> HandleLegacy(ServerContext& ctx, std::string body) {
+asio::awaitable<HttpReply> HandleLegacy(ServerContext& ctx, std::string body, Grant grant) {
   auto parsed = protocol::json::ParseLegacyRequest(body);
   if (!parsed.ok()) co_return ErrorReply(400, MakeError("INVALID_REQUEST", parsed.status().message()));
 
@@ -166,6 +168,7 @@ asio::awaitable<HttpReply> HandleLegacy(ServerContext& ctx, std::string body) {
 
   auto s = NewStream(ctx);
   if (!s) co_return StreamsExhausted(ctx);
+  s->stream.set_read_only(grant == Grant::kReadOnly);
   StreamResult result;
   co_await RunOnStream(ctx, *s, request, [&](engine::Connection* conn) { result = s->stream.Handle(request, conn); });
   std::vector<std::unique_ptr<HttpStream>> done;

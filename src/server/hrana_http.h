@@ -19,11 +19,11 @@ struct HttpReply {
 };
 
 // POST /v2/pipeline, /v3/pipeline (JSON), /v3-protobuf/pipeline (Protobuf).
-asio::awaitable<HttpReply> HandlePipeline(ServerContext& ctx, std::string body, protocol::Encoding encoding);
+asio::awaitable<HttpReply> HandlePipeline(ServerContext& ctx, std::string body, protocol::Encoding encoding, Grant grant);
 // POST /v3/cursor, /v3-protobuf/cursor: the batch's entries as JSON lines or length-delimited messages.
-asio::awaitable<HttpReply> HandleCursor(ServerContext& ctx, std::string body, protocol::Encoding encoding);
+asio::awaitable<HttpReply> HandleCursor(ServerContext& ctx, std::string body, protocol::Encoding encoding, Grant grant);
 // POST /: {"statements": [...]}, run as one transaction.
-asio::awaitable<HttpReply> HandleLegacy(ServerContext& ctx, std::string body);
+asio::awaitable<HttpReply> HandleLegacy(ServerContext& ctx, std::string body, Grant grant);
 
 // Rolls back and releases what expired or abandoned streams hold, on the SQL pool.
 void DisposeStreams(ServerContext& ctx, std::vector<std::unique_ptr<HttpStream>> streams, const char* why);

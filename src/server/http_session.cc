@@ -42,19 +42,29 @@ asio::awaitable<HttpReply> Route(ServerContext& ctx, http::request<http::string_
     co_return get ? HttpReply{200, "text/plain", "Hello, this is HTTP API v2 (Hrana over HTTP)"} : MethodNotAllowed();
   }
   using protocol::Encoding;
+  // Everything below runs SQL: it needs credentials when the server has any configured.
+  Grant grant = Grant::kReadWrite;
+  if (post) {
+    auto auth = req.find(http::field::authorization);
+    std::string_view header = auth == req.end() ? std::string_view() : std::string_view(auth->value());
+    if (auto refusal = ctx.opts.auth->CheckHeader(header, &grant)) {
+      co_return HttpReply{refusal->http_status, "application/json",
+                          protocol::json::EncodeError(protocol::MakeError(refusal->code, refusal->message))};
+    }
+  }
   if (target == "/v2/pipeline" || target == "/v3/pipeline" || target == "/v3-protobuf/pipeline") {
     if (!post) co_return MethodNotAllowed();
     Encoding enc = target == "/v3-protobuf/pipeline" ? Encoding::kProtobuf : Encoding::kJson;
-    co_return co_await HandlePipeline(ctx, std::move(req.body()), enc);
+    co_return co_await HandlePipeline(ctx, std::move(req.body()), enc, grant);
   }
   if (target == "/v3/cursor" || target == "/v3-protobuf/cursor") {
     if (!post) co_return MethodNotAllowed();
     Encoding enc = target == "/v3-protobuf/cursor" ? Encoding::kProtobuf : Encoding::kJson;
-    co_return co_await HandleCursor(ctx, std::move(req.body()), enc);
+    co_return co_await HandleCursor(ctx, std::move(req.body()), enc, grant);
   }
   if (target == "/") {
     if (!post) co_return get ? HttpReply{200, "text/plain", ""} : MethodNotAllowed();
-    co_return co_await HandleLegacy(ctx, std::move(req.body()));
+    co_return co_await HandleLegacy(ctx, std::move(req.body()), grant);
   }
   co_return NotFound();
 }

@@ -138,6 +138,10 @@ struct WsConnection {
   // the client, as the spec asks); each response cancels it.
   asio::steady_timer capacity{ws.get_executor(), asio::steady_timer::time_point::max()};
   bool hello_done = false;
+  Grant grant = Grant::kReadWrite;  // from the latest hello
+  // What the upgrade request's Authorization header granted, if it carried a valid one: a hello
+  // without a JWT falls back to it.
+  std::optional<Grant> header_grant;
   bool closed = false;
   std::deque<std::string> outbox;
   bool writing = false;
@@ -198,6 +202,7 @@ void RespondError(const ConnPtr& conn, int32_t request_id, Error error) {
 // Runs one queued request of `s`.
 asio::awaitable<void> RunRequest(ConnPtr conn, std::shared_ptr<WsStream> s, int32_t request_id, WsRequest req) {
   ServerContext& ctx = conn->ctx;
+  s->stream.set_read_only(conn->grant == Grant::kReadOnly);
   protocol::WsResponse response;
   response.type = req.type;
   switch (req.type) {
@@ -372,6 +377,10 @@ asio::awaitable<void> RunWsSession(ServerContext& ctx, beast::tcp_stream stream,
   }
   stream.expires_never();  // the websocket stream's own timeouts take over
   auto conn = std::make_shared<WsConnection>(ctx, std::move(stream), *subproto);
+  if (auto auth = req.find(http::field::authorization); auth != req.end()) {
+    Grant grant;
+    if (!ctx.opts.auth->CheckHeader(auth->value(), &grant)) conn->header_grant = grant;
+  }
   auto& ws = conn->ws;
   websocket::stream_base::timeout timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
   timeouts.idle_timeout = std::chrono::seconds(60);  // with pings at half of it: only a dead peer is dropped
@@ -414,7 +423,19 @@ asio::awaitable<void> RunWsSession(ServerContext& ctx, beast::tcp_stream stream,
       break;
     }
     if (msg->type == ClientMsg::Type::kHello) {
-      // Authentication arrives with a later issue; until then every hello is welcome.
+      Grant grant = Grant::kReadWrite;
+      std::optional<AuthRefusal> refusal;
+      if (msg->jwt || !conn->header_grant) refusal = ctx.opts.auth->CheckJwt(msg->jwt, &grant);
+      else grant = *conn->header_grant;
+      if (refusal) {
+        // The spec: answer hello_error, ignore everything after it, close.
+        ServerMsg error{ServerMsg::Type::kHelloError};
+        error.error = MakeError(refusal->code, refusal->message);
+        Send(conn, error);
+        violation = Violation{websocket::close_code::policy_error, refusal->message};
+        break;
+      }
+      conn->grant = grant;
       conn->hello_done = true;
       Send(conn, ServerMsg{ServerMsg::Type::kHelloOk});
       continue;
