@@ -7,7 +7,7 @@ JOBS ?= 2
 LISTEN ?= 127.0.0.1:8080
 DB_PATH ?= ./data
 
-.PHONY: all setup build serve test unit-test integration-test bench clean
+.PHONY: all setup build serve test unit-test integration-test test-asan bench clean
 
 all: build
 
@@ -28,6 +28,13 @@ integration-test: build
 	cd tests/integration && LITEHOUSE_BIN=$(abspath $(BUILD_DIR))/litehouse node --test --test-concurrency=1 *.test.mjs
 
 test: unit-test integration-test
+
+# The integration tests against an AddressSanitizer + UBSan build (build/asan); the harness fails a
+# test whose server reported a sanitizer error.
+test-asan: setup
+	@cmake --preset asan-ubsan >/dev/null
+	@cmake --build build/asan -j$(JOBS) --target litehouse
+	cd tests/integration && ASAN_OPTIONS=detect_leaks=0 LITEHOUSE_BIN=$(abspath build/asan)/litehouse node --test --test-concurrency=1 *.test.mjs
 
 bench: build
 	@scripts/setup.sh --bench
