@@ -18,6 +18,14 @@ constexpr const char* kResetSettings =
     "PRAGMA case_sensitive_like=0; PRAGMA ignore_check_constraints=0; PRAGMA reverse_unordered_selects=0;"
     "PRAGMA automatic_index=1;";
 
+// Pragmas whose argument names a schema object, not a value: they only read (table_info(t), ...).
+constexpr std::string_view kArgumentQueryPragmas[] = {
+    "table_info",       "table_xinfo",       "index_list",      "index_info",  "index_xinfo",
+    "foreign_key_list", "foreign_key_check", "integrity_check", "quick_check", "table_list"};
+// Pragmas that write to the database file itself: ordinary writes for a read-write client (a
+// migration tool keeps its version in user_version), refused in read-only mode.
+constexpr std::string_view kDatabasePragmas[] = {"user_version", "application_id", "optimize", "incremental_vacuum"};
+
 // How many virtual machine instructions run between two looks at the query clock.
 constexpr int kProgressOps = 10000;
 
@@ -62,11 +70,14 @@ bool SqlGuard::TakeSettingsChanged() {
   return changed;
 }
 
-bool SqlGuard::IsSettablePragma(const char* name) {
-  for (std::string_view settable : kSettablePragmas)
-    if (EqualsIgnoreCase(name, settable)) return true;
+template <size_t N>
+bool IsOneOf(std::string_view name, const std::string_view (&list)[N]) {
+  for (std::string_view item : list)
+    if (EqualsIgnoreCase(name, item)) return true;
   return false;
 }
+
+bool SqlGuard::IsSettablePragma(const char* name) { return IsOneOf(name, kSettablePragmas); }
 
 const char* SqlGuard::ResetSettingsSql() { return kResetSettings; }
 
@@ -102,7 +113,10 @@ int SqlGuard::Authorize(void* self, int action, const char* arg1, const char* ar
       break;
     case SQLITE_PRAGMA: {
       if (EqualsIgnoreCase(a1, "wal_checkpoint")) return guard->Deny("checkpoints are run by the server");
-      if (arg2 == nullptr) return SQLITE_OK;  // reading a pragma
+      if (arg2 == nullptr || IsOneOf(a1, kArgumentQueryPragmas)) return SQLITE_OK;  // reading
+      if (IsOneOf(a1, kDatabasePragmas)) {
+        return guard->read_only_ ? guard->Deny("this access is read-only: writes are not allowed") : SQLITE_OK;
+      }
       if (!IsSettablePragma(arg1)) return guard->Deny("PRAGMA " + std::string(a1) + " cannot be set by clients");
       guard->settings_changed_ = true;
       return SQLITE_OK;

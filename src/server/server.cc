@@ -80,8 +80,8 @@ asio::awaitable<void> Server::Accept() {
       LH_LOG_WARN("accept failed: {}", ec.message());
       continue;
     }
-    auto ex = socket.get_executor();
-    asio::co_spawn(ex, RunHttpSession(ctx_, std::move(socket)), [](std::exception_ptr e) {
+    auto executor = socket.get_executor();
+    asio::co_spawn(executor, RunHttpSession(ctx_, std::move(socket)), [](std::exception_ptr e) {
       if (!e) return;
       try {
         std::rethrow_exception(e);

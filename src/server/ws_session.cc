@@ -118,6 +118,10 @@ struct WsStream {
   std::deque<std::pair<int32_t, WsRequest>> queue;
   bool running = false;
   std::map<int32_t, Cursor> cursors;
+  // When the worker last went idle; a transaction idle past the stream expiry is rolled back and
+  // the stream then answers TRANSACTION_TIMEOUT until it is closed (see ExpireIdleTransactions).
+  std::chrono::steady_clock::time_point idle_since = std::chrono::steady_clock::now();
+  bool transaction_expired = false;
 };
 
 // Everything one connection owns. All of it is touched only on the network thread; the SQL pool
@@ -203,6 +207,14 @@ void RespondError(const ConnPtr& conn, int32_t request_id, Error error) {
 asio::awaitable<void> RunRequest(ConnPtr conn, std::shared_ptr<WsStream> s, int32_t request_id, WsRequest req) {
   ServerContext& ctx = conn->ctx;
   s->stream.set_read_only(conn->grant == Grant::kReadOnly);
+  if (s->transaction_expired && req.type != WsRequest::Type::kCloseStream) {
+    // Never let the client's next statement run in autocommit as if its transaction were still open.
+    RespondError(conn, request_id,
+                 MakeError("TRANSACTION_TIMEOUT", "The transaction was rolled back after being idle for longer than " +
+                                                      std::to_string(ctx.opts.stream_expiry.count()) +
+                                                      " ms; close this stream and open another"));
+    co_return;
+  }
   protocol::WsResponse response;
   response.type = req.type;
   switch (req.type) {
@@ -261,6 +273,7 @@ asio::awaitable<void> RunStreamWorker(ConnPtr conn, std::shared_ptr<WsStream> s)
     co_await RunRequest(conn, s, request_id, std::move(req));
   }
   s->running = false;
+  s->idle_since = std::chrono::steady_clock::now();
   if (conn->closed) {
     s->queue.clear();
     DisposeLease(conn->ctx, std::move(s->lease), -1, "left open by a closed connection,");
@@ -270,6 +283,29 @@ asio::awaitable<void> RunStreamWorker(ConnPtr conn, std::shared_ptr<WsStream> s)
 void Enqueue(const ConnPtr& conn, const std::shared_ptr<WsStream>& s, int32_t request_id, WsRequest req) {
   s->queue.emplace_back(request_id, std::move(req));
   if (!s->running) asio::co_spawn(conn->ws.get_executor(), RunStreamWorker(conn, s), asio::detached);
+}
+
+// Rolls back the transactions that streams of `conn` have held idle for longer than the stream
+// expiry (the HTTP streams' --stream-expiry-ms): an idle client must not keep the writer from
+// everyone. Runs on the network thread, where a stream's lease is only touched while its worker is
+// idle, so nothing else can be using the connection.
+asio::awaitable<void> ExpireIdleTransactions(std::weak_ptr<WsConnection> weak) {
+  while (true) {
+    auto conn = weak.lock();
+    if (!conn || conn->closed) co_return;
+    asio::steady_timer tick(conn->ws.get_executor(), std::chrono::milliseconds(250));
+    conn.reset();  // do not keep the connection alive while waiting
+    co_await tick.async_wait(kTuple);
+    conn = weak.lock();
+    if (!conn || conn->closed) co_return;
+    auto now = std::chrono::steady_clock::now();
+    for (auto& [id, s] : conn->streams) {
+      if (s->lease && !s->running && s->queue.empty() && now - s->idle_since > conn->ctx.opts.stream_expiry) {
+        DisposeLease(conn->ctx, std::move(s->lease), id, "expired");
+        s->transaction_expired = true;
+      }
+    }
+  }
 }
 
 // A protocol violation: what to close the connection with.
@@ -394,6 +430,7 @@ asio::awaitable<void> RunWsSession(ServerContext& ctx, beast::tcp_stream stream,
   ws.binary(subproto->encoding == protocol::Encoding::kProtobuf);
   auto [aec] = co_await ws.async_accept(req, kTuple);
   if (aec) co_return;
+  asio::co_spawn(ws.get_executor(), ExpireIdleTransactions(conn), asio::detached);
   LH_LOG_DEBUG("websocket connection accepted, subprotocol {}", subproto->name);
 
   beast::flat_buffer buffer;

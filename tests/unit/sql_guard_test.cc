@@ -63,6 +63,27 @@ TEST_F(SqlGuardTest, SharedConnectionsKeepNoClientState) {
   EXPECT_TRUE(Run("PRAGMA journal_mode").ok()) << "reading a pragma is fine";
 }
 
+TEST_F(SqlGuardTest, SchemaPragmasWithArgumentsAreReads) {
+  for (const char* sql : {"PRAGMA table_info(t)", "PRAGMA table_xinfo('t')", "PRAGMA index_list(t)",
+                          "PRAGMA foreign_key_list(t)", "PRAGMA integrity_check(10)",
+                          "SELECT name FROM pragma_table_info('t')"}) {
+    EXPECT_TRUE(Run(sql).ok()) << sql;
+  }
+  conn_->guard().set_read_only(true);
+  EXPECT_TRUE(Run("PRAGMA table_info(t)").ok()) << "read-only clients read the schema too";
+  conn_->guard().set_read_only(false);
+}
+
+TEST_F(SqlGuardTest, PragmasThatWriteTheFileAreWritesForReadWriteClients) {
+  EXPECT_TRUE(Run("PRAGMA user_version=7").ok());
+  EXPECT_TRUE(Run("PRAGMA application_id=42").ok());
+  EXPECT_FALSE(conn_->TakeSettingsChanged()) << "a write to the file is not a connection setting";
+  conn_->guard().set_read_only(true);
+  Status s = Run("PRAGMA user_version=8");
+  EXPECT_EQ(s.sqlite_code() & 0xff, SQLITE_AUTH) << s.message();
+  conn_->guard().set_read_only(false);
+}
+
 TEST_F(SqlGuardTest, ReadOnlyRefusesEveryKindOfWrite) {
   conn_->guard().set_read_only(true);
   for (const char* sql : {"INSERT INTO t VALUES (1)", "UPDATE t SET x = 2", "DELETE FROM t", "CREATE TABLE u(x)",
