@@ -8,7 +8,6 @@
 namespace litehouse::server {
 namespace {
 
-using protocol::Access;
 using protocol::Error;
 using protocol::MakeError;
 using protocol::StreamRequest;
