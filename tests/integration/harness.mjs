@@ -60,7 +60,7 @@ export async function startServer({ args = [], dbPath, env = {} } = {}) {
       }
       if (!keepDir && !dbPath) rmSync(dir, { recursive: true, force: true });
       // A sanitizer build (LITEHOUSE_BIN pointing at build/asan) reports here; never let it pass quietly.
-      if (/AddressSanitizer|LeakSanitizer|runtime error:/.test(stderr)) {
+      if (/AddressSanitizer|LeakSanitizer|ThreadSanitizer|runtime error:/.test(stderr)) {
         throw new Error(`the server reported a sanitizer error:\n${stderr}`);
       }
       return code;
