@@ -1,0 +1,34 @@
+// Channel: one Hrana stream, local or remote. The client (client.cc) is written once over channels;
+// a backend only says how a list of stream requests reaches a stream and comes back.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "common/status.h"
+#include "protocol/hrana.h"
+
+namespace litehouse::client {
+
+class Channel {
+ public:
+  virtual ~Channel() = default;
+  // Runs `requests` in order on this stream; with `close`, the stream ends after them. The results
+  // come back one per request (errors of a request are results, not a failed Status).
+  virtual Result<std::vector<protocol::StreamResult>> Send(std::vector<protocol::StreamRequest> requests,
+                                                           bool close) = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual Result<std::unique_ptr<Channel>> OpenChannel() = 0;
+};
+
+// A database file (or ":memory:") in this process, on one SQLite connection of its own.
+Result<std::unique_ptr<Backend>> OpenLocalBackend(const std::string& path);
+// A Hrana server over HTTP (/v2/pipeline, JSON) at host:port.
+Result<std::unique_ptr<Backend>> OpenHttpBackend(const std::string& host, const std::string& port,
+                                                 const std::string& auth_token);
+
+}  // namespace litehouse::client

@@ -1,0 +1,241 @@
+// litehouse::Client over a Backend: every operation is a list of Hrana stream requests sent on a
+// channel, so local and remote databases share one implementation of batches and transactions
+// (the same steps and conditions @libsql/client sends).
+#include "litehouse/client.h"
+
+#include <cmath>
+#include <cstdlib>
+
+#include "client/channel.h"
+#include "protocol/hrana.h"
+
+namespace litehouse {
+namespace {
+
+using protocol::BatchCond;
+using protocol::StreamRequest;
+using protocol::StreamResult;
+
+const char* BeginSql(TransactionMode mode) {
+  switch (mode) {
+    case TransactionMode::kWrite: return "BEGIN IMMEDIATE";
+    case TransactionMode::kRead: return "BEGIN TRANSACTION READONLY";
+    case TransactionMode::kDeferred: return "BEGIN DEFERRED";
+  }
+  return "BEGIN";
+}
+
+// SQLite binds a NaN as NULL; sending NULL keeps every backend the same (JSON has no NaN).
+Value Normalize(const Value& v) {
+  if (const double* d = std::get_if<double>(&v); d && std::isnan(*d)) return std::monostate{};
+  return v;
+}
+
+protocol::Stmt ToStmt(const Statement& s, bool want_rows = true) {
+  protocol::Stmt stmt;
+  stmt.sql = s.sql;
+  for (const auto& v : s.args) stmt.args.push_back(Normalize(v));
+  for (const auto& [name, value] : s.named_args) stmt.named_args.push_back({name, Normalize(value)});
+  stmt.want_rows = want_rows;
+  return stmt;
+}
+
+StreamRequest ExecuteRequest(const Statement& s) {
+  StreamRequest r;
+  r.type = StreamRequest::Type::kExecute;
+  r.stmt = ToStmt(s);
+  return r;
+}
+
+Status ToStatus(const protocol::Error& e) {
+  StatusCode code = e.code.rfind("SQLITE_", 0) == 0 ? StatusCode::kSqlite : StatusCode::kInvalidArgument;
+  return Status::WithCodeName(code, e.code, e.message);
+}
+
+ResultSet ToResultSet(protocol::StmtResult&& r) {
+  ResultSet out;
+  for (auto& c : r.cols) out.columns.push_back(Column{c.name.value_or(""), std::move(c.decltype_)});
+  auto columns = std::make_shared<const std::vector<Column>>(out.columns);
+  out.rows.reserve(r.rows.size());
+  for (auto& row : r.rows) out.rows.emplace_back(columns, std::move(row));
+  out.rows_affected = r.affected_row_count;
+  out.last_insert_rowid = r.last_insert_rowid;
+  return out;
+}
+
+Result<ResultSet> ExecuteOn(client::Channel& channel, const Statement& s, bool close) {
+  std::vector<StreamRequest> requests;
+  requests.push_back(ExecuteRequest(s));
+  auto results = channel.Send(std::move(requests), close);
+  if (!results.ok()) return results.status();
+  StreamResult& r = results->at(0);
+  if (!r.ok) return ToStatus(r.error);
+  return ToResultSet(std::move(r.response.stmt_result));
+}
+
+class TransactionImpl : public Transaction {
+ public:
+  explicit TransactionImpl(std::unique_ptr<client::Channel> channel) : channel_(std::move(channel)) {}
+  ~TransactionImpl() override {
+    if (open_) (void)Rollback();
+  }
+
+  Result<ResultSet> Execute(const Statement& statement) override {
+    if (!open_) return Status::WithCodeName(StatusCode::kInvalidArgument, "TRANSACTION_CLOSED", "The transaction is closed");
+    return ExecuteOn(*channel_, statement, false);
+  }
+  Status Commit() override { return Finish("COMMIT"); }
+  Status Rollback() override { return Finish("ROLLBACK"); }
+
+ private:
+  Status Finish(const char* sql) {
+    if (!open_) return Status::WithCodeName(StatusCode::kInvalidArgument, "TRANSACTION_CLOSED", "The transaction is closed");
+    open_ = false;
+    auto r = ExecuteOn(*channel_, Statement(sql), true);
+    return r.ok() ? Status::OK() : r.status();
+  }
+
+  std::unique_ptr<client::Channel> channel_;
+  bool open_ = true;
+};
+
+class ClientImpl : public Client {
+ public:
+  explicit ClientImpl(std::unique_ptr<client::Backend> backend) : backend_(std::move(backend)) {}
+
+  Result<ResultSet> Execute(const Statement& statement) override {
+    auto channel = backend_->OpenChannel();
+    if (!channel.ok()) return channel.status();
+    return ExecuteOn(**channel, statement, true);
+  }
+
+  // The steps @libsql/client sends: BEGIN; each statement if the one before succeeded; COMMIT if
+  // the last did; ROLLBACK unless COMMIT succeeded.
+  Result<std::vector<ResultSet>> Batch(const std::vector<Statement>& statements, TransactionMode mode) override {
+    StreamRequest req;
+    req.type = StreamRequest::Type::kBatch;
+    auto& steps = req.batch.steps;
+    steps.push_back({std::nullopt, ToStmt(Statement(BeginSql(mode)), false)});
+    for (const auto& s : statements) {
+      steps.push_back({BatchCond{BatchCond::Kind::kOk, static_cast<uint32_t>(steps.size() - 1), {}}, ToStmt(s)});
+    }
+    auto commit = static_cast<uint32_t>(steps.size());
+    steps.push_back({BatchCond{BatchCond::Kind::kOk, commit - 1, {}}, ToStmt(Statement("COMMIT"), false)});
+    steps.push_back({BatchCond{BatchCond::Kind::kNot, 0, {BatchCond{BatchCond::Kind::kOk, commit, {}}}},
+                     ToStmt(Statement("ROLLBACK"), false)});
+    const size_t step_count = steps.size();
+    auto channel = backend_->OpenChannel();
+    if (!channel.ok()) return channel.status();
+    std::vector<StreamRequest> requests;
+    requests.push_back(std::move(req));
+    auto results = (*channel)->Send(std::move(requests), true);
+    if (!results.ok()) return results.status();
+    StreamResult& r = results->at(0);
+    if (!r.ok) return ToStatus(r.error);
+    auto& br = r.response.batch_result;
+    for (const auto& e : br.step_errors) {
+      if (e) return ToStatus(*e);
+    }
+    if (br.step_results.size() != step_count || !br.step_results[commit]) {
+      return Status::WithCodeName(StatusCode::kInternal, "TRANSACTION_CLOSED", "The batch did not commit");
+    }
+    std::vector<ResultSet> out;
+    for (size_t i = 1; i < commit; ++i) out.push_back(ToResultSet(std::move(*br.step_results[i])));
+    return out;
+  }
+
+  Result<std::unique_ptr<Transaction>> BeginTransaction(TransactionMode mode) override {
+    auto channel = backend_->OpenChannel();
+    if (!channel.ok()) return channel.status();
+    auto begun = ExecuteOn(**channel, Statement(BeginSql(mode)), false);
+    if (!begun.ok()) return begun.status();
+    return std::unique_ptr<Transaction>(new TransactionImpl(std::move(channel).value()));
+  }
+
+  Status ExecuteMultiple(std::string_view sql) override {
+    auto channel = backend_->OpenChannel();
+    if (!channel.ok()) return channel.status();
+    StreamRequest req;
+    req.type = StreamRequest::Type::kSequence;
+    req.sql = std::string(sql);
+    std::vector<StreamRequest> requests;
+    requests.push_back(std::move(req));
+    auto results = (*channel)->Send(std::move(requests), true);
+    if (!results.ok()) return results.status();
+    return results->at(0).ok ? Status::OK() : ToStatus(results->at(0).error);
+  }
+
+ private:
+  std::unique_ptr<client::Backend> backend_;
+};
+
+// "scheme://host[:port][/...][?query]" -> host, port, query. False if malformed.
+bool SplitUrl(std::string_view rest, std::string* host, std::string* port, std::string* query) {
+  size_t q = rest.find('?');
+  if (q != std::string_view::npos) {
+    *query = std::string(rest.substr(q + 1));
+    rest = rest.substr(0, q);
+  }
+  size_t slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  if (authority.empty()) return false;
+  size_t colon = authority.rfind(':');
+  if (colon != std::string_view::npos && authority.find(']') == std::string_view::npos) {
+    *host = std::string(authority.substr(0, colon));
+    *port = std::string(authority.substr(colon + 1));
+  } else {
+    *host = std::string(authority);
+  }
+  return !host->empty();
+}
+
+}  // namespace
+
+const Value* Row::Get(std::string_view name) const {
+  for (size_t i = 0; i < columns_->size() && i < values_.size(); ++i) {
+    if ((*columns_)[i].name == name) return &values_[i];
+  }
+  return nullptr;
+}
+
+Result<std::unique_ptr<Client>> Client::Open(const ClientOptions& options) {
+  std::string_view url = options.url;
+  auto make = [](Result<std::unique_ptr<client::Backend>> backend) -> Result<std::unique_ptr<Client>> {
+    if (!backend.ok()) return backend.status();
+    return std::unique_ptr<Client>(new ClientImpl(std::move(backend).value()));
+  };
+  auto scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) {
+    std::string path(url.rfind("file:", 0) == 0 ? url.substr(5) : url);
+    if (path.empty()) return Status::InvalidArgument("empty database URL");
+    return make(client::OpenLocalBackend(path));
+  }
+  std::string_view scheme = url.substr(0, scheme_end);
+  std::string host, port, query;
+  if (!SplitUrl(url.substr(scheme_end + 3), &host, &port, &query)) {
+    return Status::InvalidArgument("malformed URL '" + options.url + "'");
+  }
+  bool tls = scheme == "https" || scheme == "wss" || (scheme == "libsql" && query.find("tls=0") == std::string::npos);
+  if (scheme == "ws" || scheme == "wss") {
+    return Status::InvalidArgument("ws:// and wss:// URLs are not supported by this client library yet; use http://");
+  }
+  if (scheme != "http" && scheme != "https" && scheme != "libsql") {
+    return Status::InvalidArgument("unsupported URL scheme '" + std::string(scheme) + "'");
+  }
+  if (tls) {
+    return Status::InvalidArgument("TLS (https://, libsql:// without ?tls=0) is not supported by this client library yet");
+  }
+  if (port.empty()) port = "80";
+  return make(client::OpenHttpBackend(host, port, options.auth_token));
+}
+
+Result<std::unique_ptr<Client>> Client::OpenFromEnv(const std::string& fallback_path) {
+  ClientOptions options;
+  const char* url = std::getenv("LIBSQL_URL");
+  if (!url || !*url) url = std::getenv("TURSO_DATABASE_URL");
+  options.url = url && *url ? url : fallback_path;
+  if (const char* token = std::getenv("TURSO_AUTH_TOKEN")) options.auth_token = token;
+  return Open(options);
+}
+
+}  // namespace litehouse

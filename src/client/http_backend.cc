@@ -1,0 +1,127 @@
+// The remote backend: Hrana over HTTP, JSON, /v2/pipeline, as @libsql/client speaks it. One
+// keep-alive connection per Client (reopened when the server closed it); a channel is a stream,
+// named by the baton of its last response.
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "client/channel.h"
+#include "protocol/json_client_codec.h"
+
+namespace litehouse::client {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+class HttpConnection {
+ public:
+  HttpConnection(std::string host, std::string port, std::string auth_token)
+      : host_(std::move(host)), port_(std::move(port)), auth_token_(std::move(auth_token)) {}
+
+  // POSTs `body` to `target`; the response, or an IoError.
+  Result<http::response<http::string_body>> Post(const std::string& target, std::string body) {
+    http::request<http::string_body> req{http::verb::post, target, 11};
+    req.set(http::field::host, host_);
+    req.set(http::field::content_type, "application/json");
+    req.set(http::field::user_agent, "litehouse-client");
+    if (!auth_token_.empty()) req.set(http::field::authorization, "Bearer " + auth_token_);
+    req.body() = std::move(body);
+    req.keep_alive(true);
+    req.prepare_payload();
+    // A kept-alive connection the server has since closed fails on first use: reconnect once.
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      beast::error_code ec;
+      if (!stream_ || !stream_->socket().is_open()) {
+        if (Status s = Connect(); !s.ok()) return s;
+      }
+      http::write(*stream_, req, ec);
+      http::response<http::string_body> res;
+      if (!ec) http::read(*stream_, buffer_, res, ec);
+      if (!ec) {
+        if (!res.keep_alive()) stream_.reset();
+        return res;
+      }
+      stream_.reset();
+      if (attempt == 1) return Status::IoError("HTTP request to " + host_ + ":" + port_ + " failed: " + ec.message());
+    }
+    return Status::Internal("unreachable");
+  }
+
+ private:
+  Status Connect() {
+    beast::error_code ec;
+    asio::ip::tcp::resolver resolver(io_);
+    auto endpoints = resolver.resolve(host_, port_, ec);
+    if (ec) return Status::Unavailable("cannot resolve " + host_ + ": " + ec.message());
+    stream_ = std::make_unique<beast::tcp_stream>(io_);
+    stream_->connect(endpoints, ec);
+    if (ec) {
+      stream_.reset();
+      return Status::Unavailable("cannot connect to " + host_ + ":" + port_ + ": " + ec.message());
+    }
+    stream_->socket().set_option(asio::ip::tcp::no_delay(true));
+    buffer_.clear();
+    return Status::OK();
+  }
+
+  const std::string host_, port_, auth_token_;
+  asio::io_context io_;
+  std::unique_ptr<beast::tcp_stream> stream_;
+  beast::flat_buffer buffer_;
+};
+
+class HttpChannel : public Channel {
+ public:
+  explicit HttpChannel(HttpConnection* conn) : conn_(conn) {}
+
+  Result<std::vector<protocol::StreamResult>> Send(std::vector<protocol::StreamRequest> requests, bool close) override {
+    if (closed_) return Status::WithCodeName(StatusCode::kInvalidArgument, "STREAM_CLOSED", "The stream is closed");
+    size_t wanted = requests.size();
+    protocol::PipelineRequest pipeline;
+    pipeline.baton = baton_;
+    pipeline.requests = std::move(requests);
+    if (close) pipeline.requests.push_back(protocol::StreamRequest{protocol::StreamRequest::Type::kClose});
+    auto res = conn_->Post("/v2/pipeline", protocol::json::EncodePipelineRequest(pipeline));
+    if (!res.ok()) return res.status();
+    if (res->result() != http::status::ok) {
+      closed_ = true;  // the spec: after an HTTP error the stream is no longer valid
+      auto error = protocol::json::ParseErrorBody(res->body());
+      StatusCode code = res->result() == http::status::unauthorized || res->result() == http::status::forbidden
+                            ? StatusCode::kUnauthenticated
+                            : StatusCode::kUnavailable;
+      if (error.ok()) return Status::WithCodeName(code, error->code, error->message);
+      return Status::WithCodeName(code, "HTTP_ERROR", "Server returned HTTP status " + std::to_string(res->result_int()));
+    }
+    auto parsed = protocol::json::ParsePipelineResponse(res->body(), pipeline);
+    if (!parsed.ok()) return parsed.status();
+    baton_ = parsed->baton;
+    if (close || !baton_) closed_ = true;
+    parsed->results.resize(wanted);  // the close's own result is not the caller's
+    return std::move(parsed->results);
+  }
+
+ private:
+  HttpConnection* conn_;
+  std::optional<std::string> baton_;
+  bool closed_ = false;
+};
+
+class HttpBackend : public Backend {
+ public:
+  HttpBackend(std::string host, std::string port, std::string token) : conn_(std::move(host), std::move(port), std::move(token)) {}
+  Result<std::unique_ptr<Channel>> OpenChannel() override { return std::unique_ptr<Channel>(new HttpChannel(&conn_)); }
+
+ private:
+  HttpConnection conn_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Backend>> OpenHttpBackend(const std::string& host, const std::string& port,
+                                                 const std::string& auth_token) {
+  return std::unique_ptr<Backend>(new HttpBackend(host, port, auth_token));
+}
+
+}  // namespace litehouse::client

@@ -1,0 +1,45 @@
+// The local backend: the engine's Connection and the protocol's Stream, in process, so a local
+// database answers exactly as a server would (same statements, same errors, same codes).
+#include <memory>
+
+#include "client/channel.h"
+#include "engine/connection.h"
+#include "protocol/stream.h"
+
+namespace litehouse::client {
+namespace {
+
+class LocalChannel : public Channel {
+ public:
+  explicit LocalChannel(engine::Connection* conn) : conn_(conn) {}
+  Result<std::vector<protocol::StreamResult>> Send(std::vector<protocol::StreamRequest> requests, bool) override {
+    std::vector<protocol::StreamResult> results;
+    results.reserve(requests.size());
+    for (const auto& r : requests) results.push_back(stream_.Handle(r, conn_));
+    return results;
+  }
+
+ private:
+  engine::Connection* conn_;
+  protocol::SqlStore sqls_;
+  protocol::Stream stream_{&sqls_};
+};
+
+class LocalBackend : public Backend {
+ public:
+  explicit LocalBackend(std::unique_ptr<engine::Connection> conn) : conn_(std::move(conn)) {}
+  Result<std::unique_ptr<Channel>> OpenChannel() override { return std::unique_ptr<Channel>(new LocalChannel(conn_.get())); }
+
+ private:
+  std::unique_ptr<engine::Connection> conn_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Backend>> OpenLocalBackend(const std::string& path) {
+  auto conn = engine::Connection::Open(path, engine::Role::kWriter);
+  if (!conn.ok()) return conn.status();
+  return std::unique_ptr<Backend>(new LocalBackend(std::move(conn).value()));
+}
+
+}  // namespace litehouse::client
