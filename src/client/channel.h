@@ -30,5 +30,8 @@ Result<std::unique_ptr<Backend>> OpenLocalBackend(const std::string& path);
 // A Hrana server over HTTP (/v2/pipeline, JSON) at host:port.
 Result<std::unique_ptr<Backend>> OpenHttpBackend(const std::string& host, const std::string& port,
                                                  const std::string& auth_token);
+// A Hrana server over WebSocket (hrana3 or hrana2, JSON) at host:port.
+Result<std::unique_ptr<Backend>> OpenWsBackend(const std::string& host, const std::string& port,
+                                               const std::string& auth_token);
 
 }  // namespace litehouse::client

@@ -216,16 +216,15 @@ Result<std::unique_ptr<Client>> Client::Open(const ClientOptions& options) {
     return Status::InvalidArgument("malformed URL '" + options.url + "'");
   }
   bool tls = scheme == "https" || scheme == "wss" || (scheme == "libsql" && query.find("tls=0") == std::string::npos);
-  if (scheme == "ws" || scheme == "wss") {
-    return Status::InvalidArgument("ws:// and wss:// URLs are not supported by this client library yet; use http://");
-  }
-  if (scheme != "http" && scheme != "https" && scheme != "libsql") {
+  if (scheme != "http" && scheme != "https" && scheme != "libsql" && scheme != "ws" && scheme != "wss") {
     return Status::InvalidArgument("unsupported URL scheme '" + std::string(scheme) + "'");
   }
   if (tls) {
-    return Status::InvalidArgument("TLS (https://, libsql:// without ?tls=0) is not supported by this client library yet");
+    return Status::InvalidArgument(
+        "TLS (https://, wss://, libsql:// without ?tls=0) is not supported by this client library yet");
   }
   if (port.empty()) port = "80";
+  if (scheme == "ws") return make(client::OpenWsBackend(host, port, options.auth_token));
   return make(client::OpenHttpBackend(host, port, options.auth_token));
 }
 

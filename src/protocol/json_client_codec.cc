@@ -253,6 +253,80 @@ Result<PipelineResponse> ParsePipelineResponse(std::string_view body, const Pipe
   return out;
 }
 
+std::string EncodeWsHello(const std::optional<std::string>& jwt) {
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  w.StartObject();
+  w.Key("type");
+  w.String("hello");
+  w.Key("jwt");
+  WriteOptString(w, jwt);
+  w.EndObject();
+  return Finish(buf, false);
+}
+
+std::string EncodeWsStreamControl(int32_t request_id, bool open, int32_t stream_id) {
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  w.StartObject();
+  w.Key("type");
+  w.String("request");
+  w.Key("request_id");
+  w.Int(request_id);
+  w.Key("request");
+  w.StartObject();
+  w.Key("type");
+  w.String(open ? "open_stream" : "close_stream");
+  w.Key("stream_id");
+  w.Int(stream_id);
+  w.EndObject();
+  w.EndObject();
+  return Finish(buf, false);
+}
+
+std::string EncodeWsStreamRequest(int32_t request_id, int32_t stream_id, const StreamRequest& request) {
+  // The request object of HTTP with "stream_id" added: write it, then splice the id in front.
+  rapidjson::StringBuffer inner;
+  Writer iw(inner);
+  WriteRequest(iw, request);
+  std::string body(inner.GetString(), inner.GetSize());  // {"type":...,...}
+  std::string out = R"({"type":"request","request_id":)" + std::to_string(request_id) + R"(,"request":{"stream_id":)" +
+                    std::to_string(stream_id) + "," + body.substr(1) + "}";
+  return out;
+}
+
+Result<WsServerReply> ParseWsServerMsg(std::string_view text, StreamRequest::Type expected) {
+  rapidjson::Document doc;
+  if (Status s = ParseDocument(text, &doc); !s.ok()) return s;
+  Parser p;
+  WsServerReply reply;
+  const rapidjson::Value* type = p.Member(doc, "type");
+  if (!type || !type->IsString()) return Status::InvalidArgument("Expected a string in 'type' of a server message");
+  std::string_view t(type->GetString(), type->GetStringLength());
+  if (const rapidjson::Value* id = p.Member(doc, "request_id"); id && id->IsInt()) reply.request_id = id->GetInt();
+  if (t == "hello_ok") {
+    reply.type = WsServerReply::Type::kHelloOk;
+  } else if (t == "hello_error" || t == "response_error") {
+    reply.type = t == "hello_error" ? WsServerReply::Type::kHelloError : WsServerReply::Type::kResponseError;
+    reply.result.ok = false;
+    const rapidjson::Value* err = p.Member(doc, "error");
+    if (!err || !ParseError(p, *err, &reply.result.error)) return Status::InvalidArgument(p.err);
+  } else if (t == "response_ok") {
+    reply.type = WsServerReply::Type::kResponseOk;
+    const rapidjson::Value* resp = p.Member(doc, "response");
+    if (!resp) return Status::InvalidArgument("Expected 'response' in response_ok");
+    const rapidjson::Value* rtype = p.Member(*resp, "type");
+    std::string_view rt = rtype && rtype->IsString() ? std::string_view(rtype->GetString()) : std::string_view();
+    // open_stream / close_stream answers carry nothing; the others are the stream-level response.
+    if (rt != "open_stream" && rt != "close_stream" && !ParseResponse(p, *resp, expected, &reply.result.response)) {
+      return Status::InvalidArgument(p.err);
+    }
+  } else {
+    return Status::InvalidArgument("Unknown server message type '" + std::string(t) + "'");
+  }
+  return reply;
+}
+
 Result<Error> ParseErrorBody(std::string_view body) {
   rapidjson::Document doc;
   if (Status s = ParseDocument(body, &doc); !s.ok()) return s;

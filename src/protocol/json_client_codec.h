@@ -25,4 +25,21 @@ Result<PipelineResponse> ParsePipelineResponse(std::string_view body, const Pipe
 // The Hrana Error in the body of an HTTP refusal ({"message", "code"}).
 Result<Error> ParseErrorBody(std::string_view body);
 
+// ---- Hrana over WebSocket, JSON (hrana2/hrana3), the client's side ----
+
+std::string EncodeWsHello(const std::optional<std::string>& jwt);
+// open_stream / close_stream for `stream_id`.
+std::string EncodeWsStreamControl(int32_t request_id, bool open, int32_t stream_id);
+// A stream request (execute, batch, sequence, describe, get_autocommit) on `stream_id`.
+std::string EncodeWsStreamRequest(int32_t request_id, int32_t stream_id, const StreamRequest& request);
+
+struct WsServerReply {
+  enum class Type { kHelloOk, kHelloError, kResponseOk, kResponseError };
+  Type type = Type::kHelloOk;
+  int32_t request_id = 0;
+  StreamResult result;  // response_ok: the stream-level response (when `expected` has one); errors
+};
+// A server message; a response_ok is parsed as the answer to a request of type `expected`.
+Result<WsServerReply> ParseWsServerMsg(std::string_view text, StreamRequest::Type expected);
+
 }  // namespace litehouse::protocol::json

@@ -1,5 +1,6 @@
-// One behaviour suite, several backends: the client library's promises hold the same for a
-// database in memory, a local file, and a Litehouse server over HTTP (the real binary, started here).
+// One behaviour suite, four backends: the client library's promises hold the same for a database in
+// memory, a local file, and a Litehouse server over HTTP and over WebSocket (the real binary,
+// started here).
 #include "litehouse/client.h"
 
 #include <gtest/gtest.h>
@@ -13,13 +14,14 @@
 namespace litehouse {
 namespace {
 
-enum class Backend { kMemory, kFile, kHttp };
+enum class Backend { kMemory, kFile, kHttp, kWs };
 
 std::string Name(const ::testing::TestParamInfo<Backend>& info) {
   switch (info.param) {
     case Backend::kMemory: return "Memory";
     case Backend::kFile: return "File";
     case Backend::kHttp: return "Http";
+    case Backend::kWs: return "WebSocket";
   }
   return "Unknown";
 }
@@ -31,9 +33,10 @@ class ClientTest : public ::testing::TestWithParam<Backend> {
       case Backend::kMemory: url_ = ":memory:"; break;
       case Backend::kFile: url_ = "file:" + dir_.file("client.db"); break;
       case Backend::kHttp:
+      case Backend::kWs:
         server_ = std::make_unique<testing::ServerProcess>(LITEHOUSE_BIN, dir_.file("server"));
         ASSERT_NE(server_->port(), 0) << "the server did not start";
-        url_ = server_->url();
+        url_ = (GetParam() == Backend::kWs ? "ws://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(server_->port());
         break;
     }
     client_ = Connect();
@@ -174,11 +177,13 @@ TEST_P(ClientTest, AnOpenTransactionIsInvisibleToAnotherClient) {
   EXPECT_EQ(Count(*other), 1);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, ClientTest, ::testing::Values(Backend::kMemory, Backend::kFile, Backend::kHttp), Name);
+INSTANTIATE_TEST_SUITE_P(Backends, ClientTest, ::testing::Values(Backend::kMemory, Backend::kFile, Backend::kHttp, Backend::kWs),
+                         Name);
 
 TEST(ClientOpen, RefusesWhatItCannotServe) {
   EXPECT_TRUE(Client::Open({"ftp://example.com"}).status().IsInvalidArgument());
   EXPECT_TRUE(Client::Open({"https://example.com"}).status().IsInvalidArgument()) << "TLS: not yet";
+  EXPECT_TRUE(Client::Open({"wss://example.com"}).status().IsInvalidArgument()) << "TLS: not yet";
   EXPECT_TRUE(Client::Open({""}).status().IsInvalidArgument());
   EXPECT_TRUE(Client::Open({"http://"}).status().IsInvalidArgument());
 }

@@ -1,0 +1,151 @@
+// The remote backend over WebSocket: Hrana 3 (or 2) with JSON text frames, one connection per
+// Client, a channel per stream. Requests go one at a time (a Client is used by one thread), so each
+// answer is the next message; the request id is still checked.
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include "client/channel.h"
+#include "protocol/json_client_codec.h"
+
+namespace litehouse::client {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+using protocol::StreamRequest;
+using protocol::json::WsServerReply;
+
+class WsConnection {
+ public:
+  WsConnection(std::string host, std::string port, std::string auth_token)
+      : host_(std::move(host)), port_(std::move(port)), auth_token_(std::move(auth_token)) {}
+
+  // Connects (again, if the connection broke) and says hello.
+  Status Ensure() {
+    if (ws_ && ws_->is_open()) return Status::OK();
+    ws_.reset();
+    beast::error_code ec;
+    asio::ip::tcp::resolver resolver(io_);
+    auto endpoints = resolver.resolve(host_, port_, ec);
+    if (ec) return Status::Unavailable("cannot resolve " + host_ + ": " + ec.message());
+    auto ws = std::make_unique<websocket::stream<beast::tcp_stream>>(io_);
+    beast::get_lowest_layer(*ws).connect(endpoints, ec);
+    if (ec) return Status::Unavailable("cannot connect to " + host_ + ":" + port_ + ": " + ec.message());
+    ws->set_option(websocket::stream_base::decorator([](websocket::request_type& req) {
+      req.set(beast::http::field::sec_websocket_protocol, "hrana3, hrana2");
+      req.set(beast::http::field::user_agent, "litehouse-client");
+    }));
+    ws->handshake(host_ + ":" + port_, "/", ec);
+    if (ec) return Status::Unavailable("WebSocket handshake with " + host_ + ":" + port_ + " failed: " + ec.message());
+    ws->text(true);
+    ws_ = std::move(ws);
+    std::optional<std::string> jwt;
+    if (!auth_token_.empty()) jwt = auth_token_;
+    auto hello = Exchange(protocol::json::EncodeWsHello(jwt), StreamRequest::Type::kClose, std::nullopt);
+    if (!hello.ok()) return hello.status();
+    if (hello->type == WsServerReply::Type::kHelloError) {
+      ws_.reset();
+      return Status::WithCodeName(StatusCode::kUnauthenticated, hello->result.error.code, hello->result.error.message);
+    }
+    return Status::OK();
+  }
+
+  // Sends `message` and reads the reply (for a request, the one with `request_id`).
+  Result<WsServerReply> Exchange(const std::string& message, StreamRequest::Type expected, std::optional<int32_t> request_id) {
+    beast::error_code ec;
+    ws_->write(asio::buffer(message), ec);
+    while (!ec) {
+      beast::flat_buffer buffer;
+      ws_->read(buffer, ec);
+      if (ec) break;
+      std::string_view text(static_cast<const char*>(buffer.data().data()), buffer.size());
+      auto reply = protocol::json::ParseWsServerMsg(text, expected);
+      if (!reply.ok()) return reply.status();
+      if (!request_id || reply->request_id == *request_id) return reply;
+    }
+    ws_.reset();
+    return Status::IoError("WebSocket connection to " + host_ + ":" + port_ + " failed: " + ec.message());
+  }
+
+  int32_t NextRequestId() { return next_request_id_++; }
+  int32_t NextStreamId() { return next_stream_id_++; }
+  uint64_t generation() const { return generation_; }
+  void Broke() { ++generation_; }
+
+ private:
+  const std::string host_, port_, auth_token_;
+  asio::io_context io_;
+  std::unique_ptr<websocket::stream<beast::tcp_stream>> ws_;
+  int32_t next_request_id_ = 1;
+  int32_t next_stream_id_ = 1;
+  uint64_t generation_ = 0;
+};
+
+class WsChannel : public Channel {
+ public:
+  explicit WsChannel(WsConnection* conn) : conn_(conn) {}
+  ~WsChannel() override {
+    // An unfinished stream is closed, so the server rolls back what it holds.
+    if (stream_id_ && !closed_) (void)Control(false);
+  }
+
+  Result<std::vector<protocol::StreamResult>> Send(std::vector<StreamRequest> requests, bool close) override {
+    if (closed_) return Status::WithCodeName(StatusCode::kInvalidArgument, "STREAM_CLOSED", "The stream is closed");
+    if (!stream_id_) {
+      if (Status s = conn_->Ensure(); !s.ok()) return s;
+      stream_id_ = conn_->NextStreamId();
+      if (Status s = Control(true); !s.ok()) return s;
+    }
+    std::vector<protocol::StreamResult> results;
+    for (const auto& r : requests) {
+      int32_t id = conn_->NextRequestId();
+      auto reply = conn_->Exchange(protocol::json::EncodeWsStreamRequest(id, *stream_id_, r), r.type, id);
+      if (!reply.ok()) {
+        closed_ = true;
+        return reply.status();
+      }
+      results.push_back(std::move(reply->result));
+      results.back().response.type = r.type;
+    }
+    if (close) {
+      closed_ = true;
+      if (Status s = Control(false); !s.ok()) return s;
+    }
+    return results;
+  }
+
+ private:
+  Status Control(bool open) {
+    int32_t id = conn_->NextRequestId();
+    auto reply = conn_->Exchange(protocol::json::EncodeWsStreamControl(id, open, *stream_id_), StreamRequest::Type::kClose, id);
+    if (!reply.ok()) return reply.status();
+    if (reply->type != WsServerReply::Type::kResponseOk) {
+      return Status::WithCodeName(StatusCode::kUnavailable, reply->result.error.code, reply->result.error.message);
+    }
+    return Status::OK();
+  }
+
+  WsConnection* conn_;
+  std::optional<int32_t> stream_id_;
+  bool closed_ = false;
+};
+
+class WsBackend : public Backend {
+ public:
+  WsBackend(std::string host, std::string port, std::string token) : conn_(std::move(host), std::move(port), std::move(token)) {}
+  Result<std::unique_ptr<Channel>> OpenChannel() override { return std::unique_ptr<Channel>(new WsChannel(&conn_)); }
+
+ private:
+  WsConnection conn_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Backend>> OpenWsBackend(const std::string& host, const std::string& port,
+                                               const std::string& auth_token) {
+  return std::unique_ptr<Backend>(new WsBackend(host, port, auth_token));
+}
+
+}  // namespace litehouse::client
