@@ -12,6 +12,7 @@ cd "$(dirname "$0")/.."
 BIN=${LITEHOUSE_BIN:-build/release/litehouse}
 INPROC=${INPROC_BIN:-build/release/bench/sqlite_inproc}
 LOAD=${LOAD_BIN:-build/release/bench/hrana_load}
+CLIENT=${CLIENT_BIN:-build/release/bench/client_latency}
 SECONDS_PER_RUN=${BENCH_SECONDS:-5}
 RUNS=${BENCH_RUNS:-3}
 
@@ -62,6 +63,27 @@ for op in select insert; do
 done
 rss_load=$(rss_kib VmHWM)
 
+# Per-call latency of one client, one call at a time: the C++ library and @libsql/client.
+declare -A lib_p50 lib_p99 lib_calls
+for transport in http ws; do
+  for impl in cpp js; do
+    c50=(); c99=(); calls=()
+    for _ in $(seq "$RUNS"); do
+      if [ "$impl" = cpp ]; then
+        out=$("$CLIENT" "$transport://127.0.0.1:$port" "$SECONDS_PER_RUN" | grep '^RESULT')
+      else
+        out=$(cd tests/integration && node ../../bench/client_latency.mjs "$transport://127.0.0.1:$port" "$SECONDS_PER_RUN" | grep '^RESULT')
+      fi
+      c50+=("$(sed -E 's/.*p50_us=([0-9]+).*/\1/' <<<"$out")")
+      c99+=("$(sed -E 's/.*p99_us=([0-9]+).*/\1/' <<<"$out")")
+      calls+=("$(awk -v r="$(sed -E 's/.*calls=([0-9]+).*/\1/' <<<"$out")" -v s="$(sed -E 's/.*seconds=([0-9.]+).*/\1/' <<<"$out")" 'BEGIN {printf "%.0f", r / s}')")
+    done
+    lib_p50[$transport,$impl]=$(printf '%s\n' "${c50[@]}" | median)
+    lib_p99[$transport,$impl]=$(printf '%s\n' "${c99[@]}" | median)
+    lib_calls[$transport,$impl]=$(printf '%s\n' "${calls[@]}" | median)
+  done
+done
+
 # Memory per idle WebSocket connection: 1000 connections (hello + open_stream each) held open.
 rss_before_idle=$(rss_kib VmRSS)
 "$LOAD" "$url" ws-idle select 1000 6 >/dev/null &
@@ -98,4 +120,14 @@ for op in select insert; do
 done
 echo
 echo "Server resident memory: idle $((rss_idle / 1024)) MiB; peak under this load (VmHWM) $((rss_load / 1024)) MiB."
+echo
+echo "| client library, point SELECT, one call at a time | transport | calls/s | p50 µs | p99 µs | p50 ratio to @libsql/client |"
+echo "|---|---|---:|---:|---:|---:|"
+for transport in http ws; do
+  for impl in cpp js; do
+    name=$([ "$impl" = cpp ] && echo "litehouse C++ client" || echo "@libsql/client (Node)")
+    echo "| $name | $transport | ${lib_calls[$transport,$impl]} | ${lib_p50[$transport,$impl]} | ${lib_p99[$transport,$impl]} | $(ratio "${lib_p50[$transport,$impl]}" "${lib_p50[$transport,js]}") |"
+  done
+done
+echo
 echo "1000 idle WebSocket connections: RSS $((rss_before_idle / 1024)) MiB before, $((rss_with_idle / 1024)) MiB with them held: $(( (rss_with_idle - rss_before_idle) / 1000 )) KiB per connection."

@@ -69,6 +69,41 @@ class WsConnection {
     return Status::IoError("WebSocket connection to " + host_ + ":" + port_ + " failed: " + ec.message());
   }
 
+  // Writes every message at once, then reads until each request id has its reply: a stream's open,
+  // requests and close cost one round trip, as @libsql/client pipelines them.
+  Result<std::vector<WsServerReply>> ExchangeAll(const std::vector<std::string>& messages,
+                                                 const std::vector<std::pair<int32_t, StreamRequest::Type>>& ids) {
+    beast::error_code ec;
+    for (const auto& m : messages) {
+      ws_->write(asio::buffer(m), ec);
+      if (ec) break;
+    }
+    std::vector<WsServerReply> replies(ids.size());
+    std::vector<bool> seen(ids.size(), false);
+    size_t pending = ids.size();
+    while (!ec && pending > 0) {
+      beast::flat_buffer buffer;
+      ws_->read(buffer, ec);
+      if (ec) break;
+      std::string_view text(static_cast<const char*>(buffer.data().data()), buffer.size());
+      // Which request is this? Peek at the id first, then parse as that request's answer.
+      std::optional<int32_t> id = protocol::json::PeekWsRequestId(text);
+      if (!id) return Status::InvalidArgument("A server message without a request id, in the middle of requests");
+      for (size_t i = 0; i < ids.size(); ++i) {
+        if (seen[i] || ids[i].first != id) continue;
+        auto reply = protocol::json::ParseWsServerMsg(text, ids[i].second);
+        if (!reply.ok()) return reply.status();
+        replies[i] = std::move(reply).value();
+        seen[i] = true;
+        --pending;
+        break;
+      }
+    }
+    if (pending == 0) return replies;
+    ws_.reset();
+    return Status::IoError("WebSocket connection to " + host_ + ":" + port_ + " failed: " + ec.message());
+  }
+
   int32_t NextRequestId() { return next_request_id_++; }
   int32_t NextStreamId() { return next_stream_id_++; }
   uint64_t generation() const { return generation_; }
@@ -93,25 +128,42 @@ class WsChannel : public Channel {
 
   Result<std::vector<protocol::StreamResult>> Send(std::vector<StreamRequest> requests, bool close) override {
     if (closed_) return Status::WithCodeName(StatusCode::kInvalidArgument, "STREAM_CLOSED", "The stream is closed");
-    if (!stream_id_) {
+    std::vector<std::string> messages;
+    std::vector<std::pair<int32_t, StreamRequest::Type>> ids;  // the control messages use kClose
+    bool opening = !stream_id_;
+    if (opening) {
       if (Status s = conn_->Ensure(); !s.ok()) return s;
       stream_id_ = conn_->NextStreamId();
-      if (Status s = Control(true); !s.ok()) return s;
+      int32_t id = conn_->NextRequestId();
+      messages.push_back(protocol::json::EncodeWsStreamControl(id, true, *stream_id_));
+      ids.emplace_back(id, StreamRequest::Type::kClose);
     }
-    std::vector<protocol::StreamResult> results;
     for (const auto& r : requests) {
       int32_t id = conn_->NextRequestId();
-      auto reply = conn_->Exchange(protocol::json::EncodeWsStreamRequest(id, *stream_id_, r), r.type, id);
-      if (!reply.ok()) {
-        closed_ = true;
-        return reply.status();
-      }
-      results.push_back(std::move(reply->result));
-      results.back().response.type = r.type;
+      messages.push_back(protocol::json::EncodeWsStreamRequest(id, *stream_id_, r));
+      ids.emplace_back(id, r.type);
     }
     if (close) {
       closed_ = true;
-      if (Status s = Control(false); !s.ok()) return s;
+      int32_t id = conn_->NextRequestId();
+      messages.push_back(protocol::json::EncodeWsStreamControl(id, false, *stream_id_));
+      ids.emplace_back(id, StreamRequest::Type::kClose);
+    }
+    auto replies = conn_->ExchangeAll(messages, ids);
+    if (!replies.ok()) {
+      closed_ = true;
+      return replies.status();
+    }
+    size_t first = opening ? 1 : 0;
+    if (opening && (*replies)[0].type != WsServerReply::Type::kResponseOk) {
+      closed_ = true;
+      const auto& e = (*replies)[0].result.error;
+      return Status::WithCodeName(StatusCode::kUnavailable, e.code, e.message);
+    }
+    std::vector<protocol::StreamResult> results;
+    for (size_t i = 0; i < requests.size(); ++i) {
+      results.push_back(std::move((*replies)[first + i].result));
+      results.back().response.type = requests[i].type;
     }
     return results;
   }

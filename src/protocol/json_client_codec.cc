@@ -295,6 +295,14 @@ std::string EncodeWsStreamRequest(int32_t request_id, int32_t stream_id, const S
   return out;
 }
 
+std::optional<int32_t> PeekWsRequestId(std::string_view text) {
+  rapidjson::Document doc;
+  if (!ParseDocument(text, &doc).ok()) return std::nullopt;
+  auto it = doc.FindMember("request_id");
+  if (it == doc.MemberEnd() || !it->value.IsInt()) return std::nullopt;
+  return it->value.GetInt();
+}
+
 Result<WsServerReply> ParseWsServerMsg(std::string_view text, StreamRequest::Type expected) {
   rapidjson::Document doc;
   if (Status s = ParseDocument(text, &doc); !s.ok()) return s;

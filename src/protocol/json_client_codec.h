@@ -39,6 +39,8 @@ struct WsServerReply {
   int32_t request_id = 0;
   StreamResult result;  // response_ok: the stream-level response (when `expected` has one); errors
 };
+// The request_id of a server message, if it has one (hello replies have none).
+std::optional<int32_t> PeekWsRequestId(std::string_view text);
 // A server message; a response_ok is parsed as the answer to a request of type `expected`.
 Result<WsServerReply> ParseWsServerMsg(std::string_view text, StreamRequest::Type expected);
 
