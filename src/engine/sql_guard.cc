@@ -1,7 +1,8 @@
 #include "engine/sql_guard.h"
 
-#include <cctype>
 #include <string_view>
+
+#include "common/strings.h"
 
 namespace litehouse::engine {
 namespace {
@@ -29,13 +30,6 @@ constexpr std::string_view kDatabasePragmas[] = {"user_version", "application_id
 // How many virtual machine instructions run between two looks at the query clock.
 constexpr int kProgressOps = 10000;
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  }
-  return true;
-}
 
 bool IsWrite(int action) {
   switch (action) {

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "common/log.h"
+#include "common/strings.h"
 #include "protocol/errors.h"
 #include "protocol/ws_codec.h"
 #include "server/stream_exec.h"
@@ -40,12 +41,6 @@ constexpr Subproto kSubprotos[] = {{"hrana3-protobuf", 3, protocol::Encoding::kP
                                    {"hrana2", 2, protocol::Encoding::kJson},
                                    {"hrana1", 1, protocol::Encoding::kJson}};
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  return true;
-}
 
 // The chosen subprotocol, or null if the client offered only ones we do not speak.
 const Subproto* Negotiate(std::string_view offered) {
