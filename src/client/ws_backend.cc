@@ -41,6 +41,7 @@ class WsConnection {
     if (ec) return Status::Unavailable("WebSocket handshake with " + host_ + ":" + port_ + " failed: " + ec.message());
     ws->text(true);
     ws_ = std::move(ws);
+    ++generation_;  // streams opened on an earlier connection are gone
     std::optional<std::string> jwt;
     if (!auth_token_.empty()) jwt = auth_token_;
     auto hello = Exchange(protocol::json::EncodeWsHello(jwt), StreamRequest::Type::kClose, std::nullopt);
@@ -54,6 +55,7 @@ class WsConnection {
 
   // Sends `message` and reads the reply (for a request, the one with `request_id`).
   Result<WsServerReply> Exchange(const std::string& message, StreamRequest::Type expected, std::optional<int32_t> request_id) {
+    if (!ws_) return Status::IoError("the WebSocket connection to " + host_ + ":" + port_ + " was lost");
     beast::error_code ec;
     ws_->write(asio::buffer(message), ec);
     while (!ec) {
@@ -73,6 +75,7 @@ class WsConnection {
   // requests and close cost one round trip, as @libsql/client pipelines them.
   Result<std::vector<WsServerReply>> ExchangeAll(const std::vector<std::string>& messages,
                                                  const std::vector<std::pair<int32_t, StreamRequest::Type>>& ids) {
+    if (!ws_) return Status::IoError("the WebSocket connection to " + host_ + ":" + port_ + " was lost");
     beast::error_code ec;
     for (const auto& m : messages) {
       ws_->write(asio::buffer(m), ec);
@@ -106,8 +109,9 @@ class WsConnection {
 
   int32_t NextRequestId() { return next_request_id_++; }
   int32_t NextStreamId() { return next_stream_id_++; }
+  // Which connection is current: a stream belongs to the connection it was opened on.
   uint64_t generation() const { return generation_; }
-  void Broke() { ++generation_; }
+  bool connected() const { return ws_ != nullptr; }
 
  private:
   const std::string host_, port_, auth_token_;
@@ -123,17 +127,24 @@ class WsChannel : public Channel {
   explicit WsChannel(WsConnection* conn) : conn_(conn) {}
   ~WsChannel() override {
     // An unfinished stream is closed, so the server rolls back what it holds.
-    if (stream_id_ && !closed_) (void)Control(false);
+    if (stream_id_ && !closed_ && conn_->connected() && conn_->generation() == generation_) (void)Control(false);
   }
 
   Result<std::vector<protocol::StreamResult>> Send(std::vector<StreamRequest> requests, bool close) override {
     if (closed_) return Status::WithCodeName(StatusCode::kInvalidArgument, "STREAM_CLOSED", "The stream is closed");
+    if (stream_id_ && (!conn_->connected() || conn_->generation() != generation_)) {
+      // The connection this stream lived on is gone, and the stream (and its transaction) with it.
+      closed_ = true;
+      return Status::WithCodeName(StatusCode::kUnavailable, "STREAM_CLOSED",
+                                  "The WebSocket connection was lost; the stream and its transaction are gone");
+    }
     std::vector<std::string> messages;
     std::vector<std::pair<int32_t, StreamRequest::Type>> ids;  // the control messages use kClose
     bool opening = !stream_id_;
     if (opening) {
       if (Status s = conn_->Ensure(); !s.ok()) return s;
       stream_id_ = conn_->NextStreamId();
+      generation_ = conn_->generation();
       int32_t id = conn_->NextRequestId();
       messages.push_back(protocol::json::EncodeWsStreamControl(id, true, *stream_id_));
       ids.emplace_back(id, StreamRequest::Type::kClose);
@@ -181,6 +192,7 @@ class WsChannel : public Channel {
 
   WsConnection* conn_;
   std::optional<int32_t> stream_id_;
+  uint64_t generation_ = 0;
   bool closed_ = false;
 };
 

@@ -177,6 +177,27 @@ TEST_P(ClientTest, AnOpenTransactionIsInvisibleToAnotherClient) {
   EXPECT_EQ(Count(*other), 1);
 }
 
+TEST_P(ClientTest, ALostServerIsAnErrorNeverACrash) {
+  if (!server_) {
+    // A local database has no server to lose: its transaction simply goes on. Asserted, not skipped.
+    auto tx = client_->BeginTransaction(TransactionMode::kWrite);
+    ASSERT_TRUE(tx.ok());
+    EXPECT_TRUE((*tx)->Execute("SELECT 1").ok());
+    return;
+  }
+  auto tx = client_->BeginTransaction(TransactionMode::kWrite);
+  ASSERT_TRUE(tx.ok()) << tx.status().ToString();
+  ASSERT_TRUE((*tx)->Execute("INSERT INTO t(name) VALUES ('in flight')").ok());
+  server_.reset();  // SIGTERM: the server goes away with the transaction open
+  auto lost = (*tx)->Execute("SELECT 1");
+  EXPECT_FALSE(lost.ok());
+  auto again = (*tx)->Execute("SELECT 1");
+  EXPECT_FALSE(again.ok()) << "the stream is gone for good";
+  EXPECT_FALSE((*tx)->Commit().ok());
+  auto fresh = client_->Execute("SELECT 1");
+  EXPECT_FALSE(fresh.ok()) << "nobody is listening any more";
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, ClientTest, ::testing::Values(Backend::kMemory, Backend::kFile, Backend::kHttp, Backend::kWs),
                          Name);
 
