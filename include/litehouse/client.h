@@ -2,7 +2,7 @@
 // a remote libSQL server (Litehouse or sqld) over Hrana, chosen by URL, as @libsql/client does.
 //
 //   auto client = litehouse::Client::Open({"file:app.db"});          // or ":memory:",
-//   //   "http://127.0.0.1:8080", "libsql://db.example.com?tls=0", with .auth_token for a server
+//   //   "http://127.0.0.1:8080", "ws://...", "libsql://db.example.com", with .auth_token for a server
 //   auto rs = (*client)->Execute({"SELECT id, title FROM tasks WHERE done = ?", {int64_t{0}}});
 //   for (const auto& row : rs->rows) use(row[0], *row.Get("title"));
 //
@@ -74,8 +74,9 @@ struct Statement {
 enum class TransactionMode { kWrite, kRead, kDeferred };
 
 struct ClientOptions {
-  // "file:PATH" or a plain path; ":memory:"; "http://", "libsql://" (HTTPS, or HTTP with ?tls=0);
-  // "https://" and "ws(s)://" are not supported yet by this library.
+  // "file:PATH" or a plain path; ":memory:"; "http://", "https://", "ws://", "wss://";
+  // "libsql://host" (HTTPS, or HTTP with ?tls=0). TLS verifies the server's certificate against the
+  // system's trusted CAs (SSL_CERT_FILE / SSL_CERT_DIR are honoured).
   std::string url;
   std::string auth_token;  // sent as "Authorization: Bearer <token>" to a server
 };

@@ -27,11 +27,11 @@ class Backend {
 
 // A database file (or ":memory:") in this process, on one SQLite connection of its own.
 Result<std::unique_ptr<Backend>> OpenLocalBackend(const std::string& path);
-// A Hrana server over HTTP (/v2/pipeline, JSON) at host:port.
+// A Hrana server over HTTP (/v2/pipeline, JSON) at host:port; over TLS when `tls`.
 Result<std::unique_ptr<Backend>> OpenHttpBackend(const std::string& host, const std::string& port,
-                                                 const std::string& auth_token);
-// A Hrana server over WebSocket (hrana3 or hrana2, JSON) at host:port.
+                                                 const std::string& auth_token, bool tls);
+// A Hrana server over WebSocket (hrana3 or hrana2, JSON) at host:port; over TLS when `tls`.
 Result<std::unique_ptr<Backend>> OpenWsBackend(const std::string& host, const std::string& port,
-                                               const std::string& auth_token);
+                                               const std::string& auth_token, bool tls);
 
 }  // namespace litehouse::client

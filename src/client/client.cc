@@ -219,13 +219,9 @@ Result<std::unique_ptr<Client>> Client::Open(const ClientOptions& options) {
   if (scheme != "http" && scheme != "https" && scheme != "libsql" && scheme != "ws" && scheme != "wss") {
     return Status::InvalidArgument("unsupported URL scheme '" + std::string(scheme) + "'");
   }
-  if (tls) {
-    return Status::InvalidArgument(
-        "TLS (https://, wss://, libsql:// without ?tls=0) is not supported by this client library yet");
-  }
-  if (port.empty()) port = "80";
-  if (scheme == "ws") return make(client::OpenWsBackend(host, port, options.auth_token));
-  return make(client::OpenHttpBackend(host, port, options.auth_token));
+  if (port.empty()) port = tls ? "443" : "80";
+  if (scheme == "ws" || scheme == "wss") return make(client::OpenWsBackend(host, port, options.auth_token, tls));
+  return make(client::OpenHttpBackend(host, port, options.auth_token, tls));
 }
 
 Result<std::unique_ptr<Client>> Client::OpenFromEnv(const std::string& fallback_path) {

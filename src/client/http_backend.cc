@@ -6,6 +6,7 @@
 #include <boost/beast/http.hpp>
 
 #include "client/channel.h"
+#include "client/tls.h"
 #include "protocol/json_client_codec.h"
 
 namespace litehouse::client {
@@ -17,8 +18,9 @@ namespace http = beast::http;
 
 class HttpConnection {
  public:
-  HttpConnection(std::string host, std::string port, std::string auth_token)
-      : host_(std::move(host)), port_(std::move(port)), auth_token_(std::move(auth_token)) {}
+  HttpConnection(std::string host, std::string port, std::string auth_token,
+                 std::shared_ptr<asio::ssl::context> tls)
+      : host_(std::move(host)), port_(std::move(port)), auth_token_(std::move(auth_token)), tls_(std::move(tls)) {}
 
   // POSTs `body` to `target`; the response, or an IoError.
   Result<http::response<http::string_body>> Post(const std::string& target, std::string body) {
@@ -33,17 +35,21 @@ class HttpConnection {
     // A kept-alive connection the server has since closed fails on first use: reconnect once.
     for (int attempt = 0; attempt < 2; ++attempt) {
       beast::error_code ec;
-      if (!stream_ || !stream_->socket().is_open()) {
+      if (!plain_ && !secure_) {
         if (Status s = Connect(); !s.ok()) return s;
       }
-      http::write(*stream_, req, ec);
       http::response<http::string_body> res;
-      if (!ec) http::read(*stream_, buffer_, res, ec);
+      auto exchange = [&](auto& stream) {
+        http::write(stream, req, ec);
+        if (!ec) http::read(stream, buffer_, res, ec);
+      };
+      if (secure_) exchange(*secure_);
+      else exchange(*plain_);
       if (!ec) {
-        if (!res.keep_alive()) stream_.reset();
+        if (!res.keep_alive()) Disconnect();
         return res;
       }
-      stream_.reset();
+      Disconnect();
       if (attempt == 1) return Status::IoError("HTTP request to " + host_ + ":" + port_ + " failed: " + ec.message());
     }
     return Status::Internal("unreachable");
@@ -55,20 +61,36 @@ class HttpConnection {
     asio::ip::tcp::resolver resolver(io_);
     auto endpoints = resolver.resolve(host_, port_, ec);
     if (ec) return Status::Unavailable("cannot resolve " + host_ + ": " + ec.message());
-    stream_ = std::make_unique<beast::tcp_stream>(io_);
-    stream_->connect(endpoints, ec);
+    buffer_.clear();
+    if (tls_) {
+      secure_ = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(io_, *tls_);
+      beast::get_lowest_layer(*secure_).connect(endpoints, ec);
+      if (!ec) beast::get_lowest_layer(*secure_).socket().set_option(asio::ip::tcp::no_delay(true));
+      Status s = ec ? Status::Unavailable("cannot connect to " + host_ + ":" + port_ + ": " + ec.message())
+                    : TlsHandshake(*secure_, host_);
+      if (!s.ok()) secure_.reset();
+      return s;
+    }
+    plain_ = std::make_unique<beast::tcp_stream>(io_);
+    plain_->connect(endpoints, ec);
     if (ec) {
-      stream_.reset();
+      plain_.reset();
       return Status::Unavailable("cannot connect to " + host_ + ":" + port_ + ": " + ec.message());
     }
-    stream_->socket().set_option(asio::ip::tcp::no_delay(true));
-    buffer_.clear();
+    plain_->socket().set_option(asio::ip::tcp::no_delay(true));
     return Status::OK();
   }
 
+  void Disconnect() {
+    plain_.reset();
+    secure_.reset();
+  }
+
   const std::string host_, port_, auth_token_;
+  const std::shared_ptr<asio::ssl::context> tls_;  // null: plain HTTP
   asio::io_context io_;
-  std::unique_ptr<beast::tcp_stream> stream_;
+  std::unique_ptr<beast::tcp_stream> plain_;
+  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> secure_;
   beast::flat_buffer buffer_;
 };
 
@@ -110,7 +132,8 @@ class HttpChannel : public Channel {
 
 class HttpBackend : public Backend {
  public:
-  HttpBackend(std::string host, std::string port, std::string token) : conn_(std::move(host), std::move(port), std::move(token)) {}
+  HttpBackend(std::string host, std::string port, std::string token, std::shared_ptr<asio::ssl::context> tls)
+      : conn_(std::move(host), std::move(port), std::move(token), std::move(tls)) {}
   Result<std::unique_ptr<Channel>> OpenChannel() override { return std::unique_ptr<Channel>(new HttpChannel(&conn_)); }
 
  private:
@@ -120,8 +143,14 @@ class HttpBackend : public Backend {
 }  // namespace
 
 Result<std::unique_ptr<Backend>> OpenHttpBackend(const std::string& host, const std::string& port,
-                                                 const std::string& auth_token) {
-  return std::unique_ptr<Backend>(new HttpBackend(host, port, auth_token));
+                                                 const std::string& auth_token, bool tls) {
+  std::shared_ptr<asio::ssl::context> context;
+  if (tls) {
+    auto made = MakeTlsContext();
+    if (!made.ok()) return made.status();
+    context = std::move(made).value();
+  }
+  return std::unique_ptr<Backend>(new HttpBackend(host, port, auth_token, std::move(context)));
 }
 
 }  // namespace litehouse::client

@@ -6,6 +6,7 @@
 #include <boost/beast/websocket.hpp>
 
 #include "client/channel.h"
+#include "client/tls.h"
 #include "protocol/json_client_codec.h"
 
 namespace litehouse::client {
@@ -19,35 +20,47 @@ using protocol::json::WsServerReply;
 
 class WsConnection {
  public:
-  WsConnection(std::string host, std::string port, std::string auth_token)
-      : host_(std::move(host)), port_(std::move(port)), auth_token_(std::move(auth_token)) {}
+  WsConnection(std::string host, std::string port, std::string auth_token, std::shared_ptr<asio::ssl::context> tls)
+      : host_(std::move(host)), port_(std::move(port)), auth_token_(std::move(auth_token)), tls_(std::move(tls)) {}
 
   // Connects (again, if the connection broke) and says hello.
   Status Ensure() {
-    if (ws_ && ws_->is_open()) return Status::OK();
-    ws_.reset();
+    if (connected()) return Status::OK();
     beast::error_code ec;
     asio::ip::tcp::resolver resolver(io_);
     auto endpoints = resolver.resolve(host_, port_, ec);
     if (ec) return Status::Unavailable("cannot resolve " + host_ + ": " + ec.message());
-    auto ws = std::make_unique<websocket::stream<beast::tcp_stream>>(io_);
-    beast::get_lowest_layer(*ws).connect(endpoints, ec);
-    if (ec) return Status::Unavailable("cannot connect to " + host_ + ":" + port_ + ": " + ec.message());
-    ws->set_option(websocket::stream_base::decorator([](websocket::request_type& req) {
+    auto decorate = websocket::stream_base::decorator([](websocket::request_type& req) {
       req.set(beast::http::field::sec_websocket_protocol, "hrana3, hrana2");
       req.set(beast::http::field::user_agent, "litehouse-client");
-    }));
-    ws->handshake(host_ + ":" + port_, "/", ec);
-    if (ec) return Status::Unavailable("WebSocket handshake with " + host_ + ":" + port_ + " failed: " + ec.message());
-    ws->text(true);
-    ws_ = std::move(ws);
+    });
+    if (tls_) {
+      auto ws = std::make_unique<websocket::stream<beast::ssl_stream<beast::tcp_stream>>>(io_, *tls_);
+      beast::get_lowest_layer(*ws).connect(endpoints, ec);
+      if (ec) return Status::Unavailable("cannot connect to " + host_ + ":" + port_ + ": " + ec.message());
+      if (Status s = TlsHandshake(ws->next_layer(), host_); !s.ok()) return s;
+      ws->set_option(std::move(decorate));
+      ws->handshake(host_ + ":" + port_, "/", ec);
+      if (ec) return Status::Unavailable("WebSocket handshake with " + host_ + ":" + port_ + " failed: " + ec.message());
+      ws->text(true);
+      wss_ = std::move(ws);
+    } else {
+      auto ws = std::make_unique<websocket::stream<beast::tcp_stream>>(io_);
+      beast::get_lowest_layer(*ws).connect(endpoints, ec);
+      if (ec) return Status::Unavailable("cannot connect to " + host_ + ":" + port_ + ": " + ec.message());
+      ws->set_option(std::move(decorate));
+      ws->handshake(host_ + ":" + port_, "/", ec);
+      if (ec) return Status::Unavailable("WebSocket handshake with " + host_ + ":" + port_ + " failed: " + ec.message());
+      ws->text(true);
+      ws_ = std::move(ws);
+    }
     ++generation_;  // streams opened on an earlier connection are gone
     std::optional<std::string> jwt;
     if (!auth_token_.empty()) jwt = auth_token_;
     auto hello = Exchange(protocol::json::EncodeWsHello(jwt), StreamRequest::Type::kClose, std::nullopt);
     if (!hello.ok()) return hello.status();
     if (hello->type == WsServerReply::Type::kHelloError) {
-      ws_.reset();
+      Disconnect();
       return Status::WithCodeName(StatusCode::kUnauthenticated, hello->result.error.code, hello->result.error.message);
     }
     return Status::OK();
@@ -55,19 +68,19 @@ class WsConnection {
 
   // Sends `message` and reads the reply (for a request, the one with `request_id`).
   Result<WsServerReply> Exchange(const std::string& message, StreamRequest::Type expected, std::optional<int32_t> request_id) {
-    if (!ws_) return Status::IoError("the WebSocket connection to " + host_ + ":" + port_ + " was lost");
+    if (!connected()) return Status::IoError("the WebSocket connection to " + host_ + ":" + port_ + " was lost");
     beast::error_code ec;
-    ws_->write(asio::buffer(message), ec);
+    Write(message, ec);
     while (!ec) {
       beast::flat_buffer buffer;
-      ws_->read(buffer, ec);
+      Read(buffer, ec);
       if (ec) break;
       std::string_view text(static_cast<const char*>(buffer.data().data()), buffer.size());
       auto reply = protocol::json::ParseWsServerMsg(text, expected);
       if (!reply.ok()) return reply.status();
       if (!request_id || reply->request_id == *request_id) return reply;
     }
-    ws_.reset();
+    Disconnect();
     return Status::IoError("WebSocket connection to " + host_ + ":" + port_ + " failed: " + ec.message());
   }
 
@@ -75,10 +88,10 @@ class WsConnection {
   // requests and close cost one round trip, as @libsql/client pipelines them.
   Result<std::vector<WsServerReply>> ExchangeAll(const std::vector<std::string>& messages,
                                                  const std::vector<std::pair<int32_t, StreamRequest::Type>>& ids) {
-    if (!ws_) return Status::IoError("the WebSocket connection to " + host_ + ":" + port_ + " was lost");
+    if (!connected()) return Status::IoError("the WebSocket connection to " + host_ + ":" + port_ + " was lost");
     beast::error_code ec;
     for (const auto& m : messages) {
-      ws_->write(asio::buffer(m), ec);
+      Write(m, ec);
       if (ec) break;
     }
     std::vector<WsServerReply> replies(ids.size());
@@ -86,7 +99,7 @@ class WsConnection {
     size_t pending = ids.size();
     while (!ec && pending > 0) {
       beast::flat_buffer buffer;
-      ws_->read(buffer, ec);
+      Read(buffer, ec);
       if (ec) break;
       std::string_view text(static_cast<const char*>(buffer.data().data()), buffer.size());
       // Which request is this? Peek at the id first, then parse as that request's answer.
@@ -103,7 +116,7 @@ class WsConnection {
       }
     }
     if (pending == 0) return replies;
-    ws_.reset();
+    Disconnect();
     return Status::IoError("WebSocket connection to " + host_ + ":" + port_ + " failed: " + ec.message());
   }
 
@@ -111,12 +124,27 @@ class WsConnection {
   int32_t NextStreamId() { return next_stream_id_++; }
   // Which connection is current: a stream belongs to the connection it was opened on.
   uint64_t generation() const { return generation_; }
-  bool connected() const { return ws_ != nullptr; }
+  bool connected() const { return ws_ != nullptr || wss_ != nullptr; }
 
  private:
+  void Write(const std::string& message, beast::error_code& ec) {
+    if (wss_) wss_->write(asio::buffer(message), ec);
+    else ws_->write(asio::buffer(message), ec);
+  }
+  void Read(beast::flat_buffer& buffer, beast::error_code& ec) {
+    if (wss_) wss_->read(buffer, ec);
+    else ws_->read(buffer, ec);
+  }
+  void Disconnect() {
+    ws_.reset();
+    wss_.reset();
+  }
+
   const std::string host_, port_, auth_token_;
+  const std::shared_ptr<asio::ssl::context> tls_;  // null: plain ws://
   asio::io_context io_;
   std::unique_ptr<websocket::stream<beast::tcp_stream>> ws_;
+  std::unique_ptr<websocket::stream<beast::ssl_stream<beast::tcp_stream>>> wss_;
   int32_t next_request_id_ = 1;
   int32_t next_stream_id_ = 1;
   uint64_t generation_ = 0;
@@ -198,7 +226,8 @@ class WsChannel : public Channel {
 
 class WsBackend : public Backend {
  public:
-  WsBackend(std::string host, std::string port, std::string token) : conn_(std::move(host), std::move(port), std::move(token)) {}
+  WsBackend(std::string host, std::string port, std::string token, std::shared_ptr<asio::ssl::context> tls)
+      : conn_(std::move(host), std::move(port), std::move(token), std::move(tls)) {}
   Result<std::unique_ptr<Channel>> OpenChannel() override { return std::unique_ptr<Channel>(new WsChannel(&conn_)); }
 
  private:
@@ -208,8 +237,14 @@ class WsBackend : public Backend {
 }  // namespace
 
 Result<std::unique_ptr<Backend>> OpenWsBackend(const std::string& host, const std::string& port,
-                                               const std::string& auth_token) {
-  return std::unique_ptr<Backend>(new WsBackend(host, port, auth_token));
+                                               const std::string& auth_token, bool tls) {
+  std::shared_ptr<asio::ssl::context> context;
+  if (tls) {
+    auto made = MakeTlsContext();
+    if (!made.ok()) return made.status();
+    context = std::move(made).value();
+  }
+  return std::unique_ptr<Backend>(new WsBackend(host, port, auth_token, std::move(context)));
 }
 
 }  // namespace litehouse::client

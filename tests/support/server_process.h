@@ -1,6 +1,6 @@
-// ServerProcess: the real `litehouse serve` on a free loopback port with a fresh database directory,
-// for C++ tests that talk to a server (the client library's behaviour suite). Stopped (SIGTERM,
-// then waited for) when destroyed.
+// ChildProcess: a program that reports "listening on ...:PORT" (or "listening on PORT") on stderr,
+// such as the real `litehouse serve` on a free loopback port, for C++ tests that talk to a server
+// (the client library's behaviour suite). Stopped (SIGTERM, then waited for) when destroyed.
 #pragma once
 
 #include <signal.h>
@@ -11,28 +11,31 @@
 #include <regex>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace litehouse::testing {
 
-class ServerProcess {
+class ChildProcess {
  public:
-  // Starts `binary` serving `db_dir`; port() is 0 if it did not report listening within 10 s.
-  ServerProcess(const std::string& binary, const std::string& db_dir) {
+  // Starts argv[0] (looked up in PATH) with `argv`; port() is 0 if it did not report listening within 10 s.
+  explicit ChildProcess(const std::vector<std::string>& argv) {
     int fds[2];
-    if (pipe(fds) != 0) return;
+    if (argv.empty() || pipe(fds) != 0) return;
     pid_ = fork();
     if (pid_ == 0) {
       dup2(fds[1], 2);
       close(fds[0]);
-      execl(binary.c_str(), binary.c_str(), "serve", "--db-path", db_dir.c_str(), "--http-listen-addr", "127.0.0.1:0",
-            static_cast<char*>(nullptr));
+      std::vector<char*> args;
+      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+      args.push_back(nullptr);
+      execvp(args[0], args.data());
       _exit(127);
     }
     close(fds[1]);
     stderr_fd_ = fds[0];
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     std::string log;
-    std::regex listening("listening on http://127\\.0\\.0\\.1:(\\d+)");
+    std::regex listening("listening on (?:http://127\\.0\\.0\\.1:)?(\\d+)");
     char buf[4096];
     while (std::chrono::steady_clock::now() < deadline) {
       ssize_t n = read(stderr_fd_, buf, sizeof buf);
@@ -51,7 +54,7 @@ class ServerProcess {
       }
     });
   }
-  ~ServerProcess() {
+  ~ChildProcess() {
     if (pid_ > 0) {
       kill(pid_, SIGTERM);
       int status = 0;
@@ -60,8 +63,8 @@ class ServerProcess {
     if (drain_.joinable()) drain_.join();
     if (stderr_fd_ >= 0) close(stderr_fd_);
   }
-  ServerProcess(const ServerProcess&) = delete;
-  ServerProcess& operator=(const ServerProcess&) = delete;
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
 
   int port() const { return port_; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
@@ -71,6 +74,13 @@ class ServerProcess {
   int stderr_fd_ = -1;
   int port_ = 0;
   std::thread drain_;
+};
+
+// The real server serving `db_dir` on 127.0.0.1, any free port.
+class ServerProcess : public ChildProcess {
+ public:
+  ServerProcess(const std::string& binary, const std::string& db_dir)
+      : ChildProcess({binary, "serve", "--db-path", db_dir, "--http-listen-addr", "127.0.0.1:0"}) {}
 };
 
 }  // namespace litehouse::testing

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 
 #include "../support/server_process.h"
@@ -14,7 +15,7 @@
 namespace litehouse {
 namespace {
 
-enum class Backend { kMemory, kFile, kHttp, kWs };
+enum class Backend { kMemory, kFile, kHttp, kWs, kHttps, kWss };
 
 std::string Name(const ::testing::TestParamInfo<Backend>& info) {
   switch (info.param) {
@@ -22,6 +23,8 @@ std::string Name(const ::testing::TestParamInfo<Backend>& info) {
     case Backend::kFile: return "File";
     case Backend::kHttp: return "Http";
     case Backend::kWs: return "WebSocket";
+    case Backend::kHttps: return "Https";
+    case Backend::kWss: return "SecureWebSocket";
   }
   return "Unknown";
 }
@@ -38,6 +41,23 @@ class ClientTest : public ::testing::TestWithParam<Backend> {
         ASSERT_NE(server_->port(), 0) << "the server did not start";
         url_ = (GetParam() == Backend::kWs ? "ws://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(server_->port());
         break;
+      case Backend::kHttps:
+      case Backend::kWss: {
+        // The server behind a TLS terminator with a certificate made here for 127.0.0.1, trusted
+        // through SSL_CERT_FILE as a system CA would be.
+        server_ = std::make_unique<testing::ServerProcess>(LITEHOUSE_BIN, dir_.file("server"));
+        ASSERT_NE(server_->port(), 0) << "the server did not start";
+        std::string key = dir_.file("key.pem"), cert = dir_.file("cert.pem");
+        std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext "
+                          "subjectAltName=IP:127.0.0.1 -keyout " + key + " -out " + cert + " 2>/dev/null";
+        ASSERT_EQ(std::system(cmd.c_str()), 0) << "openssl could not make a certificate";
+        proxy_ = std::make_unique<testing::ChildProcess>(std::vector<std::string>{
+            "node", LITEHOUSE_SOURCE_DIR "/tests/support/tls_proxy.mjs", key, cert, std::to_string(server_->port())});
+        ASSERT_NE(proxy_->port(), 0) << "the TLS proxy did not start";
+        setenv("SSL_CERT_FILE", cert.c_str(), 1);
+        url_ = (GetParam() == Backend::kWss ? "wss://127.0.0.1:" : "https://127.0.0.1:") + std::to_string(proxy_->port());
+        break;
+      }
     }
     client_ = Connect();
     ASSERT_TRUE(client_);
@@ -57,6 +77,7 @@ class ClientTest : public ::testing::TestWithParam<Backend> {
 
   testing::TestDir dir_;
   std::unique_ptr<testing::ServerProcess> server_;
+  std::unique_ptr<testing::ChildProcess> proxy_;  // TLS in front of server_
   std::string url_;
   std::unique_ptr<Client> client_;
 };
@@ -198,15 +219,38 @@ TEST_P(ClientTest, ALostServerIsAnErrorNeverACrash) {
   EXPECT_FALSE(fresh.ok()) << "nobody is listening any more";
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, ClientTest, ::testing::Values(Backend::kMemory, Backend::kFile, Backend::kHttp, Backend::kWs),
+INSTANTIATE_TEST_SUITE_P(Backends, ClientTest, ::testing::Values(Backend::kMemory, Backend::kFile, Backend::kHttp, Backend::kWs,
+                                           Backend::kHttps, Backend::kWss),
                          Name);
 
 TEST(ClientOpen, RefusesWhatItCannotServe) {
   EXPECT_TRUE(Client::Open({"ftp://example.com"}).status().IsInvalidArgument());
-  EXPECT_TRUE(Client::Open({"https://example.com"}).status().IsInvalidArgument()) << "TLS: not yet";
-  EXPECT_TRUE(Client::Open({"wss://example.com"}).status().IsInvalidArgument()) << "TLS: not yet";
+
   EXPECT_TRUE(Client::Open({""}).status().IsInvalidArgument());
   EXPECT_TRUE(Client::Open({"http://"}).status().IsInvalidArgument());
+}
+
+TEST(ClientOpen, ACertificateNotTrustedIsRefused) {
+  // A TLS server whose certificate no trusted CA signed: the handshake fails, nothing is sent.
+  testing::TestDir dir;
+  testing::ServerProcess server(LITEHOUSE_BIN, dir.file("server"));
+  ASSERT_NE(server.port(), 0);
+  std::string key = dir.file("key.pem"), cert = dir.file("cert.pem"), other = dir.file("other.pem");
+  std::string make = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext "
+                     "subjectAltName=IP:127.0.0.1 2>/dev/null -keyout ";
+  ASSERT_EQ(std::system((make + key + " -out " + cert).c_str()), 0);
+  ASSERT_EQ(std::system((make + dir.file("other-key.pem") + " -out " + other).c_str()), 0);
+  testing::ChildProcess proxy(std::vector<std::string>{"node", LITEHOUSE_SOURCE_DIR "/tests/support/tls_proxy.mjs", key,
+                                                       cert, std::to_string(server.port())});
+  ASSERT_NE(proxy.port(), 0);
+  setenv("SSL_CERT_FILE", other.c_str(), 1);  // trusts another certificate, not the proxy's
+  for (std::string scheme : {"https://", "wss://"}) {
+    auto c = Client::Open({scheme + "127.0.0.1:" + std::to_string(proxy.port())});
+    ASSERT_TRUE(c.ok());
+    auto rs = (*c)->Execute("SELECT 1");
+    ASSERT_FALSE(rs.ok()) << scheme;
+    EXPECT_NE(rs.status().message().find("TLS handshake"), std::string::npos) << rs.status().message();
+  }
 }
 
 TEST(ClientOpen, AnUnreachableServerIsAnErrorNotAHang) {
