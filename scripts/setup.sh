@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(g++ cmake make pkg-config git ca-certificates libboost1.81-dev rapidjson-dev libspdlog-dev libfmt-dev
-  libcli11-dev libgtest-dev libgmock-dev libssl-dev protobuf-compiler libprotobuf-dev sqlite3 nodejs npm)
+  libcli11-dev libgtest-dev libgmock-dev libssl-dev openssl protobuf-compiler libprotobuf-dev sqlite3 nodejs npm)
 
 [ "${1:-}" = "--bench" ] && APT_PACKAGES+=(curl iproute2 libsimdjson-dev libbenchmark-dev)
 missing=()

@@ -253,6 +253,44 @@ TEST(ClientOpen, ACertificateNotTrustedIsRefused) {
   }
 }
 
+// The output of a command, or "" if it failed.
+std::string Capture(const std::string& cmd) {
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return out;
+  char buf[512];
+  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  if (pclose(p) != 0) return "";
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+TEST(ClientOpen, TheAuthTokenIsSentAndRequired) {
+  testing::TestDir dir;
+  std::string bin = LITEHOUSE_BIN;
+  ASSERT_FALSE(Capture(bin + " token keygen --dir " + dir.file("keys") + " 2>/dev/null").empty());
+  std::string token = Capture(bin + " token create --key " + dir.file("keys") + "/jwt_private.pem");
+  ASSERT_FALSE(token.empty());
+  testing::ChildProcess server(std::vector<std::string>{bin, "serve", "--db-path", dir.file("server"), "--http-listen-addr",
+                                                        "127.0.0.1:0", "--auth-jwt-key-file",
+                                                        dir.file("keys") + "/jwt_public.pem"});
+  ASSERT_NE(server.port(), 0);
+  for (std::string scheme : {"http://", "ws://"}) {
+    std::string url = scheme + "127.0.0.1:" + std::to_string(server.port());
+    auto anonymous = Client::Open({url});
+    ASSERT_TRUE(anonymous.ok());
+    auto refused = (*anonymous)->Execute("SELECT 1");
+    ASSERT_FALSE(refused.ok()) << scheme;
+    EXPECT_EQ(refused.status().code(), StatusCode::kUnauthenticated) << refused.status().ToString();
+    EXPECT_EQ(refused.status().code_name(), "UNAUTHORIZED");
+    auto authed = Client::Open({url, token});
+    ASSERT_TRUE(authed.ok());
+    auto rs = (*authed)->Execute("SELECT 6 * 7");
+    ASSERT_TRUE(rs.ok()) << scheme << rs.status().ToString();
+    EXPECT_EQ(rs->rows.at(0)[0], Value(int64_t{42}));
+  }
+}
+
 TEST(ClientOpen, AnUnreachableServerIsAnErrorNotAHang) {
   auto c = Client::Open({"http://127.0.0.1:1"});
   ASSERT_TRUE(c.ok()) << "not contacted until the first request";
