@@ -32,10 +32,13 @@ class HttpConnection {
     req.body() = std::move(body);
     req.keep_alive(true);
     req.prepare_payload();
-    // A kept-alive connection the server has since closed fails on first use: reconnect once.
+    // A kept-alive connection the server has since closed fails on first use: reconnect once. Only
+    // a reused connection is retried: on a fresh one a failure may mean the request did run, and
+    // repeating it could apply a write twice.
     for (int attempt = 0; attempt < 2; ++attempt) {
       beast::error_code ec;
-      if (!plain_ && !secure_) {
+      bool reused = plain_ || secure_;
+      if (!reused) {
         if (Status s = Connect(); !s.ok()) return s;
       }
       http::response<http::string_body> res;
@@ -50,7 +53,9 @@ class HttpConnection {
         return res;
       }
       Disconnect();
-      if (attempt == 1) return Status::IoError("HTTP request to " + host_ + ":" + port_ + " failed: " + ec.message());
+      if (attempt == 1 || !reused) {
+        return Status::IoError("HTTP request to " + host_ + ":" + port_ + " failed: " + ec.message());
+      }
     }
     return Status::Internal("unreachable");
   }
