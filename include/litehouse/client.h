@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -91,6 +92,26 @@ class Transaction {
   virtual Status Rollback() = 0;
 };
 
+// What Session::ExecuteInOrder returns: the statements that ran, and the first failure if any.
+struct SequenceResult {
+  std::vector<ResultSet> results;     // one per statement that succeeded, in order
+  Status status;                      // OK, or why the sequence stopped
+  std::optional<size_t> failed_index;  // the statement that failed (results.size()); nullopt when
+                                       // the request itself failed and what ran is unknown
+};
+
+// Statements on one stream (on a server, one connection), in autocommit until the SQL itself says
+// BEGIN: a shell's session, or an importer replaying a script with its own transactions. Destroying
+// a Session closes its stream, which rolls back a transaction left open.
+class Session {
+ public:
+  virtual ~Session() = default;
+  virtual Result<ResultSet> Execute(const Statement& statement) = 0;
+  // Runs `statements` in order in one round trip, stopping at the first that fails; no transaction
+  // is added around them.
+  virtual SequenceResult ExecuteInOrder(const std::vector<Statement>& statements) = 0;
+};
+
 class Client {
  public:
   // Opens the database `options.url` names. A remote URL is not contacted until the first request.
@@ -110,6 +131,11 @@ class Client {
   virtual Result<std::unique_ptr<Transaction>> BeginTransaction(TransactionMode mode = TransactionMode::kWrite) = 0;
   // A script of statements without arguments, run in order until the first error.
   virtual Status ExecuteMultiple(std::string_view sql) = 0;
+  virtual Result<std::unique_ptr<Session>> OpenSession() = 0;
+  // The whole database as SQL text in the format of the sqlite3 shell's .dump, one consistent
+  // snapshot, handed to `sink` piece by piece (a server streams it from GET /dump). A sink that
+  // fails stops the dump and its Status is returned.
+  virtual Status Dump(const std::function<Status(std::string_view)>& sink) = 0;
 };
 
 }  // namespace litehouse

@@ -14,5 +14,9 @@ using Run = std::function<int()>;
 Run RegisterServe(CLI::App& app);
 // `litehouse token keygen|create`: JWT keys and tokens.
 Run RegisterToken(CLI::App& app);
+// `litehouse shell`, `litehouse dump`, `litehouse migrate`: the tools of a data move (datamove.cc).
+Run RegisterShell(CLI::App& app);
+Run RegisterDump(CLI::App& app);
+Run RegisterMigrate(CLI::App& app);
 
 }  // namespace litehouse::cli

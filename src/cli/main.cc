@@ -12,6 +12,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   auto run_serve = litehouse::cli::RegisterServe(app);
   auto run_token = litehouse::cli::RegisterToken(app);
+  auto run_shell = litehouse::cli::RegisterShell(app);
+  auto run_dump = litehouse::cli::RegisterDump(app);
+  auto run_migrate = litehouse::cli::RegisterMigrate(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -22,5 +25,8 @@ int main(int argc, char** argv) {
   }
   if (app.got_subcommand("serve")) return run_serve();
   if (app.got_subcommand("token")) return run_token();
+  if (app.got_subcommand("shell")) return run_shell();
+  if (app.got_subcommand("dump")) return run_dump();
+  if (app.got_subcommand("migrate")) return run_migrate();
   return 2;
 }

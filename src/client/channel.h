@@ -2,7 +2,9 @@
 // a backend only says how a list of stream requests reaches a stream and comes back.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -23,6 +25,9 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual Result<std::unique_ptr<Channel>> OpenChannel() = 0;
+  // The database as SQL text (engine/dump.h's format), handed to `sink` piece by piece; a failed
+  // sink stops the dump with its Status. Remote: GET /dump, streamed.
+  virtual Status Dump(const std::function<Status(std::string_view)>& sink) = 0;
 };
 
 // A database file (or ":memory:") in this process, on one SQLite connection of its own.

@@ -99,9 +99,74 @@ class TransactionImpl : public Transaction {
   bool open_ = true;
 };
 
+class SessionImpl : public Session {
+ public:
+  explicit SessionImpl(std::unique_ptr<client::Channel> channel) : channel_(std::move(channel)) {}
+  ~SessionImpl() override { (void)channel_->Send({}, true); }
+
+  Result<ResultSet> Execute(const Statement& statement) override { return ExecuteOn(*channel_, statement, false); }
+
+  // One Hrana batch without BEGIN/COMMIT: each step runs if the one before succeeded.
+  SequenceResult ExecuteInOrder(const std::vector<Statement>& statements) override {
+    SequenceResult out;
+    if (statements.empty()) return out;
+    StreamRequest req;
+    req.type = StreamRequest::Type::kBatch;
+    for (const auto& s : statements) {
+      std::optional<BatchCond> cond;
+      if (!req.batch.steps.empty()) {
+        cond = BatchCond{BatchCond::Kind::kOk, static_cast<uint32_t>(req.batch.steps.size() - 1), {}};
+      }
+      req.batch.steps.push_back({cond, ToStmt(s)});
+    }
+    std::vector<StreamRequest> requests;
+    requests.push_back(std::move(req));
+    auto results = channel_->Send(std::move(requests), false);
+    if (!results.ok()) {
+      out.status = results.status();
+      return out;
+    }
+    StreamResult& r = results->at(0);
+    if (!r.ok) {
+      out.status = ToStatus(r.error);
+      return out;
+    }
+    auto& br = r.response.batch_result;
+    for (size_t i = 0; i < statements.size(); ++i) {
+      if (i < br.step_errors.size() && br.step_errors[i]) {
+        out.status = ToStatus(*br.step_errors[i]);
+        out.failed_index = i;
+        return out;
+      }
+      if (i >= br.step_results.size() || !br.step_results[i]) {
+        out.status = Status::Internal("the server skipped statement " + std::to_string(i + 1) + " of a batch");
+        out.failed_index = i;
+        return out;
+      }
+      out.results.push_back(ToResultSet(std::move(*br.step_results[i])));
+    }
+    return out;
+  }
+
+ private:
+  std::unique_ptr<client::Channel> channel_;
+};
+
 class ClientImpl : public Client {
  public:
-  explicit ClientImpl(std::unique_ptr<client::Backend> backend) : backend_(std::move(backend)) {}
+  // `dump_backend` serves Dump when `backend` cannot (WebSocket: the dump is an HTTP GET).
+  explicit ClientImpl(std::unique_ptr<client::Backend> backend, std::unique_ptr<client::Backend> dump_backend = nullptr)
+      : backend_(std::move(backend)), dump_backend_(std::move(dump_backend)) {}
+
+  Result<std::unique_ptr<Session>> OpenSession() override {
+    auto channel = backend_->OpenChannel();
+    if (!channel.ok()) return channel.status();
+    return std::unique_ptr<Session>(new SessionImpl(std::move(channel).value()));
+  }
+
+  Status Dump(const std::function<Status(std::string_view)>& sink) override {
+    return (dump_backend_ ? dump_backend_ : backend_)->Dump(sink);
+  }
 
   Result<ResultSet> Execute(const Statement& statement) override {
     auto channel = backend_->OpenChannel();
@@ -167,6 +232,7 @@ class ClientImpl : public Client {
 
  private:
   std::unique_ptr<client::Backend> backend_;
+  std::unique_ptr<client::Backend> dump_backend_;
 };
 
 // "scheme://host[:port][/...][?query]" -> host, port, query. False if malformed.
@@ -220,7 +286,13 @@ Result<std::unique_ptr<Client>> Client::Open(const ClientOptions& options) {
     return Status::InvalidArgument("unsupported URL scheme '" + std::string(scheme) + "'");
   }
   if (port.empty()) port = tls ? "443" : "80";
-  if (scheme == "ws" || scheme == "wss") return make(client::OpenWsBackend(host, port, options.auth_token, tls));
+  if (scheme == "ws" || scheme == "wss") {
+    auto ws = client::OpenWsBackend(host, port, options.auth_token, tls);
+    if (!ws.ok()) return ws.status();
+    auto http = client::OpenHttpBackend(host, port, options.auth_token, tls);
+    if (!http.ok()) return http.status();
+    return std::unique_ptr<Client>(new ClientImpl(std::move(ws).value(), std::move(http).value()));
+  }
   return make(client::OpenHttpBackend(host, port, options.auth_token, tls));
 }
 

@@ -22,6 +22,52 @@ class HttpConnection {
                  std::shared_ptr<asio::ssl::context> tls)
       : host_(std::move(host)), port_(std::move(port)), auth_token_(std::move(auth_token)), tls_(std::move(tls)) {}
 
+  // GETs `target`, handing the body to `sink` as it arrives. A status other than 200 is an error
+  // carrying the server's error body; a body cut short is an IoError.
+  Status Get(const std::string& target, const std::function<Status(std::string_view)>& sink) {
+    http::request<http::empty_body> req{http::verb::get, target, 11};
+    req.set(http::field::host, host_);
+    req.set(http::field::user_agent, "litehouse-client");
+    if (!auth_token_.empty()) req.set(http::field::authorization, "Bearer " + auth_token_);
+    req.keep_alive(true);
+    Disconnect();  // a fresh connection: a GET is not worth the retry logic of a reused one
+    if (Status s = Connect(); !s.ok()) return s;
+    beast::error_code ec;
+    http::response_parser<http::buffer_body> parser;
+    parser.body_limit(boost::none);
+    std::string error_body;
+    char buf[64 << 10];
+    auto exchange = [&](auto& stream) -> Status {
+      http::write(stream, req, ec);
+      if (!ec) http::read_header(stream, buffer_, parser, ec);
+      if (ec) return Status::IoError("GET " + target + " from " + host_ + ":" + port_ + " failed: " + ec.message());
+      const bool ok = parser.get().result() == http::status::ok;
+      while (!parser.is_done()) {
+        parser.get().body().data = buf;
+        parser.get().body().size = sizeof buf;
+        http::read(stream, buffer_, parser, ec);
+        if (ec == http::error::need_buffer) ec = {};
+        if (ec) return Status::IoError("GET " + target + " from " + host_ + ":" + port_ + " ended early: " + ec.message());
+        std::string_view got(buf, sizeof buf - parser.get().body().size);
+        if (!ok) {
+          if (error_body.size() < (1 << 20)) error_body.append(got);
+        } else if (Status s = sink(got); !s.ok()) {
+          return s;
+        }
+      }
+      if (ok) return Status::OK();
+      auto error = protocol::json::ParseErrorBody(error_body);
+      StatusCode code = parser.get().result() == http::status::unauthorized || parser.get().result() == http::status::forbidden
+                            ? StatusCode::kUnauthenticated
+                            : StatusCode::kUnavailable;
+      if (error.ok()) return Status::WithCodeName(code, error->code, error->message);
+      return Status::WithCodeName(code, "HTTP_ERROR", "Server returned HTTP status " + std::to_string(parser.get().result_int()));
+    };
+    Status s = secure_ ? exchange(*secure_) : exchange(*plain_);
+    Disconnect();
+    return s;
+  }
+
   // POSTs `body` to `target`; the response, or an IoError.
   Result<http::response<http::string_body>> Post(const std::string& target, std::string body) {
     http::request<http::string_body> req{http::verb::post, target, 11};
@@ -140,6 +186,7 @@ class HttpBackend : public Backend {
   HttpBackend(std::string host, std::string port, std::string token, std::shared_ptr<asio::ssl::context> tls)
       : conn_(std::move(host), std::move(port), std::move(token), std::move(tls)) {}
   Result<std::unique_ptr<Channel>> OpenChannel() override { return std::unique_ptr<Channel>(new HttpChannel(&conn_)); }
+  Status Dump(const std::function<Status(std::string_view)>& sink) override { return conn_.Get("/dump", sink); }
 
  private:
   HttpConnection conn_;

@@ -4,6 +4,7 @@
 
 #include "client/channel.h"
 #include "engine/connection.h"
+#include "engine/dump.h"
 #include "protocol/stream.h"
 
 namespace litehouse::client {
@@ -12,10 +13,12 @@ namespace {
 class LocalChannel : public Channel {
  public:
   explicit LocalChannel(engine::Connection* conn) : conn_(conn) {}
-  Result<std::vector<protocol::StreamResult>> Send(std::vector<protocol::StreamRequest> requests, bool) override {
+  Result<std::vector<protocol::StreamResult>> Send(std::vector<protocol::StreamRequest> requests, bool close) override {
     std::vector<protocol::StreamResult> results;
     results.reserve(requests.size());
     for (const auto& r : requests) results.push_back(stream_.Handle(r, conn_));
+    // As on a server: a stream that ends rolls back the transaction it left open.
+    if (close && !conn_->autocommit()) (void)conn_->Exec("ROLLBACK");
     return results;
   }
 
@@ -29,6 +32,17 @@ class LocalBackend : public Backend {
  public:
   explicit LocalBackend(std::unique_ptr<engine::Connection> conn) : conn_(std::move(conn)) {}
   Result<std::unique_ptr<Channel>> OpenChannel() override { return std::unique_ptr<Channel>(new LocalChannel(conn_.get())); }
+  Status Dump(const std::function<Status(std::string_view)>& sink) override {
+    engine::Dumper dumper(conn_.get());
+    std::string chunk;
+    while (true) {
+      chunk.clear();
+      auto more = dumper.Next(&chunk, 256 << 10);
+      if (!more.ok()) return more.status();
+      if (Status s = sink(chunk); !s.ok()) return s;
+      if (!*more) return Status::OK();
+    }
+  }
 
  private:
   std::unique_ptr<engine::Connection> conn_;

@@ -229,6 +229,10 @@ class WsBackend : public Backend {
   WsBackend(std::string host, std::string port, std::string token, std::shared_ptr<asio::ssl::context> tls)
       : conn_(std::move(host), std::move(port), std::move(token), std::move(tls)) {}
   Result<std::unique_ptr<Channel>> OpenChannel() override { return std::unique_ptr<Channel>(new WsChannel(&conn_)); }
+  // A dump is plain HTTP (GET /dump): the client asks an HTTP backend on the same address instead.
+  Status Dump(const std::function<Status(std::string_view)>&) override {
+    return Status::Internal("a dump goes over HTTP, not WebSocket");
+  }
 
  private:
   WsConnection conn_;

@@ -35,6 +35,9 @@ class SqlGuard {
 
   // Starts the query clock for the statement about to run (no-op without a timeout).
   void StartQuery();
+  // No deadline until the next StartQuery: for the server's own long reads (a dump, streamed at the
+  // pace of its reader), which the client-facing clock must not interrupt.
+  void StopClock() { deadline_ = std::chrono::steady_clock::time_point::max(); }
   // In read-only mode every write is refused by the authorizer (the connection's query_only does the
   // same inside the VM; this names the reason at prepare time).
   void set_read_only(bool read_only) { read_only_ = read_only; }

@@ -5,6 +5,7 @@
 #include <boost/beast/http.hpp>
 
 #include "common/log.h"
+#include "engine/dump.h"
 #include "protocol/errors.h"
 #include "protocol/json_codec.h"
 #include "server/hrana_http.h"
@@ -69,6 +70,84 @@ asio::awaitable<HttpReply> Route(ServerContext& ctx, http::request<http::string_
   co_return NotFound();
 }
 
+// GET /dump, as sqld: the database as SQL text (engine/dump.h), sent in chunks as the dumper makes
+// them, so memory stays bounded by one chunk whatever the size of the database. The dump reads one
+// snapshot on a reader connection; other clients go on meanwhile. A failure before the first byte is
+// a JSON error; after it, the connection is cut without the last chunk, so the client sees an
+// incomplete transfer rather than a short dump it could take for whole. False: close the connection.
+asio::awaitable<bool> ServeDump(ServerContext& ctx, beast::tcp_stream& stream,
+                                const http::request<http::string_body>& req) {
+  constexpr size_t kChunkBytes = 256 << 10;
+  auto reply_error = [&](int status, const std::string& code, const std::string& message) -> asio::awaitable<bool> {
+    http::response<http::string_body> res{static_cast<http::status>(status), req.version()};
+    res.set(http::field::server, "litehouse");
+    res.set(http::field::content_type, "application/json");
+    res.body() = protocol::json::EncodeError(protocol::MakeError(code, message));
+    res.keep_alive(req.keep_alive());
+    res.prepare_payload();
+    auto [ec, n] = co_await http::async_write(stream, res, kTuple);
+    co_return !ec && req.keep_alive();
+  };
+  if (req.method() != http::verb::get) co_return co_await reply_error(405, "METHOD_NOT_ALLOWED", "Method not allowed");
+  auto auth = req.find(http::field::authorization);
+  Grant grant = Grant::kReadWrite;  // a dump only reads: a read-only token may take one
+  if (auto refusal = ctx.opts.auth->CheckHeader(auth == req.end() ? std::string_view() : std::string_view(auth->value()),
+                                                &grant)) {
+    co_return co_await reply_error(refusal->http_status, refusal->code, refusal->message);
+  }
+
+  struct Job {
+    engine::Lease lease;
+    std::unique_ptr<engine::Dumper> dumper;
+  } job;
+  std::string chunk;
+  auto next = [&]() -> Result<bool> {
+    if (!job.dumper) {
+      auto lease = ctx.db.AcquireReader();
+      if (!lease.ok()) return lease.status();
+      job.lease = std::move(lease).value();
+      job.dumper = std::make_unique<engine::Dumper>(job.lease.get());
+    }
+    chunk.clear();
+    return job.dumper->Next(&chunk, kChunkBytes);
+  };
+  auto finish = [&] {
+    job.dumper.reset();
+    job.lease.Release();
+  };
+  Result<bool> more = co_await RunSql(ctx, next);
+  if (!more.ok()) {
+    co_await RunSql(ctx, finish);
+    co_return co_await reply_error(500, "INTERNAL_ERROR", "The dump failed: " + more.status().message());
+  }
+  http::response<http::empty_body> res{http::status::ok, req.version()};
+  res.set(http::field::server, "litehouse");
+  res.set(http::field::content_type, "text/plain; charset=utf-8");
+  res.keep_alive(req.keep_alive());
+  res.chunked(true);
+  http::response_serializer<http::empty_body> serializer{res};
+  stream.expires_after(ctx.opts.idle_connection_timeout);
+  auto [hec, hn] = co_await http::async_write_header(stream, serializer, kTuple);
+  bool ok = !hec;
+  while (ok) {
+    if (!chunk.empty()) {
+      stream.expires_after(ctx.opts.idle_connection_timeout);
+      auto [ec, n] = co_await asio::async_write(stream, http::make_chunk(asio::buffer(chunk)), kTuple);
+      ok = !ec;
+    }
+    if (!ok || !*more) break;
+    more = co_await RunSql(ctx, next);
+    if (!more.ok()) {
+      LH_LOG_WARN("dump failed midway: {}", more.status().message());
+      ok = false;
+    }
+  }
+  co_await RunSql(ctx, finish);
+  if (!ok) co_return false;
+  auto [ec, n] = co_await asio::async_write(stream, http::make_chunk_last(), kTuple);
+  co_return !ec && req.keep_alive();
+}
+
 }  // namespace
 
 asio::awaitable<void> RunHttpSession(ServerContext& ctx, asio::ip::tcp::socket socket) {
@@ -109,6 +188,11 @@ asio::awaitable<void> RunHttpSession(ServerContext& ctx, asio::ip::tcp::socket s
     }
     // No timeout while the request runs: the stream's own limits bound it, and the client waits.
     stream.expires_never();
+    std::string_view path = req.target().substr(0, req.target().find('?'));
+    if (path == "/dump") {
+      if (!co_await ServeDump(ctx, stream, req)) break;
+      continue;
+    }
     HttpReply reply = co_await Route(ctx, req);
     http::response<http::string_body> res{static_cast<http::status>(reply.status), req.version()};
     res.set(http::field::server, "litehouse");

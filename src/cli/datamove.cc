@@ -1,0 +1,142 @@
+// The tools of a data move, over the client library, so each works alike on a file and a server URL:
+//
+//   litehouse shell TARGET [--auth-token T]        interactive on a terminal; else runs stdin as a
+//                                                  script (`litehouse shell URL < dump.sql`)
+//   litehouse dump TARGET [--auth-token T] [-o F]  the database as SQL text (sqlite3 .dump format)
+//   litehouse migrate TARGET --dir DIR [--dry-run] apply DIR/NNN-name.sql in order, once each
+//
+// TARGET: a database file path (or file:PATH), or http(s)://, ws(s)://, libsql:// URL. The token
+// defaults to $TURSO_AUTH_TOKEN, as the seed application reads it.
+//
+// Exit codes: 0 success; 1 the work failed (an SQL error, an unreachable server: nothing of a failed
+// transaction or migration is left applied); 2 bad command line; 3 (migrate) the directory disagrees
+// with the migrations the database has recorded; nothing ran.
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "cli/commands.h"
+#include "litehouse/client.h"
+#include "tools/migrate.h"
+#include "tools/shell.h"
+
+namespace litehouse::cli {
+namespace {
+
+struct TargetFlags {
+  std::string target;
+  std::string auth_token;
+};
+
+void AddTarget(CLI::App* cmd, TargetFlags* flags) {
+  cmd->add_option("target", flags->target, "Database file path, or server URL (http://, https://, ws://, libsql://)")
+      ->required();
+  cmd->add_option("--auth-token", flags->auth_token, "Token for the server (default: $TURSO_AUTH_TOKEN)")
+      ->envname("TURSO_AUTH_TOKEN");
+}
+
+bool IsUrl(const std::string& target) { return target.find("://") != std::string::npos; }
+
+std::unique_ptr<Client> OpenTarget(const TargetFlags& flags) {
+  auto client = Client::Open({flags.target, flags.auth_token});
+  if (!client.ok()) {
+    std::cerr << "Error: cannot open " << flags.target << ": " << client.status().message() << "\n";
+    return nullptr;
+  }
+  return std::move(client).value();
+}
+
+}  // namespace
+
+Run RegisterShell(CLI::App& app) {
+  auto flags = std::make_shared<TargetFlags>();
+  CLI::App* cmd = app.add_subcommand("shell", "An SQL shell on a database file or a server; runs stdin when it is not a terminal");
+  AddTarget(cmd, flags.get());
+  return [flags]() -> int {
+    auto client = OpenTarget(*flags);
+    if (!client) return 1;
+    tools::Shell shell(client.get(), std::cout, std::cerr);
+    if (isatty(STDIN_FILENO)) return shell.RunInteractive();
+    return shell.RunScript(std::cin, "", isatty(STDERR_FILENO) != 0);
+  };
+}
+
+Run RegisterDump(CLI::App& app) {
+  auto flags = std::make_shared<TargetFlags>();
+  auto output = std::make_shared<std::string>();
+  CLI::App* cmd = app.add_subcommand("dump", "Write the database as SQL text that sqlite3 and `litehouse shell` load");
+  AddTarget(cmd, flags.get());
+  cmd->add_option("-o,--output", *output, "Write to this file instead of standard output");
+  return [flags, output]() -> int {
+    if (!IsUrl(flags->target)) {
+      std::string path = flags->target.rfind("file:", 0) == 0 ? flags->target.substr(5) : flags->target;
+      if (!std::filesystem::exists(path)) {
+        std::cerr << "Error: no database file " << path << "\n";
+        return 1;
+      }
+    }
+    auto client = OpenTarget(*flags);
+    if (!client) return 1;
+    std::ofstream file;
+    if (!output->empty()) {
+      file.open(*output, std::ios::binary | std::ios::trunc);
+      if (!file) {
+        std::cerr << "Error: cannot write " << *output << "\n";
+        return 1;
+      }
+    }
+    std::ostream& out = output->empty() ? std::cout : file;
+    Status s = client->Dump([&out](std::string_view chunk) {
+      out.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+      return out ? Status::OK() : Status::IoError("cannot write the dump");
+    });
+    out.flush();
+    if (!s.ok()) {
+      std::cerr << "Error: the dump failed: " << s.message() << "\n";
+      return 1;
+    }
+    return 0;
+  };
+}
+
+Run RegisterMigrate(CLI::App& app) {
+  auto flags = std::make_shared<TargetFlags>();
+  auto dir = std::make_shared<std::string>();
+  auto dry_run = std::make_shared<bool>(false);
+  CLI::App* cmd = app.add_subcommand("migrate", "Apply the migrations DIR/NNN-name.sql not yet recorded in _migrations");
+  AddTarget(cmd, flags.get());
+  cmd->add_option("--dir", *dir, "The migrations directory")->required();
+  cmd->add_flag("--dry-run", *dry_run, "List what would be applied; change nothing");
+  return [flags, dir, dry_run]() -> int {
+    auto migrations = tools::LoadMigrations(*dir);
+    if (!migrations.ok()) {
+      std::cerr << "Error: " << migrations.status().message() << "\n";
+      return migrations.status().code_name() == "MIGRATION_MISMATCH" ? 3 : 1;
+    }
+    auto client = OpenTarget(*flags);
+    if (!client) return 1;
+    tools::MigrateOptions options;
+    options.dry_run = *dry_run;
+    options.log = [](const std::string& line) { std::cerr << line << "\n"; };
+    tools::MigrateReport report = tools::Migrate(*client, *migrations, options);
+    if (*dry_run) {
+      for (const auto& file : report.applied) std::cout << file << "\n";
+    }
+    switch (report.outcome) {
+      case tools::MigrateOutcome::kDone: return 0;
+      case tools::MigrateOutcome::kMismatch:
+        std::cerr << "Error: " << report.status.message() << "\n";
+        return 3;
+      case tools::MigrateOutcome::kFailed:
+        std::cerr << "Error: " << report.status.message() << "\n";
+        return 1;
+    }
+    return 1;
+  };
+}
+
+}  // namespace litehouse::cli

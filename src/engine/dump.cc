@@ -1,0 +1,236 @@
+#include "engine/dump.h"
+
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+
+#include "common/strings.h"
+
+namespace litehouse::engine {
+namespace {
+
+bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && EqualsIgnoreCase(s.substr(0, prefix.size()), prefix);
+}
+
+void AppendQuotedText(std::string_view text, std::string* out) {
+  out->push_back('\'');
+  for (char c : text) {
+    if (c == '\'') out->push_back('\'');
+    out->push_back(c);
+  }
+  out->push_back('\'');
+}
+
+void AppendHex(std::string_view bytes, std::string* out) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  out->append("X'");
+  for (unsigned char c : bytes) {
+    out->push_back(kDigits[c >> 4]);
+    out->push_back(kDigits[c & 15]);
+  }
+  out->push_back('\'');
+}
+
+// Runs `sql` (no arguments) and hands each row's values to `row`.
+template <typename Fn>
+Status ForEachRow(Connection* conn, std::string_view sql, Fn row) {
+  size_t tail = 0;
+  auto stmt = conn->Prepare(sql, &tail);
+  if (!stmt.ok()) return stmt.status();
+  while (true) {
+    auto more = stmt->Step();
+    if (!more.ok()) return more.status();
+    if (!*more) return Status::OK();
+    std::vector<Value> values;
+    for (int i = 0; i < stmt->column_count(); ++i) values.push_back(stmt->column(i));
+    row(values);
+  }
+}
+
+std::string TextOf(const Value& v) {
+  if (const auto* s = std::get_if<std::string>(&v)) return *s;
+  return {};
+}
+
+}  // namespace
+
+std::string QuoteIdentifier(const std::string& name) {
+  bool plain = !name.empty() && !std::isdigit(static_cast<unsigned char>(name[0]));
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') plain = false;
+  }
+  if (plain && sqlite3_keyword_check(name.data(), static_cast<int>(name.size()))) plain = false;
+  if (plain) return name;
+  std::string out = "\"";
+  for (char c : name) {
+    if (c == '"') out.push_back('"');
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
+
+void AppendSqlLiteral(const Value& value, std::string* out) {
+  if (IsNull(value)) {
+    out->append("NULL");
+  } else if (const auto* i = std::get_if<int64_t>(&value)) {
+    out->append(std::to_string(*i));
+  } else if (const auto* d = std::get_if<double>(&value)) {
+    if (std::isinf(*d)) {
+      out->append(*d > 0 ? "1e999" : "-1e999");
+    } else if (std::isnan(*d)) {
+      out->append("NULL");  // SQLite stores NaN as NULL; never reached from a real row
+    } else {
+      char buf[64];
+      auto [end, ec] = std::to_chars(buf, buf + sizeof buf, *d);
+      std::string_view text(buf, static_cast<size_t>(end - buf));
+      out->append(text);
+      if (text.find_first_of(".eE") == std::string_view::npos) out->append(".0");
+    }
+  } else if (const auto* s = std::get_if<std::string>(&value)) {
+    if (s->find('\0') != std::string::npos) {
+      out->append("CAST(");
+      AppendHex(*s, out);
+      out->append(" AS TEXT)");
+    } else {
+      AppendQuotedText(*s, out);
+    }
+  } else {
+    AppendHex(std::get<Blob>(value).bytes, out);
+  }
+}
+
+Dumper::~Dumper() {
+  rows_ = Statement();
+  if (in_txn_) (void)conn_->Exec("ROLLBACK");
+}
+
+Status Dumper::Start(std::string* out) {
+  started_ = true;
+  conn_->guard().StopClock();
+  if (Status s = conn_->Exec("BEGIN"); !s.ok()) return s;
+  in_txn_ = true;
+  // Tables in the order they were created, sqlite_sequence last (its rows follow every table's), then
+  // every index, trigger and view, as sqlite3's .dump.
+  Status s = ForEachRow(conn_,
+                        "SELECT name, sql FROM sqlite_schema WHERE type = 'table' AND sql NOT NULL "
+                        "ORDER BY tbl_name = 'sqlite_sequence', rowid",
+                        [&](const std::vector<Value>& row) { tables_.push_back({TextOf(row[0]), TextOf(row[1])}); });
+  if (!s.ok()) return s;
+  s = ForEachRow(conn_,
+                 "SELECT sql FROM sqlite_schema WHERE sql NOT NULL AND type IN ('index', 'trigger', 'view') "
+                 "ORDER BY rowid",
+                 [&](const std::vector<Value>& row) { others_.push_back(TextOf(row[0])); });
+  if (!s.ok()) return s;
+  out->append("PRAGMA foreign_keys=OFF;\nBEGIN TRANSACTION;\n");
+  return Status::OK();
+}
+
+Status Dumper::StartTable(const Table& table, std::string* out) {
+  const std::string& name = table.name;
+  if (name == "sqlite_sequence") {
+    out->append("DELETE FROM sqlite_sequence;\n");
+  } else if (name.size() == 12 && name.rfind("sqlite_stat", 0) == 0) {
+    out->append("ANALYZE sqlite_schema;\n");
+  } else if (name.rfind("sqlite_", 0) == 0) {
+    return Status::OK();  // SQLite's own tables: recreated by SQLite
+  } else if (StartsWithIgnoreCase(table.sql, "CREATE VIRTUAL TABLE")) {
+    // A virtual table cannot be created without its module running; its schema row goes in as it
+    // is, and its shadow tables (ordinary tables, dumped on their own) carry its content.
+    if (!writable_schema_) out->append("PRAGMA writable_schema=ON;\n");
+    writable_schema_ = true;
+    out->append("INSERT INTO sqlite_schema(type,name,tbl_name,rootpage,sql)VALUES('table',");
+    AppendQuotedText(name, out);
+    out->push_back(',');
+    AppendQuotedText(name, out);
+    out->append(",0,");
+    AppendQuotedText(table.sql, out);
+    out->append(");\n");
+    return Status::OK();
+  } else if (StartsWithIgnoreCase(table.sql, "CREATE TABLE '") || StartsWithIgnoreCase(table.sql, "CREATE TABLE \"")) {
+    // A quoted name is how SQLite writes a virtual table's shadow tables, which the virtual table may
+    // have created already when the dump is loaded.
+    out->append("CREATE TABLE IF NOT EXISTS ").append(table.sql.substr(13)).append(";\n");
+  } else {
+    out->append(table.sql).append(";\n");
+  }
+
+  // Generated columns are computed, never inserted: name the others when there are any.
+  std::string quoted = QuoteIdentifier(name);
+  std::vector<std::string> stored;
+  bool generated = false;
+  std::string xinfo = "PRAGMA table_xinfo(";
+  AppendQuotedText(name, &xinfo);
+  xinfo.push_back(')');
+  Status s = ForEachRow(conn_, xinfo, [&](const std::vector<Value>& row) {
+    auto* hidden = std::get_if<int64_t>(&row[6]);
+    if (hidden && (*hidden == 2 || *hidden == 3)) generated = true;
+    else stored.push_back(QuoteIdentifier(TextOf(row[1])));
+  });
+  if (!s.ok()) return s;
+  std::string select = "SELECT ";
+  insert_prefix_ = "INSERT INTO " + quoted;
+  if (generated) {
+    insert_prefix_.push_back('(');
+    for (size_t i = 0; i < stored.size(); ++i) {
+      if (i) {
+        insert_prefix_.push_back(',');
+        select.push_back(',');
+      }
+      insert_prefix_.append(stored[i]);
+      select.append(stored[i]);
+    }
+    insert_prefix_.append(") VALUES(");
+  } else {
+    select.push_back('*');
+    insert_prefix_.append(" VALUES(");
+  }
+  select.append(" FROM ").append(quoted);
+  size_t tail = 0;
+  auto stmt = conn_->Prepare(select, &tail);
+  if (!stmt.ok()) return stmt.status();
+  rows_ = std::move(stmt).value();
+  return Status::OK();
+}
+
+Result<bool> Dumper::Next(std::string* out, size_t budget) {
+  if (finished_) return false;
+  if (!started_) {
+    if (Status s = Start(out); !s.ok()) return s;
+  }
+  conn_->guard().StopClock();
+  const size_t limit = out->size() + budget;
+  while (out->size() < limit) {
+    if (!rows_.empty()) {
+      auto more = rows_.Step();
+      if (!more.ok()) return more.status();
+      if (!*more) {
+        rows_ = Statement();
+        continue;
+      }
+      out->append(insert_prefix_);
+      for (int i = 0; i < rows_.column_count(); ++i) {
+        if (i) out->push_back(',');
+        AppendSqlLiteral(rows_.column(i), out);
+      }
+      out->append(");\n");
+      continue;
+    }
+    if (next_table_ < tables_.size()) {
+      if (Status s = StartTable(tables_[next_table_++], out); !s.ok()) return s;
+      continue;
+    }
+    for (const auto& sql : others_) out->append(sql).append(";\n");
+    if (writable_schema_) out->append("PRAGMA writable_schema=OFF;\n");
+    out->append("COMMIT;\n");
+    in_txn_ = false;
+    finished_ = true;
+    if (Status s = conn_->Exec("COMMIT"); !s.ok()) return s;
+    return false;
+  }
+  return true;
+}
+
+}  // namespace litehouse::engine

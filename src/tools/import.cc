@@ -1,0 +1,81 @@
+#include "tools/import.h"
+
+#include "tools/script.h"
+
+namespace litehouse::tools {
+
+void Importer::Observe(const std::string& sql) {
+  std::string word = FirstKeyword(sql);
+  if (word == "BEGIN") {
+    in_transaction_ = true;
+  } else if (word == "COMMIT" || word == "END") {
+    in_transaction_ = false;
+  } else if (word == "ROLLBACK" && FirstKeyword(sql.substr(sql.find_first_of("Kk") + 1)) != "TO") {
+    in_transaction_ = false;  // ROLLBACK, not ROLLBACK TO a savepoint
+  }
+}
+
+Status Importer::Fail(const Status& status, const Queued* at) {
+  failed_ = true;
+  queue_.clear();
+  // Whatever the script had open is undone; outside a transaction SQLite answers "no transaction is
+  // active", which is fine to ignore.
+  (void)session_->Execute(Statement("ROLLBACK"));
+  std::string where = at ? "line " + std::to_string(at->line) + ": " : std::string();
+  std::string undone = in_transaction_ ? " (its transaction, begun on line " + std::to_string(begin_line_) +
+                                             ", was rolled back)"
+                                       : "";
+  return Status::WithCodeName(status.code(), status.code_name(), where + status.message() + undone);
+}
+
+Status Importer::Add(std::string sql, size_t line) {
+  if (failed_) return Status::Internal("the import has already failed");
+  if (compat_.Rewrite(&sql) == DumpCompat::Action::kSkip) return Status::OK();
+  queued_bytes_ += sql.size();
+  // A per-connection pragma (PRAGMA foreign_keys=OFF before a dump's BEGIN) holds only while the
+  // server keeps the stream on one connection: never end a batch right after one.
+  bool pragma = FirstKeyword(sql) == "PRAGMA";
+  queue_.push_back({std::move(sql), line});
+  if (!pragma && (queue_.size() >= options_.max_batch_statements || queued_bytes_ >= options_.max_batch_bytes)) {
+    return Flush();
+  }
+  return Status::OK();
+}
+
+Status Importer::Flush() {
+  if (failed_) return Status::Internal("the import has already failed");
+  if (queue_.empty()) return Status::OK();
+  std::vector<Statement> statements;
+  statements.reserve(queue_.size());
+  for (const auto& q : queue_) statements.emplace_back(q.sql);
+  SequenceResult result = session_->ExecuteInOrder(statements);
+  // The statements that ran moved the script's transaction state as they went.
+  for (size_t i = 0; i < result.results.size(); ++i) {
+    bool was_open = in_transaction_;
+    Observe(queue_[i].sql);
+    if (!was_open && in_transaction_) begin_line_ = queue_[i].line;
+    done_bytes_ += queue_[i].sql.size();
+    if (options_.on_rows && !result.results[i].columns.empty()) options_.on_rows(result.results[i]);
+  }
+  done_statements_ += result.results.size();
+  if (!result.status.ok()) {
+    const Queued* at = result.failed_index ? &queue_[*result.failed_index] : nullptr;
+    return Fail(result.status, at);
+  }
+  queue_.clear();
+  queued_bytes_ = 0;
+  if (options_.progress) options_.progress(done_statements_, done_bytes_);
+  return Status::OK();
+}
+
+Status Importer::Finish() {
+  if (Status s = Flush(); !s.ok()) return s;
+  if (in_transaction_) {
+    return Fail(Status::WithCodeName(StatusCode::kInvalidArgument, "TRANSACTION_OPEN",
+                                     "the script ended inside a transaction without COMMIT"),
+                nullptr);
+  }
+  return Status::OK();
+}
+
+}  // namespace litehouse::tools

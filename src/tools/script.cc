@@ -1,0 +1,190 @@
+#include "tools/script.h"
+
+#include <sqlite3.h>
+
+#include <cctype>
+
+namespace litehouse::tools {
+namespace {
+
+bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+
+}  // namespace
+
+void ScriptSplitter::Feed(std::string_view text) {
+  Compact();
+  buf_.append(text);
+}
+
+void ScriptSplitter::Reset() {
+  buf_.clear();
+  pos_ = start_ = 0;
+  line_start_ = true;
+  state_ = State::kBetween;
+  gap_ = Gap::kNone;
+}
+
+void ScriptSplitter::Compact() {
+  // Drop what earlier items used, once it is the larger part of the buffer.
+  if (start_ > 0 && start_ * 2 >= buf_.size()) {
+    buf_.erase(0, start_);
+    pos_ -= start_;
+    start_ = 0;
+  }
+}
+
+bool ScriptSplitter::StatementComplete(size_t end) const {
+  if (!creates_) return true;
+  // Only a CREATE can be a trigger, whose body holds ';': SQLite's own tokenizer decides.
+  std::string text = buf_.substr(start_, end - start_);
+  return sqlite3_complete(text.c_str()) != 0;
+}
+
+bool ScriptSplitter::Next(ScriptItem* item) {
+  const size_t n = buf_.size();
+  while (pos_ < n) {
+    char c = buf_[pos_];
+    switch (state_) {
+      case State::kBetween: {
+        if (gap_ == Gap::kLineComment) {
+          if (c == '\n') gap_ = Gap::kNone;
+          break;
+        }
+        if (gap_ == Gap::kBlockComment) {
+          if (c == '*') {
+            if (pos_ + 1 >= n) return false;
+            if (buf_[pos_ + 1] == '/') {
+              gap_ = Gap::kNone;
+              ++pos_;
+            }
+          }
+          break;
+        }
+        if (IsSpace(c) || c == ';') break;
+        if ((c == '-' || c == '/') && pos_ + 1 >= n) return false;
+        if (c == '-' && buf_[pos_ + 1] == '-') {
+          gap_ = Gap::kLineComment;
+          break;
+        }
+        if (c == '/' && buf_[pos_ + 1] == '*') {
+          gap_ = Gap::kBlockComment;
+          ++pos_;
+          break;
+        }
+        if (c == '.' && line_start_) {
+          size_t eol = buf_.find('\n', pos_);
+          if (eol == std::string::npos) return false;
+          size_t end = eol > pos_ && buf_[eol - 1] == '\r' ? eol - 1 : eol;
+          item->kind = ScriptItem::Kind::kDotCommand;
+          item->text = buf_.substr(pos_, end - pos_);
+          item->line = line_;
+          pos_ = eol + 1;
+          ++line_;
+          line_start_ = true;
+          start_ = pos_;
+          return true;
+        }
+        start_ = pos_;
+        item_line_ = line_;
+        state_ = State::kCode;
+        creates_ = false;
+        if (n - pos_ >= 6) {
+          creates_ = true;
+          for (int i = 0; i < 6; ++i) {
+            if (std::toupper(static_cast<unsigned char>(buf_[pos_ + i])) != "CREATE"[i]) creates_ = false;
+          }
+        } else {
+          // Too short to tell yet: decide once the statement ends, from its text.
+          creates_ = true;
+        }
+        continue;  // scan this byte as code
+      }
+      case State::kCode:
+        if (c == '\'') state_ = State::kSingle;
+        else if (c == '"') state_ = State::kDouble;
+        else if (c == '`') state_ = State::kBacktick;
+        else if (c == '[') state_ = State::kBracket;
+        else if (c == '-' || c == '/') {
+          if (pos_ + 1 >= n) return false;
+          if (c == '-' && buf_[pos_ + 1] == '-') state_ = State::kLineComment;
+          if (c == '/' && buf_[pos_ + 1] == '*') {
+            state_ = State::kBlockComment;
+            ++pos_;
+          }
+        } else if (c == ';' && StatementComplete(pos_ + 1)) {
+          item->kind = ScriptItem::Kind::kSql;
+          item->text = buf_.substr(start_, pos_ + 1 - start_);
+          item->line = item_line_;
+          ++pos_;
+          line_start_ = false;
+          start_ = pos_;
+          state_ = State::kBetween;
+          return true;
+        }
+        break;
+      case State::kSingle: if (c == '\'') state_ = State::kCode; break;
+      case State::kDouble: if (c == '"') state_ = State::kCode; break;
+      case State::kBacktick: if (c == '`') state_ = State::kCode; break;
+      case State::kBracket: if (c == ']') state_ = State::kCode; break;
+      case State::kLineComment: if (c == '\n') state_ = State::kCode; break;
+      case State::kBlockComment:
+        if (c == '*') {
+          if (pos_ + 1 >= n) return false;
+          if (buf_[pos_ + 1] == '/') {
+            state_ = State::kCode;
+            ++pos_;
+          }
+        }
+        break;
+    }
+    if (buf_[pos_] == '\n') {
+      ++line_;
+      line_start_ = true;
+    } else {
+      line_start_ = false;
+    }
+    ++pos_;
+  }
+  return false;
+}
+
+bool ScriptSplitter::Finish(ScriptItem* item) {
+  // Whatever waited for a byte of lookahead can be decided now: a newline ends a dot-command and a
+  // line comment, and is whitespace anywhere else.
+  if (!buf_.empty() && buf_.back() != '\n') {
+    buf_.push_back('\n');
+    if (Next(item)) return true;
+  }
+  if (state_ == State::kBetween) return false;
+  item->kind = ScriptItem::Kind::kSql;
+  item->text = buf_.substr(start_);
+  while (!item->text.empty() && IsSpace(item->text.back())) item->text.pop_back();
+  item->line = item_line_;
+  Reset();
+  return true;
+}
+
+std::string FirstKeyword(std::string_view sql) {
+  size_t i = 0;
+  while (i < sql.size()) {
+    if (IsSpace(sql[i])) {
+      ++i;
+    } else if (sql.substr(i, 2) == "--") {
+      size_t eol = sql.find('\n', i);
+      i = eol == std::string_view::npos ? sql.size() : eol + 1;
+    } else if (sql.substr(i, 2) == "/*") {
+      size_t end = sql.find("*/", i + 2);
+      i = end == std::string_view::npos ? sql.size() : end + 2;
+    } else {
+      break;
+    }
+  }
+  std::string word;
+  while (i < sql.size() && std::isalpha(static_cast<unsigned char>(sql[i]))) {
+    word.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(sql[i]))));
+    ++i;
+  }
+  return word;
+}
+
+}  // namespace litehouse::tools
