@@ -157,7 +157,7 @@ Status Dumper::StartTable(const Table& table, std::string* out) {
     out->append(table.sql).append(";\n");
   }
 
-  // Generated columns are computed, never inserted: name the others when there are any.
+  // Generated columns are computed, never inserted: only the stored ones are read.
   std::string quoted = QuoteIdentifier(name);
   std::vector<std::string> stored;
   bool generated = false;
@@ -170,22 +170,13 @@ Status Dumper::StartTable(const Table& table, std::string* out) {
     else stored.push_back(QuoteIdentifier(TextOf(row[1])));
   });
   if (!s.ok()) return s;
+  // Without a column list an INSERT fills the stored columns only, so the prefix is the same either way.
+  insert_prefix_ = "INSERT INTO " + quoted + " VALUES(";
   std::string select = "SELECT ";
-  insert_prefix_ = "INSERT INTO " + quoted;
   if (generated) {
-    insert_prefix_.push_back('(');
-    for (size_t i = 0; i < stored.size(); ++i) {
-      if (i) {
-        insert_prefix_.push_back(',');
-        select.push_back(',');
-      }
-      insert_prefix_.append(stored[i]);
-      select.append(stored[i]);
-    }
-    insert_prefix_.append(") VALUES(");
+    for (size_t i = 0; i < stored.size(); ++i) select.append(i ? "," : "").append(stored[i]);
   } else {
     select.push_back('*');
-    insert_prefix_.append(" VALUES(");
   }
   select.append(" FROM ").append(quoted);
   size_t tail = 0;

@@ -7,7 +7,7 @@
 //   BEGIN TRANSACTION;
 //   CREATE TABLE t(...);                       each table by rowid in sqlite_schema, then its rows:
 //   INSERT INTO t VALUES(1,'it''s',X'00ff',1.5,NULL);
-//   INSERT INTO g(a,b) VALUES(...);            a column list only when the table has generated columns
+//   INSERT INTO g VALUES(1);                   generated columns left out (the stored ones fill in order)
 //   PRAGMA writable_schema=ON;                 once, before the first virtual table:
 //   INSERT INTO sqlite_schema(type,name,tbl_name,rootpage,sql)VALUES('table','f','f',0,'CREATE VIRTUAL TABLE ...');
 //   CREATE TABLE IF NOT EXISTS 'f_data'(...);  its shadow tables are ordinary tables, dumped as such

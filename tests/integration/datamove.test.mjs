@@ -1,0 +1,478 @@
+// The tools of a data move, end to end, with real parts: Debian's sqlite3 CLI makes the source
+// database and its dump, `litehouse dump` / `litehouse shell` / `litehouse migrate` run as processes
+// against a file and against a real `litehouse serve`, and @libsql/client checks what arrived.
+//
+// The source database holds every storage class, INTEGER extremes, reals, unicode, text with quotes,
+// semicolons and newlines, blobs (empty and binary), a WITHOUT ROWID table, a STRICT table, generated
+// columns, AUTOINCREMENT (sqlite_sequence), sqlite_stat1, a foreign key whose child table comes first,
+// an FTS5 table, a trigger with inner semicolons, views, and indexes (one partial).
+import { test, describe, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, renameSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createClient } from "@libsql/client";
+import { BIN, startServer } from "./harness.mjs";
+
+const tempDirs = [];
+function tempDir() {
+  const d = mkdtempSync(join(tmpdir(), "litehouse-datamove-"));
+  tempDirs.push(d);
+  return d;
+}
+after(() => {
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+});
+
+// Runs a program to completion (bounded in time); stdin from `input` (a string or Buffer).
+function run(cmd, args, { input, env = {}, timeout = 60_000 } = {}) {
+  const r = spawnSync(cmd, args, {
+    input,
+    encoding: "utf8",
+    timeout,
+    maxBuffer: 256 << 20,
+    env: { ...process.env, ...env },
+  });
+  if (r.error) throw r.error;
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+const lh = (args, opts) => run(BIN, args, opts);
+const sqlite3 = (args, opts) => run("sqlite3", args, opts);
+
+// Runs a program asynchronously, resolving with its exit status and output (for concurrent runs).
+function runAsync(cmd, args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    child.on("error", reject);
+    child.on("exit", (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
+
+const SOURCE_SQL = `
+PRAGMA foreign_keys=ON;
+CREATE TABLE child(id INTEGER PRIMARY KEY, parent_id INTEGER NOT NULL REFERENCES parent(id));
+CREATE TABLE parent(id INTEGER PRIMARY KEY, name TEXT);
+CREATE TABLE items(id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, qty INTEGER, price REAL, data BLOB, note);
+CREATE TABLE "odd; ""name"""("col ""q""" TEXT, [x;y] INTEGER, "select" TEXT);
+CREATE TABLE kv(k TEXT PRIMARY KEY, v) WITHOUT ROWID;
+CREATE TABLE strict_t(i INTEGER, r REAL, t TEXT, b BLOB, a ANY) STRICT;
+CREATE TABLE gen(a INTEGER, b INTEGER GENERATED ALWAYS AS (a * 2) VIRTUAL, c TEXT GENERATED ALWAYS AS ('#' || a) STORED);
+CREATE TABLE log(msg TEXT, item_id INTEGER);
+CREATE VIRTUAL TABLE docs USING fts5(title, body);
+CREATE TRIGGER items_log AFTER INSERT ON items BEGIN
+  INSERT INTO log VALUES('added ' || new.name || '; qty=' || new.qty, new.id);
+  UPDATE items SET note = 'logged;' WHERE id = new.id AND note IS NULL;
+END;
+CREATE VIEW cheap AS SELECT name, price FROM items WHERE price < 10;
+CREATE VIEW "view; odd" AS SELECT count(*) AS n FROM log;
+CREATE INDEX items_name ON items(name);
+CREATE UNIQUE INDEX items_qty_positive ON items(qty) WHERE qty > 0;
+INSERT INTO parent VALUES(1, 'p1'), (2, 'p2');
+INSERT INTO child VALUES(10, 2), (11, 1);
+INSERT INTO items(name, qty, price, data) VALUES
+  ('plain', 1, 9.5, X'00ff10'),
+  ('héllo wörld ✓ 日本語 🚀', 2, 0.1, X''),
+  ('it''s; a "quote"
+and a newline;
+', 3, 1e308, NULL),
+  ('max', 9223372036854775807, -2.5e-300, zeroblob(16)),
+  ('min', -9223372036854775808, 0.0, X'DEADBEEF');
+DELETE FROM items WHERE name = 'plain';
+INSERT INTO items(name, qty, price) VALUES ('after delete', 0, 12);
+INSERT INTO "odd; ""name""" VALUES ('a;b', 1, 'from'), (NULL, NULL, NULL);
+INSERT INTO kv VALUES ('b', 1), ('a', 'text'), ('c', X'01'), ('d', 2.5), ('e', NULL);
+INSERT INTO strict_t VALUES (1, 1.5, 'x', X'02', 'any'), (-1, -0.5, '', X'', 3);
+INSERT INTO gen(a) VALUES (1), (21);
+INSERT INTO docs VALUES ('Grüße', 'unicode body ✓'), ('semi;colon', 'it''s
+multi-line');
+INSERT INTO docs VALUES ('third', 'searchable words here');
+ANALYZE;
+`;
+
+let work;
+let sourceDb;
+let ourDump;   // litehouse dump of the source file
+let theirDump; // sqlite3 .dump of the source file
+
+before(() => {
+  work = tempDir();
+  sourceDb = join(work, "source.db");
+  const made = sqlite3([sourceDb], { input: SOURCE_SQL });
+  assert.equal(made.status, 0, made.stderr);
+  const ours = lh(["dump", sourceDb]);
+  assert.equal(ours.status, 0, ours.stderr);
+  ourDump = ours.stdout;
+  const theirs = sqlite3([sourceDb, ".dump"]);
+  assert.equal(theirs.status, 0, theirs.stderr);
+  theirDump = theirs.stdout;
+});
+
+// What a client sees of the imported data: the checks every copy must pass.
+async function checkContent(client) {
+  const items = await client.execute("SELECT name, hex(data) AS data, note FROM items ORDER BY id");
+  assert.deepEqual(
+    items.rows.map((r) => r.name),
+    ["héllo wörld ✓ 日本語 🚀", "it's; a \"quote\"\nand a newline;\n", "max", "min", "after delete"],
+  );
+  const max = await client.execute("SELECT qty = 9223372036854775807 AS ok, price = -2.5e-300 AS p FROM items WHERE name = 'max'");
+  assert.equal(max.rows[0].ok, 1);
+  assert.equal(max.rows[0].p, 1);
+  assert.equal(items.rows[0].data, "");
+  assert.equal(items.rows[0].note, "logged;");
+  const fts = await client.execute("SELECT title FROM docs WHERE docs MATCH 'unicode'");
+  assert.deepEqual(fts.rows.map((r) => r.title), ["Grüße"]);
+  const multi = await client.execute("SELECT title FROM docs WHERE docs MATCH 'searchable'");
+  assert.deepEqual(multi.rows.map((r) => r.title), ["third"]);
+  const gen = await client.execute("SELECT a, b, c FROM gen ORDER BY a");
+  assert.deepEqual(gen.rows.map((r) => [r.a, r.b, r.c]), [[1, 2, "#1"], [21, 42, "#21"]]);
+  const view = await client.execute('SELECT n FROM "view; odd"');
+  assert.equal(view.rows[0].n, 6);
+  const seq = await client.execute("SELECT seq FROM sqlite_sequence WHERE name = 'items'");
+  assert.equal(seq.rows[0].seq, 6);
+  // The trigger came across and still fires; AUTOINCREMENT goes on from the dumped sequence.
+  await client.execute("INSERT INTO items(name, qty) VALUES ('new', 7)");
+  const added = await client.execute("SELECT id, note FROM items WHERE name = 'new'");
+  assert.equal(added.rows[0].id, 7);
+  assert.equal(added.rows[0].note, "logged;");
+  const logs = await client.execute("SELECT count(*) AS n FROM log");
+  assert.equal(logs.rows[0].n, 7);
+  // The foreign key holds in the copy.
+  const fk = await client.execute("PRAGMA foreign_key_check");
+  assert.equal(fk.rows.length, 0);
+}
+
+describe("dump and import against a file", () => {
+  test("our dump is what sqlite3 writes, but for the spelling of reals and of newlines in text", () => {
+    // Same statements in the same order; only literal spellings may differ.
+    const shape = (d) =>
+      d.split("\n").filter((l) => /^[A-Z]/.test(l)).map((l) => l.replace(/VALUES\(.*/, "VALUES(...)"));
+    assert.deepEqual(shape(ourDump), shape(theirDump));
+    assert.match(ourDump, /^PRAGMA foreign_keys=OFF;\nBEGIN TRANSACTION;\n/);
+    assert.match(ourDump, /COMMIT;\n$/);
+  });
+
+  test("sqlite3 loads our dump into the same database", () => {
+    const copy = join(tempDir(), "by-sqlite3.db");
+    const r = sqlite3([copy], { input: ourDump });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr, "");
+    assert.equal(sqlite3([copy, ".dump"]).stdout, theirDump);
+  });
+
+  test("litehouse shell imports our dump into a file, and a second dump is identical", async () => {
+    const copy = join(tempDir(), "copy.db");
+    const r = lh(["shell", copy], { input: ourDump });
+    assert.equal(r.status, 0, r.stderr);
+    const again = lh(["dump", copy]);
+    assert.equal(again.status, 0, again.stderr);
+    assert.equal(again.stdout, ourDump);
+    const client = createClient({ url: "file:" + copy });
+    try {
+      await checkContent(client);
+    } finally {
+      client.close();
+    }
+  });
+
+  test("a dump made by Debian's sqlite3 imports into a file, and dumps as ours does", () => {
+    const copy = join(tempDir(), "from-sqlite3.db");
+    const r = lh(["shell", copy], { input: theirDump });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(lh(["dump", copy]).stdout, ourDump);
+  });
+
+  test("dumping a file that does not exist is an error and creates nothing", () => {
+    const missing = join(tempDir(), "missing.db");
+    const r = lh(["dump", missing]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /no database file/);
+    assert.equal(existsSync(missing), false);
+  });
+});
+
+describe("dump and import against the server", () => {
+  let server;
+  before(async () => {
+    server = await startServer();
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  test("a sqlite3 dump imports through the server; litehouse dump and GET /dump give our dump back", async () => {
+    const r = lh(["shell", server.url], { input: theirDump });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(lh(["dump", server.url]).stdout, ourDump);
+    assert.equal(lh(["dump", server.url.replace("http", "ws")]).stdout, ourDump);
+    const res = await fetch(server.url + "/dump");
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("transfer-encoding"), "chunked");
+    assert.match(res.headers.get("content-type"), /^text\/plain/);
+    assert.equal(await res.text(), ourDump);
+    const client = createClient({ url: server.url });
+    try {
+      await checkContent(client);
+    } finally {
+      client.close();
+    }
+  });
+
+  test("our dump imports through a fresh server and round-trips", async () => {
+    const other = await startServer();
+    try {
+      const r = lh(["shell", other.url], { input: ourDump });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(lh(["dump", other.url]).stdout, ourDump);
+    } finally {
+      await other.stop();
+    }
+  });
+
+  test("a script's SELECT prints its rows in list mode", () => {
+    const r = lh(["shell", server.url], { input: "SELECT 1, 'a|b';\nSELECT name FROM parent ORDER BY id;\n" });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, "1|a|b\np1\np2\n");
+  });
+
+  test("POST /dump is refused with a JSON error", async () => {
+    const res = await fetch(server.url + "/dump", { method: "POST", body: "" });
+    assert.equal(res.status, 405);
+    assert.equal((await res.json()).code, "METHOD_NOT_ALLOWED");
+  });
+});
+
+describe("an import that fails leaves nothing half applied", () => {
+  let server;
+  let client;
+  before(async () => {
+    server = await startServer();
+    client = createClient({ url: server.url });
+  });
+  after(async () => {
+    client?.close();
+    await server?.stop();
+  });
+
+  test("the first error stops the import, names its line, and rolls back the script's transaction", async () => {
+    const script = [
+      "CREATE TABLE t(a INTEGER PRIMARY KEY, b TEXT);", // 1: autocommit, stays
+      "BEGIN TRANSACTION;", // 2
+      "INSERT INTO t VALUES(1, 'one;');", // 3
+      "INSERT INTO t VALUES(2, 'two", // 4: a string over two lines
+      "lines');",
+      "INSERT INTO t VALUES(1, 'duplicate');", // 6: fails
+      "INSERT INTO t VALUES(3, 'never');",
+      "COMMIT;",
+      "",
+    ].join("\n");
+    const r = lh(["shell", server.url], { input: script });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /line 6: .*UNIQUE constraint failed: t\.a/);
+    assert.match(r.stderr, /begun on line 2, was rolled back/);
+    const rows = await client.execute("SELECT count(*) AS n FROM t");
+    assert.equal(rows.rows[0].n, 0);
+    // The writer is free again: another client writes at once.
+    await client.execute("INSERT INTO t VALUES(100, 'other client')");
+    assert.equal((await client.execute("SELECT count(*) AS n FROM t")).rows[0].n, 1);
+  });
+
+  test("a script that ends inside its transaction is rolled back and fails", async () => {
+    const r = lh(["shell", server.url], { input: "BEGIN;\nCREATE TABLE half(a);\nINSERT INTO half VALUES(1);\n" });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /ended inside a transaction/);
+    const t = await client.execute("SELECT count(*) AS n FROM sqlite_schema WHERE name = 'half'");
+    assert.equal(t.rows[0].n, 0);
+  });
+
+  test("an unfinished last statement is reported, not run half", async () => {
+    const r = lh(["shell", server.url], { input: "INSERT INTO t VALUES(200, 'x');\nINSERT INTO t VALUES(201, 'unterminated" });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /line 2: .*(unrecognized token|incomplete)/i);
+    const rows = await client.execute("SELECT a FROM t WHERE a >= 200");
+    assert.deepEqual(rows.rows.map((x) => x.a), [200]);
+  });
+
+  test("a dump writing the schema table other than for a virtual table is refused clearly", async () => {
+    const r = lh(["shell", server.url], {
+      input: "INSERT INTO sqlite_schema(type,name,tbl_name,rootpage,sql)VALUES('table','x','x',0,'CREATE TABLE x(a)');\n",
+    });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /line 1: .*table sqlite_(schema|master) may not be modified/);
+  });
+
+  test("an unreachable server is an error, not a hang", () => {
+    const r = lh(["shell", "http://127.0.0.1:9"], { input: "SELECT 1;\n" });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /cannot connect/);
+    const d = lh(["dump", "http://127.0.0.1:9"]);
+    assert.equal(d.status, 1);
+    assert.match(d.stderr, /cannot connect/);
+  });
+});
+
+describe("GET /dump streams a large database", () => {
+  test("tens of thousands of rows arrive chunked and complete", async () => {
+    const server = await startServer();
+    const client = createClient({ url: server.url });
+    try {
+      await client.execute("CREATE TABLE big(id INTEGER PRIMARY KEY, payload TEXT)");
+      // ~12 MB of rows, written in batches.
+      for (let b = 0; b < 20; b++) {
+        const stmts = [];
+        for (let i = 0; i < 1000; i++) stmts.push({ sql: "INSERT INTO big(payload) VALUES (?)", args: ["x".repeat(600) + (b * 1000 + i)] });
+        await client.batch(stmts, "write");
+      }
+      const res = await fetch(server.url + "/dump");
+      assert.equal(res.headers.get("transfer-encoding"), "chunked");
+      let chunks = 0;
+      let text = "";
+      const decoder = new TextDecoder();
+      for await (const chunk of res.body) {
+        chunks++;
+        text += decoder.decode(chunk, { stream: true });
+      }
+      assert.ok(chunks > 1, `expected the dump in several chunks, got ${chunks}`);
+      assert.equal(text.match(/^INSERT INTO big VALUES/gm).length, 20_000);
+      assert.match(text, /INSERT INTO big VALUES\(20000,'x{600}19999'\);\nCOMMIT;\n$/);
+    } finally {
+      client.close();
+      await server.stop();
+    }
+  });
+});
+
+describe("migrations", () => {
+  function migrationsDir(files) {
+    const dir = join(tempDir(), "migrations");
+    mkdirSync(dir);
+    for (const [name, sql] of Object.entries(files)) writeFileSync(join(dir, name), sql);
+    return dir;
+  }
+  const FILES = {
+    "001-create-users.sql": "CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT NOT NULL);\n",
+    "002-add-email.sql": "ALTER TABLE users ADD COLUMN email TEXT;\nCREATE UNIQUE INDEX users_email ON users(email);\n",
+    "010-seed.sql": "INSERT INTO users(name, email) VALUES ('ada', 'ada@example.com');\n-- a comment; at the end\n",
+    "notes.txt": "not a migration",
+  };
+
+  for (const kind of ["file", "server"]) {
+    test(`apply, re-run as a no-op, dry-run, refuse a renamed version, roll back a failure (${kind})`, async () => {
+      const server = kind === "server" ? await startServer() : null;
+      const target = server ? server.url : join(tempDir(), "app.db");
+      const client = createClient({ url: server ? server.url : "file:" + target });
+      try {
+        const dir = migrationsDir(FILES);
+        const dry = lh(["migrate", target, "--dir", dir, "--dry-run"]);
+        assert.equal(dry.status, 0, dry.stderr);
+        assert.equal(dry.stdout, "001-create-users.sql\n002-add-email.sql\n010-seed.sql\n");
+        const nothing = await client.execute("SELECT count(*) AS n FROM sqlite_schema");
+        assert.equal(nothing.rows[0].n, 0);
+
+        const first = lh(["migrate", target, "--dir", dir]);
+        assert.equal(first.status, 0, first.stderr);
+        assert.match(first.stderr, /applied 001-create-users\.sql\napplied 002-add-email\.sql\napplied 010-seed\.sql/);
+        const record = await client.execute("SELECT version, name, applied_at FROM _migrations ORDER BY version");
+        assert.deepEqual(record.rows.map((r) => [r.version, r.name]), [[1, "create-users"], [2, "add-email"], [10, "seed"]]);
+        assert.match(record.rows[0].applied_at, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+
+        const again = lh(["migrate", target, "--dir", dir]);
+        assert.equal(again.status, 0, again.stderr);
+        assert.match(again.stderr, /up to date \(3 applied\)/);
+        assert.equal((await client.execute("SELECT count(*) AS n FROM users")).rows[0].n, 1);
+        assert.equal(lh(["migrate", target, "--dir", dir, "--dry-run"]).stdout, "");
+
+        writeFileSync(join(dir, "011-broken.sql"), "CREATE TABLE audit(x);\nINSERT INTO audit VALUES(1);\n\nINSERT INTO nowhere VALUES(1);\n");
+        const broken = lh(["migrate", target, "--dir", dir]);
+        assert.equal(broken.status, 1);
+        assert.match(broken.stderr, /011-broken\.sql line 4: .*no such table: nowhere/);
+        const audit = await client.execute("SELECT count(*) AS n FROM sqlite_schema WHERE name = 'audit'");
+        assert.equal(audit.rows[0].n, 0);
+        assert.equal((await client.execute("SELECT count(*) AS n FROM _migrations")).rows[0].n, 3);
+
+        rmSync(join(dir, "011-broken.sql"));
+        renameSync(join(dir, "002-add-email.sql"), join(dir, "002-add-mail.sql"));
+        const mismatch = lh(["migrate", target, "--dir", dir]);
+        assert.equal(mismatch.status, 3);
+        assert.match(mismatch.stderr, /version 2 is recorded as 'add-email' but the file is 002-add-mail\.sql/);
+
+        writeFileSync(join(dir, "bad name.sql"), "SELECT 1;");
+        const misnamed = lh(["migrate", target, "--dir", dir]);
+        assert.equal(misnamed.status, 3);
+        assert.match(misnamed.stderr, /bad name\.sql: a migration is named NNN-name\.sql/);
+      } finally {
+        client.close();
+        await server?.stop();
+      }
+    });
+  }
+
+  test("two deploys migrating at once apply each migration exactly once", async () => {
+    const server = await startServer();
+    const client = createClient({ url: server.url });
+    try {
+      const files = {};
+      for (let i = 1; i <= 12; i++) {
+        files[`${String(i).padStart(3, "0")}-step.sql`] = `CREATE TABLE t${i}(a);\nINSERT INTO t${i} VALUES(${i});\n`;
+      }
+      const dir = migrationsDir(files);
+      const [a, b] = await Promise.all([
+        runAsync(BIN, ["migrate", server.url, "--dir", dir]),
+        runAsync(BIN, ["migrate", server.url, "--dir", dir]),
+      ]);
+      assert.equal(a.status, 0, a.stderr);
+      assert.equal(b.status, 0, b.stderr);
+      const record = await client.execute("SELECT count(*) AS n FROM _migrations");
+      assert.equal(record.rows[0].n, 12);
+      for (let i = 1; i <= 12; i++) {
+        assert.equal((await client.execute(`SELECT count(*) AS n FROM t${i}`)).rows[0].n, 1);
+      }
+    } finally {
+      client.close();
+      await server.stop();
+    }
+  });
+
+  test("a missing directory is an error", () => {
+    const r = lh(["migrate", join(tempDir(), "x.db"), "--dir", "/nonexistent/migrations"]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /cannot read the migrations directory/);
+  });
+});
+
+describe("auth", () => {
+  test("GET /dump and the tools need a token when the server has keys; a read-only token may dump but not import", async () => {
+    const keys = tempDir();
+    assert.equal(lh(["token", "keygen", "--dir", keys]).status, 0);
+    const server = await startServer({ args: ["--auth-jwt-key-file", join(keys, "jwt_public.pem")] });
+    try {
+      const rw = lh(["token", "create", "--key", join(keys, "jwt_private.pem")]).stdout.trim();
+      const ro = lh(["token", "create", "--key", join(keys, "jwt_private.pem"), "--read-only"]).stdout.trim();
+      const anonymous = await fetch(server.url + "/dump");
+      assert.equal(anonymous.status, 401);
+      assert.ok((await anonymous.json()).message);
+      const denied = lh(["dump", server.url], { env: { TURSO_AUTH_TOKEN: "" } });
+      assert.equal(denied.status, 1);
+      assert.match(denied.stderr, /dump failed/);
+
+      const imported = lh(["shell", server.url, "--auth-token", rw], { input: "CREATE TABLE t(a);\nINSERT INTO t VALUES(1);\n" });
+      assert.equal(imported.status, 0, imported.stderr);
+      const dump = lh(["dump", server.url], { env: { TURSO_AUTH_TOKEN: ro } });
+      assert.equal(dump.status, 0, dump.stderr);
+      assert.match(dump.stdout, /INSERT INTO t VALUES\(1\);/);
+      const refused = lh(["shell", server.url, "--auth-token", ro], { input: "INSERT INTO t VALUES(2);\n" });
+      assert.equal(refused.status, 1);
+      assert.match(refused.stderr, /line 1: .*read-only/);
+    } finally {
+      await server.stop();
+    }
+  });
+});
