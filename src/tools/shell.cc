@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <clocale>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -255,6 +256,7 @@ Shell::DotOutcome Shell::RunDot(const std::string& line) {
 }
 
 int Shell::RunInteractive() {
+  std::setlocale(LC_CTYPE, "");  // libedit reads multibyte (UTF-8) input only under the user's locale
   printer_.set_mode(Printer::Mode::kTable);
   printer_.set_headers(true);
   std::string history = HistoryPath();
