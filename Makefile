@@ -39,6 +39,7 @@ test-asan: setup
 bench: build
 	@scripts/setup.sh --bench
 	LITEHOUSE_BIN=$(BUILD_DIR)/litehouse INPROC_BIN=$(BUILD_DIR)/bench/sqlite_inproc LOAD_BIN=$(BUILD_DIR)/bench/hrana_load CLIENT_BIN=$(BUILD_DIR)/bench/client_latency bench/run.sh
+	LITEHOUSE_BIN=$(BUILD_DIR)/litehouse bench/import.sh
 
 clean:
 	rm -rf build

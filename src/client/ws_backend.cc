@@ -38,6 +38,8 @@ class WsConnection {
       auto ws = std::make_unique<websocket::stream<beast::ssl_stream<beast::tcp_stream>>>(io_, *tls_);
       beast::get_lowest_layer(*ws).connect(endpoints, ec);
       if (ec) return Status::Unavailable("cannot connect to " + host_ + ":" + port_ + ": " + ec.message());
+      // A request split over several segments must not wait for an ACK (Nagle vs delayed ACK: 40 ms).
+      beast::get_lowest_layer(*ws).socket().set_option(asio::ip::tcp::no_delay(true));
       if (Status s = TlsHandshake(ws->next_layer(), host_); !s.ok()) return s;
       ws->set_option(std::move(decorate));
       ws->handshake(host_ + ":" + port_, "/", ec);
@@ -48,6 +50,7 @@ class WsConnection {
       auto ws = std::make_unique<websocket::stream<beast::tcp_stream>>(io_);
       beast::get_lowest_layer(*ws).connect(endpoints, ec);
       if (ec) return Status::Unavailable("cannot connect to " + host_ + ":" + port_ + ": " + ec.message());
+      beast::get_lowest_layer(*ws).socket().set_option(asio::ip::tcp::no_delay(true));
       ws->set_option(std::move(decorate));
       ws->handshake(host_ + ":" + port_, "/", ec);
       if (ec) return Status::Unavailable("WebSocket handshake with " + host_ + ":" + port_ + " failed: " + ec.message());
