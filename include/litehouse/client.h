@@ -80,6 +80,9 @@ struct ClientOptions {
   // system's trusted CAs (SSL_CERT_FILE / SSL_CERT_DIR are honoured).
   std::string url;
   std::string auth_token;  // sent as "Authorization: Bearer <token>" to a server
+  // A local database is opened as a reader: the file is never written or switched to WAL, and writes
+  // are refused. (For a server, use a read-only token.)
+  bool read_only = false;
 };
 
 // An interactive transaction: its statements run on one stream, in order, invisible to others until
@@ -110,6 +113,8 @@ class Session {
   // Runs `statements` in order in one round trip, stopping at the first that fails; no transaction
   // is added around them.
   virtual SequenceResult ExecuteInOrder(const std::vector<Statement>& statements) = 0;
+  // Whether a transaction is open on the session now (Hrana's get_autocommit, inverted).
+  virtual Result<bool> InTransaction() = 0;
 };
 
 class Client {

@@ -79,22 +79,39 @@ Run RegisterDump(CLI::App& app) {
         return 1;
       }
     }
-    auto client = OpenTarget(*flags);
-    if (!client) return 1;
+    // A dump only reads: a local file is opened as a reader, so it is never written (nor switched
+    // to WAL).
+    auto opened = Client::Open({flags->target, flags->auth_token, /*read_only=*/true});
+    if (!opened.ok()) {
+      std::cerr << "Error: cannot open " << flags->target << ": " << opened.status().message() << "\n";
+      return 1;
+    }
+    // With -o, the dump goes to a temporary file renamed into place once complete: a failed dump
+    // never leaves a partial file under the name asked for.
+    std::string partial = output->empty() ? std::string() : *output + ".partial";
     std::ofstream file;
-    if (!output->empty()) {
-      file.open(*output, std::ios::binary | std::ios::trunc);
+    if (!partial.empty()) {
+      file.open(partial, std::ios::binary | std::ios::trunc);
       if (!file) {
-        std::cerr << "Error: cannot write " << *output << "\n";
+        std::cerr << "Error: cannot write " << partial << "\n";
         return 1;
       }
     }
-    std::ostream& out = output->empty() ? std::cout : file;
-    Status s = client->Dump([&out](std::string_view chunk) {
+    std::ostream& out = partial.empty() ? std::cout : file;
+    Status s = (*opened)->Dump([&out](std::string_view chunk) {
       out.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
       return out ? Status::OK() : Status::IoError("cannot write the dump");
     });
     out.flush();
+    if (s.ok() && !out) s = Status::IoError("cannot write the dump");
+    if (!partial.empty()) {
+      file.close();
+      if (s.ok() && file.fail()) s = Status::IoError("cannot write " + partial);
+      std::error_code ec;
+      if (s.ok()) std::filesystem::rename(partial, *output, ec);
+      if (s.ok() && ec) s = Status::IoError("cannot rename " + partial + " to " + *output + ": " + ec.message());
+      if (!s.ok()) std::filesystem::remove(partial, ec);
+    }
     if (!s.ok()) {
       std::cerr << "Error: the dump failed: " << s.message() << "\n";
       return 1;

@@ -30,8 +30,9 @@ class Backend {
   virtual Status Dump(const std::function<Status(std::string_view)>& sink) = 0;
 };
 
-// A database file (or ":memory:") in this process, on one SQLite connection of its own.
-Result<std::unique_ptr<Backend>> OpenLocalBackend(const std::string& path);
+// A database file (or ":memory:") in this process, on one SQLite connection of its own; with
+// `read_only`, a reader connection that never writes the file.
+Result<std::unique_ptr<Backend>> OpenLocalBackend(const std::string& path, bool read_only);
 // A Hrana server over HTTP (/v2/pipeline, JSON) at host:port; over TLS when `tls`.
 Result<std::unique_ptr<Backend>> OpenHttpBackend(const std::string& host, const std::string& port,
                                                  const std::string& auth_token, bool tls);

@@ -148,6 +148,15 @@ class SessionImpl : public Session {
     return out;
   }
 
+  Result<bool> InTransaction() override {
+    std::vector<StreamRequest> requests(1);
+    requests[0].type = StreamRequest::Type::kGetAutocommit;
+    auto results = channel_->Send(std::move(requests), false);
+    if (!results.ok()) return results.status();
+    if (!results->at(0).ok) return ToStatus(results->at(0).error);
+    return !results->at(0).response.is_autocommit;
+  }
+
  private:
   std::unique_ptr<client::Channel> channel_;
 };
@@ -274,7 +283,7 @@ Result<std::unique_ptr<Client>> Client::Open(const ClientOptions& options) {
   if (scheme_end == std::string_view::npos) {
     std::string path(url.rfind("file:", 0) == 0 ? url.substr(5) : url);
     if (path.empty()) return Status::InvalidArgument("empty database URL");
-    return make(client::OpenLocalBackend(path));
+    return make(client::OpenLocalBackend(path, options.read_only));
   }
   std::string_view scheme = url.substr(0, scheme_end);
   std::string host, port, query;

@@ -16,14 +16,23 @@ class LocalChannel : public Channel {
   Result<std::vector<protocol::StreamResult>> Send(std::vector<protocol::StreamRequest> requests, bool close) override {
     std::vector<protocol::StreamResult> results;
     results.reserve(requests.size());
-    for (const auto& r : requests) results.push_back(stream_.Handle(r, conn_));
+    for (const auto& r : requests) {
+      bool was_autocommit = conn_->autocommit();
+      results.push_back(stream_.Handle(r, conn_));
+      // Every channel shares the connection: a channel owns the transaction it opened, not one a
+      // Transaction or Session of the same Client has open.
+      if (was_autocommit && !conn_->autocommit()) owns_transaction_ = true;
+      if (conn_->autocommit()) owns_transaction_ = false;
+    }
     // As on a server: a stream that ends rolls back the transaction it left open.
-    if (close && !conn_->autocommit()) (void)conn_->Exec("ROLLBACK");
+    if (close && owns_transaction_ && !conn_->autocommit()) (void)conn_->Exec("ROLLBACK");
+    if (close) owns_transaction_ = false;
     return results;
   }
 
  private:
   engine::Connection* conn_;
+  bool owns_transaction_ = false;
   protocol::SqlStore sqls_;
   protocol::Stream stream_{&sqls_};
 };
@@ -50,9 +59,10 @@ class LocalBackend : public Backend {
 
 }  // namespace
 
-Result<std::unique_ptr<Backend>> OpenLocalBackend(const std::string& path) {
-  auto conn = engine::Connection::Open(path, engine::Role::kWriter);
+Result<std::unique_ptr<Backend>> OpenLocalBackend(const std::string& path, bool read_only) {
+  auto conn = engine::Connection::Open(path, read_only ? engine::Role::kReader : engine::Role::kWriter);
   if (!conn.ok()) return conn.status();
+  (*conn)->guard().set_read_only(read_only);
   return std::unique_ptr<Backend>(new LocalBackend(std::move(conn).value()));
 }
 

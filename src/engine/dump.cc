@@ -110,8 +110,12 @@ Dumper::~Dumper() {
 Status Dumper::Start(std::string* out) {
   started_ = true;
   conn_->guard().StopClock();
-  if (Status s = conn_->Exec("BEGIN"); !s.ok()) return s;
-  in_txn_ = true;
+  // Its own read transaction, unless the caller has one open (a shell after BEGIN): then the dump
+  // reads inside it, as sqlite3's .dump does.
+  if (conn_->autocommit()) {
+    if (Status s = conn_->Exec("BEGIN"); !s.ok()) return s;
+    in_txn_ = true;
+  }
   // Tables in the order they were created, sqlite_sequence last (its rows follow every table's), then
   // every index, trigger and view, as sqlite3's .dump.
   Status s = ForEachRow(conn_,
@@ -216,9 +220,11 @@ Result<bool> Dumper::Next(std::string* out, size_t budget) {
     for (const auto& sql : others_) out->append(sql).append(";\n");
     if (writable_schema_) out->append("PRAGMA writable_schema=OFF;\n");
     out->append("COMMIT;\n");
-    in_txn_ = false;
     finished_ = true;
-    if (Status s = conn_->Exec("COMMIT"); !s.ok()) return s;
+    if (in_txn_) {
+      in_txn_ = false;
+      if (Status s = conn_->Exec("COMMIT"); !s.ok()) return s;
+    }
     return false;
   }
   return true;

@@ -23,7 +23,8 @@
 // Rows keep the rowid only where the schema makes it a column (INTEGER PRIMARY KEY), as sqlite3 does:
 // a reload numbers the others 1..n in the same order, so a second dump is identical to the first.
 //
-// The whole dump is one read transaction on the connection: a consistent snapshot.
+// The whole dump is one read transaction on the connection: a consistent snapshot (the caller's
+// transaction, when one is open on the connection).
 #pragma once
 
 #include <memory>

@@ -1,6 +1,8 @@
 #include "server/http_session.h"
 
 #include <boost/asio/experimental/as_tuple.hpp>
+
+#include <tuple>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
@@ -74,7 +76,8 @@ asio::awaitable<HttpReply> Route(ServerContext& ctx, http::request<http::string_
 // them, so memory stays bounded by one chunk whatever the size of the database. The dump reads one
 // snapshot on a reader connection; other clients go on meanwhile. A failure before the first byte is
 // a JSON error; after it, the connection is cut without the last chunk, so the client sees an
-// incomplete transfer rather than a short dump it could take for whole. False: close the connection.
+// incomplete transfer rather than a short dump it could take for whole (an HTTP/1.0 client, which
+// gets no chunks, cannot tell: only its closed connection ends the body). False: close the connection.
 asio::awaitable<bool> ServeDump(ServerContext& ctx, beast::tcp_stream& stream,
                                 const http::request<http::string_body>& req) {
   constexpr size_t kChunkBytes = 256 << 10;
@@ -120,11 +123,14 @@ asio::awaitable<bool> ServeDump(ServerContext& ctx, beast::tcp_stream& stream,
     co_await RunSql(ctx, finish);
     co_return co_await reply_error(500, "INTERNAL_ERROR", "The dump failed: " + more.status().message());
   }
+  // HTTP/1.1 gets chunks; an HTTP/1.0 client cannot read them, so its body ends when the server
+  // closes the connection.
+  const bool chunked = req.version() >= 11;
   http::response<http::empty_body> res{http::status::ok, req.version()};
   res.set(http::field::server, "litehouse");
   res.set(http::field::content_type, "text/plain; charset=utf-8");
-  res.keep_alive(req.keep_alive());
-  res.chunked(true);
+  res.keep_alive(chunked && req.keep_alive());
+  res.chunked(chunked);
   http::response_serializer<http::empty_body> serializer{res};
   stream.expires_after(ctx.opts.idle_connection_timeout);
   auto [hec, hn] = co_await http::async_write_header(stream, serializer, kTuple);
@@ -132,7 +138,12 @@ asio::awaitable<bool> ServeDump(ServerContext& ctx, beast::tcp_stream& stream,
   while (ok) {
     if (!chunk.empty()) {
       stream.expires_after(ctx.opts.idle_connection_timeout);
-      auto [ec, n] = co_await asio::async_write(stream, http::make_chunk(asio::buffer(chunk)), kTuple);
+      beast::error_code ec;
+      if (chunked) {
+        std::tie(ec, std::ignore) = co_await asio::async_write(stream, http::make_chunk(asio::buffer(chunk)), kTuple);
+      } else {
+        std::tie(ec, std::ignore) = co_await asio::async_write(stream, asio::buffer(chunk), kTuple);
+      }
       ok = !ec;
     }
     if (!ok || !*more) break;
@@ -143,7 +154,7 @@ asio::awaitable<bool> ServeDump(ServerContext& ctx, beast::tcp_stream& stream,
     }
   }
   co_await RunSql(ctx, finish);
-  if (!ok) co_return false;
+  if (!ok || !chunked) co_return false;
   auto [ec, n] = co_await asio::async_write(stream, http::make_chunk_last(), kTuple);
   co_return !ec && req.keep_alive();
 }

@@ -1,6 +1,7 @@
 #include "tools/dump_compat.h"
 
 #include <cctype>
+#include <initializer_list>
 #include <optional>
 
 namespace litehouse::tools {
@@ -51,10 +52,10 @@ std::optional<std::string> ParseLiteral(std::string_view s, size_t* i) {
   return std::string(s.substr(start, *i - start));
 }
 
-// The table name after INSERT INTO, unquoted.
-std::optional<std::string> InsertTarget(std::string_view sql) {
+// The table name after the keywords `words`, unquoted.
+std::optional<std::string> NameAfter(std::string_view sql, std::initializer_list<std::string_view> words) {
   size_t i = 0;
-  for (std::string_view word : {"insert", "into"}) {
+  for (std::string_view word : words) {
     SkipSpace(sql, &i);
     if (Lower(sql.substr(i, word.size())) != word) return std::nullopt;
     i += word.size();
@@ -97,16 +98,23 @@ DumpCompat::Action DumpCompat::Rewrite(std::string* sql) {
     *sql = fields[4] + ";";
     return Action::kRun;
   }
-  if (!virtual_tables_.empty() && head.rfind("insertinto", 0) == 0) {
-    auto target = InsertTarget(*sql);
-    if (!target) return Action::kRun;
-    std::string name = Lower(*target);
+  if (virtual_tables_.empty()) return Action::kRun;
+  if (head.rfind("createtableifnotexists", 0) == 0) {
+    // How a dump announces a shadow table (engine/dump.h): it exists already if the virtual table
+    // made it.
+    auto name = NameAfter(*sql, {"create", "table", "if", "not", "exists"});
+    if (!name) return Action::kRun;
+    std::string lower = Lower(*name);
     for (const auto& prefix : virtual_tables_) {
-      if (name.rfind(prefix, 0) == 0) {
-        size_t insert = Lower(*sql).find("insert");
-        sql->replace(insert, 6, "INSERT OR REPLACE");
-        break;
-      }
+      if (lower.rfind(prefix, 0) == 0) shadow_tables_.insert(lower);
+    }
+    return Action::kRun;
+  }
+  if (head.rfind("insertinto", 0) == 0) {
+    auto target = NameAfter(*sql, {"insert", "into"});
+    if (target && shadow_tables_.count(Lower(*target))) {
+      size_t insert = Lower(*sql).find("insert");
+      sql->replace(insert, 6, "INSERT OR REPLACE");
     }
   }
   return Action::kRun;

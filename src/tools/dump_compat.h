@@ -15,12 +15,15 @@
 //   - the writable_schema pragmas are dropped;
 //   - the schema row becomes the CREATE VIRTUAL TABLE it holds, which creates the shadow tables and
 //     the module's first rows in them (the CREATE TABLE IF NOT EXISTS that follow are no-ops);
-//   - INSERT INTO a shadow table of that virtual table becomes INSERT OR REPLACE, so the dumped rows
-//     replace those first rows: the shadow tables end up holding exactly what was dumped.
+//   - INSERT INTO a shadow table of that virtual table (a table the dump announced with
+//     CREATE TABLE IF NOT EXISTS and whose name starts with the virtual table's and '_') becomes
+//     INSERT OR REPLACE, so the dumped rows replace those first rows: the shadow tables end up
+//     holding exactly what was dumped. Other tables' inserts keep their duplicate-key errors.
 // Anything else passes unchanged.
 #pragma once
 
 #include <string>
+#include <set>
 #include <string_view>
 #include <vector>
 
@@ -33,7 +36,8 @@ class DumpCompat {
   Action Rewrite(std::string* sql);
 
  private:
-  std::vector<std::string> virtual_tables_;  // names created from schema rows, lower case
+  std::vector<std::string> virtual_tables_;  // "name_" of those created from schema rows, lower case
+  std::set<std::string> shadow_tables_;      // their shadow tables the dump announced, lower case
 };
 
 }  // namespace litehouse::tools

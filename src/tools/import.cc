@@ -10,22 +10,31 @@ void Importer::Observe(const std::string& sql) {
     in_transaction_ = true;
   } else if (word == "COMMIT" || word == "END") {
     in_transaction_ = false;
-  } else if (word == "ROLLBACK" && FirstKeyword(sql.substr(sql.find_first_of("Kk") + 1)) != "TO") {
-    in_transaction_ = false;  // ROLLBACK, not ROLLBACK TO a savepoint
+  } else if (word == "ROLLBACK") {
+    // ROLLBACK [TRANSACTION] ends the transaction; ROLLBACK [TRANSACTION] TO a savepoint does not.
+    std::string rest = sql.substr(FirstKeywordEnd(sql));
+    std::string next = FirstKeyword(rest);
+    if (next == "TRANSACTION") next = FirstKeyword(rest.substr(FirstKeywordEnd(rest)));
+    if (next != "TO") in_transaction_ = false;
   }
 }
 
 Status Importer::Fail(const Status& status, const Queued* at) {
+  std::string where = at ? "line " + std::to_string(at->line) + ": " : std::string();
+  std::string undone = in_transaction_ ? " (its transaction, begun on line " + std::to_string(begin_line_) +
+                                             ", was rolled back)"
+                                       : "";
+  Abort();
+  return Status::WithCodeName(status.code(), status.code_name(), where + status.message() + undone);
+}
+
+void Importer::Abort() {
+  if (failed_) return;
   failed_ = true;
   queue_.clear();
   // Whatever the script had open is undone; outside a transaction SQLite answers "no transaction is
   // active", which is fine to ignore.
   (void)session_->Execute(Statement("ROLLBACK"));
-  std::string where = at ? "line " + std::to_string(at->line) + ": " : std::string();
-  std::string undone = in_transaction_ ? " (its transaction, begun on line " + std::to_string(begin_line_) +
-                                             ", was rolled back)"
-                                       : "";
-  return Status::WithCodeName(status.code(), status.code_name(), where + status.message() + undone);
 }
 
 Status Importer::Add(std::string sql, size_t line) {
@@ -70,9 +79,16 @@ Status Importer::Flush() {
 
 Status Importer::Finish() {
   if (Status s = Flush(); !s.ok()) return s;
-  if (in_transaction_) {
+  // The server says whether a transaction is still open: the keywords seen cannot (a SAVEPOINT opens
+  // one too).
+  auto open = session_->InTransaction();
+  if (!open.ok()) return Fail(open.status(), nullptr);
+  if (*open) {
+    std::string since = in_transaction_ ? " (begun on line " + std::to_string(begin_line_) + ")" : "";
+    in_transaction_ = false;
     return Fail(Status::WithCodeName(StatusCode::kInvalidArgument, "TRANSACTION_OPEN",
-                                     "the script ended inside a transaction without COMMIT"),
+                                     "the script ended inside a transaction" + since +
+                                         " without COMMIT; it was rolled back"),
                 nullptr);
   }
   return Status::OK();

@@ -40,6 +40,9 @@ class Importer {
   Status Flush();
   // End of the script: flushes, and fails (rolling back) if a transaction is still open.
   Status Finish();
+  // Gives up (the caller failed elsewhere, say in a dot-command): drops what is queued and rolls back
+  // what the script has open. Later calls fail.
+  void Abort();
   size_t statements() const { return done_statements_; }
 
  private:
@@ -56,7 +59,8 @@ class Importer {
   std::vector<Queued> queue_;
   size_t queued_bytes_ = 0;
   size_t done_statements_ = 0, done_bytes_ = 0;
-  bool in_transaction_ = false;  // the script's BEGIN seen, its COMMIT not yet
+  bool in_transaction_ = false;  // the script's BEGIN seen, its COMMIT not yet (for messages; the
+                                 // server's get_autocommit decides at the end)
   size_t begin_line_ = 0;
   bool failed_ = false;
 };

@@ -164,7 +164,10 @@ bool ScriptSplitter::Finish(ScriptItem* item) {
   return true;
 }
 
-std::string FirstKeyword(std::string_view sql) {
+namespace {
+
+// Where the first keyword of `sql` starts, after whitespace and comments.
+size_t KeywordStart(std::string_view sql) {
   size_t i = 0;
   while (i < sql.size()) {
     if (IsSpace(sql[i])) {
@@ -179,10 +182,21 @@ std::string FirstKeyword(std::string_view sql) {
       break;
     }
   }
+  return i;
+}
+
+}  // namespace
+
+size_t FirstKeywordEnd(std::string_view sql) {
+  size_t i = KeywordStart(sql);
+  while (i < sql.size() && std::isalpha(static_cast<unsigned char>(sql[i]))) ++i;
+  return i;
+}
+
+std::string FirstKeyword(std::string_view sql) {
   std::string word;
-  while (i < sql.size() && std::isalpha(static_cast<unsigned char>(sql[i]))) {
+  for (size_t i = KeywordStart(sql); i < sql.size() && std::isalpha(static_cast<unsigned char>(sql[i])); ++i) {
     word.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(sql[i]))));
-    ++i;
   }
   return word;
 }

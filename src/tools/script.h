@@ -57,5 +57,7 @@ class ScriptSplitter {
 
 // The first keyword of `sql` in upper case ("BEGIN", "COMMIT", ...), after whitespace and comments.
 std::string FirstKeyword(std::string_view sql);
+// The offset just past that keyword.
+size_t FirstKeywordEnd(std::string_view sql);
 
 }  // namespace litehouse::tools

@@ -65,6 +65,18 @@ bool SessionLost(const Status& s) {
   return s.code_name() == "STREAM_EXPIRED" || s.code_name() == "STREAM_CLOSED" || s.code_name() == "INVALID_BATON";
 }
 
+// True when `word` (upper case) appears in `sql` as a whole word, in any case.
+bool HasWord(const std::string& sql, const std::string& word) {
+  std::string upper;
+  for (char c : sql) upper.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  for (size_t at = upper.find(word); at != std::string::npos; at = upper.find(word, at + 1)) {
+    bool start = at == 0 || !std::isalnum(static_cast<unsigned char>(upper[at - 1]));
+    size_t end = at + word.size();
+    if (start && (end == upper.size() || !std::isalnum(static_cast<unsigned char>(upper[end])))) return true;
+  }
+  return false;
+}
+
 std::string HistoryPath() {
   const char* home = std::getenv("HOME");
   return home && *home ? std::string(home) + "/.litehouse_history" : std::string();
@@ -111,11 +123,10 @@ void Shell::RunStatement(const std::string& sql) {
   if (!result.ok()) {
     err_ << "Error: " << Describe(result.status()) << "\n";
   } else {
+    // Kept from the keywords, for the message above only: a wrong guess costs a less precise note.
     std::string word = FirstKeyword(sql);
-    if (word == "BEGIN") in_transaction_ = true;
-    if (word == "COMMIT" || word == "END" || (word == "ROLLBACK" && sql.find(" TO ") == std::string::npos)) {
-      in_transaction_ = false;
-    }
+    if (word == "BEGIN" || word == "SAVEPOINT") in_transaction_ = true;
+    if (word == "COMMIT" || word == "END" || (word == "ROLLBACK" && !HasWord(sql, "TO"))) in_transaction_ = false;
     printer_.Print(*result, out_);
   }
   if (timer_) {
@@ -165,6 +176,10 @@ Status Shell::RunScriptStatus(std::istream& in, bool progress) {
   }
   if (status.ok() && splitter.Finish(&item)) status = handle(item);
   if (status.code() == StatusCode::kCancelled) status = Status::OK();  // .quit: what ran stays
+  if (!status.ok()) {
+    importer.Abort();  // a dot-command failed inside the script's transaction: undo it too
+    in_transaction_ = false;
+  }
   if (status.ok()) status = importer.Finish();
   if (progress) err_ << "\r" << importer.statements() << " statements done.          \n";
   return status;

@@ -12,6 +12,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, renameSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import net from "node:net";
 import { createClient } from "@libsql/client";
 import { BIN, startServer } from "./harness.mjs";
 
@@ -190,6 +191,29 @@ describe("dump and import against a file", () => {
     assert.equal(lh(["dump", copy]).stdout, ourDump);
   });
 
+  test("a dump only reads: the file keeps its journal mode and its bytes", () => {
+    const db = join(tempDir(), "rollback-journal.db");
+    assert.equal(sqlite3([db], { input: "CREATE TABLE t(a); INSERT INTO t VALUES (1);" }).status, 0);
+    const before = readFileSync(db);
+    const r = lh(["dump", db]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /INSERT INTO t VALUES\(1\);/);
+    assert.equal(sqlite3([db, "PRAGMA journal_mode"]).stdout.trim(), "delete");
+    assert.deepEqual(readFileSync(db), before);
+  });
+
+  test("dump -o writes the file only once the dump is whole", () => {
+    const dir = tempDir();
+    const out = join(dir, "out.sql");
+    const r = lh(["dump", sourceDb, "-o", out]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(readFileSync(out, "utf8"), ourDump);
+    const failed = lh(["dump", "http://127.0.0.1:9", "-o", join(dir, "never.sql")]);
+    assert.equal(failed.status, 1);
+    assert.equal(existsSync(join(dir, "never.sql")), false);
+    assert.equal(existsSync(join(dir, "never.sql.partial")), false);
+  });
+
   test("dumping a file that does not exist is an error and creates nothing", () => {
     const missing = join(tempDir(), "missing.db");
     const r = lh(["dump", missing]);
@@ -241,6 +265,21 @@ describe("dump and import against the server", () => {
     const r = lh(["shell", server.url], { input: "SELECT 1, 'a|b';\nSELECT name FROM parent ORDER BY id;\n" });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, "1|a|b\np1\np2\n");
+  });
+
+  test("an HTTP/1.0 client gets the dump unchunked, ended by the connection's close", async () => {
+    const body = await new Promise((resolve, reject) => {
+      const socket = net.connect(server.port, "127.0.0.1", () => socket.write("GET /dump HTTP/1.0\r\n\r\n"));
+      const parts = [];
+      socket.on("data", (d) => parts.push(d));
+      socket.on("end", () => resolve(Buffer.concat(parts).toString("utf8")));
+      socket.on("error", reject);
+      socket.setTimeout(10_000, () => reject(new Error("no end of the HTTP/1.0 dump")));
+    });
+    const [head, ...rest] = body.split("\r\n\r\n");
+    assert.match(head, /^HTTP\/1\.0 200 OK/);
+    assert.doesNotMatch(head, /transfer-encoding/i);
+    assert.equal(rest.join("\r\n\r\n"), lh(["dump", server.url]).stdout);
   });
 
   test("POST /dump is refused with a JSON error", async () => {

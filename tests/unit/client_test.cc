@@ -175,6 +175,59 @@ TEST_P(ClientTest, TransactionsCommitRollBackAndRollBackWhenDropped) {
   EXPECT_EQ(rs->rows[0][0], Value(std::string("kept")));
 }
 
+TEST_P(ClientTest, AStatementOfTheClientLeavesItsOpenTransactionAlone) {
+  // On a local database the Client's statements share the transaction's connection: closing their
+  // own stream must not roll back the Transaction's.
+  auto tx = client_->BeginTransaction(TransactionMode::kWrite);
+  ASSERT_TRUE(tx.ok()) << tx.status().ToString();
+  ASSERT_TRUE((*tx)->Execute("INSERT INTO t(name) VALUES ('in tx')").ok());
+  ASSERT_TRUE(client_->Execute("SELECT 1").ok());
+  ASSERT_TRUE((*tx)->Commit().ok());
+  EXPECT_EQ(Count(*client_), 1);
+}
+
+TEST_P(ClientTest, ASessionRunsStatementsInOrderAndReportsTheFirstFailure) {
+  auto session = client_->OpenSession();
+  ASSERT_TRUE(session.ok()) << session.status().ToString();
+  auto in_txn = (*session)->InTransaction();
+  ASSERT_TRUE(in_txn.ok()) << in_txn.status().ToString();
+  EXPECT_FALSE(*in_txn);
+  SequenceResult r = (*session)->ExecuteInOrder({"BEGIN", "INSERT INTO t(name) VALUES ('a')", "SELECT count(*) FROM t",
+                                                 "INSERT INTO t(name) VALUES ('a')", "INSERT INTO t(name) VALUES ('never')"});
+  EXPECT_EQ(r.status.code_name(), "SQLITE_CONSTRAINT");
+  ASSERT_TRUE(r.failed_index.has_value());
+  EXPECT_EQ(*r.failed_index, 3u);
+  ASSERT_EQ(r.results.size(), 3u);
+  EXPECT_EQ(r.results[2].rows.at(0)[0], Value(int64_t{1}));
+  in_txn = (*session)->InTransaction();
+  ASSERT_TRUE(in_txn.ok());
+  EXPECT_TRUE(*in_txn) << "the session's BEGIN holds across requests";
+  ASSERT_TRUE((*session)->Execute("COMMIT").ok());
+  EXPECT_EQ(Count(*client_), 1);
+  // A session dropped inside a transaction rolls it back.
+  ASSERT_TRUE((*session)->Execute("BEGIN").ok());
+  ASSERT_TRUE((*session)->Execute("INSERT INTO t(name) VALUES ('dropped')").ok());
+  session->reset();
+  EXPECT_EQ(Count(*client_), 1);
+}
+
+TEST_P(ClientTest, DumpGivesTheDatabaseAsSqlText) {
+  ASSERT_TRUE(client_->Execute("INSERT INTO t(v, name) VALUES (X'00ff', 'it''s')").ok());
+  std::string dump;
+  Status s = client_->Dump([&](std::string_view chunk) {
+    dump.append(chunk);
+    return Status::OK();
+  });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(dump,
+            "PRAGMA foreign_keys=OFF;\nBEGIN TRANSACTION;\n"
+            "CREATE TABLE t(id INTEGER PRIMARY KEY, v, name TEXT UNIQUE);\n"
+            "INSERT INTO t VALUES(1,X'00ff','it''s');\nCOMMIT;\n");
+  // A failing sink stops the dump with its own error.
+  s = client_->Dump([](std::string_view) { return Status::IoError("disk full"); });
+  EXPECT_EQ(s.message(), "disk full");
+}
+
 TEST_P(ClientTest, ExecuteMultipleRunsAScriptUntilTheFirstError) {
   ASSERT_TRUE(client_->ExecuteMultiple("INSERT INTO t(name) VALUES ('s1'); INSERT INTO t(name) VALUES ('s;2');").ok());
   Status s = client_->ExecuteMultiple("INSERT INTO t(name) VALUES ('s3'); INSERT INTO t(name) VALUES ('s1'); INSERT INTO t(name) VALUES ('s4')");

@@ -94,6 +94,18 @@ TEST(DumpCompatTest, TurnsASchemaRowIntoTheVirtualTableAndItsShadowInsertsIntoRe
   EXPECT_EQ(sql, "CREATE VIRTUAL TABLE Docs USING fts5(title, body, tokenize='porter');");
   sql = "INSERT INTO docs_data VALUES(1,X'01');";
   compat.Rewrite(&sql);
+  EXPECT_EQ(sql, "INSERT INTO docs_data VALUES(1,X'01');");  // not announced as a shadow table yet
+  sql = "CREATE TABLE IF NOT EXISTS 'docs_data'(id INTEGER PRIMARY KEY, block BLOB);";
+  EXPECT_EQ(compat.Rewrite(&sql), DumpCompat::Action::kRun);
+  sql = "CREATE TABLE IF NOT EXISTS 'docs_config'(k PRIMARY KEY, v) WITHOUT ROWID;";
+  compat.Rewrite(&sql);
+  sql = "CREATE TABLE docs_users(a);";  // an ordinary table that merely shares the prefix
+  compat.Rewrite(&sql);
+  sql = "INSERT INTO docs_users VALUES(1);";
+  compat.Rewrite(&sql);
+  EXPECT_EQ(sql, "INSERT INTO docs_users VALUES(1);");
+  sql = "INSERT INTO docs_data VALUES(1,X'01');";
+  compat.Rewrite(&sql);
   EXPECT_EQ(sql, "INSERT OR REPLACE INTO docs_data VALUES(1,X'01');");
   sql = "INSERT INTO 'docs_config' VALUES('version',4);";
   compat.Rewrite(&sql);
@@ -168,6 +180,32 @@ TEST_F(LocalTest, AScriptEndingInsideATransactionIsRolledBackAndFails) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.code_name(), "TRANSACTION_OPEN");
   session->reset();
+  EXPECT_EQ(Count("t"), 0);
+}
+
+TEST_F(LocalTest, AScriptEndingInsideASavepointIsRolledBackToo) {
+  auto session = client_->OpenSession();
+  Importer importer(session->get(), {});
+  ASSERT_TRUE(importer.Add("CREATE TABLE t(a);", 1).ok());
+  ASSERT_TRUE(importer.Add("SAVEPOINT s;", 2).ok());
+  ASSERT_TRUE(importer.Add("INSERT INTO t VALUES(1);", 3).ok());
+  ASSERT_TRUE(importer.Add("ROLLBACK TRANSACTION TO s;", 4).ok());
+  ASSERT_TRUE(importer.Add("INSERT INTO t VALUES(2);", 5).ok());
+  Status s = importer.Finish();
+  EXPECT_EQ(s.code_name(), "TRANSACTION_OPEN");
+  session->reset();
+  EXPECT_EQ(Count("t"), 0);
+}
+
+TEST_F(LocalTest, DumpInsideAnOpenTransactionReadsIt) {
+  ASSERT_TRUE(client_->Execute("CREATE TABLE t(a)").ok());
+  auto session = client_->OpenSession();
+  ASSERT_TRUE((*session)->Execute("BEGIN").ok());
+  ASSERT_TRUE((*session)->Execute("INSERT INTO t VALUES('uncommitted')").ok());
+  std::string dump;
+  ASSERT_TRUE(client_->Dump([&](std::string_view c) { dump.append(c); return Status::OK(); }).ok());
+  EXPECT_NE(dump.find("INSERT INTO t VALUES('uncommitted');"), std::string::npos) << dump;
+  ASSERT_TRUE((*session)->Execute("ROLLBACK").ok());
   EXPECT_EQ(Count("t"), 0);
 }
 
