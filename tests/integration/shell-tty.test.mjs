@@ -129,3 +129,28 @@ test("end of input (Ctrl-D) leaves the shell on a file database", async () => {
     check.close();
   }
 });
+
+test("a session the server expired is reopened; a transaction it took is reported lost", async () => {
+  const quick = await startServer({ args: ["--stream-expiry-ms", "200"] });
+  try {
+    newShell(100, 30, `${BIN} shell ${quick.url}`);
+    await waitFor(/litehouse>$/m);
+    type("CREATE TABLE t(a);");
+    await waitFor(/litehouse> CREATE TABLE t\(a\);\nlitehouse>$/m);
+    await sleep(1000); // idle past the expiry: the server drops the stream
+    type("SELECT 'still here' AS s;");
+    await waitFor(/\| still here \|/);
+    type("BEGIN;");
+    type("INSERT INTO t VALUES (1);");
+    await waitFor(/litehouse> INSERT INTO t VALUES \(1\);\nlitehouse>$/m);
+    await sleep(1000); // the open transaction expires with its stream
+    type("INSERT INTO t VALUES (2);");
+    await waitFor(/Error: the server ended this idle session, and rolled back its open transaction/);
+    type("SELECT count(*) AS n FROM t;");
+    await waitFor(/\| n \|\n\+---\+\n\| 0 \|/);
+    type(".quit");
+  } finally {
+    tmux("kill-session", "-t", "shell");
+    await quick.stop();
+  }
+});
