@@ -119,7 +119,6 @@ void Shell::RunStatement(const std::string& sql) {
     }
     result = session_->Execute(Statement(sql));
   }
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (!result.ok()) {
     err_ << "Error: " << Describe(result.status()) << "\n";
   } else {
@@ -129,12 +128,14 @@ void Shell::RunStatement(const std::string& sql) {
     if (word == "COMMIT" || word == "END" || (word == "ROLLBACK" && !HasWord(sql, "TO"))) in_transaction_ = false;
     printer_.Print(*result, out_);
   }
-  if (timer_) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "Run Time: real %.3f\n", seconds);
-    out_ << buf;
-  }
+  if (timer_) PrintTime(std::chrono::steady_clock::now() - started);
   out_.flush();
+}
+
+void Shell::PrintTime(std::chrono::steady_clock::duration elapsed) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "Run Time: real %.3f\n", std::chrono::duration<double>(elapsed).count());
+  out_ << buf;
 }
 
 Status Shell::RunScriptStatus(std::istream& in, bool progress) {
@@ -157,7 +158,15 @@ Status Shell::RunScriptStatus(std::istream& in, bool progress) {
   std::vector<char> buf(1 << 20);
   ScriptItem item;
   auto handle = [&](ScriptItem& it) -> Status {
-    if (it.kind == ScriptItem::Kind::kSql) return importer.Add(std::move(it.text), it.line);
+    if (it.kind == ScriptItem::Kind::kSql) {
+      if (!timer_) return importer.Add(std::move(it.text), it.line);
+      // .timer on: one statement per round trip, each timed, as sqlite3 reports them.
+      auto started = std::chrono::steady_clock::now();
+      Status s = importer.Add(std::move(it.text), it.line);
+      if (s.ok()) s = importer.Flush();
+      if (s.ok()) PrintTime(std::chrono::steady_clock::now() - started);
+      return s;
+    }
     if (Status s = importer.Flush(); !s.ok()) return s;
     switch (RunDot(it.text)) {
       case DotOutcome::kOk: return Status::OK();

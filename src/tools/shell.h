@@ -10,6 +10,7 @@
 // .timer on|off, .help, .quit / .exit.
 #pragma once
 
+#include <chrono>
 #include <iosfwd>
 #include <memory>
 #include <string>
@@ -36,6 +37,7 @@ class Shell {
   // One statement, typed at the prompt: runs it and prints what it returns.
   void RunStatement(const std::string& sql);
   Status EnsureSession();
+  void PrintTime(std::chrono::steady_clock::duration elapsed);
   Status RunScriptStatus(std::istream& in, bool progress);
 
   Client* client_;

@@ -282,6 +282,40 @@ describe("dump and import against the server", () => {
     assert.equal(rest.join("\r\n\r\n"), lh(["dump", server.url]).stdout);
   });
 
+  test("dot-commands in a script: .read, .dump, .mode, .headers, .timer, .help, .quit", () => {
+    const dir = tempDir();
+    const included = join(dir, "included.sql");
+    writeFileSync(included, "CREATE TABLE dots(a, b);\nINSERT INTO dots VALUES (1, 'x;y');\n");
+    const db = join(dir, "dots.db");
+    const script = [
+      `.read ${included}`,
+      ".mode csv",
+      ".headers on",
+      "SELECT a, b FROM dots;",
+      ".dump",
+      ".timer on",
+      "SELECT 2 AS two;",
+      ".help",
+      ".quit",
+      "SELECT 'after quit';",
+      "",
+    ].join("\n");
+    const r = lh(["shell", db], { input: script });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^a,b\n1,x;y\n/);
+    assert.match(r.stdout, /CREATE TABLE dots\(a, b\);\nINSERT INTO dots VALUES\(1,'x;y'\);\nCOMMIT;\n/);
+    assert.match(r.stdout, /two\n2\nRun Time: real \d+\.\d{3}\n/);
+    assert.match(r.stdout, /\.read FILE +run the SQL script FILE/);
+    assert.doesNotMatch(r.stdout, /after quit/);
+    const bad = lh(["shell", db], { input: ".read /nonexistent.sql\n" });
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /cannot open \/nonexistent\.sql/);
+    const unknown = lh(["shell", db], { input: "BEGIN;\nINSERT INTO dots VALUES (2, 'z');\n.frobnicate\nCOMMIT;\n" });
+    assert.equal(unknown.status, 1);
+    assert.match(unknown.stderr, /line 3: .*frobnicate/);
+    assert.equal(sqlite3([db, "SELECT count(*) FROM dots"]).stdout.trim(), "1");
+  });
+
   test("POST /dump is refused with a JSON error", async () => {
     const res = await fetch(server.url + "/dump", { method: "POST", body: "" });
     assert.equal(res.status, 405);

@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -152,5 +152,24 @@ test("a session the server expired is reopened; a transaction it took is reporte
   } finally {
     tmux("kill-session", "-t", "shell");
     await quick.stop();
+  }
+});
+
+test("an import with stderr on a terminal shows its progress there", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "litehouse-tty-import-"));
+  try {
+    const script = join(dir, "rows.sql");
+    const lines = ["CREATE TABLE r(a);", "BEGIN;"];
+    for (let i = 0; i < 5000; i++) lines.push(`INSERT INTO r VALUES (${i});`);
+    lines.push("COMMIT;", "");
+    writeFileSync(script, lines.join("\n"));
+    // stdin is the file, stderr (and stdout) the pane; the pane stays open after the import.
+    newShell(100, 20, `sh -c '${BIN} shell ${join(dir, "r.db")} < ${script}; echo "exit=$?"; sleep 30'`);
+    const s = await waitFor(/exit=\d+/);
+    assert.match(s, /5003 statements done\./);
+    assert.match(s, /exit=0/);
+  } finally {
+    tmux("kill-session", "-t", "shell");
+    rmSync(dir, { recursive: true, force: true });
   }
 });
