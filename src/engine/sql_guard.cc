@@ -1,5 +1,6 @@
 #include "engine/sql_guard.h"
 
+#include <cctype>
 #include <string_view>
 
 #include "common/strings.h"
@@ -58,6 +59,12 @@ void SqlGuard::StartQuery() {
   if (query_timeout_.count() > 0) deadline_ = std::chrono::steady_clock::now() + query_timeout_;
 }
 
+std::optional<std::pair<std::string, std::string>> SqlGuard::TakeSetting() {
+  auto out = std::move(setting_);
+  setting_.reset();
+  return out;
+}
+
 bool SqlGuard::TakeSettingsChanged() {
   bool changed = settings_changed_;
   settings_changed_ = false;
@@ -113,6 +120,11 @@ int SqlGuard::Authorize(void* self, int action, const char* arg1, const char* ar
       }
       if (!IsSettablePragma(arg1)) return guard->Deny("PRAGMA " + std::string(a1) + " cannot be set by clients");
       guard->settings_changed_ = true;
+      {
+        std::string name(a1);
+        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        guard->setting_.emplace(std::move(name), arg2);
+      }
       return SQLITE_OK;
     }
     default: break;

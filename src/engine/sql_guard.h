@@ -15,7 +15,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <utility>
 
 namespace litehouse::engine {
 
@@ -45,6 +47,10 @@ class SqlGuard {
 
   // True once a statement set a per-connection pragma since the last call; clears it.
   bool TakeSettingsChanged();
+  // The per-connection pragma the statement prepared last assigns, as {name, value} (lower-case
+  // name), or nullopt; clears it. A stream keeps these to replay them on the next connection it is
+  // given, so its settings last as long as it does (as on sqld, where a stream is a connection).
+  std::optional<std::pair<std::string, std::string>> TakeSetting();
   // The reason of the last refusal ("" if none), cleared by the next StartQuery.
   const std::string& DenialReason() const { return denial_; }
 
@@ -60,6 +66,7 @@ class SqlGuard {
 
   bool read_only_ = false;
   bool settings_changed_ = false;
+  std::optional<std::pair<std::string, std::string>> setting_;
   std::string denial_;
   std::chrono::milliseconds query_timeout_{0};
   std::chrono::steady_clock::time_point deadline_{};

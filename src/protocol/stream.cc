@@ -271,6 +271,7 @@ std::optional<Error> Stream::ExecuteStmt(const Stmt& stmt, Connection& conn, Row
   if (auto err = ResolveSql(stmt.sql, stmt.sql_id, &sql)) return err;
   size_t tail = 0;
   auto prepared = conn.Prepare(sql, &tail);
+  auto setting = conn.guard().TakeSetting();
   if (!prepared.ok()) return PrepareError(prepared.status(), conn.last_error_offset());
   if (prepared->empty()) return NoStatement();
   if (!IsBlankSql(sql.substr(tail))) return ManyStatements();
@@ -304,6 +305,7 @@ std::optional<Error> Stream::ExecuteStmt(const Stmt& stmt, Connection& conn, Row
   end.rows_read = std::max<uint64_t>(rows_returned, static_cast<uint64_t>(sqlite3_stmt_status(
                                                         prepared->raw(), SQLITE_STMTSTATUS_FULLSCAN_STEP, 0)));
   end.query_duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  KeepSetting(std::move(setting));
   sink.End(end);
   return std::nullopt;
 }
@@ -313,6 +315,7 @@ std::optional<Error> Stream::ExecuteSequence(std::string_view sql, Connection& c
   while (offset < sql.size()) {
     size_t tail = 0;
     auto prepared = conn.Prepare(sql.substr(offset), &tail);
+    auto setting = conn.guard().TakeSetting();
     if (!prepared.ok()) return PrepareError(prepared.status(), conn.last_error_offset());
     offset += tail;
     if (prepared->empty()) break;
@@ -322,6 +325,7 @@ std::optional<Error> Stream::ExecuteSequence(std::string_view sql, Connection& c
       if (!step.ok()) return ErrorFromStatus(step.status());
       if (!*step) break;
     }
+    KeepSetting(std::move(setting));
   }
   return std::nullopt;
 }
@@ -329,6 +333,7 @@ std::optional<Error> Stream::ExecuteSequence(std::string_view sql, Connection& c
 std::optional<Error> Stream::Describe(std::string_view sql, Connection& conn, DescribeResult* out) {
   size_t tail = 0;
   auto prepared = conn.Prepare(sql, &tail);
+  auto setting = conn.guard().TakeSetting();
   if (!prepared.ok()) return PrepareError(prepared.status(), conn.last_error_offset());
   if (prepared->empty()) return NoStatement();
   if (!IsBlankSql(sql.substr(tail))) return ManyStatements();
@@ -360,7 +365,29 @@ std::optional<Error> Stream::ChargeResponse(const std::vector<Value>& row) {
 
 void Stream::BeginRequest(Connection* conn) {
   response_bytes_ = 0;
-  if (conn) conn->guard().set_read_only(read_only_);
+  if (!conn) return;
+  conn->guard().set_read_only(read_only_);
+  for (const auto& [name, value] : settings_) {
+    std::string sql = "PRAGMA " + name + "='";
+    for (char c : value) {
+      if (c == '\'') sql.push_back('\'');
+      sql.push_back(c);
+    }
+    sql += "'";
+    (void)conn->Exec(sql.c_str());  // only settable pragmas get here; each was accepted once already
+  }
+  (void)conn->guard().TakeSetting();
+}
+
+void Stream::KeepSetting(std::optional<std::pair<std::string, std::string>> setting) {
+  if (!setting) return;
+  for (auto& kept : settings_) {
+    if (kept.first == setting->first) {
+      kept.second = std::move(setting->second);
+      return;
+    }
+  }
+  settings_.push_back(std::move(*setting));
 }
 
 void Stream::RunBatch(const Batch& batch, Connection& conn, BatchSink& sink) {

@@ -12,6 +12,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "engine/connection.h"
 #include "protocol/hrana.h"
@@ -110,10 +112,17 @@ class Stream {
 
   // Counts the bytes of rows produced by the current request against max_response_bytes_.
   std::optional<Error> ChargeResponse(const std::vector<Value>& row);
-  // Prepares `conn` for a request of this stream: resets the response budget, sets read-only mode.
+  // Prepares `conn` for a request of this stream: resets the response budget, sets read-only mode,
+  // replays the stream's settings.
   void BeginRequest(engine::Connection* conn);
 
+  // Records the setting the statement just prepared on `conn` assigns, once it has run.
+  void KeepSetting(std::optional<std::pair<std::string, std::string>> setting);
+
   SqlStore* sqls_;
+  // The per-connection pragmas this stream set ({name, value}, in the order first set). The server
+  // resets them when a connection changes hands, so each request replays them (BeginRequest).
+  std::vector<std::pair<std::string, std::string>> settings_;
   size_t max_response_bytes_ = 0;
   size_t response_bytes_ = 0;
   bool read_only_ = false;

@@ -59,6 +59,26 @@ test("engine pragmas cannot be set; per-statement ones can, and do not leak to t
   assert.equal((await db.execute("PRAGMA foreign_keys")).rows[0][0], 1, "the default is back");
 });
 
+test("a per-connection pragma lasts as long as its stream, across requests, and no longer (as on sqld)", async () => {
+  await db.batch(["CREATE TABLE fk_parent(id INTEGER PRIMARY KEY)", "CREATE TABLE fk_child(p REFERENCES fk_parent(id))"], "write");
+  const exec = (sql) => ({ type: "execute", stmt: { sql } });
+  const first = await postJson(server, "/v2/pipeline", { baton: null, requests: [exec("PRAGMA foreign_keys=OFF")] });
+  assert.equal(first.status, 200, first.text);
+  assert.equal(first.body.results[0].type, "ok");
+  // A later request of the same stream runs on whatever connection the server hands it, with the
+  // stream's setting replayed: the orphan row goes in.
+  const second = await postJson(server, "/v2/pipeline", {
+    baton: first.body.baton,
+    requests: [exec("INSERT INTO fk_child VALUES (42)"), exec("PRAGMA foreign_keys"), { type: "close" }],
+  });
+  assert.equal(second.status, 200, second.text);
+  assert.equal(second.body.results[0].type, "ok", JSON.stringify(second.body.results[0]));
+  assert.equal(second.body.results[1].response.result.rows[0][0].value, "0");
+  // Another stream has the default: the same insert is refused.
+  await refused(db.execute("INSERT INTO fk_child VALUES (43)"), "SQLITE_CONSTRAINT", /FOREIGN KEY/);
+  assert.equal((await db.execute("PRAGMA foreign_keys")).rows[0][0], 1);
+});
+
 test("SQL longer than --max-sql-length is refused", async () => {
   await refused(db.execute(`SELECT '${"x".repeat(9000)}'`), "SQLITE_TOOBIG", /too long/);
 });
