@@ -5,8 +5,9 @@
 //   litehouse dump TARGET [--auth-token T] [-o F]  the database as SQL text (sqlite3 .dump format)
 //   litehouse migrate TARGET --dir DIR [--dry-run] apply DIR/NNN-name.sql in order, once each
 //
-// TARGET: a database file path (or file:PATH), or http(s)://, ws(s)://, libsql:// URL. The token
-// defaults to $TURSO_AUTH_TOKEN, as the seed application reads it.
+// TARGET: a database file path (or file:PATH), a `serve --db-path` directory (its dbs/default/data,
+// the layout sqld uses too), or an http(s)://, ws(s)://, libsql:// URL. The token defaults to
+// $TURSO_AUTH_TOKEN, as the seed application reads it.
 //
 // Exit codes: 0 success; 1 the work failed (an SQL error, an unreachable server: nothing of a failed
 // transaction or migration is left applied); 2 bad command line; 3 (migrate) the directory disagrees
@@ -41,8 +42,20 @@ void AddTarget(CLI::App* cmd, TargetFlags* flags) {
 
 bool IsUrl(const std::string& target) { return target.find("://") != std::string::npos; }
 
+// The database a TARGET names: a URL as it is; a server's data directory as its database file.
+std::string ResolveTarget(const std::string& target) {
+  if (IsUrl(target)) return target;
+  std::string path = target.rfind("file:", 0) == 0 ? target.substr(5) : target;
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    auto data = std::filesystem::path(path) / "dbs" / "default" / "data";
+    if (std::filesystem::is_regular_file(data, ec)) return data.string();
+  }
+  return path;
+}
+
 std::unique_ptr<Client> OpenTarget(const TargetFlags& flags) {
-  auto client = Client::Open({flags.target, flags.auth_token});
+  auto client = Client::Open({ResolveTarget(flags.target), flags.auth_token});
   if (!client.ok()) {
     std::cerr << "Error: cannot open " << flags.target << ": " << client.status().message() << "\n";
     return nullptr;
@@ -72,16 +85,14 @@ Run RegisterDump(CLI::App& app) {
   AddTarget(cmd, flags.get());
   cmd->add_option("-o,--output", *output, "Write to this file instead of standard output");
   return [flags, output]() -> int {
-    if (!IsUrl(flags->target)) {
-      std::string path = flags->target.rfind("file:", 0) == 0 ? flags->target.substr(5) : flags->target;
-      if (!std::filesystem::exists(path)) {
-        std::cerr << "Error: no database file " << path << "\n";
-        return 1;
-      }
+    const std::string target = ResolveTarget(flags->target);
+    if (!IsUrl(target) && !std::filesystem::is_regular_file(target)) {
+      std::cerr << "Error: no database file " << target << "\n";
+      return 1;
     }
     // A dump only reads: a local file is opened as a reader, so it is never written (nor switched
     // to WAL).
-    auto opened = Client::Open({flags->target, flags->auth_token, /*read_only=*/true});
+    auto opened = Client::Open({target, flags->auth_token, /*read_only=*/true});
     if (!opened.ok()) {
       std::cerr << "Error: cannot open " << flags->target << ": " << opened.status().message() << "\n";
       return 1;

@@ -1,10 +1,10 @@
 #include "server/http_session.h"
 
 #include <boost/asio/experimental/as_tuple.hpp>
-
-#include <tuple>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+
+#include <tuple>
 
 #include "common/log.h"
 #include "engine/dump.h"

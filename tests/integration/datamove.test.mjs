@@ -316,6 +316,12 @@ describe("dump and import against the server", () => {
     assert.equal(sqlite3([db, "SELECT count(*) FROM dots"]).stdout.trim(), "1");
   });
 
+  test("a server's --db-path directory is a target too (its dbs/default/data)", () => {
+    const viaDir = lh(["dump", server.dir]);
+    assert.equal(viaDir.status, 0, viaDir.stderr);
+    assert.equal(viaDir.stdout, lh(["dump", server.url]).stdout);
+  });
+
   test("POST /dump is refused with a JSON error", async () => {
     const res = await fetch(server.url + "/dump", { method: "POST", body: "" });
     assert.equal(res.status, 405);
