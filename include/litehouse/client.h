@@ -14,6 +14,7 @@
 // are independent. On a local database every Client has its own SQLite connection.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -83,6 +84,11 @@ struct ClientOptions {
   // A local database is opened as a reader: the file is never written or switched to WAL, and writes
   // are refused. (For a server, use a read-only token.)
   bool read_only = false;
+  // How long one network operation (connect, TLS handshake, send, or wait for a response or the next
+  // piece of one) may take before the call fails with a timeout: a server that stops answering never
+  // blocks the caller for longer. 0: no limit. Longer than a server's query timeout (sqld's and ours:
+  // 60 s) by default, so a slow statement is the server's to cut short.
+  std::chrono::milliseconds timeout{300'000};
 };
 
 // An interactive transaction: its statements run on one stream, in order, invisible to others until

@@ -9,11 +9,15 @@
 // the layout sqld uses too), or an http(s)://, ws(s)://, libsql:// URL. The token defaults to
 // $TURSO_AUTH_TOKEN, as the seed application reads it.
 //
+// --timeout: how long a server may stay silent before the command fails (default 300 s, longer than
+// a server's query timeout), so a deploy script never hangs on a stuck server.
+//
 // Exit codes: 0 success; 1 the work failed (an SQL error, an unreachable server: nothing of a failed
 // transaction or migration is left applied); 2 bad command line; 3 (migrate) the directory disagrees
 // with the migrations the database has recorded; nothing ran.
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -31,6 +35,7 @@ namespace {
 struct TargetFlags {
   std::string target;
   std::string auth_token;
+  double timeout_seconds = 300;
 };
 
 void AddTarget(CLI::App* cmd, TargetFlags* flags) {
@@ -38,6 +43,19 @@ void AddTarget(CLI::App* cmd, TargetFlags* flags) {
       ->required();
   cmd->add_option("--auth-token", flags->auth_token, "Token for the server (default: $TURSO_AUTH_TOKEN)")
       ->envname("TURSO_AUTH_TOKEN");
+  cmd->add_option("--timeout", flags->timeout_seconds,
+                  "Seconds a server may stay silent (connecting, or before an answer) before the command fails; 0: forever")
+      ->check(CLI::Range(0.0, 1e7))
+      ->capture_default_str();
+}
+
+ClientOptions Options(const TargetFlags& flags, const std::string& url, bool read_only) {
+  ClientOptions options;
+  options.url = url;
+  options.auth_token = flags.auth_token;
+  options.read_only = read_only;
+  options.timeout = std::chrono::milliseconds(static_cast<int64_t>(flags.timeout_seconds * 1000));
+  return options;
 }
 
 bool IsUrl(const std::string& target) { return target.find("://") != std::string::npos; }
@@ -55,7 +73,7 @@ std::string ResolveTarget(const std::string& target) {
 }
 
 std::unique_ptr<Client> OpenTarget(const TargetFlags& flags) {
-  auto client = Client::Open({ResolveTarget(flags.target), flags.auth_token});
+  auto client = Client::Open(Options(flags, ResolveTarget(flags.target), false));
   if (!client.ok()) {
     std::cerr << "Error: cannot open " << flags.target << ": " << client.status().message() << "\n";
     return nullptr;
@@ -92,7 +110,7 @@ Run RegisterDump(CLI::App& app) {
     }
     // A dump only reads: a local file is opened as a reader, so it is never written (nor switched
     // to WAL).
-    auto opened = Client::Open({target, flags->auth_token, /*read_only=*/true});
+    auto opened = Client::Open(Options(*flags, target, /*read_only=*/true));
     if (!opened.ok()) {
       std::cerr << "Error: cannot open " << flags->target << ": " << opened.status().message() << "\n";
       return 1;

@@ -2,7 +2,9 @@
 // a backend only says how a list of stream requests reaches a stream and comes back.
 #pragma once
 
+#include <chrono>
 #include <functional>
+#include <string>
 #include <memory>
 #include <string_view>
 #include <vector>
@@ -33,11 +35,15 @@ class Backend {
 // A database file (or ":memory:") in this process, on one SQLite connection of its own; with
 // `read_only`, a reader connection that never writes the file.
 Result<std::unique_ptr<Backend>> OpenLocalBackend(const std::string& path, bool read_only);
-// A Hrana server over HTTP (/v2/pipeline, JSON) at host:port; over TLS when `tls`.
-Result<std::unique_ptr<Backend>> OpenHttpBackend(const std::string& host, const std::string& port,
-                                                 const std::string& auth_token, bool tls);
-// A Hrana server over WebSocket (hrana3 or hrana2, JSON) at host:port; over TLS when `tls`.
-Result<std::unique_ptr<Backend>> OpenWsBackend(const std::string& host, const std::string& port,
-                                               const std::string& auth_token, bool tls);
+// Where a remote backend connects, and how.
+struct RemoteOptions {
+  std::string host, port, auth_token;
+  bool tls = false;
+  std::chrono::milliseconds timeout{0};  // per network operation (client/timed.h); 0: none
+};
+// A Hrana server over HTTP (/v2/pipeline, JSON).
+Result<std::unique_ptr<Backend>> OpenHttpBackend(const RemoteOptions& options);
+// A Hrana server over WebSocket (hrana3 or hrana2, JSON).
+Result<std::unique_ptr<Backend>> OpenWsBackend(const RemoteOptions& options);
 
 }  // namespace litehouse::client

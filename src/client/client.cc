@@ -295,14 +295,15 @@ Result<std::unique_ptr<Client>> Client::Open(const ClientOptions& options) {
     return Status::InvalidArgument("unsupported URL scheme '" + std::string(scheme) + "'");
   }
   if (port.empty()) port = tls ? "443" : "80";
+  client::RemoteOptions remote{host, port, options.auth_token, tls, options.timeout};
   if (scheme == "ws" || scheme == "wss") {
-    auto ws = client::OpenWsBackend(host, port, options.auth_token, tls);
+    auto ws = client::OpenWsBackend(remote);
     if (!ws.ok()) return ws.status();
-    auto http = client::OpenHttpBackend(host, port, options.auth_token, tls);
+    auto http = client::OpenHttpBackend(remote);
     if (!http.ok()) return http.status();
     return std::unique_ptr<Client>(new ClientImpl(std::move(ws).value(), std::move(http).value()));
   }
-  return make(client::OpenHttpBackend(host, port, options.auth_token, tls));
+  return make(client::OpenHttpBackend(remote));
 }
 
 Result<std::unique_ptr<Client>> Client::OpenFromEnv(const std::string& fallback_path) {

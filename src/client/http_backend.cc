@@ -6,6 +6,7 @@
 #include <boost/beast/http.hpp>
 
 #include "client/channel.h"
+#include "client/timed.h"
 #include "client/tls.h"
 #include "protocol/json_client_codec.h"
 
@@ -18,9 +19,9 @@ namespace http = beast::http;
 
 class HttpConnection {
  public:
-  HttpConnection(std::string host, std::string port, std::string auth_token,
-                 std::shared_ptr<asio::ssl::context> tls)
-      : host_(std::move(host)), port_(std::move(port)), auth_token_(std::move(auth_token)), tls_(std::move(tls)) {}
+  HttpConnection(const RemoteOptions& options, std::shared_ptr<asio::ssl::context> tls)
+      : host_(options.host), port_(options.port), auth_token_(options.auth_token), timeout_(options.timeout),
+        tls_(std::move(tls)) {}
 
   // GETs `target`, handing the body to `sink` as it arrives. A status other than 200 is an error
   // carrying the server's error body; a body cut short is an IoError.
@@ -38,14 +39,18 @@ class HttpConnection {
     std::string error_body;
     char buf[64 << 10];
     auto exchange = [&](auto& stream) -> Status {
-      http::write(stream, req, ec);
-      if (!ec) http::read_header(stream, buffer_, parser, ec);
+      auto& tcp = beast::get_lowest_layer(stream);
+      ec = RunTimed(io_, tcp, timeout_, [&](auto handler) { http::async_write(stream, req, std::move(handler)); });
+      if (!ec) {
+        ec = RunTimed(io_, tcp, timeout_,
+                      [&](auto handler) { http::async_read_header(stream, buffer_, parser, std::move(handler)); });
+      }
       if (ec) return Status::IoError("GET " + target + " from " + host_ + ":" + port_ + " failed: " + ec.message());
       const bool ok = parser.get().result() == http::status::ok;
       while (!parser.is_done()) {
         parser.get().body().data = buf;
         parser.get().body().size = sizeof buf;
-        http::read(stream, buffer_, parser, ec);
+        ec = RunTimed(io_, tcp, timeout_, [&](auto handler) { http::async_read(stream, buffer_, parser, std::move(handler)); });
         if (ec == http::error::need_buffer) ec = {};
         if (ec) return Status::IoError("GET " + target + " from " + host_ + ":" + port_ + " ended early: " + ec.message());
         std::string_view got(buf, sizeof buf - parser.get().body().size);
@@ -89,8 +94,11 @@ class HttpConnection {
       }
       http::response<http::string_body> res;
       auto exchange = [&](auto& stream) {
-        http::write(stream, req, ec);
-        if (!ec) http::read(stream, buffer_, res, ec);
+        auto& tcp = beast::get_lowest_layer(stream);
+        ec = RunTimed(io_, tcp, timeout_, [&](auto handler) { http::async_write(stream, req, std::move(handler)); });
+        if (!ec) {
+          ec = RunTimed(io_, tcp, timeout_, [&](auto handler) { http::async_read(stream, buffer_, res, std::move(handler)); });
+        }
       };
       if (secure_) exchange(*secure_);
       else exchange(*plain_);
@@ -113,17 +121,21 @@ class HttpConnection {
     auto endpoints = resolver.resolve(host_, port_, ec);
     if (ec) return Status::Unavailable("cannot resolve " + host_ + ": " + ec.message());
     buffer_.clear();
+    // Room for 64 KiB reads: Beast reads only what the buffer has room for (at least 512 bytes), and
+    // a response of a few hundred KiB read 512 bytes at a time costs a system call each.
+    buffer_.reserve(64 << 10);
     if (tls_) {
       secure_ = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(io_, *tls_);
-      beast::get_lowest_layer(*secure_).connect(endpoints, ec);
-      if (!ec) beast::get_lowest_layer(*secure_).socket().set_option(asio::ip::tcp::no_delay(true));
+      auto& tcp = beast::get_lowest_layer(*secure_);
+      ec = RunTimed(io_, tcp, timeout_, [&](auto handler) { tcp.async_connect(endpoints, std::move(handler)); });
+      if (!ec) tcp.socket().set_option(asio::ip::tcp::no_delay(true));
       Status s = ec ? Status::Unavailable("cannot connect to " + host_ + ":" + port_ + ": " + ec.message())
-                    : TlsHandshake(*secure_, host_);
+                    : TlsHandshake(io_, *secure_, host_, timeout_);
       if (!s.ok()) secure_.reset();
       return s;
     }
     plain_ = std::make_unique<beast::tcp_stream>(io_);
-    plain_->connect(endpoints, ec);
+    ec = RunTimed(io_, *plain_, timeout_, [&](auto handler) { plain_->async_connect(endpoints, std::move(handler)); });
     if (ec) {
       plain_.reset();
       return Status::Unavailable("cannot connect to " + host_ + ":" + port_ + ": " + ec.message());
@@ -138,6 +150,7 @@ class HttpConnection {
   }
 
   const std::string host_, port_, auth_token_;
+  const std::chrono::milliseconds timeout_;
   const std::shared_ptr<asio::ssl::context> tls_;  // null: plain HTTP
   asio::io_context io_;
   std::unique_ptr<beast::tcp_stream> plain_;
@@ -183,8 +196,7 @@ class HttpChannel : public Channel {
 
 class HttpBackend : public Backend {
  public:
-  HttpBackend(std::string host, std::string port, std::string token, std::shared_ptr<asio::ssl::context> tls)
-      : conn_(std::move(host), std::move(port), std::move(token), std::move(tls)) {}
+  HttpBackend(const RemoteOptions& options, std::shared_ptr<asio::ssl::context> tls) : conn_(options, std::move(tls)) {}
   Result<std::unique_ptr<Channel>> OpenChannel() override { return std::unique_ptr<Channel>(new HttpChannel(&conn_)); }
   Status Dump(const std::function<Status(std::string_view)>& sink) override { return conn_.Get("/dump", sink); }
 
@@ -194,15 +206,14 @@ class HttpBackend : public Backend {
 
 }  // namespace
 
-Result<std::unique_ptr<Backend>> OpenHttpBackend(const std::string& host, const std::string& port,
-                                                 const std::string& auth_token, bool tls) {
+Result<std::unique_ptr<Backend>> OpenHttpBackend(const RemoteOptions& options) {
   std::shared_ptr<asio::ssl::context> context;
-  if (tls) {
+  if (options.tls) {
     auto made = MakeTlsContext();
     if (!made.ok()) return made.status();
     context = std::move(made).value();
   }
-  return std::unique_ptr<Backend>(new HttpBackend(host, port, auth_token, std::move(context)));
+  return std::unique_ptr<Backend>(new HttpBackend(options, std::move(context)));
 }
 
 }  // namespace litehouse::client

@@ -7,6 +7,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -18,6 +19,9 @@ namespace litehouse::client {
 Result<std::shared_ptr<boost::asio::ssl::context>> MakeTlsContext();
 
 // Performs the TLS handshake on a connected stream, checking the certificate names `host`.
-Status TlsHandshake(boost::beast::ssl_stream<boost::beast::tcp_stream>& stream, const std::string& host);
+// The client side of the handshake on `stream` (run on `io`, at most `timeout`), with SNI and host
+// name verification for `host`.
+Status TlsHandshake(boost::asio::io_context& io, boost::beast::ssl_stream<boost::beast::tcp_stream>& stream,
+                    const std::string& host, std::chrono::milliseconds timeout);
 
 }  // namespace litehouse::client

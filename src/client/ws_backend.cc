@@ -6,6 +6,7 @@
 #include <boost/beast/websocket.hpp>
 
 #include "client/channel.h"
+#include "client/timed.h"
 #include "client/tls.h"
 #include "protocol/json_client_codec.h"
 
@@ -18,10 +19,14 @@ namespace websocket = beast::websocket;
 using protocol::StreamRequest;
 using protocol::json::WsServerReply;
 
+// Room reserved for reading one message, so a large answer is not read a few hundred bytes at a time.
+constexpr size_t kReadReserve = 64 << 10;
+
 class WsConnection {
  public:
-  WsConnection(std::string host, std::string port, std::string auth_token, std::shared_ptr<asio::ssl::context> tls)
-      : host_(std::move(host)), port_(std::move(port)), auth_token_(std::move(auth_token)), tls_(std::move(tls)) {}
+  WsConnection(const RemoteOptions& options, std::shared_ptr<asio::ssl::context> tls)
+      : host_(options.host), port_(options.port), auth_token_(options.auth_token), timeout_(options.timeout),
+        tls_(std::move(tls)) {}
 
   // Connects (again, if the connection broke) and says hello.
   Status Ensure() {
@@ -36,23 +41,27 @@ class WsConnection {
     });
     if (tls_) {
       auto ws = std::make_unique<websocket::stream<beast::ssl_stream<beast::tcp_stream>>>(io_, *tls_);
-      beast::get_lowest_layer(*ws).connect(endpoints, ec);
+      auto& tcp = beast::get_lowest_layer(*ws);
+      ec = RunTimed(io_, tcp, timeout_, [&](auto handler) { tcp.async_connect(endpoints, std::move(handler)); });
       if (ec) return Status::Unavailable("cannot connect to " + host_ + ":" + port_ + ": " + ec.message());
       // A request split over several segments must not wait for an ACK (Nagle vs delayed ACK: 40 ms).
-      beast::get_lowest_layer(*ws).socket().set_option(asio::ip::tcp::no_delay(true));
-      if (Status s = TlsHandshake(ws->next_layer(), host_); !s.ok()) return s;
+      tcp.socket().set_option(asio::ip::tcp::no_delay(true));
+      if (Status s = TlsHandshake(io_, ws->next_layer(), host_, timeout_); !s.ok()) return s;
       ws->set_option(std::move(decorate));
-      ws->handshake(host_ + ":" + port_, "/", ec);
+      ec = RunTimed(io_, tcp, timeout_,
+                    [&](auto handler) { ws->async_handshake(host_ + ":" + port_, "/", std::move(handler)); });
       if (ec) return Status::Unavailable("WebSocket handshake with " + host_ + ":" + port_ + " failed: " + ec.message());
       ws->text(true);
       wss_ = std::move(ws);
     } else {
       auto ws = std::make_unique<websocket::stream<beast::tcp_stream>>(io_);
-      beast::get_lowest_layer(*ws).connect(endpoints, ec);
+      auto& tcp = beast::get_lowest_layer(*ws);
+      ec = RunTimed(io_, tcp, timeout_, [&](auto handler) { tcp.async_connect(endpoints, std::move(handler)); });
       if (ec) return Status::Unavailable("cannot connect to " + host_ + ":" + port_ + ": " + ec.message());
-      beast::get_lowest_layer(*ws).socket().set_option(asio::ip::tcp::no_delay(true));
+      tcp.socket().set_option(asio::ip::tcp::no_delay(true));
       ws->set_option(std::move(decorate));
-      ws->handshake(host_ + ":" + port_, "/", ec);
+      ec = RunTimed(io_, tcp, timeout_,
+                    [&](auto handler) { ws->async_handshake(host_ + ":" + port_, "/", std::move(handler)); });
       if (ec) return Status::Unavailable("WebSocket handshake with " + host_ + ":" + port_ + " failed: " + ec.message());
       ws->text(true);
       ws_ = std::move(ws);
@@ -76,6 +85,7 @@ class WsConnection {
     Write(message, ec);
     while (!ec) {
       beast::flat_buffer buffer;
+      buffer.reserve(kReadReserve);
       Read(buffer, ec);
       if (ec) break;
       std::string_view text(static_cast<const char*>(buffer.data().data()), buffer.size());
@@ -102,6 +112,7 @@ class WsConnection {
     size_t pending = ids.size();
     while (!ec && pending > 0) {
       beast::flat_buffer buffer;
+      buffer.reserve(kReadReserve);
       Read(buffer, ec);
       if (ec) break;
       std::string_view text(static_cast<const char*>(buffer.data().data()), buffer.size());
@@ -131,12 +142,20 @@ class WsConnection {
 
  private:
   void Write(const std::string& message, beast::error_code& ec) {
-    if (wss_) wss_->write(asio::buffer(message), ec);
-    else ws_->write(asio::buffer(message), ec);
+    auto write = [&](auto& ws) {
+      ec = RunTimed(io_, beast::get_lowest_layer(ws), timeout_,
+                    [&](auto handler) { ws.async_write(asio::buffer(message), std::move(handler)); });
+    };
+    if (wss_) write(*wss_);
+    else write(*ws_);
   }
   void Read(beast::flat_buffer& buffer, beast::error_code& ec) {
-    if (wss_) wss_->read(buffer, ec);
-    else ws_->read(buffer, ec);
+    auto read = [&](auto& ws) {
+      ec = RunTimed(io_, beast::get_lowest_layer(ws), timeout_,
+                    [&](auto handler) { ws.async_read(buffer, std::move(handler)); });
+    };
+    if (wss_) read(*wss_);
+    else read(*ws_);
   }
   void Disconnect() {
     ws_.reset();
@@ -144,6 +163,7 @@ class WsConnection {
   }
 
   const std::string host_, port_, auth_token_;
+  const std::chrono::milliseconds timeout_;
   const std::shared_ptr<asio::ssl::context> tls_;  // null: plain ws://
   asio::io_context io_;
   std::unique_ptr<websocket::stream<beast::tcp_stream>> ws_;
@@ -229,8 +249,7 @@ class WsChannel : public Channel {
 
 class WsBackend : public Backend {
  public:
-  WsBackend(std::string host, std::string port, std::string token, std::shared_ptr<asio::ssl::context> tls)
-      : conn_(std::move(host), std::move(port), std::move(token), std::move(tls)) {}
+  WsBackend(const RemoteOptions& options, std::shared_ptr<asio::ssl::context> tls) : conn_(options, std::move(tls)) {}
   Result<std::unique_ptr<Channel>> OpenChannel() override { return std::unique_ptr<Channel>(new WsChannel(&conn_)); }
   // A dump is plain HTTP (GET /dump): the client asks an HTTP backend on the same address instead.
   Status Dump(const std::function<Status(std::string_view)>&) override {
@@ -243,15 +262,14 @@ class WsBackend : public Backend {
 
 }  // namespace
 
-Result<std::unique_ptr<Backend>> OpenWsBackend(const std::string& host, const std::string& port,
-                                               const std::string& auth_token, bool tls) {
+Result<std::unique_ptr<Backend>> OpenWsBackend(const RemoteOptions& options) {
   std::shared_ptr<asio::ssl::context> context;
-  if (tls) {
+  if (options.tls) {
     auto made = MakeTlsContext();
     if (!made.ok()) return made.status();
     context = std::move(made).value();
   }
-  return std::unique_ptr<Backend>(new WsBackend(host, port, auth_token, std::move(context)));
+  return std::unique_ptr<Backend>(new WsBackend(options, std::move(context)));
 }
 
 }  // namespace litehouse::client

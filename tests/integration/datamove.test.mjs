@@ -42,13 +42,14 @@ const lh = (args, opts) => run(BIN, args, opts);
 const sqlite3 = (args, opts) => run("sqlite3", args, opts);
 
 // Runs a program asynchronously, resolving with its exit status and output (for concurrent runs).
-function runAsync(cmd, args) {
+function runAsync(cmd, args, input) {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(cmd, args, { stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
     child.stderr.on("data", (d) => (stderr += d));
+    if (input !== undefined) child.stdin.end(input);
     const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
     child.on("error", reject);
     child.on("exit", (status) => {
@@ -386,6 +387,27 @@ describe("an import that fails leaves nothing half applied", () => {
     });
     assert.equal(r.status, 1);
     assert.match(r.stderr, /line 1: .*table sqlite_(schema|master) may not be modified/);
+  });
+
+  test("a server that accepts and never answers is a timeout, not a hang", async () => {
+    const silent = net.createServer(() => {}); // accepts, reads nothing, says nothing
+    await new Promise((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const { port } = silent.address();
+    try {
+      for (const url of [`http://127.0.0.1:${port}`, `ws://127.0.0.1:${port}`]) {
+        const r = await runAsync(BIN, ["shell", url, "--timeout", "1"], "SELECT 1;\n");
+        assert.equal(r.status, 1, `${url}: ${r.stderr}`);
+        assert.match(r.stderr, /timeout|timed out/i, url);
+      }
+      const d = await runAsync(BIN, ["dump", `http://127.0.0.1:${port}`, "--timeout", "1"]);
+      assert.equal(d.status, 1);
+      assert.match(d.stderr, /timeout|timed out/i);
+      const m = await runAsync(BIN, ["migrate", `http://127.0.0.1:${port}`, "--dir", tempDir(), "--timeout", "1"]);
+      assert.equal(m.status, 1);
+      assert.match(m.stderr, /timeout|timed out/i);
+    } finally {
+      silent.close();
+    }
   });
 
   test("an unreachable server is an error, not a hang", () => {
