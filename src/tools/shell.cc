@@ -1,12 +1,14 @@
 #include "tools/shell.h"
 
 #include <editline/readline.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <clocale>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -76,6 +78,10 @@ bool HasWord(const std::string& sql, const std::string& word) {
   }
   return false;
 }
+
+// Ctrl-C at the prompt drops the statement being typed instead of ending the shell (as sqlite3).
+volatile std::sig_atomic_t interrupted = 0;
+void OnInterrupt(int) { interrupted = 1; }
 
 std::string HistoryPath() {
   const char* home = std::getenv("HOME");
@@ -287,12 +293,24 @@ int Shell::RunInteractive() {
   using_history();
   if (!history.empty()) read_history(history.c_str());
   out_ << "litehouse shell. Enter \".help\" for usage hints; statements end with \";\".\n";
+  // No SA_RESTART: the signal ends libedit's read, readline returns null, and the flag tells that
+  // apart from the end of input.
+  struct sigaction on_interrupt {}, previous {};
+  on_interrupt.sa_handler = OnInterrupt;
+  sigemptyset(&on_interrupt.sa_mask);
+  sigaction(SIGINT, &on_interrupt, &previous);
   ScriptSplitter splitter;
   ScriptItem item;
   bool quit = false;
   while (!quit) {
     out_.flush();
+    interrupted = 0;
     char* raw = readline(splitter.in_statement() ? "      ...> " : "litehouse> ");
+    if (!raw && interrupted) {
+      out_ << "^C\n";
+      splitter.Reset();
+      continue;
+    }
     if (!raw) {
       out_ << "\n";
       break;
@@ -307,6 +325,7 @@ int Shell::RunInteractive() {
       else RunStatement(item.text);
     }
   }
+  sigaction(SIGINT, &previous, nullptr);
   if (!history.empty()) {
     stifle_history(1000);
     write_history(history.c_str());

@@ -2,7 +2,7 @@
 //
 // Interactive (stdin a terminal): libedit line editing and history (~/.litehouse_history), a
 // continuation prompt while a statement is unfinished, each statement's rows as an aligned table,
-// dot-commands. Scripted (stdin a file or a pipe): the Importer (import.h) runs the input in batches
+// dot-commands; Ctrl-C drops the statement being typed, Ctrl-D leaves. Scripted (stdin a file or a pipe): the Importer (import.h) runs the input in batches
 // and stops at the first error; rows a script's SELECTs return are printed in list mode; progress
 // goes to stderr when stderr is a terminal.
 //

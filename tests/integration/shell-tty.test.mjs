@@ -113,12 +113,20 @@ test("an interactive session on a terminal, against the server", async () => {
   assert.match(history, /SELECT\\040count\(\*\)\\040AS\\040n\\040FROM\\040notes;/);
 });
 
-test("end of input (Ctrl-D) leaves the shell on a file database", async () => {
+test("Ctrl-C drops a half-typed statement; end of input (Ctrl-D) leaves the shell, on a file database", async () => {
   const db = join(home, "file.db");
   newShell(100, 20, `${BIN} shell ${db}`);
   await waitFor(/litehouse>$/m);
   type("CREATE TABLE t(a); INSERT INTO t VALUES (42); SELECT a FROM t;");
   await waitFor(/\| 42 \|/);
+  // Ctrl-C drops the statement being typed; the shell stays.
+  type("SELECT 'dropped',");
+  await waitFor(/\.\.\.>$/m);
+  key("C-c");
+  await waitFor(/\.\.\.> \^C\nlitehouse>$/m);
+  type("SELECT count(*) AS n FROM t;");
+  await waitFor(/\| n \|\n\+---\+\n\| 1 \|/);
+  assert.doesNotMatch(screen(), /dropped \|/);
   key("C-d");
   for (let i = 0; i < 100 && tmux("has-session", "-t", "shell").status === 0; i++) await sleep(100);
   assert.notEqual(tmux("has-session", "-t", "shell").status, 0, "the shell did not exit on Ctrl-D");
