@@ -1,9 +1,7 @@
 #include "engine/dump.h"
 
 #include <cctype>
-#include <charconv>
 #include <cmath>
-#include <cstring>
 
 #include "common/strings.h"
 
@@ -19,16 +17,6 @@ void AppendQuotedText(std::string_view text, std::string* out) {
   for (char c : text) {
     if (c == '\'') out->push_back('\'');
     out->push_back(c);
-  }
-  out->push_back('\'');
-}
-
-void AppendHex(std::string_view bytes, std::string* out) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  out->append("X'");
-  for (unsigned char c : bytes) {
-    out->push_back(kDigits[c >> 4]);
-    out->push_back(kDigits[c & 15]);
   }
   out->push_back('\'');
 }
@@ -83,22 +71,18 @@ void AppendSqlLiteral(const Value& value, std::string* out) {
     } else if (std::isnan(*d)) {
       out->append("NULL");  // SQLite stores NaN as NULL; never reached from a real row
     } else {
-      char buf[64];
-      auto [end, ec] = std::to_chars(buf, buf + sizeof buf, *d);
-      std::string_view text(buf, static_cast<size_t>(end - buf));
-      out->append(text);
-      if (text.find_first_of(".eE") == std::string_view::npos) out->append(".0");
+      AppendReal(*d, out);
     }
   } else if (const auto* s = std::get_if<std::string>(&value)) {
     if (s->find('\0') != std::string::npos) {
       out->append("CAST(");
-      AppendHex(*s, out);
+      AppendBlobLiteral(*s, out);
       out->append(" AS TEXT)");
     } else {
       AppendQuotedText(*s, out);
     }
   } else {
-    AppendHex(std::get<Blob>(value).bytes, out);
+    AppendBlobLiteral(std::get<Blob>(value).bytes, out);
   }
 }
 

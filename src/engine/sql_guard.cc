@@ -1,6 +1,5 @@
 #include "engine/sql_guard.h"
 
-#include <cctype>
 #include <string_view>
 
 #include "common/strings.h"
@@ -120,11 +119,7 @@ int SqlGuard::Authorize(void* self, int action, const char* arg1, const char* ar
       }
       if (!IsSettablePragma(arg1)) return guard->Deny("PRAGMA " + std::string(a1) + " cannot be set by clients");
       guard->settings_changed_ = true;
-      {
-        std::string name(a1);
-        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        guard->setting_.emplace(std::move(name), arg2);
-      }
+      guard->setting_.emplace(AsciiLower(a1), arg2);
       return SQLITE_OK;
     }
     default: break;

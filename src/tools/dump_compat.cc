@@ -4,14 +4,10 @@
 #include <initializer_list>
 #include <optional>
 
+#include "common/strings.h"
+
 namespace litehouse::tools {
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // The statement in lower case without whitespace: enough to recognise the fixed shapes dumps write.
 std::string Compact(std::string_view sql, size_t limit) {
@@ -57,7 +53,7 @@ std::optional<std::string> NameAfter(std::string_view sql, std::initializer_list
   size_t i = 0;
   for (std::string_view word : words) {
     SkipSpace(sql, &i);
-    if (Lower(sql.substr(i, word.size())) != word) return std::nullopt;
+    if (AsciiLower(sql.substr(i, word.size())) != word) return std::nullopt;
     i += word.size();
   }
   SkipSpace(sql, &i);
@@ -80,7 +76,7 @@ DumpCompat::Action DumpCompat::Rewrite(std::string* sql) {
   std::string head = Compact(*sql, 40);
   if (head.rfind("pragmawritable_schema=", 0) == 0) return Action::kSkip;
   if (head.rfind("insertintosqlite_schema(", 0) == 0 || head.rfind("insertintosqlite_master(", 0) == 0) {
-    size_t values = Lower(*sql).find("values");
+    size_t values = AsciiLower(*sql).find("values");
     if (values == std::string::npos) return Action::kRun;
     size_t i = sql->find('(', values);
     if (i == std::string::npos) return Action::kRun;
@@ -93,8 +89,8 @@ DumpCompat::Action DumpCompat::Rewrite(std::string* sql) {
       SkipSpace(*sql, &i);
       if (i < sql->size() && (*sql)[i] == ',') ++i;
     }
-    if (Lower(fields[0]) != "table" || Compact(fields[4], 18) != "createvirtualtable") return Action::kRun;
-    virtual_tables_.push_back(Lower(fields[1]) + "_");
+    if (AsciiLower(fields[0]) != "table" || Compact(fields[4], 18) != "createvirtualtable") return Action::kRun;
+    virtual_tables_.push_back(AsciiLower(fields[1]) + "_");
     *sql = fields[4] + ";";
     return Action::kRun;
   }
@@ -104,7 +100,7 @@ DumpCompat::Action DumpCompat::Rewrite(std::string* sql) {
     // made it.
     auto name = NameAfter(*sql, {"create", "table", "if", "not", "exists"});
     if (!name) return Action::kRun;
-    std::string lower = Lower(*name);
+    std::string lower = AsciiLower(*name);
     for (const auto& prefix : virtual_tables_) {
       if (lower.rfind(prefix, 0) == 0) shadow_tables_.insert(lower);
     }
@@ -112,8 +108,8 @@ DumpCompat::Action DumpCompat::Rewrite(std::string* sql) {
   }
   if (head.rfind("insertinto", 0) == 0) {
     auto target = NameAfter(*sql, {"insert", "into"});
-    if (target && shadow_tables_.count(Lower(*target))) {
-      size_t insert = Lower(*sql).find("insert");
+    if (target && shadow_tables_.count(AsciiLower(*target))) {
+      size_t insert = AsciiLower(*sql).find("insert");
       sql->replace(insert, 6, "INSERT OR REPLACE");
     }
   }

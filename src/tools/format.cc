@@ -1,10 +1,11 @@
 #include "tools/format.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <vector>
+
+#include "common/strings.h"
 
 namespace litehouse::tools {
 namespace {
@@ -63,20 +64,14 @@ std::string DisplayText(const Value& value) {
   if (const auto* i = std::get_if<int64_t>(&value)) return std::to_string(*i);
   if (const auto* d = std::get_if<double>(&value)) {
     if (std::isinf(*d)) return *d > 0 ? "Inf" : "-Inf";
-    char buf[64];
-    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, *d);
-    std::string text(buf, end);
-    if (text.find_first_of(".eE") == std::string::npos) text += ".0";
+    std::string text;
+    AppendReal(*d, &text);
     return text;
   }
   if (const auto* s = std::get_if<std::string>(&value)) return *s;
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out = "X'";
-  for (unsigned char c : std::get<Blob>(value).bytes) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 15]);
-  }
-  return out + "'";
+  std::string out;
+  AppendBlobLiteral(std::get<Blob>(value).bytes, &out);
+  return out;
 }
 
 bool Printer::ParseMode(std::string_view name, Mode* mode) {
