@@ -63,14 +63,22 @@ ResultSet ToResultSet(protocol::StmtResult&& r) {
   return out;
 }
 
-Result<ResultSet> ExecuteOn(client::Channel& channel, const Statement& s, bool close) {
+// Sends one request on `channel`: its response, or why there is none (the transport's failure or
+// the request's own error).
+Result<protocol::StreamResponse> SendOne(client::Channel& channel, StreamRequest request, bool close) {
   std::vector<StreamRequest> requests;
-  requests.push_back(ExecuteRequest(s));
+  requests.push_back(std::move(request));
   auto results = channel.Send(std::move(requests), close);
   if (!results.ok()) return results.status();
   StreamResult& r = results->at(0);
   if (!r.ok) return ToStatus(r.error);
-  return ToResultSet(std::move(r.response.stmt_result));
+  return std::move(r.response);
+}
+
+Result<ResultSet> ExecuteOn(client::Channel& channel, const Statement& s, bool close) {
+  auto response = SendOne(channel, ExecuteRequest(s), close);
+  if (!response.ok()) return response.status();
+  return ToResultSet(std::move(response->stmt_result));
 }
 
 class TransactionImpl : public Transaction {
@@ -119,19 +127,12 @@ class SessionImpl : public Session {
       }
       req.batch.steps.push_back({cond, ToStmt(s)});
     }
-    std::vector<StreamRequest> requests;
-    requests.push_back(std::move(req));
-    auto results = channel_->Send(std::move(requests), false);
-    if (!results.ok()) {
-      out.status = results.status();
+    auto response = SendOne(*channel_, std::move(req), false);
+    if (!response.ok()) {
+      out.status = response.status();
       return out;
     }
-    StreamResult& r = results->at(0);
-    if (!r.ok) {
-      out.status = ToStatus(r.error);
-      return out;
-    }
-    auto& br = r.response.batch_result;
+    auto& br = response->batch_result;
     for (size_t i = 0; i < statements.size(); ++i) {
       if (i < br.step_errors.size() && br.step_errors[i]) {
         out.status = ToStatus(*br.step_errors[i]);
@@ -149,12 +150,11 @@ class SessionImpl : public Session {
   }
 
   Result<bool> InTransaction() override {
-    std::vector<StreamRequest> requests(1);
-    requests[0].type = StreamRequest::Type::kGetAutocommit;
-    auto results = channel_->Send(std::move(requests), false);
-    if (!results.ok()) return results.status();
-    if (!results->at(0).ok) return ToStatus(results->at(0).error);
-    return !results->at(0).response.is_autocommit;
+    StreamRequest req;
+    req.type = StreamRequest::Type::kGetAutocommit;
+    auto response = SendOne(*channel_, std::move(req), false);
+    if (!response.ok()) return response.status();
+    return !response->is_autocommit;
   }
 
  private:
@@ -200,13 +200,9 @@ class ClientImpl : public Client {
     const size_t step_count = steps.size();
     auto channel = backend_->OpenChannel();
     if (!channel.ok()) return channel.status();
-    std::vector<StreamRequest> requests;
-    requests.push_back(std::move(req));
-    auto results = (*channel)->Send(std::move(requests), true);
-    if (!results.ok()) return results.status();
-    StreamResult& r = results->at(0);
-    if (!r.ok) return ToStatus(r.error);
-    auto& br = r.response.batch_result;
+    auto response = SendOne(**channel, std::move(req), true);
+    if (!response.ok()) return response.status();
+    auto& br = response->batch_result;
     for (const auto& e : br.step_errors) {
       if (e) return ToStatus(*e);
     }
@@ -232,11 +228,8 @@ class ClientImpl : public Client {
     StreamRequest req;
     req.type = StreamRequest::Type::kSequence;
     req.sql = std::string(sql);
-    std::vector<StreamRequest> requests;
-    requests.push_back(std::move(req));
-    auto results = (*channel)->Send(std::move(requests), true);
-    if (!results.ok()) return results.status();
-    return results->at(0).ok ? Status::OK() : ToStatus(results->at(0).error);
+    auto response = SendOne(**channel, std::move(req), true);
+    return response.ok() ? Status::OK() : response.status();
   }
 
  private:

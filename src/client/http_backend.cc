@@ -17,6 +17,17 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 
+// A reply other than 200: the server's Hrana error when its body holds one; 401/403 are
+// authentication failures.
+Status HttpErrorStatus(http::status status, std::string_view body) {
+  StatusCode code = status == http::status::unauthorized || status == http::status::forbidden
+                        ? StatusCode::kUnauthenticated
+                        : StatusCode::kUnavailable;
+  auto error = protocol::json::ParseErrorBody(body);
+  if (error.ok()) return Status::WithCodeName(code, error->code, error->message);
+  return Status::WithCodeName(code, "HTTP_ERROR", "Server returned HTTP status " + std::to_string(static_cast<int>(status)));
+}
+
 class HttpConnection {
  public:
   HttpConnection(const RemoteOptions& options, std::shared_ptr<asio::ssl::context> tls)
@@ -60,13 +71,7 @@ class HttpConnection {
           return s;
         }
       }
-      if (ok) return Status::OK();
-      auto error = protocol::json::ParseErrorBody(error_body);
-      StatusCode code = parser.get().result() == http::status::unauthorized || parser.get().result() == http::status::forbidden
-                            ? StatusCode::kUnauthenticated
-                            : StatusCode::kUnavailable;
-      if (error.ok()) return Status::WithCodeName(code, error->code, error->message);
-      return Status::WithCodeName(code, "HTTP_ERROR", "Server returned HTTP status " + std::to_string(parser.get().result_int()));
+      return ok ? Status::OK() : HttpErrorStatus(parser.get().result(), error_body);
     };
     Status s = secure_ ? exchange(*secure_) : exchange(*plain_);
     Disconnect();
@@ -173,12 +178,7 @@ class HttpChannel : public Channel {
     if (!res.ok()) return res.status();
     if (res->result() != http::status::ok) {
       closed_ = true;  // the spec: after an HTTP error the stream is no longer valid
-      auto error = protocol::json::ParseErrorBody(res->body());
-      StatusCode code = res->result() == http::status::unauthorized || res->result() == http::status::forbidden
-                            ? StatusCode::kUnauthenticated
-                            : StatusCode::kUnavailable;
-      if (error.ok()) return Status::WithCodeName(code, error->code, error->message);
-      return Status::WithCodeName(code, "HTTP_ERROR", "Server returned HTTP status " + std::to_string(res->result_int()));
+      return HttpErrorStatus(res->result(), res->body());
     }
     auto parsed = protocol::json::ParsePipelineResponse(res->body(), pipeline);
     if (!parsed.ok()) return parsed.status();

@@ -62,7 +62,6 @@ class LocalBackend : public Backend {
 Result<std::unique_ptr<Backend>> OpenLocalBackend(const std::string& path, bool read_only) {
   auto conn = engine::Connection::Open(path, read_only ? engine::Role::kReader : engine::Role::kWriter);
   if (!conn.ok()) return conn.status();
-  (*conn)->guard().set_read_only(read_only);
   return std::unique_ptr<Backend>(new LocalBackend(std::move(conn).value()));
 }
 
