@@ -6,16 +6,17 @@
 #include "server/stream_exec.h"
 
 namespace litehouse::server {
+
+HttpReply ErrorReply(unsigned status, const protocol::Error& error) {
+  return HttpReply{status, "application/json", protocol::json::EncodeError(error)};
+}
+
 namespace {
 
 using protocol::Error;
 using protocol::MakeError;
 using protocol::StreamRequest;
 using protocol::StreamResult;
-
-HttpReply ErrorReply(unsigned status, const Error& error) {
-  return HttpReply{status, "application/json", protocol::json::EncodeError(error)};
-}
 
 HttpReply BatonError(StreamRegistry::TakeError why) {
   if (why == StreamRegistry::TakeError::kExpired) {

@@ -18,6 +18,9 @@ struct HttpReply {
   std::string body;
 };
 
+// A Hrana error body, {"message": ..., "code": ...}, with HTTP status `status`.
+HttpReply ErrorReply(unsigned status, const protocol::Error& error);
+
 // POST /v2/pipeline, /v3/pipeline (JSON), /v3-protobuf/pipeline (Protobuf).
 asio::awaitable<HttpReply> HandlePipeline(ServerContext& ctx, std::string body, protocol::Encoding encoding, Grant grant);
 // POST /v3/cursor, /v3-protobuf/cursor: the batch's entries as JSON lines or length-delimited messages.

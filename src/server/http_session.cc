@@ -5,6 +5,7 @@
 #include <boost/beast/http.hpp>
 
 #include <algorithm>
+#include <optional>
 #include <tuple>
 
 #include "common/log.h"
@@ -27,14 +28,33 @@ constexpr uint64_t kMaxReadReserve = 1 << 20;
 // ...and no more than this kept between requests, so idle keep-alive connections stay small.
 constexpr size_t kIdleBufferBytes = 16 << 10;
 
-HttpReply NotFound() {
-  return HttpReply{404, "application/json",
-                   protocol::json::EncodeError(protocol::MakeError("NOT_FOUND", "No such endpoint"))};
+HttpReply NotFound() { return ErrorReply(404, protocol::MakeError("NOT_FOUND", "No such endpoint")); }
+
+HttpReply MethodNotAllowed() { return ErrorReply(405, protocol::MakeError("METHOD_NOT_ALLOWED", "Method not allowed")); }
+
+// The refusal of a request whose credentials the server does not accept, or nullopt with `*grant`
+// set to what they allow.
+std::optional<HttpReply> CheckCredentials(ServerContext& ctx, const http::request<http::string_body>& req, Grant* grant) {
+  auto auth = req.find(http::field::authorization);
+  std::string_view header = auth == req.end() ? std::string_view() : std::string_view(auth->value());
+  if (auto refusal = ctx.opts.auth->CheckHeader(header, grant)) {
+    return ErrorReply(refusal->http_status, protocol::MakeError(refusal->code, refusal->message));
+  }
+  return std::nullopt;
 }
 
-HttpReply MethodNotAllowed() {
-  return HttpReply{405, "application/json",
-                   protocol::json::EncodeError(protocol::MakeError("METHOD_NOT_ALLOWED", "Method not allowed"))};
+// Writes `reply` as the response to `req`. True when the connection can carry another request.
+asio::awaitable<bool> WriteReply(ServerContext& ctx, beast::tcp_stream& stream, const http::request<http::string_body>& req,
+                                 HttpReply reply) {
+  http::response<http::string_body> res{static_cast<http::status>(reply.status), req.version()};
+  res.set(http::field::server, "litehouse");
+  res.set(http::field::content_type, reply.content_type);
+  res.body() = std::move(reply.body);
+  res.keep_alive(req.keep_alive());
+  res.prepare_payload();
+  stream.expires_after(ctx.opts.idle_connection_timeout);
+  auto [ec, n] = co_await http::async_write(stream, res, kTuple);
+  co_return !ec && res.keep_alive();
 }
 
 // The routing table. Each endpoint is what sqld serves at the same path.
@@ -53,12 +73,7 @@ asio::awaitable<HttpReply> Route(ServerContext& ctx, http::request<http::string_
   // Everything below runs SQL: it needs credentials when the server has any configured.
   Grant grant = Grant::kReadWrite;
   if (post) {
-    auto auth = req.find(http::field::authorization);
-    std::string_view header = auth == req.end() ? std::string_view() : std::string_view(auth->value());
-    if (auto refusal = ctx.opts.auth->CheckHeader(header, &grant)) {
-      co_return HttpReply{refusal->http_status, "application/json",
-                          protocol::json::EncodeError(protocol::MakeError(refusal->code, refusal->message))};
-    }
+    if (auto refusal = CheckCredentials(ctx, req, &grant)) co_return std::move(*refusal);
   }
   if (target == "/v2/pipeline" || target == "/v3/pipeline" || target == "/v3-protobuf/pipeline") {
     if (!post) co_return MethodNotAllowed();
@@ -86,23 +101,9 @@ asio::awaitable<HttpReply> Route(ServerContext& ctx, http::request<http::string_
 asio::awaitable<bool> ServeDump(ServerContext& ctx, beast::tcp_stream& stream,
                                 const http::request<http::string_body>& req) {
   constexpr size_t kChunkBytes = 256 << 10;
-  auto reply_error = [&](int status, const std::string& code, const std::string& message) -> asio::awaitable<bool> {
-    http::response<http::string_body> res{static_cast<http::status>(status), req.version()};
-    res.set(http::field::server, "litehouse");
-    res.set(http::field::content_type, "application/json");
-    res.body() = protocol::json::EncodeError(protocol::MakeError(code, message));
-    res.keep_alive(req.keep_alive());
-    res.prepare_payload();
-    auto [ec, n] = co_await http::async_write(stream, res, kTuple);
-    co_return !ec && req.keep_alive();
-  };
-  if (req.method() != http::verb::get) co_return co_await reply_error(405, "METHOD_NOT_ALLOWED", "Method not allowed");
-  auto auth = req.find(http::field::authorization);
+  if (req.method() != http::verb::get) co_return co_await WriteReply(ctx, stream, req, MethodNotAllowed());
   Grant grant = Grant::kReadWrite;  // a dump only reads: a read-only token may take one
-  if (auto refusal = ctx.opts.auth->CheckHeader(auth == req.end() ? std::string_view() : std::string_view(auth->value()),
-                                                &grant)) {
-    co_return co_await reply_error(refusal->http_status, refusal->code, refusal->message);
-  }
+  if (auto refusal = CheckCredentials(ctx, req, &grant)) co_return co_await WriteReply(ctx, stream, req, std::move(*refusal));
 
   struct Job {
     engine::Lease lease;
@@ -126,7 +127,8 @@ asio::awaitable<bool> ServeDump(ServerContext& ctx, beast::tcp_stream& stream,
   Result<bool> more = co_await RunSql(ctx, next);
   if (!more.ok()) {
     co_await RunSql(ctx, finish);
-    co_return co_await reply_error(500, "INTERNAL_ERROR", "The dump failed: " + more.status().message());
+    co_return co_await WriteReply(
+        ctx, stream, req, ErrorReply(500, protocol::MakeError("INTERNAL_ERROR", "The dump failed: " + more.status().message())));
   }
   // HTTP/1.1 gets chunks; an HTTP/1.0 client cannot read them, so its body ends when the server
   // closes the connection.
@@ -218,16 +220,7 @@ asio::awaitable<void> RunHttpSession(ServerContext& ctx, asio::ip::tcp::socket s
       if (!co_await ServeDump(ctx, stream, req)) break;
       continue;
     }
-    HttpReply reply = co_await Route(ctx, req);
-    http::response<http::string_body> res{static_cast<http::status>(reply.status), req.version()};
-    res.set(http::field::server, "litehouse");
-    res.set(http::field::content_type, reply.content_type);
-    res.body() = std::move(reply.body);
-    res.keep_alive(req.keep_alive());
-    res.prepare_payload();
-    stream.expires_after(ctx.opts.idle_connection_timeout);
-    auto [wec, wn] = co_await http::async_write(stream, res, kTuple);
-    if (wec || !res.keep_alive()) break;
+    if (!co_await WriteReply(ctx, stream, req, co_await Route(ctx, req))) break;
   }
   beast::error_code ignored;
   stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
