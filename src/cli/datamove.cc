@@ -92,7 +92,7 @@ Run RegisterShell(CLI::App& app) {
     if (!client) return 1;
     tools::Shell shell(client.get(), std::cout, std::cerr);
     if (isatty(STDIN_FILENO)) return shell.RunInteractive();
-    return shell.RunScript(std::cin, "", isatty(STDERR_FILENO) != 0);
+    return shell.RunScript(std::cin, isatty(STDERR_FILENO) != 0);
   };
 }
 

@@ -333,7 +333,7 @@ std::optional<Error> Stream::ExecuteSequence(std::string_view sql, Connection& c
 std::optional<Error> Stream::Describe(std::string_view sql, Connection& conn, DescribeResult* out) {
   size_t tail = 0;
   auto prepared = conn.Prepare(sql, &tail);
-  auto setting = conn.guard().TakeSetting();
+  (void)conn.guard().TakeSetting();  // describing sets nothing
   if (!prepared.ok()) return PrepareError(prepared.status(), conn.last_error_offset());
   if (prepared->empty()) return NoStatement();
   if (!IsBlankSql(sql.substr(tail))) return ManyStatements();

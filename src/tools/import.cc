@@ -4,21 +4,6 @@
 
 namespace litehouse::tools {
 
-void Importer::Observe(const std::string& sql) {
-  std::string word = FirstKeyword(sql);
-  if (word == "BEGIN") {
-    in_transaction_ = true;
-  } else if (word == "COMMIT" || word == "END") {
-    in_transaction_ = false;
-  } else if (word == "ROLLBACK") {
-    // ROLLBACK [TRANSACTION] ends the transaction; ROLLBACK [TRANSACTION] TO a savepoint does not.
-    std::string rest = sql.substr(FirstKeywordEnd(sql));
-    std::string next = FirstKeyword(rest);
-    if (next == "TRANSACTION") next = FirstKeyword(rest.substr(FirstKeywordEnd(rest)));
-    if (next != "TO") in_transaction_ = false;
-  }
-}
-
 Status Importer::Fail(const Status& status, const Queued* at) {
   std::string where = at ? "line " + std::to_string(at->line) + ": " : std::string();
   std::string undone = in_transaction_ ? " (its transaction, begun on line " + std::to_string(begin_line_) +
@@ -41,8 +26,9 @@ Status Importer::Add(std::string sql, size_t line) {
   if (failed_) return Status::Internal("the import has already failed");
   if (compat_.Rewrite(&sql) == DumpCompat::Action::kSkip) return Status::OK();
   queued_bytes_ += sql.size();
-  // A per-connection pragma (PRAGMA foreign_keys=OFF before a dump's BEGIN) holds only while the
-  // server keeps the stream on one connection: never end a batch right after one.
+  // A per-connection pragma (PRAGMA foreign_keys=OFF before a dump's BEGIN) shares a request with
+  // what follows it, so it holds even on a server that resets settings between a stream's requests
+  // (ours replays them; see protocol/DESIGN.md): never end a batch right after one.
   bool pragma = FirstKeyword(sql) == "PRAGMA";
   queue_.push_back({std::move(sql), line});
   if (!pragma && (queue_.size() >= options_.max_batch_statements || queued_bytes_ >= options_.max_batch_bytes)) {
@@ -60,9 +46,14 @@ Status Importer::Flush() {
   SequenceResult result = session_->ExecuteInOrder(statements);
   // The statements that ran moved the script's transaction state as they went.
   for (size_t i = 0; i < result.results.size(); ++i) {
-    bool was_open = in_transaction_;
-    Observe(queue_[i].sql);
-    if (!was_open && in_transaction_) begin_line_ = queue_[i].line;
+    switch (EffectOnTransaction(queue_[i].sql)) {
+      case TransactionEffect::kOpens:
+        if (!in_transaction_) begin_line_ = queue_[i].line;
+        in_transaction_ = true;
+        break;
+      case TransactionEffect::kCloses: in_transaction_ = false; break;
+      case TransactionEffect::kNone: break;
+    }
     done_bytes_ += queue_[i].sql.size();
     if (options_.on_rows && !result.results[i].columns.empty()) options_.on_rows(result.results[i]);
   }

@@ -50,7 +50,6 @@ class Importer {
     std::string sql;
     size_t line;
   };
-  void Observe(const std::string& sql);
   Status Fail(const Status& status, const Queued* at);
 
   Session* session_;

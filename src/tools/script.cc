@@ -21,7 +21,6 @@ void ScriptSplitter::Reset() {
   pos_ = start_ = 0;
   line_start_ = true;
   state_ = State::kBetween;
-  gap_ = Gap::kNone;
 }
 
 void ScriptSplitter::Compact() {
@@ -44,33 +43,20 @@ bool ScriptSplitter::Next(ScriptItem* item) {
   const size_t n = buf_.size();
   while (pos_ < n) {
     char c = buf_[pos_];
+    // A comment, between statements or inside one, goes back to where it began when it ends.
+    if ((state_ == State::kBetween || state_ == State::kCode) && (c == '-' || c == '/')) {
+      if (pos_ + 1 >= n) return false;
+      if (buf_[pos_ + 1] == (c == '-' ? '-' : '*')) {
+        after_comment_ = state_;
+        state_ = c == '-' ? State::kLineComment : State::kBlockComment;
+        pos_ += 2;
+        line_start_ = false;
+        continue;
+      }
+    }
     switch (state_) {
       case State::kBetween: {
-        if (gap_ == Gap::kLineComment) {
-          if (c == '\n') gap_ = Gap::kNone;
-          break;
-        }
-        if (gap_ == Gap::kBlockComment) {
-          if (c == '*') {
-            if (pos_ + 1 >= n) return false;
-            if (buf_[pos_ + 1] == '/') {
-              gap_ = Gap::kNone;
-              ++pos_;
-            }
-          }
-          break;
-        }
         if (IsSpace(c) || c == ';') break;
-        if ((c == '-' || c == '/') && pos_ + 1 >= n) return false;
-        if (c == '-' && buf_[pos_ + 1] == '-') {
-          gap_ = Gap::kLineComment;
-          break;
-        }
-        if (c == '/' && buf_[pos_ + 1] == '*') {
-          gap_ = Gap::kBlockComment;
-          ++pos_;
-          break;
-        }
         if (c == '.' && line_start_) {
           size_t eol = buf_.find('\n', pos_);
           if (eol == std::string::npos) return false;
@@ -104,14 +90,7 @@ bool ScriptSplitter::Next(ScriptItem* item) {
         else if (c == '"') state_ = State::kDouble;
         else if (c == '`') state_ = State::kBacktick;
         else if (c == '[') state_ = State::kBracket;
-        else if (c == '-' || c == '/') {
-          if (pos_ + 1 >= n) return false;
-          if (c == '-' && buf_[pos_ + 1] == '-') state_ = State::kLineComment;
-          if (c == '/' && buf_[pos_ + 1] == '*') {
-            state_ = State::kBlockComment;
-            ++pos_;
-          }
-        } else if (c == ';' && StatementComplete(pos_ + 1)) {
+        else if (c == ';' && StatementComplete(pos_ + 1)) {
           item->kind = ScriptItem::Kind::kSql;
           item->text = buf_.substr(start_, pos_ + 1 - start_);
           item->line = item_line_;
@@ -126,12 +105,12 @@ bool ScriptSplitter::Next(ScriptItem* item) {
       case State::kDouble: if (c == '"') state_ = State::kCode; break;
       case State::kBacktick: if (c == '`') state_ = State::kCode; break;
       case State::kBracket: if (c == ']') state_ = State::kCode; break;
-      case State::kLineComment: if (c == '\n') state_ = State::kCode; break;
+      case State::kLineComment: if (c == '\n') state_ = after_comment_; break;
       case State::kBlockComment:
         if (c == '*') {
           if (pos_ + 1 >= n) return false;
           if (buf_[pos_ + 1] == '/') {
-            state_ = State::kCode;
+            state_ = after_comment_;
             ++pos_;
           }
         }
@@ -148,6 +127,11 @@ bool ScriptSplitter::Next(ScriptItem* item) {
   return false;
 }
 
+bool ScriptSplitter::Between() const {
+  bool comment = state_ == State::kLineComment || state_ == State::kBlockComment;
+  return state_ == State::kBetween || (comment && after_comment_ == State::kBetween);
+}
+
 bool ScriptSplitter::Finish(ScriptItem* item) {
   // Whatever waited for a byte of lookahead can be decided now: a newline ends a dot-command and a
   // line comment, and is whitespace anywhere else.
@@ -155,7 +139,7 @@ bool ScriptSplitter::Finish(ScriptItem* item) {
     buf_.push_back('\n');
     if (Next(item)) return true;
   }
-  if (state_ == State::kBetween) return false;
+  if (Between()) return false;
   item->kind = ScriptItem::Kind::kSql;
   item->text = buf_.substr(start_);
   while (!item->text.empty() && IsSpace(item->text.back())) item->text.pop_back();
@@ -199,6 +183,17 @@ std::string FirstKeyword(std::string_view sql) {
     word.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(sql[i]))));
   }
   return word;
+}
+
+TransactionEffect EffectOnTransaction(std::string_view sql) {
+  std::string word = FirstKeyword(sql);
+  if (word == "BEGIN" || word == "SAVEPOINT") return TransactionEffect::kOpens;
+  if (word == "COMMIT" || word == "END") return TransactionEffect::kCloses;
+  if (word != "ROLLBACK") return TransactionEffect::kNone;
+  std::string_view rest = sql.substr(FirstKeywordEnd(sql));
+  std::string next = FirstKeyword(rest);
+  if (next == "TRANSACTION") next = FirstKeyword(rest.substr(FirstKeywordEnd(rest)));
+  return next == "TO" ? TransactionEffect::kNone : TransactionEffect::kCloses;
 }
 
 }  // namespace litehouse::tools

@@ -34,14 +34,15 @@ class ScriptSplitter {
   // without its newline), or false when nothing but whitespace and comments is left.
   bool Finish(ScriptItem* item);
   // True while a statement has begun and not ended (a shell shows its continuation prompt).
-  bool in_statement() const { return state_ != State::kBetween; }
+  bool in_statement() const { return !Between(); }
   // Drops whatever is buffered (a shell's Ctrl-C).
   void Reset();
 
  private:
   enum class State { kBetween, kCode, kSingle, kDouble, kBacktick, kBracket, kLineComment, kBlockComment };
-  enum class Gap { kNone, kLineComment, kBlockComment };  // comment skipped between statements
   bool StatementComplete(size_t end) const;
+  // No statement has begun (maybe inside a comment between two).
+  bool Between() const;
   void Compact();
 
   std::string buf_;
@@ -52,12 +53,18 @@ class ScriptSplitter {
   bool line_start_ = true;  // buf_[pos_] is the first byte of a line
   bool creates_ = false;    // the current statement starts with CREATE
   State state_ = State::kBetween;
-  Gap gap_ = Gap::kNone;
+  State after_comment_ = State::kBetween;  // where a comment returns to: kBetween or kCode
 };
 
 // The first keyword of `sql` in upper case ("BEGIN", "COMMIT", ...), after whitespace and comments.
 std::string FirstKeyword(std::string_view sql);
 // The offset just past that keyword.
 size_t FirstKeywordEnd(std::string_view sql);
+
+// What a statement does to its connection's transaction, judged from its keywords (for messages:
+// the server's get_autocommit is the authority): BEGIN and SAVEPOINT open one when none is open;
+// COMMIT, END and ROLLBACK close it, but not ROLLBACK [TRANSACTION] TO a savepoint.
+enum class TransactionEffect { kNone, kOpens, kCloses };
+TransactionEffect EffectOnTransaction(std::string_view sql);
 
 }  // namespace litehouse::tools

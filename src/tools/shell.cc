@@ -67,18 +67,6 @@ bool SessionLost(const Status& s) {
   return s.code_name() == "STREAM_EXPIRED" || s.code_name() == "STREAM_CLOSED" || s.code_name() == "INVALID_BATON";
 }
 
-// True when `word` (upper case) appears in `sql` as a whole word, in any case.
-bool HasWord(const std::string& sql, const std::string& word) {
-  std::string upper;
-  for (char c : sql) upper.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
-  for (size_t at = upper.find(word); at != std::string::npos; at = upper.find(word, at + 1)) {
-    bool start = at == 0 || !std::isalnum(static_cast<unsigned char>(upper[at - 1]));
-    size_t end = at + word.size();
-    if (start && (end == upper.size() || !std::isalnum(static_cast<unsigned char>(upper[end])))) return true;
-  }
-  return false;
-}
-
 // Ctrl-C at the prompt drops the statement being typed instead of ending the shell (as sqlite3).
 volatile std::sig_atomic_t interrupted = 0;
 void OnInterrupt(int) { interrupted = 1; }
@@ -129,9 +117,11 @@ void Shell::RunStatement(const std::string& sql) {
     err_ << "Error: " << Describe(result.status()) << "\n";
   } else {
     // Kept from the keywords, for the message above only: a wrong guess costs a less precise note.
-    std::string word = FirstKeyword(sql);
-    if (word == "BEGIN" || word == "SAVEPOINT") in_transaction_ = true;
-    if (word == "COMMIT" || word == "END" || (word == "ROLLBACK" && !HasWord(sql, "TO"))) in_transaction_ = false;
+    switch (EffectOnTransaction(sql)) {
+      case TransactionEffect::kOpens: in_transaction_ = true; break;
+      case TransactionEffect::kCloses: in_transaction_ = false; break;
+      case TransactionEffect::kNone: break;
+    }
     printer_.Print(*result, out_);
   }
   if (timer_) PrintTime(std::chrono::steady_clock::now() - started);
@@ -200,11 +190,11 @@ Status Shell::RunScriptStatus(std::istream& in, bool progress) {
   return status;
 }
 
-int Shell::RunScript(std::istream& in, const std::string& name, bool progress) {
+int Shell::RunScript(std::istream& in, bool progress) {
   Status s = RunScriptStatus(in, progress);
   out_.flush();
   if (s.ok()) return 0;
-  err_ << "Error: " << (name.empty() ? "" : name + ": ") << Describe(s) << "\n";
+  err_ << "Error: " << Describe(s) << "\n";
   return 1;
 }
 

@@ -28,8 +28,8 @@ class Shell {
 
   // The read-eval-print loop on the terminal, until .quit or end of input. Exit status: 0.
   int RunInteractive();
-  // Runs the script `in` (named `name` in messages). Exit status: 0, or 1 at the first error.
-  int RunScript(std::istream& in, const std::string& name, bool progress);
+  // Runs the script `in`. Exit status: 0, or 1 at the first error.
+  int RunScript(std::istream& in, bool progress);
 
  private:
   enum class DotOutcome { kOk, kError, kQuit };
