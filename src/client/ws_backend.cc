@@ -5,6 +5,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include <type_traits>
+
 #include "client/channel.h"
 #include "client/timed.h"
 #include "client/tls.h"
@@ -39,31 +41,30 @@ class WsConnection {
       req.set(beast::http::field::sec_websocket_protocol, "hrana3, hrana2");
       req.set(beast::http::field::user_agent, "litehouse-client");
     });
-    if (tls_) {
-      auto ws = std::make_unique<websocket::stream<beast::ssl_stream<beast::tcp_stream>>>(io_, *tls_);
+    // The same steps over TCP and over TLS; only the TLS handshake is extra.
+    auto open = [&](auto& ws) -> Status {
       auto& tcp = beast::get_lowest_layer(*ws);
       ec = RunTimed(io_, tcp, timeout_, [&](auto handler) { tcp.async_connect(endpoints, std::move(handler)); });
       if (ec) return Status::Unavailable("cannot connect to " + host_ + ":" + port_ + ": " + ec.message());
       // A request split over several segments must not wait for an ACK (Nagle vs delayed ACK: 40 ms).
       tcp.socket().set_option(asio::ip::tcp::no_delay(true));
-      if (Status s = TlsHandshake(io_, ws->next_layer(), host_, timeout_); !s.ok()) return s;
+      if constexpr (!std::is_same_v<std::decay_t<decltype(ws->next_layer())>, beast::tcp_stream>) {
+        if (Status s = TlsHandshake(io_, ws->next_layer(), host_, timeout_); !s.ok()) return s;
+      }
       ws->set_option(std::move(decorate));
       ec = RunTimed(io_, tcp, timeout_,
                     [&](auto handler) { ws->async_handshake(host_ + ":" + port_, "/", std::move(handler)); });
       if (ec) return Status::Unavailable("WebSocket handshake with " + host_ + ":" + port_ + " failed: " + ec.message());
       ws->text(true);
+      return Status::OK();
+    };
+    if (tls_) {
+      auto ws = std::make_unique<websocket::stream<beast::ssl_stream<beast::tcp_stream>>>(io_, *tls_);
+      if (Status s = open(ws); !s.ok()) return s;
       wss_ = std::move(ws);
     } else {
       auto ws = std::make_unique<websocket::stream<beast::tcp_stream>>(io_);
-      auto& tcp = beast::get_lowest_layer(*ws);
-      ec = RunTimed(io_, tcp, timeout_, [&](auto handler) { tcp.async_connect(endpoints, std::move(handler)); });
-      if (ec) return Status::Unavailable("cannot connect to " + host_ + ":" + port_ + ": " + ec.message());
-      tcp.socket().set_option(asio::ip::tcp::no_delay(true));
-      ws->set_option(std::move(decorate));
-      ec = RunTimed(io_, tcp, timeout_,
-                    [&](auto handler) { ws->async_handshake(host_ + ":" + port_, "/", std::move(handler)); });
-      if (ec) return Status::Unavailable("WebSocket handshake with " + host_ + ":" + port_ + " failed: " + ec.message());
-      ws->text(true);
+      if (Status s = open(ws); !s.ok()) return s;
       ws_ = std::move(ws);
     }
     ++generation_;  // streams opened on an earlier connection are gone
