@@ -181,6 +181,10 @@ Run RegisterServe(CLI::App& app) {
     engine::DatabaseOptions db_opts;
     db_opts.path = (dir / "data").string();
     db_opts.guard.max_sql_length_bytes = static_cast<int>(std::min<uint64_t>(max_sql, 1'000'000'000));
+    if (opts.max_response_bytes > 0) {
+      db_opts.guard.max_value_length_bytes = static_cast<int>(std::min<uint64_t>(opts.max_response_bytes, 1'000'000'000));
+    }
+    db_opts.hide_directory = true;  // clients see "data" in PRAGMA database_list, not where it lives
     db_opts.guard.query_timeout = std::chrono::milliseconds(flags->query_timeout_ms);
     auto db = engine::Database::Open(db_opts);
     if (!db.ok()) {

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -14,6 +13,7 @@
 #include <string_view>
 
 #include "common/base64.h"
+#include "common/json.h"
 #include "common/status.h"
 #include "protocol/hrana.h"
 
@@ -215,11 +215,10 @@ struct Parser {
   }
 };
 
+// Parses a request or response body: depth-limited (common/json.h), so no body crashes or floods us.
 inline Status ParseDocument(std::string_view body, rapidjson::Document* doc) {
-  doc->Parse<rapidjson::kParseFullPrecisionFlag>(body.data(), body.size());
-  if (doc->HasParseError()) {
-    return Status::InvalidArgument(std::string("Invalid JSON: ") + rapidjson::GetParseError_En(doc->GetParseError()) +
-                                   " at offset " + std::to_string(doc->GetErrorOffset()));
+  if (Status s = litehouse::json::Parse<rapidjson::kParseFullPrecisionFlag>(body, doc); !s.ok()) {
+    return Status::InvalidArgument("Invalid JSON: " + s.message());
   }
   if (!doc->IsObject()) return Status::InvalidArgument("Expected a JSON object as the request body");
   return Status::OK();

@@ -11,9 +11,12 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <memory>
+#include <optional>
 #include <string>
 #include <type_traits>
+#include <variant>
 
 #include "engine/database.h"
 #include "server/auth_gate.h"
@@ -48,32 +51,38 @@ struct ServerContext {
 };
 
 // Runs `fn` on the SQL pool and resumes the calling coroutine on its own executor with the result.
-// `fn` lives in the caller's frame, which stays alive until the result is back.
+// `fn` lives in the caller's frame, which stays alive until the result is back. An exception `fn`
+// throws (a std::bad_alloc while building a large result) must not escape a pool thread, where it
+// would end the process: it is caught there and rethrown in the awaiting coroutine, whose session
+// turns it into an error for its client.
 template <typename Fn>
 asio::awaitable<std::invoke_result_t<Fn&>> RunSql(ServerContext& ctx, Fn fn) {
   using R = std::invoke_result_t<Fn&>;
+  using Value = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
   auto ex = co_await asio::this_coro::executor;
-  if constexpr (std::is_void_v<R>) {
-    co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
-        [&ctx, &fn, ex](auto handler) {
-          asio::post(ctx.sql_pool, [&fn, ex, handler = std::move(handler)]() mutable {
-            fn();
-            asio::post(ex, std::move(handler));
+  std::optional<Value> result = co_await asio::async_initiate<decltype(asio::use_awaitable),
+                                                              void(std::exception_ptr, std::optional<Value>)>(
+      [&ctx, &fn, ex](auto handler) {
+        asio::post(ctx.sql_pool, [&fn, ex, handler = std::move(handler)]() mutable {
+          std::exception_ptr error;
+          std::optional<Value> value;
+          try {
+            if constexpr (std::is_void_v<R>) {
+              fn();
+              value.emplace();
+            } else {
+              value.emplace(fn());
+            }
+          } catch (...) {
+            error = std::current_exception();
+          }
+          asio::post(ex, [handler = std::move(handler), error, value = std::move(value)]() mutable {
+            std::move(handler)(error, std::move(value));
           });
-        },
-        asio::use_awaitable);
-  } else {
-    co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(R)>(
-        [&ctx, &fn, ex](auto handler) {
-          asio::post(ctx.sql_pool, [&fn, ex, handler = std::move(handler)]() mutable {
-            R result = fn();
-            asio::post(ex, [handler = std::move(handler), result = std::move(result)]() mutable {
-              std::move(handler)(std::move(result));
-            });
-          });
-        },
-        asio::use_awaitable);
-  }
+        });
+      },
+      asio::use_awaitable);
+  if constexpr (!std::is_void_v<R>) co_return std::move(*result);
 }
 
 // Waits, without holding a thread, until the writer is granted to this coroutine.

@@ -250,8 +250,16 @@ asio::awaitable<void> RunRequest(ConnPtr conn, std::shared_ptr<WsStream> s, int3
   }
   // execute, batch, sequence, describe, get_autocommit: the stream-level request, as over HTTP.
   protocol::StreamResult result;
-  co_await RunOnStream(ctx, *s, req.stream_request,
-                       [&](engine::Connection* c) { result = s->stream.Handle(req.stream_request, c); });
+  try {
+    co_await RunOnStream(ctx, *s, req.stream_request,
+                         [&](engine::Connection* c) { result = s->stream.Handle(req.stream_request, c); });
+  } catch (const std::exception& e) {
+    // An exception of the SQL work (a bad_alloc), brought here by RunSql: this request fails.
+    LH_LOG_ERROR("a WebSocket request failed with an exception: {}", e.what());
+    result = protocol::StreamResult{};
+    result.ok = false;
+    result.error = protocol::MakeError("INTERNAL_ERROR", std::string("The server failed: ") + e.what());
+  }
   if (!result.ok) {
     RespondError(conn, request_id, std::move(result.error));
   } else {
