@@ -59,7 +59,8 @@ test("FTS5 and R*Tree shadow tables are written only through their virtual table
     "INSERT INTO boxes VALUES (1, 0, 10, 0, 10), (2, 20, 30, 20, 30)",
   ], "write");
   const before = await db.execute("SELECT id, block FROM docs_data ORDER BY id");
-  // Every kind of write into every shadow table is refused, with SQLite's own message.
+  // Every kind of write into every shadow table is refused, with SQLite's own message (SQLITE_ERROR,
+  // which Hrana names SQLITE_UNKNOWN, as sqld does).
   for (const sql of [
     "INSERT INTO docs_data VALUES (999, X'00')",
     "UPDATE docs_data SET block = X'00' WHERE id = 10",
@@ -78,10 +79,10 @@ test("FTS5 and R*Tree shadow tables are written only through their virtual table
     "DELETE FROM boxes_parent",
   ]) {
     const table = sql.match(/(?:INTO|UPDATE|FROM) (\w+)/)[1];
-    await refused(db.execute(sql), "SQLITE_ERROR", new RegExp(`table ${table} may not be modified`));
+    await refused(db.execute(sql), "SQLITE_UNKNOWN", new RegExp(`table ${table} may not be modified`));
   }
-  await refused(db.execute("DROP TABLE docs_data"), "SQLITE_ERROR", /may not be dropped/);
-  await refused(db.execute("CREATE TABLE IF NOT EXISTS boxes_node(nodeno INTEGER PRIMARY KEY, data)"), "SQLITE_ERROR", /reserved for internal use/);
+  await refused(db.execute("DROP TABLE docs_data"), "SQLITE_UNKNOWN", /may not be dropped/);
+  await refused(db.execute("CREATE TABLE IF NOT EXISTS boxes_node(nodeno INTEGER PRIMARY KEY, data)"), "SQLITE_UNKNOWN", /reserved for internal use/);
   // Nothing changed, and reading them is fine.
   assert.deepEqual((await db.execute("SELECT id, block FROM docs_data ORDER BY id")).rows, before.rows);
   // The virtual tables themselves work as ever: writes, queries, FTS5's own commands.
@@ -96,7 +97,9 @@ test("FTS5 and R*Tree shadow tables are written only through their virtual table
   await db.execute("UPDATE boxes SET x1 = 15 WHERE id = 1");
   const inside = await db.execute("SELECT id FROM boxes WHERE x0 <= 12 AND x1 >= 12 ORDER BY id");
   assert.deepEqual(inside.rows.map((r) => r[0]), [1]);
-  assert.equal((await db.execute("PRAGMA integrity_check")).rows[0][0], "ok");
+  // On the writer: a pooled reader's PRAGMA integrity_check judges FTS5 by the structure it cached at
+  // its last query (SQLite's xIntegrity does not re-read it), and reports a mismatch that is not there.
+  assert.equal((await db.batch(["PRAGMA integrity_check"], "write"))[0].rows[0][0], "ok");
   // Another client is served as before.
   const other = createClient({ url: server.url });
   assert.equal((await other.execute("SELECT count(*) FROM docs")).rows[0][0], 2);
