@@ -73,6 +73,12 @@ bool IsWrite(int action) {
 
 void SqlGuard::Install(sqlite3* db, const GuardOptions& options) {
   query_timeout_ = options.query_timeout;
+  // Shadow tables (FTS5's f_data, R*Tree's r_node, ...) belong to their module: a crafted row corrupts
+  // the index for every client, so statements may read them and only the virtual table writes them
+  // ("table f_data may not be modified"). DEFENSIVE also refuses writable_schema, journal_mode=OFF
+  // and schema_version=N, which the authorizer refuses already. Dumps therefore carry virtual tables
+  // as rows of the virtual table (dump.h).
+  sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
   sqlite3_limit(db, SQLITE_LIMIT_SQL_LENGTH, options.max_sql_length_bytes);
   if (options.max_value_length_bytes > 0) sqlite3_limit(db, SQLITE_LIMIT_LENGTH, options.max_value_length_bytes);
   db_ = db;

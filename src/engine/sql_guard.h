@@ -5,7 +5,9 @@
 //     connections, setting any pragma but the per-statement ones, wal_checkpoint) and, in read-only
 //     mode, every kind of write;
 //   - a query clock: a progress handler interrupts a statement that runs past the query timeout;
-//   - SQLite's own limits on the length of SQL text and of values.
+//   - SQLite's own limits on the length of SQL text and of values;
+//   - SQLITE_DBCONFIG_DEFENSIVE: shadow tables of virtual tables (FTS5, R*Tree) are read-only to
+//     statements, whatever the access (SQLITE_ERROR "table f_data may not be modified").
 // A refusal is SQLITE_AUTH (or SQLITE_INTERRUPT for the clock) with a reason DenialReason() names.
 //
 // Thread safety: as its connection, one thread at a time.
@@ -36,7 +38,8 @@ class SqlGuard {
   SqlGuard(const SqlGuard&) = delete;
   SqlGuard& operator=(const SqlGuard&) = delete;
 
-  // Installs the authorizer, the progress handler and the limits on `db`. `this` must outlive `db`.
+  // Installs the authorizer, the progress handler, the limits and DEFENSIVE on `db`. `this` must
+  // outlive `db`.
   void Install(sqlite3* db, const GuardOptions& options);
 
   // Starts the query clock for the statement about to run (no-op without a timeout).

@@ -55,6 +55,22 @@ TEST_F(SqlGuardTest, NothingReachesFilesOutsideTheDatabase) {
   EXPECT_TRUE(Run("VACUUM").ok()) << "plain VACUUM stays allowed for a read-write client";
 }
 
+TEST_F(SqlGuardTest, ShadowTablesAreWrittenOnlyThroughTheirVirtualTable) {
+  ASSERT_TRUE(Run("CREATE VIRTUAL TABLE docs USING fts5(body)").ok());
+  ASSERT_TRUE(Run("CREATE VIRTUAL TABLE r USING rtree(id, x0, x1)").ok());
+  ASSERT_TRUE(Run("INSERT INTO docs(rowid, body) VALUES (1, 'hello world')").ok()) << "the module writes them";
+  ASSERT_TRUE(Run("INSERT INTO r VALUES (1, 0, 1)").ok());
+  ExpectRefused("INSERT INTO docs_data VALUES (99, X'00')", SQLITE_ERROR, "table docs_data may not be modified");
+  ExpectRefused("UPDATE docs_content SET c0 = 'x'", SQLITE_ERROR, "table docs_content may not be modified");
+  ExpectRefused("DELETE FROM docs_config", SQLITE_ERROR, "table docs_config may not be modified");
+  ExpectRefused("INSERT INTO r_node VALUES (2, X'00')", SQLITE_ERROR, "table r_node may not be modified");
+  ExpectRefused("DROP TABLE docs_idx", SQLITE_ERROR, "may not be dropped");
+  EXPECT_TRUE(Run("SELECT * FROM docs_data").ok()) << "reading them is fine";
+  int defensive = 0;
+  ASSERT_EQ(sqlite3_db_config(conn_->raw(), SQLITE_DBCONFIG_DEFENSIVE, -1, &defensive), SQLITE_OK);
+  EXPECT_EQ(defensive, 1);
+}
+
 TEST_F(SqlGuardTest, SharedConnectionsKeepNoClientState) {
   ExpectRefused("CREATE TEMP TABLE tt(x)", SQLITE_AUTH, "temporary");
   ExpectRefused("CREATE TEMP VIEW tv AS SELECT 1", SQLITE_AUTH, "temporary");
