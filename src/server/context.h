@@ -31,13 +31,24 @@ struct ServerOptions {
   uint16_t listen_port = 8080;
   size_t max_request_body_bytes = 32 << 20;
   size_t max_response_bytes = 10'000'000;  // sqld's --max-response-size default, 10MB
+  // Responses a connection may have waiting for its client to read them: past half of it the server
+  // stops reading that client's requests and starting its work; past it a WebSocket is closed 1008,
+  // and an HTTP pipeline's further requests fail RESPONSE_TOO_LARGE. The CLI's default is
+  // 4 x max_response_bytes.
+  size_t max_queued_bytes_per_connection = 40'000'000;
   size_t max_streams = 10'000;             // open Hrana streams, HTTP and WebSocket together
+  // Open client connections (HTTP and WebSocket); one more is answered 503 CONNECTIONS_EXHAUSTED and
+  // closed. `litehouse serve` derives its default from the open-file limit.
+  size_t max_connections = 10'000;
   std::chrono::milliseconds stream_expiry{10'000};
   std::chrono::milliseconds idle_connection_timeout{60'000};
   int sql_threads = 8;
   // Who may do what; the default is open, as sqld without keys.
   std::shared_ptr<const AuthGate> auth = std::make_shared<AuthGate>();
 };
+
+// A connection's place among --max-connections: the same counting slot as a stream's.
+using ConnectionSlot = StreamSlot;
 
 struct ServerContext {
   ServerContext(engine::Database& database, const ServerOptions& options)
@@ -47,6 +58,7 @@ struct ServerContext {
   const ServerOptions opts;
   StreamRegistry streams;
   std::atomic<size_t> open_streams{0};  // StreamSlot counts here
+  std::atomic<size_t> open_connections{0};  // ConnectionSlot counts here
   asio::thread_pool sql_pool;
 };
 

@@ -5,6 +5,7 @@
 #include <boost/beast/http.hpp>
 
 #include <algorithm>
+#include <array>
 #include <optional>
 #include <tuple>
 
@@ -200,6 +201,32 @@ std::optional<HttpReply> RefusalOfUnreadable(ServerContext& ctx, const beast::er
 }
 
 }  // namespace
+
+asio::awaitable<void> RefuseConnection(ServerContext& ctx, asio::ip::tcp::socket socket) {
+  beast::tcp_stream stream(std::move(socket));
+  http::response<http::string_body> res{http::status::service_unavailable, 11};
+  res.set(http::field::server, "litehouse");
+  res.set(http::field::content_type, "application/json");
+  res.set(http::field::retry_after, "1");
+  res.body() = protocol::json::EncodeError(protocol::MakeError(
+      "CONNECTIONS_EXHAUSTED",
+      "The server already has " + std::to_string(ctx.opts.max_connections) + " connections open; try again later"));
+  res.keep_alive(false);
+  res.prepare_payload();
+  // Short deadlines: a refused peer must not hold its file descriptor for long.
+  stream.expires_after(std::chrono::seconds(2));
+  auto [ec, n] = co_await http::async_write(stream, res, kTuple);
+  if (ec) co_return;
+  // Closing with the request still unread in the socket would send a reset, which may destroy the
+  // response before the peer reads it: end our side, then read and discard until the peer closes.
+  beast::error_code ignored;
+  stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  std::array<char, 4096> discard;
+  for (int reads = 0; reads < 64; ++reads) {
+    auto [rec, got] = co_await stream.async_read_some(asio::buffer(discard), kTuple);
+    if (rec) break;
+  }
+}
 
 asio::awaitable<void> RunHttpSession(ServerContext& ctx, asio::ip::tcp::socket socket) {
   beast::tcp_stream stream(std::move(socket));
