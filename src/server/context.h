@@ -8,7 +8,7 @@
 
 #include <boost/asio.hpp>
 
-#include <atomic>
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -17,6 +17,8 @@
 
 #include "engine/database.h"
 #include "server/auth_gate.h"
+#include "server/client_address.h"
+#include "server/limits.h"
 #include "server/stream_registry.h"
 
 namespace litehouse::server {
@@ -29,6 +31,18 @@ struct ServerOptions {
   size_t max_request_body_bytes = 32 << 20;
   size_t max_response_bytes = 10'000'000;  // sqld's --max-response-size default, 10MB
   size_t max_streams = 10'000;             // open Hrana streams, HTTP and WebSocket together
+  // Open streams of one client (address, see client_address.h); 0: a tenth of max_streams, at least 1.
+  size_t max_streams_per_client = 0;
+  // Open streams of one credential (Principal); 0: no such limit.
+  size_t max_streams_per_token = 0;
+  // Requests of one client waiting for the writer at once; more fail at once with WRITER_QUEUE_FULL.
+  size_t max_writer_waits_per_client = 32;
+  // Whose forwarded-client headers are believed (--trusted-proxy); empty: nobody's.
+  TrustedProxies trusted_proxies;
+  // Longest SQL text that store_sql keeps (--max-sql-length), and most bytes of stored SQL texts one
+  // HTTP stream or one WebSocket connection keeps (--max-stored-sql-size).
+  size_t max_sql_length = 16 << 20;
+  size_t max_stored_sql_bytes = 16 << 20;
   std::chrono::milliseconds stream_expiry{10'000};
   std::chrono::milliseconds idle_connection_timeout{60'000};
   int sql_threads = 8;
@@ -38,12 +52,26 @@ struct ServerOptions {
 
 struct ServerContext {
   ServerContext(engine::Database& database, const ServerOptions& options)
-      : db(database), opts(options), streams(options.stream_expiry), sql_pool(static_cast<size_t>(options.sql_threads)) {}
+      : db(database),
+        opts(options),
+        stream_limits(options.max_streams, StreamsPerClient(options), options.max_streams_per_token),
+        writer_waits(options.max_writer_waits_per_client),
+        streams(options.stream_expiry),
+        sql_pool(static_cast<size_t>(options.sql_threads)) {}
+
+  // --max-streams-per-client as set, or its default: a tenth of --max-streams, so that one client
+  // cannot take every stream of the server.
+  static size_t StreamsPerClient(const ServerOptions& o) {
+    if (o.max_streams_per_client > 0) return o.max_streams_per_client;
+    return std::max<size_t>(1, o.max_streams / 10);
+  }
 
   engine::Database& db;
   const ServerOptions opts;
+  // Before `streams`: the streams' slots give their places back to these when destroyed.
+  StreamLimits stream_limits;  // every open stream, HTTP and WebSocket, holds a StreamSlot of it
+  KeyedLimit writer_waits;     // per client key: requests waiting in AcquireWriter (stream_exec.h)
   StreamRegistry streams;
-  std::atomic<size_t> open_streams{0};  // StreamSlot counts here
   asio::thread_pool sql_pool;
 };
 
