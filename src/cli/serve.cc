@@ -28,7 +28,7 @@ struct ServeFlags {
   size_t max_streams = 10'000;
   size_t max_streams_per_client = 0;
   size_t max_streams_per_token = 0;
-  size_t max_writer_waits_per_client = 32;
+  size_t max_writer_waits_per_client = 256;
   std::string trusted_proxy;
   std::string max_stored_sql_size = "16MiB";
   std::string auth_jwt_key_file;

@@ -8,7 +8,8 @@
 // Behind a trusted proxy (the peer's address is in the --trusted-proxy list):
 //   1. `Fly-Client-IP`, when it holds an address: Fly.io's proxy sets it to the address it accepted
 //      the connection from. A proxy that is not Fly's must set or strip it, or clients could pick
-//      their own key.
+//      their own key. (On Fly, X-Forwarded-For's rightmost entry is the app's own address, so
+//      Fly-Client-IP is what identifies the client there.)
 //   2. else `X-Forwarded-For` (every such header, in order, as one list), read from the right: the
 //      rightmost entry was appended by the proxy that connected to us; while the address reached so
 //      far is itself a trusted proxy, the entry to its left is believed. The first address that is

@@ -36,7 +36,7 @@ struct ServerOptions {
   // Open streams of one credential (Principal); 0: no such limit.
   size_t max_streams_per_token = 0;
   // Requests of one client waiting for the writer at once; more fail at once with WRITER_QUEUE_FULL.
-  size_t max_writer_waits_per_client = 32;
+  size_t max_writer_waits_per_client = 256;
   // Whose forwarded-client headers are believed (--trusted-proxy); empty: nobody's.
   TrustedProxies trusted_proxies;
   // Longest SQL text that store_sql keeps (--max-sql-length), and most bytes of stored SQL texts one
