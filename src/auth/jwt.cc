@@ -5,6 +5,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <rapidjson/document.h>
 
@@ -12,6 +13,7 @@
 #include <cerrno>
 #include <chrono>
 #include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -672,6 +674,25 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
     return false;
   }
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+Status RandomBytes(void* out, size_t n) {
+  if (n > INT_MAX || RAND_bytes(static_cast<unsigned char*>(out), static_cast<int>(n)) != 1) {
+    return Status::Internal("the random number generator failed: " + OpenSslErrors());
+  }
+  return Status::OK();
+}
+
+std::string Sha256(std::string_view data) {
+  std::string digest(32, '\0');
+  unsigned int len = 0;
+  // EVP_Digest fails only on allocation failure; a digest of zeros would then name every secret alike,
+  // so that is fatal rather than silent.
+  if (EVP_Digest(data.data(), data.size(), reinterpret_cast<unsigned char*>(digest.data()), &len, EVP_sha256(), nullptr) != 1 ||
+      len != digest.size()) {
+    std::abort();
+  }
+  return digest;
 }
 
 Result<BasicAuth> BasicAuth::Parse(std::string_view flag_value) {

@@ -146,6 +146,14 @@ Result<std::string> SignToken(const PrivateKey& key, std::string_view header_jso
 // cost one full pass over `a`.
 bool ConstantTimeEquals(std::string_view a, std::string_view b);
 
+// Fills `out` with `n` bytes from OpenSSL's CSPRNG (RAND_bytes). Internal if the generator cannot
+// supply them (its entropy source failed); `out` is then unusable as a secret.
+Status RandomBytes(void* out, size_t n);
+
+// The SHA-256 digest of `data`, 32 raw bytes: a fixed-size name for a secret (a token) that a
+// holder needs to recognise again without keeping the secret itself.
+std::string Sha256(std::string_view data);
+
 // The legacy credential of --http-auth basic:<base64 of "user:password">.
 class BasicAuth {
  public:

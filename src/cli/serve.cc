@@ -29,6 +29,11 @@ struct ServeFlags {
   int64_t query_timeout_ms = 60'000;
   size_t max_streams = 10'000;
   size_t max_connections = 0;  // 0: from the open-file limit (DefaultMaxConnections)
+  size_t max_streams_per_client = 0;
+  size_t max_streams_per_token = 0;
+  size_t max_writer_waits_per_client = 256;
+  std::string trusted_proxy;
+  std::string max_stored_sql_size = "16MiB";
   std::string auth_jwt_key_file;
   std::string http_auth;
   int64_t stream_expiry_ms = 10'000;
@@ -165,6 +170,30 @@ Run RegisterServe(CLI::App& app) {
                   "CONNECTIONS_EXHAUSTED. Default: the open-file limit less 256 (less half of it if that is small)")
       ->envname("LITEHOUSE_MAX_CONNECTIONS")
       ->check(CLI::Range(size_t{1}, size_t{10'000'000}));
+  cmd->add_option("--max-streams-per-client", flags->max_streams_per_client,
+                  "Most streams one client (IP address; an IPv6 /64) may have open; 0: a tenth of --max-streams")
+      ->envname("LITEHOUSE_MAX_STREAMS_PER_CLIENT")
+      ->check(CLI::Range(size_t{0}, size_t{10'000'000}))
+      ->capture_default_str();
+  cmd->add_option("--max-streams-per-token", flags->max_streams_per_token,
+                  "Most streams one credential (JWT or basic) may have open; 0: no such limit")
+      ->envname("LITEHOUSE_MAX_STREAMS_PER_TOKEN")
+      ->check(CLI::Range(size_t{0}, size_t{10'000'000}))
+      ->capture_default_str();
+  cmd->add_option("--max-writer-waits-per-client", flags->max_writer_waits_per_client,
+                  "Most requests of one client waiting for the writer at once; more fail at once with WRITER_QUEUE_FULL")
+      ->envname("LITEHOUSE_MAX_WRITER_WAITS_PER_CLIENT")
+      ->check(CLI::Range(size_t{1}, size_t{10'000'000}))
+      ->capture_default_str();
+  cmd->add_option("--trusted-proxy", flags->trusted_proxy,
+                  "Addresses or networks (comma-separated, e.g. 10.0.0.0/8) of proxies whose Fly-Client-IP / "
+                  "X-Forwarded-For headers name the client for the per-client limits; by default none is trusted")
+      ->envname("LITEHOUSE_TRUSTED_PROXY");
+  cmd->add_option("--max-stored-sql-size", flags->max_stored_sql_size,
+                  "Most bytes of SQL text one HTTP stream or one WebSocket connection may keep with store_sql")
+      ->envname("LITEHOUSE_MAX_STORED_SQL_SIZE")
+      ->check(size_check)
+      ->capture_default_str();
   cmd->add_option("--stream-expiry-ms", flags->stream_expiry_ms,
                   "An HTTP stream idle this long expires; its open transaction is rolled back")
       ->envname("LITEHOUSE_STREAM_EXPIRY_MS")
@@ -198,7 +227,24 @@ Run RegisterServe(CLI::App& app) {
     opts.max_streams = flags->max_streams;
     opts.max_connections = flags->max_connections ? flags->max_connections : DefaultMaxConnections(file_limit);
     LH_LOG_INFO("open-file limit {}; at most {} client connections", file_limit, opts.max_connections);
+    opts.max_streams_per_client = flags->max_streams_per_client;
+    opts.max_streams_per_token = flags->max_streams_per_token;
+    opts.max_writer_waits_per_client = flags->max_writer_waits_per_client;
+    if (!flags->trusted_proxy.empty()) {
+      auto proxies = server::TrustedProxies::Parse(flags->trusted_proxy);
+      if (!proxies.ok()) {
+        std::cerr << "error: " << proxies.status().message() << "\n";
+        return 2;
+      }
+      opts.trusted_proxies = std::move(proxies).value();
+    }
     uint64_t max_sql = *ParseByteSize(flags->max_sql_length);
+    opts.max_sql_length = static_cast<size_t>(std::min<uint64_t>(max_sql, 1'000'000'000));
+    opts.max_stored_sql_bytes = static_cast<size_t>(*ParseByteSize(flags->max_stored_sql_size));
+    if (opts.max_stored_sql_bytes == 0) {
+      std::cerr << "error: --max-stored-sql-size must be at least 1 byte\n";
+      return 2;
+    }
     opts.stream_expiry = std::chrono::milliseconds(flags->stream_expiry_ms);
     opts.sql_threads = flags->sql_threads;
 

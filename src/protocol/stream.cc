@@ -172,8 +172,29 @@ std::optional<Error> SqlStore::Store(int32_t sql_id, std::string sql) {
     return MakeError("SQL_STORE_TOO_MANY",
                      "The server already stores " + std::to_string(sqls_.size()) + " SQL texts, it cannot store more");
   }
+  if (max_text_bytes_ > 0 && sql.size() > max_text_bytes_) {
+    // What executing the same text would answer (SQLITE_LIMIT_SQL_LENGTH), so a client sees one error
+    // for one cause whether it stores the text first or not.
+    return MakeError("SQLITE_TOOBIG", "The SQL text of " + std::to_string(sql.size()) +
+                                          " bytes is too long to store: statements may be at most " +
+                                          std::to_string(max_text_bytes_) + " bytes");
+  }
+  if (max_total_bytes_ > 0 && sql.size() > max_total_bytes_ - std::min(total_bytes_, max_total_bytes_)) {
+    return MakeError("SQL_STORE_TOO_LARGE", "Storing " + std::to_string(sql.size()) + " more bytes of SQL text would take " +
+                                                "the stored texts past the limit of " + std::to_string(max_total_bytes_) +
+                                                " bytes (" + std::to_string(total_bytes_) +
+                                                " stored now); close some with close_sql first");
+  }
+  total_bytes_ += sql.size();
   sqls_.emplace(sql_id, std::move(sql));
   return std::nullopt;
+}
+
+void SqlStore::Close(int32_t sql_id) {
+  auto it = sqls_.find(sql_id);
+  if (it == sqls_.end()) return;
+  total_bytes_ -= it->second.size();
+  sqls_.erase(it);
 }
 
 const std::string* SqlStore::Find(int32_t sql_id) const {

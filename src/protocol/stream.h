@@ -58,18 +58,35 @@ enum class Access {
 
 // SQL texts stored under client-chosen ids (store_sql / close_sql). Over HTTP each stream has its own;
 // over WebSocket every stream of a connection shares the connection's.
+//
+// Bounded three ways, so stored SQL cannot grow a server's memory without limit: at most
+// kMaxStoredSql texts (sqld's limit), none longer than the longest statement the engine would run
+// (--max-sql-length: refused as SQLITE_TOOBIG, as executing it would be), and at most
+// max_total_bytes of text together (--max-stored-sql-size: SQL_STORE_TOO_LARGE).
 class SqlStore {
  public:
   // At most this many texts, sqld's limit.
   static constexpr size_t kMaxStoredSql = 50;
+
+  // Texts longer than `max_text_bytes`, or that would take the store past `max_total_bytes`, are
+  // refused from now on; 0 leaves that bound off (the default, for local databases).
+  void set_limits(size_t max_text_bytes, size_t max_total_bytes) {
+    max_text_bytes_ = max_text_bytes;
+    max_total_bytes_ = max_total_bytes;
+  }
   std::optional<Error> Store(int32_t sql_id, std::string sql);
-  void Close(int32_t sql_id) { sqls_.erase(sql_id); }
+  void Close(int32_t sql_id);
   // The text stored under `sql_id`, or null.
   const std::string* Find(int32_t sql_id) const;
   size_t size() const { return sqls_.size(); }
+  // Bytes of text stored now.
+  size_t total_bytes() const { return total_bytes_; }
 
  private:
   std::unordered_map<int32_t, std::string> sqls_;
+  size_t total_bytes_ = 0;
+  size_t max_text_bytes_ = 0;
+  size_t max_total_bytes_ = 0;
 };
 
 // Replaces every sql_id in `request` (its stmt, its batch steps, its sequence/describe text) by the

@@ -20,6 +20,20 @@ namespace litehouse::server {
 
 enum class Grant { kReadWrite, kReadOnly };
 
+// Who sent a request, as far as its streams are concerned: the credential and what it grants. An
+// HTTP stream is bound to the principal that opened it (StreamRegistry::Take refuses another one),
+// and --max-streams-per-token counts streams per principal.
+struct Principal {
+  Grant grant = Grant::kReadWrite;
+  // Names the credential, never holds it: "jwt:" + the SHA-256 of the whole token (so two tokens are
+  // two principals, even with the same claims, and a read-only token is never the principal of a
+  // read-write one), "basic" for the one --http-auth credential, "open" for every request of a
+  // server without authentication.
+  std::string id = "open";
+
+  bool operator==(const Principal& o) const { return grant == o.grant && id == o.id; }
+};
+
 // A refusal: the HTTP status (401 or 403) and the message, as sqld words it.
 struct AuthRefusal {
   unsigned http_status = 401;
@@ -35,10 +49,11 @@ class AuthGate {
 
   bool enabled() const { return !jwt_keys_.empty() || basic_.has_value(); }
 
-  // From an HTTP Authorization header value (empty when the header is absent).
-  std::optional<AuthRefusal> CheckHeader(std::string_view authorization, Grant* grant) const;
+  // From an HTTP Authorization header value (empty when the header is absent). On success (nullopt)
+  // `*who` is the request's principal.
+  std::optional<AuthRefusal> CheckHeader(std::string_view authorization, Principal* who) const;
   // From the JWT of a WebSocket hello (nullopt when the hello carries none).
-  std::optional<AuthRefusal> CheckJwt(const std::optional<std::string>& jwt, Grant* grant) const;
+  std::optional<AuthRefusal> CheckJwt(const std::optional<std::string>& jwt, Principal* who) const;
 
  private:
   std::optional<AuthRefusal> Refuse(const Status& status) const;

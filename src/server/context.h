@@ -8,7 +8,7 @@
 
 #include <boost/asio.hpp>
 
-#include <atomic>
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <exception>
@@ -20,6 +20,8 @@
 
 #include "engine/database.h"
 #include "server/auth_gate.h"
+#include "server/client_address.h"
+#include "server/limits.h"
 #include "server/stream_registry.h"
 
 namespace litehouse::server {
@@ -40,6 +42,18 @@ struct ServerOptions {
   // Open client connections (HTTP and WebSocket); one more is answered 503 CONNECTIONS_EXHAUSTED and
   // closed. `litehouse serve` derives its default from the open-file limit.
   size_t max_connections = 10'000;
+  // Open streams of one client (address, see client_address.h); 0: a tenth of max_streams, at least 1.
+  size_t max_streams_per_client = 0;
+  // Open streams of one credential (Principal); 0: no such limit.
+  size_t max_streams_per_token = 0;
+  // Requests of one client waiting for the writer at once; more fail at once with WRITER_QUEUE_FULL.
+  size_t max_writer_waits_per_client = 256;
+  // Whose forwarded-client headers are believed (--trusted-proxy); empty: nobody's.
+  TrustedProxies trusted_proxies;
+  // Longest SQL text that store_sql keeps (--max-sql-length), and most bytes of stored SQL texts one
+  // HTTP stream or one WebSocket connection keeps (--max-stored-sql-size).
+  size_t max_sql_length = 16 << 20;
+  size_t max_stored_sql_bytes = 16 << 20;
   std::chrono::milliseconds stream_expiry{10'000};
   std::chrono::milliseconds idle_connection_timeout{60'000};
   int sql_threads = 8;
@@ -47,18 +61,33 @@ struct ServerOptions {
   std::shared_ptr<const AuthGate> auth = std::make_shared<AuthGate>();
 };
 
-// A connection's place among --max-connections: the same counting slot as a stream's.
-using ConnectionSlot = StreamSlot;
+// A connection's place among --max-connections (ServerContext::connections).
+using ConnectionSlot = KeyedLimit::Ticket;
 
 struct ServerContext {
   ServerContext(engine::Database& database, const ServerOptions& options)
-      : db(database), opts(options), streams(options.stream_expiry), sql_pool(static_cast<size_t>(options.sql_threads)) {}
+      : db(database),
+        opts(options),
+        stream_limits(options.max_streams, StreamsPerClient(options), options.max_streams_per_token),
+        writer_waits(options.max_writer_waits_per_client),
+        connections(options.max_connections),
+        streams(options.stream_expiry),
+        sql_pool(static_cast<size_t>(options.sql_threads)) {}
+
+  // --max-streams-per-client as set, or its default: a tenth of --max-streams, so that one client
+  // cannot take every stream of the server.
+  static size_t StreamsPerClient(const ServerOptions& o) {
+    if (o.max_streams_per_client > 0) return o.max_streams_per_client;
+    return std::max<size_t>(1, o.max_streams / 10);
+  }
 
   engine::Database& db;
   const ServerOptions opts;
+  // Before `streams`: the streams' slots give their places back to these when destroyed.
+  StreamLimits stream_limits;  // every open stream, HTTP and WebSocket, holds a StreamSlot of it
+  KeyedLimit writer_waits;     // per client key: requests waiting in AcquireWriter (stream_exec.h)
+  KeyedLimit connections;      // open client connections, all under one key (--max-connections)
   StreamRegistry streams;
-  std::atomic<size_t> open_streams{0};  // StreamSlot counts here
-  std::atomic<size_t> open_connections{0};  // ConnectionSlot counts here
   asio::thread_pool sql_pool;
 };
 

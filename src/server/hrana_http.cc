@@ -27,6 +27,10 @@ HttpReply BatonError(StreamRegistry::TakeError why) {
   if (why == StreamRegistry::TakeError::kUsed) {
     return ErrorReply(400, MakeError("BATON_REUSED", "Received a baton that has already been used"));
   }
+  if (why == StreamRegistry::TakeError::kForeign) {
+    return ErrorReply(403, MakeError("BATON_FORBIDDEN",
+                                     "The baton belongs to a stream opened with other credentials; open a stream of your own"));
+  }
   return ErrorReply(400, MakeError("INVALID_BATON", "Received an invalid baton"));
 }
 
@@ -48,32 +52,45 @@ class CursorWriter : public protocol::BatchSink {
   uint32_t step_ = 0;
 };
 
-// A new stream with its settings, or null when --max-streams are open.
-std::unique_ptr<HttpStream> NewStream(ServerContext& ctx) {
-  StreamSlot slot = StreamSlot::TryTake(ctx.open_streams, ctx.opts.max_streams);
-  if (!slot) return nullptr;
-  auto s = ctx.streams.Create();
+// A new stream of `caller` with its settings, or null with *reply set when a stream limit is full.
+std::unique_ptr<HttpStream> NewStream(ServerContext& ctx, const Caller& caller, HttpReply* reply) {
+  Error refusal;
+  unsigned status = 503;
+  StreamSlot slot = TakeStreamSlot(ctx, caller.client, caller.principal, &refusal, &status);
+  if (!slot) {
+    *reply = ErrorReply(status, refusal);
+    return nullptr;
+  }
+  auto s = ctx.streams.Create(caller.principal);
   s->slot = std::move(slot);
   s->stream.set_max_response_bytes(ctx.opts.max_response_bytes);
+  s->sqls.set_limits(ctx.opts.max_sql_length, ctx.opts.max_stored_sql_bytes);
   return s;
-}
-
-HttpReply StreamsExhausted(ServerContext& ctx) {
-  return ErrorReply(503, MakeError("STREAMS_EXHAUSTED", "The server already has " + std::to_string(ctx.opts.max_streams) +
-                                                            " streams open; try again later"));
 }
 
 // Finds the request's stream: the one its baton names, or a new one. Null with *reply set if none.
-std::unique_ptr<HttpStream> OpenStream(ServerContext& ctx, const std::optional<std::string>& baton, HttpReply* reply) {
-  if (!baton) {
-    auto s = NewStream(ctx);
-    if (!s) *reply = StreamsExhausted(ctx);
-    return s;
-  }
+std::unique_ptr<HttpStream> OpenStream(ServerContext& ctx, const std::optional<std::string>& baton, const Caller& caller,
+                                       HttpReply* reply) {
+  if (!baton) return NewStream(ctx, caller, reply);
   StreamRegistry::TakeError why = StreamRegistry::TakeError::kNone;
-  auto s = ctx.streams.Take(*baton, &why);
+  auto s = ctx.streams.Take(*baton, caller.principal, &why);
   if (!s) *reply = BatonError(why);
   return s;
+}
+
+void DisposeOne(ServerContext& ctx, std::unique_ptr<HttpStream> s, const char* why) {
+  std::vector<std::unique_ptr<HttpStream>> done;
+  done.push_back(std::move(s));
+  DisposeStreams(ctx, std::move(done), why);
+}
+
+// Parks `s` again and returns its baton; if no baton can be made, disposes of it and sets *reply.
+std::optional<std::string> Park(ServerContext& ctx, std::unique_ptr<HttpStream> s, HttpReply* reply) {
+  auto baton = ctx.streams.Put(&s);
+  if (baton.ok()) return std::move(baton).value();
+  DisposeOne(ctx, std::move(s), "closed (no baton could be made)");
+  *reply = ErrorReply(500, MakeError("INTERNAL_ERROR", "The server could not make a baton: " + baton.status().message()));
+  return std::nullopt;
 }
 
 }  // namespace
@@ -87,16 +104,17 @@ void DisposeStreams(ServerContext& ctx, std::vector<std::unique_ptr<HttpStream>>
   asio::post(ctx.sql_pool, [streams = std::move(streams)]() mutable { streams.clear(); });
 }
 
-asio::awaitable<HttpReply> HandlePipeline(ServerContext& ctx, std::string body, protocol::Encoding encoding, Grant grant) {
+asio::awaitable<HttpReply> HandlePipeline(ServerContext& ctx, std::string body, protocol::Encoding encoding, Caller caller) {
   const protocol::Codec& codec = protocol::CodecFor(encoding);
   auto parsed = codec.ParsePipelineRequest(body);
   if (!parsed.ok()) co_return ErrorReply(400, MakeError("INVALID_REQUEST", parsed.status().message()));
   protocol::PipelineRequest& req = *parsed;
 
   HttpReply refusal;
-  std::unique_ptr<HttpStream> s = OpenStream(ctx, req.baton, &refusal);
+  std::unique_ptr<HttpStream> s = OpenStream(ctx, req.baton, caller, &refusal);
   if (!s) co_return refusal;
-  s->stream.set_read_only(grant == Grant::kReadOnly);  // each request's own credentials decide
+  // The stream's owner (checked by Take) is the request's principal, so this is the owner's grant.
+  s->stream.set_read_only(caller.principal.grant == Grant::kReadOnly);
 
   std::vector<StreamResult> results;
   results.reserve(req.requests.size());
@@ -118,7 +136,11 @@ asio::awaitable<HttpReply> HandlePipeline(ServerContext& ctx, std::string body, 
     } else {
       // (0 would mean "no limit": an exhausted budget is 1 byte.)
       s->stream.set_max_response_bytes(std::max<size_t>(1, per_request == 0 ? pipeline_left : std::min(per_request, pipeline_left)));
-      co_await RunOnStream(ctx, *s, request, [&](engine::Connection* conn) { result = s->stream.Handle(request, conn); });
+      auto refused = co_await RunOnStream(ctx, *s, request, [&](engine::Connection* conn) { result = s->stream.Handle(request, conn); });
+      if (refused) {
+        result.ok = false;
+        result.error = std::move(*refused);
+      }
       pipeline_left -= std::min(pipeline_left, protocol::ResultRowBytes(result));
     }
     results.push_back(std::move(result));
@@ -127,40 +149,42 @@ asio::awaitable<HttpReply> HandlePipeline(ServerContext& ctx, std::string body, 
 
   std::optional<std::string> baton;
   if (closed) {
-    std::vector<std::unique_ptr<HttpStream>> done;
-    done.push_back(std::move(s));
-    DisposeStreams(ctx, std::move(done), "closed");
+    DisposeOne(ctx, std::move(s), "closed");
   } else {
-    baton = ctx.streams.Put(std::move(s));
+    baton = Park(ctx, std::move(s), &refusal);
+    if (!baton) co_return refusal;
   }
   co_return HttpReply{200, codec.content_type(), codec.EncodePipelineResponse(baton, std::nullopt, results)};
 }
 
-asio::awaitable<HttpReply> HandleCursor(ServerContext& ctx, std::string body, protocol::Encoding encoding, Grant grant) {
+asio::awaitable<HttpReply> HandleCursor(ServerContext& ctx, std::string body, protocol::Encoding encoding, Caller caller) {
   const protocol::Codec& codec = protocol::CodecFor(encoding);
   auto parsed = codec.ParseCursorRequest(body);
   if (!parsed.ok()) co_return ErrorReply(400, MakeError("INVALID_REQUEST", parsed.status().message()));
 
   HttpReply refusal;
-  std::unique_ptr<HttpStream> s = OpenStream(ctx, parsed->baton, &refusal);
+  std::unique_ptr<HttpStream> s = OpenStream(ctx, parsed->baton, caller, &refusal);
   if (!s) co_return refusal;
-  s->stream.set_read_only(grant == Grant::kReadOnly);
+  s->stream.set_read_only(caller.principal.grant == Grant::kReadOnly);
 
   StreamRequest request;
   request.type = StreamRequest::Type::kBatch;
   request.batch = std::move(parsed->batch);
   std::string entries;
   CursorWriter writer(codec, &entries);
-  co_await RunOnStream(ctx, *s, request, [&](engine::Connection* conn) { s->stream.RunBatch(request.batch, *conn, writer); });
+  auto refused =
+      co_await RunOnStream(ctx, *s, request, [&](engine::Connection* conn) { s->stream.RunBatch(request.batch, *conn, writer); });
+  if (refused) codec.AppendCursorError(*refused, &entries);  // nothing ran; the stream goes on
 
-  std::string baton = ctx.streams.Put(std::move(s));
+  std::optional<std::string> baton = Park(ctx, std::move(s), &refusal);
+  if (!baton) co_return refusal;
   std::string out;
   codec.AppendCursorHead(baton, std::nullopt, &out);
   out += entries;
   co_return HttpReply{200, encoding == protocol::Encoding::kJson ? "text/plain" : "application/octet-stream", std::move(out)};
 }
 
-asio::awaitable<HttpReply> HandleLegacy(ServerContext& ctx, std::string body, Grant grant) {
+asio::awaitable<HttpReply> HandleLegacy(ServerContext& ctx, std::string body, Caller caller) {
   auto parsed = protocol::json::ParseLegacyRequest(body);
   if (!parsed.ok()) co_return ErrorReply(400, MakeError("INVALID_REQUEST", parsed.status().message()));
 
@@ -178,14 +202,14 @@ asio::awaitable<HttpReply> HandleLegacy(ServerContext& ctx, std::string body, Gr
   protocol::BatchCond in_txn{protocol::BatchCond::Kind::kNot, 0, {{protocol::BatchCond::Kind::kIsAutocommit, 0, {}}}};
   steps.push_back({std::move(in_txn), protocol::Stmt{"ROLLBACK", {}, {}, {}, false}});
 
-  auto s = NewStream(ctx);
-  if (!s) co_return StreamsExhausted(ctx);
-  s->stream.set_read_only(grant == Grant::kReadOnly);
+  HttpReply refusal;
+  auto s = NewStream(ctx, caller, &refusal);
+  if (!s) co_return refusal;
+  s->stream.set_read_only(caller.principal.grant == Grant::kReadOnly);
   StreamResult result;
-  co_await RunOnStream(ctx, *s, request, [&](engine::Connection* conn) { result = s->stream.Handle(request, conn); });
-  std::vector<std::unique_ptr<HttpStream>> done;
-  done.push_back(std::move(s));
-  DisposeStreams(ctx, std::move(done), "closed");
+  auto refused = co_await RunOnStream(ctx, *s, request, [&](engine::Connection* conn) { result = s->stream.Handle(request, conn); });
+  DisposeOne(ctx, std::move(s), "closed");
+  if (refused) co_return ErrorReply(429, *refused);
 
   auto& br = result.response.batch_result;
   std::vector<protocol::json::LegacyOutcome> outcomes(n);

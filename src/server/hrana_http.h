@@ -18,15 +18,22 @@ struct HttpReply {
   std::string body;
 };
 
+// Who sent an HTTP request: the credential it carried and the client it came from (its key for the
+// per-client limits, client_address.h).
+struct Caller {
+  Principal principal;
+  std::string client;
+};
+
 // A Hrana error body, {"message": ..., "code": ...}, with HTTP status `status`.
 HttpReply ErrorReply(unsigned status, const protocol::Error& error);
 
 // POST /v2/pipeline, /v3/pipeline (JSON), /v3-protobuf/pipeline (Protobuf).
-asio::awaitable<HttpReply> HandlePipeline(ServerContext& ctx, std::string body, protocol::Encoding encoding, Grant grant);
+asio::awaitable<HttpReply> HandlePipeline(ServerContext& ctx, std::string body, protocol::Encoding encoding, Caller caller);
 // POST /v3/cursor, /v3-protobuf/cursor: the batch's entries as JSON lines or length-delimited messages.
-asio::awaitable<HttpReply> HandleCursor(ServerContext& ctx, std::string body, protocol::Encoding encoding, Grant grant);
+asio::awaitable<HttpReply> HandleCursor(ServerContext& ctx, std::string body, protocol::Encoding encoding, Caller caller);
 // POST /: {"statements": [...]}, run as one transaction.
-asio::awaitable<HttpReply> HandleLegacy(ServerContext& ctx, std::string body, Grant grant);
+asio::awaitable<HttpReply> HandleLegacy(ServerContext& ctx, std::string body, Caller caller);
 
 // Rolls back and releases what expired or abandoned streams hold, on the SQL pool.
 void DisposeStreams(ServerContext& ctx, std::vector<std::unique_ptr<HttpStream>> streams, const char* why);

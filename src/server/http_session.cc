@@ -8,6 +8,7 @@
 #include <array>
 #include <optional>
 #include <tuple>
+#include <vector>
 
 #include "common/log.h"
 #include "engine/dump.h"
@@ -35,12 +36,12 @@ HttpReply NotFound() { return ErrorReply(404, protocol::MakeError("NOT_FOUND", "
 
 HttpReply MethodNotAllowed() { return ErrorReply(405, protocol::MakeError("METHOD_NOT_ALLOWED", "Method not allowed")); }
 
-// The refusal of a request whose credentials the server does not accept, or nullopt with `*grant`
-// set to what they allow.
-std::optional<HttpReply> CheckCredentials(ServerContext& ctx, const http::request<http::string_body>& req, Grant* grant) {
+// The refusal of a request whose credentials the server does not accept, or nullopt with `*who`
+// set to its principal.
+std::optional<HttpReply> CheckCredentials(ServerContext& ctx, const http::request<http::string_body>& req, Principal* who) {
   auto auth = req.find(http::field::authorization);
   std::string_view header = auth == req.end() ? std::string_view() : std::string_view(auth->value());
-  if (auto refusal = ctx.opts.auth->CheckHeader(header, grant)) {
+  if (auto refusal = ctx.opts.auth->CheckHeader(header, who)) {
     return ErrorReply(refusal->http_status, protocol::MakeError(refusal->code, refusal->message));
   }
   return std::nullopt;
@@ -60,8 +61,19 @@ asio::awaitable<bool> WriteReply(ServerContext& ctx, beast::tcp_stream& stream, 
   co_return !ec && res.keep_alive();
 }
 
+// The client key of a request from `peer` (client_address.h): the peer, or what a trusted proxy
+// reports in Fly-Client-IP / X-Forwarded-For.
+std::string ClientOf(ServerContext& ctx, const asio::ip::address& peer, const http::request<http::string_body>& req) {
+  const TrustedProxies& proxies = ctx.opts.trusted_proxies;
+  if (proxies.empty()) return ClientKeyOf(peer);
+  auto fly = req.find("Fly-Client-IP");
+  std::vector<std::string_view> forwarded;
+  for (auto [it, end] = req.equal_range("X-Forwarded-For"); it != end; ++it) forwarded.push_back(it->value());
+  return proxies.ClientKey(peer, fly == req.end() ? std::string_view() : std::string_view(fly->value()), forwarded);
+}
+
 // The routing table. Each endpoint is what sqld serves at the same path.
-asio::awaitable<HttpReply> Route(ServerContext& ctx, http::request<http::string_body>& req) {
+asio::awaitable<HttpReply> Route(ServerContext& ctx, http::request<http::string_body>& req, std::string client) {
   std::string_view target = req.target();
   if (size_t q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
   bool get = req.method() == http::verb::get;
@@ -74,23 +86,23 @@ asio::awaitable<HttpReply> Route(ServerContext& ctx, http::request<http::string_
   }
   using protocol::Encoding;
   // Everything below runs SQL: it needs credentials when the server has any configured.
-  Grant grant = Grant::kReadWrite;
+  Caller caller{Principal{}, std::move(client)};
   if (post) {
-    if (auto refusal = CheckCredentials(ctx, req, &grant)) co_return std::move(*refusal);
+    if (auto refusal = CheckCredentials(ctx, req, &caller.principal)) co_return std::move(*refusal);
   }
   if (target == "/v2/pipeline" || target == "/v3/pipeline" || target == "/v3-protobuf/pipeline") {
     if (!post) co_return MethodNotAllowed();
     Encoding enc = target == "/v3-protobuf/pipeline" ? Encoding::kProtobuf : Encoding::kJson;
-    co_return co_await HandlePipeline(ctx, std::move(req.body()), enc, grant);
+    co_return co_await HandlePipeline(ctx, std::move(req.body()), enc, std::move(caller));
   }
   if (target == "/v3/cursor" || target == "/v3-protobuf/cursor") {
     if (!post) co_return MethodNotAllowed();
     Encoding enc = target == "/v3-protobuf/cursor" ? Encoding::kProtobuf : Encoding::kJson;
-    co_return co_await HandleCursor(ctx, std::move(req.body()), enc, grant);
+    co_return co_await HandleCursor(ctx, std::move(req.body()), enc, std::move(caller));
   }
   if (target == "/") {
     if (!post) co_return get ? HttpReply{200, "text/plain", ""} : MethodNotAllowed();
-    co_return co_await HandleLegacy(ctx, std::move(req.body()), grant);
+    co_return co_await HandleLegacy(ctx, std::move(req.body()), std::move(caller));
   }
   co_return NotFound();
 }
@@ -105,8 +117,8 @@ asio::awaitable<bool> ServeDump(ServerContext& ctx, beast::tcp_stream& stream,
                                 const http::request<http::string_body>& req) {
   constexpr size_t kChunkBytes = 256 << 10;
   if (req.method() != http::verb::get) co_return co_await WriteReply(ctx, stream, req, MethodNotAllowed());
-  Grant grant = Grant::kReadWrite;  // a dump only reads: a read-only token may take one
-  if (auto refusal = CheckCredentials(ctx, req, &grant)) co_return co_await WriteReply(ctx, stream, req, std::move(*refusal));
+  Principal who;  // a dump only reads: a read-only token may take one
+  if (auto refusal = CheckCredentials(ctx, req, &who)) co_return co_await WriteReply(ctx, stream, req, std::move(*refusal));
 
   struct Job {
     engine::Lease lease;
@@ -231,6 +243,8 @@ asio::awaitable<void> RefuseConnection(ServerContext& ctx, asio::ip::tcp::socket
 asio::awaitable<void> RunHttpSession(ServerContext& ctx, asio::ip::tcp::socket socket) {
   beast::tcp_stream stream(std::move(socket));
   stream.socket().set_option(asio::ip::tcp::no_delay(true));
+  beast::error_code peer_ec;
+  const asio::ip::address peer = stream.socket().remote_endpoint(peer_ec).address();  // unspecified if gone
   beast::flat_buffer buffer;
   while (true) {
     stream.expires_after(ctx.opts.idle_connection_timeout);
@@ -269,7 +283,8 @@ asio::awaitable<void> RunHttpSession(ServerContext& ctx, asio::ip::tcp::socket s
     http::request<http::string_body> req = parser.release();
     if (beast::websocket::is_upgrade(req)) {
       // Hrana over WebSocket on the same port: the connection belongs to the WebSocket session now.
-      co_await RunWsSession(ctx, std::move(stream), std::move(req));
+      std::string client = ClientOf(ctx, peer, req);
+      co_await RunWsSession(ctx, std::move(stream), std::move(req), std::move(client));
       co_return;
     }
     // No timeout while the request runs: the stream's own limits bound it, and the client waits.
@@ -281,7 +296,7 @@ asio::awaitable<void> RunHttpSession(ServerContext& ctx, asio::ip::tcp::socket s
     }
     HttpReply reply;
     try {
-      reply = co_await Route(ctx, req);
+      reply = co_await Route(ctx, req, ClientOf(ctx, peer, req));
     } catch (const std::exception& e) {
       // RunSql brings an exception of the SQL work here (a bad_alloc): one failed request, not a
       // dead process. The stream the request had is gone with its frame, its transaction rolled back.

@@ -136,7 +136,7 @@ asio::awaitable<void> Server::Accept() {
       auto now = std::chrono::steady_clock::now();
       if (!last_logged || now - *last_logged >= kLogInterval) {
         LH_LOG_WARN("accept failed: {} ({} failure(s) since the last such message, {} connections open); pausing accepts",
-                    ec.message(), failures_unlogged, ctx_.open_connections.load());
+                    ec.message(), failures_unlogged, ctx_.connections.count(std::string()));
         last_logged = now;
         failures_unlogged = 0;
       }
@@ -148,7 +148,7 @@ asio::awaitable<void> Server::Accept() {
     }
     wait = kFirstPause;
     auto executor = socket.get_executor();
-    ConnectionSlot slot = ConnectionSlot::TryTake(ctx_.open_connections, ctx_.opts.max_connections);
+    ConnectionSlot slot = ctx_.connections.TryTake(std::string());
     if (!slot) {
       if (*refusing < kMaxRefusing) asio::co_spawn(executor, Refuse(ctx_, std::move(socket), refusing), LogConnectionEnd);
       continue;  // else `socket` closes here

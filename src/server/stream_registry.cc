@@ -1,20 +1,23 @@
 #include "server/stream_registry.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include "auth/jwt.h"
 #include "common/log.h"
 
 namespace litehouse::server {
 
-std::unique_ptr<HttpStream> StreamRegistry::Create() {
+std::unique_ptr<HttpStream> StreamRegistry::Create(Principal owner) {
   auto s = std::make_unique<HttpStream>();
+  s->owner = std::move(owner);
   std::lock_guard<std::mutex> lock(mu_);
   s->id = next_id_++;
   in_flight_.insert(s->id);
   return s;
 }
 
-std::unique_ptr<HttpStream> StreamRegistry::Take(const std::string& baton, TakeError* error) {
+std::unique_ptr<HttpStream> StreamRegistry::Take(const std::string& baton, const Principal& who, TakeError* error) {
   *error = TakeError::kUnknown;
   size_t dot = baton.find('.');
   if (dot == std::string::npos || dot == 0 || dot > 20) return nullptr;
@@ -30,9 +33,14 @@ std::unique_ptr<HttpStream> StreamRegistry::Take(const std::string& baton, TakeE
     else if (in_flight_.count(id)) *error = TakeError::kUsed;
     return nullptr;
   }
-  if (it->second.baton != baton) {
+  if (!auth::ConstantTimeEquals(baton, it->second.baton)) {
     // The stream's id with a wrong secret part: an earlier baton of this stream, or a forgery.
     *error = TakeError::kUsed;
+    return nullptr;
+  }
+  const Principal& owner = it->second.stream->owner;
+  if (owner.grant != who.grant || !auth::ConstantTimeEquals(who.id, owner.id)) {
+    *error = TakeError::kForeign;
     return nullptr;
   }
   auto stream = std::move(it->second.stream);
@@ -42,12 +50,17 @@ std::unique_ptr<HttpStream> StreamRegistry::Take(const std::string& baton, TakeE
   return stream;
 }
 
-std::string StreamRegistry::Put(std::unique_ptr<HttpStream> stream) {
+Result<std::string> StreamRegistry::Put(std::unique_ptr<HttpStream>* stream) {
+  unsigned char secret[16];
+  if (Status st = auth::RandomBytes(secret, sizeof(secret)); !st.ok()) {
+    LH_LOG_ERROR("cannot make a baton: {}", st.message());
+    return st;
+  }
+  uint64_t id = (*stream)->id;
+  std::string baton = fmt::format("{}.{:02x}", id, fmt::join(secret, ""));
   std::lock_guard<std::mutex> lock(mu_);
-  uint64_t id = stream->id;
   in_flight_.erase(id);
-  std::string baton = fmt::format("{}.{:016x}{:016x}", id, rng_(), rng_());
-  parked_[id] = Parked{baton, Clock::now() + expiry_, std::move(stream)};
+  parked_[id] = Parked{baton, Clock::now() + expiry_, std::move(*stream)};
   return baton;
 }
 

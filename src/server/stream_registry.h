@@ -7,65 +7,39 @@
 // expired streams are remembered so that their holder learns the stream expired rather than that the
 // baton is unknown.
 //
-// Baton: "<stream id>.<128 random bits, hex>". The random part is what makes it unguessable.
+// Baton: "<stream id>.<128 random bits, hex>". The random part, from OpenSSL's CSPRNG (RAND_bytes),
+// is what makes it unguessable; it is compared in constant time. A stream is bound to the principal
+// (credential) that opened it: another principal presenting its baton is refused, and the stream
+// stays parked, untouched, for its owner.
 //
 // Thread safety: every method may be called from any thread (one mutex).
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <random>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
 #include <vector>
 
+#include "common/status.h"
 #include "engine/database.h"
 #include "protocol/stream.h"
+#include "server/auth_gate.h"
+#include "server/limits.h"
 
 namespace litehouse::server {
-
-// A place among the server's open streams (--max-streams), over HTTP and WebSocket alike; given back
-// when destroyed. Thread safety: TryTake and the destructor may run on any thread.
-class StreamSlot {
- public:
-  StreamSlot() = default;
-  StreamSlot(StreamSlot&& o) noexcept : counter_(std::exchange(o.counter_, nullptr)) {}
-  StreamSlot& operator=(StreamSlot&& o) noexcept {
-    std::swap(counter_, o.counter_);
-    return *this;
-  }
-  StreamSlot(const StreamSlot&) = delete;
-  StreamSlot& operator=(const StreamSlot&) = delete;
-  ~StreamSlot() {
-    if (counter_) counter_->fetch_sub(1);
-  }
-  // A slot, or an empty one when `max` streams are open already.
-  static StreamSlot TryTake(std::atomic<size_t>& counter, size_t max) {
-    StreamSlot slot;
-    if (counter.fetch_add(1) >= max) {
-      counter.fetch_sub(1);
-      return slot;
-    }
-    slot.counter_ = &counter;
-    return slot;
-  }
-  explicit operator bool() const { return counter_ != nullptr; }
-
- private:
-  std::atomic<size_t>* counter_ = nullptr;
-};
 
 // One Hrana stream as the HTTP transport keeps it: the protocol state and the connection it holds
 // while a transaction is open.
 struct HttpStream {
   uint64_t id = 0;
+  Principal owner;  // who opened it; only they may take it (StreamRegistry::Take)
   StreamSlot slot;
   protocol::SqlStore sqls;  // over HTTP, stored SQL belongs to the stream
   protocol::Stream stream{&sqls};
@@ -75,16 +49,20 @@ struct HttpStream {
 class StreamRegistry {
  public:
   using Clock = std::chrono::steady_clock;
-  enum class TakeError { kNone, kUnknown, kUsed, kExpired };
+  // kForeign: the baton is right, but the stream belongs to another principal.
+  enum class TakeError { kNone, kUnknown, kUsed, kExpired, kForeign };
 
-  explicit StreamRegistry(Clock::duration expiry) : expiry_(expiry), rng_(std::random_device{}()) {}
+  explicit StreamRegistry(Clock::duration expiry) : expiry_(expiry) {}
 
-  // A new stream, not parked.
-  std::unique_ptr<HttpStream> Create();
-  // The stream parked under `baton`, now owned by the caller; or null with the reason in *error.
-  std::unique_ptr<HttpStream> Take(const std::string& baton, TakeError* error);
-  // Parks `stream` and returns its new baton.
-  std::string Put(std::unique_ptr<HttpStream> stream);
+  // A new stream owned by `owner`, not parked.
+  std::unique_ptr<HttpStream> Create(Principal owner = Principal{});
+  // The stream parked under `baton`, now owned by the caller, if `who` is the principal that opened
+  // it; or null with the reason in *error. A refusal leaves the parked stream as it was (its baton
+  // and its expiry too), so a wrong principal cannot disturb the owner's stream.
+  std::unique_ptr<HttpStream> Take(const std::string& baton, const Principal& who, TakeError* error);
+  // Parks `*stream` under a fresh baton and returns it. If no baton can be made (the system's random
+  // source failed), nothing is parked: the stream stays in *stream for the caller to dispose of.
+  Result<std::string> Put(std::unique_ptr<HttpStream>* stream);
   // Forgets a taken stream that will not be parked again (closed).
   void Drop(uint64_t id);
   // Removes and returns the streams idle past the expiry.
@@ -105,7 +83,6 @@ class StreamRegistry {
   const Clock::duration expiry_;
   mutable std::mutex mu_;
   // Guarded by mu_.
-  std::mt19937_64 rng_;
   uint64_t next_id_ = 1;
   std::unordered_map<uint64_t, Parked> parked_;
   std::unordered_set<uint64_t> in_flight_;  // taken, not yet put back or dropped

@@ -131,13 +131,16 @@ struct WsStream {
 // Everything one connection owns. All of it is touched only on the network thread; the SQL pool
 // sees a WsStream only inside RunOnStream, while its worker waits.
 struct WsConnection {
-  WsConnection(ServerContext& c, beast::tcp_stream s, const Subproto& sp)
-      : ctx(c), ws(std::move(s)), subproto(sp), codec(protocol::WsCodecFor(sp.encoding)) {}
+  WsConnection(ServerContext& c, beast::tcp_stream s, const Subproto& sp, std::string client_key)
+      : ctx(c), ws(std::move(s)), subproto(sp), codec(protocol::WsCodecFor(sp.encoding)), client(std::move(client_key)) {
+    sqls.set_limits(c.opts.max_sql_length, c.opts.max_stored_sql_bytes);
+  }
 
   ServerContext& ctx;
   websocket::stream<beast::tcp_stream> ws;
   const Subproto& subproto;
   const protocol::WsCodec& codec;
+  const std::string client;  // the client key (client_address.h) its streams count against
   protocol::SqlStore sqls;  // over WebSocket, stored SQL belongs to the connection
   std::map<int32_t, std::shared_ptr<WsStream>> streams;
   std::map<int32_t, std::shared_ptr<WsStream>> cursor_streams;  // cursor id -> the stream it runs on
@@ -149,10 +152,12 @@ struct WsConnection {
   // message written and the connection's end; each waiter then checks its own condition again.
   asio::steady_timer capacity{ws.get_executor(), asio::steady_timer::time_point::max()};
   bool hello_done = false;
-  Grant grant = Grant::kReadWrite;  // from the latest hello
-  // What the upgrade request's Authorization header granted, if it carried a valid one: a hello
+  // From the latest hello. The connection's streams are its own (ids are per connection), so a
+  // re-hello with another token changes what the next requests may do, not who owns the streams.
+  Principal principal;
+  // Who the upgrade request's Authorization header named, if it carried a valid credential: a hello
   // without a JWT falls back to it.
-  std::optional<Grant> header_grant;
+  std::optional<Principal> header_principal;
   bool closed = false;
   // Encoded messages not yet written, and their bytes (the one being written included).
   std::deque<std::string> outbox;
@@ -267,7 +272,7 @@ void RespondError(const ConnPtr& conn, int32_t request_id, Error error) {
 // Runs one queued request of `s`.
 asio::awaitable<void> RunRequest(ConnPtr conn, std::shared_ptr<WsStream> s, int32_t request_id, WsRequest req) {
   ServerContext& ctx = conn->ctx;
-  s->stream.set_read_only(conn->grant == Grant::kReadOnly);
+  s->stream.set_read_only(conn->principal.grant == Grant::kReadOnly);
   if (s->transaction_expired && req.type != WsRequest::Type::kCloseStream) {
     // Never let the client's next statement run in autocommit as if its transaction were still open.
     RespondError(conn, request_id,
@@ -292,9 +297,13 @@ asio::awaitable<void> RunRequest(ConnPtr conn, std::shared_ptr<WsStream> s, int3
       const size_t limit = ctx.opts.max_queued_bytes_per_connection;
       const size_t left = conn->cursor_bytes < limit ? limit - conn->cursor_bytes : 1;  // 0 would mean no limit
       s->stream.set_max_response_bytes(per_request == 0 ? left : std::min(per_request, left));
-      co_await RunOnStream(ctx, *s, req.stream_request,
-                           [&](engine::Connection* c) { s->stream.RunBatch(req.stream_request.batch, *c, recorder); });
+      auto refused = co_await RunOnStream(
+          ctx, *s, req.stream_request, [&](engine::Connection* c) { s->stream.RunBatch(req.stream_request.batch, *c, recorder); });
       s->stream.set_max_response_bytes(per_request);
+      if (refused) {
+        RespondError(conn, request_id, std::move(*refused));
+        co_return;
+      }
       for (const CursorEntry& e : cursor.entries) cursor.bytes += RowBytes(e);
       if (cursor.bytes > 0 && conn->cursor_bytes + cursor.bytes > limit) {
         // Cursors opened at the same moment each saw the room before the others took it: this one
@@ -343,8 +352,12 @@ asio::awaitable<void> RunRequest(ConnPtr conn, std::shared_ptr<WsStream> s, int3
   // execute, batch, sequence, describe, get_autocommit: the stream-level request, as over HTTP.
   protocol::StreamResult result;
   try {
-    co_await RunOnStream(ctx, *s, req.stream_request,
-                         [&](engine::Connection* c) { result = s->stream.Handle(req.stream_request, c); });
+    auto refused = co_await RunOnStream(ctx, *s, req.stream_request,
+                                        [&](engine::Connection* c) { result = s->stream.Handle(req.stream_request, c); });
+    if (refused) {
+      result.ok = false;
+      result.error = std::move(*refused);
+    }
   } catch (const std::exception& e) {
     // An exception of the SQL work (a bad_alloc), brought here by RunSql: this request fails.
     LH_LOG_ERROR("a WebSocket request failed with an exception: {}", e.what());
@@ -430,11 +443,11 @@ std::optional<Violation> Dispatch(const ConnPtr& conn, int32_t request_id, WsReq
     case WsRequest::Type::kOpenStream:
     {
       if (conn->streams.count(req.stream_id)) return policy("Stream " + std::to_string(req.stream_id) + " already exists");
-      StreamSlot slot = StreamSlot::TryTake(conn->ctx.open_streams, conn->ctx.opts.max_streams);
+      Error refusal;
+      unsigned http_status = 0;
+      StreamSlot slot = TakeStreamSlot(conn->ctx, conn->client, conn->principal, &refusal, &http_status);
       if (!slot) {
-        RespondError(conn, request_id, MakeError("STREAMS_EXHAUSTED", "The server already has " +
-                                                                          std::to_string(conn->ctx.opts.max_streams) +
-                                                                          " streams open"));
+        RespondError(conn, request_id, std::move(refusal));
         return std::nullopt;
       }
       auto s = std::make_shared<WsStream>(&conn->sqls, std::move(slot));
@@ -496,7 +509,8 @@ std::optional<Violation> Dispatch(const ConnPtr& conn, int32_t request_id, WsReq
 
 }  // namespace
 
-asio::awaitable<void> RunWsSession(ServerContext& ctx, beast::tcp_stream stream, http::request<http::string_body> req) {
+asio::awaitable<void> RunWsSession(ServerContext& ctx, beast::tcp_stream stream, http::request<http::string_body> req,
+                                   std::string client) {
   const Subproto* subproto = &kSubprotos[3];  // no header: hrana1
   bool offered = req.find(http::field::sec_websocket_protocol) != req.end();
   if (offered) {
@@ -512,10 +526,10 @@ asio::awaitable<void> RunWsSession(ServerContext& ctx, beast::tcp_stream stream,
     }
   }
   stream.expires_never();  // the websocket stream's own timeouts take over
-  auto conn = std::make_shared<WsConnection>(ctx, std::move(stream), *subproto);
+  auto conn = std::make_shared<WsConnection>(ctx, std::move(stream), *subproto, std::move(client));
   if (auto auth = req.find(http::field::authorization); auth != req.end()) {
-    Grant grant;
-    if (!ctx.opts.auth->CheckHeader(auth->value(), &grant)) conn->header_grant = grant;
+    Principal who;
+    if (!ctx.opts.auth->CheckHeader(auth->value(), &who)) conn->header_principal = std::move(who);
   }
   auto& ws = conn->ws;
   websocket::stream_base::timeout timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
@@ -560,10 +574,10 @@ asio::awaitable<void> RunWsSession(ServerContext& ctx, beast::tcp_stream stream,
       break;
     }
     if (msg->type == ClientMsg::Type::kHello) {
-      Grant grant = Grant::kReadWrite;
+      Principal who;
       std::optional<AuthRefusal> refusal;
-      if (msg->jwt || !conn->header_grant) refusal = ctx.opts.auth->CheckJwt(msg->jwt, &grant);
-      else grant = *conn->header_grant;
+      if (msg->jwt || !conn->header_principal) refusal = ctx.opts.auth->CheckJwt(msg->jwt, &who);
+      else who = *conn->header_principal;
       if (refusal) {
         // The spec: answer hello_error, ignore everything after it, close.
         ServerMsg error{ServerMsg::Type::kHelloError};
@@ -572,7 +586,7 @@ asio::awaitable<void> RunWsSession(ServerContext& ctx, beast::tcp_stream stream,
         violation = Violation{websocket::close_code::policy_error, refusal->message};
         break;
       }
-      conn->grant = grant;
+      conn->principal = std::move(who);
       conn->hello_done = true;
       Send(conn, ServerMsg{ServerMsg::Type::kHelloOk});
       continue;

@@ -14,8 +14,9 @@
 namespace litehouse::server {
 
 // Takes over `stream` after `req`, an upgrade request: negotiates, accepts, serves until either side
-// closes. A request offering only unknown subprotocols gets HTTP 400 and no upgrade.
+// closes. A request offering only unknown subprotocols gets HTTP 400 and no upgrade. `client` is the
+// connection's client key (client_address.h): its streams count against that client's limits.
 asio::awaitable<void> RunWsSession(ServerContext& ctx, boost::beast::tcp_stream stream,
-                                   boost::beast::http::request<boost::beast::http::string_body> req);
+                                   boost::beast::http::request<boost::beast::http::string_body> req, std::string client);
 
 }  // namespace litehouse::server

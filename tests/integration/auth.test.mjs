@@ -665,7 +665,7 @@ describe("JWT auth (--auth-jwt-key-file)", () => {
     assert.deepEqual(await snapshot(rwHttp), before, "the database is unchanged");
   });
 
-  test("read-only token on a baton opened by a read-write request still cannot write", async () => {
+  test("read-only token on a baton opened by a read-write request is refused, and cannot write", async () => {
     const before = await snapshot(rwHttp);
     const open = await postJson(server, "/v3/pipeline", { baton: null, requests: [{ type: "execute", stmt: { sql: "SELECT 1" } }] }, bearer(rwToken));
     assert.equal(open.status, 200, open.text);
@@ -676,11 +676,12 @@ describe("JWT auth (--auth-jwt-key-file)", () => {
       { baton: open.body.baton, requests: [{ type: "execute", stmt: { sql: "INSERT INTO t(v) VALUES ('baton')" } }, { type: "close" }] },
       bearer(roToken),
     );
-    if (res.status === 200) {
-      assert.equal(res.body.results[0].type, "error", res.text);
-      assert.ok(WRITE_REFUSED.includes(res.body.results[0].error.code), res.text);
-    }
+    // The stream belongs to the read-write token: the read-only one is refused outright.
+    assert.equal(res.status, 403, res.text);
+    assert.equal(res.body.code, "BATON_FORBIDDEN", res.text);
     assert.deepEqual(await snapshot(rwHttp), before, "the database is unchanged");
+    const owner = await postJson(server, "/v3/pipeline", { baton: open.body.baton, requests: [{ type: "close" }] }, bearer(rwToken));
+    assert.equal(owner.status, 200, `the owner still holds its stream: ${owner.text}`);
   });
 
   test("read-only token, raw WebSocket: execute, sequence, batch, stored SQL and a downgrading re-hello cannot write", async () => {

@@ -15,7 +15,8 @@ let db;
 
 before(async () => {
   server = await startServer({
-    args: ["--query-timeout-ms", "500", "--max-response-size", "64KB", "--max-sql-length", "8KB", "--max-streams", "20"],
+    args: ["--query-timeout-ms", "500", "--max-response-size", "64KB", "--max-sql-length", "8KB", "--max-streams", "20",
+           "--max-streams-per-client", "100"],  // this file tests the server-wide bound
   });
   db = createClient({ url: server.url });
   await db.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, body TEXT)");

@@ -254,5 +254,28 @@ TEST_F(StreamTest, AReadOnlyTransactionOnAReaderRefusesWrites) {
   ASSERT_TRUE(s.Handle(Execute("COMMIT"), reader->get()).ok);
 }
 
+// Stored SQL is bounded per text (--max-sql-length, as SQLITE_TOOBIG like an execute of it) and in
+// total (--max-stored-sql-size); closing a text gives its bytes back.
+TEST(SqlStoreTest, BoundsEachTextAndTheTotal) {
+  SqlStore sqls;
+  sqls.set_limits(/*max_text_bytes=*/100, /*max_total_bytes=*/250);
+  auto too_long = sqls.Store(1, std::string(101, 'x'));
+  ASSERT_TRUE(too_long);
+  EXPECT_EQ(too_long->code, "SQLITE_TOOBIG");
+  EXPECT_FALSE(sqls.Store(1, std::string(100, 'x'))) << "exactly the limit is allowed";
+  EXPECT_FALSE(sqls.Store(2, std::string(100, 'x')));
+  auto full = sqls.Store(3, std::string(51, 'x'));
+  ASSERT_TRUE(full);
+  EXPECT_EQ(full->code, "SQL_STORE_TOO_LARGE");
+  EXPECT_FALSE(sqls.Store(3, std::string(50, 'x'))) << "up to the total exactly";
+  EXPECT_EQ(sqls.total_bytes(), 250u);
+  EXPECT_EQ(sqls.Find(4), nullptr);
+  sqls.Close(2);
+  sqls.Close(2);  // closing twice gives back once
+  EXPECT_EQ(sqls.total_bytes(), 150u);
+  EXPECT_FALSE(sqls.Store(4, std::string(100, 'x'))) << "closed bytes can be stored again";
+  EXPECT_EQ(sqls.size(), 3u);
+}
+
 }  // namespace
 }  // namespace litehouse::protocol
