@@ -19,6 +19,8 @@ if ((${#targets[@]} == 0)); then
   for d in fuzz/corpus/*/; do targets+=("$(basename "$d")"); done
 fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+# Symbolized stacks in reports: Debian's llvm-14 has the symbolizer under its own prefix.
+[ -x /usr/lib/llvm-14/bin/llvm-symbolizer ] && export ASAN_SYMBOLIZER_PATH=${ASAN_SYMBOLIZER_PATH:-/usr/lib/llvm-14/bin/llvm-symbolizer}
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$PWD/fuzz/ubsan.supp
 failed=()
 for t in "${targets[@]}"; do
