@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <string>
 
 #include "protocol/codec.h"
@@ -73,21 +74,41 @@ TEST(FuzzFindings, F4_ZeroWithALargeExponentIsZero) {
   EXPECT_EQ(std::get<double>(legacy->at(0).args.at(0)), 0.0);
 }
 
-// Finding 4: numbers still read as RapidJSON reads them: integers by size, a double past the range
-// refused with RapidJSON's reason.
-TEST(FuzzFindings, F4_OtherNumbersAreReadAsBefore) {
+// Finding 5: past a double's range, RapidJSON 1.1.0's full-precision conversion read out of bounds of
+// its table of powers and returned garbage: 2e308 became NaN, 7777...7e300 a tiny negative number,
+// 111...1e300 2.98e38. They are refused now, as 1e400 always was, with RapidJSON's reason.
+TEST(FuzzFindings, F5_NumbersPastADoubleAreRefused) {
+  const std::string sevens(41, '7');
+  const std::string ones(91, '1');
+  for (const std::string& number : {std::string("2e308"), std::string("-2e308"), sevens + "e300", ones + "e300",
+                                    std::string(400, '1'), std::string("1.7976931348623159e308")}) {
+    auto parsed = ParseLegacyRequest(R"({"statements":[{"q":"S","params":[)" + number + "]}]}");
+    ASSERT_FALSE(parsed.ok()) << number;
+    EXPECT_NE(parsed.status().message().find("Number too big"), std::string::npos) << parsed.status().ToString();
+  }
+}
+
+// Findings 4 and 5: every other number reads as before: integers by size, doubles correctly rounded
+// (the largest, the smallest subnormal), numbers below the smallest double as zero.
+TEST(FuzzFindings, F5_OtherNumbersAreReadAsBefore) {
   auto legacy = ParseLegacyRequest(
-      R"({"statements":[{"q":"S","params":[-9223372036854775808, 9223372036854775807, 18446744073709551616, 0.1, -0]}]})");
+      R"({"statements":[{"q":"S","params":[-9223372036854775808, 9223372036854775807, 18446744073709551616, 0.1, -0,)"
+      R"( 1.7976931348623157e308, 5e-324, 1e-400, -1e-400, 2.2250738585072011e-308, 1E+2]}]})");
   ASSERT_TRUE(legacy.ok()) << legacy.status().ToString();
   const auto& args = legacy->at(0).args;
-  EXPECT_EQ(std::get<int64_t>(args.at(0)), INT64_MIN);
-  EXPECT_EQ(std::get<int64_t>(args.at(1)), INT64_MAX);
-  EXPECT_EQ(std::get<double>(args.at(2)), 18446744073709551616.0);
-  EXPECT_EQ(std::get<double>(args.at(3)), 0.1);
-  EXPECT_EQ(std::get<int64_t>(args.at(4)), 0);
-  auto too_big = ParseLegacyRequest(R"({"statements":[{"q":"S","params":[1e400]}]})");
-  ASSERT_FALSE(too_big.ok());
-  EXPECT_NE(too_big.status().message().find("Number too big"), std::string::npos) << too_big.status().ToString();
+  ASSERT_EQ(args.size(), 11u);
+  EXPECT_EQ(std::get<int64_t>(args[0]), INT64_MIN);
+  EXPECT_EQ(std::get<int64_t>(args[1]), INT64_MAX);
+  EXPECT_EQ(std::get<double>(args[2]), 18446744073709551616.0);
+  EXPECT_EQ(std::get<double>(args[3]), 0.1);
+  EXPECT_EQ(std::get<int64_t>(args[4]), 0);
+  EXPECT_EQ(std::get<double>(args[5]), std::numeric_limits<double>::max());
+  EXPECT_EQ(std::get<double>(args[6]), std::numeric_limits<double>::denorm_min());
+  EXPECT_EQ(std::get<double>(args[7]), 0.0);
+  EXPECT_EQ(std::get<double>(args[8]), 0.0);
+  EXPECT_TRUE(std::signbit(std::get<double>(args[8])));
+  EXPECT_EQ(std::get<double>(args[9]), 2.2250738585072009e-308);
+  EXPECT_EQ(std::get<double>(args[10]), 100.0);
 }
 
 }  // namespace
