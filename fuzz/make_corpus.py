@@ -215,6 +215,26 @@ SCRIPTS = {
             b"INSERT INTO t VALUES(1,'a');\nSAVEPOINT s; ROLLBACK TO s; RELEASE s;\nCOMMIT;\n",
 }
 
+# The inputs of docs/FUZZING.md's findings (minimized), so every run, the smoke included, replays them.
+FINDINGS = {
+    "script_splitter": {"finding2": b"\x02SELEC\x01\x00\x00\x00\x00\x00\x00\x06\x15\n;o..\n0mde 0sv"},
+    "client_json": {
+        "finding3_ws_response": 'ws x\n{"type":"response_ok","request_id":1,"response":5}',
+        "finding3_cols": 'pipeline x\n{"results":[{"type":"ok","response":{"type":"execute","result":'
+                         '{"cols":[5],"rows":[]}}}]}',
+        "finding4": 'pipeline x\n{"results":[{"type":"ok","response":{"type":"execute","result":'
+                    '{"cols":[{"name":"z"}],"rows":[[{"type":"float","value":0e99}]]}}}]}',
+    },
+    "http_json_pipeline": {
+        "finding4": '{"requests":[{"type":"execute","stmt":{"sql":"S","args":[{"type":"float","value":0e99}]}}]}',
+        "finding5": '{"requests":[{"type":"execute","stmt":{"sql":"S","args":[{"type":"float","value":'
+                    + "92" + "5" * 90 + 'e+300},{"type":"float","value":2e308}]}}]}',
+    },
+    "http_json_cursor": {"finding4": '{"batch":{"steps":[{"stmt":{"sql":"S","args":[{"type":"float","value":0e99}]}}]}}'},
+    "ws_json": {"finding4": '{"type":"request","request_id":0e99}'},
+    "legacy": {"finding4": '{"statements":[{"q":"S","params":[0e99, 2e308]}]}'},
+}
+
 
 def write(target, name, data):
     d = CORPUS / target
@@ -253,6 +273,9 @@ def main():
         write("jwt", "raw_" + name, "T" + value)
     for name, script in SCRIPTS.items():
         write("script_splitter", name, script)
+    for target, inputs in FINDINGS.items():
+        for name, data in inputs.items():
+            write(target, name, data)
 
 
 if __name__ == "__main__":
