@@ -226,12 +226,13 @@ FINDINGS = {
                     '{"cols":[{"name":"z"}],"rows":[[{"type":"float","value":0e99}]]}}}]}',
     },
     "http_json_pipeline": {
+        "finding1": '{"requests":' + "[" * 200 + "]" * 200 + "}",
         "finding4": '{"requests":[{"type":"execute","stmt":{"sql":"S","args":[{"type":"float","value":0e99}]}}]}',
         "finding5": '{"requests":[{"type":"execute","stmt":{"sql":"S","args":[{"type":"float","value":'
                     + "92" + "5" * 90 + 'e+300},{"type":"float","value":2e308}]}}]}',
     },
     "http_json_cursor": {"finding4": '{"batch":{"steps":[{"stmt":{"sql":"S","args":[{"type":"float","value":0e99}]}}]}}'},
-    "ws_json": {"finding4": '{"type":"request","request_id":0e99}'},
+    "ws_json": {"finding1": '{"type":"hello","jwt":' + "[" * 200, "finding4": '{"type":"request","request_id":0e99}'},
     "legacy": {"finding4": '{"statements":[{"q":"S","params":[0e99, 2e308]}]}'},
 }
 

@@ -7,7 +7,6 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 
 #include <array>
 #include <cerrno>
@@ -20,6 +19,7 @@
 #include <iterator>
 
 #include "common/base64.h"
+#include "common/json.h"
 
 namespace litehouse::auth {
 
@@ -152,13 +152,10 @@ using JsonValue = rapidjson::Value;
 std::string_view StringOf(const JsonValue& v) { return {v.GetString(), v.GetStringLength()}; }
 
 // Parses `text` (the decoded `part`, "header" or "payload") into `doc`, which must be an object.
-// Strict JSON, UTF-8 validated, iterative (no recursion on nesting).
+// Strict JSON, UTF-8 validated, depth-limited (common/json.h).
 Status ParseJsonObject(const std::string& text, std::string_view part, rapidjson::Document* doc) {
-  doc->Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag>(text.data(), text.size());
-  if (doc->HasParseError()) {
-    return Refuse(kJwtInvalid, "the " + std::string(part) +
-                                   " is not JSON: " + rapidjson::GetParseError_En(doc->GetParseError()) + " (at byte " +
-                                   std::to_string(doc->GetErrorOffset()) + ")");
+  if (Status s = json::Parse<rapidjson::kParseValidateEncodingFlag>(text, doc); !s.ok()) {
+    return Refuse(kJwtInvalid, "the " + std::string(part) + " is not JSON: " + s.message());
   }
   if (!doc->IsObject()) return Refuse(kJwtInvalid, "the " + std::string(part) + " is not a JSON object");
   return Status::OK();
@@ -230,6 +227,7 @@ struct TokenClaims {
   std::optional<std::string_view> a;   // "ro", "rw", "roa"
   const JsonValue* p = nullptr;        // Authorized: {ro, rw, roa, rwa, ddl: Scopes}
   std::optional<int64_t> exp;
+  std::optional<int64_t> nbf;  // not before: sqld ignores it; we refuse a token used too early
   bool refuses_aud = false;  // an `aud` jsonwebtoken would check (and, unconfigured, refuse)
 };
 
@@ -270,12 +268,15 @@ Result<TokenClaims> ReadClaims(const JsonValue& payload) {
     if (Status s = CheckScopes(*p); !s.ok()) return s;
     c.p = p;
   }
-  if (const JsonValue* exp = Member(payload, "exp")) {
-    if (exp->IsUint64() && !exp->IsInt64()) return Refuse(kJwtInvalid, "claim `exp` is out of range");
-    if (!exp->IsInt64()) return Refuse(kJwtInvalid, "claim `exp` is not an integer number of seconds");
-    int64_t v = exp->GetInt64();
-    if (v < kMinExp || v > kMaxExp) return Refuse(kJwtInvalid, "claim `exp` is out of range: " + std::to_string(v));
-    c.exp = v;
+  for (auto [name, out] : {std::pair{"exp", &c.exp}, std::pair{"nbf", &c.nbf}}) {
+    const JsonValue* t = Member(payload, name);
+    if (t == nullptr) continue;
+    std::string claim = std::string("claim `") + name + "`";
+    if (t->IsUint64() && !t->IsInt64()) return Refuse(kJwtInvalid, claim + " is out of range");
+    if (!t->IsInt64()) return Refuse(kJwtInvalid, claim + " is not an integer number of seconds");
+    int64_t v = t->GetInt64();
+    if (v < kMinExp || v > kMaxExp) return Refuse(kJwtInvalid, claim + " is out of range: " + std::to_string(v));
+    *out = v;
   }
   // jsonwebtoken parses `aud` as a string or a set of strings; anything else it ignores.
   if (const JsonValue* aud = Member(payload, "aud")) c.refuses_aud = aud->IsString() || IsArrayOfStrings(*aud, false);
@@ -502,6 +503,13 @@ Result<Claims> VerifyToken(const KeySet& keys, std::string_view token, int64_t n
 
   if (claims->exp && *claims->exp < now_unix_seconds - kExpLeewaySeconds) {
     return Refuse(kJwtExpired, "it expired at " + FormatUnix(*claims->exp) + "; now is " +
+                                   FormatUnix(now_unix_seconds) + " (leeway " + std::to_string(kExpLeewaySeconds) +
+                                   " s)");
+  }
+  // Not before, with the same leeway as `exp` (jsonwebtoken's reading of `nbf`, which sqld's
+  // validation leaves off): a token minted for later is not yet valid.
+  if (claims->nbf && *claims->nbf > now_unix_seconds + kExpLeewaySeconds) {
+    return Refuse(kJwtInvalid, "it is not valid before " + FormatUnix(*claims->nbf) + "; now is " +
                                    FormatUnix(now_unix_seconds) + " (leeway " + std::to_string(kExpLeewaySeconds) +
                                    " s)");
   }

@@ -26,6 +26,7 @@
 
 #include "cli/commands.h"
 #include "litehouse/client.h"
+#include "tools/dump_compat.h"
 #include "tools/migrate.h"
 #include "tools/shell.h"
 
@@ -127,11 +128,14 @@ Run RegisterDump(CLI::App& app) {
       }
     }
     std::ostream& out = partial.empty() ? std::cout : file;
-    Status s = (*opened)->Dump([&out](std::string_view chunk) {
+    tools::DumpWarnings warnings;  // what the dump could not keep, said on stderr too
+    Status s = (*opened)->Dump([&out, &warnings](std::string_view chunk) {
+      warnings.Feed(chunk);
       out.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
       return out ? Status::OK() : Status::IoError("cannot write the dump");
     });
     out.flush();
+    for (const auto& warning : warnings.warnings()) std::cerr << "Warning: " << warning << "\n";
     if (s.ok() && !out) s = Status::IoError("cannot write the dump");
     if (!partial.empty()) {
       file.close();

@@ -2,6 +2,7 @@
 // Flags keep sqld's names (and env vars) where they mean the same thing.
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -24,8 +25,10 @@ struct ServeFlags {
   std::string max_request_size = "32MiB";
   std::string max_response_size = "10MB";
   std::string max_sql_length = "16MiB";
+  std::string max_queued_bytes;  // empty: 4 x max_response_size
   int64_t query_timeout_ms = 60'000;
   size_t max_streams = 10'000;
+  size_t max_connections = 0;  // 0: from the open-file limit (DefaultMaxConnections)
   std::string auth_jwt_key_file;
   std::string http_auth;
   int64_t stream_expiry_ms = 10'000;
@@ -51,12 +54,27 @@ bool SplitHostPort(const std::string& addr, std::string* host, uint16_t* port) {
 }
 
 // Every connection is a file descriptor: take the whole allowance the system grants (the soft limit
-// is often 1024, too few for a thousand WebSocket clients).
-void RaiseFileLimit() {
+// is often 1024, too few for a thousand WebSocket clients), as servers do. Returns the soft limit in
+// force afterwards (0 if unknown).
+uint64_t RaiseFileLimit() {
   rlimit lim{};
-  if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur >= lim.rlim_max) return;
-  lim.rlim_cur = lim.rlim_max;
-  if (setrlimit(RLIMIT_NOFILE, &lim) != 0) LH_LOG_WARN("cannot raise the open-file limit");
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return 0;
+  if (lim.rlim_cur < lim.rlim_max) {
+    rlim_t wanted = lim.rlim_max;
+    lim.rlim_cur = wanted;
+    if (setrlimit(RLIMIT_NOFILE, &lim) != 0) LH_LOG_WARN("cannot raise the open-file limit to {}", wanted);
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return 0;
+  }
+  return lim.rlim_cur == RLIM_INFINITY ? 0 : static_cast<uint64_t>(lim.rlim_cur);
+}
+
+// --max-connections when not given: the open-file limit less what the server keeps for itself (the
+// database's files on every SQLite connection, the log, the event loop), so that a flood of clients
+// meets a clear 503 rather than a failing accept().
+size_t DefaultMaxConnections(uint64_t file_limit) {
+  if (file_limit == 0) return 10'000;
+  uint64_t reserve = std::min<uint64_t>(256, file_limit / 2);
+  return static_cast<size_t>(std::max<uint64_t>(1, file_limit - reserve));
 }
 
 bool IsLoopback(const std::string& host) {
@@ -123,6 +141,12 @@ Run RegisterServe(CLI::App& app) {
       ->envname("SQLD_MAX_RESPONSE_SIZE")
       ->check(size_check)
       ->capture_default_str();
+  cmd->add_option("--max-queued-bytes-per-connection", flags->max_queued_bytes,
+                  "Most bytes of responses one connection may leave unread: past half, its requests are no longer "
+                  "read; past it, a WebSocket is closed 1008 and an HTTP pipeline's further requests fail "
+                  "RESPONSE_TOO_LARGE. Default: 4 x --max-response-size")
+      ->envname("LITEHOUSE_MAX_QUEUED_BYTES_PER_CONNECTION")
+      ->check(size_check);
   cmd->add_option("--max-sql-length", flags->max_sql_length, "Longest SQL text of one statement")
       ->envname("LITEHOUSE_MAX_SQL_LENGTH")
       ->check(size_check)
@@ -136,6 +160,11 @@ Run RegisterServe(CLI::App& app) {
       ->envname("LITEHOUSE_MAX_STREAMS")
       ->check(CLI::Range(size_t{1}, size_t{10'000'000}))
       ->capture_default_str();
+  cmd->add_option("--max-connections", flags->max_connections,
+                  "Most client connections open at once (HTTP and WebSocket); one more is answered 503 "
+                  "CONNECTIONS_EXHAUSTED. Default: the open-file limit less 256 (less half of it if that is small)")
+      ->envname("LITEHOUSE_MAX_CONNECTIONS")
+      ->check(CLI::Range(size_t{1}, size_t{10'000'000}));
   cmd->add_option("--stream-expiry-ms", flags->stream_expiry_ms,
                   "An HTTP stream idle this long expires; its open transaction is rolled back")
       ->envname("LITEHOUSE_STREAM_EXPIRY_MS")
@@ -151,7 +180,7 @@ Run RegisterServe(CLI::App& app) {
 
   return [flags]() -> int {
     InitLogging(flags->log_level);
-    RaiseFileLimit();
+    uint64_t file_limit = RaiseFileLimit();
     server::ServerOptions opts;
     if (!SplitHostPort(flags->listen_addr, &opts.listen_host, &opts.listen_port)) {
       std::cerr << "error: --http-listen-addr: expected HOST:PORT, got '" << flags->listen_addr << "'\n";
@@ -159,7 +188,16 @@ Run RegisterServe(CLI::App& app) {
     }
     opts.max_request_body_bytes = *ParseByteSize(flags->max_request_size);
     opts.max_response_bytes = *ParseByteSize(flags->max_response_size);
+    opts.max_queued_bytes_per_connection = flags->max_queued_bytes.empty()
+                                               ? std::max<size_t>(4 * opts.max_response_bytes, 1 << 20)
+                                               : *ParseByteSize(flags->max_queued_bytes);
+    if (opts.max_queued_bytes_per_connection < (64 << 10)) {
+      std::cerr << "error: --max-queued-bytes-per-connection must be at least 64KiB\n";
+      return 2;
+    }
     opts.max_streams = flags->max_streams;
+    opts.max_connections = flags->max_connections ? flags->max_connections : DefaultMaxConnections(file_limit);
+    LH_LOG_INFO("open-file limit {}; at most {} client connections", file_limit, opts.max_connections);
     uint64_t max_sql = *ParseByteSize(flags->max_sql_length);
     opts.stream_expiry = std::chrono::milliseconds(flags->stream_expiry_ms);
     opts.sql_threads = flags->sql_threads;
@@ -181,6 +219,10 @@ Run RegisterServe(CLI::App& app) {
     engine::DatabaseOptions db_opts;
     db_opts.path = (dir / "data").string();
     db_opts.guard.max_sql_length_bytes = static_cast<int>(std::min<uint64_t>(max_sql, 1'000'000'000));
+    if (opts.max_response_bytes > 0) {
+      db_opts.guard.max_value_length_bytes = static_cast<int>(std::min<uint64_t>(opts.max_response_bytes, 1'000'000'000));
+    }
+    db_opts.hide_directory = true;  // clients see "data" in PRAGMA database_list, not where it lives
     db_opts.guard.query_timeout = std::chrono::milliseconds(flags->query_timeout_ms);
     auto db = engine::Database::Open(db_opts);
     if (!db.ok()) {

@@ -14,7 +14,10 @@ bool InitLogging(std::string_view level);
 
 }  // namespace litehouse
 
-#define LH_LOG_DEBUG(...) SPDLOG_DEBUG(__VA_ARGS__)
+// Every level is compiled in (spdlog's SPDLOG_DEBUG/SPDLOG_TRACE macros are not, by default), and
+// --log-level chooses at run time; a line below the level is not formatted.
+#define LH_LOG_TRACE(...) spdlog::trace(__VA_ARGS__)
+#define LH_LOG_DEBUG(...) spdlog::debug(__VA_ARGS__)
 #define LH_LOG_INFO(...) spdlog::info(__VA_ARGS__)
 #define LH_LOG_WARN(...) spdlog::warn(__VA_ARGS__)
 #define LH_LOG_ERROR(...) spdlog::error(__VA_ARGS__)

@@ -70,10 +70,11 @@ Value Statement::column(int i) const {
   }
 }
 
-Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, Role role, const GuardOptions& guard) {
+Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, Role role, const GuardOptions& guard,
+                                                     const char* vfs) {
   sqlite3* db = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-  int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &db, flags, vfs);
   if (rc != SQLITE_OK) {
     Status s = Status::Sqlite(rc, db ? sqlite3_errmsg(db) : "out of memory");
     sqlite3_close_v2(db);

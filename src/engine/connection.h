@@ -78,8 +78,9 @@ class Connection {
  public:
   // Opens (creating if needed) the database at `path` in WAL mode, configured for `role`, with the
   // client-facing guard (sql_guard.h) installed.
+  // `vfs` names the SQLite VFS to open it with (null: the default).
   static Result<std::unique_ptr<Connection>> Open(const std::string& path, Role role,
-                                                  const GuardOptions& guard = GuardOptions());
+                                                  const GuardOptions& guard = GuardOptions(), const char* vfs = nullptr);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;

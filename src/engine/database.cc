@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <filesystem>
 
 #include "common/log.h"
 
@@ -26,15 +27,29 @@ void Lease::Release() {
 
 Result<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& options) {
   std::unique_ptr<Database> db(new Database(options));
-  auto writer = Connection::Open(options.path, Role::kWriter, options.guard);
+  db->open_name_ = options.path;
+  if (options.hide_directory) {
+    std::error_code ec;
+    std::filesystem::path path = std::filesystem::absolute(options.path, ec);
+    if (ec) return Status::IoError("cannot resolve " + options.path + ": " + ec.message());
+    auto vfs = HiddenDirVfs::Register(path.parent_path().string());
+    if (!vfs.ok()) return vfs.status();
+    db->vfs_ = std::move(vfs).value();
+    db->open_name_ = path.filename().string();
+  }
+  auto writer = db->OpenConnection(Role::kWriter);
   if (!writer.ok()) return writer.status();
   db->writer_ = std::move(writer).value();
   sqlite3_wal_hook(db->writer_->raw(), &Database::OnWalCommit, db.get());
-  auto reader = Connection::Open(options.path, Role::kReader, options.guard);
+  auto reader = db->OpenConnection(Role::kReader);
   if (!reader.ok()) return reader.status();
   db->idle_readers_.push_back(std::move(reader).value());
   db->stats_.readers_open = 1;
   return db;
+}
+
+Result<std::unique_ptr<Connection>> Database::OpenConnection(Role role) const {
+  return Connection::Open(open_name_, role, options_.guard, vfs_ ? vfs_->name() : nullptr);
 }
 
 Database::~Database() {
@@ -69,7 +84,7 @@ Result<Lease> Database::AcquireReader() {
     }
   }
   if (!conn) {
-    auto opened = Connection::Open(options_.path, Role::kReader, options_.guard);
+    auto opened = OpenConnection(Role::kReader);
     if (!opened.ok()) return opened.status();
     conn = std::move(opened).value();
   }

@@ -23,6 +23,7 @@
 
 #include "common/status.h"
 #include "engine/connection.h"
+#include "engine/vfs.h"
 
 namespace litehouse::engine {
 
@@ -57,6 +58,9 @@ struct DatabaseOptions {
   size_t max_idle_readers = 8;            // idle reader connections kept open
   int64_t checkpoint_threshold_frames = 1000;  // PASSIVE checkpoint once the WAL holds this many frames
   GuardOptions guard;                          // limits every client connection gets (sql_guard.h)
+  // Open the file through a HiddenDirVfs (vfs.h), so that SQLite, and PRAGMA database_list, know it
+  // by its file name alone, never by the server's directory.
+  bool hide_directory = false;
 };
 
 struct DatabaseStats {
@@ -98,8 +102,12 @@ class Database {
   // Called by SQLite on the writer after each commit (sqlite3_wal_hook).
   static int OnWalCommit(void* self, sqlite3* db, const char* schema, int frames);
 
+  Result<std::unique_ptr<Connection>> OpenConnection(Role role) const;
+
   // Constant after construction.
   const DatabaseOptions options_;
+  std::unique_ptr<HiddenDirVfs> vfs_;  // when hide_directory; outlives every connection
+  std::string open_name_;              // what connections open: the path, or its name under vfs_
   std::unique_ptr<Connection> writer_;
 
   // Written only by the writer lease's holder.

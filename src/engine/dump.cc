@@ -1,9 +1,11 @@
 #include "engine/dump.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 
 #include "common/strings.h"
+#include "common/virtual_table.h"
 
 namespace litehouse::engine {
 namespace {
@@ -112,12 +114,115 @@ Status Dumper::Start(std::string* out) {
                  "ORDER BY rowid",
                  [&](const std::vector<Value>& row) { others_.push_back(TextOf(row[0])); });
   if (!s.ok()) return s;
+  // Shadow tables as SQLite knows them: those its built-in modules claim (xShadowName), which their
+  // virtual tables' rows recreate.
+  std::vector<std::string> shadow;
+  s = ForEachRow(conn_, "PRAGMA main.table_list", [&](const std::vector<Value>& row) {
+    if (TextOf(row[2]) == "shadow") shadow.push_back(TextOf(row[1]));
+  });
+  if (!s.ok()) return s;
+  std::string warnings;
+  for (auto& table : tables_) {
+    if (Status c = Classify(&table, shadow, &warnings); !c.ok()) return c;
+  }
+  out->append(warnings);
   out->append("PRAGMA foreign_keys=OFF;\nBEGIN TRANSACTION;\n");
+  return Status::OK();
+}
+
+Status Dumper::Classify(Table* table, const std::vector<std::string>& shadow, std::string* warnings) {
+  if (std::find(shadow.begin(), shadow.end(), table->name) != shadow.end()) {
+    table->kind = Kind::kShadow;
+    return Status::OK();
+  }
+  if (!StartsWithIgnoreCase(table->sql, "CREATE VIRTUAL TABLE")) return Status::OK();
+  auto parsed = ParseCreateVirtualTable(table->sql);
+  const std::string module = parsed ? parsed->module : std::string();
+  if (module == "fts5") {
+    switch (ParseFts5Args(parsed->args).content) {
+      case Fts5Content::kStored: table->kind = Kind::kFts5; break;
+      case Fts5Content::kExternal: table->kind = Kind::kFts5External; break;
+      case Fts5Content::kNone: {
+        table->kind = Kind::kFts5Contentless;
+        bool empty = true;
+        Status s = ForEachRow(conn_, "SELECT 1 FROM " + QuoteIdentifier(table->name) + " LIMIT 1",
+                              [&](const std::vector<Value>&) { empty = false; });
+        if (!s.ok()) return s;
+        if (!empty) {
+          warnings->append("-- warning: the FTS5 table " + table->name +
+                           " keeps no copy of its text (content=''), so its rows cannot be read back: "
+                           "this dump recreates it empty\n");
+        }
+        break;
+      }
+    }
+  } else if (module == "rtree" || module == "rtree_i32") {
+    table->kind = Kind::kRtree;
+  } else if (module == "fts5vocab") {
+    table->kind = Kind::kNoData;
+  } else {
+    table->kind = Kind::kRawVirtual;
+  }
+  return Status::OK();
+}
+
+Status Dumper::StartVirtualTable(const Table& table, std::string* out) {
+  out->append(table.sql).append(";\n");
+  const std::string quoted = QuoteIdentifier(table.name);
+  if (table.kind == Kind::kFts5 || table.kind == Kind::kFts5External || table.kind == Kind::kFts5Contentless) {
+    // FTS5's settings (pgsz, rank, automerge, ...), set again through the table as a user sets them;
+    // 'version' is the module's own.
+    std::string settings = "SELECT k, v FROM " + QuoteIdentifier(table.name + "_config") +
+                           " WHERE k <> 'version' ORDER BY k";
+    Status s = ForEachRow(conn_, settings, [&](const std::vector<Value>& row) {
+      out->append("INSERT INTO ").append(quoted).append("(").append(quoted).append(",rank) VALUES(");
+      AppendSqlLiteral(row[0], out);
+      out->push_back(',');
+      AppendSqlLiteral(row[1], out);
+      out->append(");\n");
+    });
+    if (!s.ok()) return s;
+  }
+  std::string select;
+  switch (table.kind) {
+    case Kind::kFts5: {
+      // The declared columns (hidden ones are the table's own name and rank), with the rowid.
+      std::string columns = "rowid";
+      std::string xinfo = "PRAGMA table_xinfo(";
+      AppendQuotedText(table.name, &xinfo);
+      xinfo.push_back(')');
+      Status s = ForEachRow(conn_, xinfo, [&](const std::vector<Value>& row) {
+        auto* hidden = std::get_if<int64_t>(&row[6]);
+        if (!hidden || *hidden == 0) columns.append(",").append(QuoteIdentifier(TextOf(row[1])));
+      });
+      if (!s.ok()) return s;
+      insert_prefix_ = "INSERT INTO " + quoted + "(" + columns + ") VALUES(";
+      select = "SELECT " + columns + " FROM " + quoted + " ORDER BY rowid";
+      break;
+    }
+    case Kind::kRtree:
+      // The id column is the rowid; auxiliary columns come after the coordinates.
+      insert_prefix_ = "INSERT INTO " + quoted + " VALUES(";
+      select = "SELECT * FROM " + quoted + " ORDER BY 1";
+      break;
+    case Kind::kFts5External: rebuilds_.push_back(table.name); return Status::OK();
+    default: return Status::OK();
+  }
+  size_t tail = 0;
+  auto stmt = conn_->Prepare(select, &tail);
+  if (!stmt.ok()) return stmt.status();
+  rows_ = std::move(stmt).value();
   return Status::OK();
 }
 
 Status Dumper::StartTable(const Table& table, std::string* out) {
   const std::string& name = table.name;
+  switch (table.kind) {
+    case Kind::kTable: break;
+    case Kind::kShadow: return Status::OK();
+    case Kind::kRawVirtual: break;
+    default: return StartVirtualTable(table, out);
+  }
   if (name == "sqlite_sequence") {
     out->append("DELETE FROM sqlite_sequence;\n");
   } else if (name.size() == 12 && name.rfind("sqlite_stat", 0) == 0) {
@@ -125,8 +230,9 @@ Status Dumper::StartTable(const Table& table, std::string* out) {
   } else if (name.rfind("sqlite_", 0) == 0) {
     return Status::OK();  // SQLite's own tables: recreated by SQLite
   } else if (StartsWithIgnoreCase(table.sql, "CREATE VIRTUAL TABLE")) {
-    // A virtual table cannot be created without its module running; its schema row goes in as it
-    // is, and its shadow tables (ordinary tables, dumped on their own) carry its content.
+    // A module this build lacks: its rows cannot be read, so the dump is sqlite3's, for a loader
+    // that has the module. The schema row goes in as it is (a virtual table cannot be created
+    // without its module), and its shadow tables, ordinary tables here, carry its content.
     if (!writable_schema_) out->append("PRAGMA writable_schema=ON;\n");
     writable_schema_ = true;
     out->append("INSERT INTO sqlite_schema(type,name,tbl_name,rootpage,sql)VALUES('table',");
@@ -200,6 +306,11 @@ Result<bool> Dumper::Next(std::string* out, size_t budget) {
     if (next_table_ < tables_.size()) {
       if (Status s = StartTable(tables_[next_table_++], out); !s.ok()) return s;
       continue;
+    }
+    // Once every table is in, external-content FTS5 tables index their content tables' rows.
+    for (const auto& name : rebuilds_) {
+      std::string quoted = QuoteIdentifier(name);
+      out->append("INSERT INTO ").append(quoted).append("(").append(quoted).append(") VALUES('rebuild');\n");
     }
     for (const auto& sql : others_) out->append(sql).append(";\n");
     if (writable_schema_) out->append("PRAGMA writable_schema=OFF;\n");

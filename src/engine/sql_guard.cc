@@ -27,9 +27,34 @@ constexpr std::string_view kArgumentQueryPragmas[] = {
 // migration tool keeps its version in user_version), refused in read-only mode.
 constexpr std::string_view kDatabasePragmas[] = {"user_version", "application_id", "optimize", "incremental_vacuum"};
 
+constexpr const char* kTempRefusal =
+    "temporary tables, views, indexes and triggers (the temp schema) are not supported: connections are shared";
+
 // How many virtual machine instructions run between two looks at the query clock.
 constexpr int kProgressOps = 10000;
 
+
+// True when `sql`, after white space and comments, begins with the keyword `keyword` (lower case).
+bool StartsWithKeyword(const char* sql, std::string_view keyword) {
+  std::string_view s = sql ? sql : "";
+  for (;;) {
+    size_t i = s.find_first_not_of(" \t\r\n\f\v");
+    s.remove_prefix(i == std::string_view::npos ? s.size() : i);
+    if (s.substr(0, 2) == "--") {
+      size_t nl = s.find('\n');
+      s.remove_prefix(nl == std::string_view::npos ? s.size() : nl);
+    } else if (s.substr(0, 2) == "/*") {
+      size_t end = s.find("*/", 2);
+      s.remove_prefix(end == std::string_view::npos ? s.size() : end + 2);
+    } else {
+      break;
+    }
+  }
+  if (s.size() < keyword.size() || !EqualsIgnoreCase(s.substr(0, keyword.size()), keyword)) return false;
+  if (s.size() == keyword.size()) return true;
+  unsigned char next = static_cast<unsigned char>(s[keyword.size()]);
+  return !(std::isalnum(next) || next == '_' || next >= 0x80);
+}
 
 bool IsWrite(int action) {
   switch (action) {
@@ -48,7 +73,15 @@ bool IsWrite(int action) {
 
 void SqlGuard::Install(sqlite3* db, const GuardOptions& options) {
   query_timeout_ = options.query_timeout;
+  // Shadow tables (FTS5's f_data, R*Tree's r_node, ...) belong to their module: a crafted row corrupts
+  // the index for every client, so statements may read them and only the virtual table writes them
+  // ("table f_data may not be modified"). DEFENSIVE also refuses writable_schema, journal_mode=OFF
+  // and schema_version=N, which the authorizer refuses already. Dumps therefore carry virtual tables
+  // as rows of the virtual table (dump.h).
+  sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
   sqlite3_limit(db, SQLITE_LIMIT_SQL_LENGTH, options.max_sql_length_bytes);
+  if (options.max_value_length_bytes > 0) sqlite3_limit(db, SQLITE_LIMIT_LENGTH, options.max_value_length_bytes);
+  db_ = db;
   sqlite3_set_authorizer(db, &SqlGuard::Authorize, this);
   if (query_timeout_.count() > 0) sqlite3_progress_handler(db, kProgressOps, &SqlGuard::Progress, this);
 }
@@ -86,22 +119,33 @@ int SqlGuard::Deny(std::string reason) {
   return SQLITE_DENY;
 }
 
-int SqlGuard::Authorize(void* self, int action, const char* arg1, const char* arg2, const char*, const char*) {
+int SqlGuard::Authorize(void* self, int action, const char* arg1, const char* arg2, const char* db_name,
+                        const char*) {
   auto* guard = static_cast<SqlGuard*>(self);
   std::string_view a1 = arg1 ? arg1 : "";
+  // The temp schema belongs to the connection, and connections are shared: whatever is created in
+  // it, however it is named (CREATE TEMP TABLE, CREATE TABLE temp.x, a trigger in temp on a main
+  // table, a virtual table in temp), would outlive the request and act on other clients' statements.
+  // SQLite reports the unqualified TEMP forms with their own action codes, and every qualified one
+  // with the schema it lands in.
+  const bool in_temp = db_name && EqualsIgnoreCase(db_name, "temp");
+  if (in_temp && IsWrite(action)) return guard->Deny(kTempRefusal);
   switch (action) {
     case SQLITE_ATTACH:
-      // VACUUM attaches a temporary database named "": allowed. A named file (ATTACH, VACUUM INTO)
-      // would read or write outside the database; ':memory:' would outlive the request on a shared
-      // connection.
-      if (a1.empty()) return guard->read_only_ ? guard->Deny("VACUUM is a write, and this access is read-only") : SQLITE_OK;
+      // VACUUM attaches a temporary database named "" while it runs: allowed. Anything a client
+      // attaches itself is refused: a named file (ATTACH, VACUUM INTO) reads or writes outside the
+      // database, and '' or ':memory:' would stay attached to a shared connection.
+      if (a1.empty() && guard->InVacuum()) {
+        return guard->read_only_ ? guard->Deny("VACUUM is a write, and this access is read-only") : SQLITE_OK;
+      }
+      if (a1.empty() || a1 == ":memory:") return guard->Deny("ATTACH is not allowed: connections are shared");
       return guard->Deny("ATTACH and VACUUM INTO are not allowed: they reach files outside the database");
     case SQLITE_DETACH: return guard->Deny("DETACH is not allowed");
     case SQLITE_CREATE_TEMP_INDEX:
     case SQLITE_CREATE_TEMP_TABLE:
     case SQLITE_CREATE_TEMP_TRIGGER:
     case SQLITE_CREATE_TEMP_VIEW:
-      return guard->Deny("temporary tables, views, indexes and triggers are not supported: connections are shared");
+      return guard->Deny(kTempRefusal);
     case SQLITE_READ:
     case SQLITE_INSERT:
     case SQLITE_UPDATE:
@@ -115,6 +159,7 @@ int SqlGuard::Authorize(void* self, int action, const char* arg1, const char* ar
       if (EqualsIgnoreCase(a1, "wal_checkpoint")) return guard->Deny("checkpoints are run by the server");
       if (arg2 == nullptr || IsOneOf(a1, kArgumentQueryPragmas)) return SQLITE_OK;  // reading
       if (IsOneOf(a1, kDatabasePragmas)) {
+        if (in_temp) return guard->Deny(kTempRefusal);  // PRAGMA temp.user_version=1 creates the temp file
         return guard->read_only_ ? guard->Deny("this access is read-only: writes are not allowed") : SQLITE_OK;
       }
       if (!IsSettablePragma(arg1)) return guard->Deny("PRAGMA " + std::string(a1) + " cannot be set by clients");
@@ -126,6 +171,16 @@ int SqlGuard::Authorize(void* self, int action, const char* arg1, const char* ar
   }
   if (guard->read_only_ && IsWrite(action)) return guard->Deny("this access is read-only: writes are not allowed");
   return SQLITE_OK;
+}
+
+// True while a VACUUM statement runs on this connection. VACUUM's own ATTACH of "" is prepared while
+// the VACUUM statement is stepping, so it is the one busy statement; a client's ATTACH is prepared
+// at the top level, with no VACUUM running (SQLite refuses VACUUM while other statements run).
+bool SqlGuard::InVacuum() const {
+  for (sqlite3_stmt* s = sqlite3_next_stmt(db_, nullptr); s; s = sqlite3_next_stmt(db_, s)) {
+    if (sqlite3_stmt_busy(s) && StartsWithKeyword(sqlite3_sql(s), "vacuum")) return true;
+  }
+  return false;
 }
 
 int SqlGuard::Progress(void* self) {

@@ -5,7 +5,9 @@
 //     connections, setting any pragma but the per-statement ones, wal_checkpoint) and, in read-only
 //     mode, every kind of write;
 //   - a query clock: a progress handler interrupts a statement that runs past the query timeout;
-//   - SQLite's own length limit on SQL text.
+//   - SQLite's own limits on the length of SQL text and of values;
+//   - SQLITE_DBCONFIG_DEFENSIVE: shadow tables of virtual tables (FTS5, R*Tree) are read-only to
+//     statements, whatever the access (SQLITE_ERROR "table f_data may not be modified").
 // A refusal is SQLITE_AUTH (or SQLITE_INTERRUPT for the clock) with a reason DenialReason() names.
 //
 // Thread safety: as its connection, one thread at a time.
@@ -23,6 +25,10 @@ namespace litehouse::engine {
 
 struct GuardOptions {
   int max_sql_length_bytes = 16 << 20;            // SQLITE_LIMIT_SQL_LENGTH
+  // SQLITE_LIMIT_LENGTH, the longest string, blob or row; 0 keeps SQLite's. The server sets its
+  // response limit here, so a value no response could carry is refused (SQLITE_TOOBIG) as it is
+  // built, not after it was built and copied: SELECT zeroblob(900000000) costs nothing.
+  int max_value_length_bytes = 0;
   std::chrono::milliseconds query_timeout{0};      // 0: no limit
 };
 
@@ -32,7 +38,8 @@ class SqlGuard {
   SqlGuard(const SqlGuard&) = delete;
   SqlGuard& operator=(const SqlGuard&) = delete;
 
-  // Installs the authorizer, the progress handler and the limits on `db`. `this` must outlive `db`.
+  // Installs the authorizer, the progress handler, the limits and DEFENSIVE on `db`. `this` must
+  // outlive `db`.
   void Install(sqlite3* db, const GuardOptions& options);
 
   // Starts the query clock for the statement about to run (no-op without a timeout).
@@ -63,7 +70,9 @@ class SqlGuard {
                        const char* trigger);
   static int Progress(void* self);
   int Deny(std::string reason);
+  bool InVacuum() const;
 
+  sqlite3* db_ = nullptr;
   bool read_only_ = false;
   bool settings_changed_ = false;
   std::optional<std::pair<std::string, std::string>> setting_;

@@ -3,10 +3,6 @@
 #pragma once
 
 #include <rapidjson/document.h>
-#include <rapidjson/encodedstream.h>
-#include <rapidjson/error/en.h>
-#include <rapidjson/memorystream.h>
-#include <rapidjson/reader.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -18,6 +14,7 @@
 #include <string_view>
 
 #include "common/base64.h"
+#include "common/json.h"
 #include "common/status.h"
 #include "protocol/hrana.h"
 
@@ -222,106 +219,11 @@ struct Parser {
   }
 };
 
-// Feeds RapidJSON's parse events into a Document, converting numbers ourselves: they arrive as their
-// text (kParseNumbersAsStringsFlag) because RapidJSON 1.1.0's full-precision conversion is wrong at
-// the edges (docs/FUZZING.md, findings 4 and 5): "0e99" became 6.5e296 (__builtin_clzll(0), which is
-// undefined), and a number past a double's range (2e308, 7777...7e300) became NaN, a negative number or
-// a finite one, reading past a table of powers on the way. std::from_chars rounds correctly.
-//   - an integer (no '.', 'e', 'E') that fits int64 or uint64 is that integer, as RapidJSON reads it;
-//   - any other number is the nearest double; one too large for a double is refused, as RapidJSON
-//     refuses 1e400 ("Number too big"), and one too small to be told from zero is zero.
-class DocumentFeeder {
- public:
-  explicit DocumentFeeder(rapidjson::Document* doc) : doc_(doc) {}
-  bool Null() { return doc_->Null(); }
-  bool Bool(bool b) { return doc_->Bool(b); }
-  bool Int(int i) { return doc_->Int(i); }
-  bool Uint(unsigned u) { return doc_->Uint(u); }
-  bool Int64(int64_t i) { return doc_->Int64(i); }
-  bool Uint64(uint64_t u) { return doc_->Uint64(u); }
-  bool Double(double d) { return doc_->Double(d); }
-  bool String(const char* s, rapidjson::SizeType n, bool copy) { return doc_->String(s, n, copy); }
-  bool Key(const char* s, rapidjson::SizeType n, bool copy) { return doc_->Key(s, n, copy); }
-  bool StartObject() { return doc_->StartObject(); }
-  bool EndObject(rapidjson::SizeType members) { return doc_->EndObject(members); }
-  bool StartArray() { return doc_->StartArray(); }
-  bool EndArray(rapidjson::SizeType elements) { return doc_->EndArray(elements); }
-
-  // `s` is a number as JSON's grammar allows it (the reader checked).
-  bool RawNumber(const char* s, rapidjson::SizeType n, bool /*copy*/) {
-    std::string_view text(s, n);
-    const char* end = s + n;
-    if (text.find_first_of(".eE") == std::string_view::npos) {
-      if (text[0] == '-') {
-        int64_t i = 0;
-        if (auto [p, ec] = std::from_chars(s, end, i); ec == std::errc() && p == end) return doc_->Int64(i);
-      } else {
-        uint64_t u = 0;
-        if (auto [p, ec] = std::from_chars(s, end, u); ec == std::errc() && p == end) return doc_->Uint64(u);
-      }
-    }
-    double d = 0;
-    auto [p, ec] = std::from_chars(s, end, d);
-    if (ec == std::errc() && p == end) return doc_->Double(d);
-    if (ec == std::errc::result_out_of_range && !Overflows(text)) return doc_->Double(text[0] == '-' ? -0.0 : 0.0);
-    number_too_big_ = true;
-    return false;
-  }
-  // Whether the parse stopped at a number too large for a double.
-  bool number_too_big() const { return number_too_big_; }
-
- private:
-  // For a number std::from_chars found out of range: whether it is too large (else too small). Its
-  // magnitude is past 1e308 or below 1e-323, so the sign of (digits before the point, or minus the
-  // zeros after it) + exponent tells which.
-  static bool Overflows(std::string_view text) {
-    size_t e = text.find_first_of("eE");
-    size_t begin = text[0] == '-' ? 1 : 0;
-    std::string_view significand = text.substr(begin, e == std::string_view::npos ? text.npos : e - begin);
-    int64_t exponent = 0;
-    if (e != std::string_view::npos) {
-      std::string_view digits = text.substr(e + 1);
-      bool negative = !digits.empty() && digits[0] == '-';
-      if (!digits.empty() && (digits[0] == '-' || digits[0] == '+')) digits.remove_prefix(1);
-      auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), exponent);
-      if (ec == std::errc::result_out_of_range) exponent = INT64_MAX / 2;  // saturate: the sign is what matters
-      if (negative) exponent = -exponent;
-    }
-    size_t point = significand.find('.');
-    std::string_view whole = significand.substr(0, point);
-    size_t first = whole.find_first_not_of('0');
-    int64_t magnitude = 0;
-    if (first != std::string_view::npos) {
-      magnitude = static_cast<int64_t>(whole.size() - first);
-    } else if (point != std::string_view::npos) {
-      std::string_view fraction = significand.substr(point + 1);
-      size_t nonzero = fraction.find_first_not_of('0');
-      magnitude = -static_cast<int64_t>(nonzero == std::string_view::npos ? fraction.size() : nonzero);
-    }
-    return magnitude + exponent > 0;
-  }
-
-  rapidjson::Document* doc_;
-  bool number_too_big_ = false;
-};
-
+// Parses a request or response body: depth-limited, numbers converted exactly (common/json.h), so no
+// body crashes or floods us.
 inline Status ParseDocument(std::string_view body, rapidjson::Document* doc) {
-  rapidjson::ParseResult result;
-  bool number_too_big = false;
-  auto generate = [&](rapidjson::Document& d) {
-    DocumentFeeder feeder(&d);
-    rapidjson::MemoryStream ms(body.data(), body.size());
-    rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> is(ms);
-    rapidjson::Reader reader;
-    result = reader.Parse<rapidjson::kParseNumbersAsStringsFlag>(is, feeder);
-    number_too_big = feeder.number_too_big();
-    return !result.IsError();
-  };
-  doc->Populate(generate);
-  if (result.IsError()) {
-    rapidjson::ParseErrorCode code = number_too_big ? rapidjson::kParseErrorNumberTooBig : result.Code();
-    return Status::InvalidArgument(std::string("Invalid JSON: ") + rapidjson::GetParseError_En(code) + " at offset " +
-                                   std::to_string(result.Offset()));
+  if (Status s = litehouse::json::Parse(body, doc); !s.ok()) {
+    return Status::InvalidArgument("Invalid JSON: " + s.message());
   }
   if (!doc->IsObject()) return Status::InvalidArgument("Expected a JSON object as the request body");
   return Status::OK();

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
 #include <string>
 
@@ -217,12 +216,19 @@ inline void ToPb(const StreamResponse& r, pb::StreamResponse* out) {
   }
 }
 
+// Appends `msg` to *out as a length-delimited message (its size as a varint, then its bytes), in
+// time linear in the message's size: the string grows geometrically and only the new bytes are
+// written. (A CodedOutputStream over a StringOutputStream of *out, as this was before, first
+// resizes the string to its whole capacity on every call: a cursor of n entries cost O(n^2).)
 inline void AppendDelimited(const google::protobuf::MessageLite& msg, std::string* out) {
-  google::protobuf::io::StringOutputStream raw(out);
-  google::protobuf::io::CodedOutputStream coded(&raw);
-  coded.WriteVarint32(static_cast<uint32_t>(msg.ByteSizeLong()));
-  msg.SerializeWithCachedSizes(&coded);
+  using google::protobuf::io::CodedOutputStream;
+  const size_t body = msg.ByteSizeLong();  // also caches the sizes SerializeWithCachedSizes uses
+  const auto length = static_cast<uint32_t>(body);
+  const size_t old_size = out->size();
+  out->resize(old_size + CodedOutputStream::VarintSize32(length) + body);
+  auto* at = reinterpret_cast<uint8_t*>(out->data() + old_size);
+  at = CodedOutputStream::WriteVarint32ToArray(length, at);
+  msg.SerializeWithCachedSizesToArray(at);
 }
-
 
 }  // namespace litehouse::protocol::pbconv

@@ -349,15 +349,29 @@ std::optional<Error> Stream::Describe(std::string_view sql, Connection& conn, De
   return std::nullopt;
 }
 
+size_t ValueBytes(const Value& value) {
+  if (const auto* text = std::get_if<std::string>(&value)) return text->size();
+  if (const auto* blob = std::get_if<engine::Blob>(&value)) return blob->bytes.size();
+  return 8;
+}
+
+size_t ResultRowBytes(const StreamResult& result) {
+  if (!result.ok) return 0;
+  auto rows_of = [](const StmtResult& r) {
+    size_t bytes = 0;
+    for (const auto& row : r.rows)
+      for (const Value& v : row) bytes += ValueBytes(v);
+    return bytes;
+  };
+  size_t bytes = rows_of(result.response.stmt_result);
+  for (const auto& step : result.response.batch_result.step_results)
+    if (step) bytes += rows_of(*step);
+  return bytes;
+}
+
 std::optional<Error> Stream::ChargeResponse(const std::vector<Value>& row) {
   if (max_response_bytes_ == 0) return std::nullopt;
-  for (const Value& v : row) {
-    switch (v.index()) {
-      case 3: response_bytes_ += std::get<std::string>(v).size(); break;
-      case 4: response_bytes_ += std::get<engine::Blob>(v).bytes.size(); break;
-      default: response_bytes_ += 8; break;
-    }
-  }
+  for (const Value& v : row) response_bytes_ += ValueBytes(v);
   if (response_bytes_ <= max_response_bytes_) return std::nullopt;
   return MakeError("RESPONSE_TOO_LARGE", "Response is too large (the limit is " + std::to_string(max_response_bytes_) +
                                              " bytes of rows per request)");

@@ -96,6 +96,7 @@ class Stream {
   // A request whose rows add up to more than this many bytes fails with RESPONSE_TOO_LARGE
   // (sqld's --max-response-size); 0 means no limit.
   void set_max_response_bytes(size_t bytes) { max_response_bytes_ = bytes; }
+  size_t max_response_bytes() const { return max_response_bytes_; }
   // A read-only stream (a read-only token) classifies everything as a read, so it only ever gets
   // readers, and runs with the connection's guard in read-only mode: no write by any path.
   void set_read_only(bool read_only) { read_only_ = read_only; }
@@ -127,6 +128,11 @@ class Stream {
   size_t response_bytes_ = 0;
   bool read_only_ = false;
 };
+
+// The bytes a value counts for against the response limits: a text's or a blob's length, else 8.
+size_t ValueBytes(const Value& value);
+// The bytes of the rows `result` carries (an execute's, or a batch's steps'), counted by ValueBytes.
+size_t ResultRowBytes(const StreamResult& result);
 
 // Splits off leading whitespace and comments; returns the first keyword of `sql`, upper-cased.
 std::string FirstKeyword(std::string_view sql);

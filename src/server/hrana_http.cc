@@ -1,5 +1,7 @@
 #include "server/hrana_http.h"
 
+#include <algorithm>
+
 #include "common/log.h"
 #include "protocol/errors.h"
 #include "protocol/json_codec.h"
@@ -99,6 +101,12 @@ asio::awaitable<HttpReply> HandlePipeline(ServerContext& ctx, std::string body, 
   std::vector<StreamResult> results;
   results.reserve(req.requests.size());
   bool closed = false;
+  // The whole response is held until it is written: its rows together stay within the connection's
+  // queued-bytes bound. Each request may use what the rows of the ones before it left, up to
+  // --max-response-size; past that it fails RESPONSE_TOO_LARGE (its statement stopped, as for one
+  // request over the limit), and takes nothing.
+  const size_t per_request = s->stream.max_response_bytes();
+  size_t pipeline_left = ctx.opts.max_queued_bytes_per_connection;
   for (const StreamRequest& request : req.requests) {
     StreamResult result;
     if (closed) {
@@ -108,10 +116,14 @@ asio::awaitable<HttpReply> HandlePipeline(ServerContext& ctx, std::string body, 
       closed = true;
       result.response.type = StreamRequest::Type::kClose;
     } else {
+      // (0 would mean "no limit": an exhausted budget is 1 byte.)
+      s->stream.set_max_response_bytes(std::max<size_t>(1, per_request == 0 ? pipeline_left : std::min(per_request, pipeline_left)));
       co_await RunOnStream(ctx, *s, request, [&](engine::Connection* conn) { result = s->stream.Handle(request, conn); });
+      pipeline_left -= std::min(pipeline_left, protocol::ResultRowBytes(result));
     }
     results.push_back(std::move(result));
   }
+  s->stream.set_max_response_bytes(per_request);
 
   std::optional<std::string> baton;
   if (closed) {

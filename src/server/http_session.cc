@@ -5,6 +5,7 @@
 #include <boost/beast/http.hpp>
 
 #include <algorithm>
+#include <array>
 #include <optional>
 #include <tuple>
 
@@ -27,6 +28,8 @@ constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr uint64_t kMaxReadReserve = 1 << 20;
 // ...and no more than this kept between requests, so idle keep-alive connections stay small.
 constexpr size_t kIdleBufferBytes = 16 << 10;
+// The request line and headers together: more is 431.
+constexpr uint32_t kHeaderLimitBytes = 64 << 10;
 
 HttpReply NotFound() { return ErrorReply(404, protocol::MakeError("NOT_FOUND", "No such endpoint")); }
 
@@ -166,7 +169,64 @@ asio::awaitable<bool> ServeDump(ServerContext& ctx, beast::tcp_stream& stream,
   co_return !ec && req.keep_alive();
 }
 
+// "ADDRESS:PORT" of the peer, for logs.
+std::string RemoteAddress(beast::tcp_stream& stream) {
+  beast::error_code ec;
+  auto ep = stream.socket().remote_endpoint(ec);
+  return ec ? std::string("?") : ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+// The reply to a request that could not be read (`ec` from Beast's parser), or nullopt when there
+// is no one to answer (the peer left, or timed out). A malformed request gets its status before the
+// connection closes, as sqld's hyper does: 413 for a body past --max-request-size, 431 for a request
+// line or header section past the header limit, 400 for the rest (both Content-Length and
+// Transfer-Encoding, a bad chunk, an invalid method or field).
+std::optional<HttpReply> RefusalOfUnreadable(ServerContext& ctx, const beast::error_code& ec) {
+  if (!ec || ec.category() != beast::http::make_error_code(http::error::body_limit).category()) return std::nullopt;
+  if (ec == http::error::end_of_stream || ec == http::error::partial_message || ec == http::error::short_read ||
+      ec == http::error::need_more) {
+    return std::nullopt;  // the peer closed mid-request: nothing to answer
+  }
+  if (ec == http::error::body_limit) {
+    return ErrorReply(413, protocol::MakeError("REQUEST_TOO_LARGE",
+                                               "Request body is larger than the limit of " +
+                                                   std::to_string(ctx.opts.max_request_body_bytes) + " bytes"));
+  }
+  if (ec == http::error::header_limit) {
+    return ErrorReply(431, protocol::MakeError("REQUEST_HEADERS_TOO_LARGE",
+                                               "The request line and headers are larger than the limit of " +
+                                                   std::to_string(kHeaderLimitBytes) + " bytes"));
+  }
+  return ErrorReply(400, protocol::MakeError("INVALID_REQUEST", "Malformed HTTP request: " + ec.message()));
+}
+
 }  // namespace
+
+asio::awaitable<void> RefuseConnection(ServerContext& ctx, asio::ip::tcp::socket socket) {
+  beast::tcp_stream stream(std::move(socket));
+  http::response<http::string_body> res{http::status::service_unavailable, 11};
+  res.set(http::field::server, "litehouse");
+  res.set(http::field::content_type, "application/json");
+  res.set(http::field::retry_after, "1");
+  res.body() = protocol::json::EncodeError(protocol::MakeError(
+      "CONNECTIONS_EXHAUSTED",
+      "The server already has " + std::to_string(ctx.opts.max_connections) + " connections open; try again later"));
+  res.keep_alive(false);
+  res.prepare_payload();
+  // Short deadlines: a refused peer must not hold its file descriptor for long.
+  stream.expires_after(std::chrono::seconds(2));
+  auto [ec, n] = co_await http::async_write(stream, res, kTuple);
+  if (ec) co_return;
+  // Closing with the request still unread in the socket would send a reset, which may destroy the
+  // response before the peer reads it: end our side, then read and discard until the peer closes.
+  beast::error_code ignored;
+  stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  std::array<char, 4096> discard;
+  for (int reads = 0; reads < 64; ++reads) {
+    auto [rec, got] = co_await stream.async_read_some(asio::buffer(discard), kTuple);
+    if (rec) break;
+  }
+}
 
 asio::awaitable<void> RunHttpSession(ServerContext& ctx, asio::ip::tcp::socket socket) {
   beast::tcp_stream stream(std::move(socket));
@@ -176,7 +236,7 @@ asio::awaitable<void> RunHttpSession(ServerContext& ctx, asio::ip::tcp::socket s
     stream.expires_after(ctx.opts.idle_connection_timeout);
     http::request_parser<http::string_body> parser;
     parser.body_limit(ctx.opts.max_request_body_bytes);
-    parser.header_limit(64 * 1024);
+    parser.header_limit(kHeaderLimitBytes);
     auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, kTuple);
     if (!ec && !parser.is_done()) {
       // Beast reads only as much as the buffer has room for (at least 512 bytes): give a large body
@@ -187,13 +247,12 @@ asio::awaitable<void> RunHttpSession(ServerContext& ctx, asio::ip::tcp::socket s
       std::tie(ec, n) = co_await http::async_read(stream, buffer, parser, kTuple);
     }
     if (buffer.capacity() > kIdleBufferBytes) buffer.shrink_to_fit();
-    if (ec == http::error::body_limit) {
-      // The body is not read, so the connection cannot carry another request: reply, then close.
-      http::response<http::string_body> res{http::status::payload_too_large, parser.get().version()};
-      res.set(http::field::content_type, "application/json");
-      res.body() = protocol::json::EncodeError(protocol::MakeError(
-          "REQUEST_TOO_LARGE", "Request body is larger than the limit of " +
-                                   std::to_string(ctx.opts.max_request_body_bytes) + " bytes"));
+    if (auto refusal = RefusalOfUnreadable(ctx, ec)) {
+      // The request was not read whole, so the connection cannot carry another: reply, then close.
+      http::response<http::string_body> res{static_cast<http::status>(refusal->status), 11};
+      res.set(http::field::server, "litehouse");
+      res.set(http::field::content_type, refusal->content_type);
+      res.body() = std::move(refusal->body);
       res.keep_alive(false);
       res.prepare_payload();
       stream.expires_after(std::chrono::seconds(10));
@@ -220,7 +279,18 @@ asio::awaitable<void> RunHttpSession(ServerContext& ctx, asio::ip::tcp::socket s
       if (!co_await ServeDump(ctx, stream, req)) break;
       continue;
     }
-    if (!co_await WriteReply(ctx, stream, req, co_await Route(ctx, req))) break;
+    HttpReply reply;
+    try {
+      reply = co_await Route(ctx, req);
+    } catch (const std::exception& e) {
+      // RunSql brings an exception of the SQL work here (a bad_alloc): one failed request, not a
+      // dead process. The stream the request had is gone with its frame, its transaction rolled back.
+      LH_LOG_ERROR("request {} failed with an exception: {}", std::string_view(req.target()), e.what());
+      reply = ErrorReply(500, protocol::MakeError("INTERNAL_ERROR", std::string("The server failed: ") + e.what()));
+    }
+    LH_LOG_DEBUG("{} {} {} -> {}", RemoteAddress(stream), std::string_view(req.method_string()),
+                 std::string_view(req.target()), reply.status);
+    if (!co_await WriteReply(ctx, stream, req, std::move(reply))) break;
   }
   beast::error_code ignored;
   stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);

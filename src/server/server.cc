@@ -2,6 +2,10 @@
 
 #include <boost/asio/experimental/as_tuple.hpp>
 
+#include <algorithm>
+#include <memory>
+#include <optional>
+
 #include "common/log.h"
 #include "server/hrana_http.h"
 #include "server/http_session.h"
@@ -72,23 +76,84 @@ void Server::Wait() {
   ctx_.sql_pool.join();
 }
 
+namespace {
+
+// Logs an exception that ended a connection's coroutine (none should; this keeps one from ending the
+// process).
+void LogConnectionEnd(std::exception_ptr e) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    LH_LOG_ERROR("connection ended by an exception: {}", ex.what());
+  }
+}
+
+// A served connection: holds its place among --max-connections until the session ends.
+asio::awaitable<void> ServeConnection(ServerContext& ctx, asio::ip::tcp::socket socket, ConnectionSlot slot) {
+  co_await RunHttpSession(ctx, std::move(socket));
+  slot = ConnectionSlot();  // the place is given back as the session ends
+}
+
+// A refused connection, counted in *refusing while its 503 goes out.
+asio::awaitable<void> Refuse(ServerContext& ctx, asio::ip::tcp::socket socket, std::shared_ptr<size_t> refusing) {
+  ++*refusing;
+  co_await RefuseConnection(ctx, std::move(socket));
+  --*refusing;
+}
+
+// Out of file descriptors, or of kernel memory for sockets: waiting is the only remedy.
+bool IsResourceExhaustion(const boost::system::error_code& ec) {
+  return ec == asio::error::no_descriptors || ec == boost::system::errc::too_many_files_open_in_system ||
+         ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
+}
+
+}  // namespace
+
+// Accepting never spins: an accept that fails for want of resources (EMFILE, ENFILE, ENOBUFS, ENOMEM)
+// leaves the connection in the kernel's backlog, so retrying at once fails again at once. The loop
+// waits instead, from 5 ms doubling up to 500 ms, while connections already open go on being served;
+// one that closes frees a descriptor for the next accept. Failures are logged at most once every
+// 10 s, with the count since the last message.
 asio::awaitable<void> Server::Accept() {
+  constexpr auto kFirstPause = std::chrono::milliseconds(5);
+  constexpr auto kLongestPause = std::chrono::milliseconds(500);
+  constexpr auto kLogInterval = std::chrono::seconds(10);
+  // Refusals being written at once; past this a refused connection is closed without a word.
+  constexpr size_t kMaxRefusing = 64;
+  asio::steady_timer pause(io_);
+  auto wait = kFirstPause;
+  std::optional<std::chrono::steady_clock::time_point> last_logged;
+  uint64_t failures_unlogged = 0;
+  auto refusing = std::make_shared<size_t>(0);
   while (acceptor_.is_open()) {
     auto [ec, socket] = co_await acceptor_.async_accept(kTuple);
     if (ec) {
       if (ec == asio::error::operation_aborted) break;
-      LH_LOG_WARN("accept failed: {}", ec.message());
+      // A peer that gave up before we accepted it: nothing to wait for.
+      if (ec == asio::error::connection_aborted) continue;
+      ++failures_unlogged;
+      auto now = std::chrono::steady_clock::now();
+      if (!last_logged || now - *last_logged >= kLogInterval) {
+        LH_LOG_WARN("accept failed: {} ({} failure(s) since the last such message, {} connections open); pausing accepts",
+                    ec.message(), failures_unlogged, ctx_.open_connections.load());
+        last_logged = now;
+        failures_unlogged = 0;
+      }
+      pause.expires_after(IsResourceExhaustion(ec) ? wait : kFirstPause);
+      auto [pec] = co_await pause.async_wait(kTuple);
+      if (pec) break;
+      if (IsResourceExhaustion(ec)) wait = std::min<std::chrono::milliseconds>(wait * 2, kLongestPause);
       continue;
     }
+    wait = kFirstPause;
     auto executor = socket.get_executor();
-    asio::co_spawn(executor, RunHttpSession(ctx_, std::move(socket)), [](std::exception_ptr e) {
-      if (!e) return;
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        LH_LOG_ERROR("connection ended by an exception: {}", ex.what());
-      }
-    });
+    ConnectionSlot slot = ConnectionSlot::TryTake(ctx_.open_connections, ctx_.opts.max_connections);
+    if (!slot) {
+      if (*refusing < kMaxRefusing) asio::co_spawn(executor, Refuse(ctx_, std::move(socket), refusing), LogConnectionEnd);
+      continue;  // else `socket` closes here
+    }
+    asio::co_spawn(executor, ServeConnection(ctx_, std::move(socket), std::move(slot)), LogConnectionEnd);
   }
 }
 

@@ -4,6 +4,7 @@
 
 #include <boost/asio.hpp>
 
+#include "common/log.h"
 #include "engine/database.h"
 #include "protocol/stream.h"
 #include "server/context.h"
@@ -18,6 +19,7 @@ template <typename Holder, typename Work>
 asio::awaitable<void> RunOnStream(ServerContext& ctx, Holder& s, const protocol::StreamRequest& request, Work work) {
   bool need_writer = co_await RunSql(ctx, [&]() -> bool {
     if (s.lease) {
+      LH_LOG_TRACE("stream request on the connection its transaction holds");
       work(s.lease.get());
       if (s.lease->autocommit()) s.lease.Release();
       return false;
@@ -27,6 +29,7 @@ asio::awaitable<void> RunOnStream(ServerContext& ctx, Holder& s, const protocol:
     switch (s.stream.Classify(request, **reader)) {
       case protocol::Access::kNone: work(nullptr); return false;
       case protocol::Access::kRead:
+        LH_LOG_TRACE("stream request on a reader");
         work(reader->get());
         if (!(*reader)->autocommit()) s.lease = std::move(*reader);
         return false;
@@ -36,6 +39,7 @@ asio::awaitable<void> RunOnStream(ServerContext& ctx, Holder& s, const protocol:
   });
   if (!need_writer) co_return;
   engine::Lease writer = co_await AcquireWriter(ctx);
+  LH_LOG_TRACE("stream request on the writer");
   co_await RunSql(ctx, [&] {
     work(writer.get());
     if (!writer->autocommit()) s.lease = std::move(writer);

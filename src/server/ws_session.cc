@@ -65,7 +65,16 @@ struct Cursor {
   std::vector<CursorEntry> entries;
   size_t next = 0;
   std::optional<Error> open_error;
+  size_t bytes = 0;  // of the rows not fetched yet, counted in WsConnection::cursor_bytes
 };
+
+// The bytes of a cursor entry's row, measured as the response limit measures them.
+size_t RowBytes(const CursorEntry& e) {
+  size_t bytes = 0;
+  if (e.type == CursorEntry::Type::kRow)
+    for (const protocol::Value& v : e.row) bytes += protocol::ValueBytes(v);
+  return bytes;
+}
 
 // Records a batch's output as cursor entries.
 class EntryRecorder : public protocol::BatchSink {
@@ -133,8 +142,11 @@ struct WsConnection {
   std::map<int32_t, std::shared_ptr<WsStream>> streams;
   std::map<int32_t, std::shared_ptr<WsStream>> cursor_streams;  // cursor id -> the stream it runs on
   std::set<int32_t> requests_in_flight;
-  // The read loop waits on this while kMaxRequestsInFlight are unanswered (TCP then pushes back on
-  // the client, as the spec asks); each response cancels it.
+  // Back-pressure. The read loop waits on this timer while kMaxRequestsInFlight are unanswered or
+  // the outbox holds half of --max-queued-bytes-per-connection (TCP then pushes back on the client,
+  // as the spec asks); stream workers wait on it before starting a request while the outbox is that
+  // full. Its expiry stays at max(): only cancel() wakes the waiters, on every response, every
+  // message written and the connection's end; each waiter then checks its own condition again.
   asio::steady_timer capacity{ws.get_executor(), asio::steady_timer::time_point::max()};
   bool hello_done = false;
   Grant grant = Grant::kReadWrite;  // from the latest hello
@@ -142,8 +154,18 @@ struct WsConnection {
   // without a JWT falls back to it.
   std::optional<Grant> header_grant;
   bool closed = false;
+  // Encoded messages not yet written, and their bytes (the one being written included).
   std::deque<std::string> outbox;
+  size_t outbox_bytes = 0;
+  // Bytes of rows that open cursors hold for the client to fetch. Opening a cursor may use what is
+  // left of --max-queued-bytes-per-connection; past it the cursor's step fails RESPONSE_TOO_LARGE.
+  size_t cursor_bytes = 0;
   bool writing = false;
+  // Set when the outbox went past --max-queued-bytes-per-connection: the connection is closed 1008.
+  bool overflowed = false;
+
+  // True while the outbox is full enough that no more work should start (see `capacity`).
+  bool OutboxFull() const { return outbox_bytes >= ctx.opts.max_queued_bytes_per_connection / 2; }
 };
 
 using ConnPtr = std::shared_ptr<WsConnection>;
@@ -155,23 +177,67 @@ void DisposeLease(ServerContext& ctx, engine::Lease lease, int32_t stream_id, co
   asio::post(ctx.sql_pool, [l = std::move(lease)]() mutable { l.Release(); });
 }
 
+// Marks the connection closed and wakes everything that waits on it.
+void MarkClosed(const ConnPtr& conn) {
+  conn->closed = true;
+  conn->capacity.cancel();
+}
+
 asio::awaitable<void> DrainOutbox(ConnPtr conn) {
   conn->writing = true;
   while (!conn->outbox.empty() && !conn->closed) {
     std::string msg = std::move(conn->outbox.front());
     conn->outbox.pop_front();
     auto [ec, n] = co_await conn->ws.async_write(asio::buffer(msg), kTuple);
+    conn->outbox_bytes -= msg.size();
+    conn->capacity.cancel();
     if (ec) {
-      conn->closed = true;
+      MarkClosed(conn);
       break;
     }
   }
   conn->writing = false;
+  conn->capacity.cancel();
+}
+
+// A client that does not read its responses, past --max-queued-bytes-per-connection: what is queued
+// is dropped at once, and the connection is closed with 1008 once the message being written (if
+// any) is out. A peer that reads nothing at all never takes that message: it is cut after a while.
+asio::awaitable<void> CloseOverflowed(ConnPtr conn) {
+  constexpr auto kWriteWait = std::chrono::seconds(30);
+  asio::steady_timer deadline(conn->ws.get_executor(), kWriteWait);
+  deadline.async_wait([weak = std::weak_ptr<WsConnection>(conn)](const boost::system::error_code& ec) {
+    if (ec) return;
+    if (auto c = weak.lock(); c && c->writing) {
+      boost::system::error_code ignored;
+      beast::get_lowest_layer(c->ws).socket().close(ignored);
+    }
+  });
+  while (conn->writing) co_await conn->capacity.async_wait(kTuple);
+  deadline.cancel();
+  std::string reason = "More than " + std::to_string(conn->ctx.opts.max_queued_bytes_per_connection) +
+                       " bytes of responses queued: the client does not read them";
+  co_await conn->ws.async_close(websocket::close_reason(websocket::close_code::policy_error, reason.substr(0, 120)), kTuple);
 }
 
 void Send(const ConnPtr& conn, const ServerMsg& msg) {
   if (conn->closed) return;
-  conn->outbox.push_back(conn->codec.EncodeServerMsg(msg));
+  std::string encoded = conn->codec.EncodeServerMsg(msg);
+  const size_t limit = conn->ctx.opts.max_queued_bytes_per_connection;
+  // One message alone may exceed the limit (it is bounded by --max-response-size); a message that
+  // would take a non-empty queue past it ends the connection.
+  if (conn->outbox_bytes > 0 && conn->outbox_bytes + encoded.size() > limit) {
+    LH_LOG_WARN("closing a websocket connection (1008): its client left more than {} bytes of responses unread",
+                limit);
+    for (const std::string& queued : conn->outbox) conn->outbox_bytes -= queued.size();
+    conn->outbox.clear();
+    conn->overflowed = true;
+    MarkClosed(conn);
+    asio::co_spawn(conn->ws.get_executor(), CloseOverflowed(conn), asio::detached);
+    return;
+  }
+  conn->outbox_bytes += encoded.size();
+  conn->outbox.push_back(std::move(encoded));
   if (!conn->writing) asio::co_spawn(conn->ws.get_executor(), DrainOutbox(conn), asio::detached);
 }
 
@@ -215,14 +281,32 @@ asio::awaitable<void> RunRequest(ConnPtr conn, std::shared_ptr<WsStream> s, int3
   switch (req.type) {
     case WsRequest::Type::kCloseStream:
       DisposeLease(ctx, std::move(s->lease), req.stream_id, "closed");
+      for (const auto& [id, c] : s->cursors) conn->cursor_bytes -= c.bytes;
       s->cursors.clear();
       Respond(conn, request_id, std::move(response));
       co_return;
     case WsRequest::Type::kOpenCursor: {
       Cursor cursor;
       EntryRecorder recorder(&cursor.entries);
+      const size_t per_request = s->stream.max_response_bytes();
+      const size_t limit = ctx.opts.max_queued_bytes_per_connection;
+      const size_t left = conn->cursor_bytes < limit ? limit - conn->cursor_bytes : 1;  // 0 would mean no limit
+      s->stream.set_max_response_bytes(per_request == 0 ? left : std::min(per_request, left));
       co_await RunOnStream(ctx, *s, req.stream_request,
                            [&](engine::Connection* c) { s->stream.RunBatch(req.stream_request.batch, *c, recorder); });
+      s->stream.set_max_response_bytes(per_request);
+      for (const CursorEntry& e : cursor.entries) cursor.bytes += RowBytes(e);
+      if (cursor.bytes > 0 && conn->cursor_bytes + cursor.bytes > limit) {
+        // Cursors opened at the same moment each saw the room before the others took it: this one
+        // does not fit beside them, and is not kept.
+        cursor.entries.clear();
+        cursor.entries.push_back(CursorEntry{CursorEntry::Type::kError});
+        cursor.entries.back().error =
+            MakeError("RESPONSE_TOO_LARGE", "The open cursors of this connection hold more than " + std::to_string(limit) +
+                                                " bytes of rows; fetch or close them first");
+        cursor.bytes = 0;
+      }
+      conn->cursor_bytes += cursor.bytes;
       s->cursors[req.cursor_id] = std::move(cursor);
       Respond(conn, request_id, std::move(response));
       co_return;
@@ -235,6 +319,11 @@ asio::awaitable<void> RunRequest(ConnPtr conn, std::shared_ptr<WsStream> s, int3
       }
       Cursor& c = it->second;
       size_t n = std::min<size_t>(req.max_count, c.entries.size() - c.next);
+      for (size_t i = c.next; i < c.next + n; ++i) {
+        size_t bytes = RowBytes(c.entries[i]);
+        c.bytes -= bytes;
+        conn->cursor_bytes -= bytes;
+      }
       response.entries.assign(std::make_move_iterator(c.entries.begin() + static_cast<ptrdiff_t>(c.next)),
                               std::make_move_iterator(c.entries.begin() + static_cast<ptrdiff_t>(c.next + n)));
       c.next += n;
@@ -243,15 +332,26 @@ asio::awaitable<void> RunRequest(ConnPtr conn, std::shared_ptr<WsStream> s, int3
       co_return;
     }
     case WsRequest::Type::kCloseCursor:
-      s->cursors.erase(req.cursor_id);
+      if (auto it = s->cursors.find(req.cursor_id); it != s->cursors.end()) {
+        conn->cursor_bytes -= it->second.bytes;
+        s->cursors.erase(it);
+      }
       Respond(conn, request_id, std::move(response));
       co_return;
     default: break;
   }
   // execute, batch, sequence, describe, get_autocommit: the stream-level request, as over HTTP.
   protocol::StreamResult result;
-  co_await RunOnStream(ctx, *s, req.stream_request,
-                       [&](engine::Connection* c) { result = s->stream.Handle(req.stream_request, c); });
+  try {
+    co_await RunOnStream(ctx, *s, req.stream_request,
+                         [&](engine::Connection* c) { result = s->stream.Handle(req.stream_request, c); });
+  } catch (const std::exception& e) {
+    // An exception of the SQL work (a bad_alloc), brought here by RunSql: this request fails.
+    LH_LOG_ERROR("a WebSocket request failed with an exception: {}", e.what());
+    result = protocol::StreamResult{};
+    result.ok = false;
+    result.error = protocol::MakeError("INTERNAL_ERROR", std::string("The server failed: ") + e.what());
+  }
   if (!result.ok) {
     RespondError(conn, request_id, std::move(result.error));
   } else {
@@ -263,6 +363,11 @@ asio::awaitable<void> RunRequest(ConnPtr conn, std::shared_ptr<WsStream> s, int3
 asio::awaitable<void> RunStreamWorker(ConnPtr conn, std::shared_ptr<WsStream> s) {
   s->running = true;
   while (!s->queue.empty() && !conn->closed) {
+    // Back-pressure: no new work while the client has not taken what is already queued for it.
+    if (conn->OutboxFull()) {
+      co_await conn->capacity.async_wait(kTuple);
+      continue;
+    }
     auto [request_id, req] = std::move(s->queue.front());
     s->queue.pop_front();
     co_await RunRequest(conn, s, request_id, std::move(req));
@@ -431,10 +536,10 @@ asio::awaitable<void> RunWsSession(ServerContext& ctx, beast::tcp_stream stream,
   beast::flat_buffer buffer;
   std::optional<Violation> violation;
   while (!conn->closed) {
-    while (conn->requests_in_flight.size() >= kMaxRequestsInFlight && !conn->closed) {
-      conn->capacity.expires_at(asio::steady_timer::time_point::max());
+    while ((conn->requests_in_flight.size() >= kMaxRequestsInFlight || conn->OutboxFull()) && !conn->closed) {
       co_await conn->capacity.async_wait(kTuple);
     }
+    if (conn->closed) break;
     buffer.clear();
     auto [ec, n] = co_await ws.async_read(buffer, kTuple);
     if (ec) {
@@ -479,18 +584,15 @@ asio::awaitable<void> RunWsSession(ServerContext& ctx, beast::tcp_stream stream,
     violation = Dispatch(conn, msg->request_id, std::move(msg->request));
     if (violation) break;
   }
-  if (violation) {
+  if (violation && !conn->overflowed) {
     LH_LOG_DEBUG("closing a websocket connection: {}", violation->reason);
     // Responses already queued go out first; then the close frame.
-    while (conn->writing) {
-      asio::steady_timer t(ws.get_executor(), std::chrono::milliseconds(1));
-      co_await t.async_wait(kTuple);
-    }
-    conn->closed = true;  // nothing more is sent after the close frame
+    while (conn->writing && !conn->closed) co_await conn->capacity.async_wait(kTuple);
+    MarkClosed(conn);  // nothing more is sent after the close frame
     std::string reason = violation->reason.substr(0, 120);  // a close frame's reason is at most 123 bytes
     co_await ws.async_close(websocket::close_reason(violation->code, reason), kTuple);
   }
-  conn->closed = true;
+  MarkClosed(conn);
   // Streams whose worker is idle give their connections back now; running workers do it when they end.
   for (auto& [id, s] : conn->streams) {
     if (!s->running) DisposeLease(ctx, std::move(s->lease), id, "left open by a closed connection,");

@@ -24,7 +24,21 @@ void Importer::Abort() {
 
 Status Importer::Add(std::string sql, size_t line) {
   if (failed_) return Status::Internal("the import has already failed");
-  if (compat_.Rewrite(&sql) == DumpCompat::Action::kSkip) return Status::OK();
+  std::vector<std::string> statements;
+  if (Status s = compat_.Rewrite(std::move(sql), &statements); !s.ok()) {
+    // What the script ran before this line stays as it would have (sqlite3 -bail), then the failure
+    // rolls back the script's transaction as any statement's would.
+    if (Status f = Flush(); !f.ok()) return f;
+    Queued at{std::string(), line};
+    return Fail(s, &at);
+  }
+  for (auto& statement : statements) {
+    if (Status s = Queue(std::move(statement), line); !s.ok()) return s;
+  }
+  return Status::OK();
+}
+
+Status Importer::Queue(std::string sql, size_t line) {
   queued_bytes_ += sql.size();
   // A per-connection pragma (PRAGMA foreign_keys=OFF before a dump's BEGIN) shares a request with
   // what follows it, so it holds even on a server that resets settings between a stream's requests

@@ -51,6 +51,8 @@ class Importer {
     size_t line;
   };
   Status Fail(const Status& status, const Queued* at);
+  // Queues one statement to send; runs a batch when enough is queued.
+  Status Queue(std::string sql, size_t line);
 
   Session* session_;
   ImportOptions options_;

@@ -16,6 +16,7 @@
 #include <sstream>
 #include <vector>
 
+#include "tools/dump_compat.h"
 #include "tools/import.h"
 #include "tools/script.h"
 
@@ -258,11 +259,14 @@ Shell::DotOutcome Shell::RunDot(const std::string& line) {
   }
   if (cmd == "dump") {
     if (args.size() != 1) return fail("usage: .dump");
-    Status s = client_->Dump([this](std::string_view chunk) {
+    DumpWarnings warnings;
+    Status s = client_->Dump([this, &warnings](std::string_view chunk) {
+      warnings.Feed(chunk);
       out_.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
       return out_ ? Status::OK() : Status::IoError("cannot write the dump");
     });
     out_.flush();
+    for (const auto& warning : warnings.warnings()) err_ << "Warning: " << warning << "\n";
     return s.ok() ? DotOutcome::kOk : fail(Describe(s));
   }
   if (cmd == "read") {

@@ -10,10 +10,14 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const BIN = process.env.LITEHOUSE_BIN ?? resolve(here, "../../build/release/litehouse");
 
 // Starts `litehouse serve` on 127.0.0.1 port 0 and resolves once it reports the port it bound.
-// `args` are extra flags; `dbPath` reuses a directory (for restart tests).
-export async function startServer({ args = [], dbPath, env = {} } = {}) {
+// `args` are extra flags; `dbPath` reuses a directory (for restart tests); `nofile: [soft, hard]`
+// starts it under that open-file limit (through prlimit(1), which execs it: `child.pid` is the
+// server's).
+export async function startServer({ args = [], dbPath, env = {}, nofile } = {}) {
   const dir = dbPath ?? mkdtempSync(join(tmpdir(), "litehouse-test-"));
-  const child = spawn(BIN, ["serve", "--db-path", dir, "--http-listen-addr", "127.0.0.1:0", ...args], {
+  const argv = [BIN, "serve", "--db-path", dir, "--http-listen-addr", "127.0.0.1:0", ...args];
+  if (nofile) argv.unshift("prlimit", `--nofile=${nofile[0]}:${nofile[1]}`);
+  const child = spawn(argv[0], argv.slice(1), {
     stdio: ["ignore", "ignore", "pipe"],
     env: { ...process.env, ...env },
   });

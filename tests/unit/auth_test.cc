@@ -295,6 +295,8 @@ TEST_F(AuthTest, BadJson) {
   EXPECT_REFUSED(VerifyToken(raw_keys_, RawToken("{}", R"(["EdDSA"])"), kNow), kInvalid, "header is not a JSON object");
   EXPECT_REFUSED(VerifyRaw(R"({"a":"rw")"), kInvalid, "payload is not JSON");
   EXPECT_REFUSED(VerifyRaw(R"({"a":"rw"} x)"), kInvalid, "payload is not JSON");
+  // Nesting is bounded while parsing: deep input is refused, never recursed into.
+  EXPECT_REFUSED(VerifyRaw(std::string(200000, '[')), kInvalid, "payload is not JSON: nested deeper than 128 levels");
   EXPECT_REFUSED(VerifyRaw("[]"), kInvalid, "payload is not a JSON object");
   EXPECT_REFUSED(VerifyRaw("{\"a\":\"\xff\"}"), kInvalid, "payload is not JSON");        // not UTF-8
   EXPECT_REFUSED(VerifyRaw(std::string(100000, '[')), kInvalid, "payload is not JSON");  // no stack overflow
@@ -354,8 +356,14 @@ TEST_F(AuthTest, TimeClaims) {
   EXPECT_REFUSED(VerifyRaw(R"({"exp":99999999999999})"), kInvalid, "claim `exp` is out of range");
   EXPECT_REFUSED(VerifyRaw(R"({"exp":18446744073709551615})"), kInvalid, "claim `exp` is out of range");
   EXPECT_REFUSED(VerifyRaw(R"({"exp":-5})"), kExpired, "expired at -5");
-  // sqld checks neither nbf nor iat.
-  EXPECT_TRUE(VerifyRaw(R"({"nbf":1800000000,"iat":1800000000})").ok());
+  // `nbf` is checked, with exp's leeway (sqld does not: docs/COMPATIBILITY.md); `iat` is not.
+  EXPECT_REFUSED(VerifyRaw(R"({"nbf":1800000000})"), kInvalid, "not valid before");
+  EXPECT_REFUSED(VerifyRaw(R"({"nbf":1700000061})"), kInvalid, "not valid before");
+  EXPECT_TRUE(VerifyRaw(R"({"nbf":1700000060})").ok()) << "within the leeway";
+  EXPECT_TRUE(VerifyRaw(R"({"nbf":1600000000,"iat":1800000000})").ok());
+  EXPECT_TRUE(VerifyRaw(R"({"nbf":null})").ok());
+  EXPECT_REFUSED(VerifyRaw(R"({"nbf":"1600000000"})"), kInvalid, "claim `nbf` is not an integer");
+  EXPECT_REFUSED(VerifyRaw(R"({"nbf":99999999999999})"), kInvalid, "claim `nbf` is out of range");
   // An `aud` claim: jsonwebtoken refuses it (no audience configured), sqld says "Authentication failed".
   EXPECT_REFUSED(VerifyRaw(R"({"aud":"someone"})"), "Authentication failed", "`aud`");
   EXPECT_REFUSED(VerifyRaw(R"({"aud":["a","b"]})"), "Authentication failed", "`aud`");

@@ -161,3 +161,56 @@ TEST_F(DatabaseTest, PragmasThatConfigureTheEngineAreRefused) {
 
 }  // namespace
 }  // namespace litehouse::engine
+
+namespace litehouse::engine {
+namespace {
+
+std::string One(Connection& c, const char* sql) {
+  auto stmt = c.Prepare(sql, nullptr);
+  EXPECT_TRUE(stmt.ok()) << stmt.status().ToString();
+  if (!stmt.ok()) return "";
+  auto row = stmt->Step();
+  EXPECT_TRUE(row.ok() && *row) << sql;
+  if (!row.ok() || !*row) return "";
+  engine::Value v = stmt->column(0);
+  if (auto* s = std::get_if<std::string>(&v)) return *s;
+  if (auto* i = std::get_if<int64_t>(&v)) return std::to_string(*i);
+  return "";
+}
+
+// Under hide_directory SQLite knows the file by its name alone, so no SQL shows where it lives; the
+// files themselves (the database, its WAL and WAL index) are where they always were, and a second
+// process (the sqlite3 CLI, a backup tool) sees ordinary files.
+TEST(HiddenDirectory, PragmaDatabaseListShowsTheFileNameOnly) {
+  testing::TestDir dir;
+  DatabaseOptions opts;
+  opts.path = dir.file("data");
+  opts.hide_directory = true;
+  {
+    auto db = Database::Open(opts);
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    Lease w;
+    (*db)->AcquireWriter([&](Lease l) { w = std::move(l); });
+    ASSERT_TRUE(w);
+    ASSERT_TRUE(w->Exec("CREATE TABLE t(x); INSERT INTO t VALUES (42);").ok());
+    EXPECT_EQ(One(*w, "SELECT file FROM pragma_database_list WHERE name = 'main'"), "data");
+    EXPECT_EQ(One(*w, "PRAGMA journal_mode"), "wal");
+    w.Release();
+    auto r = (*db)->AcquireReader();
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(One(**r, "SELECT file FROM pragma_database_list"), "data");
+    EXPECT_EQ(One(**r, "SELECT x FROM t"), "42") << "a reader sees the writer's commit through the shared WAL index";
+    EXPECT_TRUE(std::filesystem::exists(dir.file("data-wal")));
+    EXPECT_TRUE(std::filesystem::exists(dir.file("data-shm")));
+    EXPECT_FALSE(std::filesystem::exists("data")) << "nothing was created relative to the working directory";
+  }
+  // Closed cleanly: the WAL was checkpointed into the file and removed; the file opens without us.
+  EXPECT_FALSE(std::filesystem::exists(dir.file("data-wal")));
+  auto plain = Connection::Open(dir.file("data"), Role::kReader);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(One(**plain, "SELECT x FROM t"), "42");
+  EXPECT_EQ(One(**plain, "SELECT file FROM pragma_database_list"), dir.file("data")) << "without the VFS: the path";
+}
+
+}  // namespace
+}  // namespace litehouse::engine

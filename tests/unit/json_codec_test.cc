@@ -1,4 +1,6 @@
 #include "protocol/json_codec.h"
+#include "protocol/json_client_codec.h"
+#include "protocol/ws_codec.h"
 
 #include <gtest/gtest.h>
 
@@ -126,6 +128,40 @@ TEST(JsonCodec, LegacyStatementsAndParams) {
   EXPECT_EQ(std::get<std::string>((*req)[1].args[1]), "a");
   EXPECT_EQ((*req)[2].named_args.at(0).name, ":x");
   EXPECT_FALSE(ParseLegacyRequest(R"({"statements":[5]})").ok());
+}
+
+}  // namespace
+}  // namespace litehouse::protocol::json
+
+namespace litehouse::protocol::json {
+namespace {
+
+// Every JSON a peer sends, and every JSON a server answers the client library with, is parsed with a
+// bound on nesting enforced while parsing: deep input is a clear error, never a recursion per level.
+TEST(JsonCodec, NestingIsBoundedWhileParsingEveryDecoder) {
+  const std::string deep(200000, '[');
+  const std::string deep_value = R"({"requests":)" + deep;
+  auto expect_too_deep = [](const Status& s, const char* what) {
+    EXPECT_TRUE(s.IsInvalidArgument()) << what << ": " << s.ToString();
+    EXPECT_NE(s.message().find("nested deeper than 128 levels"), std::string::npos) << what << ": " << s.message();
+  };
+  expect_too_deep(ParsePipelineRequest(deep).status(), "pipeline");
+  expect_too_deep(ParsePipelineRequest(deep_value).status(), "pipeline, nested inside the object");
+  expect_too_deep(ParseCursorRequest(deep).status(), "cursor");
+  expect_too_deep(ParseLegacyRequest(deep).status(), "legacy");
+  expect_too_deep(WsCodecFor(Encoding::kJson).ParseClientMsg(deep).status(), "websocket");
+  expect_too_deep(ParsePipelineResponse(deep, PipelineRequest{}).status(), "client: pipeline response");
+  expect_too_deep(ParseErrorBody(deep).status(), "client: error body");
+  expect_too_deep(ParseWsServerMsg(deep, StreamRequest::Type::kExecute).status(), "client: websocket message");
+  EXPECT_FALSE(PeekWsRequestId(deep).has_value());
+
+  // 128 levels parse (the body is level 1); 129 do not.
+  auto nested = [](int levels) {
+    return R"({"baton":null,"requests":)" + std::string(levels - 1, '[') + std::string(levels - 1, ']') + "}";
+  };
+  Status at_limit = ParsePipelineRequest(nested(128)).status();
+  EXPECT_EQ(at_limit.message().find("nested deeper"), std::string::npos) << at_limit.message();
+  expect_too_deep(ParsePipelineRequest(nested(129)).status(), "one level past the limit");
 }
 
 }  // namespace

@@ -137,5 +137,47 @@ TEST(ProtobufCodec, CursorEntriesAreLengthDelimited) {
   EXPECT_EQ(in.CurrentPosition(), static_cast<int>(out.size()));
 }
 
+// Many entries of sizes whose length prefixes take one, two and three bytes: every one decodes back,
+// in order, and nothing is left over (the encoder appends in place, one entry after another).
+TEST(ProtobufCodec, ManyCursorEntriesDecodeInOrder) {
+  const Codec& codec = CodecFor(Encoding::kProtobuf);
+  constexpr int kRows = 20'000;
+  auto text_of = [](int i) {
+    size_t size = i % 100 == 0 ? 20'000 : i % 2 == 0 ? 200 : 1;
+    return std::string(size, static_cast<char>('a' + i % 26));
+  };
+  std::string out;
+  codec.AppendCursorHead(std::string("7.z"), std::nullopt, &out);
+  codec.AppendStepBegin(0, {Col{"n", std::nullopt}, Col{"t", std::nullopt}}, &out);
+  for (int i = 0; i < kRows; ++i) codec.AppendRow({int64_t{i}, text_of(i)}, &out);
+  codec.AppendStepEnd(0, std::nullopt, &out);
+
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(out.data()), static_cast<int>(out.size()));
+  in.SetTotalBytesLimit(INT32_MAX);
+  auto next = [&](google::protobuf::MessageLite* msg) {
+    uint32_t len = 0;
+    if (!in.ReadVarint32(&len)) return false;
+    auto limit = in.PushLimit(static_cast<int>(len));
+    bool ok = msg->ParseFromCodedStream(&in) && in.ConsumedEntireMessage();
+    in.PopLimit(limit);
+    return ok;
+  };
+  pb::CursorRespBody head;
+  ASSERT_TRUE(next(&head));
+  EXPECT_EQ(head.baton(), "7.z");
+  pb::CursorEntry e;
+  ASSERT_TRUE(next(&e));
+  ASSERT_EQ(e.step_begin().cols_size(), 2);
+  for (int i = 0; i < kRows; ++i) {
+    ASSERT_TRUE(next(&e)) << "row " << i;
+    ASSERT_EQ(e.row().values_size(), 2) << "row " << i;
+    ASSERT_EQ(e.row().values(0).integer(), i);
+    ASSERT_EQ(e.row().values(1).text(), text_of(i)) << "row " << i;
+  }
+  ASSERT_TRUE(next(&e));
+  EXPECT_TRUE(e.has_step_end());
+  EXPECT_EQ(in.CurrentPosition(), static_cast<int>(out.size()));
+}
+
 }  // namespace
 }  // namespace litehouse::protocol

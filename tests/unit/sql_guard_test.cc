@@ -46,11 +46,29 @@ class SqlGuardTest : public ::testing::Test {
 TEST_F(SqlGuardTest, NothingReachesFilesOutsideTheDatabase) {
   std::string outside = dir_.file("outside.db");
   ExpectRefused("ATTACH '" + outside + "' AS o", SQLITE_AUTH, "outside the database");
-  ExpectRefused("ATTACH ':memory:' AS m", SQLITE_AUTH, "outside the database");
+  ExpectRefused("ATTACH ':memory:' AS m", SQLITE_AUTH, "connections are shared");
+  ExpectRefused("ATTACH '' AS e", SQLITE_AUTH, "connections are shared");
+  ExpectRefused("/* VACUUM */ ATTACH '' AS e", SQLITE_AUTH, "connections are shared");
   ExpectRefused("VACUUM INTO '" + outside + "'", SQLITE_AUTH, "outside the database");
   ExpectRefused("SELECT * FROM sqlite_dbpage", SQLITE_AUTH, "reserved to the server");
   ExpectRefused("SELECT load_extension('/lib/x86_64-linux-gnu/libc.so.6')", SQLITE_ERROR, "not authorized");
   EXPECT_TRUE(Run("VACUUM").ok()) << "plain VACUUM stays allowed for a read-write client";
+}
+
+TEST_F(SqlGuardTest, ShadowTablesAreWrittenOnlyThroughTheirVirtualTable) {
+  ASSERT_TRUE(Run("CREATE VIRTUAL TABLE docs USING fts5(body)").ok());
+  ASSERT_TRUE(Run("CREATE VIRTUAL TABLE r USING rtree(id, x0, x1)").ok());
+  ASSERT_TRUE(Run("INSERT INTO docs(rowid, body) VALUES (1, 'hello world')").ok()) << "the module writes them";
+  ASSERT_TRUE(Run("INSERT INTO r VALUES (1, 0, 1)").ok());
+  ExpectRefused("INSERT INTO docs_data VALUES (99, X'00')", SQLITE_ERROR, "table docs_data may not be modified");
+  ExpectRefused("UPDATE docs_content SET c0 = 'x'", SQLITE_ERROR, "table docs_content may not be modified");
+  ExpectRefused("DELETE FROM docs_config", SQLITE_ERROR, "table docs_config may not be modified");
+  ExpectRefused("INSERT INTO r_node VALUES (2, X'00')", SQLITE_ERROR, "table r_node may not be modified");
+  ExpectRefused("DROP TABLE docs_idx", SQLITE_ERROR, "may not be dropped");
+  EXPECT_TRUE(Run("SELECT * FROM docs_data").ok()) << "reading them is fine";
+  int defensive = 0;
+  ASSERT_EQ(sqlite3_db_config(conn_->raw(), SQLITE_DBCONFIG_DEFENSIVE, -1, &defensive), SQLITE_OK);
+  EXPECT_EQ(defensive, 1);
 }
 
 TEST_F(SqlGuardTest, SharedConnectionsKeepNoClientState) {
@@ -61,6 +79,43 @@ TEST_F(SqlGuardTest, SharedConnectionsKeepNoClientState) {
   EXPECT_TRUE(Run("PRAGMA foreign_keys=OFF").ok());
   EXPECT_TRUE(conn_->TakeSettingsChanged());
   EXPECT_TRUE(Run("PRAGMA journal_mode").ok()) << "reading a pragma is fine";
+}
+
+// Every way of naming the temp schema is refused, not only the TEMP keyword, and the connection
+// comes out of it with nothing but main attached and nothing in temp.
+TEST_F(SqlGuardTest, NothingIsCreatedInTheTempSchemaHoweverItIsNamed) {
+  for (const char* sql : {"CREATE TABLE temp.x(a)", "CREATE TABLE TEMP.x(a)", "CREATE TABLE \"temp\".x(a)",
+                          "CREATE TABLE temp.x AS SELECT 1", "CREATE VIEW temp.v AS SELECT 1",
+                          "CREATE TRIGGER temp.trg AFTER INSERT ON main.t BEGIN SELECT 1; END",
+                          "CREATE TEMP TRIGGER trg2 AFTER INSERT ON t BEGIN SELECT 1; END",
+                          "CREATE VIRTUAL TABLE temp.r USING rtree(id, a, b)",
+                          "CREATE VIRTUAL TABLE temp.f USING fts5(body)", "CREATE INDEX temp.i ON t(x)",
+                          "PRAGMA temp.user_version=7", "PRAGMA temp.application_id=7"}) {
+    Status s = Run(sql);
+    EXPECT_FALSE(s.ok()) << sql << " was allowed";
+  }
+  ExpectRefused("CREATE TABLE temp.x(a)", SQLITE_AUTH, "temp schema");
+  ExpectRefused("CREATE TRIGGER temp.trg AFTER INSERT ON main.t BEGIN SELECT 1; END", SQLITE_AUTH, "temp schema");
+  ExpectRefused("CREATE VIRTUAL TABLE temp.r USING rtree(id, a, b)", SQLITE_AUTH, "temp schema");
+  EXPECT_TRUE(Run("SELECT * FROM temp.sqlite_schema").ok()) << "reading the (empty) temp schema is harmless";
+  // The connection is as it was: nothing attached beside main (and temp); temp holds nothing.
+  {
+    auto list = conn_->Prepare("SELECT count(*) FROM pragma_database_list WHERE name NOT IN ('main', 'temp')", nullptr);
+    ASSERT_TRUE(list.ok());
+    ASSERT_TRUE(list->Step().ok());
+    EXPECT_EQ(std::get<int64_t>(list->column(0)), 0);
+    auto temp = conn_->Prepare("SELECT count(*) FROM temp.sqlite_schema", nullptr);
+    ASSERT_TRUE(temp.ok());
+    ASSERT_TRUE(temp->Step().ok());
+    EXPECT_EQ(std::get<int64_t>(temp->column(0)), 0);
+  }
+  // A main table named like the schema is still an ordinary table.
+  EXPECT_TRUE(Run("CREATE TABLE main.\"temp\"(a)").ok());
+  EXPECT_TRUE(Run("INSERT INTO \"temp\" VALUES (1)").ok());
+  Status vacuum = Run("VACUUM");
+  EXPECT_TRUE(vacuum.ok()) << "VACUUM's own attach stays allowed: " << vacuum.ToString();
+  vacuum = Run("  -- comment\n /* and another */ VACUUM");
+  EXPECT_TRUE(vacuum.ok()) << "VACUUM after comments too: " << vacuum.ToString();
 }
 
 TEST_F(SqlGuardTest, SchemaPragmasWithArgumentsAreReads) {

@@ -105,45 +105,102 @@ TEST(FirstKeywordTest, SkipsSpaceAndComments) {
   EXPECT_EQ(FirstKeyword("  "), "");
 }
 
-TEST(DumpCompatTest, TurnsASchemaRowIntoTheVirtualTableAndItsShadowInsertsIntoReplaces) {
+// What DumpCompat sends for `sql`: the statements joined by '\n' ("" for nothing).
+std::string Rewritten(DumpCompat* compat, const std::string& sql) {
+  std::vector<std::string> out;
+  Status s = compat->Rewrite(sql, &out);
+  EXPECT_TRUE(s.ok()) << sql << ": " << s.ToString();
+  std::string joined;
+  for (const auto& statement : out) joined += (joined.empty() ? "" : "\n") + statement;
+  return joined;
+}
+
+std::string SchemaRow(const std::string& name, const std::string& create) {
+  std::string quoted;
+  for (char c : create) quoted += c == '\'' ? std::string("''") : std::string(1, c);
+  return "INSERT INTO sqlite_schema(type,name,tbl_name,rootpage,sql)VALUES('table','" + name + "','" + name +
+         "',0,'" + quoted + "');";
+}
+
+TEST(DumpCompatTest, LoadsAnFts5TableThroughItselfFromItsContentRows) {
   DumpCompat compat;
-  std::string sql = "PRAGMA writable_schema=ON;";
-  EXPECT_EQ(compat.Rewrite(&sql), DumpCompat::Action::kSkip);
-  sql = "INSERT INTO sqlite_schema(type,name,tbl_name,rootpage,sql)VALUES('table','Docs','Docs',0,"
-        "'CREATE VIRTUAL TABLE Docs USING fts5(title, body, tokenize=''porter'')');";
-  EXPECT_EQ(compat.Rewrite(&sql), DumpCompat::Action::kRun);
-  EXPECT_EQ(sql, "CREATE VIRTUAL TABLE Docs USING fts5(title, body, tokenize='porter');");
-  sql = "INSERT INTO docs_data VALUES(1,X'01');";
-  compat.Rewrite(&sql);
-  EXPECT_EQ(sql, "INSERT INTO docs_data VALUES(1,X'01');");  // not announced as a shadow table yet
-  sql = "CREATE TABLE IF NOT EXISTS 'docs_data'(id INTEGER PRIMARY KEY, block BLOB);";
-  EXPECT_EQ(compat.Rewrite(&sql), DumpCompat::Action::kRun);
-  sql = "CREATE TABLE IF NOT EXISTS 'docs_config'(k PRIMARY KEY, v) WITHOUT ROWID;";
-  compat.Rewrite(&sql);
-  sql = "CREATE TABLE docs_users(a);";  // an ordinary table that merely shares the prefix
-  compat.Rewrite(&sql);
-  sql = "INSERT INTO docs_users VALUES(1);";
-  compat.Rewrite(&sql);
-  EXPECT_EQ(sql, "INSERT INTO docs_users VALUES(1);");
-  sql = "INSERT INTO docs_data VALUES(1,X'01');";
-  compat.Rewrite(&sql);
-  EXPECT_EQ(sql, "INSERT OR REPLACE INTO docs_data VALUES(1,X'01');");
-  sql = "INSERT INTO 'docs_config' VALUES('version',4);";
-  compat.Rewrite(&sql);
-  EXPECT_EQ(sql, "INSERT OR REPLACE INTO 'docs_config' VALUES('version',4);");
-  sql = "INSERT INTO other VALUES(1);";
-  compat.Rewrite(&sql);
-  EXPECT_EQ(sql, "INSERT INTO other VALUES(1);");
-  sql = "PRAGMA writable_schema = OFF;";
-  EXPECT_EQ(compat.Rewrite(&sql), DumpCompat::Action::kSkip);
+  EXPECT_EQ(Rewritten(&compat, "PRAGMA writable_schema=ON;"), "");
+  EXPECT_EQ(Rewritten(&compat, SchemaRow("Docs", "CREATE VIRTUAL TABLE Docs USING fts5(title, \"my body\" UNINDEXED, tokenize='porter')")),
+            "CREATE VIRTUAL TABLE Docs USING fts5(title, \"my body\" UNINDEXED, tokenize='porter');");
+  // The shadow tables: announced (dropped: the virtual table made them), then their rows.
+  EXPECT_EQ(Rewritten(&compat, "CREATE TABLE IF NOT EXISTS 'docs_data'(id INTEGER PRIMARY KEY, block BLOB);"), "");
+  EXPECT_EQ(Rewritten(&compat, "INSERT INTO docs_data VALUES(10,X'000000010101010001010101');"), "");
+  EXPECT_EQ(Rewritten(&compat, "INSERT INTO docs_idx VALUES(1,X'',2);"), "");
+  EXPECT_EQ(Rewritten(&compat, "INSERT INTO docs_content VALUES(5,'a b','c');"),
+            "INSERT INTO \"Docs\"(rowid,\"title\",\"my body\") VALUES(5,'a b','c');");
+  EXPECT_EQ(Rewritten(&compat, "INSERT INTO docs_docsize VALUES(5,X'0200');"), "");
+  EXPECT_EQ(Rewritten(&compat, "INSERT INTO 'docs_config' VALUES('pgsz',1000);"),
+            "INSERT INTO \"Docs\"(\"Docs\",rank) VALUES('pgsz',1000);");
+  EXPECT_EQ(Rewritten(&compat, "INSERT INTO docs_config VALUES('version',4);"), "");
+  // An ordinary table that merely shares the prefix keeps its statements.
+  EXPECT_EQ(Rewritten(&compat, "CREATE TABLE docs_users(a);"), "CREATE TABLE docs_users(a);");
+  EXPECT_EQ(Rewritten(&compat, "INSERT INTO docs_users VALUES(1);"), "INSERT INTO docs_users VALUES(1);");
+  EXPECT_EQ(Rewritten(&compat, "INSERT INTO other VALUES(1);"), "INSERT INTO other VALUES(1);");
+  EXPECT_EQ(Rewritten(&compat, "PRAGMA writable_schema = OFF;"), "");
+}
+
+TEST(DumpCompatTest, RebuildsAnExternalContentTableOnceItsContentIsLoaded) {
+  DumpCompat compat;
+  EXPECT_EQ(Rewritten(&compat, SchemaRow("ext", "CREATE VIRTUAL TABLE ext USING fts5(t, content='src', content_rowid='id')")),
+            "CREATE VIRTUAL TABLE ext USING fts5(t, content='src', content_rowid='id');");
+  EXPECT_EQ(Rewritten(&compat, "INSERT INTO ext_data VALUES(10,X'00000000000000');"), "");
+  EXPECT_EQ(Rewritten(&compat, "INSERT INTO src VALUES(1,'hello');"), "INSERT INTO src VALUES(1,'hello');");
+  EXPECT_EQ(Rewritten(&compat, "PRAGMA writable_schema=OFF;"), "INSERT INTO \"ext\"(\"ext\") VALUES('rebuild');");
+}
+
+TEST(DumpCompatTest, RefusesWhatOnlyShadowTablesHold) {
+  {
+    DumpCompat compat;
+    Rewritten(&compat, SchemaRow("cl", "CREATE VIRTUAL TABLE cl USING fts5(x, content='')"));
+    // An empty contentless table: only the records its CREATE makes anew.
+    EXPECT_EQ(Rewritten(&compat, "INSERT INTO cl_data VALUES(1,X'');"), "");
+    EXPECT_EQ(Rewritten(&compat, "INSERT INTO cl_data VALUES(10,X'00000000000000');"), "");
+    std::vector<std::string> out;
+    Status s = compat.Rewrite("INSERT INTO cl_docsize VALUES(3,X'01');", &out);
+    EXPECT_TRUE(s.IsInvalidArgument());
+    EXPECT_NE(s.message().find("FTS5 table cl keeps no copy of its text (content='')"), std::string::npos) << s.message();
+    EXPECT_NE(s.message().find("cl_docsize"), std::string::npos) << s.message();
+    EXPECT_TRUE(out.empty());
+  }
+  {
+    DumpCompat compat;
+    Rewritten(&compat, SchemaRow("r", "CREATE VIRTUAL TABLE r USING rtree(id, x0, x1)"));
+    EXPECT_EQ(Rewritten(&compat, "CREATE TABLE IF NOT EXISTS \"r_node\"(nodeno INTEGER PRIMARY KEY,data);"), "");
+    // An empty R*Tree: its root node without cells.
+    EXPECT_EQ(Rewritten(&compat, "INSERT INTO r_node VALUES(1,X'00000000" + std::string(40, '0') + "');"), "");
+    std::vector<std::string> out;
+    Status s = compat.Rewrite("INSERT INTO r_node VALUES(1,X'00000001" + std::string(40, '0') + "');", &out);
+    EXPECT_TRUE(s.IsInvalidArgument());
+    EXPECT_NE(s.message().find("R*Tree table r has its rows in this dump only inside r_node"), std::string::npos)
+        << s.message();
+    EXPECT_NE(s.message().find("litehouse dump FILE"), std::string::npos) << s.message();
+    EXPECT_FALSE(compat.Rewrite("INSERT INTO r_rowid VALUES(1,1);", &out).ok());
+  }
 }
 
 TEST(DumpCompatTest, LeavesOtherSchemaWritesForTheServerToRefuse) {
   DumpCompat compat;
   std::string sql = "INSERT INTO sqlite_schema(type,name,tbl_name,rootpage,sql)VALUES('table','x','x',0,'CREATE TABLE x(a)');";
-  std::string before = sql;
-  EXPECT_EQ(compat.Rewrite(&sql), DumpCompat::Action::kRun);
-  EXPECT_EQ(sql, before);
+  EXPECT_EQ(Rewritten(&compat, sql), sql);
+}
+
+TEST(DumpWarningsTest, ReadsOnlyTheLeadingCommentLinesInPiecesOfAnySize) {
+  const std::string dump =
+      "-- warning: the FTS5 table cl keeps no copy\n-- another comment\n-- warning: second\n"
+      "PRAGMA foreign_keys=OFF;\nINSERT INTO t VALUES('\n-- warning: inside the data\n');\n";
+  for (size_t piece : {size_t{1}, size_t{7}, dump.size()}) {
+    DumpWarnings warnings;
+    for (size_t i = 0; i < dump.size(); i += piece) warnings.Feed(std::string_view(dump).substr(i, piece));
+    EXPECT_EQ(warnings.warnings(), std::vector<std::string>({"the FTS5 table cl keeps no copy", "second"})) << piece;
+  }
+  DumpWarnings none;
+  none.Feed("PRAGMA foreign_keys=OFF;\n-- warning: not leading\n");
+  EXPECT_TRUE(none.warnings().empty());
 }
 
 TEST(DisplayTextTest, ShowsEachType) {
