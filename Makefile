@@ -1,13 +1,18 @@
 # The two commands of the README:
 #   make serve   install what is missing, build a release binary, serve ./data on 127.0.0.1:8080
 #   make test    install what is missing, build, run every test (unit tests under ctest, then the
-#                integration tests that drive the real binary with the real npm clients)
+#                integration tests that drive the real binary with the real npm clients, then a few
+#                seconds of each fuzz target)
+#   make fuzz    each fuzz target for FUZZ_SECONDS (default 60), one after the other (docs/FUZZING.md)
 BUILD_DIR ?= build/release
 JOBS ?= 2
 LISTEN ?= 127.0.0.1:8080
 DB_PATH ?= ./data
 
-.PHONY: all setup build serve test unit-test integration-test test-asan bench clean
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 5
+
+.PHONY: all setup build serve test unit-test integration-test fuzz-build fuzz fuzz-smoke test-asan bench clean
 
 all: build
 
@@ -27,7 +32,20 @@ unit-test: build
 integration-test: build
 	cd tests/integration && LITEHOUSE_BIN=$(abspath $(BUILD_DIR))/litehouse node --test --test-concurrency=1 *.test.mjs
 
-test: unit-test integration-test
+test: unit-test integration-test fuzz-smoke
+
+# The libFuzzer targets of fuzz/, in their own clang build (build/fuzz: the `fuzz` preset), which
+# compiles only the libraries the decoders need.
+fuzz-build: setup
+	@cmake --preset fuzz >/dev/null
+	@cmake --build build/fuzz -j$(JOBS) --target fuzzers
+
+fuzz: fuzz-build
+	fuzz/run.sh $(FUZZ_SECONDS)
+
+# CI's smoke: every target from its seeds for a few seconds; any crash fails the run.
+fuzz-smoke: fuzz-build
+	fuzz/run.sh $(FUZZ_SMOKE_SECONDS)
 
 # The integration tests against an AddressSanitizer + UBSan build (build/asan); the harness fails a
 # test whose server reported a sanitizer error.

@@ -136,6 +136,7 @@ bool ParseStmtResult(Parser& p, const rapidjson::Value& v, StmtResult* out) {
   const rapidjson::Value* rows = p.Member(v, "rows");
   if (!cols || !cols->IsArray() || !rows || !rows->IsArray()) return p.Fail("Expected 'cols' and 'rows' arrays");
   for (const auto& c : cols->GetArray()) {
+    if (!c.IsObject()) return p.Fail("Expected an object in 'cols'");
     Col col;
     if (!p.ParseOptString(c, "name", &col.name) || !p.ParseOptString(c, "decltype", &col.decltype_)) return false;
     out->cols.push_back(std::move(col));
@@ -322,7 +323,7 @@ Result<WsServerReply> ParseWsServerMsg(std::string_view text, StreamRequest::Typ
   } else if (t == "response_ok") {
     reply.type = WsServerReply::Type::kResponseOk;
     const rapidjson::Value* resp = p.Member(doc, "response");
-    if (!resp) return Status::InvalidArgument("Expected 'response' in response_ok");
+    if (!resp || !resp->IsObject()) return Status::InvalidArgument("Expected an object in 'response' of response_ok");
     const rapidjson::Value* rtype = p.Member(*resp, "type");
     std::string_view rt = rtype && rtype->IsString() ? std::string_view(rtype->GetString()) : std::string_view();
     // open_stream / close_stream answers carry nothing; the others are the stream-level response.

@@ -8,6 +8,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -34,7 +35,10 @@ struct Parser {
     return false;
   }
 
+  // The member `name` of `obj`, nullptr when absent or null. A value that is not an object has no
+  // members (RapidJSON's FindMember requires an object: on anything else it reads garbage).
   const Value* Member(const Value& obj, const char* name) {
+    if (!obj.IsObject()) return nullptr;
     auto it = obj.FindMember(name);
     if (it == obj.MemberEnd() || it->value.IsNull()) return nullptr;
     return &it->value;
@@ -215,9 +219,10 @@ struct Parser {
   }
 };
 
-// Parses a request or response body: depth-limited (common/json.h), so no body crashes or floods us.
+// Parses a request or response body: depth-limited, numbers converted exactly (common/json.h), so no
+// body crashes or floods us.
 inline Status ParseDocument(std::string_view body, rapidjson::Document* doc) {
-  if (Status s = litehouse::json::Parse<rapidjson::kParseFullPrecisionFlag>(body, doc); !s.ok()) {
+  if (Status s = litehouse::json::Parse(body, doc); !s.ok()) {
     return Status::InvalidArgument("Invalid JSON: " + s.message());
   }
   if (!doc->IsObject()) return Status::InvalidArgument("Expected a JSON object as the request body");

@@ -33,10 +33,15 @@ void ScriptSplitter::Compact() {
 }
 
 bool ScriptSplitter::StatementComplete(size_t end) const {
-  if (!creates_) return true;
-  // Only a CREATE can be a trigger, whose body holds ';': SQLite's own tokenizer decides.
-  std::string text = buf_.substr(start_, end - start_);
-  return sqlite3_complete(text.c_str()) != 0;
+  // Only a CREATE can be a trigger, whose body holds ';': SQLite's own tokenizer decides. Told from the
+  // statement's whole text, never from the part fed so far, so the answer cannot depend on how the
+  // input was cut into pieces.
+  std::string_view text = std::string_view(buf_).substr(start_, end - start_);
+  if (text.size() < 6) return true;
+  for (size_t i = 0; i < 6; ++i) {
+    if (std::toupper(static_cast<unsigned char>(text[i])) != "CREATE"[i]) return true;
+  }
+  return sqlite3_complete(std::string(text).c_str()) != 0;
 }
 
 bool ScriptSplitter::Next(ScriptItem* item) {
@@ -73,16 +78,6 @@ bool ScriptSplitter::Next(ScriptItem* item) {
         start_ = pos_;
         item_line_ = line_;
         state_ = State::kCode;
-        creates_ = false;
-        if (n - pos_ >= 6) {
-          creates_ = true;
-          for (int i = 0; i < 6; ++i) {
-            if (std::toupper(static_cast<unsigned char>(buf_[pos_ + i])) != "CREATE"[i]) creates_ = false;
-          }
-        } else {
-          // Too short to tell yet: decide once the statement ends, from its text.
-          creates_ = true;
-        }
         continue;  // scan this byte as code
       }
       case State::kCode:

@@ -51,7 +51,6 @@ class ScriptSplitter {
   size_t line_ = 1;   // line of buf_[pos_]
   size_t item_line_ = 1;
   bool line_start_ = true;  // buf_[pos_] is the first byte of a line
-  bool creates_ = false;    // the current statement starts with CREATE
   State state_ = State::kBetween;
   State after_comment_ = State::kBetween;  // where a comment returns to: kBetween or kCode
 };

@@ -74,6 +74,27 @@ TEST(ScriptSplitterTest, ADotInsideAStatementIsNotACommand) {
   EXPECT_EQ(items[1].text, ".mode csv");
 }
 
+// Found by fuzz/script_splitter_fuzz.cc (docs/FUZZING.md, finding 2): when a piece ended fewer than six
+// bytes into a statement, the splitter took it for a CREATE and asked sqlite3_complete(), which stops
+// at a NUL byte, so the same text gave one statement fed in pieces of 3 bytes and two fed whole.
+TEST(ScriptSplitterTest, PiecesOfAnySizeGiveTheSameStatements) {
+  const std::string text("SELEC\x01\0\0\0\0\0\0\x06\x15\n;o..\n0mde 0sv", 28);
+  for (size_t piece : {size_t{1}, size_t{3}, size_t{5}, text.size()}) {
+    auto items = SplitAll(text, piece);
+    ASSERT_EQ(items.size(), 2u) << "piece " << piece;
+    EXPECT_EQ(items[0].text, text.substr(0, 16)) << "piece " << piece;
+    EXPECT_EQ(items[1].text, "o..\n0mde 0sv") << "piece " << piece;
+    EXPECT_EQ(items[1].line, 2u) << "piece " << piece;
+  }
+  // A CREATE TRIGGER cut anywhere still ends only after its END.
+  const std::string trigger = "CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT 1; END; SELECT 2;";
+  for (size_t piece = 1; piece <= trigger.size(); ++piece) {
+    auto items = SplitAll(trigger, piece);
+    ASSERT_EQ(items.size(), 2u) << "piece " << piece;
+    EXPECT_EQ(items[0].text, "CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT 1; END;") << "piece " << piece;
+  }
+}
+
 TEST(ScriptSplitterTest, OnlyCommentsLeaveNothing) {
   EXPECT_TRUE(SplitAll("-- nothing\n/* at all */\n  ", 4).empty());
 }
