@@ -24,6 +24,17 @@ inline std::string AsciiLower(std::string_view s) {
   return out;
 }
 
+// `name` as an SQL identifier in double quotes, inner double quotes doubled: always valid.
+inline std::string DoubleQuoted(std::string_view name) {
+  std::string out = "\"";
+  for (char c : name) {
+    if (c == '"') out.push_back('"');
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
+
 // Appends `bytes` as an SQL blob literal, X'00ff' (lower-case hex, as sqlite3 writes them).
 inline void AppendBlobLiteral(std::string_view bytes, std::string* out) {
   static constexpr char kDigits[] = "0123456789abcdef";

@@ -52,14 +52,7 @@ std::string QuoteIdentifier(const std::string& name) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') plain = false;
   }
   if (plain && sqlite3_keyword_check(name.data(), static_cast<int>(name.size()))) plain = false;
-  if (plain) return name;
-  std::string out = "\"";
-  for (char c : name) {
-    if (c == '"') out.push_back('"');
-    out.push_back(c);
-  }
-  out.push_back('"');
-  return out;
+  return plain ? name : DoubleQuoted(name);
 }
 
 void AppendSqlLiteral(const Value& value, std::string* out) {

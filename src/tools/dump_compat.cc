@@ -74,16 +74,6 @@ std::optional<std::string> NameAfter(std::string_view sql, std::initializer_list
   return std::string(sql.substr(start, i - start));
 }
 
-// `name` in double quotes, inner quotes doubled: always a valid identifier.
-std::string Quote(std::string_view name) {
-  std::string out = "\"";
-  for (char c : name) {
-    if (c == '"') out.push_back('"');
-    out.push_back(c);
-  }
-  out.push_back('"');
-  return out;
-}
 
 // The offset of the '(' opening the values of `INSERT INTO name VALUES(...)`, `i` being just past the
 // name; npos for any other shape.
@@ -140,13 +130,13 @@ Status DumpCompat::RewriteShadowInsert(const VirtualTable& vt, const std::string
   if (vt.module == "fts5") {
     if (suffix == "config") {
       if (first && *first == "version") return Status::OK();  // the module's own
-      out->push_back("INSERT INTO " + Quote(vt.name) + "(" + Quote(vt.name) + ",rank) VALUES" + sql.substr(values));
+      out->push_back("INSERT INTO " + DoubleQuoted(vt.name) + "(" + DoubleQuoted(vt.name) + ",rank) VALUES" + sql.substr(values));
       return Status::OK();
     }
     if (suffix == "content" && vt.fts5.content == Fts5Content::kStored) {
       std::string columns = "rowid";
-      for (const auto& c : vt.fts5.columns) columns.append(",").append(Quote(c));
-      out->push_back("INSERT INTO " + Quote(vt.name) + "(" + columns + ") VALUES" + sql.substr(values));
+      for (const auto& c : vt.fts5.columns) columns.append(",").append(DoubleQuoted(c));
+      out->push_back("INSERT INTO " + DoubleQuoted(vt.name) + "(" + columns + ") VALUES" + sql.substr(values));
       return Status::OK();
     }
     if (vt.fts5.content != Fts5Content::kNone) return Status::OK();  // the index, rebuilt by the rows
@@ -176,7 +166,7 @@ Status DumpCompat::Rewrite(std::string sql, std::vector<std::string>* out) {
   if (head.rfind("pragmawritable_schema=", 0) == 0) {
     // sqlite3 turns it off once, after every table and index: the content tables are loaded.
     if (head.rfind("pragmawritable_schema=on", 0) != 0) {
-      for (const auto& name : rebuilds_) out->push_back("INSERT INTO " + Quote(name) + "(" + Quote(name) + ") VALUES('rebuild');");
+      for (const auto& name : rebuilds_) out->push_back("INSERT INTO " + DoubleQuoted(name) + "(" + DoubleQuoted(name) + ") VALUES('rebuild');");
       rebuilds_.clear();
     }
     return Status::OK();

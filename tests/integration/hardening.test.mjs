@@ -7,8 +7,8 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createClient, LibsqlError } from "@libsql/client";
-import { BIN, startServer, postJson } from "./harness.mjs";
+import { createClient } from "@libsql/client";
+import { BIN, startServer, postJson, refused } from "./harness.mjs";
 
 let server;
 let db;
@@ -27,15 +27,6 @@ after(async () => {
   assert.ok(server.alive());
   assert.equal(await server.stop(), 0);
 });
-
-async function refused(promise, code, pattern) {
-  await assert.rejects(promise, (e) => {
-    assert.ok(e instanceof LibsqlError, `${e?.constructor?.name}: ${e?.message}`);
-    assert.equal(e.code, code, e.message);
-    if (pattern) assert.match(e.message, pattern);
-    return true;
-  });
-}
 
 test("ATTACH and VACUUM INTO cannot reach files outside the database", async () => {
   const outside = join(server.dir, "outside.db");

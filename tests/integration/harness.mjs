@@ -5,6 +5,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
+import assert from "node:assert/strict";
+import { LibsqlError } from "@libsql/client";
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const BIN = process.env.LITEHOUSE_BIN ?? resolve(here, "../../build/release/litehouse");
@@ -86,4 +88,14 @@ export async function postJson(server, path, body, headers = {}) {
     parsed = JSON.parse(text);
   } catch {}
   return { status: res.status, body: parsed, text };
+}
+
+// Asserts that `promise` rejects with a LibsqlError of `code`, its message matching `pattern` if given.
+export async function refused(promise, code, pattern) {
+  await assert.rejects(promise, (e) => {
+    assert.ok(e instanceof LibsqlError, `${e?.constructor?.name}: ${e?.message}`);
+    assert.equal(e.code, code, e.message);
+    if (pattern) assert.match(e.message, pattern);
+    return true;
+  });
 }

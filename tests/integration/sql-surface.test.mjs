@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createClient, LibsqlError } from "@libsql/client";
-import { startServer } from "./harness.mjs";
+import { startServer, refused } from "./harness.mjs";
 
 let server;
 let http;
@@ -25,15 +25,6 @@ after(async () => {
   assert.ok(server.alive());
   assert.equal(await server.stop(), 0);
 });
-
-async function refused(promise, code, pattern) {
-  await assert.rejects(promise, (e) => {
-    assert.ok(e instanceof LibsqlError, `${e?.constructor?.name}: ${e?.message}`);
-    assert.equal(e.code, code, e.message);
-    if (pattern) assert.match(e.message, pattern);
-    return true;
-  });
-}
 
 const TEMP_FORMS = [
   "CREATE TABLE temp.x(a)",
