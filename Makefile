@@ -52,7 +52,8 @@ fuzz-smoke: fuzz-build
 test-asan: setup
 	@cmake --preset asan-ubsan >/dev/null
 	@cmake --build build/asan -j$(JOBS) --target litehouse
-	cd tests/integration && ASAN_OPTIONS=detect_leaks=0 LITEHOUSE_BIN=$(abspath build/asan)/litehouse node --test --test-concurrency=1 *.test.mjs
+	cd tests/integration && ASAN_OPTIONS=detect_leaks=0 LITEHOUSE_SANITIZED=1 LITEHOUSE_BIN=$(abspath build/asan)/litehouse \
+	  node --test --test-concurrency=1 *.test.mjs
 
 bench: build
 	@scripts/setup.sh --bench

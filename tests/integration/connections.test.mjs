@@ -98,7 +98,18 @@ test("--max-connections: one more connection gets 503 CONNECTIONS_EXHAUSTED, and
     // One leaves: a new connection is served again (once the server has seen the close).
     await conns.pop().close();
     await waitUntil(async () => (await healthOnNewConnection(server)) === 200, "a new connection is served");
-    const ws = await openHello(server);
+    // That probe's own connection holds the freed place until the server sees it close: the
+    // WebSocket may be refused meanwhile, as any fifth connection is, and is retried until served.
+    let ws;
+    await waitUntil(async () => {
+      try {
+        ws = await openHello(server);
+        return true;
+      } catch (e) {
+        if (e.status === 503) return false;
+        throw e;
+      }
+    }, "a new WebSocket is served");
     await ws.ok(1, { type: "open_stream", stream_id: 1 });
     assert.equal((await ws.ok(2, { type: "execute", stream_id: 1, stmt: stmt("SELECT 7") })).result.rows[0][0].value, "7");
     await ws.close();

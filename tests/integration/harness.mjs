@@ -10,6 +10,9 @@ import { LibsqlError } from "@libsql/client";
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const BIN = process.env.LITEHOUSE_BIN ?? resolve(here, "../../build/release/litehouse");
+// Set by `make test-asan`: the binary is an AddressSanitizer build, whose allocator aborts where
+// glibc's fails an allocation (no std::bad_alloc can be injected into it).
+export const SANITIZED = process.env.LITEHOUSE_SANITIZED === "1";
 
 // Starts `litehouse serve` on 127.0.0.1 port 0 and resolves once it reports the port it bound.
 // `args` are extra flags; `dbPath` reuses a directory (for restart tests); `nofile: [soft, hard]`
@@ -66,13 +69,24 @@ export async function startServer({ args = [], dbPath, env = {}, nofile } = {}) 
       }
       if (!keepDir && !dbPath) rmSync(dir, { recursive: true, force: true });
       // A sanitizer build (LITEHOUSE_BIN pointing at build/asan) reports here; never let it pass quietly.
-      if (/AddressSanitizer|LeakSanitizer|ThreadSanitizer|runtime error:/.test(stderr)) {
+      if (/AddressSanitizer|LeakSanitizer|ThreadSanitizer|runtime error:/.test(withoutBlindVptrChecks(stderr))) {
         throw new Error(`the server reported a sanitizer error:\n${stderr}`);
       }
       return code;
     },
   };
   return server;
+}
+
+// `stderr` without UBSan's vptr reports that say "<memory cannot be printed>": UBSan probes whether it
+// may read a vtable through a pipe(2), which fails while a test holds every file descriptor of the
+// server (connections.test.mjs), and then reports any object as having an invalid vptr. Such a report
+// is UBSan unable to look, not a finding; every other report still fails the test.
+function withoutBlindVptrChecks(stderr) {
+  return stderr.replace(
+    /[^\n]*runtime error: member (?:call|access)[^\n]*\n0x[0-9a-f]+: note: object has invalid vptr\n<memory cannot be printed>\n?/g,
+    "",
+  );
 }
 
 // POSTs JSON to the server and returns {status, body} with the body parsed when it is JSON.

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createClient, LibsqlError } from "@libsql/client";
-import { startServer, refused } from "./harness.mjs";
+import { SANITIZED, startServer, refused } from "./harness.mjs";
 
 let server;
 let http;
@@ -101,7 +101,9 @@ function vmHwmKiB(pid) {
 // the running process) so that SQLite can build a 300 MB blob but the server's copy of it cannot be
 // allocated, and the copy throws std::bad_alloc on a SQL pool thread. That request fails with a
 // clear error; the process, its other clients and the same client's next request are unaffected.
-test("a bad_alloc in the SQL work fails the request, not the server", async () => {
+// Not under `make test-asan`: ASan's allocator reports out-of-memory and aborts instead of failing
+// the allocation, so no bad_alloc can be thrown there; the release build of `make test` runs it.
+test("a bad_alloc in the SQL work fails the request, not the server", { skip: SANITIZED && "ASan's allocator aborts on out-of-memory" }, async () => {
   const s = await startServer({ args: ["--max-response-size", "900MB"], env: { MALLOC_ARENA_MAX: "1" } });
   const c = createClient({ url: s.url });
   const w = createClient({ url: `ws://127.0.0.1:${s.port}` });
