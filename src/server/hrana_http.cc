@@ -134,8 +134,7 @@ asio::awaitable<HttpReply> HandlePipeline(ServerContext& ctx, std::string body, 
       closed = true;
       result.response.type = StreamRequest::Type::kClose;
     } else {
-      // (0 would mean "no limit": an exhausted budget is 1 byte.)
-      s->stream.set_max_response_bytes(std::max<size_t>(1, per_request == 0 ? pipeline_left : std::min(per_request, pipeline_left)));
+      s->stream.set_max_response_bytes(ResponseBudget(per_request, pipeline_left));
       auto refused = co_await RunOnStream(ctx, *s, request, [&](engine::Connection* conn) { result = s->stream.Handle(request, conn); });
       if (refused) {
         result.ok = false;

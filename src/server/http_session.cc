@@ -13,7 +13,6 @@
 #include "common/log.h"
 #include "engine/dump.h"
 #include "protocol/errors.h"
-#include "protocol/json_codec.h"
 #include "server/hrana_http.h"
 #include "server/ws_session.h"
 
@@ -47,15 +46,21 @@ std::optional<HttpReply> CheckCredentials(ServerContext& ctx, const http::reques
   return std::nullopt;
 }
 
-// Writes `reply` as the response to `req`. True when the connection can carry another request.
-asio::awaitable<bool> WriteReply(ServerContext& ctx, beast::tcp_stream& stream, const http::request<http::string_body>& req,
-                                 HttpReply reply) {
-  http::response<http::string_body> res{static_cast<http::status>(reply.status), req.version()};
+// `reply` as an HTTP response of `version`, keeping the connection open if `keep_alive`.
+http::response<http::string_body> ResponseOf(HttpReply reply, unsigned version, bool keep_alive) {
+  http::response<http::string_body> res{static_cast<http::status>(reply.status), version};
   res.set(http::field::server, "litehouse");
   res.set(http::field::content_type, reply.content_type);
   res.body() = std::move(reply.body);
-  res.keep_alive(req.keep_alive());
+  res.keep_alive(keep_alive);
   res.prepare_payload();
+  return res;
+}
+
+// Writes `reply` as the response to `req`. True when the connection can carry another request.
+asio::awaitable<bool> WriteReply(ServerContext& ctx, beast::tcp_stream& stream, const http::request<http::string_body>& req,
+                                 HttpReply reply) {
+  auto res = ResponseOf(std::move(reply), req.version(), req.keep_alive());
   stream.expires_after(ctx.opts.idle_connection_timeout);
   auto [ec, n] = co_await http::async_write(stream, res, kTuple);
   co_return !ec && res.keep_alive();
@@ -181,13 +186,6 @@ asio::awaitable<bool> ServeDump(ServerContext& ctx, beast::tcp_stream& stream,
   co_return !ec && req.keep_alive();
 }
 
-// "ADDRESS:PORT" of the peer, for logs.
-std::string RemoteAddress(beast::tcp_stream& stream) {
-  beast::error_code ec;
-  auto ep = stream.socket().remote_endpoint(ec);
-  return ec ? std::string("?") : ep.address().to_string() + ":" + std::to_string(ep.port());
-}
-
 // The reply to a request that could not be read (`ec` from Beast's parser), or nullopt when there
 // is no one to answer (the peer left, or timed out). A malformed request gets its status before the
 // connection closes, as sqld's hyper does: 413 for a body past --max-request-size, 431 for a request
@@ -216,15 +214,11 @@ std::optional<HttpReply> RefusalOfUnreadable(ServerContext& ctx, const beast::er
 
 asio::awaitable<void> RefuseConnection(ServerContext& ctx, asio::ip::tcp::socket socket) {
   beast::tcp_stream stream(std::move(socket));
-  http::response<http::string_body> res{http::status::service_unavailable, 11};
-  res.set(http::field::server, "litehouse");
-  res.set(http::field::content_type, "application/json");
+  auto res = ResponseOf(ErrorReply(503, protocol::MakeError("CONNECTIONS_EXHAUSTED",
+                                                            "The server already has " + std::to_string(ctx.opts.max_connections) +
+                                                                " connections open; try again later")),
+                        11, false);
   res.set(http::field::retry_after, "1");
-  res.body() = protocol::json::EncodeError(protocol::MakeError(
-      "CONNECTIONS_EXHAUSTED",
-      "The server already has " + std::to_string(ctx.opts.max_connections) + " connections open; try again later"));
-  res.keep_alive(false);
-  res.prepare_payload();
   // Short deadlines: a refused peer must not hold its file descriptor for long.
   stream.expires_after(std::chrono::seconds(2));
   auto [ec, n] = co_await http::async_write(stream, res, kTuple);
@@ -244,7 +238,10 @@ asio::awaitable<void> RunHttpSession(ServerContext& ctx, asio::ip::tcp::socket s
   beast::tcp_stream stream(std::move(socket));
   stream.socket().set_option(asio::ip::tcp::no_delay(true));
   beast::error_code peer_ec;
-  const asio::ip::address peer = stream.socket().remote_endpoint(peer_ec).address();  // unspecified if gone
+  const asio::ip::tcp::endpoint peer_endpoint = stream.socket().remote_endpoint(peer_ec);  // unspecified if gone
+  const asio::ip::address peer = peer_endpoint.address();
+  // "ADDRESS:PORT" for the debug log, made once per connection.
+  const std::string peer_name = peer_ec ? std::string("?") : peer.to_string() + ":" + std::to_string(peer_endpoint.port());
   beast::flat_buffer buffer;
   while (true) {
     stream.expires_after(ctx.opts.idle_connection_timeout);
@@ -263,12 +260,7 @@ asio::awaitable<void> RunHttpSession(ServerContext& ctx, asio::ip::tcp::socket s
     if (buffer.capacity() > kIdleBufferBytes) buffer.shrink_to_fit();
     if (auto refusal = RefusalOfUnreadable(ctx, ec)) {
       // The request was not read whole, so the connection cannot carry another: reply, then close.
-      http::response<http::string_body> res{static_cast<http::status>(refusal->status), 11};
-      res.set(http::field::server, "litehouse");
-      res.set(http::field::content_type, refusal->content_type);
-      res.body() = std::move(refusal->body);
-      res.keep_alive(false);
-      res.prepare_payload();
+      auto res = ResponseOf(std::move(*refusal), 11, false);
       stream.expires_after(std::chrono::seconds(10));
       co_await http::async_write(stream, res, kTuple);
       break;
@@ -303,7 +295,7 @@ asio::awaitable<void> RunHttpSession(ServerContext& ctx, asio::ip::tcp::socket s
       LH_LOG_ERROR("request {} failed with an exception: {}", std::string_view(req.target()), e.what());
       reply = ErrorReply(500, protocol::MakeError("INTERNAL_ERROR", std::string("The server failed: ") + e.what()));
     }
-    LH_LOG_DEBUG("{} {} {} -> {}", RemoteAddress(stream), std::string_view(req.method_string()),
+    LH_LOG_DEBUG("{} {} {} -> {}", peer_name, std::string_view(req.method_string()),
                  std::string_view(req.target()), reply.status);
     if (!co_await WriteReply(ctx, stream, req, std::move(reply))) break;
   }

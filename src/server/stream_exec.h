@@ -4,6 +4,7 @@
 
 #include <boost/asio.hpp>
 
+#include <algorithm>
 #include <optional>
 #include <string>
 
@@ -39,6 +40,13 @@ inline StreamSlot TakeStreamSlot(ServerContext& ctx, const std::string& client, 
   *http_status = why == StreamLimits::Refusal::kServer ? 503 : 429;
   *refusal = protocol::MakeError("STREAMS_EXHAUSTED", std::move(message));
   return slot;
+}
+
+// The response limit of a request that may use `left` more bytes of what its connection may hold,
+// under the stream's own limit `per_request` (0: none). Never 0, which would mean no limit: an
+// exhausted budget is 1 byte, so any row fails RESPONSE_TOO_LARGE.
+inline size_t ResponseBudget(size_t per_request, size_t left) {
+  return std::max<size_t>(1, per_request == 0 ? left : std::min(per_request, left));
 }
 
 // `Holder` is a transport's stream: it has `protocol::Stream stream`, `engine::Lease lease` and

@@ -295,8 +295,7 @@ asio::awaitable<void> RunRequest(ConnPtr conn, std::shared_ptr<WsStream> s, int3
       EntryRecorder recorder(&cursor.entries);
       const size_t per_request = s->stream.max_response_bytes();
       const size_t limit = ctx.opts.max_queued_bytes_per_connection;
-      const size_t left = conn->cursor_bytes < limit ? limit - conn->cursor_bytes : 1;  // 0 would mean no limit
-      s->stream.set_max_response_bytes(per_request == 0 ? left : std::min(per_request, left));
+      s->stream.set_max_response_bytes(ResponseBudget(per_request, limit - std::min(conn->cursor_bytes, limit)));
       auto refused = co_await RunOnStream(
           ctx, *s, req.stream_request, [&](engine::Connection* c) { s->stream.RunBatch(req.stream_request.batch, *c, recorder); });
       s->stream.set_max_response_bytes(per_request);
@@ -351,19 +350,11 @@ asio::awaitable<void> RunRequest(ConnPtr conn, std::shared_ptr<WsStream> s, int3
   }
   // execute, batch, sequence, describe, get_autocommit: the stream-level request, as over HTTP.
   protocol::StreamResult result;
-  try {
-    auto refused = co_await RunOnStream(ctx, *s, req.stream_request,
-                                        [&](engine::Connection* c) { result = s->stream.Handle(req.stream_request, c); });
-    if (refused) {
-      result.ok = false;
-      result.error = std::move(*refused);
-    }
-  } catch (const std::exception& e) {
-    // An exception of the SQL work (a bad_alloc), brought here by RunSql: this request fails.
-    LH_LOG_ERROR("a WebSocket request failed with an exception: {}", e.what());
-    result = protocol::StreamResult{};
+  auto refused = co_await RunOnStream(ctx, *s, req.stream_request,
+                                      [&](engine::Connection* c) { result = s->stream.Handle(req.stream_request, c); });
+  if (refused) {
     result.ok = false;
-    result.error = protocol::MakeError("INTERNAL_ERROR", std::string("The server failed: ") + e.what());
+    result.error = std::move(*refused);
   }
   if (!result.ok) {
     RespondError(conn, request_id, std::move(result.error));
@@ -383,7 +374,14 @@ asio::awaitable<void> RunStreamWorker(ConnPtr conn, std::shared_ptr<WsStream> s)
     }
     auto [request_id, req] = std::move(s->queue.front());
     s->queue.pop_front();
-    co_await RunRequest(conn, s, request_id, std::move(req));
+    try {
+      co_await RunRequest(conn, s, request_id, std::move(req));
+    } catch (const std::exception& e) {
+      // An exception of the SQL work (a bad_alloc), brought here by RunSql, whatever the request
+      // (execute, batch, open_cursor...): that request fails, and the stream goes on with the next.
+      LH_LOG_ERROR("a WebSocket request failed with an exception: {}", e.what());
+      RespondError(conn, request_id, MakeError("INTERNAL_ERROR", std::string("The server failed: ") + e.what()));
+    }
   }
   s->running = false;
   s->idle_since = std::chrono::steady_clock::now();
