@@ -37,6 +37,7 @@ struct ServeFlags {
   std::string auth_jwt_key_file;
   std::string http_auth;
   int64_t stream_expiry_ms = 10'000;
+  double txn_timeout_s = 5;  // sqld's TXN_TIMEOUT
   int sql_threads = 8;
 };
 
@@ -205,6 +206,12 @@ Run RegisterServe(CLI::App& app) {
       ->envname("SQLD_AUTH_JWT_KEY_FILE");
   cmd->add_option("--http-auth", flags->http_auth, "Basic auth for HTTP: basic:<base64 of user:password>")
       ->envname("SQLD_HTTP_AUTH");
+  cmd->add_option("--txn-timeout-s", flags->txn_timeout_s,
+                  "A transaction that has held the write lock this many seconds while another writer waits is "
+                  "rolled back, and the waiter goes on (sqld's txn_timeout_s)")
+      ->envname("LITEHOUSE_TXN_TIMEOUT_S")
+      ->check(CLI::Range(0.01, 86400.0))
+      ->capture_default_str();
   cmd->add_option("--sql-threads", flags->sql_threads, "Threads that run SQL")->check(CLI::Range(1, 256))->capture_default_str();
 
   return [flags]() -> int {
@@ -270,6 +277,7 @@ Run RegisterServe(CLI::App& app) {
     }
     db_opts.hide_directory = true;  // clients see "data" in PRAGMA database_list, not where it lives
     db_opts.guard.query_timeout = std::chrono::milliseconds(flags->query_timeout_ms);
+    db_opts.txn_timeout = std::chrono::milliseconds(static_cast<int64_t>(flags->txn_timeout_s * 1000));
     auto db = engine::Database::Open(db_opts);
     if (!db.ok()) {
       LH_LOG_ERROR("cannot open database {}: {}", db_opts.path, db.status().ToString());

@@ -90,12 +90,22 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, Ro
                           : "PRAGMA wal_autocheckpoint=0; PRAGMA query_only=1;";
   Status s = conn->Exec(setup);
   if (!s.ok()) return s;
+  conn->query_only_ = role == Role::kReader;
   // From here on, clients' statements are checked (sql_guard.h).
   conn->guard_.Install(db, guard);
   return conn;
 }
 
 Connection::~Connection() { sqlite3_close_v2(db_); }
+
+Status Connection::SetQueryOnly(bool on) {
+  if (on == query_only_) return Status::OK();
+  guard_.set_engine_statement(true);
+  Status s = Exec(on ? "PRAGMA query_only=1" : "PRAGMA query_only=0");
+  guard_.set_engine_statement(false);
+  if (s.ok()) query_only_ = on;
+  return s;
+}
 
 Result<Statement> Connection::Prepare(std::string_view sql, size_t* tail_offset) {
   sqlite3_stmt* stmt = nullptr;

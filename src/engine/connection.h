@@ -92,6 +92,12 @@ class Connection {
   Status Exec(const char* sql);
 
   bool autocommit() const { return sqlite3_get_autocommit(db_) != 0; }
+  // SQLITE_TXN_NONE, SQLITE_TXN_READ (a snapshot is held) or SQLITE_TXN_WRITE, for the main schema.
+  int txn_state() const { return sqlite3_txn_state(db_, "main"); }
+  // Turns PRAGMA query_only on or off (the engine's own statement, past the guard). A pooled
+  // connection is query_only except while its session holds the write lock (database.h).
+  Status SetQueryOnly(bool on);
+  bool query_only() const { return query_only_; }
   int64_t changes() const { return sqlite3_changes64(db_); }
   int64_t total_changes() const { return sqlite3_total_changes64(db_); }
   int64_t last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
@@ -115,6 +121,7 @@ class Connection {
   std::string ErrorMessage(int code) const;
   sqlite3* db_;
   const Role role_;
+  bool query_only_ = false;
   SqlGuard guard_;
 };
 

@@ -1,18 +1,20 @@
 #include "engine/database.h"
 
 #include <algorithm>
+#include <cassert>
 #include <condition_variable>
 #include <filesystem>
 
 #include "common/log.h"
+#include "engine/session.h"
 
 namespace litehouse::engine {
 
 Lease& Lease::operator=(Lease&& o) noexcept {
   if (this != &o) {
     Release();
-    db_ = o.db_, conn_ = o.conn_;
-    o.db_ = nullptr, o.conn_ = nullptr;
+    db_ = o.db_, conn_ = std::move(o.conn_), writes_ = o.writes_;
+    o.db_ = nullptr;
   }
   return *this;
 }
@@ -20,9 +22,18 @@ Lease& Lease::operator=(Lease&& o) noexcept {
 void Lease::Release() {
   if (!conn_) return;
   Database* db = db_;
-  Connection* conn = conn_;
-  db_ = nullptr, conn_ = nullptr;
-  db->Release(conn);
+  db_ = nullptr;
+  std::unique_ptr<Connection> conn = std::move(conn_);
+  if (!writes_) return db->ReturnConnection(std::move(conn));
+  // The write lock goes on only once SQLite's own lock is free: after the rollback of what was left
+  // open, or after the connection that could not roll back is closed.
+  if (db->Clean(*conn)) {
+    db->Unlock(conn.get());
+    db->ReturnConnection(std::move(conn));
+  } else {
+    db->ReturnConnection(std::move(conn));
+    db->Unlock(nullptr);
+  }
 }
 
 Result<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& options) {
@@ -37,109 +48,225 @@ Result<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& options)
     db->vfs_ = std::move(vfs).value();
     db->open_name_ = path.filename().string();
   }
-  auto writer = db->OpenConnection(Role::kWriter);
-  if (!writer.ok()) return writer.status();
-  db->writer_ = std::move(writer).value();
-  sqlite3_wal_hook(db->writer_->raw(), &Database::OnWalCommit, db.get());
-  auto reader = db->OpenConnection(Role::kReader);
-  if (!reader.ok()) return reader.status();
-  db->idle_readers_.push_back(std::move(reader).value());
-  db->stats_.readers_open = 1;
+  auto first = db->OpenConnection(Role::kWriter);
+  if (!first.ok()) return first.status();
+  db->idle_.push_back(std::move(first).value());
+  db->stats_.connections_open = 1;
   return db;
 }
 
-Result<std::unique_ptr<Connection>> Database::OpenConnection(Role role) const {
-  return Connection::Open(open_name_, role, options_.guard, vfs_ ? vfs_->name() : nullptr);
+Result<std::unique_ptr<Connection>> Database::OpenConnection(Role role) {
+  auto conn = Connection::Open(open_name_, role, options_.guard, vfs_ ? vfs_->name() : nullptr);
+  if (!conn.ok()) return conn.status();
+  // Every pooled connection may write once its holder has the lock; until then it is query_only, so
+  // that no write can ever bypass the lock.
+  Status s = (*conn)->SetQueryOnly(true);
+  if (!s.ok()) return s;
+  sqlite3_wal_hook((*conn)->raw(), &Database::OnWalCommit, this);
+  return conn;
 }
 
 Database::~Database() {
   std::lock_guard<std::mutex> lock(mu_);
-  assert(!writer_taken_ && busy_readers_.empty());
-  idle_readers_.clear();
-  // Closing the writer last lets SQLite checkpoint and remove the WAL file.
-  if (writer_) sqlite3_wal_hook(writer_->raw(), nullptr, nullptr);
-  writer_.reset();
+  assert(connections_out_ == 0 && !locked_);
+  for (auto& conn : idle_) sqlite3_wal_hook(conn->raw(), nullptr, nullptr);
+  // The last connection to close checkpoints and removes the WAL file.
+  idle_.clear();
 }
 
-void Database::AcquireWriter(WriterCallback granted) {
+Result<std::unique_ptr<Connection>> Database::TakeConnection() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (writer_taken_) {
-      writer_waiters_.push_back(std::move(granted));
-      return;
-    }
-    writer_taken_ = true;
-    ++stats_.writer_leases;
-  }
-  granted(Lease(this, writer_.get()));
-}
-
-Result<Lease> Database::AcquireReader() {
-  std::unique_ptr<Connection> conn;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!idle_readers_.empty()) {
-      conn = std::move(idle_readers_.back());
-      idle_readers_.pop_back();
+    if (!idle_.empty()) {
+      std::unique_ptr<Connection> conn = std::move(idle_.back());
+      idle_.pop_back();
+      ++connections_out_;
+      return conn;
     }
   }
-  if (!conn) {
-    auto opened = OpenConnection(Role::kReader);
-    if (!opened.ok()) return opened.status();
-    conn = std::move(opened).value();
-  }
-  Connection* raw = conn.get();
+  auto opened = OpenConnection(Role::kWriter);
+  if (!opened.ok()) return opened.status();
   std::lock_guard<std::mutex> lock(mu_);
-  busy_readers_.push_back(std::move(conn));
-  stats_.readers_open = idle_readers_.size() + busy_readers_.size();
-  return Lease(this, raw);
+  ++connections_out_;
+  stats_.connections_open = idle_.size() + connections_out_;
+  return opened;
 }
 
-void Database::Release(Connection* conn) {
-  if (!conn->autocommit()) {
+bool Database::Clean(Connection& conn) {
+  if (!conn.autocommit()) {
     // The holder left a transaction open (a stream that expired or closed mid-transaction).
     // Never hand an open transaction to the next holder.
     LH_LOG_WARN("releasing a connection with an open transaction: rolling it back");
-    (void)conn->Exec("ROLLBACK");
+    Status s = conn.Exec("ROLLBACK");
+    if (!s.ok()) LH_LOG_WARN("rollback failed: {}", s.ToString());
+    if (!conn.autocommit()) return false;
   }
-  conn->guard().set_read_only(false);
-  if (conn->TakeSettingsChanged()) {
-    Status s = conn->ResetSettings();
-    if (!s.ok()) LH_LOG_WARN("cannot restore connection settings: {}", s.ToString());
+  conn.guard().set_read_only(false);
+  if (conn.TakeSettingsChanged()) {
+    Status s = conn.ResetSettings();
+    if (!s.ok()) {
+      LH_LOG_WARN("cannot restore connection settings: {}", s.ToString());
+      return false;
+    }
   }
-  if (conn == writer_.get()) return ReleaseWriter();
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = std::find_if(busy_readers_.begin(), busy_readers_.end(), [&](auto& c) { return c.get() == conn; });
-  assert(it != busy_readers_.end());
-  std::unique_ptr<Connection> owned = std::move(*it);
-  busy_readers_.erase(it);
-  if (idle_readers_.size() < options_.max_idle_readers) idle_readers_.push_back(std::move(owned));
-  stats_.readers_open = idle_readers_.size() + busy_readers_.size();
+  return conn.SetQueryOnly(true).ok();
 }
 
-void Database::ReleaseWriter() {
-  // Still the holder here: checkpoint before anyone else may write. PASSIVE never waits on readers;
+void Database::ReturnConnection(std::unique_ptr<Connection> conn) {
+  bool clean = Clean(*conn);
+  if (!clean) LH_LOG_WARN("closing a connection that could not be made clean for its next user");
+  std::unique_ptr<Connection> closing;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    --connections_out_;
+    if (clean && idle_.size() < options_.max_idle_connections) {
+      idle_.push_back(std::move(conn));
+    } else {
+      sqlite3_wal_hook(conn->raw(), nullptr, nullptr);
+      closing = std::move(conn);
+    }
+    stats_.connections_open = idle_.size() + connections_out_;
+  }
+  // `closing` is closed here, outside the lock.
+}
+
+void Database::GrantLocked(Session* session) {
+  locked_ = true;
+  lock_session_ = session;
+  lock_granted_at_ = clock_.Now();
+  ++stats_.write_locks;
+  if (session) {
+    session->holds_lock_ = true;
+    session->waiting_ = false;
+  }
+}
+
+bool Database::TryLock(Session* session) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (locked_ || !waiters_.empty()) return false;
+  GrantLocked(session);
+  return true;
+}
+
+void Database::Lock(Session* session, std::function<void()> granted) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (locked_ || !waiters_.empty()) {
+      if (session) session->waiting_ = true;
+      waiters_.push_back(Waiter{session, std::move(granted)});
+      return;
+    }
+    GrantLocked(session);
+  }
+  granted();
+}
+
+void Database::CancelWait(Session* session) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = std::find_if(waiters_.begin(), waiters_.end(), [&](const Waiter& w) { return w.session == session; });
+  if (it != waiters_.end()) waiters_.erase(it);
+  session->waiting_ = false;
+}
+
+void Database::Unlock(Connection* conn) {
+  // Still the holder here: checkpoint before anyone else may write. PASSIVE never waits for readers;
   // frames that readers still need stay in the WAL and are copied by a later checkpoint.
-  if (wal_frames_ >= options_.checkpoint_threshold_frames) {
+  if (conn && wal_frames_ >= options_.checkpoint_threshold_frames) {
     int log_frames = 0, checkpointed = 0;
-    int rc = sqlite3_wal_checkpoint_v2(writer_->raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &checkpointed);
+    int rc = sqlite3_wal_checkpoint_v2(conn->raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &checkpointed);
     if (rc != SQLITE_OK) LH_LOG_WARN("passive checkpoint failed: {}", sqlite3_errstr(rc));
     wal_frames_ = 0;
     std::lock_guard<std::mutex> lock(mu_);
     ++stats_.checkpoints;
   }
-  WriterCallback next;
+  std::function<void()> next;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (writer_waiters_.empty()) {
-      writer_taken_ = false;
+    locked_ = false;
+    lock_session_ = nullptr;
+    if (waiters_.empty()) return;
+    Waiter w = std::move(waiters_.front());
+    waiters_.pop_front();
+    GrantLocked(w.session);
+    next = std::move(w.granted);
+  }
+  next();
+}
+
+void Database::AcquireWriter(WriterCallback granted) {
+  Lock(nullptr, [this, granted = std::move(granted)]() mutable {
+    auto conn = TakeConnection();
+    if (conn.ok() && (*conn)->SetQueryOnly(false).ok()) return granted(Lease(this, std::move(conn).value(), true));
+    LH_LOG_ERROR("cannot open a connection for the writer: {}", conn.ok() ? "query_only" : conn.status().ToString());
+    if (conn.ok()) ReturnConnection(std::move(conn).value());
+    Unlock(nullptr);
+    granted(Lease());
+  });
+}
+
+Result<Lease> Database::AcquireReader() {
+  auto conn = TakeConnection();
+  if (!conn.ok()) return conn.status();
+  return Lease(this, std::move(conn).value(), false);
+}
+
+bool Database::SnapshotIsStale(Connection& conn) {
+  sqlite3_snapshot* mine = nullptr;
+  int mine_rc = sqlite3_snapshot_get(conn.raw(), "main", &mine);
+  auto probe = TakeConnection();
+  if (!probe.ok()) {
+    sqlite3_snapshot_free(mine);
+    return false;
+  }
+  Connection& p = **probe;
+  // The latest snapshot: what a read transaction begun now sees.
+  sqlite3_snapshot* latest = nullptr;
+  p.guard().set_engine_statement(true);
+  int latest_rc = SQLITE_ERROR;
+  if (p.Exec("BEGIN; SELECT count(*) FROM sqlite_schema").ok()) {
+    latest_rc = sqlite3_snapshot_get(p.raw(), "main", &latest);
+    (void)p.Exec("COMMIT");
+  }
+  p.guard().set_engine_statement(false);
+  ReturnConnection(std::move(probe).value());
+  // A snapshot cannot be taken of a WAL no transaction was written to yet: if ours could not and the
+  // latest can, something was committed since.
+  bool stale = latest_rc == SQLITE_OK && (mine_rc != SQLITE_OK || sqlite3_snapshot_cmp(mine, latest) < 0);
+  sqlite3_snapshot_free(mine);
+  sqlite3_snapshot_free(latest);
+  return stale;
+}
+
+void Database::StealExpiredLock() {
+  std::unique_ptr<Connection> taken;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Session* holder = lock_session_;
+    if (!holder || waiters_.empty() || clock_.Now() - lock_granted_at_ < options_.txn_timeout) return;
+    if (holder->busy_) {
+      // Its request is running: stop it; Leave() rolls back and hands the lock on.
+      if (!holder->steal_pending_) LH_LOG_WARN("a transaction held the write lock past the timeout: interrupting it");
+      holder->steal_pending_ = true;
+      if (holder->conn_) sqlite3_interrupt(holder->conn_->raw());
       return;
     }
-    next = std::move(writer_waiters_.front());
-    writer_waiters_.pop_front();
-    ++stats_.writer_leases;
+    taken = std::move(holder->conn_);
+    holder->holds_lock_ = false;
+    holder->steal_pending_ = false;
+    holder->ended_ = Session::Ended::kStolen;
+    ++stats_.locks_stolen;
   }
-  next(Lease(this, writer_.get()));
+  LH_LOG_WARN("a transaction held the write lock for longer than {} ms while others waited: rolling it back",
+              options_.txn_timeout.count());
+  // Rolled back (or closed) before the lock is handed on, so the next holder finds SQLite's own lock
+  // free.
+  if (taken && Clean(*taken)) {
+    Unlock(taken.get());
+    ReturnConnection(std::move(taken));
+  } else {
+    if (taken) ReturnConnection(std::move(taken));
+    Unlock(nullptr);
+  }
 }
 
 int Database::OnWalCommit(void* self, sqlite3*, const char*, int frames) {
@@ -151,15 +278,18 @@ Status Database::Checkpoint(int mode) {
   std::mutex m;
   std::condition_variable cv;
   Lease lease;
+  bool done = false;
   AcquireWriter([&](Lease granted) {
     std::lock_guard<std::mutex> lock(m);
     lease = std::move(granted);
+    done = true;
     cv.notify_one();
   });
   {
     std::unique_lock<std::mutex> lock(m);
-    cv.wait(lock, [&] { return static_cast<bool>(lease); });
+    cv.wait(lock, [&] { return done; });
   }
+  if (!lease) return Status::Unavailable("no connection for the checkpoint");
   int log_frames = 0, checkpointed = 0;
   int rc = sqlite3_wal_checkpoint_v2(lease->raw(), nullptr, mode, &log_frames, &checkpointed);
   Status s = rc == SQLITE_OK ? Status::OK() : lease->ErrorStatus(rc);
@@ -174,7 +304,7 @@ Status Database::Checkpoint(int mode) {
 DatabaseStats Database::stats() const {
   std::lock_guard<std::mutex> lock(mu_);
   DatabaseStats s = stats_;
-  s.writer_waiters = writer_waiters_.size();
+  s.write_waiters = waiters_.size();
   return s;
 }
 

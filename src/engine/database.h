@@ -1,18 +1,23 @@
-// Database: owns every SQLite connection to one database file and decides who may use which.
+// Database: owns every SQLite connection to one database file and decides who may use which, and who
+// may write.
 //
-//   - exactly one writer connection; every write in the process goes through it, one lease at a time
-//     (a later module captures committed pages there, so it must stay the single owner of writes);
-//   - a pool of reader connections (query_only), opened on demand, kept while idle up to a bound;
-//   - checkpoints under our control: wal_autocheckpoint is off on every connection, and the writer
-//     runs a PASSIVE checkpoint when a lease ends with the WAL past a threshold.
+//   - a pool of connections, opened on demand, kept while idle up to a bound; each is `query_only`
+//     unless the one holding it holds the write lock;
+//   - the write lock: at most one holder at a time (a Session, or a writer Lease), granted in FIFO
+//     order to waiters that hold no thread while they wait, and taken back from a holder that keeps
+//     it past the transaction timeout while others wait (lock stealing, as sqld's);
+//   - checkpoints under our control: wal_autocheckpoint is off on every connection, and the holder of
+//     the write lock runs a PASSIVE checkpoint when it gives the lock back with the WAL past a threshold.
 //
-// Small API, as dqlite's vfs.h: AcquireWriter / AcquireReader hand out RAII leases; a lease gives its
-// holder exclusive use of one Connection until the lease is destroyed. See DESIGN.md for why.
+// Small API, as dqlite's vfs.h: a Session is one client stream's use of the database (session.h);
+// AcquireReader / AcquireWriter hand out RAII leases for the server's own work (a dump, a checkpoint)
+// and for tests. See DESIGN.md for why.
 //
 // Thread safety: all methods may be called from any thread. A lease, like the connection it holds,
 // is used by one thread at a time; it may be moved to another thread.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -21,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/status.h"
 #include "engine/connection.h"
 #include "engine/vfs.h"
@@ -28,97 +34,148 @@
 namespace litehouse::engine {
 
 class Database;
+class Session;
 
-// Exclusive use of one connection until destroyed. Moving transfers it; a moved-from lease is empty.
+// Exclusive use of one pooled connection until destroyed, with the write lock if it came from
+// AcquireWriter. Moving transfers it; a moved-from lease is empty.
 class Lease {
  public:
   Lease() = default;
-  Lease(Lease&& o) noexcept : db_(o.db_), conn_(o.conn_) { o.db_ = nullptr, o.conn_ = nullptr; }
+  Lease(Lease&& o) noexcept : db_(o.db_), conn_(std::move(o.conn_)), writes_(o.writes_) { o.db_ = nullptr; }
   Lease& operator=(Lease&& o) noexcept;
   Lease(const Lease&) = delete;
   Lease& operator=(const Lease&) = delete;
   ~Lease() { Release(); }
 
   explicit operator bool() const { return conn_ != nullptr; }
-  Connection* operator->() const { return conn_; }
+  Connection* operator->() const { return conn_.get(); }
   Connection& operator*() const { return *conn_; }
-  Connection* get() const { return conn_; }
-  // Gives the connection back now. If a transaction is still open it is rolled back first.
+  Connection* get() const { return conn_.get(); }
+  // Gives the connection (and the write lock) back now. If a transaction is still open it is rolled
+  // back first.
   void Release();
 
  private:
   friend class Database;
-  Lease(Database* db, Connection* conn) : db_(db), conn_(conn) {}
+  Lease(Database* db, std::unique_ptr<Connection> conn, bool writes) : db_(db), conn_(std::move(conn)), writes_(writes) {}
   Database* db_ = nullptr;
-  Connection* conn_ = nullptr;
+  std::unique_ptr<Connection> conn_;
+  bool writes_ = false;
 };
 
 struct DatabaseOptions {
   std::string path;                       // the database file; its directory must exist
-  size_t max_idle_readers = 8;            // idle reader connections kept open
+  size_t max_idle_connections = 8;        // idle pooled connections kept open
   int64_t checkpoint_threshold_frames = 1000;  // PASSIVE checkpoint once the WAL holds this many frames
   GuardOptions guard;                          // limits every client connection gets (sql_guard.h)
   // Open the file through a HiddenDirVfs (vfs.h), so that SQLite, and PRAGMA database_list, know it
   // by its file name alone, never by the server's directory.
   bool hide_directory = false;
+  // A session that has held the write lock this long while another waits for it loses it: its
+  // transaction is rolled back (sqld's TXN_TIMEOUT, 5 s; `--txn-timeout-s`).
+  std::chrono::milliseconds txn_timeout{5000};
+  // Where lock stealing reads the time; null: Clock::Steady(). Must outlive the Database.
+  const Clock* clock = nullptr;
 };
 
 struct DatabaseStats {
-  uint64_t writer_leases = 0;
+  uint64_t write_locks = 0;      // times the write lock was granted
+  uint64_t locks_stolen = 0;     // times it was taken back from a holder past the timeout
   uint64_t checkpoints = 0;
-  size_t readers_open = 0;
-  size_t writer_waiters = 0;
+  size_t connections_open = 0;
+  size_t write_waiters = 0;
 };
 
 class Database {
  public:
-  // Opens the writer (creating the file, switching it to WAL) and one reader.
+  // Opens the file (creating it, switching it to WAL) and one pooled connection.
   static Result<std::unique_ptr<Database>> Open(const DatabaseOptions& options);
-  // Requires every lease to have been released.
+  // Requires every lease and session to have been released.
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
 
   using WriterCallback = std::function<void(Lease)>;
-  // Hands the writer to `granted` as soon as it is free, in request order: at once on the calling
-  // thread if nobody holds it, otherwise on the thread that releases the previous lease. `granted`
-  // must not block; it should hand the lease to its own executor and return.
+  // Hands a connection holding the write lock to `granted` as soon as the lock is free, in request
+  // order with sessions' requests: at once on the calling thread if nobody holds it, otherwise on the
+  // thread that gives it back. `granted` must not block. For the server's own writes and tests; a
+  // writer lease is never stolen.
   void AcquireWriter(WriterCallback granted);
-  // A reader connection: an idle one, or a newly opened one. Fails only if opening fails.
+  // A pooled connection for reading (query_only): an idle one, or a newly opened one.
   Result<Lease> AcquireReader();
 
-  // Runs a checkpoint on the writer now (mode: SQLITE_CHECKPOINT_PASSIVE/FULL/RESTART/TRUNCATE).
-  // Only for callers holding no lease: it takes the writer like anyone else, synchronously.
+  // Runs a checkpoint now (mode: SQLITE_CHECKPOINT_PASSIVE/FULL/RESTART/TRUNCATE), under the write
+  // lock. Only for callers holding no lease or session with the lock: it waits for it, blocking.
   Status Checkpoint(int mode);
+
+  // Takes the write lock back from a session that has held it past the transaction timeout while
+  // others wait: an idle holder's transaction is rolled back here and the next waiter goes on; a
+  // holder running a request is interrupted, and loses the lock when that request ends. Call it
+  // periodically, from a thread that may run SQLite work (never the network thread).
+  void StealExpiredLock();
 
   DatabaseStats stats() const;
   const std::string& path() const { return options_.path; }
+  std::chrono::milliseconds txn_timeout() const { return options_.txn_timeout; }
 
  private:
   friend class Lease;
-  explicit Database(DatabaseOptions options) : options_(std::move(options)) {}
-  void Release(Connection* conn);
-  void ReleaseWriter();
-  // Called by SQLite on the writer after each commit (sqlite3_wal_hook).
-  static int OnWalCommit(void* self, sqlite3* db, const char* schema, int frames);
+  friend class Session;
 
-  Result<std::unique_ptr<Connection>> OpenConnection(Role role) const;
+  // Someone waiting for the write lock: a session, or a writer lease being made (session null).
+  struct Waiter {
+    Session* session;
+    std::function<void()> granted;
+  };
+
+  explicit Database(DatabaseOptions options)
+      : options_(std::move(options)), clock_(options_.clock ? *options_.clock : Clock::Steady()) {}
+
+  Result<std::unique_ptr<Connection>> OpenConnection(Role role);
+  // A pooled connection: an idle one, or a newly opened one (query_only).
+  Result<std::unique_ptr<Connection>> TakeConnection();
+  // Takes a connection back from whoever used it: rolls back what was left open, restores the
+  // settings and query_only, and pools it (or closes it if it cannot be made clean).
+  void ReturnConnection(std::unique_ptr<Connection> conn);
+  // Makes `conn` clean for the next user; false when it could not be (it must then be closed).
+  bool Clean(Connection& conn);
+
+  // The write lock. TryLock takes it only when it is free and nobody waits (so waiters keep their
+  // turn); Lock queues `granted` if not, or calls it at once. Unlock is called by the holder, on a
+  // thread that may run SQLite, with no transaction open on `conn` (the connection it wrote
+  // through): it first checkpoints there if the WAL is past the threshold, then hands the lock to
+  // the next waiter. `session` is the holder-to-be, or null for a writer lease.
+  bool TryLock(Session* session);
+  void Lock(Session* session, std::function<void()> granted);
+  void Unlock(Connection* conn);
+  // Marks the lock held by `session` (or a lease, when null). Requires mu_ held and the lock free.
+  void GrantLocked(Session* session);
+  // Forgets the wait of `session` (it closed while waiting).
+  void CancelWait(Session* session);
+  // True when `conn`, inside a read transaction, reads a snapshot older than the latest commit: it
+  // can never write (SQLITE_BUSY_SNAPSHOT). Uses another pooled connection to read the latest one.
+  bool SnapshotIsStale(Connection& conn);
+
+  // Called by SQLite on every connection after each commit (sqlite3_wal_hook).
+  static int OnWalCommit(void* self, sqlite3* db, const char* schema, int frames);
 
   // Constant after construction.
   const DatabaseOptions options_;
+  const Clock& clock_;
   std::unique_ptr<HiddenDirVfs> vfs_;  // when hide_directory; outlives every connection
   std::string open_name_;              // what connections open: the path, or its name under vfs_
-  std::unique_ptr<Connection> writer_;
 
-  // Written only by the writer lease's holder.
+  // Written only by the holder of the write lock.
   int64_t wal_frames_ = 0;
 
   mutable std::mutex mu_;
-  // Guarded by mu_.
-  bool writer_taken_ = false;
-  std::deque<WriterCallback> writer_waiters_;
-  std::vector<std::unique_ptr<Connection>> idle_readers_;
-  std::vector<std::unique_ptr<Connection>> busy_readers_;
+  // Guarded by mu_, with the fields of Session that say so.
+  bool locked_ = false;
+  Session* lock_session_ = nullptr;   // the holder, when it is a session (only those are stolen from)
+  Clock::time_point lock_granted_at_{};
+  std::deque<Waiter> waiters_;
+  std::vector<std::unique_ptr<Connection>> idle_;
+  size_t connections_out_ = 0;  // taken from the pool, not yet returned
   DatabaseStats stats_;
 };
 

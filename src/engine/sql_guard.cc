@@ -122,6 +122,7 @@ int SqlGuard::Deny(std::string reason) {
 int SqlGuard::Authorize(void* self, int action, const char* arg1, const char* arg2, const char* db_name,
                         const char*) {
   auto* guard = static_cast<SqlGuard*>(self);
+  if (guard->engine_statement_) return SQLITE_OK;
   std::string_view a1 = arg1 ? arg1 : "";
   // The temp schema belongs to the connection, and connections are shared: whatever is created in
   // it, however it is named (CREATE TEMP TABLE, CREATE TABLE temp.x, a trigger in temp on a main

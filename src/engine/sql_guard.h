@@ -51,6 +51,9 @@ class SqlGuard {
   // same inside the VM; this names the reason at prepare time).
   void set_read_only(bool read_only) { read_only_ = read_only; }
   bool read_only() const { return read_only_; }
+  // While set, the authorizer allows everything: only for the engine's own statements on this
+  // connection (Connection::SetQueryOnly), never while a client's statement is prepared.
+  void set_engine_statement(bool on) { engine_statement_ = on; }
 
   // True once a statement set a per-connection pragma since the last call; clears it.
   bool TakeSettingsChanged();
@@ -74,6 +77,7 @@ class SqlGuard {
 
   sqlite3* db_ = nullptr;
   bool read_only_ = false;
+  bool engine_statement_ = false;
   bool settings_changed_ = false;
   std::optional<std::pair<std::string, std::string>> setting_;
   std::string denial_;

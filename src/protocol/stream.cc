@@ -244,16 +244,16 @@ Access Stream::ClassifySql(std::string_view sql, Connection& reader, bool single
     if (!prepared.ok()) return Access::kWrite;
     offset += tail;
     if (prepared->empty()) break;
-    std::string keyword = FirstKeyword(rest);
-    bool opens_txn = keyword == "BEGIN" || keyword == "SAVEPOINT";
-    if (opens_txn ? !IsReadonlyBegin(rest) : !prepared->readonly()) return Access::kWrite;
+    // sqlite3_stmt_readonly: BEGIN (deferred), SAVEPOINT, COMMIT and ROLLBACK take no write lock;
+    // BEGIN IMMEDIATE and EXCLUSIVE do.
+    if (!prepared->readonly()) return Access::kWrite;
   } while (!single && offset < sql.size());
   return Access::kRead;
 }
 
 Access Stream::Classify(const StreamRequest& request, Connection& reader) const {
   std::string_view sql;
-  if (read_only_) {
+  if (read_only_ || (txn_read_only_ && !reader.autocommit())) {
     switch (request.type) {
       case StreamRequest::Type::kExecute:
       case StreamRequest::Type::kBatch:
@@ -327,6 +327,7 @@ std::optional<Error> Stream::ExecuteStmt(const Stmt& stmt, Connection& conn, Row
                                                         prepared->raw(), SQLITE_STMTSTATUS_FULLSCAN_STEP, 0)));
   end.query_duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   KeepSetting(std::move(setting));
+  NoteTransaction(sql, conn);
   sink.End(end);
   return std::nullopt;
 }
@@ -347,6 +348,7 @@ std::optional<Error> Stream::ExecuteSequence(std::string_view sql, Connection& c
       if (!*step) break;
     }
     KeepSetting(std::move(setting));
+    NoteTransaction(sql.substr(offset - tail, tail), conn);
   }
   return std::nullopt;
 }
@@ -398,9 +400,18 @@ std::optional<Error> Stream::ChargeResponse(const std::vector<Value>& row) {
                                              " bytes of rows per request)");
 }
 
+void Stream::NoteTransaction(std::string_view sql, const Connection& conn) {
+  if (conn.autocommit()) {
+    txn_read_only_ = false;
+  } else if (IsReadonlyBegin(sql)) {
+    txn_read_only_ = true;
+  }
+}
+
 void Stream::BeginRequest(Connection* conn) {
   response_bytes_ = 0;
   if (!conn) return;
+  if (conn->autocommit()) txn_read_only_ = false;
   conn->guard().set_read_only(read_only_);
   for (const auto& [name, value] : settings_) {
     std::string sql = "PRAGMA " + name + "='";

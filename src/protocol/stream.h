@@ -101,9 +101,11 @@ class Stream {
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
 
-  // Decides, by preparing the request's SQL on `reader` without running it, whether it may run on a
-  // reader. Anything that cannot be prepared there (a table the same batch creates) is kWrite.
-  Access Classify(const StreamRequest& request, engine::Connection& reader) const;
+  // Decides, by preparing the request's SQL on `conn` (the connection it will run on) without
+  // running it, whether it needs the write lock. Anything that cannot be prepared yet (a table the
+  // same batch creates) is kWrite. Inside a `BEGIN TRANSACTION READONLY` transaction everything is
+  // kRead: the transaction never takes the lock, so a write in it fails (SQLITE_READONLY).
+  Access Classify(const StreamRequest& request, engine::Connection& conn) const;
 
   // Executes one request on `conn` (null only for kNone requests). Errors come back in the result.
   StreamResult Handle(const StreamRequest& request, engine::Connection* conn);
@@ -141,9 +143,14 @@ class Stream {
   // The per-connection pragmas this stream set ({name, value}, in the order first set). The server
   // resets them when a connection changes hands, so each request replays them (BeginRequest).
   std::vector<std::pair<std::string, std::string>> settings_;
+  // Notes a `BEGIN TRANSACTION READONLY` that just ran on `conn` (sql: its text), and the end of the
+  // transaction it opened.
+  void NoteTransaction(std::string_view sql, const engine::Connection& conn);
+
   size_t max_response_bytes_ = 0;
   size_t response_bytes_ = 0;
   bool read_only_ = false;
+  bool txn_read_only_ = false;  // a READONLY transaction is open on the stream's connection
 };
 
 // The bytes a value counts for against the response limits: a text's or a blob's length, else 8.

@@ -1,9 +1,10 @@
-// ServerContext: what every connection of the server shares, and the two awaitables that move work
-// off the network threads (RunSql) and wait for the one writer without blocking a thread (AcquireWriter).
+// ServerContext: what every connection of the server shares, and the awaitable that moves work off
+// the network threads (RunSql). Waiting for the write lock without blocking a thread is LockWrite
+// (stream_exec.h).
 //
 // Threading (see server/DESIGN.md): connections are coroutines on the network io_context; SQLite work
 // runs on `sql_pool`, a separate thread pool, so a slow query never stalls the network threads.
-// Waiting for the writer is asynchronous: a waiting request holds no thread at all.
+// Waiting for the write lock is asynchronous: a waiting request holds no thread at all.
 #pragma once
 
 #include <boost/asio.hpp>
@@ -71,7 +72,7 @@ struct ServerContext {
         stream_limits(options.max_streams, StreamsPerClient(options), options.max_streams_per_token),
         writer_waits(options.max_writer_waits_per_client),
         connections(options.max_connections),
-        streams(options.stream_expiry),
+        streams(database, options.stream_expiry),
         sql_pool(static_cast<size_t>(options.sql_threads)) {}
 
   // --max-streams-per-client as set, or its default: a tenth of --max-streams, so that one client
@@ -85,7 +86,7 @@ struct ServerContext {
   const ServerOptions opts;
   // Before `streams`: the streams' slots give their places back to these when destroyed.
   StreamLimits stream_limits;  // every open stream, HTTP and WebSocket, holds a StreamSlot of it
-  KeyedLimit writer_waits;     // per client key: requests waiting in AcquireWriter (stream_exec.h)
+  KeyedLimit writer_waits;     // per client key: requests waiting for the write lock (stream_exec.h)
   KeyedLimit connections;      // open client connections, all under one key (--max-connections)
   StreamRegistry streams;
   asio::thread_pool sql_pool;
@@ -125,8 +126,5 @@ asio::awaitable<std::invoke_result_t<Fn&>> RunSql(ServerContext& ctx, Fn fn) {
       asio::use_awaitable);
   if constexpr (!std::is_void_v<R>) co_return std::move(*result);
 }
-
-// Waits, without holding a thread, until the writer is granted to this coroutine.
-asio::awaitable<engine::Lease> AcquireWriter(ServerContext& ctx);
 
 }  // namespace litehouse::server

@@ -99,7 +99,7 @@ void DisposeStreams(ServerContext& ctx, std::vector<std::unique_ptr<HttpStream>>
   if (streams.empty()) return;
   for (auto& s : streams) {
     ctx.streams.Drop(s->id);
-    if (s->lease) LH_LOG_WARN("stream {} {} with a transaction open: rolling it back", s->id, why);
+    if (s->session.in_transaction()) LH_LOG_WARN("stream {} {} with a transaction open: rolling it back", s->id, why);
   }
   asio::post(ctx.sql_pool, [streams = std::move(streams)]() mutable { streams.clear(); });
 }
@@ -219,14 +219,12 @@ asio::awaitable<HttpReply> HandleLegacy(ServerContext& ctx, std::string body, Ca
   co_return HttpReply{200, "application/json", protocol::json::EncodeLegacyResults(outcomes)};
 }
 
-asio::awaitable<engine::Lease> AcquireWriter(ServerContext& ctx) {
+asio::awaitable<void> LockWrite(engine::Session& session) {
   auto ex = co_await asio::this_coro::executor;
-  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(engine::Lease)>(
-      [&ctx, ex](auto handler) {
+  co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
+      [&session, ex](auto handler) {
         auto h = std::make_shared<decltype(handler)>(std::move(handler));
-        ctx.db.AcquireWriter([h, ex](engine::Lease lease) {
-          asio::post(ex, [h, lease = std::move(lease)]() mutable { (*h)(std::move(lease)); });
-        });
+        session.LockWrite([h, ex] { asio::post(ex, [h]() mutable { (*h)(); }); });
       },
       asio::use_awaitable);
 }

@@ -163,6 +163,8 @@ asio::awaitable<void> Server::SweepStreams() {
     auto [ec] = co_await sweep_timer_.async_wait(kTuple);
     if (ec) break;
     DisposeStreams(ctx_, ctx_.streams.Sweep(), "expired");
+    // Lock stealing may roll a transaction back: on the SQL pool.
+    asio::post(ctx_.sql_pool, [this] { ctx_.db.StealExpiredLock(); });
   }
 }
 

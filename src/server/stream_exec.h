@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "engine/database.h"
+#include "engine/session.h"
 #include "protocol/errors.h"
 #include "protocol/stream.h"
 #include "server/context.h"
@@ -49,54 +50,96 @@ inline size_t ResponseBudget(size_t per_request, size_t left) {
   return std::max<size_t>(1, per_request == 0 ? left : std::min(per_request, left));
 }
 
-// `Holder` is a transport's stream: it has `protocol::Stream stream`, `engine::Lease lease` and
-// `StreamSlot slot`. Runs `work` on the connection `request` needs: the one the stream holds, else a
-// reader if the request only reads, else the writer once it is free. Afterwards the stream keeps the
-// connection only if a transaction is open on it. `work` receives null for requests that run no SQL.
+// The error a request of a stream whose transaction was taken away gets, until the stream is closed:
+// the client's next statements must not run in autocommit as if its transaction were still open.
+inline protocol::Error TransactionEnded(const ServerContext& ctx, engine::Session::Ended why) {
+  if (why == engine::Session::Ended::kStolen) {
+    return protocol::MakeError("TRANSACTION_TIMEOUT",
+                               "The transaction held the write lock for longer than " +
+                                   std::to_string(ctx.db.txn_timeout().count()) +
+                                   " ms while another writer waited, and was rolled back; close this stream and open another");
+  }
+  return protocol::MakeError("TRANSACTION_TIMEOUT", "The transaction was rolled back after being idle for longer than " +
+                                                        std::to_string(ctx.opts.stream_expiry.count()) +
+                                                        " ms; close this stream and open another");
+}
+
+// The answer to a write in a transaction that read a snapshot older than the latest commit: it can
+// never take the write lock, so it is told at once instead of waiting for it (as SQLite and sqld do).
+inline protocol::Error StaleSnapshot() {
+  return protocol::MakeError("SQLITE_BUSY",
+                             "SQLite error: database is locked (SQLITE_BUSY_SNAPSHOT: the transaction read a snapshot "
+                             "older than the latest commit, so it cannot write; roll it back and retry)");
+}
+
+// Ends the request begun by Session::Enter when it goes out of scope, even if the work threw.
+struct LeaveSession {
+  engine::Session& session;
+  ~LeaveSession() { session.Leave(); }
+};
+
+// Waits, without holding a thread, until `session` holds the write lock.
+asio::awaitable<void> LockWrite(engine::Session& session);
+
+// `Holder` is a transport's stream: it has `protocol::Stream stream`, `engine::Session session` and
+// `StreamSlot slot`. Runs `work` on the stream's session: on the connection its transaction holds, or
+// a pooled one. A request that writes (Stream::Classify, on that connection) first takes the write
+// lock, waiting for it in FIFO order if another session holds it; a write in a transaction whose
+// snapshot is already stale fails at once with SQLITE_BUSY_SNAPSHOT instead. Afterwards the session
+// keeps the connection only while a transaction is open, and the lock only while it writes.
 //
-// Returns an error, without running `work`, when the request would wait for the writer while the
-// stream's client already has --max-writer-waits-per-client requests waiting (WRITER_QUEUE_FULL):
-// one client cannot fill the writer's queue ahead of everyone else. The caller reports it as the
-// request's error.
+// Returns an error, without running `work`, when the stream's transaction was taken away (lock
+// stealing, idle expiry), when the snapshot is stale, or when the request would wait for the lock
+// while the stream's client already has --max-writer-waits-per-client requests waiting
+// (WRITER_QUEUE_FULL): one client cannot fill the queue ahead of everyone else. The caller reports it
+// as the request's error.
 template <typename Holder, typename Work>
 [[nodiscard]] asio::awaitable<std::optional<protocol::Error>> RunOnStream(ServerContext& ctx, Holder& s,
                                                                           const protocol::StreamRequest& request, Work work) {
-  bool need_writer = co_await RunSql(ctx, [&]() -> bool {
-    if (s.lease) {
-      LH_LOG_TRACE("stream request on the connection its transaction holds");
-      work(s.lease.get());
-      if (s.lease->autocommit()) s.lease.Release();
-      return false;
+  enum class Next { kDone, kWaitForLock, kRefused };
+  std::optional<protocol::Error> refusal;
+  auto enter = [&]() -> engine::Connection* {
+    auto conn = s.session.Enter();
+    if (conn.ok()) return *conn;
+    engine::Session::Ended why = s.session.ended();
+    refusal = why != engine::Session::Ended::kNo
+                  ? TransactionEnded(ctx, why)
+                  : protocol::MakeError("INTERNAL_ERROR", "No database connection: " + conn.status().message());
+    return nullptr;
+  };
+  Next next = co_await RunSql(ctx, [&]() -> Next {
+    engine::Connection* conn = enter();
+    if (!conn) return Next::kRefused;
+    LeaveSession leave{s.session};
+    if (!s.session.holds_write_lock() && s.stream.Classify(request, *conn) == protocol::Access::kWrite &&
+        !s.session.TryLockWrite()) {
+      if (!s.session.SnapshotIsStale()) return Next::kWaitForLock;
+      refusal = StaleSnapshot();
+      return Next::kRefused;
     }
-    auto reader = ctx.db.AcquireReader();
-    if (!reader.ok()) return true;  // cannot open a reader: the writer still can serve this
-    switch (s.stream.Classify(request, **reader)) {
-      case protocol::Access::kNone: work(nullptr); return false;
-      case protocol::Access::kRead:
-        LH_LOG_TRACE("stream request on a reader");
-        work(reader->get());
-        if (!(*reader)->autocommit()) s.lease = std::move(*reader);
-        return false;
-      case protocol::Access::kWrite: return true;
-    }
-    return true;
+    LH_LOG_TRACE("stream request on a connection of its session ({})",
+                 s.session.holds_write_lock() ? "holding the write lock" : "reading");
+    work(conn);
+    return Next::kDone;
   });
-  if (!need_writer) co_return std::nullopt;
+  if (next == Next::kRefused) co_return refusal;
+  if (next == Next::kDone) co_return std::nullopt;
   KeyedLimit::Ticket waiting = ctx.writer_waits.TryTake(s.slot.client_key());
   if (!waiting) {
     co_return protocol::MakeError(
         "WRITER_QUEUE_FULL", "This client already has " + std::to_string(ctx.writer_waits.max_per_key()) +
                                  " requests waiting for the database's writer; retry when some of them have finished");
   }
-  engine::Lease writer = co_await AcquireWriter(ctx);
-  LH_LOG_TRACE("stream request on the writer");
+  co_await LockWrite(s.session);
+  LH_LOG_TRACE("stream request granted the write lock");
   waiting.Reset();
   co_await RunSql(ctx, [&] {
-    work(writer.get());
-    if (!writer->autocommit()) s.lease = std::move(writer);
-    else writer.Release();  // here, on the SQL pool: a checkpoint may run in Release
+    engine::Connection* conn = enter();
+    if (!conn) return;
+    LeaveSession leave{s.session};
+    work(conn);
   });
-  co_return std::nullopt;
+  co_return refusal;
 }
 
 }  // namespace litehouse::server

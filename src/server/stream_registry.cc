@@ -9,7 +9,7 @@
 namespace litehouse::server {
 
 std::unique_ptr<HttpStream> StreamRegistry::Create(Principal owner) {
-  auto s = std::make_unique<HttpStream>();
+  auto s = std::make_unique<HttpStream>(db_);
   s->owner = std::move(owner);
   std::lock_guard<std::mutex> lock(mu_);
   s->id = next_id_++;
@@ -60,7 +60,7 @@ Result<std::string> StreamRegistry::Put(std::unique_ptr<HttpStream>* stream) {
   std::string baton = fmt::format("{}.{:02x}", id, fmt::join(secret, ""));
   std::lock_guard<std::mutex> lock(mu_);
   in_flight_.erase(id);
-  parked_[id] = Parked{baton, Clock::now() + expiry_, std::move(*stream)};
+  parked_[id] = Parked{baton, clock_.Now() + expiry_, std::move(*stream)};
   return baton;
 }
 
@@ -71,7 +71,7 @@ void StreamRegistry::Drop(uint64_t id) {
 
 std::vector<std::unique_ptr<HttpStream>> StreamRegistry::Sweep() {
   std::vector<std::unique_ptr<HttpStream>> out;
-  auto now = Clock::now();
+  auto now = clock_.Now();
   std::lock_guard<std::mutex> lock(mu_);
   for (auto it = parked_.begin(); it != parked_.end();) {
     if (it->second.expires_at <= now) {

@@ -27,32 +27,36 @@
 #include <utility>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/status.h"
 #include "engine/database.h"
+#include "engine/session.h"
 #include "protocol/stream.h"
 #include "server/auth_gate.h"
 #include "server/limits.h"
 
 namespace litehouse::server {
 
-// One Hrana stream as the HTTP transport keeps it: the protocol state and the connection it holds
-// while a transaction is open.
+// One Hrana stream as the HTTP transport keeps it: the protocol state and its session of the
+// database (which holds a connection while a transaction is open).
 struct HttpStream {
+  explicit HttpStream(engine::Database& db) : session(db) {}
   uint64_t id = 0;
   Principal owner;  // who opened it; only they may take it (StreamRegistry::Take)
   StreamSlot slot;
   protocol::SqlStore sqls;  // over HTTP, stored SQL belongs to the stream
   protocol::Stream stream{&sqls};
-  engine::Lease lease;  // empty unless a transaction is open
+  engine::Session session;
 };
 
 class StreamRegistry {
  public:
-  using Clock = std::chrono::steady_clock;
   // kForeign: the baton is right, but the stream belongs to another principal.
   enum class TakeError { kNone, kUnknown, kUsed, kExpired, kForeign };
 
-  explicit StreamRegistry(Clock::duration expiry) : expiry_(expiry) {}
+  // Streams are sessions of `db`; they expire after `expiry` idle, as `clock` tells.
+  StreamRegistry(engine::Database& db, Clock::duration expiry, const Clock& clock = Clock::Steady())
+      : db_(db), expiry_(expiry), clock_(clock) {}
 
   // A new stream owned by `owner`, not parked.
   std::unique_ptr<HttpStream> Create(Principal owner = Principal{});
@@ -80,7 +84,9 @@ class StreamRegistry {
   };
   static constexpr size_t kRememberExpired = 4096;
 
+  engine::Database& db_;
   const Clock::duration expiry_;
+  const Clock& clock_;
   mutable std::mutex mu_;
   // Guarded by mu_.
   uint64_t next_id_ = 1;

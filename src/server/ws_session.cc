@@ -115,17 +115,16 @@ struct WsConnection;
 // One stream of a WebSocket connection. Its requests run one at a time, in arrival order, in a
 // worker coroutine that exists while the queue is not empty; different streams run concurrently.
 struct WsStream {
-  WsStream(protocol::SqlStore* sqls, StreamSlot s) : slot(std::move(s)), stream(sqls) {}
+  WsStream(engine::Database& db, protocol::SqlStore* sqls, StreamSlot s) : slot(std::move(s)), stream(sqls), session(db) {}
   StreamSlot slot;
   protocol::Stream stream;
-  engine::Lease lease;  // empty unless a transaction is open
+  engine::Session session;  // holds a connection while a transaction is open
   std::deque<std::pair<int32_t, WsRequest>> queue;
   bool running = false;
   std::map<int32_t, Cursor> cursors;
   // When the worker last went idle; a transaction idle past the stream expiry is rolled back and
   // the stream then answers TRANSACTION_TIMEOUT until it is closed (see ExpireIdleTransactions).
   std::chrono::steady_clock::time_point idle_since = std::chrono::steady_clock::now();
-  bool transaction_expired = false;
 };
 
 // Everything one connection owns. All of it is touched only on the network thread; the SQL pool
@@ -175,11 +174,16 @@ struct WsConnection {
 
 using ConnPtr = std::shared_ptr<WsConnection>;
 
-// Gives a stream's connection back on the SQL pool (a ROLLBACK may run there).
-void DisposeLease(ServerContext& ctx, engine::Lease lease, int32_t stream_id, const char* why) {
-  if (!lease) return;
+// Ends a stream's session on the SQL pool (a ROLLBACK may run there): closed, or `expired` (the
+// stream then answers TRANSACTION_TIMEOUT until it is closed).
+void EndSession(ServerContext& ctx, const std::shared_ptr<WsStream>& s, int32_t stream_id, const char* why,
+                bool expired = false) {
+  if (!s->session.in_transaction()) return;  // nothing held between requests
   LH_LOG_WARN("websocket stream {} {} with a transaction open: rolling it back", stream_id, why);
-  asio::post(ctx.sql_pool, [l = std::move(lease)]() mutable { l.Release(); });
+  asio::post(ctx.sql_pool, [s, expired] {
+    if (expired) s->session.Expire();
+    else s->session.Close();
+  });
 }
 
 // Marks the connection closed and wakes everything that waits on it.
@@ -273,19 +277,16 @@ void RespondError(const ConnPtr& conn, int32_t request_id, Error error) {
 asio::awaitable<void> RunRequest(ConnPtr conn, std::shared_ptr<WsStream> s, int32_t request_id, WsRequest req) {
   ServerContext& ctx = conn->ctx;
   s->stream.set_read_only(conn->principal.grant == Grant::kReadOnly);
-  if (s->transaction_expired && req.type != WsRequest::Type::kCloseStream) {
+  if (auto ended = s->session.ended(); ended != engine::Session::Ended::kNo && req.type != WsRequest::Type::kCloseStream) {
     // Never let the client's next statement run in autocommit as if its transaction were still open.
-    RespondError(conn, request_id,
-                 MakeError("TRANSACTION_TIMEOUT", "The transaction was rolled back after being idle for longer than " +
-                                                      std::to_string(ctx.opts.stream_expiry.count()) +
-                                                      " ms; close this stream and open another"));
+    RespondError(conn, request_id, TransactionEnded(ctx, ended));
     co_return;
   }
   protocol::WsResponse response;
   response.type = req.type;
   switch (req.type) {
     case WsRequest::Type::kCloseStream:
-      DisposeLease(ctx, std::move(s->lease), req.stream_id, "closed");
+      EndSession(ctx, s, req.stream_id, "closed");
       for (const auto& [id, c] : s->cursors) conn->cursor_bytes -= c.bytes;
       s->cursors.clear();
       Respond(conn, request_id, std::move(response));
@@ -387,7 +388,7 @@ asio::awaitable<void> RunStreamWorker(ConnPtr conn, std::shared_ptr<WsStream> s)
   s->idle_since = std::chrono::steady_clock::now();
   if (conn->closed) {
     s->queue.clear();
-    DisposeLease(conn->ctx, std::move(s->lease), -1, "left open by a closed connection,");
+    EndSession(conn->ctx, s, -1, "left open by a closed connection,");
   }
 }
 
@@ -411,9 +412,9 @@ asio::awaitable<void> ExpireIdleTransactions(std::weak_ptr<WsConnection> weak) {
     if (!conn || conn->closed) co_return;
     auto now = std::chrono::steady_clock::now();
     for (auto& [id, s] : conn->streams) {
-      if (s->lease && !s->running && s->queue.empty() && now - s->idle_since > conn->ctx.opts.stream_expiry) {
-        DisposeLease(conn->ctx, std::move(s->lease), id, "expired");
-        s->transaction_expired = true;
+      if (!s->running && s->queue.empty() && now - s->idle_since > conn->ctx.opts.stream_expiry &&
+          s->session.in_transaction()) {
+        EndSession(conn->ctx, s, id, "expired", /*expired=*/true);
       }
     }
   }
@@ -448,7 +449,7 @@ std::optional<Violation> Dispatch(const ConnPtr& conn, int32_t request_id, WsReq
         RespondError(conn, request_id, std::move(refusal));
         return std::nullopt;
       }
-      auto s = std::make_shared<WsStream>(&conn->sqls, std::move(slot));
+      auto s = std::make_shared<WsStream>(conn->ctx.db, &conn->sqls, std::move(slot));
       s->stream.set_max_response_bytes(conn->ctx.opts.max_response_bytes);
       conn->streams.emplace(req.stream_id, std::move(s));
       Respond(conn, request_id, std::move(response));
@@ -607,7 +608,7 @@ asio::awaitable<void> RunWsSession(ServerContext& ctx, beast::tcp_stream stream,
   MarkClosed(conn);
   // Streams whose worker is idle give their connections back now; running workers do it when they end.
   for (auto& [id, s] : conn->streams) {
-    if (!s->running) DisposeLease(ctx, std::move(s->lease), id, "left open by a closed connection,");
+    if (!s->running) EndSession(ctx, s, id, "left open by a closed connection,");
   }
   conn->streams.clear();
   conn->cursor_streams.clear();

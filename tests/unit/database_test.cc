@@ -51,7 +51,7 @@ TEST_F(DatabaseTest, WriterIsGrantedInRequestOrder) {
     });
   }
   EXPECT_TRUE(order.empty()) << "nobody may get the writer while it is held";
-  EXPECT_EQ(db_->stats().writer_waiters, 3u);
+  EXPECT_EQ(db_->stats().write_waiters, 3u);
   first.Release();
   ASSERT_EQ(order, std::vector<int>({0}));
   held.back().Release();
@@ -59,7 +59,7 @@ TEST_F(DatabaseTest, WriterIsGrantedInRequestOrder) {
   held.back().Release();
   ASSERT_EQ(order, std::vector<int>({0, 1, 2}));
   held.clear();
-  EXPECT_EQ(db_->stats().writer_waiters, 0u);
+  EXPECT_EQ(db_->stats().write_waiters, 0u);
 }
 
 TEST_F(DatabaseTest, ReadersCannotWrite) {

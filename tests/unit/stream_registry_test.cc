@@ -7,10 +7,28 @@
 
 #include <regex>
 #include <set>
-#include <thread>
+
+#include "../support/fake_clock.h"
+#include "engine/database.h"
+#include "test_dir.h"
 
 namespace litehouse::server {
 namespace {
+
+// A database for the streams' sessions; declared before the registry, so that it outlives them.
+class TestDb {
+ public:
+  TestDb() {
+    engine::DatabaseOptions opts;
+    opts.path = dir_.file("db");
+    db_ = std::move(engine::Database::Open(opts)).value();
+  }
+  engine::Database& operator*() { return *db_; }
+
+ private:
+  testing::TestDir dir_;
+  std::unique_ptr<engine::Database> db_;
+};
 
 // Parks `s` and returns its baton (the random source does not fail in these tests).
 std::string Park(StreamRegistry& reg, std::unique_ptr<HttpStream> s) {
@@ -22,7 +40,8 @@ std::string Park(StreamRegistry& reg, std::unique_ptr<HttpStream> s) {
 const Principal kAnon;
 
 TEST(StreamRegistry, ABatonServesExactlyOneRequest) {
-  StreamRegistry reg(std::chrono::seconds(10));
+  TestDb db;
+  StreamRegistry reg(*db, std::chrono::seconds(10));
   auto s = reg.Create();
   uint64_t id = s->id;
   std::string baton = Park(reg, std::move(s));
@@ -41,7 +60,8 @@ TEST(StreamRegistry, ABatonServesExactlyOneRequest) {
 }
 
 TEST(StreamRegistry, RefusesForgedBatons) {
-  StreamRegistry reg(std::chrono::seconds(10));
+  TestDb db;
+  StreamRegistry reg(*db, std::chrono::seconds(10));
   std::string baton = Park(reg, reg.Create());
   StreamRegistry::TakeError why;
   std::string forged = baton;
@@ -57,9 +77,13 @@ TEST(StreamRegistry, RefusesForgedBatons) {
 }
 
 TEST(StreamRegistry, IdleStreamsExpireAndTheirBatonsSaySo) {
-  StreamRegistry reg(std::chrono::milliseconds(1));
+  TestDb db;
+  testing::FakeClock clock;
+  StreamRegistry reg(*db, std::chrono::seconds(10), clock);
   std::string baton = Park(reg, reg.Create());
-  std::this_thread::sleep_for(std::chrono::milliseconds(5));  // past a 1 ms expiry; no race to lose
+  clock.Advance(std::chrono::seconds(9));
+  EXPECT_TRUE(reg.Sweep().empty()) << "not idle for the expiry yet";
+  clock.Advance(std::chrono::seconds(1));
   auto expired = reg.Sweep();
   ASSERT_EQ(expired.size(), 1u);
   StreamRegistry::TakeError why;
@@ -72,7 +96,8 @@ TEST(StreamRegistry, IdleStreamsExpireAndTheirBatonsSaySo) {
 // parts of many batons are all different and use every hex digit (an mt19937_64 seeded from 32 bits
 // passes this too: the property that matters, unpredictability, comes from RAND_bytes in Put).
 TEST(StreamRegistry, BatonsCarry128RandomBits) {
-  StreamRegistry reg(std::chrono::seconds(10));
+  TestDb db;
+  StreamRegistry reg(*db, std::chrono::seconds(10));
   std::set<std::string> secrets;
   std::set<char> digits;
   const std::regex shape("^[0-9]+\\.[0-9a-f]{32}$");
@@ -90,7 +115,8 @@ TEST(StreamRegistry, BatonsCarry128RandomBits) {
 // A stream is bound to the principal that opened it: another credential presenting the right baton
 // is refused as kForeign, and the stream stays parked, under the same baton, for its owner.
 TEST(StreamRegistry, AnotherPrincipalCannotTakeAStream) {
-  StreamRegistry reg(std::chrono::seconds(10));
+  TestDb db;
+  StreamRegistry reg(*db, std::chrono::seconds(10));
   const Principal owner{Grant::kReadWrite, "jwt:owner"};
   const Principal other{Grant::kReadWrite, "jwt:other"};
   const Principal owner_read_only{Grant::kReadOnly, "jwt:owner"};  // the same id with another grant

@@ -233,7 +233,8 @@ TEST_F(StreamTest, ClassifiesReadsAndWrites) {
   EXPECT_EQ(classify("WITH x AS (SELECT 1) SELECT * FROM x"), Access::kRead);
   EXPECT_EQ(classify("INSERT INTO t(name) VALUES ('a')"), Access::kWrite);
   EXPECT_EQ(classify("CREATE TABLE u(x)"), Access::kWrite);
-  EXPECT_EQ(classify("BEGIN"), Access::kWrite) << "a deferred transaction may write later";
+  EXPECT_EQ(classify("BEGIN"), Access::kRead) << "a deferred transaction takes no lock; its first write will";
+  EXPECT_EQ(classify("SAVEPOINT a"), Access::kRead);
   EXPECT_EQ(classify("BEGIN IMMEDIATE"), Access::kWrite);
   EXPECT_EQ(classify("BEGIN TRANSACTION READONLY"), Access::kRead);
   EXPECT_EQ(classify("SELECT * FROM not_yet_created"), Access::kWrite) << "unpreparable: let the writer decide";
@@ -248,10 +249,14 @@ TEST_F(StreamTest, AReadOnlyTransactionOnAReaderRefusesWrites) {
   SqlStore sqls;
   Stream s(&sqls);
   ASSERT_TRUE(s.Handle(Execute("BEGIN TRANSACTION READONLY"), reader->get()).ok);
+  EXPECT_EQ(s.Classify(Execute("INSERT INTO t(name) VALUES ('no')"), **reader), Access::kRead)
+      << "a write inside a READONLY transaction must not ask for the write lock";
   auto w = s.Handle(Execute("INSERT INTO t(name) VALUES ('no')"), reader->get());
   ASSERT_FALSE(w.ok);
   EXPECT_EQ(w.error.code, "SQLITE_READONLY");
   ASSERT_TRUE(s.Handle(Execute("COMMIT"), reader->get()).ok);
+  EXPECT_EQ(s.Classify(Execute("INSERT INTO t(name) VALUES ('yes')"), **reader), Access::kWrite)
+      << "the READONLY transaction is over";
 }
 
 // Stored SQL is bounded per text (--max-sql-length, as SQLITE_TOOBIG like an execute of it) and in

@@ -1,0 +1,142 @@
+#include "engine/session.h"
+
+#include <optional>
+
+#include "common/log.h"
+
+namespace litehouse::engine {
+
+Session::~Session() { Close(); }
+
+Result<Connection*> Session::Enter() {
+  {
+    std::lock_guard<std::mutex> lock(db_.mu_);
+    if (ended_ != Ended::kNo) return Status::Cancelled("the session's transaction was rolled back");
+    busy_ = true;
+  }
+  if (!conn_) {
+    auto conn = db_.TakeConnection();
+    if (!conn.ok()) {
+      std::lock_guard<std::mutex> lock(db_.mu_);
+      busy_ = false;
+      return conn.status();
+    }
+    std::lock_guard<std::mutex> lock(db_.mu_);
+    conn_ = std::move(conn).value();
+  }
+  if (holds_lock_) {
+    Status s = conn_->SetQueryOnly(false);
+    if (!s.ok()) LH_LOG_WARN("cannot make a connection writable: {}", s.ToString());
+  }
+  return conn_.get();
+}
+
+bool Session::TryLockWrite() {
+  if (holds_lock_) return true;
+  if (!db_.TryLock(this)) return false;
+  Status s = conn_->SetQueryOnly(false);
+  if (!s.ok()) LH_LOG_WARN("cannot make a connection writable: {}", s.ToString());
+  return true;
+}
+
+bool Session::SnapshotIsStale() {
+  if (!conn_ || conn_->txn_state() != SQLITE_TXN_READ) return false;
+  return db_.SnapshotIsStale(*conn_);
+}
+
+void Session::LockWrite(std::function<void()> granted) { db_.Lock(this, std::move(granted)); }
+
+void Session::Leave() {
+  Connection* c = conn_.get();
+  bool steal;
+  {
+    std::lock_guard<std::mutex> lock(db_.mu_);
+    steal = steal_pending_;
+  }
+  bool stolen = false;
+  if (c && steal && holds_lock_ && !c->autocommit()) {
+    LH_LOG_WARN("a transaction held the write lock for longer than {} ms while others waited: rolling it back",
+                db_.txn_timeout().count());
+    (void)c->Exec("ROLLBACK");
+    stolen = true;
+  }
+  const bool keep_conn = c && !c->autocommit();
+  const bool unlock = holds_lock_ && (!c || c->txn_state() != SQLITE_TXN_WRITE);
+  if (unlock && keep_conn) {
+    Status s = c->SetQueryOnly(true);
+    if (!s.ok()) LH_LOG_WARN("cannot make a connection query_only: {}", s.ToString());
+  }
+  std::unique_ptr<Connection> give_back;
+  std::optional<Ended> release;
+  {
+    std::lock_guard<std::mutex> lock(db_.mu_);
+    busy_ = false;
+    if (unlock) {
+      holds_lock_ = false;
+      steal_pending_ = false;
+    }
+    if (stolen) {
+      ended_ = Ended::kStolen;
+      ++db_.stats_.locks_stolen;
+    }
+    if (!keep_conn) give_back = std::move(conn_);
+    std::swap(release, pending_release_);
+  }
+  if (unlock) db_.Unlock(give_back ? give_back.get() : nullptr);
+  if (give_back) db_.ReturnConnection(std::move(give_back));
+  if (release) Release(*release);
+}
+
+void Session::Release(Ended why) {
+  std::unique_ptr<Connection> conn;
+  bool unlock = false;
+  bool waiting = false;
+  {
+    std::lock_guard<std::mutex> lock(db_.mu_);
+    if (busy_) {
+      // A request started just before: it ends the session's transaction when it leaves.
+      pending_release_ = why;
+      return;
+    }
+    conn = std::move(conn_);
+    unlock = holds_lock_;
+    holds_lock_ = false;
+    steal_pending_ = false;
+    waiting = waiting_;
+    if (why != Ended::kNo && conn && !conn->autocommit()) ended_ = why;
+  }
+  if (waiting) db_.CancelWait(this);
+  // Clean() rolls back: SQLite's own lock is free before the write lock goes on, or the connection
+  // that could not roll back is closed first.
+  if (conn && !db_.Clean(*conn)) {
+    db_.ReturnConnection(std::move(conn));
+    conn.reset();
+  }
+  if (unlock) db_.Unlock(conn.get());
+  if (conn) db_.ReturnConnection(std::move(conn));
+}
+
+void Session::Close() {
+  Release(Ended::kNo);
+  std::lock_guard<std::mutex> lock(db_.mu_);
+  ended_ = Ended::kNo;
+}
+
+void Session::Expire() { Release(Ended::kExpired); }
+
+bool Session::holds_write_lock() const {
+  std::lock_guard<std::mutex> lock(db_.mu_);
+  return holds_lock_;
+}
+
+bool Session::in_transaction() const {
+  std::lock_guard<std::mutex> lock(db_.mu_);
+  return conn_ != nullptr;
+}
+
+Session::Ended Session::ended() const {
+  std::lock_guard<std::mutex> lock(db_.mu_);
+  return ended_;
+}
+
+}  // namespace litehouse::engine

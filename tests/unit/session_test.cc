@@ -1,0 +1,238 @@
+// The engine's concurrency rules, through Session: deferred transactions take no lock, one writer at
+// a time in FIFO order, stale snapshots are told at once, and a holder past the transaction timeout
+// loses the lock. Time is a FakeClock; nothing sleeps.
+#include "engine/session.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "../support/fake_clock.h"
+#include "engine/database.h"
+#include "test_dir.h"
+
+namespace litehouse::engine {
+namespace {
+
+using namespace std::chrono_literals;
+
+class SessionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    DatabaseOptions opts;
+    opts.path = dir_.file("db");
+    opts.clock = &clock_;
+    opts.txn_timeout = 5s;
+    db_ = std::move(Database::Open(opts)).value();
+    Session setup(*db_);
+    Run(setup, "CREATE TABLE t(x)", /*write=*/true);
+    Run(setup, "INSERT INTO t VALUES (1)", true);
+  }
+
+  // One request of `s` running `sql`, as the server runs it: a write takes the lock first (which must
+  // be free). Returns the first column of the first row, or the error's message.
+  std::string Run(Session& s, const std::string& sql, bool write = false) {
+    auto conn = s.Enter();
+    if (!conn.ok()) return "error: " + conn.status().message();
+    if (write) {
+      EXPECT_TRUE(s.TryLockWrite()) << sql;
+    }
+    std::string out;
+    auto stmt = (*conn)->Prepare(sql, nullptr);
+    if (!stmt.ok()) {
+      out = "error: " + stmt.status().message();
+    } else {
+      auto row = stmt->Step();
+      if (!row.ok()) {
+        out = "error: " + row.status().ToString();
+      } else if (*row) {
+        out = std::to_string(std::get<int64_t>(stmt->column(0)));
+      }
+    }
+    s.Leave();
+    return out;
+  }
+
+  testing::TestDir dir_;
+  testing::FakeClock clock_;
+  std::unique_ptr<Database> db_;
+};
+
+TEST_F(SessionTest, ADeferredTransactionTakesNoLockAndReadsItsSnapshot) {
+  Session s1(*db_), s2(*db_);
+  Run(s1, "BEGIN");
+  EXPECT_TRUE(s1.in_transaction());
+  EXPECT_FALSE(s1.holds_write_lock()) << "BEGIN (deferred) takes no lock";
+  Run(s2, "BEGIN");
+  Run(s2, "INSERT INTO t VALUES (10)", /*write=*/true);
+  EXPECT_TRUE(s2.holds_write_lock());
+  EXPECT_EQ(Run(s1, "SELECT sum(x) FROM t"), "1") << "s1 does not see s2's uncommitted insert";
+  EXPECT_EQ(Run(s2, "SELECT sum(x) FROM t"), "11") << "s2 sees its own insert";
+  Run(s2, "COMMIT");
+  EXPECT_FALSE(s2.holds_write_lock());
+  EXPECT_FALSE(s2.in_transaction());
+  EXPECT_EQ(Run(s1, "SELECT sum(x) FROM t"), "1") << "s1 keeps its snapshot";
+  Run(s1, "COMMIT");
+  EXPECT_EQ(Run(s1, "SELECT sum(x) FROM t"), "11");
+}
+
+TEST_F(SessionTest, ANonWritingConnectionCannotWrite) {
+  Session s(*db_);
+  EXPECT_NE(Run(s, "INSERT INTO t VALUES (2)").find("readonly"), std::string::npos)
+      << "without the lock a connection is query_only";
+}
+
+TEST_F(SessionTest, WritersGetTheLockInRequestOrder) {
+  Session holder(*db_), a(*db_), b(*db_);
+  Run(holder, "BEGIN IMMEDIATE", true);
+  ASSERT_TRUE(holder.holds_write_lock());
+  std::vector<std::string> order;
+  auto enter = [&](Session& s) {
+    auto c = s.Enter();
+    ASSERT_TRUE(c.ok());
+    EXPECT_FALSE(s.TryLockWrite()) << "the lock is held";
+    s.Leave();
+  };
+  enter(a);
+  a.LockWrite([&] { order.push_back("a"); });
+  enter(b);
+  b.LockWrite([&] { order.push_back("b"); });
+  Session late(*db_);
+  enter(late);  // someone waits: TryLockWrite must not jump the queue even once the lock is free
+  EXPECT_EQ(db_->stats().write_waiters, 2u);
+  Run(holder, "COMMIT");
+  ASSERT_EQ(order, std::vector<std::string>({"a"}));
+  EXPECT_TRUE(a.holds_write_lock());
+  {
+    auto c = late.Enter();
+    EXPECT_FALSE(late.TryLockWrite()) << "b waits: nobody jumps ahead of it";
+    late.Leave();
+  }
+  EXPECT_EQ(Run(a, "INSERT INTO t VALUES (2)"), "");
+  EXPECT_FALSE(a.holds_write_lock()) << "an autocommit write gives the lock back";
+  ASSERT_EQ(order, std::vector<std::string>({"a", "b"}));
+  b.Close();  // b never used its turn: closing gives it on
+  EXPECT_EQ(db_->stats().write_waiters, 0u);
+  Session again(*db_);
+  Run(again, "INSERT INTO t VALUES (3)", true);
+}
+
+TEST_F(SessionTest, AStaleSnapshotIsToldBeforeWaiting) {
+  Session reader(*db_), writer(*db_);
+  Run(reader, "BEGIN");
+  EXPECT_EQ(Run(reader, "SELECT count(*) FROM t"), "1");
+  {
+    auto c = reader.Enter();
+    EXPECT_FALSE(reader.SnapshotIsStale()) << "nothing committed since its snapshot";
+    reader.Leave();
+  }
+  Run(writer, "BEGIN IMMEDIATE", true);
+  Run(writer, "INSERT INTO t VALUES (5)");
+  {
+    auto c = reader.Enter();
+    EXPECT_FALSE(reader.SnapshotIsStale()) << "the other transaction has not committed yet";
+    reader.Leave();
+  }
+  Run(writer, "COMMIT");
+  auto c = reader.Enter();
+  ASSERT_TRUE(c.ok());
+  EXPECT_TRUE(reader.SnapshotIsStale());
+  ASSERT_TRUE(reader.TryLockWrite()) << "the lock is free";
+  auto stmt = (*c)->Prepare("INSERT INTO t VALUES (6)", nullptr);
+  ASSERT_TRUE(stmt.ok());
+  auto step = stmt->Step();
+  ASSERT_FALSE(step.ok());
+  EXPECT_EQ(step.status().sqlite_code(), SQLITE_BUSY_SNAPSHOT) << "SQLite agrees";
+  reader.Leave();
+  EXPECT_FALSE(reader.holds_write_lock()) << "it never wrote: the lock is given back";
+}
+
+TEST_F(SessionTest, AnIdleHolderPastTheTimeoutLosesTheLockToAWaiter) {
+  Session holder(*db_), waiter(*db_);
+  Run(holder, "BEGIN", false);
+  Run(holder, "INSERT INTO t VALUES (100)", true);
+  ASSERT_TRUE(holder.holds_write_lock());
+
+  clock_.Advance(10s);
+  db_->StealExpiredLock();
+  EXPECT_TRUE(holder.holds_write_lock()) << "nobody waits: no reason to steal";
+
+  auto c = waiter.Enter();
+  ASSERT_FALSE(waiter.TryLockWrite());
+  waiter.Leave();
+  bool granted = false;
+  waiter.LockWrite([&] { granted = true; });
+  // Held for 10 s already; stealing counts from when it was granted, so it goes now.
+  db_->StealExpiredLock();
+  EXPECT_TRUE(granted);
+  EXPECT_FALSE(holder.holds_write_lock());
+  EXPECT_EQ(holder.ended(), Session::Ended::kStolen);
+  EXPECT_EQ(db_->stats().locks_stolen, 1u);
+  EXPECT_EQ(Run(holder, "SELECT 1").rfind("error", 0), 0u) << "the robbed stream answers an error until closed";
+  EXPECT_EQ(Run(waiter, "INSERT INTO t VALUES (7)"), "") << "the waiter writes with the lock it was granted";
+  EXPECT_EQ(Run(waiter, "SELECT count(*) FROM t WHERE x = 100"), "0") << "the holder's insert was rolled back";
+  holder.Close();
+  EXPECT_EQ(holder.ended(), Session::Ended::kNo);
+  EXPECT_EQ(Run(holder, "SELECT count(*) FROM t WHERE x = 7"), "1");
+}
+
+TEST_F(SessionTest, TheTimeoutCountsFromTheGrant) {
+  Session holder(*db_), waiter(*db_);
+  Run(holder, "BEGIN IMMEDIATE", true);
+  auto c = waiter.Enter();
+  waiter.Leave();
+  bool granted = false;
+  waiter.LockWrite([&] { granted = true; });
+  clock_.Advance(4900ms);
+  db_->StealExpiredLock();
+  EXPECT_FALSE(granted) << "4.9 s is within the timeout";
+  clock_.Advance(100ms);
+  db_->StealExpiredLock();
+  EXPECT_TRUE(granted);
+  waiter.Close();
+}
+
+TEST_F(SessionTest, ABusyHolderIsInterruptedAndLosesTheLockWhenItsRequestEnds) {
+  Session holder(*db_), waiter(*db_);
+  Run(holder, "BEGIN IMMEDIATE", true);
+  Run(holder, "INSERT INTO t VALUES (200)");
+  bool granted = false;
+  waiter.LockWrite([&] { granted = true; });
+  auto conn = holder.Enter();  // a request is running
+  ASSERT_TRUE(conn.ok());
+  clock_.Advance(6s);
+  db_->StealExpiredLock();
+  EXPECT_FALSE(granted) << "a running request is not robbed mid-statement";
+  holder.Leave();
+  EXPECT_TRUE(granted) << "its request ended: the lock goes on";
+  EXPECT_EQ(holder.ended(), Session::Ended::kStolen);
+  EXPECT_EQ(Run(waiter, "SELECT count(*) FROM t WHERE x = 200"), "0");
+  waiter.Close();
+}
+
+TEST_F(SessionTest, ExpiringAnIdleTransactionRollsItBackAndSaysSo) {
+  Session s(*db_), other(*db_);
+  Run(s, "BEGIN IMMEDIATE", true);
+  Run(s, "INSERT INTO t VALUES (300)");
+  s.Expire();
+  EXPECT_EQ(s.ended(), Session::Ended::kExpired);
+  EXPECT_FALSE(s.holds_write_lock());
+  Run(other, "INSERT INTO t VALUES (8)", true);
+  EXPECT_EQ(Run(other, "SELECT count(*) FROM t WHERE x = 300"), "0");
+}
+
+TEST_F(SessionTest, ALeftOverTransactionNeverReachesTheNextUser) {
+  Session s(*db_);
+  Run(s, "BEGIN");
+  Run(s, "SELECT count(*) FROM t");
+  s.Close();
+  EXPECT_FALSE(s.in_transaction());
+  auto reader = db_->AcquireReader();
+  ASSERT_TRUE(reader.ok());
+  EXPECT_TRUE((*reader)->autocommit());
+  EXPECT_TRUE((*reader)->query_only());
+}
+
+}  // namespace
+}  // namespace litehouse::engine
