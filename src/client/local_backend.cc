@@ -60,7 +60,7 @@ class LocalBackend : public Backend {
 }  // namespace
 
 Result<std::unique_ptr<Backend>> OpenLocalBackend(const std::string& path, bool read_only) {
-  auto conn = engine::Connection::Open(path, read_only ? engine::Role::kReader : engine::Role::kWriter);
+  auto conn = engine::Connection::Open(path, read_only ? engine::Role::kReader : engine::Role::kStandalone);
   if (!conn.ok()) return conn.status();
   return std::unique_ptr<Backend>(new LocalBackend(std::move(conn).value()));
 }

@@ -85,9 +85,9 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, Ro
   // Waits on locks held by other processes (a backup tool, the sqlite3 CLI). Inside this process the
   // writer lease already serializes writers, so this is rarely reached.
   sqlite3_busy_timeout(db, 5000);
-  const char* setup = role == Role::kWriter
-                          ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=0;"
-                          : "PRAGMA wal_autocheckpoint=0; PRAGMA query_only=1;";
+  const char* setup = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=1000;";
+  if (role == Role::kWriter) setup = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=0;";
+  if (role == Role::kReader) setup = "PRAGMA wal_autocheckpoint=0; PRAGMA query_only=1;";
   Status s = conn->Exec(setup);
   if (!s.ok()) return s;
   conn->query_only_ = role == Role::kReader;

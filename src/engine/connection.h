@@ -70,8 +70,11 @@ class Statement {
 };
 
 enum class Role {
-  kWriter,  // the one connection that writes; wal_autocheckpoint=0, the engine checkpoints
-  kReader,  // query_only=1: a write through it fails with SQLITE_READONLY
+  kWriter,      // a server connection that may write; wal_autocheckpoint=0, the engine checkpoints
+  kReader,      // query_only=1: a write through it fails with SQLITE_READONLY
+  kStandalone,  // the only user of its file (the client library's local database): it writes, and
+                // checkpoints itself as SQLite does by default (wal_autocheckpoint=1000), since no
+                // engine does it for it
 };
 
 class Connection {

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -275,6 +277,25 @@ TEST_P(ClientTest, ALostServerIsAnErrorNeverACrash) {
 INSTANTIATE_TEST_SUITE_P(Backends, ClientTest, ::testing::Values(Backend::kMemory, Backend::kFile, Backend::kHttp, Backend::kWs,
                                            Backend::kHttps, Backend::kWss),
                          Name);
+
+// A local file checkpoints as SQLite does by default: loading many transactions (what `litehouse
+// shell file.db < dump.sql` does) does not leave a WAL the size of everything loaded.
+TEST(ClientLocalFile, TheWalIsCheckpointedAsItGrows) {
+  testing::TestDir dir;
+  std::string path = dir.file("local.db");
+  auto c = Client::Open({"file:" + path});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_TRUE((*c)->Execute("CREATE TABLE big(b BLOB)").ok());
+  for (int i = 0; i < 3000; ++i) {  // 3000 transactions of one 4 KiB page each: 12 MiB through the WAL
+    ASSERT_TRUE((*c)->Execute({"INSERT INTO big VALUES (randomblob(4000))"}).ok());
+  }
+  std::error_code ec;
+  auto wal = std::filesystem::file_size(path + "-wal", ec);
+  ASSERT_FALSE(ec) << ec.message();
+  EXPECT_LT(wal, 8u << 20) << "the WAL holds " << wal << " bytes: it was never checkpointed";
+  auto db = std::filesystem::file_size(path, ec);
+  EXPECT_GT(db, 8u << 20) << "the pages reached the database file";
+}
 
 TEST(ClientOpen, RefusesWhatItCannotServe) {
   EXPECT_TRUE(Client::Open({"ftp://example.com"}).status().IsInvalidArgument());
