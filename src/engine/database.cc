@@ -56,7 +56,8 @@ Result<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& options)
 }
 
 Result<std::unique_ptr<Connection>> Database::OpenConnection(Role role) {
-  auto conn = Connection::Open(open_name_, role, options_.guard, vfs_ ? vfs_->name() : nullptr);
+  const char* vfs = vfs_ ? vfs_->name() : options_.vfs.empty() ? nullptr : options_.vfs.c_str();
+  auto conn = Connection::Open(open_name_, role, options_.guard, vfs);
   if (!conn.ok()) return conn.status();
   // Every pooled connection may write once its holder has the lock; until then it is query_only, so
   // that no write can ever bypass the lock.
@@ -171,14 +172,7 @@ void Database::CancelWait(Session* session) {
 void Database::Unlock(Connection* conn) {
   // Still the holder here: checkpoint before anyone else may write. PASSIVE never waits for readers;
   // frames that readers still need stay in the WAL and are copied by a later checkpoint.
-  if (conn && wal_frames_ >= options_.checkpoint_threshold_frames) {
-    int log_frames = 0, checkpointed = 0;
-    int rc = sqlite3_wal_checkpoint_v2(conn->raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &checkpointed);
-    if (rc != SQLITE_OK) LH_LOG_WARN("passive checkpoint failed: {}", sqlite3_errstr(rc));
-    wal_frames_ = 0;
-    std::lock_guard<std::mutex> lock(mu_);
-    ++stats_.checkpoints;
-  }
+  if (conn && wal_frames_ >= options_.checkpoint_threshold_frames) (void)RunCheckpoint(*conn, SQLITE_CHECKPOINT_PASSIVE);
   std::function<void()> next;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -269,9 +263,48 @@ void Database::StealExpiredLock() {
   }
 }
 
-int Database::OnWalCommit(void* self, sqlite3*, const char*, int frames) {
-  static_cast<Database*>(self)->wal_frames_ = frames;
+int Database::OnWalCommit(void* self, sqlite3* db, const char*, int frames) {
+  auto* me = static_cast<Database*>(self);
+  me->wal_frames_ = frames;
+  if (me->options_.commit_observer) me->options_.commit_observer->OnCommit(db, frames);
   return SQLITE_OK;
+}
+
+Status Database::RunCheckpoint(Connection& conn, int mode) {
+  CommitObserver* observer = options_.commit_observer;
+  if (observer && !observer->MayCheckpoint()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.checkpoints_held_back;
+    return Status::Busy("the commit observer holds checkpoints back");
+  }
+  int log_frames = 0, checkpointed = 0;
+  int rc = sqlite3_wal_checkpoint_v2(conn.raw(), nullptr, mode, &log_frames, &checkpointed);
+  Status s = rc == SQLITE_OK ? Status::OK() : conn.ErrorStatus(rc);
+  if (rc == SQLITE_OK) wal_frames_ = log_frames - checkpointed;
+  std::lock_guard<std::mutex> lock(mu_);
+  checkpoint_status_ = s;
+  if (!s.ok()) {
+    ++stats_.checkpoint_failures;
+    LH_LOG_ERROR("checkpoint failed: {}", s.ToString());
+    return s;
+  }
+  ++stats_.checkpoints;
+  if (checkpointed < log_frames) {
+    // A reader's snapshot still needs frames the checkpoint cannot copy: the WAL cannot shrink until
+    // it ends. Said at most once a minute.
+    auto now = clock_.Now();
+    if (now - checkpoint_stall_logged_ >= std::chrono::minutes(1)) {
+      checkpoint_stall_logged_ = now;
+      LH_LOG_WARN("the checkpoint copied {} of the WAL's {} frames: a read transaction holds an older snapshot",
+                  checkpointed, log_frames);
+    }
+  }
+  return s;
+}
+
+Status Database::checkpoint_status() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return checkpoint_status_;
 }
 
 Status Database::Checkpoint(int mode) {
@@ -290,15 +323,7 @@ Status Database::Checkpoint(int mode) {
     cv.wait(lock, [&] { return done; });
   }
   if (!lease) return Status::Unavailable("no connection for the checkpoint");
-  int log_frames = 0, checkpointed = 0;
-  int rc = sqlite3_wal_checkpoint_v2(lease->raw(), nullptr, mode, &log_frames, &checkpointed);
-  Status s = rc == SQLITE_OK ? Status::OK() : lease->ErrorStatus(rc);
-  if (rc == SQLITE_OK) {
-    wal_frames_ = 0;
-    std::lock_guard<std::mutex> lock(mu_);
-    ++stats_.checkpoints;
-  }
-  return s;
+  return RunCheckpoint(*lease, mode);
 }
 
 DatabaseStats Database::stats() const {

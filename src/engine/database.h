@@ -63,6 +63,18 @@ class Lease {
   bool writes_ = false;
 };
 
+// Sees every commit, for the modules that capture committed pages (replication, backup), and says
+// when the engine may checkpoint, so that no frame leaves the WAL before it was captured.
+class CommitObserver {
+ public:
+  virtual ~CommitObserver() = default;
+  // After each commit, on the committing connection's thread, while its session still holds the
+  // write lock (so before any other write): `wal_frames` is the size of the WAL in frames now.
+  virtual void OnCommit(sqlite3* db, int wal_frames) = 0;
+  // Asked before every checkpoint the engine runs; false holds it back for now.
+  virtual bool MayCheckpoint() { return true; }
+};
+
 struct DatabaseOptions {
   std::string path;                       // the database file; its directory must exist
   size_t max_idle_connections = 8;        // idle pooled connections kept open
@@ -76,12 +88,19 @@ struct DatabaseOptions {
   std::chrono::milliseconds txn_timeout{5000};
   // Where lock stealing reads the time; null: Clock::Steady(). Must outlive the Database.
   const Clock* clock = nullptr;
+  // Told of every commit and asked before every checkpoint; null: none. Must outlive the Database.
+  CommitObserver* commit_observer = nullptr;
+  // The SQLite VFS every connection opens the file with (a registered name); empty: the default.
+  // Not with hide_directory, which brings its own.
+  std::string vfs;
 };
 
 struct DatabaseStats {
   uint64_t write_locks = 0;      // times the write lock was granted
   uint64_t locks_stolen = 0;     // times it was taken back from a holder past the timeout
   uint64_t checkpoints = 0;
+  uint64_t checkpoints_held_back = 0;  // the commit observer said not yet
+  uint64_t checkpoint_failures = 0;
   size_t connections_open = 0;
   size_t write_waiters = 0;
 };
@@ -113,6 +132,10 @@ class Database {
   // holder running a request is interrupted, and loses the lock when that request ends. Call it
   // periodically, from a thread that may run SQLite work (never the network thread).
   void StealExpiredLock();
+
+  // The error of the last checkpoint that failed, or OK if the last one succeeded: a failed
+  // checkpoint is remembered here, not only logged.
+  Status checkpoint_status() const;
 
   DatabaseStats stats() const;
   const std::string& path() const { return options_.path; }
@@ -158,6 +181,9 @@ class Database {
 
   // Called by SQLite on every connection after each commit (sqlite3_wal_hook).
   static int OnWalCommit(void* self, sqlite3* db, const char* schema, int frames);
+  // Runs a checkpoint of `mode` on `conn`, the write lock held, if the commit observer allows it;
+  // remembers its outcome.
+  Status RunCheckpoint(Connection& conn, int mode);
 
   // Constant after construction.
   const DatabaseOptions options_;
@@ -174,6 +200,8 @@ class Database {
   Session* lock_session_ = nullptr;   // the holder, when it is a session (only those are stolen from)
   Clock::time_point lock_granted_at_{};
   std::deque<Waiter> waiters_;
+  Status checkpoint_status_;
+  Clock::time_point checkpoint_stall_logged_{};
   std::vector<std::unique_ptr<Connection>> idle_;
   size_t connections_out_ = 0;  // taken from the pool, not yet returned
   DatabaseStats stats_;

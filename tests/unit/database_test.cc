@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "../support/fault_vfs.h"
 #include "test_dir.h"
 
 namespace litehouse::engine {
@@ -210,6 +211,110 @@ TEST(HiddenDirectory, PragmaDatabaseListShowsTheFileNameOnly) {
   ASSERT_TRUE(plain.ok());
   EXPECT_EQ(One(**plain, "SELECT x FROM t"), "42");
   EXPECT_EQ(One(**plain, "SELECT file FROM pragma_database_list"), dir.file("data")) << "without the VFS: the path";
+}
+
+}  // namespace
+}  // namespace litehouse::engine
+
+// The seams replication and backup build on: a commit observer told of each commit while the lock
+// is held, asked before each checkpoint; checkpoint failures remembered; a VFS of the caller's.
+namespace litehouse::engine {
+namespace {
+
+class RecordingObserver : public CommitObserver {
+ public:
+  void OnCommit(sqlite3*, int wal_frames) override {
+    ++commits;
+    last_frames = wal_frames;
+  }
+  bool MayCheckpoint() override { return allow; }
+  int commits = 0;
+  int last_frames = 0;
+  bool allow = true;
+};
+
+class ObservedDatabaseTest : public ::testing::Test {
+ protected:
+  void Open(const std::string& vfs = "") {
+    DatabaseOptions opts;
+    opts.path = dir_.file("db");
+    opts.checkpoint_threshold_frames = 10;
+    opts.commit_observer = &observer_;
+    opts.vfs = vfs;
+    db_ = std::move(Database::Open(opts)).value();
+  }
+  Lease Writer() {
+    Lease out;
+    db_->AcquireWriter([&](Lease l) { out = std::move(l); });
+    EXPECT_TRUE(out);
+    return out;
+  }
+  testing::TestDir dir_;
+  RecordingObserver observer_;
+  std::unique_ptr<Database> db_;
+};
+
+TEST_F(ObservedDatabaseTest, TheObserverSeesEveryCommitAndHoldsCheckpointsBack) {
+  Open();
+  observer_.allow = false;
+  {
+    Lease w = Writer();
+    ASSERT_TRUE(w->Exec("CREATE TABLE t(x)").ok());
+    for (int i = 0; i < 20; ++i) ASSERT_TRUE(w->Exec("INSERT INTO t VALUES (randomblob(3000))").ok());
+    ASSERT_TRUE(w->Exec("BEGIN; INSERT INTO t VALUES (1); INSERT INTO t VALUES (2); COMMIT").ok());
+    EXPECT_FALSE(w->Exec("INSERT INTO nope VALUES (1)").ok());
+  }
+  EXPECT_EQ(observer_.commits, 22) << "one per committed transaction, none for a failed statement";
+  EXPECT_GT(observer_.last_frames, 20);
+  EXPECT_EQ(db_->stats().checkpoints, 0u);
+  EXPECT_GE(db_->stats().checkpoints_held_back, 1u);
+  EXPECT_FALSE(db_->Checkpoint(SQLITE_CHECKPOINT_TRUNCATE).ok()) << "held back on demand too";
+  EXPECT_GT(std::filesystem::file_size(dir_.file("db-wal")), 0u);
+  observer_.allow = true;
+  ASSERT_TRUE(db_->Checkpoint(SQLITE_CHECKPOINT_TRUNCATE).ok());
+  EXPECT_EQ(std::filesystem::file_size(dir_.file("db-wal")), 0u);
+}
+
+TEST_F(ObservedDatabaseTest, AFailedCheckpointIsRememberedAndReported) {
+  auto& vfs = testing::FaultVfs::Get();
+  Open(vfs.name());
+  {
+    Lease w = Writer();
+    ASSERT_TRUE(w->Exec("CREATE TABLE t(x)").ok());
+    ASSERT_TRUE(w->Exec("INSERT INTO t VALUES (1)").ok());
+  }
+  vfs.Arm(testing::FaultVfs::kWrite, testing::FaultVfs::kDatabase, SQLITE_IOERR_WRITE);
+  Status s = db_->Checkpoint(SQLITE_CHECKPOINT_TRUNCATE);
+  vfs.Disarm();
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(s.sqlite_code() & 0xff, SQLITE_IOERR) << s.ToString();
+  EXPECT_FALSE(db_->checkpoint_status().ok()) << "remembered, not only logged";
+  EXPECT_EQ(db_->stats().checkpoint_failures, 1u);
+  ASSERT_TRUE(db_->Checkpoint(SQLITE_CHECKPOINT_TRUNCATE).ok());
+  EXPECT_TRUE(db_->checkpoint_status().ok()) << "a later success clears it";
+}
+
+TEST_F(ObservedDatabaseTest, AFailedCommitLeavesNothingAndTheNextWriterGoesOn) {
+  auto& vfs = testing::FaultVfs::Get();
+  Open(vfs.name());
+  {
+    Lease w = Writer();
+    ASSERT_TRUE(w->Exec("CREATE TABLE t(x)").ok());
+  }
+  {
+    Lease w = Writer();
+    vfs.Arm(testing::FaultVfs::kWrite, testing::FaultVfs::kWal, SQLITE_FULL);
+    Status s = w->Exec("INSERT INTO t VALUES (randomblob(100000))");
+    vfs.Disarm();
+    EXPECT_EQ(s.sqlite_code() & 0xff, SQLITE_FULL) << s.ToString();
+    EXPECT_TRUE(w->autocommit());
+  }
+  Lease w = Writer();
+  ASSERT_TRUE(w->Exec("INSERT INTO t VALUES (2)").ok());
+  auto stmt = w->Prepare("SELECT count(*), sum(x) FROM t", nullptr);
+  ASSERT_TRUE(stmt.ok());
+  ASSERT_TRUE(*stmt->Step());
+  EXPECT_EQ(std::get<int64_t>(stmt->column(0)), 1);
 }
 
 }  // namespace
