@@ -38,6 +38,7 @@ struct ServeFlags {
   std::string http_auth;
   int64_t stream_expiry_ms = 10'000;
   double txn_timeout_s = 5;  // sqld's TXN_TIMEOUT
+  std::string durability = "relaxed";
   int sql_threads = 8;
 };
 
@@ -206,6 +207,13 @@ Run RegisterServe(CLI::App& app) {
       ->envname("SQLD_AUTH_JWT_KEY_FILE");
   cmd->add_option("--http-auth", flags->http_auth, "Basic auth for HTTP: basic:<base64 of user:password>")
       ->envname("SQLD_HTTP_AUTH");
+  cmd->add_option("--durability", flags->durability,
+                  "relaxed: synchronous=NORMAL, a crash of the process loses nothing (sqld's default); strong: "
+                  "synchronous=FULL, every acknowledged commit is on disk, concurrent writes share one sync (group "
+                  "commit); extra: synchronous=EXTRA; off: synchronous=OFF")
+      ->envname("LITEHOUSE_DURABILITY")
+      ->check(CLI::IsMember({"relaxed", "strong", "extra", "off"}))
+      ->capture_default_str();
   cmd->add_option("--txn-timeout-s", flags->txn_timeout_s,
                   "A transaction that has held the write lock this many seconds while another writer waits is "
                   "rolled back, and the waiter goes on (sqld's txn_timeout_s)")
@@ -278,6 +286,10 @@ Run RegisterServe(CLI::App& app) {
     db_opts.hide_directory = true;  // clients see "data" in PRAGMA database_list, not where it lives
     db_opts.guard.query_timeout = std::chrono::milliseconds(flags->query_timeout_ms);
     db_opts.txn_timeout = std::chrono::milliseconds(static_cast<int64_t>(flags->txn_timeout_s * 1000));
+    db_opts.durability = flags->durability == "strong"  ? engine::Durability::kStrong
+                         : flags->durability == "extra" ? engine::Durability::kExtra
+                         : flags->durability == "off"   ? engine::Durability::kOff
+                                                        : engine::Durability::kRelaxed;
     auto db = engine::Database::Open(db_opts);
     if (!db.ok()) {
       LH_LOG_ERROR("cannot open database {}: {}", db_opts.path, db.status().ToString());

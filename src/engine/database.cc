@@ -63,13 +63,148 @@ Result<std::unique_ptr<Connection>> Database::OpenConnection(Role role) {
   // that no write can ever bypass the lock.
   Status s = (*conn)->SetQueryOnly(true);
   if (!s.ok()) return s;
+  if (options_.durability != Durability::kRelaxed) {
+    const char* sync = options_.durability == Durability::kOff      ? "PRAGMA synchronous=OFF"
+                       : options_.durability == Durability::kStrong ? "PRAGMA synchronous=FULL"
+                                                                    : "PRAGMA synchronous=EXTRA";
+    s = EngineExec(**conn, sync);
+    if (!s.ok()) return s;
+  }
   sqlite3_wal_hook((*conn)->raw(), &Database::OnWalCommit, this);
   return conn;
 }
 
+Status Database::EngineExec(Connection& conn, const char* sql) {
+  conn.guard().set_engine_statement(true);
+  Status s = conn.Exec(sql);
+  conn.guard().set_engine_statement(false);
+  return s;
+}
+
+void Database::GroupWrite(GroupMember member) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    group_queue_.push_back(std::move(member));
+    if (group_pending_) return;  // the leader queued or running takes it into its next group
+    group_pending_ = true;
+  }
+  Lock(nullptr, [this] {
+    if (background_) return background_([this] { RunGroups(); });
+    RunGroups();
+  });
+}
+
+void Database::RunGroups() {
+  auto conn = TakeConnection();
+  if (conn.ok()) {
+    Status s = (*conn)->SetQueryOnly(false);
+    if (!s.ok()) {
+      ReturnConnection(std::move(conn).value());
+      conn = s;
+    }
+  }
+  if (!conn.ok()) {
+    std::vector<GroupMember> members;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      members.swap(group_queue_);
+      group_pending_ = false;
+    }
+    Unlock(nullptr);
+    for (auto& m : members) m.done(conn.status());
+    return;
+  }
+  while (true) {
+    std::vector<GroupMember> members;
+    bool yield = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      members.swap(group_queue_);
+      if (members.empty()) group_pending_ = false;
+    }
+    if (members.empty()) break;
+    RunGroup(**conn, members);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      // Sessions waiting for the lock go before the next group: queue the leader behind them.
+      yield = !group_queue_.empty() && !waiters_.empty();
+    }
+    if (yield) {
+      Lock(nullptr, [this] {
+        if (background_) return background_([this] { RunGroups(); });
+        RunGroups();
+      });
+      break;
+    }
+  }
+  Connection* raw = conn->get();
+  Unlock(raw);
+  ReturnConnection(std::move(conn).value());
+}
+
+void Database::RunGroup(Connection& conn, std::vector<GroupMember>& members) {
+  static constexpr char kSavepoint[] = "SAVEPOINT lh_group_member";
+  std::vector<Status> outcome(members.size());
+  // Runs member `i`; an exception (bad_alloc building its result) is its failure alone.
+  auto run = [&](size_t i) {
+    try {
+      members[i].run(conn);
+    } catch (const std::exception& e) {
+      outcome[i] = Status::Internal(std::string("the write failed: ") + e.what());
+    }
+  };
+  size_t i = 0;
+  while (i < members.size()) {
+    Status begun = EngineExec(conn, "BEGIN IMMEDIATE");
+    if (!begun.ok()) {
+      for (; i < members.size(); ++i) outcome[i] = begun;
+      break;
+    }
+    std::vector<size_t> in_txn;  // members whose writes this transaction holds
+    for (; i < members.size(); ++i) {
+      (void)EngineExec(conn, kSavepoint);
+      run(i);
+      if (conn.autocommit()) {
+        // Its conflict resolution (OR ROLLBACK, RAISE(ROLLBACK)) ended the whole transaction: its own
+        // error stands, as it would alone; the members before it lost their writes, and run again,
+        // each in its own transaction.
+        LH_LOG_DEBUG("a group commit member rolled the group back; {} member(s) run again alone", in_txn.size());
+        for (size_t j : in_txn) run(j);
+        in_txn.clear();
+        ++i;
+        break;
+      }
+      int deferred_fks = 0, high = 0;
+      sqlite3_db_status(conn.raw(), SQLITE_DBSTATUS_DEFERRED_FKS, &deferred_fks, &high, 0);
+      if (deferred_fks > 0 || !outcome[i].ok()) {
+        // What its own COMMIT would have refused: rolled back alone.
+        (void)EngineExec(conn, "ROLLBACK TO lh_group_member");
+        if (outcome[i].ok()) outcome[i] = Status::Sqlite(SQLITE_CONSTRAINT_FOREIGNKEY, "FOREIGN KEY constraint failed");
+      }
+      (void)EngineExec(conn, "RELEASE lh_group_member");
+      in_txn.push_back(i);
+    }
+    if (conn.autocommit()) continue;
+    Status committed = EngineExec(conn, "COMMIT");  // the group's one sync
+    if (!committed.ok()) {
+      LH_LOG_ERROR("a group commit of {} write(s) failed: {}", in_txn.size(), committed.ToString());
+      (void)EngineExec(conn, "ROLLBACK");
+    }
+    for (size_t j : in_txn) {
+      if (outcome[j].ok()) outcome[j] = committed;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.groups_committed;
+    stats_.group_members += in_txn.size();
+  }
+  for (size_t k = 0; k < members.size(); ++k) members[k].done(outcome[k]);
+}
+
 Database::~Database() {
   std::lock_guard<std::mutex> lock(mu_);
-  assert(connections_out_ == 0 && !locked_);
+  // The lock may still be marked held: at shutdown a grant can go to a waiter whose executor no
+  // longer runs. Every connection must be back, though.
+  assert(connections_out_ == 0);
   for (auto& conn : idle_) sqlite3_wal_hook(conn->raw(), nullptr, nullptr);
   // The last connection to close checkpoints and removes the WAL file.
   idle_.clear();

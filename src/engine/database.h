@@ -75,6 +75,28 @@ class CommitObserver {
   virtual bool MayCheckpoint() { return true; }
 };
 
+// sqld's durability modes (`--durability`): SQLite's `synchronous` on every connection.
+enum class Durability {
+  kOff,      // synchronous=OFF: nothing is synced; a power loss may corrupt the database
+  kRelaxed,  // synchronous=NORMAL (the default, sqld's too): a crash of the process loses nothing; a
+             // power loss may lose the last commits, never the database
+  kStrong,   // synchronous=FULL: every acknowledged commit is on disk; concurrent autocommit writes
+             // share one transaction and one sync (group commit, GroupWrite)
+  kExtra,    // synchronous=EXTRA: as strong, and the directory is synced too
+};
+
+// One write of a group commit (Database::GroupWrite).
+struct GroupMember {
+  // Runs the write on `conn`, inside the group's transaction and its own savepoint. May be called a
+  // second time, alone in its own transaction, if another member's ROLLBACK undid the group: it
+  // must produce its outcome afresh each time.
+  std::function<void(Connection& conn)> run;
+  // Called once, on a SQL thread, when the member's outcome is final: after the sync of its group's
+  // COMMIT returned. A non-OK status replaces whatever `run` produced: the member's own deferred
+  // foreign keys failed (SQLITE_CONSTRAINT_FOREIGNKEY), or its group's COMMIT failed.
+  std::function<void(Status)> done;
+};
+
 struct DatabaseOptions {
   std::string path;                       // the database file; its directory must exist
   size_t max_idle_connections = 8;        // idle pooled connections kept open
@@ -93,6 +115,10 @@ struct DatabaseOptions {
   // The SQLite VFS every connection opens the file with (a registered name); empty: the default.
   // Not with hide_directory, which brings its own.
   std::string vfs;
+  Durability durability = Durability::kRelaxed;
+  // Where the engine runs work it starts itself (a group commit): the server's SQL pool. Null: at
+  // once, on the calling thread.
+  std::function<void(std::function<void()>)> background;
 };
 
 struct DatabaseStats {
@@ -101,6 +127,8 @@ struct DatabaseStats {
   uint64_t checkpoints = 0;
   uint64_t checkpoints_held_back = 0;  // the commit observer said not yet
   uint64_t checkpoint_failures = 0;
+  uint64_t groups_committed = 0;     // group commits (one transaction, one sync each)
+  uint64_t group_members = 0;        // writes committed in them
   size_t connections_open = 0;
   size_t write_waiters = 0;
 };
@@ -127,6 +155,18 @@ class Database {
   // lock. Only for callers holding no lease or session with the lock: it waits for it, blocking.
   Status Checkpoint(int mode);
 
+  // Strong durability's group commit: runs `member` under the write lock, in one transaction with
+  // the other members that arrive while a commit is in flight, each under its own SAVEPOINT, with one
+  // COMMIT (one sync) for them all; `done` follows that sync. For autocommit writes only, of streams
+  // with default settings, that may run inside a transaction (not VACUUM, not transaction control):
+  // the caller checks. A member whose deferred foreign keys fail is rolled back alone; a member whose
+  // conflict resolution (OR ROLLBACK, RAISE(ROLLBACK)) ends the group's transaction keeps its own
+  // error, and the members before it run again, each alone.
+  void GroupWrite(GroupMember member);
+  Durability durability() const { return options_.durability; }
+  // Replaces DatabaseOptions::background; before any GroupWrite.
+  void set_background(std::function<void(std::function<void()>)> background) { background_ = std::move(background); }
+
   // Takes the write lock back from a session that has held it past the transaction timeout while
   // others wait: an idle holder's transaction is rolled back here and the next waiter goes on; a
   // holder running a request is interrupted, and loses the lock when that request ends. Call it
@@ -152,7 +192,9 @@ class Database {
   };
 
   explicit Database(DatabaseOptions options)
-      : options_(std::move(options)), clock_(options_.clock ? *options_.clock : Clock::Steady()) {}
+      : options_(std::move(options)),
+        clock_(options_.clock ? *options_.clock : Clock::Steady()),
+        background_(options_.background) {}
 
   Result<std::unique_ptr<Connection>> OpenConnection(Role role);
   // A pooled connection: an idle one, or a newly opened one (query_only).
@@ -181,6 +223,14 @@ class Database {
 
   // Called by SQLite on every connection after each commit (sqlite3_wal_hook).
   static int OnWalCommit(void* self, sqlite3* db, const char* schema, int frames);
+  // The group commit's leader, holding the write lock: runs the queued members, group after group,
+  // then gives the lock on.
+  void RunGroups();
+  // Runs `members` on `conn` as one transaction (or several, see GroupWrite); calls their `done`.
+  void RunGroup(Connection& conn, std::vector<GroupMember>& members);
+  // Runs `body` under the guard's engine-statement mode (no client authorizer).
+  Status EngineExec(Connection& conn, const char* sql);
+
   // Runs a checkpoint of `mode` on `conn`, the write lock held, if the commit observer allows it;
   // remembers its outcome.
   Status RunCheckpoint(Connection& conn, int mode);
@@ -188,6 +238,7 @@ class Database {
   // Constant after construction.
   const DatabaseOptions options_;
   const Clock& clock_;
+  std::function<void(std::function<void()>)> background_;  // options_.background, or set_background's
   std::unique_ptr<HiddenDirVfs> vfs_;  // when hide_directory; outlives every connection
   std::string open_name_;              // what connections open: the path, or its name under vfs_
 
@@ -200,6 +251,8 @@ class Database {
   Session* lock_session_ = nullptr;   // the holder, when it is a session (only those are stolen from)
   Clock::time_point lock_granted_at_{};
   std::deque<Waiter> waiters_;
+  std::vector<GroupMember> group_queue_;  // members waiting for the next group
+  bool group_pending_ = false;            // a leader is queued for the lock, or running
   Status checkpoint_status_;
   Clock::time_point checkpoint_stall_logged_{};
   std::vector<std::unique_ptr<Connection>> idle_;

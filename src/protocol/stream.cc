@@ -287,6 +287,18 @@ Access Stream::Classify(const StreamRequest& request, Connection& reader) const 
   }
 }
 
+bool Stream::CanJoinGroup(const StreamRequest& request, Connection& conn) const {
+  if (request.type != StreamRequest::Type::kExecute || read_only_ || !settings_.empty() || !conn.autocommit()) return false;
+  std::string_view sql;
+  if (ResolveSql(request.stmt.sql, request.stmt.sql_id, &sql)) return false;
+  static constexpr std::string_view kAlone[] = {"BEGIN", "COMMIT", "END",    "ROLLBACK", "SAVEPOINT",
+                                                "RELEASE", "VACUUM", "PRAGMA", "ATTACH",   "DETACH"};
+  const std::string keyword = FirstKeyword(sql);
+  for (std::string_view k : kAlone)
+    if (keyword == k) return false;
+  return true;
+}
+
 std::optional<Error> Stream::ExecuteStmt(const Stmt& stmt, Connection& conn, RowSink& sink) {
   std::string_view sql;
   if (auto err = ResolveSql(stmt.sql, stmt.sql_id, &sql)) return err;

@@ -107,6 +107,12 @@ class Stream {
   // kRead: the transaction never takes the lock, so a write in it fails (SQLITE_READONLY).
   Access Classify(const StreamRequest& request, engine::Connection& conn) const;
 
+  // True when `request`, a write (Classify said kWrite), may share a transaction with other
+  // streams' writes (group commit, engine::Database::GroupWrite): one autocommit statement that may
+  // run inside a transaction (not transaction control, VACUUM or a pragma), from a stream whose
+  // settings are the defaults. `conn` is the connection Classify prepared it on.
+  bool CanJoinGroup(const StreamRequest& request, engine::Connection& conn) const;
+
   // Executes one request on `conn` (null only for kNone requests). Errors come back in the result.
   StreamResult Handle(const StreamRequest& request, engine::Connection* conn);
   // Executes a batch, reporting each step to `sink` as it runs (the cursor's way).

@@ -219,6 +219,17 @@ asio::awaitable<HttpReply> HandleLegacy(ServerContext& ctx, std::string body, Ca
   co_return HttpReply{200, "application/json", protocol::json::EncodeLegacyResults(outcomes)};
 }
 
+asio::awaitable<Status> GroupWrite(ServerContext& ctx, std::function<void(engine::Connection&)> run) {
+  auto ex = co_await asio::this_coro::executor;
+  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Status)>(
+      [&ctx, ex, &run](auto handler) {
+        auto h = std::make_shared<decltype(handler)>(std::move(handler));
+        ctx.db.GroupWrite(engine::GroupMember{
+            std::move(run), [h, ex](Status s) { asio::post(ex, [h, s = std::move(s)]() mutable { (*h)(std::move(s)); }); }});
+      },
+      asio::use_awaitable);
+}
+
 asio::awaitable<void> LockWrite(engine::Session& session) {
   auto ex = co_await asio::this_coro::executor;
   co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(

@@ -37,6 +37,9 @@ Result<std::unique_ptr<Server>> Server::Start(engine::Database& db, const Server
                                ": " + ec.message());
   }
   server->port_ = acc.local_endpoint().port();
+  // The engine's own work (a group commit) runs on the SQL pool. The pool outlives every stream, so a
+  // grant made while the server is torn down only queues work that never runs.
+  db.set_background([pool = &server->ctx_.sql_pool](std::function<void()> work) { asio::post(*pool, std::move(work)); });
 
   server->signals_.async_wait([s = server.get()](const boost::system::error_code& e, int signo) {
     if (!e) {

@@ -80,6 +80,14 @@ struct LeaveSession {
 
 // Waits, without holding a thread, until `session` holds the write lock.
 asio::awaitable<void> LockWrite(engine::Session& session);
+// Runs `run` as a member of the engine's group commit (strong durability), without holding a thread
+// while it waits; resumes once the member's group is committed and synced, with its final status.
+asio::awaitable<Status> GroupWrite(ServerContext& ctx, std::function<void(engine::Connection&)> run);
+
+// True when the database's durability groups concurrent autocommit writes (strong, extra).
+inline bool GroupsCommits(const ServerContext& ctx) {
+  return ctx.db.durability() == engine::Durability::kStrong || ctx.db.durability() == engine::Durability::kExtra;
+}
 
 // `Holder` is a transport's stream: it has `protocol::Stream stream`, `engine::Session session` and
 // `StreamSlot slot`. Runs `work` on the stream's session: on the connection its transaction holds, or
@@ -96,7 +104,7 @@ asio::awaitable<void> LockWrite(engine::Session& session);
 template <typename Holder, typename Work>
 [[nodiscard]] asio::awaitable<std::optional<protocol::Error>> RunOnStream(ServerContext& ctx, Holder& s,
                                                                           const protocol::StreamRequest& request, Work work) {
-  enum class Next { kDone, kWaitForLock, kRefused };
+  enum class Next { kDone, kWaitForLock, kGroup, kRefused };
   std::optional<protocol::Error> refusal;
   auto enter = [&]() -> engine::Connection* {
     auto conn = s.session.Enter();
@@ -111,11 +119,13 @@ template <typename Holder, typename Work>
     engine::Connection* conn = enter();
     if (!conn) return Next::kRefused;
     LeaveSession leave{s.session};
-    if (!s.session.holds_write_lock() && s.stream.Classify(request, *conn) == protocol::Access::kWrite &&
-        !s.session.TryLockWrite()) {
-      if (!s.session.SnapshotIsStale()) return Next::kWaitForLock;
-      refusal = StaleSnapshot();
-      return Next::kRefused;
+    if (!s.session.holds_write_lock() && s.stream.Classify(request, *conn) == protocol::Access::kWrite) {
+      if (GroupsCommits(ctx) && s.stream.CanJoinGroup(request, *conn)) return Next::kGroup;
+      if (!s.session.TryLockWrite()) {
+        if (!s.session.SnapshotIsStale()) return Next::kWaitForLock;
+        refusal = StaleSnapshot();
+        return Next::kRefused;
+      }
     }
     LH_LOG_TRACE("stream request on a connection of its session ({})",
                  s.session.holds_write_lock() ? "holding the write lock" : "reading");
@@ -129,6 +139,11 @@ template <typename Holder, typename Work>
     co_return protocol::MakeError(
         "WRITER_QUEUE_FULL", "This client already has " + std::to_string(ctx.writer_waits.max_per_key()) +
                                  " requests waiting for the database's writer; retry when some of them have finished");
+  }
+  if (next == Next::kGroup) {
+    Status outcome = co_await GroupWrite(ctx, [&](engine::Connection& conn) { work(&conn); });
+    if (!outcome.ok()) co_return protocol::ErrorFromStatus(outcome);
+    co_return std::nullopt;
   }
   co_await LockWrite(s.session);
   LH_LOG_TRACE("stream request granted the write lock");

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "../support/fake_clock.h"
+#include "../support/fault_vfs.h"
 #include "engine/database.h"
 #include "test_dir.h"
 
@@ -232,6 +233,135 @@ TEST_F(SessionTest, ALeftOverTransactionNeverReachesTheNextUser) {
   ASSERT_TRUE(reader.ok());
   EXPECT_TRUE((*reader)->autocommit());
   EXPECT_TRUE((*reader)->query_only());
+}
+
+}  // namespace
+}  // namespace litehouse::engine
+
+// Strong durability's group commit (Database::GroupWrite), on a VFS that counts syncs.
+namespace litehouse::engine {
+namespace {
+
+class GroupCommitTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    DatabaseOptions opts;
+    opts.path = dir_.file("db");
+    opts.durability = Durability::kStrong;
+    opts.vfs = vfs_.name();
+    db_ = std::move(Database::Open(opts)).value();
+    Lease w = Writer();
+    ASSERT_TRUE(w->Exec("CREATE TABLE t(x UNIQUE)").ok());
+    ASSERT_TRUE(w->Exec("CREATE TABLE parent(id INTEGER PRIMARY KEY)").ok());
+    ASSERT_TRUE(w->Exec("CREATE TABLE child(pid REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)").ok());
+    ASSERT_TRUE(w->Exec("INSERT INTO t VALUES (1)").ok());
+  }
+  Lease Writer() {
+    Lease out;
+    db_->AcquireWriter([&](Lease l) { out = std::move(l); });
+    EXPECT_TRUE(out);
+    return out;
+  }
+  // A member running `sql`; its statement's status goes to *ran (counted in *runs), its final
+  // status to *final, with the WAL syncs seen when it was answered.
+  GroupMember Member(std::string sql, Status* ran, Status* final, int* runs = nullptr, int* syncs_when_done = nullptr) {
+    return GroupMember{[sql, ran, runs](Connection& c) {
+                         *ran = c.Exec(sql.c_str());
+                         if (runs) ++*runs;
+                       },
+                       [this, final, syncs_when_done](Status s) {
+                         *final = std::move(s);
+                         if (syncs_when_done) *syncs_when_done = vfs_.count(testing::FaultVfs::kSync, testing::FaultVfs::kWal);
+                       }};
+  }
+  int64_t Count(const char* sql) {
+    Lease w = Writer();
+    auto stmt = w->Prepare(sql, nullptr);
+    EXPECT_TRUE(stmt.ok());
+    EXPECT_TRUE(*stmt->Step());
+    return std::get<int64_t>(stmt->column(0));
+  }
+
+  testing::FaultVfs& vfs_ = testing::FaultVfs::Get();
+  testing::TestDir dir_;
+  std::unique_ptr<Database> db_;
+};
+
+TEST_F(GroupCommitTest, WritesThatArriveDuringACommitShareOneTransactionAndOneSync) {
+  Lease holder = Writer();  // a commit in flight: the writes queue behind it
+  constexpr int kMembers = 8;
+  Status ran[kMembers], final[kMembers];
+  int syncs_when_done[kMembers] = {};
+  for (int i = 0; i < kMembers; ++i) {
+    db_->GroupWrite(Member("INSERT INTO t VALUES (" + std::to_string(100 + i) + ")", &ran[i], &final[i], nullptr,
+                           &syncs_when_done[i]));
+  }
+  vfs_.ResetCounts();
+  holder.Release();  // the group runs here (no background executor in this test)
+  EXPECT_EQ(vfs_.count(testing::FaultVfs::kSync, testing::FaultVfs::kWal), 1) << "one sync for the whole group";
+  for (int i = 0; i < kMembers; ++i) {
+    EXPECT_TRUE(ran[i].ok()) << ran[i].ToString();
+    EXPECT_TRUE(final[i].ok()) << final[i].ToString();
+    EXPECT_EQ(syncs_when_done[i], 1) << "member " << i << " was answered before its group's sync returned";
+  }
+  EXPECT_EQ(db_->stats().groups_committed, 1u);
+  EXPECT_EQ(db_->stats().group_members, static_cast<uint64_t>(kMembers));
+  EXPECT_EQ(Count("SELECT count(*) FROM t"), kMembers + 1);
+}
+
+TEST_F(GroupCommitTest, AFailingStatementFailsAloneAndTheOthersCommit) {
+  Lease holder = Writer();
+  Status ran[3], final[3];
+  db_->GroupWrite(Member("INSERT INTO t VALUES (2)", &ran[0], &final[0]));
+  db_->GroupWrite(Member("INSERT INTO t VALUES (1)", &ran[1], &final[1]));  // UNIQUE: fails
+  db_->GroupWrite(Member("INSERT INTO t VALUES (3)", &ran[2], &final[2]));
+  holder.Release();
+  EXPECT_TRUE(ran[0].ok() && ran[2].ok());
+  EXPECT_EQ(ran[1].sqlite_code() & 0xff, SQLITE_CONSTRAINT);
+  EXPECT_EQ(Count("SELECT count(*) FROM t"), 3);
+}
+
+TEST_F(GroupCommitTest, AMemberWhoseDeferredForeignKeyFailsIsRolledBackAlone) {
+  Lease holder = Writer();
+  Status ran[3], final[3];
+  db_->GroupWrite(Member("INSERT INTO parent VALUES (1)", &ran[0], &final[0]));
+  db_->GroupWrite(Member("INSERT INTO child VALUES (99)", &ran[1], &final[1]));  // no parent 99
+  db_->GroupWrite(Member("INSERT INTO child VALUES (1)", &ran[2], &final[2]));
+  holder.Release();
+  EXPECT_TRUE(ran[1].ok()) << "the statement itself succeeds: the key is deferred";
+  EXPECT_EQ(final[1].sqlite_code(), SQLITE_CONSTRAINT_FOREIGNKEY) << final[1].ToString();
+  EXPECT_TRUE(final[0].ok() && final[2].ok());
+  EXPECT_EQ(Count("SELECT count(*) FROM child"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM child WHERE pid = 99"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM parent"), 1);
+}
+
+TEST_F(GroupCommitTest, AConflictThatRollsTheGroupBackKeepsItsErrorAndTheOthersRunAlone) {
+  Lease holder = Writer();
+  Status ran[3], final[3];
+  int runs[3] = {};
+  db_->GroupWrite(Member("INSERT INTO t VALUES (10)", &ran[0], &final[0], &runs[0]));
+  db_->GroupWrite(Member("INSERT OR ROLLBACK INTO t VALUES (1)", &ran[1], &final[1], &runs[1]));
+  db_->GroupWrite(Member("INSERT INTO t VALUES (11)", &ran[2], &final[2], &runs[2]));
+  holder.Release();
+  EXPECT_EQ(ran[1].sqlite_code() & 0xff, SQLITE_CONSTRAINT) << "its own error, as alone";
+  EXPECT_EQ(runs[0], 2) << "the member before it lost its write and ran again";
+  EXPECT_EQ(runs[2], 1);
+  for (auto& s : final) EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(Count("SELECT count(*) FROM t WHERE x IN (10, 11)"), 2);
+}
+
+TEST_F(GroupCommitTest, AFailedCommitFailsEveryMemberOfItsGroup) {
+  Lease holder = Writer();
+  Status ran[2], final[2];
+  db_->GroupWrite(Member("INSERT INTO t VALUES (20)", &ran[0], &final[0]));
+  db_->GroupWrite(Member("INSERT INTO t VALUES (21)", &ran[1], &final[1]));
+  // The holder's own commit (none here) goes first; the group's sync of the WAL fails.
+  vfs_.Arm(testing::FaultVfs::kSync, testing::FaultVfs::kWal, SQLITE_IOERR_FSYNC);
+  holder.Release();
+  vfs_.Disarm();
+  for (auto& s : final) EXPECT_EQ(s.sqlite_code() & 0xff, SQLITE_IOERR) << s.ToString();
+  EXPECT_EQ(Count("SELECT count(*) FROM t WHERE x IN (20, 21)"), 0);
 }
 
 }  // namespace
