@@ -304,22 +304,49 @@ void Database::CancelWait(Session* session) {
   session->waiting_ = false;
 }
 
-void Database::Unlock(Connection* conn) {
+void Database::Unlock(Connection* conn, bool checkpoint_here) {
   // Still the holder here: checkpoint before anyone else may write. PASSIVE never waits for readers;
   // frames that readers still need stay in the WAL and are copied by a later checkpoint.
-  if (conn && wal_frames_ >= options_.checkpoint_threshold_frames) (void)RunCheckpoint(*conn, SQLITE_CHECKPOINT_PASSIVE);
+  const bool due = wal_frames_ >= options_.checkpoint_threshold_frames;
+  if (conn && due && checkpoint_here) (void)RunCheckpoint(*conn, SQLITE_CHECKPOINT_PASSIVE);
   std::function<void()> next;
   {
     std::lock_guard<std::mutex> lock(mu_);
     locked_ = false;
     lock_session_ = nullptr;
-    if (waiters_.empty()) return;
-    Waiter w = std::move(waiters_.front());
-    waiters_.pop_front();
-    GrantLocked(w.session);
-    next = std::move(w.granted);
+    if (!waiters_.empty()) {
+      Waiter w = std::move(waiters_.front());
+      waiters_.pop_front();
+      GrantLocked(w.session);
+      next = std::move(w.granted);
+    }
   }
-  next();
+  if (next) next();
+  if (due && !checkpoint_here) ScheduleCheckpoint();
+}
+
+void Database::ScheduleCheckpoint() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (checkpoint_scheduled_) return;
+    checkpoint_scheduled_ = true;
+  }
+  auto job = [this] {
+    auto conn = TakeConnection();
+    if (conn.ok() && wal_frames_ >= options_.checkpoint_threshold_frames) {
+      (void)RunCheckpoint(**conn, SQLITE_CHECKPOINT_PASSIVE);
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      checkpoint_scheduled_ = false;
+    }
+    Unlock(nullptr);
+    if (conn.ok()) ReturnConnection(std::move(conn).value());
+  };
+  Lock(nullptr, [this, job] {
+    if (background_) return background_(job);
+    job();
+  });
 }
 
 void Database::AcquireWriter(WriterCallback granted) {

@@ -212,7 +212,10 @@ class Database {
   // the next waiter. `session` is the holder-to-be, or null for a writer lease.
   bool TryLock(Session* session);
   void Lock(Session* session, std::function<void()> granted);
-  void Unlock(Connection* conn);
+  // With `checkpoint_here` false (the caller is the server's network thread), a checkpoint that is due
+  // runs later on the background executor, under the lock like any other (ScheduleCheckpoint).
+  void Unlock(Connection* conn, bool checkpoint_here = true);
+  void ScheduleCheckpoint();
   // Marks the lock held by `session` (or a lease, when null). Requires mu_ held and the lock free.
   void GrantLocked(Session* session);
   // Forgets the wait of `session` (it closed while waiting).
@@ -253,6 +256,7 @@ class Database {
   std::deque<Waiter> waiters_;
   std::vector<GroupMember> group_queue_;  // members waiting for the next group
   bool group_pending_ = false;            // a leader is queued for the lock, or running
+  bool checkpoint_scheduled_ = false;     // ScheduleCheckpoint's job is queued or running
   Status checkpoint_status_;
   Clock::time_point checkpoint_stall_logged_{};
   std::vector<std::unique_ptr<Connection>> idle_;

@@ -46,7 +46,7 @@ bool Session::SnapshotIsStale() {
 
 void Session::LockWrite(std::function<void()> granted) { db_.Lock(this, std::move(granted)); }
 
-void Session::Leave() {
+void Session::Leave(bool checkpoint_here) {
   Connection* c = conn_.get();
   bool steal;
   {
@@ -82,7 +82,7 @@ void Session::Leave() {
     if (!keep_conn) give_back = std::move(conn_);
     std::swap(release, pending_release_);
   }
-  if (unlock) db_.Unlock(give_back ? give_back.get() : nullptr);
+  if (unlock) db_.Unlock(give_back ? give_back.get() : nullptr, checkpoint_here);
   if (give_back) db_.ReturnConnection(std::move(give_back));
   if (release) Release(*release);
 }

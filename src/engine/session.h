@@ -52,7 +52,9 @@ class Session {
   Result<Connection*> Enter();
   // Ends the request: keeps the connection only while a transaction is open on it, the write lock
   // only while that transaction writes. Completes a steal that came while the request ran.
-  void Leave();
+  // `checkpoint_here` false: a checkpoint due when the lock is given back runs later, elsewhere (the
+  // caller is the server's network thread).
+  void Leave(bool checkpoint_here = true);
 
   // Inside a request: takes the write lock if it is free and nobody waits for it.
   bool TryLockWrite();

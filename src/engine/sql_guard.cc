@@ -83,7 +83,9 @@ void SqlGuard::Install(sqlite3* db, const GuardOptions& options) {
   if (options.max_value_length_bytes > 0) sqlite3_limit(db, SQLITE_LIMIT_LENGTH, options.max_value_length_bytes);
   db_ = db;
   sqlite3_set_authorizer(db, &SqlGuard::Authorize, this);
-  if (query_timeout_.count() > 0) sqlite3_progress_handler(db, kProgressOps, &SqlGuard::Progress, this);
+  // Always: the inline budget (StartBudget) needs it too. It reads the clock every kProgressOps VM
+  // operations, tens of microseconds apart.
+  sqlite3_progress_handler(db, kProgressOps, &SqlGuard::Progress, this);
 }
 
 void SqlGuard::StartQuery() {
@@ -186,7 +188,13 @@ bool SqlGuard::InVacuum() const {
 
 int SqlGuard::Progress(void* self) {
   auto* guard = static_cast<SqlGuard*>(self);
-  if (std::chrono::steady_clock::now() < guard->deadline_) return 0;
+  auto now = std::chrono::steady_clock::now();
+  if (now >= guard->budget_deadline_) {
+    guard->over_budget_ = true;
+    guard->denial_ = "the statement ran past its time on the network thread; it runs again on the SQL pool";
+    return 1;
+  }
+  if (now < guard->deadline_) return 0;
   guard->denial_ = "the query ran longer than the limit of " + std::to_string(guard->query_timeout_.count()) + " ms";
   return 1;
 }

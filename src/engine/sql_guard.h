@@ -47,6 +47,16 @@ class SqlGuard {
   // No deadline until the next StartQuery: for the server's own long reads (a dump, streamed at the
   // pace of its reader), which the client-facing clock must not interrupt.
   void StopClock() { deadline_ = std::chrono::steady_clock::time_point::max(); }
+  // Until EndBudget, a statement still running at `deadline` is interrupted (SQLITE_INTERRUPT) and
+  // over_budget() turns true: the server runs short requests on its network thread, and one that
+  // turns out long is interrupted there and run again on the SQL pool. Only for statements whose
+  // interruption undoes them (a read, an autocommit write).
+  void StartBudget(std::chrono::steady_clock::time_point deadline) {
+    budget_deadline_ = deadline;
+    over_budget_ = false;
+  }
+  void EndBudget() { budget_deadline_ = std::chrono::steady_clock::time_point::max(); }
+  bool over_budget() const { return over_budget_; }
   // In read-only mode every write is refused by the authorizer (the connection's query_only does the
   // same inside the VM; this names the reason at prepare time).
   void set_read_only(bool read_only) { read_only_ = read_only; }
@@ -82,7 +92,9 @@ class SqlGuard {
   std::optional<std::pair<std::string, std::string>> setting_;
   std::string denial_;
   std::chrono::milliseconds query_timeout_{0};
-  std::chrono::steady_clock::time_point deadline_{};
+  std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
+  std::chrono::steady_clock::time_point budget_deadline_ = std::chrono::steady_clock::time_point::max();
+  bool over_budget_ = false;
 };
 
 }  // namespace litehouse::engine

@@ -58,6 +58,9 @@ struct ServerOptions {
   std::chrono::milliseconds stream_expiry{10'000};
   std::chrono::milliseconds idle_connection_timeout{60'000};
   int sql_threads = 8;
+  // How long a short request may run on the network thread before it is interrupted and run again on
+  // the SQL pool (stream_exec.h); 0: every request runs on the pool.
+  std::chrono::microseconds inline_budget{1000};
   // Who may do what; the default is open, as sqld without keys.
   std::shared_ptr<const AuthGate> auth = std::make_shared<AuthGate>();
 };

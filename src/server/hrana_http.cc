@@ -99,6 +99,7 @@ void DisposeStreams(ServerContext& ctx, std::vector<std::unique_ptr<HttpStream>>
   if (streams.empty()) return;
   for (auto& s : streams) {
     ctx.streams.Drop(s->id);
+    s->slot = StreamSlot();  // its place among the stream limits is free now, not once the pool gets to it
     if (s->session.in_transaction()) LH_LOG_WARN("stream {} {} with a transaction open: rolling it back", s->id, why);
   }
   asio::post(ctx.sql_pool, [streams = std::move(streams)]() mutable { streams.clear(); });
@@ -135,7 +136,8 @@ asio::awaitable<HttpReply> HandlePipeline(ServerContext& ctx, std::string body, 
       result.response.type = StreamRequest::Type::kClose;
     } else {
       s->stream.set_max_response_bytes(ResponseBudget(per_request, pipeline_left));
-      auto refused = co_await RunOnStream(ctx, *s, request, [&](engine::Connection* conn) { result = s->stream.Handle(request, conn); });
+      auto refused = co_await RunOnStream(
+          ctx, *s, request, [&](engine::Connection* conn) { result = s->stream.Handle(request, conn); }, /*restartable=*/true);
       if (refused) {
         result.ok = false;
         result.error = std::move(*refused);

@@ -75,8 +75,10 @@ inline protocol::Error StaleSnapshot() {
 // Ends the request begun by Session::Enter when it goes out of scope, even if the work threw.
 struct LeaveSession {
   engine::Session& session;
-  ~LeaveSession() { session.Leave(); }
+  bool checkpoint_here = true;
+  ~LeaveSession() { session.Leave(checkpoint_here); }
 };
+
 
 // Waits, without holding a thread, until `session` holds the write lock.
 asio::awaitable<void> LockWrite(engine::Session& session);
@@ -87,6 +89,27 @@ asio::awaitable<Status> GroupWrite(ServerContext& ctx, std::function<void(engine
 // True when the database's durability groups concurrent autocommit writes (strong, extra).
 inline bool GroupsCommits(const ServerContext& ctx) {
   return ctx.db.durability() == engine::Durability::kStrong || ctx.db.durability() == engine::Durability::kExtra;
+}
+
+// Whether a request may run on the network thread, with no thread handoff: one that is short unless
+// proven otherwise, and that can be run again from the start if it turns out long (the inline budget
+// interrupts it, which undoes its statement). So: a single execute or describe, or a request that runs
+// no SQL; a read, or a write that is its own transaction (autocommit); and nothing that syncs the
+// disk (strong durability's commits go to the pool).
+inline bool RunsInline(const ServerContext& ctx, const protocol::StreamRequest& request, const engine::Connection& conn,
+                       bool writes) {
+  using T = protocol::StreamRequest::Type;
+  switch (request.type) {
+    case T::kExecute:
+    case T::kDescribe:
+    case T::kStoreSql:
+    case T::kCloseSql:
+    case T::kGetAutocommit:
+    case T::kClose: break;
+    default: return false;
+  }
+  if (GroupsCommits(ctx)) return !writes && conn.autocommit();
+  return !writes || conn.autocommit();
 }
 
 // `Holder` is a transport's stream: it has `protocol::Stream stream`, `engine::Session session` and
@@ -101,10 +124,16 @@ inline bool GroupsCommits(const ServerContext& ctx) {
 // while the stream's client already has --max-writer-waits-per-client requests waiting
 // (WRITER_QUEUE_FULL): one client cannot fill the queue ahead of everyone else. The caller reports it
 // as the request's error.
+//
+// `restartable`: `work` may be called a second time, producing its outcome afresh (it assigns a
+// result rather than appending to a sink). Such a request is first tried on the calling network
+// thread within --inline-budget (RunsInline), which saves two thread handoffs; one that runs past it
+// is interrupted and run again on the SQL pool.
 template <typename Holder, typename Work>
 [[nodiscard]] asio::awaitable<std::optional<protocol::Error>> RunOnStream(ServerContext& ctx, Holder& s,
-                                                                          const protocol::StreamRequest& request, Work work) {
-  enum class Next { kDone, kWaitForLock, kGroup, kRefused };
+                                                                          const protocol::StreamRequest& request, Work work,
+                                                                          bool restartable = false) {
+  enum class Next { kDone, kWaitForLock, kGroup, kRefused, kToPool };
   std::optional<protocol::Error> refusal;
   auto enter = [&]() -> engine::Connection* {
     auto conn = s.session.Enter();
@@ -115,11 +144,17 @@ template <typename Holder, typename Work>
                   : protocol::MakeError("INTERNAL_ERROR", "No database connection: " + conn.status().message());
     return nullptr;
   };
-  Next next = co_await RunSql(ctx, [&]() -> Next {
+  // The connection, the classification, the lock if it is free, and the work. `here`: on the network
+  // thread, within the inline budget; what could block there (a sync, a lock wait) or could not be
+  // run again (a write inside a transaction, a cursor) goes to the SQL pool instead (kToPool).
+  auto first = [&](bool here) -> Next {
     engine::Connection* conn = enter();
     if (!conn) return Next::kRefused;
-    LeaveSession leave{s.session};
-    if (!s.session.holds_write_lock() && s.stream.Classify(request, *conn) == protocol::Access::kWrite) {
+    LeaveSession leave{s.session, /*checkpoint_here=*/!here};
+    const bool writes =
+        s.session.holds_write_lock() || s.stream.Classify(request, *conn) == protocol::Access::kWrite;
+    if (here && !RunsInline(ctx, request, *conn, writes)) return Next::kToPool;
+    if (writes && !s.session.holds_write_lock()) {
       if (GroupsCommits(ctx) && s.stream.CanJoinGroup(request, *conn)) return Next::kGroup;
       if (!s.session.TryLockWrite()) {
         if (!s.session.SnapshotIsStale()) return Next::kWaitForLock;
@@ -127,11 +162,25 @@ template <typename Holder, typename Work>
         return Next::kRefused;
       }
     }
-    LH_LOG_TRACE("stream request on a connection of its session ({})",
-                 s.session.holds_write_lock() ? "holding the write lock" : "reading");
+    LH_LOG_TRACE("stream request on a connection of its session ({}{})",
+                 s.session.holds_write_lock() ? "holding the write lock" : "reading", here ? ", inline" : "");
+    if (!here) {
+      work(conn);
+      return Next::kDone;
+    }
+    conn->guard().StartBudget(std::chrono::steady_clock::now() + ctx.opts.inline_budget);
     work(conn);
-    return Next::kDone;
-  });
+    conn->guard().EndBudget();
+    // Interrupted past its budget: its statement was undone (a read, or an autocommit write); it runs
+    // again, from the start, on the pool.
+    if (!conn->guard().over_budget()) return Next::kDone;
+    LH_LOG_DEBUG("a request ran past its {} us on the network thread: it runs again on the SQL pool",
+                 ctx.opts.inline_budget.count());
+    return Next::kToPool;
+  };
+  Next next = Next::kToPool;
+  if (restartable && ctx.opts.inline_budget.count() > 0) next = first(/*here=*/true);
+  if (next == Next::kToPool) next = co_await RunSql(ctx, [&] { return first(/*here=*/false); });
   if (next == Next::kRefused) co_return refusal;
   if (next == Next::kDone) co_return std::nullopt;
   KeyedLimit::Ticket waiting = ctx.writer_waits.TryTake(s.slot.client_key());

@@ -286,6 +286,7 @@ asio::awaitable<void> RunRequest(ConnPtr conn, std::shared_ptr<WsStream> s, int3
   response.type = req.type;
   switch (req.type) {
     case WsRequest::Type::kCloseStream:
+      s->slot = StreamSlot();  // its place among the stream limits is free now, not once the pool gets to it
       EndSession(ctx, s, req.stream_id, "closed");
       for (const auto& [id, c] : s->cursors) conn->cursor_bytes -= c.bytes;
       s->cursors.clear();
@@ -351,8 +352,9 @@ asio::awaitable<void> RunRequest(ConnPtr conn, std::shared_ptr<WsStream> s, int3
   }
   // execute, batch, sequence, describe, get_autocommit: the stream-level request, as over HTTP.
   protocol::StreamResult result;
-  auto refused = co_await RunOnStream(ctx, *s, req.stream_request,
-                                      [&](engine::Connection* c) { result = s->stream.Handle(req.stream_request, c); });
+  auto refused = co_await RunOnStream(
+      ctx, *s, req.stream_request, [&](engine::Connection* c) { result = s->stream.Handle(req.stream_request, c); },
+      /*restartable=*/true);
   if (refused) {
     result.ok = false;
     result.error = std::move(*refused);

@@ -81,10 +81,14 @@ test("websocket: a client that stops reading is no longer read from; nothing is 
 test("websocket: past --max-queued-bytes-per-connection of unread responses the connection is closed 1008", async () => {
   const before = overflowLines();
   const ws = await openHello(server);
-  const STREAMS = 16; // streams run concurrently: 16 x 4 MB is far past 16 MB
+  // Streams' batches run concurrently on the SQL pool: 16 x 4 MB is far past 16 MB. (A single execute
+  // would run on the network thread, one at a time, and back-pressure alone would hold it.)
+  const STREAMS = 16;
   for (let s = 1; s <= STREAMS; ++s) await ws.ok(s, { type: "open_stream", stream_id: s });
   ws.ws.pause();
-  for (let s = 1; s <= STREAMS; ++s) ws.send({ type: "request", request_id: 100 + s, request: { type: "execute", stream_id: s, stmt: bigSelect(s) } });
+  for (let s = 1; s <= STREAMS; ++s) {
+    ws.send({ type: "request", request_id: 100 + s, request: { type: "batch", stream_id: s, batch: { steps: [{ stmt: bigSelect(s) }] } } });
+  }
   await waitUntil(() => overflowLines() > before, "the server closes the connection for its unread responses", 20_000);
 
   await otherClientWorks(2);

@@ -1,0 +1,59 @@
+// Short requests run on the server's network thread, with no thread handoff; one that runs past its
+// budget there (1 ms) is interrupted, which undoes its statement, and runs again from the start on the
+// SQL pool. Checked with the real client: a long read and a long autocommit write give the right
+// answer exactly once, and short requests sent after a long one are answered before it.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createClient } from "@libsql/client";
+import { startServer } from "./harness.mjs";
+
+let server;
+before(async () => {
+  server = await startServer({ args: ["--log-level", "debug"] });
+});
+after(async () => {
+  assert.equal(await server.stop(), 0);
+});
+
+const moved = () => server.stderr.split("\n").filter((l) => l.includes("runs again on the SQL pool")).length;
+// A read that takes a while: a count over a few million generated rows.
+const LONG_READ = "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 3000000) SELECT count(*) AS k FROM c";
+
+for (const scheme of ["http", "ws"]) {
+  test(`${scheme}: a long read moves to the pool, answers once, and short requests overtake it`, async () => {
+    const url = scheme === "http" ? server.url : `ws://127.0.0.1:${server.port}`;
+    const long = createClient({ url });
+    const short = createClient({ url });
+    const before = moved();
+    const order = [];
+    const slow = long.execute(LONG_READ).then((rs) => {
+      order.push("long");
+      return rs;
+    });
+    for (let i = 0; i < 20; i++) {
+      const rs = await short.execute({ sql: "SELECT ? AS v", args: [i] });
+      assert.equal(Number(rs.rows[0].v), i);
+    }
+    order.push("short");
+    assert.equal(Number((await slow).rows[0].k), 3000000);
+    assert.deepEqual(order, ["short", "long"], "the short requests were not held behind the long one");
+    assert.ok(moved() > before, "the long read was moved off the network thread");
+    long.close();
+    short.close();
+  });
+
+  test(`${scheme}: a long autocommit write interrupted on the network thread is undone, then runs once`, async () => {
+    const url = scheme === "http" ? server.url : `ws://127.0.0.1:${server.port}`;
+    const c = createClient({ url });
+    const t = `long_${scheme}`;
+    await c.execute(`CREATE TABLE ${t}(n)`);
+    const before = moved();
+    const rs = await c.execute(
+      `INSERT INTO ${t} WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 300000) SELECT n FROM c`,
+    );
+    assert.equal(rs.rowsAffected, 300000);
+    assert.ok(moved() > before, "the write was moved off the network thread");
+    assert.equal(Number((await c.execute(`SELECT count(*) AS k FROM ${t}`)).rows[0].k), 300000, "inserted exactly once");
+    c.close();
+  });
+}
