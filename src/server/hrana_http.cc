@@ -96,13 +96,18 @@ std::optional<std::string> Park(ServerContext& ctx, std::unique_ptr<HttpStream> 
 }  // namespace
 
 void DisposeStreams(ServerContext& ctx, std::vector<std::unique_ptr<HttpStream>> streams, const char* why) {
-  if (streams.empty()) return;
+  // A stream without a transaction holds no connection: it is destroyed here, with no SQLite work.
+  // One with a transaction is rolled back on the SQL pool.
+  std::vector<std::unique_ptr<HttpStream>> open;
   for (auto& s : streams) {
     ctx.streams.Drop(s->id);
     s->slot = StreamSlot();  // its place among the stream limits is free now, not once the pool gets to it
-    if (s->session.in_transaction()) LH_LOG_WARN("stream {} {} with a transaction open: rolling it back", s->id, why);
+    if (!s->session.in_transaction()) continue;
+    LH_LOG_WARN("stream {} {} with a transaction open: rolling it back", s->id, why);
+    open.push_back(std::move(s));
   }
-  asio::post(ctx.sql_pool, [streams = std::move(streams)]() mutable { streams.clear(); });
+  streams.clear();
+  if (!open.empty()) asio::post(ctx.sql_pool, [open = std::move(open)]() mutable { open.clear(); });
 }
 
 asio::awaitable<HttpReply> HandlePipeline(ServerContext& ctx, std::string body, protocol::Encoding encoding, Caller caller) {
