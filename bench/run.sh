@@ -63,6 +63,22 @@ for op in select insert; do
 done
 rss_load=$(rss_kib VmHWM)
 
+# A long query beside short ones: 32 connections of point SELECTs over HTTP while one client runs a
+# ~2-second scan again and again; the SELECTs' latency is what the scan must not stall.
+SCAN_SQL='WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 8000000) SELECT count(*) FROM c'
+scan_once() { curl -sf "$url/v2/pipeline" -d "{\"requests\":[{\"type\":\"execute\",\"stmt\":{\"sql\":\"$SCAN_SQL\"}},{\"type\":\"close\"}]}" >/dev/null; }
+scan_start=$(date +%s.%N); scan_once; scan_secs=$(awk -v a="$scan_start" -v b="$(date +%s.%N)" 'BEGIN {printf "%.2f", b - a}')
+( end=$((SECONDS + SECONDS_PER_RUN * RUNS + 5)); while [ $SECONDS -lt $end ]; do scan_once; done ) &
+scan_pid=$!
+scan50=(); scan99=(); scanrps=()
+for _ in $(seq "$RUNS"); do
+  out=$("$LOAD" "$url" http select 32 "$SECONDS_PER_RUN" | grep '^RESULT')
+  scan50+=("$(sed -E 's/.*p50_us=([0-9]+).*/\1/' <<<"$out")")
+  scan99+=("$(sed -E 's/.*p99_us=([0-9]+).*/\1/' <<<"$out")")
+  scanrps+=("$(awk -v r="$(sed -E 's/.*requests=([0-9]+).*/\1/' <<<"$out")" -v s="$(sed -E 's/.*seconds=([0-9.]+).*/\1/' <<<"$out")" 'BEGIN {printf "%.0f", r / s}')")
+done
+kill "$scan_pid" 2>/dev/null; wait "$scan_pid" 2>/dev/null || true
+
 # Per-call latency of one client, one call at a time: the C++ library and @libsql/client.
 declare -A lib_p50 lib_p99 lib_calls
 for transport in http ws; do
@@ -93,6 +109,38 @@ rss_with_idle=$(rss_kib VmRSS)
 wait "$idle_pid"
 kill "$pid"; wait "$pid" || true; pid=""
 
+# --durability strong (synchronous=FULL, group commit): the durable INSERT, on a server of its own.
+"$BIN" serve --db-path "$dir/strong" --http-listen-addr 127.0.0.1:0 --log-level warn --durability strong 2>"$log.strong" &
+pid=$!
+port=""
+for _ in $(seq 100); do
+  port=$(ss -ltnpH 2>/dev/null | awk -v p="pid=$pid," '$0 ~ p {split($4, a, ":"); print a[length(a)]}' | head -1)
+  [ -n "$port" ] && break
+  sleep 0.1
+done
+surl=http://127.0.0.1:$port
+curl -sf "$surl/v2/pipeline" -d '{"requests":[{"type":"execute","stmt":{"sql":"CREATE TABLE bench_ins(id INTEGER PRIMARY KEY, name TEXT, value REAL)"}},{"type":"close"}]}' >/dev/null
+declare -A strong_rps strong_p50 strong_p99
+for mode in http ws-protobuf; do
+  for conns in 1 32; do
+    vals=(); lat50=(); lat99=()
+    for _ in $(seq "$RUNS"); do
+      out=$("$LOAD" "$surl" "$mode" insert "$conns" "$SECONDS_PER_RUN" | grep '^RESULT')
+      vals+=("$(awk -v r="$(sed -E 's/.*requests=([0-9]+).*/\1/' <<<"$out")" -v s="$(sed -E 's/.*seconds=([0-9.]+).*/\1/' <<<"$out")" 'BEGIN {printf "%.0f", r / s}')")
+      lat50+=("$(sed -E 's/.*p50_us=([0-9]+).*/\1/' <<<"$out")")
+      lat99+=("$(sed -E 's/.*p99_us=([0-9]+).*/\1/' <<<"$out")")
+    done
+    strong_rps[$mode,$conns]=$(printf '%s\n' "${vals[@]}" | median)
+    strong_p50[$mode,$conns]=$(printf '%s\n' "${lat50[@]}" | median)
+    strong_p99[$mode,$conns]=$(printf '%s\n' "${lat99[@]}" | median)
+  done
+done
+kill "$pid"; wait "$pid" || true; pid=""
+
+# The peer: PostgreSQL 15 on this machine, in this run.
+declare -A pg
+while read -r _ workload conns tps; do pg[$workload,$conns]=$tps; done < <(bench/pg.sh)
+
 declare -A inproc
 for op in select insert; do
   for threads in 1 2; do
@@ -118,6 +166,21 @@ for op in select insert; do
     done
   done
 done
+echo
+echo "Against PostgreSQL 15 (Debian, pgbench) in the same run; ratios are Litehouse / PostgreSQL:"
+echo
+echo "| workload | connections | PostgreSQL | Litehouse HTTP | Litehouse WS protobuf | HTTP / PG | WS / PG |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
+for conns in 1 32; do
+  echo "| point SELECT (PG simple) | $conns | ${pg[select-simple,$conns]} | ${rps[select,http,$conns]} | ${rps[select,ws-protobuf,$conns]} | $(ratio "${rps[select,http,$conns]}" "${pg[select-simple,$conns]}") | $(ratio "${rps[select,ws-protobuf,$conns]}" "${pg[select-simple,$conns]}") |"
+  echo "| point SELECT (PG prepared) | $conns | ${pg[select-prepared,$conns]} | ${rps[select,http,$conns]} | ${rps[select,ws-protobuf,$conns]} | $(ratio "${rps[select,http,$conns]}" "${pg[select-prepared,$conns]}") | $(ratio "${rps[select,ws-protobuf,$conns]}" "${pg[select-prepared,$conns]}") |"
+  echo "| 1-row INSERT, relaxed (synchronous=NORMAL) vs PG durable | $conns | ${pg[insert,$conns]} | ${rps[insert,http,$conns]} | ${rps[insert,ws-protobuf,$conns]} | $(ratio "${rps[insert,http,$conns]}" "${pg[insert,$conns]}") | $(ratio "${rps[insert,ws-protobuf,$conns]}" "${pg[insert,$conns]}") |"
+  echo "| 1-row INSERT, strong (synchronous=FULL, group commit) vs PG durable | $conns | ${pg[insert,$conns]} | ${strong_rps[http,$conns]} | ${strong_rps[ws-protobuf,$conns]} | $(ratio "${strong_rps[http,$conns]}" "${pg[insert,$conns]}") | $(ratio "${strong_rps[ws-protobuf,$conns]}" "${pg[insert,$conns]}") |"
+done
+echo
+echo "Strong durability latency (µs, p50 / p99): HTTP 1 conn ${strong_p50[http,1]} / ${strong_p99[http,1]}, 32 conn ${strong_p50[http,32]} / ${strong_p99[http,32]}; WS protobuf 1 conn ${strong_p50[ws-protobuf,1]} / ${strong_p99[ws-protobuf,1]}, 32 conn ${strong_p50[ws-protobuf,32]} / ${strong_p99[ws-protobuf,32]}."
+echo
+echo "A ${scan_secs} s scan run again and again beside 32 HTTP connections of point SELECTs: $(printf '%s\n' "${scanrps[@]}" | median) SELECT/s, p50 $(printf '%s\n' "${scan50[@]}" | median) µs, p99 $(printf '%s\n' "${scan99[@]}" | median) µs."
 echo
 echo "Server resident memory: idle $((rss_idle / 1024)) MiB; peak under this load (VmHWM) $((rss_load / 1024)) MiB."
 echo

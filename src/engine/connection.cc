@@ -34,6 +34,13 @@ Status Statement::Bind(int i, const Value& value) {
   return Status::Sqlite(rc, rc == SQLITE_RANGE ? "bind index out of range" : sqlite3_errmsg(db));
 }
 
+void Statement::Finish() {
+  if (!stmt_) return;
+  if (cached_) conn_->ReturnToCache(stmt_);
+  else sqlite3_finalize(stmt_);
+  stmt_ = nullptr;
+}
+
 Result<bool> Statement::Step() {
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
@@ -96,7 +103,57 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, Ro
   return conn;
 }
 
-Connection::~Connection() { sqlite3_close_v2(db_); }
+Connection::~Connection() {
+  for (auto& [sql, cached] : cache_) sqlite3_finalize(cached.stmt);
+  sqlite3_close_v2(db_);
+}
+
+Result<Statement> Connection::PrepareCached(std::string_view sql, size_t* tail_offset) {
+  std::string key;
+  key.reserve(sql.size() + 1);
+  key.push_back(guard_.read_only() ? 'r' : 'w');
+  key.append(sql);
+  auto it = cache_.find(key);
+  if (it != cache_.end() && !it->second.in_use) {
+    it->second.in_use = true;
+    it->second.last_used = ++cache_clock_;
+    if (tail_offset) *tail_offset = it->second.tail;
+    return Statement(it->second.stmt, this, /*cached=*/true);
+  }
+  if (sql.size() > INT_MAX) return Status::Sqlite(SQLITE_TOOBIG, "SQL text too long");
+  sqlite3_stmt* stmt = nullptr;
+  const char* tail = nullptr;
+  int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt, &tail);
+  if (rc != SQLITE_OK) return ErrorStatus(rc);
+  size_t tail_at = tail ? static_cast<size_t>(tail - sql.data()) : sql.size();
+  if (tail_offset) *tail_offset = tail_at;
+  // In use already (the same text twice in one request), empty, or a setting the guard must see:
+  // not cached.
+  if (it != cache_.end() || !stmt || guard_.HasPendingSetting()) return Statement(stmt, this);
+  if (cache_.size() >= kStatementCacheSize) {
+    auto victim = cache_.end();
+    for (auto c = cache_.begin(); c != cache_.end(); ++c) {
+      if (!c->second.in_use && (victim == cache_.end() || c->second.last_used < victim->second.last_used)) victim = c;
+    }
+    if (victim == cache_.end()) return Statement(stmt, this);
+    sqlite3_finalize(victim->second.stmt);
+    cache_.erase(victim);
+  }
+  cache_.emplace(std::move(key), CachedStatement{stmt, tail_at, true, ++cache_clock_});
+  return Statement(stmt, this, /*cached=*/true);
+}
+
+void Connection::ReturnToCache(sqlite3_stmt* stmt) {
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  for (auto& [sql, cached] : cache_) {
+    if (cached.stmt == stmt) {
+      cached.in_use = false;
+      return;
+    }
+  }
+  sqlite3_finalize(stmt);  // not found: never happens, but never leak
+}
 
 Status Connection::SetQueryOnly(bool on) {
   if (on == query_only_) return Status::OK();

@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 
 #include "common/status.h"
@@ -27,12 +28,15 @@ class Connection;
 class Statement {
  public:
   Statement() = default;
-  Statement(sqlite3_stmt* stmt, const Connection* conn) : stmt_(stmt), conn_(conn) {}
-  ~Statement() { sqlite3_finalize(stmt_); }
-  Statement(Statement&& o) noexcept : stmt_(o.stmt_), conn_(o.conn_) { o.stmt_ = nullptr; }
+  // `cached`: the statement belongs to `conn`'s statement cache (Connection::PrepareCached), which
+  // gets it back, reset, when this is destroyed; otherwise it is finalized.
+  Statement(sqlite3_stmt* stmt, Connection* conn, bool cached = false) : stmt_(stmt), conn_(conn), cached_(cached) {}
+  ~Statement() { Finish(); }
+  Statement(Statement&& o) noexcept : stmt_(o.stmt_), conn_(o.conn_), cached_(o.cached_) { o.stmt_ = nullptr; }
   Statement& operator=(Statement&& o) noexcept {
     std::swap(stmt_, o.stmt_);
     std::swap(conn_, o.conn_);
+    std::swap(cached_, o.cached_);
     return *this;
   }
   Statement(const Statement&) = delete;
@@ -65,8 +69,10 @@ class Statement {
   sqlite3_stmt* raw() const { return stmt_; }
 
  private:
+  void Finish();
   sqlite3_stmt* stmt_ = nullptr;
-  const Connection* conn_ = nullptr;
+  Connection* conn_ = nullptr;
+  bool cached_ = false;
 };
 
 enum class Role {
@@ -91,6 +97,13 @@ class Connection {
   // Prepares the first statement in `sql`. `*tail_offset` receives the byte offset just past it.
   // Text holding no statement gives an empty Statement, not an error.
   Result<Statement> Prepare(std::string_view sql, size_t* tail_offset);
+  // As Prepare, through the connection's statement cache: a text prepared before on this connection,
+  // in the same read-only mode of the guard, is reused instead of parsed again (its authorization
+  // held when it was prepared, and SQLite prepares it again itself if the schema or a setting
+  // changed). Statements that set a per-connection pragma are never cached: the guard must see each
+  // of them. Bounded to kStatementCacheSize texts, the least recently used evicted.
+  Result<Statement> PrepareCached(std::string_view sql, size_t* tail_offset);
+  static constexpr size_t kStatementCacheSize = 64;
   // Runs `sql` (one or more statements, no arguments, rows discarded).
   Status Exec(const char* sql);
 
@@ -122,9 +135,22 @@ class Connection {
  private:
   Connection(sqlite3* db, Role role) : db_(db), role_(role) {}
   std::string ErrorMessage(int code) const;
+  friend class Statement;
+  struct CachedStatement {
+    sqlite3_stmt* stmt;
+    size_t tail;
+    bool in_use;
+    uint64_t last_used;
+  };
+  // Gives a statement of the cache back (Statement's destructor): reset, bindings cleared.
+  void ReturnToCache(sqlite3_stmt* stmt);
+
   sqlite3* db_;
   const Role role_;
   bool query_only_ = false;
+  // The statement cache, by guard mode ('r'/'w') and SQL text.
+  std::unordered_map<std::string, CachedStatement> cache_;
+  uint64_t cache_clock_ = 0;
   SqlGuard guard_;
 };
 

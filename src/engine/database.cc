@@ -48,6 +48,7 @@ Result<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& options)
     db->vfs_ = std::move(vfs).value();
     db->open_name_ = path.filename().string();
   }
+  db->checkpoint_due_at_ = options.checkpoint_threshold_frames;
   auto first = db->OpenConnection(Role::kWriter);
   if (!first.ok()) return first.status();
   db->idle_.push_back(std::move(first).value());
@@ -307,7 +308,11 @@ void Database::CancelWait(Session* session) {
 void Database::Unlock(Connection* conn, bool checkpoint_here) {
   // Still the holder here: checkpoint before anyone else may write. PASSIVE never waits for readers;
   // frames that readers still need stay in the WAL and are copied by a later checkpoint.
-  const bool due = wal_frames_ >= options_.checkpoint_threshold_frames;
+  // With a background executor, the checkpoint runs there, beside the next writer (a PASSIVE
+  // checkpoint needs no write lock, and every frame it copies was seen by the commit observer when it
+  // was committed); without one, here, before the lock goes on.
+  const bool due = wal_frames_ >= checkpoint_due_at_;
+  if (background_) checkpoint_here = false;
   if (conn && due && checkpoint_here) (void)RunCheckpoint(*conn, SQLITE_CHECKPOINT_PASSIVE);
   std::function<void()> next;
   {
@@ -331,22 +336,18 @@ void Database::ScheduleCheckpoint() {
     if (checkpoint_scheduled_) return;
     checkpoint_scheduled_ = true;
   }
+  // A PASSIVE checkpoint takes SQLite's checkpoint lock, not the write lock: writers go on meanwhile.
   auto job = [this] {
     auto conn = TakeConnection();
-    if (conn.ok() && wal_frames_ >= options_.checkpoint_threshold_frames) {
+    if (conn.ok()) {
       (void)RunCheckpoint(**conn, SQLITE_CHECKPOINT_PASSIVE);
+      ReturnConnection(std::move(conn).value());
     }
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      checkpoint_scheduled_ = false;
-    }
-    Unlock(nullptr);
-    if (conn.ok()) ReturnConnection(std::move(conn).value());
+    std::lock_guard<std::mutex> lock(mu_);
+    checkpoint_scheduled_ = false;
   };
-  Lock(nullptr, [this, job] {
-    if (background_) return background_(job);
-    job();
-  });
+  if (background_) return background_(job);
+  job();
 }
 
 void Database::AcquireWriter(WriterCallback granted) {
@@ -442,7 +443,11 @@ Status Database::RunCheckpoint(Connection& conn, int mode) {
   int log_frames = 0, checkpointed = 0;
   int rc = sqlite3_wal_checkpoint_v2(conn.raw(), nullptr, mode, &log_frames, &checkpointed);
   Status s = rc == SQLITE_OK ? Status::OK() : conn.ErrorStatus(rc);
-  if (rc == SQLITE_OK) wal_frames_ = log_frames - checkpointed;
+  if (rc == SQLITE_OK) {
+    // All copied: the next writer restarts the WAL from its start, and the next commit says its size.
+    checkpoint_due_at_ = checkpointed < log_frames ? log_frames + options_.checkpoint_threshold_frames
+                                                   : options_.checkpoint_threshold_frames;
+  }
   std::lock_guard<std::mutex> lock(mu_);
   checkpoint_status_ = s;
   if (!s.ok()) {

@@ -17,6 +17,7 @@
 // is used by one thread at a time; it may be moved to another thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -245,8 +246,11 @@ class Database {
   std::unique_ptr<HiddenDirVfs> vfs_;  // when hide_directory; outlives every connection
   std::string open_name_;              // what connections open: the path, or its name under vfs_
 
-  // Written only by the holder of the write lock.
-  int64_t wal_frames_ = 0;
+  // The WAL's size in frames after the last commit (written by the lock's holder).
+  std::atomic<int64_t> wal_frames_{0};
+  // The WAL size (frames) at which the next checkpoint is due: the threshold, or, after a checkpoint a
+  // reader held back, that many frames past where it stopped (no retry on every commit meanwhile).
+  std::atomic<int64_t> checkpoint_due_at_{0};
 
   mutable std::mutex mu_;
   // Guarded by mu_, with the fields of Session that say so.

@@ -71,6 +71,8 @@ class SqlGuard {
   // name), or nullopt; clears it. A stream keeps these to replay them on the next connection it is
   // given, so its settings last as long as it does (as on sqld, where a stream is a connection).
   std::optional<std::pair<std::string, std::string>> TakeSetting();
+  // True when the statement prepared last assigns a per-connection pragma (before TakeSetting).
+  bool HasPendingSetting() const { return setting_.has_value(); }
   // The reason of the last refusal ("" if none), cleared by the next StartQuery.
   const std::string& DenialReason() const { return denial_; }
 

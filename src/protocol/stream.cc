@@ -240,7 +240,8 @@ Access Stream::ClassifySql(std::string_view sql, Connection& reader, bool single
   do {
     std::string_view rest = sql.substr(offset);
     size_t tail = 0;
-    auto prepared = reader.Prepare(rest, &tail);
+    auto prepared = single ? reader.PrepareCached(rest, &tail) : reader.Prepare(rest, &tail);
+    auto setting = reader.guard().TakeSetting();  // classifying sets nothing
     if (!prepared.ok()) return Access::kWrite;
     offset += tail;
     if (prepared->empty()) break;
@@ -303,7 +304,7 @@ std::optional<Error> Stream::ExecuteStmt(const Stmt& stmt, Connection& conn, Row
   std::string_view sql;
   if (auto err = ResolveSql(stmt.sql, stmt.sql_id, &sql)) return err;
   size_t tail = 0;
-  auto prepared = conn.Prepare(sql, &tail);
+  auto prepared = conn.PrepareCached(sql, &tail);
   auto setting = conn.guard().TakeSetting();
   if (!prepared.ok()) return PrepareError(prepared.status(), conn.last_error_offset());
   if (prepared->empty()) return NoStatement();

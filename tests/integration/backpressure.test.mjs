@@ -81,13 +81,16 @@ test("websocket: a client that stops reading is no longer read from; nothing is 
 test("websocket: past --max-queued-bytes-per-connection of unread responses the connection is closed 1008", async () => {
   const before = overflowLines();
   const ws = await openHello(server);
-  // Streams' batches run concurrently on the SQL pool: 16 x 4 MB is far past 16 MB. (A single execute
-  // would run on the network thread, one at a time, and back-pressure alone would hold it.)
+  // Streams run concurrently: 16 x 4 MB is far past 16 MB. Each big result comes after a count that
+  // takes a while, so that every stream's request is running (on the SQL pool) before the first one
+  // answers; back-pressure alone would otherwise stop the later ones from starting.
   const STREAMS = 16;
   for (let s = 1; s <= STREAMS; ++s) await ws.ok(s, { type: "open_stream", stream_id: s });
   ws.ws.pause();
+  const slowBigSelect = (i) =>
+    stmt(`SELECT ${i}, randomblob(${BLOB}) FROM (WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 500000) SELECT count(*) FROM c)`);
   for (let s = 1; s <= STREAMS; ++s) {
-    ws.send({ type: "request", request_id: 100 + s, request: { type: "batch", stream_id: s, batch: { steps: [{ stmt: bigSelect(s) }] } } });
+    ws.send({ type: "request", request_id: 100 + s, request: { type: "execute", stream_id: s, stmt: slowBigSelect(s) } });
   }
   await waitUntil(() => overflowLines() > before, "the server closes the connection for its unread responses", 20_000);
 
