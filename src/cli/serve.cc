@@ -39,6 +39,7 @@ struct ServeFlags {
   int64_t stream_expiry_ms = 10'000;
   double txn_timeout_s = 5;  // sqld's TXN_TIMEOUT
   std::string durability = "relaxed";
+  size_t max_db_connections = 64;
   int sql_threads = 8;
 };
 
@@ -214,6 +215,12 @@ Run RegisterServe(CLI::App& app) {
       ->envname("LITEHOUSE_DURABILITY")
       ->check(CLI::IsMember({"relaxed", "strong", "extra", "off"}))
       ->capture_default_str();
+  cmd->add_option("--max-db-connections", flags->max_db_connections,
+                  "SQLite connections the clients' streams may hold at once (open transactions and running "
+                  "requests); past it a request waits for one; 0: no bound")
+      ->envname("LITEHOUSE_MAX_DB_CONNECTIONS")
+      ->check(CLI::Range(size_t{0}, size_t{100'000}))
+      ->capture_default_str();
   cmd->add_option("--txn-timeout-s", flags->txn_timeout_s,
                   "A transaction that has held the write lock this many seconds while another writer waits is "
                   "rolled back, and the waiter goes on (sqld's txn_timeout_s)")
@@ -286,6 +293,7 @@ Run RegisterServe(CLI::App& app) {
     db_opts.hide_directory = true;  // clients see "data" in PRAGMA database_list, not where it lives
     db_opts.guard.query_timeout = std::chrono::milliseconds(flags->query_timeout_ms);
     db_opts.txn_timeout = std::chrono::milliseconds(static_cast<int64_t>(flags->txn_timeout_s * 1000));
+    db_opts.max_connections = flags->max_db_connections;
     db_opts.durability = flags->durability == "strong"  ? engine::Durability::kStrong
                          : flags->durability == "extra" ? engine::Durability::kExtra
                          : flags->durability == "off"   ? engine::Durability::kOff

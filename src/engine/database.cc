@@ -229,6 +229,37 @@ Result<std::unique_ptr<Connection>> Database::TakeConnection() {
   return opened;
 }
 
+bool Database::TakeSessionPlace(bool force) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!force && options_.max_connections > 0 && session_places_ >= options_.max_connections) return false;
+  ++session_places_;
+  return true;
+}
+
+void Database::GiveSessionPlace() {
+  std::function<void()> next;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    --session_places_;
+    // Still at the bound (the place given back was a writer's, past it): nobody may take one yet.
+    if (connection_waiters_.empty() || (options_.max_connections > 0 && session_places_ >= options_.max_connections)) return;
+    next = std::move(connection_waiters_.front());
+    connection_waiters_.pop_front();
+  }
+  next();
+}
+
+void Database::WaitForConnection(std::function<void()> ready) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (options_.max_connections > 0 && session_places_ >= options_.max_connections) {
+      connection_waiters_.push_back(std::move(ready));
+      return;
+    }
+  }
+  ready();
+}
+
 bool Database::Clean(Connection& conn) {
   if (!conn.autocommit()) {
     // The holder left a transaction open (a stream that expired or closed mid-transaction).
@@ -400,6 +431,9 @@ void Database::StealExpiredLock() {
     std::lock_guard<std::mutex> lock(mu_);
     Session* holder = lock_session_;
     if (!holder || waiters_.empty() || clock_.Now() - lock_granted_at_ < options_.txn_timeout) return;
+    // Granted, and not yet run: it has no transaction to take back, and its request is about to
+    // start (a pool saturated by long queries may delay it).
+    if (!holder->busy_ && !holder->conn_) return;
     if (holder->busy_) {
       // Its request is running: stop it; Leave() rolls back and hands the lock on.
       if (!holder->steal_pending_) LH_LOG_WARN("a transaction held the write lock past the timeout: interrupting it");
@@ -424,6 +458,7 @@ void Database::StealExpiredLock() {
     if (taken) ReturnConnection(std::move(taken));
     Unlock(nullptr);
   }
+  GiveSessionPlace();  // the robbed session's connection
 }
 
 int Database::OnWalCommit(void* self, sqlite3* db, const char*, int frames) {

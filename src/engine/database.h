@@ -101,6 +101,11 @@ struct GroupMember {
 struct DatabaseOptions {
   std::string path;                       // the database file; its directory must exist
   size_t max_idle_connections = 8;        // idle pooled connections kept open
+  // Connections that sessions (clients' streams) may hold at once: their transactions' and their
+  // running requests'; 0: no bound. A session past it waits (WaitForConnection) without a thread. The
+  // engine's own short uses (a group commit, a checkpoint, a dump's lease) are not counted, and a
+  // session holding the write lock is never refused, so the bound cannot stall the writer.
+  size_t max_connections = 64;
   int64_t checkpoint_threshold_frames = 1000;  // PASSIVE checkpoint once the WAL holds this many frames
   GuardOptions guard;                          // limits every client connection gets (sql_guard.h)
   // Open the file through a HiddenDirVfs (vfs.h), so that SQLite, and PRAGMA database_list, know it
@@ -151,6 +156,10 @@ class Database {
   void AcquireWriter(WriterCallback granted);
   // A pooled connection for reading (query_only): an idle one, or a newly opened one.
   Result<Lease> AcquireReader();
+  // Calls `ready` (at once, or on the thread where a session gives a connection back) once a session
+  // may take a connection again within `max_connections`. `ready` must not block. A session's Enter
+  // may still find the place taken by another by then, and wait again.
+  void WaitForConnection(std::function<void()> ready);
 
   // Runs a checkpoint now (mode: SQLITE_CHECKPOINT_PASSIVE/FULL/RESTART/TRUNCATE), under the write
   // lock. Only for callers holding no lease or session with the lock: it waits for it, blocking.
@@ -200,6 +209,10 @@ class Database {
   Result<std::unique_ptr<Connection>> OpenConnection(Role role);
   // A pooled connection: an idle one, or a newly opened one (query_only).
   Result<std::unique_ptr<Connection>> TakeConnection();
+  // A session's place among max_connections: taken (false when none is left, unless `force`), and
+  // given back (waking a waiter).
+  bool TakeSessionPlace(bool force);
+  void GiveSessionPlace();
   // Takes a connection back from whoever used it: rolls back what was left open, restores the
   // settings and query_only, and pools it (or closes it if it cannot be made clean).
   void ReturnConnection(std::unique_ptr<Connection> conn);
@@ -265,6 +278,8 @@ class Database {
   Clock::time_point checkpoint_stall_logged_{};
   std::vector<std::unique_ptr<Connection>> idle_;
   size_t connections_out_ = 0;  // taken from the pool, not yet returned
+  size_t session_places_ = 0;   // connections sessions hold (max_connections)
+  std::deque<std::function<void()>> connection_waiters_;
   DatabaseStats stats_;
 };
 

@@ -15,8 +15,15 @@ Result<Connection*> Session::Enter() {
     busy_ = true;
   }
   if (!conn_) {
+    // A session that holds the write lock is never refused: the bound must not stall the writer.
+    if (!db_.TakeSessionPlace(/*force=*/holds_lock_)) {
+      std::lock_guard<std::mutex> lock(db_.mu_);
+      busy_ = false;
+      return Status::Busy("all " + std::to_string(db_.options_.max_connections) + " database connections are in use");
+    }
     auto conn = db_.TakeConnection();
     if (!conn.ok()) {
+      db_.GiveSessionPlace();
       std::lock_guard<std::mutex> lock(db_.mu_);
       busy_ = false;
       return conn.status();
@@ -83,7 +90,10 @@ void Session::Leave(bool checkpoint_here) {
     std::swap(release, pending_release_);
   }
   if (unlock) db_.Unlock(give_back ? give_back.get() : nullptr, checkpoint_here);
-  if (give_back) db_.ReturnConnection(std::move(give_back));
+  if (give_back) {
+    db_.ReturnConnection(std::move(give_back));
+    db_.GiveSessionPlace();
+  }
   if (release) Release(*release);
 }
 
@@ -108,12 +118,14 @@ void Session::Release(Ended why) {
   if (waiting) db_.CancelWait(this);
   // Clean() rolls back: SQLite's own lock is free before the write lock goes on, or the connection
   // that could not roll back is closed first.
+  const bool had_conn = conn != nullptr;
   if (conn && !db_.Clean(*conn)) {
     db_.ReturnConnection(std::move(conn));
     conn.reset();
   }
   if (unlock) db_.Unlock(conn.get());
   if (conn) db_.ReturnConnection(std::move(conn));
+  if (had_conn) db_.GiveSessionPlace();
 }
 
 void Session::Close() {

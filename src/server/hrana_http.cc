@@ -237,6 +237,16 @@ asio::awaitable<Status> GroupWrite(ServerContext& ctx, std::function<void(engine
       asio::use_awaitable);
 }
 
+asio::awaitable<void> WaitForConnection(ServerContext& ctx) {
+  auto ex = co_await asio::this_coro::executor;
+  co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
+      [&ctx, ex](auto handler) {
+        auto h = std::make_shared<decltype(handler)>(std::move(handler));
+        ctx.db.WaitForConnection([h, ex] { asio::post(ex, [h]() mutable { (*h)(); }); });
+      },
+      asio::use_awaitable);
+}
+
 asio::awaitable<void> LockWrite(engine::Session& session) {
   auto ex = co_await asio::this_coro::executor;
   co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(

@@ -82,6 +82,9 @@ struct LeaveSession {
 
 // Waits, without holding a thread, until `session` holds the write lock.
 asio::awaitable<void> LockWrite(engine::Session& session);
+// Waits, without holding a thread, until a session may take a database connection again
+// (--max-db-connections).
+asio::awaitable<void> WaitForConnection(ServerContext& ctx);
 // Runs `run` as a member of the engine's group commit (strong durability), without holding a thread
 // while it waits; resumes once the member's group is committed and synced, with its final status.
 asio::awaitable<Status> GroupWrite(ServerContext& ctx, std::function<void(engine::Connection&)> run);
@@ -133,11 +136,16 @@ template <typename Holder, typename Work>
 [[nodiscard]] asio::awaitable<std::optional<protocol::Error>> RunOnStream(ServerContext& ctx, Holder& s,
                                                                           const protocol::StreamRequest& request, Work work,
                                                                           bool restartable = false) {
-  enum class Next { kDone, kWaitForLock, kGroup, kRefused, kToPool };
+  enum class Next { kDone, kWaitForLock, kGroup, kRefused, kToPool, kNoConnection };
   std::optional<protocol::Error> refusal;
+  bool no_connection = false;  // every connection sessions may hold is held: wait for one
   auto enter = [&]() -> engine::Connection* {
     auto conn = s.session.Enter();
     if (conn.ok()) return *conn;
+    if (conn.status().IsBusy()) {
+      no_connection = true;
+      return nullptr;
+    }
     engine::Session::Ended why = s.session.ended();
     refusal = why != engine::Session::Ended::kNo
                   ? TransactionEnded(ctx, why)
@@ -149,7 +157,7 @@ template <typename Holder, typename Work>
   // run again (a write inside a transaction, a cursor) goes to the SQL pool instead (kToPool).
   auto first = [&](bool here) -> Next {
     engine::Connection* conn = enter();
-    if (!conn) return Next::kRefused;
+    if (!conn) return no_connection ? Next::kNoConnection : Next::kRefused;
     LeaveSession leave{s.session, /*checkpoint_here=*/!here};
     const bool writes =
         s.session.holds_write_lock() || s.stream.Classify(request, *conn) == protocol::Access::kWrite;
@@ -179,8 +187,14 @@ template <typename Holder, typename Work>
     return Next::kToPool;
   };
   Next next = Next::kToPool;
-  if (restartable && ctx.opts.inline_budget.count() > 0) next = first(/*here=*/true);
-  if (next == Next::kToPool) next = co_await RunSql(ctx, [&] { return first(/*here=*/false); });
+  while (true) {
+    no_connection = false;
+    next = restartable && ctx.opts.inline_budget.count() > 0 ? first(/*here=*/true) : Next::kToPool;
+    if (next == Next::kToPool) next = co_await RunSql(ctx, [&] { return first(/*here=*/false); });
+    if (next != Next::kNoConnection) break;
+    LH_LOG_TRACE("stream request waits for a database connection");
+    co_await WaitForConnection(ctx);
+  }
   if (next == Next::kRefused) co_return refusal;
   if (next == Next::kDone) co_return std::nullopt;
   KeyedLimit::Ticket waiting = ctx.writer_waits.TryTake(s.slot.client_key());

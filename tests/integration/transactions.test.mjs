@@ -314,3 +314,29 @@ test("a shutdown with a WebSocket transaction open and a writer queued exits cle
     rmSync(server.dir, { recursive: true, force: true });
   }
 });
+
+test("past --max-db-connections a request waits for a connection, and goes on when a transaction ends", async () => {
+  const server = await startServer({ args: ["--max-db-connections", "2"] });
+  const clients = Array.from({ length: 3 }, () => createClient({ url: server.url }));
+  try {
+    const [a, b, c] = clients;
+    await a.execute("CREATE TABLE bound(x)");
+    const t1 = await a.transaction("deferred");
+    await t1.execute("SELECT count(*) FROM bound");  // holds a connection
+    const t2 = await b.transaction("deferred");
+    await t2.execute("SELECT count(*) FROM bound");  // holds the other one
+    let done = false;
+    const third = c.execute("SELECT 42 AS v").then((rs) => {
+      done = true;
+      return rs;
+    });
+    await t2.execute("SELECT 1");
+    assert.equal(done, false, "no connection is free for the third client");
+    await t1.commit();
+    assert.equal(Number((await third).rows[0].v), 42);
+    await t2.commit();
+  } finally {
+    for (const c of clients) c.close();
+    assert.equal(await server.stop(), 0);
+  }
+});

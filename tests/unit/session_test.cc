@@ -223,6 +223,45 @@ TEST_F(SessionTest, ExpiringAnIdleTransactionRollsItBackAndSaysSo) {
   EXPECT_EQ(Run(other, "SELECT count(*) FROM t WHERE x = 300"), "0");
 }
 
+TEST(SessionBound, PastMaxConnectionsASessionWaitsAndTheWriterIsNeverRefused) {
+  testing::TestDir dir;
+  DatabaseOptions opts;
+  opts.path = dir.file("db");
+  opts.max_connections = 2;
+  auto db = std::move(Database::Open(opts)).value();
+  Session a(*db), b(*db), c(*db), writer(*db);
+  auto hold = [](Session& s) {  // a read transaction: the session keeps its connection
+    auto conn = s.Enter();
+    ASSERT_TRUE(conn.ok());
+    ASSERT_TRUE((*conn)->Exec("BEGIN; SELECT count(*) FROM sqlite_schema").ok());
+    s.Leave();
+    ASSERT_TRUE(s.in_transaction());
+  };
+  hold(a);
+  hold(b);
+  auto refused = c.Enter();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(refused.status().IsBusy()) << refused.status().ToString();
+  bool ready = false;
+  db->WaitForConnection([&] { ready = true; });
+  EXPECT_FALSE(ready);
+  // A session granted the write lock gets a connection past the bound.
+  bool granted = false;
+  writer.LockWrite([&] { granted = true; });
+  ASSERT_TRUE(granted);
+  auto w = writer.Enter();
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  ASSERT_TRUE((*w)->Exec("CREATE TABLE t(x)").ok());
+  writer.Leave();
+  EXPECT_FALSE(ready) << "the writer's connection went back, but it was past the bound";
+  a.Close();
+  EXPECT_TRUE(ready) << "a connection given back wakes a waiter";
+  auto now = c.Enter();
+  ASSERT_TRUE(now.ok());
+  c.Leave();
+  b.Close();
+}
+
 TEST_F(SessionTest, ALeftOverTransactionNeverReachesTheNextUser) {
   Session s(*db_);
   Run(s, "BEGIN");
