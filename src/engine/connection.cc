@@ -98,6 +98,7 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, Ro
   Status s = conn->Exec(setup);
   if (!s.ok()) return s;
   conn->query_only_ = role == Role::kReader;
+  sqlite3_commit_hook(db, &Connection::RefuseCommitWithoutLock, conn.get());
   // From here on, clients' statements are checked (sql_guard.h).
   conn->guard_.Install(db, guard);
   return conn;
@@ -153,6 +154,11 @@ void Connection::ReturnToCache(sqlite3_stmt* stmt) {
     }
   }
   sqlite3_finalize(stmt);  // not found: never happens, but never leak
+}
+
+int Connection::RefuseCommitWithoutLock(void* self) {
+  // SQLite calls it only for a transaction that wrote. Non-zero turns the COMMIT into a rollback.
+  return static_cast<Connection*>(self)->may_write_ ? 0 : 1;
 }
 
 Status Connection::SetQueryOnly(bool on) {

@@ -110,10 +110,18 @@ class Connection {
   bool autocommit() const { return sqlite3_get_autocommit(db_) != 0; }
   // SQLITE_TXN_NONE, SQLITE_TXN_READ (a snapshot is held) or SQLITE_TXN_WRITE, for the main schema.
   int txn_state() const { return sqlite3_txn_state(db_, "main"); }
-  // Turns PRAGMA query_only on or off (the engine's own statement, past the guard). A pooled
-  // connection is query_only except while its session holds the write lock (database.h).
+  // Turns PRAGMA query_only on or off (the engine's own statement, past the guard): a write then
+  // fails with SQLITE_READONLY as it starts. For a reader lease and a `BEGIN TRANSACTION READONLY`
+  // transaction. Setting it makes SQLite expire the connection's prepared statements, so it is not
+  // what guards the write lock (see set_may_write).
   Status SetQueryOnly(bool on);
   bool query_only() const { return query_only_; }
+  // Whether a transaction that wrote may commit on this connection: true only while the one holding
+  // it holds the database's write lock. A commit without it is refused by a commit hook
+  // (SQLITE_CONSTRAINT_COMMITHOOK) and rolled back, so no write can ever land without the lock,
+  // whatever classified it. A flag, not a statement: it costs nothing per request.
+  void set_may_write(bool may) { may_write_ = may; }
+  bool may_write() const { return may_write_; }
   int64_t changes() const { return sqlite3_changes64(db_); }
   int64_t total_changes() const { return sqlite3_total_changes64(db_); }
   int64_t last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
@@ -148,6 +156,8 @@ class Connection {
   sqlite3* db_;
   const Role role_;
   bool query_only_ = false;
+  bool may_write_ = true;  // Role::kStandalone and unpooled connections write freely
+  static int RefuseCommitWithoutLock(void* self);
   // The statement cache, by guard mode ('r'/'w') and SQL text.
   std::unordered_map<std::string, CachedStatement> cache_;
   uint64_t cache_clock_ = 0;

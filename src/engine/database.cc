@@ -60,10 +60,10 @@ Result<std::unique_ptr<Connection>> Database::OpenConnection(Role role) {
   const char* vfs = vfs_ ? vfs_->name() : options_.vfs.empty() ? nullptr : options_.vfs.c_str();
   auto conn = Connection::Open(open_name_, role, options_.guard, vfs);
   if (!conn.ok()) return conn.status();
-  // Every pooled connection may write once its holder has the lock; until then it is query_only, so
-  // that no write can ever bypass the lock.
-  Status s = (*conn)->SetQueryOnly(true);
-  if (!s.ok()) return s;
+  // A pooled connection may commit a write only while its holder has the lock (set_may_write): no
+  // write can land without it.
+  (*conn)->set_may_write(false);
+  Status s;
   if (options_.durability != Durability::kRelaxed) {
     const char* sync = options_.durability == Durability::kOff      ? "PRAGMA synchronous=OFF"
                        : options_.durability == Durability::kStrong ? "PRAGMA synchronous=FULL"
@@ -98,11 +98,7 @@ void Database::GroupWrite(GroupMember member) {
 void Database::RunGroups() {
   auto conn = TakeConnection();
   if (conn.ok()) {
-    Status s = (*conn)->SetQueryOnly(false);
-    if (!s.ok()) {
-      ReturnConnection(std::move(conn).value());
-      conn = s;
-    }
+    (*conn)->set_may_write(true);
   }
   if (!conn.ok()) {
     std::vector<GroupMember> members;
@@ -277,7 +273,8 @@ bool Database::Clean(Connection& conn) {
       return false;
     }
   }
-  return conn.SetQueryOnly(true).ok();
+  conn.set_may_write(false);
+  return conn.SetQueryOnly(false).ok();
 }
 
 void Database::ReturnConnection(std::unique_ptr<Connection> conn) {
@@ -384,9 +381,11 @@ void Database::ScheduleCheckpoint() {
 void Database::AcquireWriter(WriterCallback granted) {
   Lock(nullptr, [this, granted = std::move(granted)]() mutable {
     auto conn = TakeConnection();
-    if (conn.ok() && (*conn)->SetQueryOnly(false).ok()) return granted(Lease(this, std::move(conn).value(), true));
-    LH_LOG_ERROR("cannot open a connection for the writer: {}", conn.ok() ? "query_only" : conn.status().ToString());
-    if (conn.ok()) ReturnConnection(std::move(conn).value());
+    if (conn.ok()) {
+      (*conn)->set_may_write(true);
+      return granted(Lease(this, std::move(conn).value(), true));
+    }
+    LH_LOG_ERROR("cannot open a connection for the writer: {}", conn.status().ToString());
     Unlock(nullptr);
     granted(Lease());
   });
@@ -395,6 +394,10 @@ void Database::AcquireWriter(WriterCallback granted) {
 Result<Lease> Database::AcquireReader() {
   auto conn = TakeConnection();
   if (!conn.ok()) return conn.status();
+  if (Status s = (*conn)->SetQueryOnly(true); !s.ok()) {
+    ReturnConnection(std::move(conn).value());
+    return s;
+  }
   return Lease(this, std::move(conn).value(), false);
 }
 

@@ -1,8 +1,8 @@
 // Database: owns every SQLite connection to one database file and decides who may use which, and who
 // may write.
 //
-//   - a pool of connections, opened on demand, kept while idle up to a bound; each is `query_only`
-//     unless the one holding it holds the write lock;
+//   - a pool of connections, opened on demand, kept while idle up to a bound; a write commits on one
+//     only while the one holding it holds the write lock (a commit hook refuses it otherwise);
 //   - the write lock: at most one holder at a time (a Session, or a writer Lease), granted in FIFO
 //     order to waiters that hold no thread while they wait, and taken back from a holder that keeps
 //     it past the transaction timeout while others wait (lock stealing, as sqld's);
@@ -207,7 +207,8 @@ class Database {
         background_(options_.background) {}
 
   Result<std::unique_ptr<Connection>> OpenConnection(Role role);
-  // A pooled connection: an idle one, or a newly opened one (query_only).
+  // A pooled connection: an idle one, or a newly opened one (it may not commit a write until
+  // set_may_write).
   Result<std::unique_ptr<Connection>> TakeConnection();
   // A session's place among max_connections: taken (false when none is left, unless `force`), and
   // given back (waking a waiter).

@@ -31,18 +31,14 @@ Result<Connection*> Session::Enter() {
     std::lock_guard<std::mutex> lock(db_.mu_);
     conn_ = std::move(conn).value();
   }
-  if (holds_lock_) {
-    Status s = conn_->SetQueryOnly(false);
-    if (!s.ok()) LH_LOG_WARN("cannot make a connection writable: {}", s.ToString());
-  }
+  if (holds_lock_) conn_->set_may_write(true);
   return conn_.get();
 }
 
 bool Session::TryLockWrite() {
   if (holds_lock_) return true;
   if (!db_.TryLock(this)) return false;
-  Status s = conn_->SetQueryOnly(false);
-  if (!s.ok()) LH_LOG_WARN("cannot make a connection writable: {}", s.ToString());
+  conn_->set_may_write(true);
   return true;
 }
 
@@ -69,10 +65,7 @@ void Session::Leave(bool checkpoint_here) {
   }
   const bool keep_conn = c && !c->autocommit();
   const bool unlock = holds_lock_ && (!c || c->txn_state() != SQLITE_TXN_WRITE);
-  if (unlock && keep_conn) {
-    Status s = c->SetQueryOnly(true);
-    if (!s.ok()) LH_LOG_WARN("cannot make a connection query_only: {}", s.ToString());
-  }
+  if (unlock && keep_conn) c->set_may_write(false);
   std::unique_ptr<Connection> give_back;
   std::optional<Ended> release;
   {

@@ -413,11 +413,15 @@ std::optional<Error> Stream::ChargeResponse(const std::vector<Value>& row) {
                                              " bytes of rows per request)");
 }
 
-void Stream::NoteTransaction(std::string_view sql, const Connection& conn) {
+void Stream::NoteTransaction(std::string_view sql, Connection& conn) {
   if (conn.autocommit()) {
+    if (txn_read_only_ && !read_only_) (void)conn.SetQueryOnly(false);  // the READONLY transaction ended
     txn_read_only_ = false;
   } else if (IsReadonlyBegin(sql)) {
+    // A write inside it fails as it starts (SQLITE_READONLY); the engine clears query_only when the
+    // connection goes back to the pool.
     txn_read_only_ = true;
+    (void)conn.SetQueryOnly(true);
   }
 }
 
@@ -425,6 +429,10 @@ void Stream::BeginRequest(Connection* conn) {
   response_bytes_ = 0;
   if (!conn) return;
   if (conn->autocommit()) txn_read_only_ = false;
+  // A read-only stream's connection is query_only too: the guard refuses writes as they are prepared,
+  // and query_only refuses what the guard cannot tell from a read, BEGIN IMMEDIATE and EXCLUSIVE
+  // taking SQLite's write lock. The engine clears it when the connection goes back to the pool.
+  if (read_only_) (void)conn->SetQueryOnly(true);
   conn->guard().set_read_only(read_only_);
   for (const auto& [name, value] : settings_) {
     std::string sql = "PRAGMA " + name + "='";

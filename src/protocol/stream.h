@@ -151,7 +151,7 @@ class Stream {
   std::vector<std::pair<std::string, std::string>> settings_;
   // Notes a `BEGIN TRANSACTION READONLY` that just ran on `conn` (sql: its text), and the end of the
   // transaction it opened.
-  void NoteTransaction(std::string_view sql, const engine::Connection& conn);
+  void NoteTransaction(std::string_view sql, engine::Connection& conn);
 
   size_t max_response_bytes_ = 0;
   size_t response_bytes_ = 0;
