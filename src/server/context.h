@@ -19,6 +19,7 @@
 #include <type_traits>
 #include <variant>
 
+#include "common/clock.h"
 #include "engine/database.h"
 #include "server/auth_gate.h"
 #include "server/client_address.h"
@@ -63,6 +64,9 @@ struct ServerOptions {
   std::chrono::microseconds inline_budget{1000};
   // Who may do what; the default is open, as sqld without keys.
   std::shared_ptr<const AuthGate> auth = std::make_shared<AuthGate>();
+  // Where stream expiry reads the time (HTTP streams, WebSocket transactions); null: Clock::Steady().
+  // Must outlive the server.
+  const Clock* clock = nullptr;
 };
 
 // A connection's place among --max-connections (ServerContext::connections).
@@ -72,10 +76,11 @@ struct ServerContext {
   ServerContext(engine::Database& database, const ServerOptions& options)
       : db(database),
         opts(options),
+        clock(options.clock ? *options.clock : Clock::Steady()),
         stream_limits(options.max_streams, StreamsPerClient(options), options.max_streams_per_token),
         writer_waits(options.max_writer_waits_per_client),
         connections(options.max_connections),
-        streams(database, options.stream_expiry),
+        streams(database, options.stream_expiry, clock),
         sql_pool(static_cast<size_t>(options.sql_threads)) {}
 
   // --max-streams-per-client as set, or its default: a tenth of --max-streams, so that one client
@@ -87,6 +92,7 @@ struct ServerContext {
 
   engine::Database& db;
   const ServerOptions opts;
+  const Clock& clock;
   // Before `streams`: the streams' slots give their places back to these when destroyed.
   StreamLimits stream_limits;  // every open stream, HTTP and WebSocket, holds a StreamSlot of it
   KeyedLimit writer_waits;     // per client key: requests waiting for the write lock (stream_exec.h)

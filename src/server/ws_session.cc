@@ -124,7 +124,7 @@ struct WsStream {
   std::map<int32_t, Cursor> cursors;
   // When the worker last went idle; a transaction idle past the stream expiry is rolled back and
   // the stream then answers TRANSACTION_TIMEOUT until it is closed (see ExpireIdleTransactions).
-  std::chrono::steady_clock::time_point idle_since = std::chrono::steady_clock::now();
+  Clock::time_point idle_since{};  // set when the stream opens (ServerContext::clock)
 };
 
 // Everything one connection owns. All of it is touched only on the network thread; the SQL pool
@@ -387,7 +387,7 @@ asio::awaitable<void> RunStreamWorker(ConnPtr conn, std::shared_ptr<WsStream> s)
     }
   }
   s->running = false;
-  s->idle_since = std::chrono::steady_clock::now();
+  s->idle_since = conn->ctx.clock.Now();
   if (conn->closed) {
     s->queue.clear();
     EndSession(conn->ctx, s, -1, "left open by a closed connection,");
@@ -412,7 +412,7 @@ asio::awaitable<void> ExpireIdleTransactions(std::weak_ptr<WsConnection> weak) {
     co_await tick.async_wait(kTuple);
     conn = weak.lock();
     if (!conn || conn->closed) co_return;
-    auto now = std::chrono::steady_clock::now();
+    auto now = conn->ctx.clock.Now();
     for (auto& [id, s] : conn->streams) {
       if (!s->running && s->queue.empty() && now - s->idle_since > conn->ctx.opts.stream_expiry &&
           s->session.in_transaction()) {
@@ -452,6 +452,7 @@ std::optional<Violation> Dispatch(const ConnPtr& conn, int32_t request_id, WsReq
         return std::nullopt;
       }
       auto s = std::make_shared<WsStream>(conn->ctx.db, &conn->sqls, std::move(slot));
+      s->idle_since = conn->ctx.clock.Now();
       s->stream.set_max_response_bytes(conn->ctx.opts.max_response_bytes);
       conn->streams.emplace(req.stream_id, std::move(s));
       Respond(conn, request_id, std::move(response));
