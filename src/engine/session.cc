@@ -57,11 +57,17 @@ void Session::Leave(bool checkpoint_here) {
     steal = steal_pending_;
   }
   bool stolen = false;
-  if (c && steal && holds_lock_ && !c->autocommit()) {
-    LH_LOG_WARN("a transaction held the write lock for longer than {} ms while others waited: rolling it back",
-                db_.txn_timeout().count());
-    (void)c->Exec("ROLLBACK");
-    stolen = true;
+  if (c && steal && holds_lock_) {
+    if (!c->autocommit()) {
+      LH_LOG_WARN("a transaction held the write lock for longer than {} ms while others waited: rolling it back",
+                  db_.txn_timeout().count());
+      (void)c->Exec("ROLLBACK");
+      stolen = true;
+    } else if ((sqlite3_extended_errcode(c->raw()) & 0xff) == SQLITE_INTERRUPT) {
+      // The interrupt stopped a write, and SQLite rolled the whole transaction back itself: taken
+      // away all the same (a COMMIT that got in first leaves no such error, and nothing to take).
+      stolen = true;
+    }
   }
   const bool keep_conn = c && !c->autocommit();
   const bool unlock = holds_lock_ && (!c || c->txn_state() != SQLITE_TXN_WRITE);
