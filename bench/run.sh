@@ -21,17 +21,24 @@ log=$dir/server.log
 cleanup() { [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"; }
 trap cleanup EXIT
 
-"$BIN" serve --db-path "$dir/db" --http-listen-addr 127.0.0.1:0 --log-level warn 2>"$log" &
-pid=$!
-# --log-level warn hides the "listening" line; find the port from the socket table instead.
-port=""
-for _ in $(seq 100); do
-  port=$(ss -ltnpH 2>/dev/null | awk -v p="pid=$pid," '$0 ~ p {split($4, a, ":"); print a[length(a)]}' | head -1)
-  [ -n "$port" ] && break
-  sleep 0.1
-done
-[ -n "$port" ] || { echo "bench: server did not start" >&2; cat "$log" >&2; exit 1; }
-url=http://127.0.0.1:$port
+# Starts a server on a free port with DB_DIR, LOG_FILE and any further serve flags; sets pid and url.
+start_server() {
+  local db=$1 logfile=$2
+  shift 2
+  "$BIN" serve --db-path "$db" --http-listen-addr 127.0.0.1:0 --log-level warn "$@" 2>"$logfile" &
+  pid=$!
+  # --log-level warn hides the "listening" line; find the port from the socket table instead.
+  local port=""
+  for _ in $(seq 100); do
+    port=$(ss -ltnpH 2>/dev/null | awk -v p="pid=$pid," '$0 ~ p {split($4, a, ":"); print a[length(a)]}' | head -1)
+    [ -n "$port" ] && break
+    sleep 0.1
+  done
+  [ -n "$port" ] || { echo "bench: server did not start" >&2; cat "$logfile" >&2; exit 1; }
+  url=http://127.0.0.1:$port
+}
+start_server "$dir/db" "$log"
+port=${url##*:}
 
 # Seed 10,000 rows through the server itself.
 curl -sf "$url/v2/pipeline" -H 'content-type: application/json' -d '{"requests":[{"type":"sequence","sql":"CREATE TABLE bench(id INTEGER PRIMARY KEY, name TEXT, value REAL); CREATE TABLE bench_ins(id INTEGER PRIMARY KEY, name TEXT, value REAL); WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n+1 FROM c WHERE n < 10000) INSERT INTO bench SELECT n, printf(\"name-%d\", n), n * 0.5 FROM c;"},{"type":"close"}]}' >/dev/null
@@ -41,23 +48,28 @@ rss_idle=$(rss_kib VmRSS)
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 
+# RUNS runs of the generator against URL (mode, op, connections); sets m_rps, m_p50 and m_p99 to
+# the medians of the runs' rates and latencies.
+measure() {
+  local vals=() lat50=() lat99=() out
+  for _ in $(seq "$RUNS"); do
+    out=$("$LOAD" "$1" "$2" "$3" "$4" "$SECONDS_PER_RUN" | grep '^RESULT')
+    vals+=("$(awk -v r="$(sed -E 's/.*requests=([0-9]+).*/\1/' <<<"$out")" -v s="$(sed -E 's/.*seconds=([0-9.]+).*/\1/' <<<"$out")" 'BEGIN {printf "%.0f", r / s}')")
+    lat50+=("$(sed -E 's/.*p50_us=([0-9]+).*/\1/' <<<"$out")")
+    lat99+=("$(sed -E 's/.*p99_us=([0-9]+).*/\1/' <<<"$out")")
+  done
+  m_rps=$(printf '%s\n' "${vals[@]}" | median)
+  m_p50=$(printf '%s\n' "${lat50[@]}" | median)
+  m_p99=$(printf '%s\n' "${lat99[@]}" | median)
+}
+
 MODES="http ws-json ws-protobuf"
 declare -A rps p50 p99
 for op in select insert; do
   for mode in $MODES; do
     for conns in 1 32; do
-      vals=(); lat50=(); lat99=()
-      for _ in $(seq "$RUNS"); do
-        out=$("$LOAD" "$url" "$mode" "$op" "$conns" "$SECONDS_PER_RUN" | grep '^RESULT')
-        req=$(sed -E 's/.*requests=([0-9]+).*/\1/' <<<"$out")
-        secs=$(sed -E 's/.*seconds=([0-9.]+).*/\1/' <<<"$out")
-        vals+=("$(awk -v r="$req" -v s="$secs" 'BEGIN {printf "%.0f", r / s}')")
-        lat50+=("$(sed -E 's/.*p50_us=([0-9]+).*/\1/' <<<"$out")")
-        lat99+=("$(sed -E 's/.*p99_us=([0-9]+).*/\1/' <<<"$out")")
-      done
-      rps[$op,$mode,$conns]=$(printf '%s\n' "${vals[@]}" | median)
-      p50[$op,$mode,$conns]=$(printf '%s\n' "${lat50[@]}" | median)
-      p99[$op,$mode,$conns]=$(printf '%s\n' "${lat99[@]}" | median)
+      measure "$url" "$mode" "$op" "$conns"
+      rps[$op,$mode,$conns]=$m_rps p50[$op,$mode,$conns]=$m_p50 p99[$op,$mode,$conns]=$m_p99
     done
   done
 done
@@ -70,13 +82,8 @@ scan_once() { curl -sf "$url/v2/pipeline" -d "{\"requests\":[{\"type\":\"execute
 scan_start=$(date +%s.%N); scan_once; scan_secs=$(awk -v a="$scan_start" -v b="$(date +%s.%N)" 'BEGIN {printf "%.2f", b - a}')
 ( end=$((SECONDS + SECONDS_PER_RUN * RUNS + 5)); while [ $SECONDS -lt $end ]; do scan_once; done ) &
 scan_pid=$!
-scan50=(); scan99=(); scanrps=()
-for _ in $(seq "$RUNS"); do
-  out=$("$LOAD" "$url" http select 32 "$SECONDS_PER_RUN" | grep '^RESULT')
-  scan50+=("$(sed -E 's/.*p50_us=([0-9]+).*/\1/' <<<"$out")")
-  scan99+=("$(sed -E 's/.*p99_us=([0-9]+).*/\1/' <<<"$out")")
-  scanrps+=("$(awk -v r="$(sed -E 's/.*requests=([0-9]+).*/\1/' <<<"$out")" -v s="$(sed -E 's/.*seconds=([0-9.]+).*/\1/' <<<"$out")" 'BEGIN {printf "%.0f", r / s}')")
-done
+measure "$url" http select 32
+scan_rps=$m_rps scan_p50=$m_p50 scan_p99=$m_p99
 kill "$scan_pid" 2>/dev/null; wait "$scan_pid" 2>/dev/null || true
 
 # Per-call latency of one client, one call at a time: the C++ library and @libsql/client.
@@ -110,29 +117,14 @@ wait "$idle_pid"
 kill "$pid"; wait "$pid" || true; pid=""
 
 # --durability strong (synchronous=FULL, group commit): the durable INSERT, on a server of its own.
-"$BIN" serve --db-path "$dir/strong" --http-listen-addr 127.0.0.1:0 --log-level warn --durability strong 2>"$log.strong" &
-pid=$!
-port=""
-for _ in $(seq 100); do
-  port=$(ss -ltnpH 2>/dev/null | awk -v p="pid=$pid," '$0 ~ p {split($4, a, ":"); print a[length(a)]}' | head -1)
-  [ -n "$port" ] && break
-  sleep 0.1
-done
-surl=http://127.0.0.1:$port
+start_server "$dir/strong" "$log.strong" --durability strong
+surl=$url
 curl -sf "$surl/v2/pipeline" -d '{"requests":[{"type":"execute","stmt":{"sql":"CREATE TABLE bench_ins(id INTEGER PRIMARY KEY, name TEXT, value REAL)"}},{"type":"close"}]}' >/dev/null
 declare -A strong_rps strong_p50 strong_p99
 for mode in http ws-protobuf; do
   for conns in 1 32; do
-    vals=(); lat50=(); lat99=()
-    for _ in $(seq "$RUNS"); do
-      out=$("$LOAD" "$surl" "$mode" insert "$conns" "$SECONDS_PER_RUN" | grep '^RESULT')
-      vals+=("$(awk -v r="$(sed -E 's/.*requests=([0-9]+).*/\1/' <<<"$out")" -v s="$(sed -E 's/.*seconds=([0-9.]+).*/\1/' <<<"$out")" 'BEGIN {printf "%.0f", r / s}')")
-      lat50+=("$(sed -E 's/.*p50_us=([0-9]+).*/\1/' <<<"$out")")
-      lat99+=("$(sed -E 's/.*p99_us=([0-9]+).*/\1/' <<<"$out")")
-    done
-    strong_rps[$mode,$conns]=$(printf '%s\n' "${vals[@]}" | median)
-    strong_p50[$mode,$conns]=$(printf '%s\n' "${lat50[@]}" | median)
-    strong_p99[$mode,$conns]=$(printf '%s\n' "${lat99[@]}" | median)
+    measure "$surl" "$mode" insert "$conns"
+    strong_rps[$mode,$conns]=$m_rps strong_p50[$mode,$conns]=$m_p50 strong_p99[$mode,$conns]=$m_p99
   done
 done
 kill "$pid"; wait "$pid" || true; pid=""
@@ -180,7 +172,7 @@ done
 echo
 echo "Strong durability latency (µs, p50 / p99): HTTP 1 conn ${strong_p50[http,1]} / ${strong_p99[http,1]}, 32 conn ${strong_p50[http,32]} / ${strong_p99[http,32]}; WS protobuf 1 conn ${strong_p50[ws-protobuf,1]} / ${strong_p99[ws-protobuf,1]}, 32 conn ${strong_p50[ws-protobuf,32]} / ${strong_p99[ws-protobuf,32]}."
 echo
-echo "A ${scan_secs} s scan run again and again beside 32 HTTP connections of point SELECTs: $(printf '%s\n' "${scanrps[@]}" | median) SELECT/s, p50 $(printf '%s\n' "${scan50[@]}" | median) µs, p99 $(printf '%s\n' "${scan99[@]}" | median) µs."
+echo "A ${scan_secs} s scan run again and again beside 32 HTTP connections of point SELECTs: ${scan_rps} SELECT/s, p50 ${scan_p50} µs, p99 ${scan_p99} µs."
 echo
 echo "Server resident memory: idle $((rss_idle / 1024)) MiB; peak under this load (VmHWM) $((rss_load / 1024)) MiB."
 echo

@@ -33,26 +33,32 @@ async function rejectsWith(promise, code, pattern) {
 
 const sum = async (c, table) => Number((await c.execute(`SELECT coalesce(sum(x), 0) AS s FROM ${table}`)).rows[0].s);
 
-describe("with the default transaction timeout", () => {
-  let server;
-  const clients = [];
-  const client = (scheme) => {
-    const c = createClient({ url: urlOf(server, scheme) });
-    clients.push(c);
+// A server for the tests of one describe block, started with `args`, and a maker of clients of it;
+// the clients are closed and the server stopped after the block.
+function serverForBlock(args = []) {
+  const it = { server: undefined, clients: [] };
+  it.client = (scheme) => {
+    const c = createClient({ url: urlOf(it.server, scheme) });
+    it.clients.push(c);
     return c;
   };
-
   before(async () => {
-    server = await startServer();
+    it.server = await startServer({ args });
   });
   after(async () => {
-    for (const c of clients) c.close();
-    assert.equal(await server.stop(), 0);
+    for (const c of it.clients) c.close();
+    assert.equal(await it.server.stop(), 0);
   });
+  return it;
+}
+
+describe("with the default transaction timeout", () => {
+  const block = serverForBlock();
+  const client = block.client;
 
   test("the issue's reproduction: a stream's BEGIN does not hold off another stream's INSERT", async () => {
     const post = (body) =>
-      fetch(`${server.url}/v2/pipeline`, { method: "POST", body: JSON.stringify(body) }).then((r) => r.json());
+      fetch(`${block.server.url}/v2/pipeline`, { method: "POST", body: JSON.stringify(body) }).then((r) => r.json());
     const ex = (sql) => ({ type: "execute", stmt: { sql } });
     const first = await post({ requests: [ex("CREATE TABLE IF NOT EXISTS repro(x)"), ex("BEGIN"), ex("SELECT count(*) FROM repro")] });
     assert.equal(first.results[2].type, "ok", JSON.stringify(first));
@@ -205,7 +211,7 @@ describe("with the default transaction timeout", () => {
 
   for (const transport of ["http", "ws"]) {
     test(`hrana-client over ${transport}: a deferred transaction's stream and another stream's write`, async () => {
-      const h = transport === "http" ? hrana.openHttp(server.url) : hrana.openWs(`ws://127.0.0.1:${server.port}`, undefined, 3);
+      const h = transport === "http" ? hrana.openHttp(block.server.url) : hrana.openWs(`ws://127.0.0.1:${block.server.port}`, undefined, 3);
       try {
         const s1 = h.openStream();
         const s2 = h.openStream();
@@ -228,21 +234,8 @@ describe("with the default transaction timeout", () => {
 });
 
 describe("lock stealing (--txn-timeout-s 1)", () => {
-  let server;
-  const clients = [];
-  const client = (scheme) => {
-    const c = createClient({ url: urlOf(server, scheme) });
-    clients.push(c);
-    return c;
-  };
-
-  before(async () => {
-    server = await startServer({ args: ["--txn-timeout-s", "1"] });
-  });
-  after(async () => {
-    for (const c of clients) c.close();
-    assert.equal(await server.stop(), 0);
-  });
+  const block = serverForBlock(["--txn-timeout-s", "1"]);
+  const client = block.client;
 
   for (const scheme of SCHEMES) {
     test(`${scheme}: an idle holder loses the lock to a waiter, and its stream says TRANSACTION_TIMEOUT`, async () => {
@@ -259,7 +252,7 @@ describe("lock stealing (--txn-timeout-s 1)", () => {
       await assert.rejects(tx.commit());
       tx.close();
       assert.deepEqual((await b.execute(`SELECT x FROM ${t}`)).rows.map((r) => Number(r.x)), [2], "the holder's insert was rolled back");
-      assert.match(server.stderr, /held the write lock for longer than 1000 ms/);
+      assert.match(block.server.stderr, /held the write lock for longer than 1000 ms/);
     });
 
     test(`${scheme}: a holder that keeps working does not hold a waiter off`, async () => {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "../support/fault_vfs.h"
+#include "engine_testing.h"
 #include "test_dir.h"
 
 namespace litehouse::engine {
@@ -22,12 +23,7 @@ class DatabaseTest : public ::testing::Test {
     db_ = std::move(db).value();
   }
   // Takes the writer synchronously; only valid when it is free.
-  Lease Writer() {
-    Lease out;
-    db_->AcquireWriter([&](Lease l) { out = std::move(l); });
-    EXPECT_TRUE(out);
-    return out;
-  }
+  Lease Writer() { return testing::TakeWriter(*db_); }
 
   testing::TestDir dir_;
   std::unique_ptr<Database> db_;
@@ -243,12 +239,7 @@ class ObservedDatabaseTest : public ::testing::Test {
     opts.vfs = vfs;
     db_ = std::move(Database::Open(opts)).value();
   }
-  Lease Writer() {
-    Lease out;
-    db_->AcquireWriter([&](Lease l) { out = std::move(l); });
-    EXPECT_TRUE(out);
-    return out;
-  }
+  Lease Writer() { return testing::TakeWriter(*db_); }
   testing::TestDir dir_;
   RecordingObserver observer_;
   std::unique_ptr<Database> db_;

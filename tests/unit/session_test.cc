@@ -11,6 +11,7 @@
 #include "../support/fake_clock.h"
 #include "../support/fault_vfs.h"
 #include "engine/database.h"
+#include "engine_testing.h"
 #include "test_dir.h"
 
 namespace litehouse::engine {
@@ -297,12 +298,7 @@ class GroupCommitTest : public ::testing::Test {
     ASSERT_TRUE(w->Exec("CREATE TABLE child(pid REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)").ok());
     ASSERT_TRUE(w->Exec("INSERT INTO t VALUES (1)").ok());
   }
-  Lease Writer() {
-    Lease out;
-    db_->AcquireWriter([&](Lease l) { out = std::move(l); });
-    EXPECT_TRUE(out);
-    return out;
-  }
+  Lease Writer() { return testing::TakeWriter(*db_); }
   // A member running `sql`; its statement's status goes to *ran (counted in *runs), its final
   // status to *final, with the WAL syncs seen when it was answered.
   GroupMember Member(std::string sql, Status* ran, Status* final, int* runs = nullptr, int* syncs_when_done = nullptr) {
