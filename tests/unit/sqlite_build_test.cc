@@ -12,7 +12,7 @@ TEST(SqliteBuild, IsThePinnedVersion) {
 
 TEST(SqliteBuild, HasTheOptionsWeRelyOn) {
   for (const char* opt : {"ENABLE_DBPAGE_VTAB", "ENABLE_FTS5", "ENABLE_RTREE", "ENABLE_MATH_FUNCTIONS",
-                          "ENABLE_COLUMN_METADATA", "THREADSAFE=2", "DEFAULT_WAL_SYNCHRONOUS=1", "DEFAULT_FOREIGN_KEYS"}) {
+                          "ENABLE_COLUMN_METADATA", "ENABLE_SNAPSHOT", "THREADSAFE=2", "DEFAULT_WAL_SYNCHRONOUS=1", "DEFAULT_FOREIGN_KEYS"}) {
     EXPECT_TRUE(sqlite3_compileoption_used(opt)) << opt;
   }
   EXPECT_FALSE(sqlite3_compileoption_used("SECURE_DELETE"));
