@@ -59,6 +59,9 @@ bool IsReadonlyBegin(std::string_view sql) {
 Error NoStatement() { return MakeError("SQL_NO_STATEMENT", "SQL string does not contain any statement"); }
 Error ManyStatements() { return MakeError("SQL_MANY_STATEMENTS", "SQL string contains more than one statement"); }
 
+// Binds the statement's arguments. Too many is ARGS_INVALID, and so is a parameter left without a
+// value (sqld's "value for parameter X not found"), except under EXPLAIN, which runs nothing: a
+// program's mistake must fail, not write NULLs.
 std::optional<Error> BindArgs(const Stmt& stmt, Statement& prepared) {
   if (!stmt.args.empty() && !stmt.named_args.empty()) {
     return MakeError("ARGS_BOTH_POSITIONAL_AND_NAMED", "Specifying both positional and named arguments is not supported");
@@ -68,6 +71,7 @@ std::optional<Error> BindArgs(const Stmt& stmt, Statement& prepared) {
     return MakeError("ARGS_INVALID", "Arguments do not match SQL parameters: too many parameters, expected " +
                                          std::to_string(param_count) + " found " + std::to_string(stmt.args.size()));
   }
+  std::vector<bool> bound(static_cast<size_t>(param_count) + 1, false);
   for (size_t i = 0; i < stmt.args.size(); ++i) {
     Status s = prepared.Bind(static_cast<int>(i) + 1, stmt.args[i]);
     if (!s.ok()) return ErrorFromStatus(s);
@@ -86,6 +90,14 @@ std::optional<Error> BindArgs(const Stmt& stmt, Statement& prepared) {
     if (index == 0) continue;
     Status s = prepared.Bind(index, arg.value);
     if (!s.ok()) return ErrorFromStatus(s);
+    bound[static_cast<size_t>(index)] = true;
+  }
+  if (prepared.is_explain()) return std::nullopt;
+  for (int i = static_cast<int>(stmt.args.size()) + 1; i <= param_count; ++i) {
+    if (bound[static_cast<size_t>(i)]) continue;
+    std::string_view name = prepared.param_name(i);
+    return MakeError("ARGS_INVALID", "Arguments do not match SQL parameters: value for parameter " +
+                                         (name.empty() ? std::to_string(i) : std::string(name)) + " not found");
   }
   return std::nullopt;
 }
@@ -168,7 +180,7 @@ bool IsBlankSql(std::string_view sql) {
 
 std::optional<Error> SqlStore::Store(int32_t sql_id, std::string sql) {
   if (sqls_.count(sql_id)) return MakeError("SQL_ID_EXISTS", "SQL text " + std::to_string(sql_id) + " already exists");
-  if (sqls_.size() >= kMaxStoredSql) {
+  if (sqls_.size() >= max_count_) {
     return MakeError("SQL_STORE_TOO_MANY",
                      "The server already stores " + std::to_string(sqls_.size()) + " SQL texts, it cannot store more");
   }

@@ -60,20 +60,25 @@ enum class Access {
 // over WebSocket every stream of a connection shares the connection's.
 //
 // Bounded three ways, so stored SQL cannot grow a server's memory without limit: at most
-// kMaxStoredSql texts (sqld's limit), none longer than the longest statement the engine would run
-// (--max-sql-length: refused as SQLITE_TOOBIG, as executing it would be), and at most
-// max_total_bytes of text together (--max-stored-sql-size: SQL_STORE_TOO_LARGE).
+// max_count() texts (sqld's limits: kMaxStoredSqlHttp per HTTP stream, kMaxStoredSqlWs per WebSocket
+// connection; @libsql/client over ws caches up to 100 texts and does not expect a refusal), none longer
+// than the longest statement the engine would run (--max-sql-length: refused as SQLITE_TOOBIG, as
+// executing it would be), and at most max_total_bytes of text together (--max-stored-sql-size:
+// SQL_STORE_TOO_LARGE).
 class SqlStore {
  public:
-  // At most this many texts, sqld's limit.
-  static constexpr size_t kMaxStoredSql = 50;
+  static constexpr size_t kMaxStoredSqlHttp = 50;
+  static constexpr size_t kMaxStoredSqlWs = 150;
 
   // Texts longer than `max_text_bytes`, or that would take the store past `max_total_bytes`, are
-  // refused from now on; 0 leaves that bound off (the default, for local databases).
-  void set_limits(size_t max_text_bytes, size_t max_total_bytes) {
+  // refused from now on; 0 leaves that bound off (the default, for local databases). More than
+  // `max_count` texts are refused (SQL_STORE_TOO_MANY).
+  void set_limits(size_t max_text_bytes, size_t max_total_bytes, size_t max_count = kMaxStoredSqlHttp) {
     max_text_bytes_ = max_text_bytes;
     max_total_bytes_ = max_total_bytes;
+    max_count_ = max_count;
   }
+  size_t max_count() const { return max_count_; }
   std::optional<Error> Store(int32_t sql_id, std::string sql);
   void Close(int32_t sql_id);
   // The text stored under `sql_id`, or null.
@@ -87,6 +92,7 @@ class SqlStore {
   size_t total_bytes_ = 0;
   size_t max_text_bytes_ = 0;
   size_t max_total_bytes_ = 0;
+  size_t max_count_ = kMaxStoredSqlHttp;
 };
 
 // Replaces every sql_id in `request` (its stmt, its batch steps, its sequence/describe text) by the

@@ -132,7 +132,7 @@ struct WsStream {
 struct WsConnection {
   WsConnection(ServerContext& c, beast::tcp_stream s, const Subproto& sp, std::string client_key)
       : ctx(c), ws(std::move(s)), subproto(sp), codec(protocol::WsCodecFor(sp.encoding)), client(std::move(client_key)) {
-    sqls.set_limits(c.opts.max_sql_length, c.opts.max_stored_sql_bytes);
+    sqls.set_limits(c.opts.max_sql_length, c.opts.max_stored_sql_bytes, protocol::SqlStore::kMaxStoredSqlWs);
   }
 
   ServerContext& ctx;

@@ -75,7 +75,7 @@ TEST_F(StreamTest, WantRowsFalseStillExecutes) {
 }
 
 TEST_F(StreamTest, NamedArgumentsMatchWithOrWithoutPrefix) {
-  StreamRequest r = Execute("SELECT :a, @b, $c, :missing");
+  StreamRequest r = Execute("SELECT :a, @b, $c");
   r.stmt.named_args = {{"a", int64_t{1}}, {"@b", std::string("two")}, {"$c", 3.0}, {"unused", int64_t{9}}};
   auto res = Run(r);
   ASSERT_TRUE(res.ok) << res.error.message;
@@ -83,7 +83,32 @@ TEST_F(StreamTest, NamedArgumentsMatchWithOrWithoutPrefix) {
   EXPECT_EQ(std::get<int64_t>(row[0]), 1);
   EXPECT_EQ(std::get<std::string>(row[1]), "two");
   EXPECT_EQ(std::get<double>(row[2]), 3.0);
-  EXPECT_TRUE(engine::IsNull(row[3]));
+}
+
+// As sqld: a parameter left without a value is ARGS_INVALID, not NULL, except under EXPLAIN.
+TEST_F(StreamTest, AParameterWithoutAValueIsAnError) {
+  StreamRequest positional = Execute("SELECT ?, ?");
+  positional.stmt.args = {int64_t{1}};
+  auto res = Run(positional);
+  ASSERT_FALSE(res.ok);
+  EXPECT_EQ(res.error.code, "ARGS_INVALID");
+  EXPECT_NE(res.error.message.find("value for parameter 2 not found"), std::string::npos) << res.error.message;
+
+  res = Run(Execute("SELECT :a"));
+  ASSERT_FALSE(res.ok);
+  EXPECT_EQ(res.error.code, "ARGS_INVALID");
+  EXPECT_NE(res.error.message.find("value for parameter :a not found"), std::string::npos) << res.error.message;
+
+  StreamRequest named = Execute("SELECT :a, :b");
+  named.stmt.named_args = {{"a", int64_t{1}}};
+  res = Run(named);
+  ASSERT_FALSE(res.ok);
+  EXPECT_NE(res.error.message.find(":b"), std::string::npos) << res.error.message;
+
+  EXPECT_TRUE(Run(Execute("EXPLAIN SELECT :a")).ok) << "EXPLAIN runs nothing: no values needed";
+  StreamRequest both = Execute("SELECT ?1, :x");
+  both.stmt.args = {int64_t{1}, int64_t{2}};
+  EXPECT_TRUE(Run(both).ok) << "every parameter has its value";
 }
 
 TEST_F(StreamTest, RefusalsCarryTheProtocolCodes) {

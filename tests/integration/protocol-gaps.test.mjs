@@ -1,0 +1,95 @@
+// Protocol gaps closed against sqld (issue #12), with the real @libsql/client:
+//   - a WebSocket connection stores up to 150 SQL texts (sqld's count; the client caches up to 100
+//     with store_sql and evicts with close_sql), an HTTP stream 50;
+//   - a parameter left without a value is ARGS_INVALID, as on sqld, not NULL.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createClient, LibsqlError } from "@libsql/client";
+import { startServer } from "./harness.mjs";
+import { openHello } from "./ws-raw.mjs";
+
+let server;
+before(async () => {
+  server = await startServer();
+});
+after(async () => {
+  assert.equal(await server.stop(), 0);
+});
+
+const ws = () => createClient({ url: `ws://127.0.0.1:${server.port}` });
+
+test("ws: 300 distinct statements one by one, past the client's cache of 100 and the old bound of 50", async () => {
+  const c = ws();
+  try {
+    for (let i = 0; i < 300; i++) {
+      const rs = await c.execute(`SELECT ${i} AS v`);
+      assert.equal(Number(rs.rows[0].v), i);
+    }
+  } finally {
+    c.close();
+  }
+});
+
+test("ws: a batch of 1000 different statements, and 20 rounds of 200 repeated ones", async () => {
+  const c = ws();
+  try {
+    const results = await c.batch(Array.from({ length: 1000 }, (_, i) => `SELECT ${i} AS v`), "read");
+    assert.equal(results.length, 1000);
+    results.forEach((rs, i) => assert.equal(Number(rs.rows[0].v), i));
+    for (let round = 0; round < 20; round++) {
+      await Promise.all(
+        Array.from({ length: 200 }, async (_, i) => {
+          const rs = await c.execute(`SELECT ${i} + 1000 AS v`);
+          assert.equal(Number(rs.rows[0].v), i + 1000);
+        }),
+      );
+    }
+  } finally {
+    c.close();
+  }
+});
+
+test("ws: close_sql pipelined behind a batch that still uses the id", async () => {
+  const raw = await openHello(server);
+  await raw.ok(1, { type: "open_stream", stream_id: 1 });
+  await raw.ok(2, { type: "store_sql", sql_id: 7, sql: "SELECT 42 AS v" });
+  const batch = raw.request(3, { type: "batch", stream_id: 1, batch: { steps: [{ stmt: { sql_id: 7, want_rows: true } }] } });
+  const closed = raw.request(4, { type: "close_sql", sql_id: 7 });
+  const b = await batch;
+  assert.equal(b.type, "response_ok", JSON.stringify(b));
+  assert.equal(b.response.result.step_results[0].rows[0][0].value, "42");
+  assert.equal((await closed).type, "response_ok");
+  const after = await raw.request(5, { type: "execute", stream_id: 1, stmt: { sql_id: 7, want_rows: true } });
+  assert.equal(after.error.code, "SQL_NOT_FOUND", "the id is gone once closed");
+  // 150 texts fit on one connection; the 151st is refused.
+  for (let i = 0; i < 150; i++) await raw.ok(100 + i, { type: "store_sql", sql_id: 1000 + i, sql: `SELECT ${i}` });
+  const refused = await raw.request(300, { type: "store_sql", sql_id: 5000, sql: "SELECT 1" });
+  assert.equal(refused.error.code, "SQL_STORE_TOO_MANY");
+  await raw.close();
+});
+
+for (const scheme of ["http", "ws"]) {
+  test(`${scheme}: a parameter without a value is ARGS_INVALID, except under EXPLAIN`, async () => {
+    const c = createClient({ url: scheme === "http" ? server.url : `ws://127.0.0.1:${server.port}` });
+    try {
+      for (const [stmt, pattern] of [
+        [{ sql: "SELECT ?, ?", args: [1] }, /value for parameter 2 not found/],
+        [{ sql: "SELECT :a", args: {} }, /value for parameter :a not found/],
+        [{ sql: "SELECT :a, :b", args: { a: 1 } }, /value for parameter :b not found/],
+      ]) {
+        await assert.rejects(c.execute(stmt), (e) => {
+          assert.ok(e instanceof LibsqlError, e.message);
+          assert.equal(e.code, "ARGS_INVALID", e.message);
+          assert.match(e.message, pattern);
+          return true;
+        });
+      }
+      const explained = await c.execute({ sql: "EXPLAIN SELECT :a", args: {} });
+      assert.ok(explained.rows.length > 0);
+      const ok = await c.execute({ sql: "SELECT :a AS a, $b AS b", args: { a: 1, b: "two" } });
+      assert.deepEqual([Number(ok.rows[0].a), ok.rows[0].b], [1, "two"]);
+    } finally {
+      c.close();
+    }
+  });
+}
