@@ -79,7 +79,6 @@ struct LeaveSession {
   ~LeaveSession() { session.Leave(checkpoint_here); }
 };
 
-
 // Waits, without holding a thread, until `session` holds the write lock.
 asio::awaitable<void> LockWrite(engine::Session& session);
 // Waits, without holding a thread, until a session may take a database connection again
