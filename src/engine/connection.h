@@ -125,6 +125,8 @@ class Connection {
   int64_t changes() const { return sqlite3_changes64(db_); }
   int64_t total_changes() const { return sqlite3_total_changes64(db_); }
   int64_t last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
+  // Connections are pooled: a stream puts its own last rowid back before its statements run.
+  void set_last_insert_rowid(int64_t rowid) { sqlite3_set_last_insert_rowid(db_, rowid); }
   Role role() const { return role_; }
   sqlite3* raw() const { return db_; }
 

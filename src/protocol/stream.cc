@@ -324,6 +324,7 @@ std::optional<Error> Stream::ExecuteStmt(const Stmt& stmt, Connection& conn, Row
   if (auto err = BindArgs(stmt, *prepared)) return err;
 
   int64_t changes_before = conn.total_changes();
+  conn.set_last_insert_rowid(last_insert_rowid_);
   auto started = std::chrono::steady_clock::now();
   conn.guard().StartQuery();
   sink.Begin(Columns(*prepared));
@@ -344,9 +345,15 @@ std::optional<Error> Stream::ExecuteStmt(const Stmt& stmt, Connection& conn, Row
   // sqlite3_changes() keeps the count of the last INSERT/UPDATE/DELETE on this connection, which may
   // be another client's on a shared connection: report it only if this statement changed rows.
   bool changed = conn.total_changes() != changes_before && !prepared->readonly();
+  // The connection's last rowid is the stream's own (put back above) unless this statement inserted.
+  // As sqld, an INSERT reports it even when it inserted nothing (OR IGNORE): the stream's last one.
+  last_insert_rowid_ = conn.last_insert_rowid();
+  const std::string keyword = FirstKeyword(sql);
+  const bool is_insert = keyword == "INSERT" || keyword == "REPLACE";
+  if (changed && is_insert) inserted_ = true;
   StmtEnd end;
   end.affected_row_count = changed ? static_cast<uint64_t>(conn.changes()) : 0;
-  if (changed) end.last_insert_rowid = conn.last_insert_rowid();
+  if (changed || (is_insert && inserted_)) end.last_insert_rowid = last_insert_rowid_;
   end.rows_written = end.affected_row_count;
   end.rows_read = std::max<uint64_t>(rows_returned, static_cast<uint64_t>(sqlite3_stmt_status(
                                                         prepared->raw(), SQLITE_STMTSTATUS_FULLSCAN_STEP, 0)));
@@ -367,11 +374,13 @@ std::optional<Error> Stream::ExecuteSequence(std::string_view sql, Connection& c
     offset += tail;
     if (prepared->empty()) break;
     conn.guard().StartQuery();
+    conn.set_last_insert_rowid(last_insert_rowid_);
     while (true) {
       auto step = prepared->Step();
       if (!step.ok()) return ErrorFromStatus(step.status());
       if (!*step) break;
     }
+    last_insert_rowid_ = conn.last_insert_rowid();
     KeepSetting(std::move(setting));
     NoteTransaction(sql.substr(offset - tail, tail), conn);
   }

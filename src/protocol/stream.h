@@ -163,6 +163,10 @@ class Stream {
   size_t response_bytes_ = 0;
   bool read_only_ = false;
   bool txn_read_only_ = false;  // a READONLY transaction is open on the stream's connection
+  // The stream's own last_insert_rowid(), as on sqld where a stream is a connection: put back on
+  // whichever pooled connection runs its next statement. `inserted_`: an INSERT of it inserted a row.
+  int64_t last_insert_rowid_ = 0;
+  bool inserted_ = false;
 };
 
 // The bytes a value counts for against the response limits: a text's or a blob's length, else 8.

@@ -1,11 +1,13 @@
 // Protocol gaps closed against sqld (issue #12), with the real @libsql/client:
 //   - a WebSocket connection stores up to 150 SQL texts (sqld's count; the client caches up to 100
 //     with store_sql and evicts with close_sql), an HTTP stream 50;
-//   - a parameter left without a value is ARGS_INVALID, as on sqld, not NULL.
+//   - a parameter left without a value is ARGS_INVALID, as on sqld, not NULL;
+//   - an INSERT reports its stream's last_insert_rowid even when it inserted nothing (OR IGNORE), and
+//     never another stream's.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createClient, LibsqlError } from "@libsql/client";
-import { startServer } from "./harness.mjs";
+import { startServer, postJson } from "./harness.mjs";
 import { openHello } from "./ws-raw.mjs";
 
 let server;
@@ -93,3 +95,27 @@ for (const scheme of ["http", "ws"]) {
     }
   });
 }
+
+test("an ignored INSERT reports its stream's last rowid, never another stream's", async () => {
+  const ex = (sql) => ({ type: "execute", stmt: { sql } });
+  const rowidOf = (res, i) => res.body.results[i].response.result.last_insert_rowid;
+  let a = await postJson(server, "/v2/pipeline", {
+    requests: [ex("CREATE TABLE uniq(id INTEGER PRIMARY KEY, k TEXT UNIQUE)"), ex("INSERT INTO uniq(k) VALUES ('a')")],
+  });
+  assert.equal(a.status, 200, a.text);
+  assert.equal(rowidOf(a, 1), "1");
+  // Another stream inserts (on whichever pooled connection), then closes.
+  const b = await postJson(server, "/v2/pipeline", { requests: [ex("INSERT INTO uniq(k) VALUES ('b')"), { type: "close" }] });
+  assert.equal(rowidOf(b, 0), "2");
+  a = await postJson(server, "/v2/pipeline", {
+    baton: a.body.baton,
+    requests: [ex("INSERT OR IGNORE INTO uniq(k) VALUES ('a')"), ex("UPDATE uniq SET k = 'a2' WHERE k = 'a'"), { type: "close" }],
+  });
+  assert.equal(a.status, 200, a.text);
+  assert.equal(a.body.results[0].response.result.affected_row_count, 0, "the row was ignored");
+  assert.equal(rowidOf(a, 0), "1", "the stream's own last rowid, not the other stream's 2");
+  assert.equal(rowidOf(a, 1), "1", "an UPDATE reports the stream's own too");
+  // A fresh stream whose first INSERT is ignored has no rowid to report.
+  const c = await postJson(server, "/v2/pipeline", { requests: [ex("INSERT OR IGNORE INTO uniq(k) VALUES ('b')"), { type: "close" }] });
+  assert.equal(rowidOf(c, 0), null);
+});
