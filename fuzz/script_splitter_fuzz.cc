@@ -11,31 +11,15 @@
 #include "fuzz_check.h"
 #include "tools/script.h"
 
-namespace {
-
 using litehouse::tools::ScriptItem;
-using litehouse::tools::ScriptSplitter;
-
-std::vector<ScriptItem> Split(std::string_view text, size_t piece) {
-  ScriptSplitter splitter;
-  std::vector<ScriptItem> items;
-  ScriptItem item;
-  for (size_t at = 0; at < text.size(); at += piece) {
-    splitter.Feed(text.substr(at, piece));
-    while (splitter.Next(&item)) items.push_back(item);
-  }
-  if (splitter.Finish(&item)) items.push_back(item);
-  return items;
-}
-
-}  // namespace
+using litehouse::tools::SplitScript;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   size_t piece = static_cast<size_t>(data[0]) + 1;
   std::string_view text(reinterpret_cast<const char*>(data) + 1, size - 1);
-  std::vector<ScriptItem> whole = Split(text, text.size() + 1);
-  std::vector<ScriptItem> pieces = Split(text, piece);
+  std::vector<ScriptItem> whole = SplitScript(text);
+  std::vector<ScriptItem> pieces = SplitScript(text, piece);
   FUZZ_CHECK(whole.size() == pieces.size());
   for (size_t i = 0; i < whole.size(); ++i) {
     FUZZ_CHECK(whole[i].kind == pieces[i].kind);

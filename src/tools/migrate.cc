@@ -25,12 +25,7 @@ Status Mismatch(std::string message) {
 // The statements of a migration file with their lines; refuses transaction control, since each
 // migration already runs in a transaction of its own.
 Result<std::vector<ScriptItem>> SplitMigration(const Migration& m) {
-  ScriptSplitter splitter;
-  splitter.Feed(m.sql);
-  std::vector<ScriptItem> items;
-  ScriptItem item;
-  while (splitter.Next(&item)) items.push_back(item);
-  if (splitter.Finish(&item)) items.push_back(item);
+  std::vector<ScriptItem> items = SplitScript(m.sql);
   for (const auto& i : items) {
     if (i.kind == ScriptItem::Kind::kDotCommand) {
       return Status::InvalidArgument(m.file + " line " + std::to_string(i.line) + ": dot-commands are not SQL");

@@ -11,6 +11,18 @@ bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' ||
 
 }  // namespace
 
+std::vector<ScriptItem> SplitScript(std::string_view text, size_t piece) {
+  ScriptSplitter splitter;
+  std::vector<ScriptItem> items;
+  ScriptItem item;
+  for (size_t at = 0; at < text.size(); at += piece) {
+    splitter.Feed(text.substr(at, piece));
+    while (splitter.Next(&item)) items.push_back(item);
+  }
+  if (splitter.Finish(&item)) items.push_back(item);
+  return items;
+}
+
 void ScriptSplitter::Feed(std::string_view text) {
   Compact();
   buf_.append(text);

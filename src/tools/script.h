@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace litehouse::tools {
 
@@ -54,6 +55,10 @@ class ScriptSplitter {
   State state_ = State::kBetween;
   State after_comment_ = State::kBetween;  // where a comment returns to: kBetween or kCode
 };
+
+// Every item of a whole script, fed to a ScriptSplitter `piece` bytes at a time (all at once by
+// default; the tests and the fuzz target feed small pieces, so that cuts fall anywhere).
+std::vector<ScriptItem> SplitScript(std::string_view text, size_t piece = std::string_view::npos);
 
 // The first keyword of `sql` in upper case ("BEGIN", "COMMIT", ...), after whitespace and comments.
 std::string FirstKeyword(std::string_view sql);

@@ -16,18 +16,6 @@
 namespace litehouse::tools {
 namespace {
 
-std::vector<ScriptItem> SplitAll(std::string_view text, size_t piece) {
-  ScriptSplitter splitter;
-  std::vector<ScriptItem> out;
-  ScriptItem item;
-  for (size_t i = 0; i < text.size(); i += piece) {
-    splitter.Feed(text.substr(i, piece));
-    while (splitter.Next(&item)) out.push_back(item);
-  }
-  if (splitter.Finish(&item)) out.push_back(item);
-  return out;
-}
-
 const char* kScript =
     "-- a comment; with a semicolon\n"
     "CREATE TABLE t(a, \"b;c\", [d;e], `f;g`);\n"
@@ -45,7 +33,7 @@ const char* kScript =
 TEST(ScriptSplitterTest, CutsStatementsWhereSqliteWouldWhateverThePieces) {
   for (size_t piece : {size_t{1}, size_t{2}, size_t{7}, size_t{1} << 20}) {
     SCOPED_TRACE(piece);
-    auto items = SplitAll(kScript, piece);
+    auto items = SplitScript(kScript, piece);
     ASSERT_EQ(items.size(), 7u);
     EXPECT_EQ(items[0].text, "CREATE TABLE t(a, \"b;c\", [d;e], `f;g`);");
     EXPECT_EQ(items[0].line, 2u);
@@ -67,7 +55,7 @@ TEST(ScriptSplitterTest, CutsStatementsWhereSqliteWouldWhateverThePieces) {
 }
 
 TEST(ScriptSplitterTest, ADotInsideAStatementIsNotACommand) {
-  auto items = SplitAll("SELECT\n.5;\n.mode csv", 3);
+  auto items = SplitScript("SELECT\n.5;\n.mode csv", 3);
   ASSERT_EQ(items.size(), 2u);
   EXPECT_EQ(items[0].text, "SELECT\n.5;");
   EXPECT_EQ(items[1].kind, ScriptItem::Kind::kDotCommand);
@@ -80,7 +68,7 @@ TEST(ScriptSplitterTest, ADotInsideAStatementIsNotACommand) {
 TEST(ScriptSplitterTest, PiecesOfAnySizeGiveTheSameStatements) {
   const std::string text("SELEC\x01\0\0\0\0\0\0\x06\x15\n;o..\n0mde 0sv", 28);
   for (size_t piece : {size_t{1}, size_t{3}, size_t{5}, text.size()}) {
-    auto items = SplitAll(text, piece);
+    auto items = SplitScript(text, piece);
     ASSERT_EQ(items.size(), 2u) << "piece " << piece;
     EXPECT_EQ(items[0].text, text.substr(0, 16)) << "piece " << piece;
     EXPECT_EQ(items[1].text, "o..\n0mde 0sv") << "piece " << piece;
@@ -89,14 +77,14 @@ TEST(ScriptSplitterTest, PiecesOfAnySizeGiveTheSameStatements) {
   // A CREATE TRIGGER cut anywhere still ends only after its END.
   const std::string trigger = "CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT 1; END; SELECT 2;";
   for (size_t piece = 1; piece <= trigger.size(); ++piece) {
-    auto items = SplitAll(trigger, piece);
+    auto items = SplitScript(trigger, piece);
     ASSERT_EQ(items.size(), 2u) << "piece " << piece;
     EXPECT_EQ(items[0].text, "CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT 1; END;") << "piece " << piece;
   }
 }
 
 TEST(ScriptSplitterTest, OnlyCommentsLeaveNothing) {
-  EXPECT_TRUE(SplitAll("-- nothing\n/* at all */\n  ", 4).empty());
+  EXPECT_TRUE(SplitScript("-- nothing\n/* at all */\n  ", 4).empty());
 }
 
 TEST(FirstKeywordTest, SkipsSpaceAndComments) {
