@@ -89,6 +89,10 @@ void Database::GroupWrite(GroupMember member) {
     if (group_pending_) return;  // the leader queued or running takes it into its next group
     group_pending_ = true;
   }
+  QueueGroupLeader();
+}
+
+void Database::QueueGroupLeader() {
   Lock(nullptr, [this] {
     if (background_) return background_([this] { RunGroups(); });
     RunGroups();
@@ -127,10 +131,7 @@ void Database::RunGroups() {
       yield = !group_queue_.empty() && !waiters_.empty();
     }
     if (yield) {
-      Lock(nullptr, [this] {
-        if (background_) return background_([this] { RunGroups(); });
-        RunGroups();
-      });
+      QueueGroupLeader();
       break;
     }
   }

@@ -241,6 +241,9 @@ class Database {
 
   // Called by SQLite on every connection after each commit (sqlite3_wal_hook).
   static int OnWalCommit(void* self, sqlite3* db, const char* schema, int frames);
+  // Queues the group commit's leader for the write lock; once granted it runs on the background
+  // executor.
+  void QueueGroupLeader();
   // The group commit's leader, holding the write lock: runs the queued members, group after group,
   // then gives the lock on.
   void RunGroups();

@@ -226,35 +226,41 @@ asio::awaitable<HttpReply> HandleLegacy(ServerContext& ctx, std::string body, Ca
   co_return HttpReply{200, "application/json", protocol::json::EncodeLegacyResults(outcomes)};
 }
 
-asio::awaitable<Status> GroupWrite(ServerContext& ctx, std::function<void(engine::Connection&)> run) {
+namespace {
+
+// Suspends the calling coroutine until the callback handed to `start` is called, on any thread (the
+// engine calls it where the lock or the connection is given up), and resumes it on its own executor:
+// a wait that holds no thread.
+template <typename Start>
+asio::awaitable<void> AwaitCallback(Start start) {
   auto ex = co_await asio::this_coro::executor;
-  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Status)>(
-      [&ctx, ex, &run](auto handler) {
+  co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
+      [&start, ex](auto handler) {
         auto h = std::make_shared<decltype(handler)>(std::move(handler));
-        ctx.db.GroupWrite(engine::GroupMember{
-            std::move(run), [h, ex](Status s) { asio::post(ex, [h, s = std::move(s)]() mutable { (*h)(std::move(s)); }); }});
+        start([h, ex] { asio::post(ex, [h]() mutable { (*h)(); }); });
       },
       asio::use_awaitable);
+}
+
+}  // namespace
+
+asio::awaitable<Status> GroupWrite(ServerContext& ctx, std::function<void(engine::Connection&)> run) {
+  Status outcome;  // written before the resuming post, read after it
+  co_await AwaitCallback([&](std::function<void()> resume) {
+    ctx.db.GroupWrite(engine::GroupMember{std::move(run), [&outcome, resume](Status s) {
+                                            outcome = std::move(s);
+                                            resume();
+                                          }});
+  });
+  co_return outcome;
 }
 
 asio::awaitable<void> WaitForConnection(ServerContext& ctx) {
-  auto ex = co_await asio::this_coro::executor;
-  co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
-      [&ctx, ex](auto handler) {
-        auto h = std::make_shared<decltype(handler)>(std::move(handler));
-        ctx.db.WaitForConnection([h, ex] { asio::post(ex, [h]() mutable { (*h)(); }); });
-      },
-      asio::use_awaitable);
+  co_await AwaitCallback([&](std::function<void()> resume) { ctx.db.WaitForConnection(std::move(resume)); });
 }
 
 asio::awaitable<void> LockWrite(engine::Session& session) {
-  auto ex = co_await asio::this_coro::executor;
-  co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
-      [&session, ex](auto handler) {
-        auto h = std::make_shared<decltype(handler)>(std::move(handler));
-        session.LockWrite([h, ex] { asio::post(ex, [h]() mutable { (*h)(); }); });
-      },
-      asio::use_awaitable);
+  co_await AwaitCallback([&](std::function<void()> resume) { session.LockWrite(std::move(resume)); });
 }
 
 }  // namespace litehouse::server
