@@ -72,6 +72,75 @@ std::string EncodeError(const Error& error) {
   return Finish(buf, false);
 }
 
+namespace {
+
+// Version 1 of Hrana has neither stored SQL nor the is_autocommit condition (both came later); sqld
+// refuses them as protocol errors with these messages, and so do we.
+Status CheckV1Stmt(const Stmt& stmt) {
+  if (stmt.sql_id) return Status::InvalidArgument("`sql_id` is only supported in protocol version hrana2 and higher");
+  if (!stmt.sql) return Status::InvalidArgument("Either `sql` or `sql_id` are required");
+  return Status::OK();
+}
+
+Status CheckV1Cond(const BatchCond& cond) {
+  if (cond.kind == BatchCond::Kind::kIsAutocommit) {
+    return Status::InvalidArgument("BatchCond of type `is_autocommit` is only supported in protocol version hrana3 and higher");
+  }
+  for (const BatchCond& c : cond.conds)
+    if (Status s = CheckV1Cond(c); !s.ok()) return s;
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<Stmt> ParseV1Execute(std::string_view body) {
+  rapidjson::Document doc;
+  if (Status s = ParseDocument(body, &doc); !s.ok()) return s;
+  Parser p;
+  Stmt stmt;
+  const Value* v = p.Member(doc, "stmt");
+  if (!v) return Status::InvalidArgument("Expected 'stmt' in the request");
+  if (!p.ParseStmt(*v, &stmt)) return Status::InvalidArgument(p.err);
+  if (Status s = CheckV1Stmt(stmt); !s.ok()) return s;
+  return stmt;
+}
+
+Result<Batch> ParseV1Batch(std::string_view body) {
+  rapidjson::Document doc;
+  if (Status s = ParseDocument(body, &doc); !s.ok()) return s;
+  Parser p;
+  Batch batch;
+  const Value* v = p.Member(doc, "batch");
+  if (!v) return Status::InvalidArgument("Expected 'batch' in the request");
+  if (!p.ParseBatch(*v, &batch)) return Status::InvalidArgument(p.err);
+  for (const BatchStep& step : batch.steps) {
+    if (Status s = CheckV1Stmt(step.stmt); !s.ok()) return s;
+    if (step.condition)
+      if (Status s = CheckV1Cond(*step.condition); !s.ok()) return s;
+  }
+  return batch;
+}
+
+std::string EncodeV1Result(const StmtResult& result) {
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  w.StartObject();
+  w.Key("result");
+  WriteStmtResult(w, result);
+  w.EndObject();
+  return Finish(buf, false);
+}
+
+std::string EncodeV1Result(const BatchResult& result) {
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  w.StartObject();
+  w.Key("result");
+  WriteBatchResult(w, result);
+  w.EndObject();
+  return Finish(buf, false);
+}
+
 std::string EncodeCursorHead(const std::optional<std::string>& baton, const std::optional<std::string>& base_url) {
   rapidjson::StringBuffer buf;
   Writer w(buf);

@@ -36,6 +36,14 @@ std::string EncodeStepEnd(uint64_t affected_row_count, const std::optional<int64
 std::string EncodeStepError(uint32_t step, const Error& error);
 std::string EncodeCursorError(const Error& error);
 
+// Hrana over HTTP version 1 (sqld's /v1/execute and /v1/batch): {"stmt": Stmt} answered with
+// {"result": StmtResult}, {"batch": Batch} with {"result": BatchResult}. Version 1 has no stored SQL
+// (`sql_id`) and no `is_autocommit` condition: a request with either is refused here, as sqld does.
+Result<Stmt> ParseV1Execute(std::string_view body);
+Result<Batch> ParseV1Batch(std::string_view body);
+std::string EncodeV1Result(const StmtResult& result);
+std::string EncodeV1Result(const BatchResult& result);
+
 // The legacy API (POST / with {"statements": [...]}): each statement a string or {"q": sql, "params": [..] | {..}}.
 struct LegacyStatement {
   std::string sql;

@@ -331,6 +331,27 @@ inline void WriteStmtResult(Writer& w, const StmtResult& r) {
   w.EndObject();
 }
 
+inline void WriteBatchResult(Writer& w, const BatchResult& r) {
+  w.StartObject();
+  w.Key("step_results");
+  w.StartArray();
+  for (const auto& s : r.step_results) {
+    if (s) WriteStmtResult(w, *s);
+    else w.Null();
+  }
+  w.EndArray();
+  w.Key("step_errors");
+  w.StartArray();
+  for (const auto& e : r.step_errors) {
+    if (e) WriteError(w, *e);
+    else w.Null();
+  }
+  w.EndArray();
+  w.Key("replication_index");
+  w.Null();
+  w.EndObject();
+}
+
 inline const char* TypeName(StreamRequest::Type t) {
   switch (t) {
     case StreamRequest::Type::kClose: return "close";
@@ -356,24 +377,7 @@ inline void WriteResponse(Writer& w, const StreamResponse& r) {
       break;
     case StreamRequest::Type::kBatch:
       w.Key("result");
-      w.StartObject();
-      w.Key("step_results");
-      w.StartArray();
-      for (const auto& s : r.batch_result.step_results) {
-        if (s) WriteStmtResult(w, *s);
-        else w.Null();
-      }
-      w.EndArray();
-      w.Key("step_errors");
-      w.StartArray();
-      for (const auto& e : r.batch_result.step_errors) {
-        if (e) WriteError(w, *e);
-        else w.Null();
-      }
-      w.EndArray();
-      w.Key("replication_index");
-      w.Null();
-      w.EndObject();
+      WriteBatchResult(w, r.batch_result);
       break;
     case StreamRequest::Type::kDescribe: {
       const DescribeResult& d = r.describe_result;

@@ -228,6 +228,60 @@ asio::awaitable<HttpReply> HandleLegacy(ServerContext& ctx, std::string body, Ca
 
 namespace {
 
+// The reply to a /v1 request that failed with `error`, as sqld gives it (http/user/hrana_over_http_1.rs):
+// a statement's error is a JSON Error with a status by its kind; a request that breaks the protocol
+// (a body that cannot be decoded, `sql_id` or `is_autocommit` in version 1, an unknown SQL text) is
+// 400 with the message as plain text.
+HttpReply V1ErrorReply(const Error& error) {
+  static constexpr std::string_view kBadRequest[] = {"SQL_PARSE_ERROR", "SQL_NO_STATEMENT", "SQL_MANY_STATEMENTS",
+                                                     "ARGS_INVALID",    "SQL_INPUT_ERROR",  "RESPONSE_TOO_LARGE",
+                                                     "BLOCKED",         "SQLITE_TOOBIG"};
+  const std::string_view code = error.code;
+  if (std::find(std::begin(kBadRequest), std::end(kBadRequest), code) != std::end(kBadRequest)) return ErrorReply(400, error);
+  if (code == "ARGS_BOTH_POSITIONAL_AND_NAMED") return ErrorReply(501, error);
+  if (code == "TRANSACTION_TIMEOUT" || code == "TRANSACTION_BUSY" || code == "WRITER_QUEUE_FULL") return ErrorReply(503, error);
+  // The guard refused the statement: a write with a read-only token, or an operation the server
+  // never runs. sqld answers its own authorization failures 401/403, never 500.
+  if (code == "SQLITE_AUTH") return ErrorReply(403, error);
+  if (code.rfind("SQLITE_", 0) == 0 || code == "INTERNAL_ERROR") return ErrorReply(500, error);
+  return HttpReply{400, "text/plain", error.message};
+}
+
+}  // namespace
+
+asio::awaitable<HttpReply> HandleV1(ServerContext& ctx, std::string body, V1Endpoint endpoint, Caller caller) {
+  StreamRequest request;
+  if (endpoint == V1Endpoint::kExecute) {
+    auto stmt = protocol::json::ParseV1Execute(body);
+    if (!stmt.ok()) co_return HttpReply{400, "text/plain", stmt.status().message()};
+    request.type = StreamRequest::Type::kExecute;
+    request.stmt = std::move(stmt).value();
+  } else {
+    auto batch = protocol::json::ParseV1Batch(body);
+    if (!batch.ok()) co_return HttpReply{400, "text/plain", batch.status().message()};
+    request.type = StreamRequest::Type::kBatch;
+    request.batch = std::move(batch).value();
+  }
+  // A fresh stream for the one request, closed after it: autocommit, and a transaction the request
+  // leaves open is rolled back, as sqld drops its connection.
+  HttpReply refusal;
+  auto s = NewStream(ctx, caller, &refusal);
+  if (!s) co_return refusal;
+  s->stream.set_read_only(caller.principal.grant == Grant::kReadOnly);
+  StreamResult result;
+  auto refused = co_await RunOnStream(
+      ctx, *s, request, [&](engine::Connection* conn) { result = s->stream.Handle(request, conn); }, /*restartable=*/true);
+  DisposeOne(ctx, std::move(s), "closed");
+  if (refused) co_return V1ErrorReply(*refused);
+  if (!result.ok) co_return V1ErrorReply(result.error);
+  if (endpoint == V1Endpoint::kExecute) {
+    co_return HttpReply{200, "application/json", protocol::json::EncodeV1Result(result.response.stmt_result)};
+  }
+  co_return HttpReply{200, "application/json", protocol::json::EncodeV1Result(result.response.batch_result)};
+}
+
+namespace {
+
 // Suspends the calling coroutine until the callback handed to `start` is called, on any thread (the
 // engine calls it where the lock or the connection is given up), and resumes it on its own executor:
 // a wait that holds no thread.

@@ -6,6 +6,8 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "protocol/codec.h"
 #include "server/context.h"
@@ -16,6 +18,8 @@ struct HttpReply {
   unsigned status = 200;
   std::string content_type = "application/json";
   std::string body;
+  // Further response headers (name, value), beyond those every response carries.
+  std::vector<std::pair<std::string, std::string>> headers = {};
 };
 
 // Who sent an HTTP request: the credential it carried and the client it came from (its key for the
@@ -34,6 +38,10 @@ asio::awaitable<HttpReply> HandlePipeline(ServerContext& ctx, std::string body, 
 asio::awaitable<HttpReply> HandleCursor(ServerContext& ctx, std::string body, protocol::Encoding encoding, Caller caller);
 // POST /: {"statements": [...]}, run as one transaction.
 asio::awaitable<HttpReply> HandleLegacy(ServerContext& ctx, std::string body, Caller caller);
+
+// POST /v1/execute and /v1/batch: Hrana over HTTP version 1, one statement or batch on a fresh stream.
+enum class V1Endpoint { kExecute, kBatch };
+asio::awaitable<HttpReply> HandleV1(ServerContext& ctx, std::string body, V1Endpoint endpoint, Caller caller);
 
 // Rolls back and releases what expired or abandoned streams hold, on the SQL pool.
 void DisposeStreams(ServerContext& ctx, std::vector<std::unique_ptr<HttpStream>> streams, const char* why);

@@ -14,6 +14,7 @@
 #include "engine/dump.h"
 #include "protocol/errors.h"
 #include "server/hrana_http.h"
+#include "server/response_layers.h"
 #include "server/ws_session.h"
 
 #include <boost/beast/websocket.hpp>
@@ -51,6 +52,8 @@ http::response<http::string_body> ResponseOf(HttpReply reply, unsigned version, 
   http::response<http::string_body> res{static_cast<http::status>(reply.status), version};
   res.set(http::field::server, "litehouse");
   res.set(http::field::content_type, reply.content_type);
+  res.set(http::field::access_control_allow_origin, kAllowOrigin);
+  for (auto& [name, value] : reply.headers) res.set(name, value);
   res.body() = std::move(reply.body);
   res.keep_alive(keep_alive);
   res.prepare_payload();
@@ -60,6 +63,25 @@ http::response<http::string_body> ResponseOf(HttpReply reply, unsigned version, 
 // Writes `reply` as the response to `req`. True when the connection can carry another request.
 asio::awaitable<bool> WriteReply(ServerContext& ctx, beast::tcp_stream& stream, const http::request<http::string_body>& req,
                                  HttpReply reply) {
+  // Compressed for a client that accepts gzip (response_layers.h); a large body is compressed on the
+  // SQL pool, so the network thread goes on serving other connections meanwhile.
+  constexpr size_t kCompressHereBytes = 256 << 10;
+  if (WorthCompressing(reply.content_type, reply.body.size())) {
+    reply.headers.emplace_back("Vary", "Accept-Encoding");
+    auto accept = req.find(http::field::accept_encoding);
+    if (accept != req.end() && AcceptsGzip(accept->value())) {
+      std::optional<std::string> packed;
+      if (reply.body.size() <= kCompressHereBytes) {
+        packed = Gzip(reply.body);
+      } else {
+        packed = co_await RunSql(ctx, [&body = reply.body] { return Gzip(body); });
+      }
+      if (packed && packed->size() < reply.body.size()) {
+        reply.body = std::move(*packed);
+        reply.headers.emplace_back("Content-Encoding", "gzip");
+      }
+    }
+  }
   auto res = ResponseOf(std::move(reply), req.version(), req.keep_alive());
   stream.expires_after(ctx.opts.idle_connection_timeout);
   auto [ec, n] = co_await http::async_write(stream, res, kTuple);
@@ -84,8 +106,19 @@ asio::awaitable<HttpReply> Route(ServerContext& ctx, http::request<http::string_
   bool get = req.method() == http::verb::get;
   bool post = req.method() == http::verb::post;
 
+  // A CORS preflight: answered for any path, before credentials (a browser sends none with it).
+  if (req.method() == http::verb::options && req.count(http::field::origin) > 0 &&
+      req.count(http::field::access_control_request_method) > 0) {
+    auto asked = req.find(http::field::access_control_request_headers);
+    co_return HttpReply{200, "text/plain", "", {{"Access-Control-Allow-Methods", "*"},
+                                               {"Access-Control-Allow-Headers",
+                                                AllowedHeaders(asked == req.end() ? std::string_view() : std::string_view(asked->value()))},
+                                               {"Access-Control-Max-Age", "7200"},
+                                               {"Vary", "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"}}};
+  }
   if (target == "/health") co_return get ? HttpReply{200, "text/plain", ""} : MethodNotAllowed();
   if (target == "/version") co_return get ? HttpReply{200, "text/plain", "litehouse " LITEHOUSE_VERSION} : MethodNotAllowed();
+  if (target == "/v1") co_return get ? HttpReply{200, "text/plain", "This is sqld HTTP API v1"} : MethodNotAllowed();
   if (target == "/v2" || target == "/v3" || target == "/v3-protobuf") {
     co_return get ? HttpReply{200, "text/plain", "Hello, this is HTTP API v2 (Hrana over HTTP)"} : MethodNotAllowed();
   }
@@ -99,6 +132,11 @@ asio::awaitable<HttpReply> Route(ServerContext& ctx, http::request<http::string_
     if (!post) co_return MethodNotAllowed();
     Encoding enc = target == "/v3-protobuf/pipeline" ? Encoding::kProtobuf : Encoding::kJson;
     co_return co_await HandlePipeline(ctx, std::move(req.body()), enc, std::move(caller));
+  }
+  if (target == "/v1/execute" || target == "/v1/batch") {
+    if (!post) co_return MethodNotAllowed();
+    V1Endpoint endpoint = target == "/v1/execute" ? V1Endpoint::kExecute : V1Endpoint::kBatch;
+    co_return co_await HandleV1(ctx, std::move(req.body()), endpoint, std::move(caller));
   }
   if (target == "/v3/cursor" || target == "/v3-protobuf/cursor") {
     if (!post) co_return MethodNotAllowed();
@@ -156,6 +194,7 @@ asio::awaitable<bool> ServeDump(ServerContext& ctx, beast::tcp_stream& stream,
   http::response<http::empty_body> res{http::status::ok, req.version()};
   res.set(http::field::server, "litehouse");
   res.set(http::field::content_type, "text/plain; charset=utf-8");
+  res.set(http::field::access_control_allow_origin, kAllowOrigin);
   res.keep_alive(chunked && req.keep_alive());
   res.chunked(chunked);
   http::response_serializer<http::empty_body> serializer{res};
@@ -282,7 +321,7 @@ asio::awaitable<void> RunHttpSession(ServerContext& ctx, asio::ip::tcp::socket s
     // No timeout while the request runs: the stream's own limits bound it, and the client waits.
     stream.expires_never();
     std::string_view path = req.target().substr(0, req.target().find('?'));
-    if (path == "/dump") {
+    if (path == "/dump" && req.method() != http::verb::options) {
       if (!co_await ServeDump(ctx, stream, req)) break;
       continue;
     }

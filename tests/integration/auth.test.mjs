@@ -662,6 +662,20 @@ describe("JWT auth (--auth-jwt-key-file)", () => {
       `legacy API: ${legacy.status} ${legacy.text}`,
     );
     assert.match(legacy.text, /read-only|readonly|not authorized/i, `legacy API: ${legacy.text}`);
+    // Hrana over HTTP version 1: the statement is refused as a whole (403), a batch step inside the
+    // BatchResult (200), as for /v2.
+    const v1 = await postJson(server, "/v1/execute", { stmt: { sql: ins } }, bearer(roToken));
+    assert.equal(v1.status, 403, `v1 execute: ${v1.text}`);
+    assert.ok(WRITE_REFUSED.includes(v1.body.code), `v1 execute: ${v1.text}`);
+    const v1batch = await postJson(server, "/v1/batch", { batch: { steps: [{ stmt: { sql: "SELECT 1" } }, { stmt: { sql: ins } }] } }, bearer(roToken));
+    assert.equal(v1batch.status, 200, `v1 batch: ${v1batch.text}`);
+    assert.ok(WRITE_REFUSED.includes(v1batch.body.result.step_errors[1]?.code), `v1 batch: ${v1batch.text}`);
+    const v1read = await postJson(server, "/v1/execute", { stmt: { sql: "SELECT count(*) FROM t" } }, bearer(roToken));
+    assert.equal(v1read.status, 200, `v1 read: ${v1read.text}`);
+    for (const [path, body] of [["/v1/execute", { stmt: { sql: ins } }], ["/v1/batch", { batch: { steps: [{ stmt: { sql: ins } }] } }]]) {
+      const anonymous = await postJson(server, path, body);
+      assert.equal(anonymous.status, 401, `${path} without a token: ${anonymous.text}`);
+    }
     assert.deepEqual(await snapshot(rwHttp), before, "the database is unchanged");
   });
 
