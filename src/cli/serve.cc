@@ -13,6 +13,9 @@
 #include "auth/jwt.h"
 #include "common/log.h"
 #include "engine/database.h"
+#include "replication/frame_log.h"
+#include "replication/service.h"
+#include "replication/wal_capture.h"
 #include "server/server.h"
 
 namespace litehouse::cli {
@@ -38,6 +41,8 @@ struct ServeFlags {
   std::string http_auth;
   int64_t stream_expiry_ms = 10'000;
   double txn_timeout_s = 5;  // sqld's TXN_TIMEOUT
+  uint64_t max_log_size_mb = 200;  // sqld's --max-log-size
+  double max_log_duration_s = 0;   // sqld's --max-log-duration; 0: none
   std::string durability = "relaxed";
   size_t max_db_connections = 64;
   int sql_threads = 8;
@@ -221,6 +226,16 @@ Run RegisterServe(CLI::App& app) {
       ->envname("LITEHOUSE_MAX_DB_CONNECTIONS")
       ->check(CLI::Range(size_t{0}, size_t{100'000}))
       ->capture_default_str();
+  cmd->add_option("--max-log-size", flags->max_log_size_mb,
+                  "Size in MB past which the replication log is compacted into a snapshot (sqld's)")
+      ->envname("SQLD_MAX_LOG_SIZE")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1'000'000}))
+      ->capture_default_str();
+  cmd->add_option("--max-log-duration", flags->max_log_duration_s,
+                  "Seconds after which the replication log is compacted whatever its size (sqld's); 0: only by size")
+      ->envname("SQLD_MAX_LOG_DURATION")
+      ->check(CLI::Range(0.0, 1e9))
+      ->capture_default_str();
   cmd->add_option("--txn-timeout-s", flags->txn_timeout_s,
                   "A transaction that has held the write lock this many seconds while another writer waits is "
                   "rolled back, and the waiter goes on (sqld's txn_timeout_s)")
@@ -298,10 +313,41 @@ Run RegisterServe(CLI::App& app) {
                          : flags->durability == "extra" ? engine::Durability::kExtra
                          : flags->durability == "off"   ? engine::Durability::kOff
                                                         : engine::Durability::kRelaxed;
+    // The replication log (replication/DESIGN.md): every commit's pages, captured from the WAL while
+    // the write lock is held. Declared before the database, so that it outlives it.
+    replication::WalCapture capture(db_opts.path);
+    std::unique_ptr<replication::FrameLog> frame_log;
+    db_opts.commit_observer = &capture;
     auto db = engine::Database::Open(db_opts);
     if (!db.ok()) {
       LH_LOG_ERROR("cannot open database {}: {}", db_opts.path, db.status().ToString());
       return 1;
+    }
+    {
+      std::string why_not;
+      Status empty = (*db)->Checkpoint(SQLITE_CHECKPOINT_TRUNCATE);
+      if (!empty.ok()) {
+        why_not = "the database's WAL could not be emptied at start: " + empty.message();
+      } else {
+        replication::FrameLogOptions log_opts;
+        log_opts.dir = dir.string();
+        log_opts.db_path = db_opts.path;
+        log_opts.max_log_frames = std::max<uint64_t>(1, flags->max_log_size_mb * 1'000'000 / replication::kLogFrameBytes);
+        log_opts.max_log_age = std::chrono::milliseconds(static_cast<int64_t>(flags->max_log_duration_s * 1000));
+        auto log = replication::FrameLog::Open(log_opts);
+        if (!log.ok()) {
+          why_not = "this server keeps no replication log: " + log.status().message();
+        } else {
+          frame_log = std::move(log).value();
+          capture.AddSink(frame_log.get());
+          if (Status started = capture.Start(); !started.ok()) {
+            why_not = "this server keeps no replication log: " + started.message();
+            frame_log.reset();
+          }
+        }
+      }
+      if (!why_not.empty()) LH_LOG_WARN("{}; replicas and embedded replicas are refused", why_not);
+      opts.replication = std::make_shared<replication::ReplicationService>(frame_log.get(), why_not);
     }
     LH_LOG_INFO("litehouse {} serving database {}", LITEHOUSE_VERSION, db_opts.path);
     auto server = server::Server::Start(**db, opts);

@@ -21,6 +21,7 @@
 
 #include "common/clock.h"
 #include "engine/database.h"
+#include "replication/service.h"
 #include "server/auth_gate.h"
 #include "server/client_address.h"
 #include "server/limits.h"
@@ -64,6 +65,9 @@ struct ServerOptions {
   std::chrono::microseconds inline_budget{1000};
   // Who may do what; the default is open, as sqld without keys.
   std::shared_ptr<const AuthGate> auth = std::make_shared<AuthGate>();
+  // sqld's replication service, served as gRPC-web on the HTTP port (grpc_web.h); null: none, and
+  // its paths are 404 as any unknown path.
+  std::shared_ptr<const replication::ReplicationService> replication;
   // Where stream expiry reads the time (HTTP streams, WebSocket transactions); null: Clock::Steady().
   // Must outlive the server.
   const Clock* clock = nullptr;

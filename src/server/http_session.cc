@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "engine/dump.h"
 #include "protocol/errors.h"
+#include "server/grpc_web.h"
 #include "server/hrana_http.h"
 #include "server/response_layers.h"
 #include "server/ws_session.h"
@@ -121,6 +122,11 @@ asio::awaitable<HttpReply> Route(ServerContext& ctx, http::request<http::string_
   if (target == "/v1") co_return get ? HttpReply{200, "text/plain", "This is sqld HTTP API v1"} : MethodNotAllowed();
   if (target == "/v2" || target == "/v3" || target == "/v3-protobuf") {
     co_return get ? HttpReply{200, "text/plain", "Hello, this is HTTP API v2 (Hrana over HTTP)"} : MethodNotAllowed();
+  }
+  // gRPC-web (embedded replicas' sync): credentials checked there, refused in gRPC's own shape.
+  if (IsGrpcWebPath(target)) {
+    if (!post) co_return MethodNotAllowed();
+    co_return co_await HandleGrpcWeb(ctx, req, target);  // (never co_await inside ?:, which GCC 12 miscompiles)
   }
   using protocol::Encoding;
   // Everything below runs SQL: it needs credentials when the server has any configured.

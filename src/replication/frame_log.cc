@@ -1,0 +1,597 @@
+#include "replication/frame_log.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <random>
+
+#include "common/log.h"
+
+namespace litehouse::replication {
+namespace {
+
+constexpr size_t kHeaderBytes = 64;
+constexpr size_t kSnapshotHeaderBytes = 48;
+constexpr uint64_t kMagic = 0x004c415744514c53ull;  // "SQLDWAL\0" read as a little-endian u64
+constexpr uint32_t kVersion = 2;
+constexpr size_t kFrameCountOffset = 40;
+
+void PutLe(char* p, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) p[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+uint64_t GetLe(const char* p, int bytes) {
+  uint64_t v = 0;
+  for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+
+// CRC-64/GO-ISO (poly 0x1B reflected, init and xorout all ones), continued from `seed`.
+uint64_t Crc64(uint64_t seed, std::string_view data) {
+  static const auto table = [] {
+    std::array<uint64_t, 256> t{};
+    for (uint64_t i = 0; i < 256; ++i) {
+      uint64_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0xD800000000000000ull : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  uint64_t crc = ~seed;
+  for (unsigned char b : data) crc = table[(crc ^ b) & 0xff] ^ (crc >> 8);
+  return ~crc;
+}
+
+Status Errno(const std::string& what) { return Status::IoError(what + ": " + std::strerror(errno)); }
+
+bool WriteAll(int fd, const char* p, size_t n, off_t offset) {
+  while (n > 0) {
+    ssize_t put = ::pwrite(fd, p, n, offset);
+    if (put < 0 && errno == EINTR) continue;
+    if (put <= 0) return false;
+    p += put;
+    n -= static_cast<size_t>(put);
+    offset += put;
+  }
+  return true;
+}
+
+bool ReadAll(int fd, char* p, size_t n, off_t offset) {
+  while (n > 0) {
+    ssize_t got = ::pread(fd, p, n, offset);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) {
+      if (got == 0) errno = EIO;
+      return false;
+    }
+    p += got;
+    n -= static_cast<size_t>(got);
+    offset += got;
+  }
+  return true;
+}
+
+void SyncDir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+std::array<uint8_t, 16> NewUuid() {
+  std::random_device rd;
+  std::array<uint8_t, 16> u{};
+  for (size_t i = 0; i < u.size(); i += 4) {
+    uint32_t r = rd();
+    std::memcpy(u.data() + i, &r, 4);
+  }
+  u[6] = static_cast<uint8_t>((u[6] & 0x0f) | 0x40);  // version 4
+  u[8] = static_cast<uint8_t>((u[8] & 0x3f) | 0x80);  // RFC 4122 variant
+  return u;
+}
+
+// The UUID's 16 bytes (big-endian, as written) <-> sqld's u128 in a file (little-endian).
+void PutUuid(char* p, const std::array<uint8_t, 16>& u) {
+  for (int i = 0; i < 16; ++i) p[i] = static_cast<char>(u[15 - i]);
+}
+std::array<uint8_t, 16> GetUuid(const char* p) {
+  std::array<uint8_t, 16> u{};
+  for (int i = 0; i < 16; ++i) u[i] = static_cast<uint8_t>(p[15 - i]);
+  return u;
+}
+
+std::string SnapshotName(const std::array<uint8_t, 16>& id, uint64_t start, uint64_t end) {
+  return UuidText(id) + "-" + std::to_string(start) + "-" + std::to_string(end) + ".snap";
+}
+
+}  // namespace
+
+std::string UuidText(const std::array<uint8_t, 16>& u) {
+  static const char* hex = "0123456789abcdef";
+  std::string s;
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) s += '-';
+    s += hex[u[i] >> 4];
+    s += hex[u[i] & 15];
+  }
+  return s;
+}
+
+// One wallog file: its descriptor stays open while anyone reads it, even after compaction renamed
+// or removed it.
+struct FrameLog::Segment {
+  int fd = -1;
+  std::string path;
+  uint64_t start_frame_no = 0;
+  uint64_t frame_count = 0;  // guarded by FrameLog::mu_
+  ~Segment() {
+    if (fd >= 0) ::close(fd);
+  }
+  off_t OffsetOf(uint64_t frame_no) const { return static_cast<off_t>(kHeaderBytes + (frame_no - start_frame_no) * kLogFrameBytes); }
+};
+
+FrameLog::FrameLog(FrameLogOptions options)
+    : options_(std::move(options)), clock_(options_.clock ? *options_.clock : Clock::Steady()) {}
+
+Result<std::unique_ptr<FrameLog>> FrameLog::Open(FrameLogOptions options) {
+  std::unique_ptr<FrameLog> log(new FrameLog(std::move(options)));
+  const std::string& dir = log->options_.dir;
+  ::mkdir(dir.c_str(), 0755);
+  ::mkdir((dir + "/snapshots").c_str(), 0755);
+  if (!Exists(dir)) return Errno("create " + dir);
+  const std::string sentinel = dir + "/.sentinel";
+  bool usable = false;
+  if (Exists(sentinel)) {
+    LH_LOG_WARN("the replication log was not closed cleanly: starting a new history (replicas bootstrap again)");
+  } else if (Exists(dir + "/wallog")) {
+    if (Status s = log->OpenExisting(&usable); !s.ok()) return s;
+    if (!usable) LH_LOG_WARN("the replication log does not match the database: starting a new history (replicas bootstrap again)");
+  }
+  if (!usable) {
+    if (Status s = log->StartNewHistory(); !s.ok()) return s;
+  }
+  int fd = ::open(sentinel.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return Errno("create " + sentinel);
+  ::close(fd);
+  SyncDir(dir);
+  log->live_started_ = log->clock_.Now();
+  return log;
+}
+
+Status FrameLog::OpenExisting(bool* usable) {
+  *usable = false;
+  const std::string path = options_.dir + "/wallog";
+  auto seg = std::make_shared<Segment>();
+  seg->path = path;
+  seg->fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (seg->fd < 0) return Errno("open " + path);
+  char h[kHeaderBytes];
+  if (!ReadAll(seg->fd, h, sizeof h, 0)) return Status::OK();  // too short: start anew
+  if (GetLe(h, 8) != kMagic || GetLe(h + 48, 4) != kVersion || GetLe(h + 52, 4) != kLogPageSize) return Status::OK();
+  log_id_ = GetUuid(h + 16);
+  seg->start_frame_no = GetLe(h + 32, 8);
+  seg->frame_count = GetLe(h + 40, 8);
+  struct stat st;
+  if (::fstat(seg->fd, &st) != 0 || static_cast<uint64_t>(st.st_size) < kHeaderBytes + seg->frame_count * kLogFrameBytes) {
+    return Status::OK();
+  }
+  uint32_t size_after = 0;
+  if (seg->frame_count > 0) {
+    char fh[kLogFrameHeaderBytes];
+    if (!ReadAll(seg->fd, fh, sizeof fh, seg->OffsetOf(seg->start_frame_no + seg->frame_count - 1))) return Status::OK();
+    last_checksum_ = GetLe(fh + 8, 8);
+    size_after = static_cast<uint32_t>(GetLe(fh + 20, 4));
+    last_frame_no_ = seg->start_frame_no + seg->frame_count - 1;
+  } else {
+    last_checksum_ = GetLe(h + 8, 8);
+    if (seg->start_frame_no > 0) last_frame_no_ = seg->start_frame_no - 1;
+  }
+  // The snapshot that holds every frame before the live log.
+  if (seg->start_frame_no > 0) {
+    std::string name = SnapshotName(log_id_, 0, seg->start_frame_no - 1);
+    std::string snap = options_.dir + "/snapshots/" + name;
+    int fd = ::open(snap.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Status::OK();
+    char sh[kSnapshotHeaderBytes];
+    bool ok = ReadAll(fd, sh, sizeof sh, 0);
+    ::close(fd);
+    if (!ok) return Status::OK();
+    if (seg->frame_count == 0) size_after = static_cast<uint32_t>(GetLe(sh + 40, 4));
+    snapshot_path_ = snap;
+    snapshot_end_ = seg->start_frame_no - 1;
+  }
+  // The database must be what the log says it is: its size in pages is the last commit's.
+  struct stat db;
+  if (::stat(options_.db_path.c_str(), &db) != 0) return Status::OK();
+  if (static_cast<uint64_t>(db.st_size) != uint64_t{size_after} * kLogPageSize) return Status::OK();
+  // A torn tail past the committed frames is cut off.
+  if (::ftruncate(seg->fd, static_cast<off_t>(kHeaderBytes + seg->frame_count * kLogFrameBytes)) != 0) return Errno("truncate " + path);
+  last_size_after_ = size_after;
+  live_ = std::move(seg);
+  *usable = true;
+  return Status::OK();
+}
+
+Status FrameLog::StartNewHistory() {
+  const std::string& dir = options_.dir;
+  // The database file holds every committed page (its WAL was checkpointed): they are the new
+  // history's first transaction.
+  int db = ::open(options_.db_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (db < 0) return Errno("open " + options_.db_path);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } db_closer{db};
+  struct stat st;
+  if (::fstat(db, &st) != 0) return Errno("stat " + options_.db_path);
+  if (st.st_size >= 100) {
+    char hdr[100];
+    if (!ReadAll(db, hdr, sizeof hdr, 0)) return Errno("read " + options_.db_path);
+    uint32_t page_size = (static_cast<unsigned char>(hdr[16]) << 8) | static_cast<unsigned char>(hdr[17]);
+    if (page_size == 1) page_size = 65536;
+    if (page_size != kLogPageSize) {
+      return Status::InvalidArgument("the database's page size is " + std::to_string(page_size) +
+                                     " bytes; replication needs 4096 (sqld's): convert it with `PRAGMA page_size=4096; VACUUM;`");
+    }
+  }
+  if (st.st_size % kLogPageSize != 0) {
+    return Status::Corruption(options_.db_path + " is " + std::to_string(st.st_size) + " bytes, not a whole number of pages");
+  }
+  const uint64_t pages = static_cast<uint64_t>(st.st_size) / kLogPageSize;
+
+  // Every snapshot of an earlier history is useless now.
+  if (DIR* d = ::opendir((dir + "/snapshots").c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      std::string name = e->d_name;
+      if (name != "." && name != "..") ::unlink((dir + "/snapshots/" + name).c_str());
+    }
+    ::closedir(d);
+  }
+  log_id_ = NewUuid();
+  const std::string tmp = dir + "/wallog.new";
+  auto seg = std::make_shared<Segment>();
+  seg->fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (seg->fd < 0) return Errno("create " + tmp);
+  char h[kHeaderBytes] = {};
+  PutLe(h, kMagic, 8);
+  PutLe(h + 8, 0, 8);
+  PutUuid(h + 16, log_id_);
+  PutLe(h + 32, 0, 8);
+  PutLe(h + 40, pages, 8);
+  PutLe(h + 48, kVersion, 4);
+  PutLe(h + 52, kLogPageSize, 4);
+  if (!WriteAll(seg->fd, h, sizeof h, 0)) return Errno("write " + tmp);
+  uint64_t checksum = 0;
+  std::string chunk;
+  constexpr uint64_t kPagesPerWrite = 256;
+  for (uint64_t first = 0; first < pages; first += kPagesPerWrite) {
+    uint64_t n = std::min(kPagesPerWrite, pages - first);
+    chunk.assign(n * kLogFrameBytes, '\0');
+    for (uint64_t i = 0; i < n; ++i) {
+      char* f = chunk.data() + i * kLogFrameBytes;
+      if (!ReadAll(db, f + kLogFrameHeaderBytes, kLogPageSize, static_cast<off_t>((first + i) * kLogPageSize))) {
+        return Errno("read " + options_.db_path);
+      }
+      checksum = Crc64(checksum, std::string_view(f + kLogFrameHeaderBytes, kLogPageSize));
+      PutLe(f, first + i, 8);
+      PutLe(f + 8, checksum, 8);
+      PutLe(f + 16, first + i + 1, 4);
+      PutLe(f + 20, first + i + 1 == pages ? pages : 0, 4);
+    }
+    if (!WriteAll(seg->fd, chunk.data(), chunk.size(), static_cast<off_t>(kHeaderBytes + first * kLogFrameBytes))) {
+      return Errno("write " + tmp);
+    }
+  }
+  if (::fsync(seg->fd) != 0) return Errno("sync " + tmp);
+  seg->path = dir + "/wallog";
+  if (::rename(tmp.c_str(), seg->path.c_str()) != 0) return Errno("rename " + tmp);
+  SyncDir(dir);
+  seg->frame_count = pages;
+  last_checksum_ = checksum;
+  last_size_after_ = static_cast<uint32_t>(pages);
+  last_frame_no_ = pages > 0 ? std::optional<uint64_t>(pages - 1) : std::nullopt;
+  snapshot_path_.clear();
+  snapshot_end_ = 0;
+  live_ = std::move(seg);
+  LH_LOG_INFO("replication log {}: a new history from the database's {} pages", UuidText(log_id_), pages);
+  return Status::OK();
+}
+
+FrameLog::~FrameLog() {
+  WaitForCompaction();
+  std::lock_guard<std::mutex> lock(mu_);
+  closed_ = true;
+  frame_cv_.notify_all();
+  if (live_ && ::fsync(live_->fd) == 0 && status_.ok()) {
+    // Closed cleanly: the next start may continue this history.
+    ::unlink((options_.dir + "/.sentinel").c_str());
+    SyncDir(options_.dir);
+  }
+}
+
+std::string FrameLog::log_id() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return UuidText(log_id_);
+}
+
+std::optional<uint64_t> FrameLog::last_frame_no() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return last_frame_no_;
+}
+
+uint64_t FrameLog::start_frame_no() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return live_->start_frame_no;
+}
+
+Status FrameLog::status() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return status_;
+}
+
+void FrameLog::OnTransaction(const CommittedTransaction& txn) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!status_.ok()) return;
+  }
+  Status s = Append(txn);
+  if (!s.ok()) {
+    LH_LOG_ERROR("the replication log lost a transaction, replicas are refused until a restart: {}", s.ToString());
+    std::lock_guard<std::mutex> lock(mu_);
+    status_ = s;
+    frame_cv_.notify_all();
+    return;
+  }
+  bool due;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    due = !compacting_ && (live_->frame_count > options_.max_log_frames ||
+                           (options_.max_log_age.count() > 0 && live_->frame_count > 0 &&
+                            clock_.Now() - live_started_ >= options_.max_log_age));
+  }
+  if (due) Compact();
+}
+
+Status FrameLog::Append(const CommittedTransaction& txn) {
+  if (txn.page_size != kLogPageSize) {
+    return Status::InvalidArgument("a transaction wrote pages of " + std::to_string(txn.page_size) + " bytes; the log holds 4096");
+  }
+  std::shared_ptr<Segment> seg;
+  uint64_t next;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    seg = live_;
+    next = seg->start_frame_no + seg->frame_count;
+  }
+  // Pages past the database's new end (a VACUUM that shrank it) are not part of its state.
+  std::vector<std::pair<uint32_t, std::string_view>> pages;
+  for (const auto& [page_no, data] : txn.pages)
+    if (page_no <= txn.db_size_pages) pages.emplace_back(page_no, data);
+  if (pages.empty()) return Status::OK();
+  std::string buf(pages.size() * kLogFrameBytes, '\0');
+  uint64_t checksum = last_checksum_;
+  for (size_t i = 0; i < pages.size(); ++i) {
+    char* f = buf.data() + i * kLogFrameBytes;
+    checksum = Crc64(checksum, pages[i].second);
+    PutLe(f, next + i, 8);
+    PutLe(f + 8, checksum, 8);
+    PutLe(f + 16, pages[i].first, 4);
+    PutLe(f + 20, i + 1 == pages.size() ? txn.db_size_pages : 0, 4);
+    std::memcpy(f + kLogFrameHeaderBytes, pages[i].second.data(), kLogPageSize);
+  }
+  if (!WriteAll(seg->fd, buf.data(), buf.size(), seg->OffsetOf(next))) return Errno("append to " + seg->path);
+  char count[8];
+  PutLe(count, seg->frame_count + pages.size(), 8);
+  if (!WriteAll(seg->fd, count, sizeof count, kFrameCountOffset)) return Errno("write the header of " + seg->path);
+  std::lock_guard<std::mutex> lock(mu_);
+  seg->frame_count += pages.size();
+  last_frame_no_ = next + pages.size() - 1;
+  last_checksum_ = checksum;
+  last_size_after_ = txn.db_size_pages;
+  frame_cv_.notify_all();
+  return Status::OK();
+}
+
+ReadOutcome FrameLog::ReadFrames(uint64_t next, size_t max_frames, std::vector<LogFrame>* out, Status* error) const {
+  std::shared_ptr<Segment> seg;
+  uint64_t end;  // one past the last committed frame
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!status_.ok()) {
+      *error = status_;
+      return ReadOutcome::kFrames;
+    }
+    seg = live_;
+    if (next < seg->start_frame_no) return compacting_ ? ReadOutcome::kSnapshotPending : ReadOutcome::kNeedSnapshot;
+    end = seg->start_frame_no + seg->frame_count;
+  }
+  // Whole transactions: past max_frames, only up to the next commit frame.
+  for (uint64_t f = next; f < end; ++f) {
+    LogFrame frame(kLogFrameBytes, '\0');
+    if (!ReadAll(seg->fd, frame.data(), kLogFrameBytes, seg->OffsetOf(f))) {
+      *error = Errno("read " + seg->path);
+      out->clear();
+      return ReadOutcome::kFrames;
+    }
+    const bool commit = GetLe(frame.data() + 20, 4) != 0;
+    out->push_back(std::move(frame));
+    if (commit && out->size() >= max_frames) break;
+  }
+  return ReadOutcome::kFrames;
+}
+
+ReadOutcome FrameLog::ReadSnapshot(uint64_t next, std::vector<LogFrame>* out, Status* error) const {
+  std::string path;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (snapshot_path_.empty() || next > snapshot_end_) return compacting_ ? ReadOutcome::kSnapshotPending : ReadOutcome::kFrames;
+    path = snapshot_path_;
+  }
+  // Compaction may replace the file meanwhile; an open descriptor keeps the one we chose.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    *error = Errno("open " + path);
+    return ReadOutcome::kFrames;
+  }
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  char h[kSnapshotHeaderBytes];
+  if (!ReadAll(fd, h, sizeof h, 0)) {
+    *error = Errno("read " + path);
+    return ReadOutcome::kFrames;
+  }
+  const uint64_t count = GetLe(h + 32, 8);
+  const uint32_t size_after = static_cast<uint32_t>(GetLe(h + 40, 4));
+  for (uint64_t i = 0; i < count; ++i) {
+    LogFrame frame(kLogFrameBytes, '\0');
+    if (!ReadAll(fd, frame.data(), kLogFrameBytes, static_cast<off_t>(kSnapshotHeaderBytes + i * kLogFrameBytes))) {
+      *error = Errno("read " + path);
+      out->clear();
+      return ReadOutcome::kFrames;
+    }
+    // Descending frame_no: the frames a replica at `next` lacks come first.
+    if (GetLe(frame.data(), 8) < next) break;
+    out->push_back(std::move(frame));
+  }
+  // The whole snapshot applies as one transaction: its last frame commits, at the snapshot's size.
+  if (!out->empty()) PutLe(out->back().data() + 20, size_after, 4);
+  return ReadOutcome::kFrames;
+}
+
+bool FrameLog::WaitForFrame(std::optional<uint64_t> after, std::chrono::steady_clock::time_point deadline) const {
+  std::unique_lock<std::mutex> lock(mu_);
+  auto ready = [&] { return closed_ || !status_.ok() || (last_frame_no_ && (!after || *last_frame_no_ > *after)); };
+  frame_cv_.wait_until(lock, deadline, ready);
+  return !closed_ && status_.ok() && last_frame_no_ && (!after || *last_frame_no_ > *after);
+}
+
+void FrameLog::Compact() {
+  // Under the write lock, at a transaction's end: the live log ends here, a new one begins.
+  std::shared_ptr<Segment> old;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    old = live_;
+  }
+  const std::string& dir = options_.dir;
+  const uint64_t end = old->start_frame_no + old->frame_count - 1;
+  const std::string retired = dir + "/to_compact-" + std::to_string(old->start_frame_no) + "-" + std::to_string(end);
+  auto seg = std::make_shared<Segment>();
+  const std::string tmp = dir + "/wallog.new";
+  seg->fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  char h[kHeaderBytes] = {};
+  PutLe(h, kMagic, 8);
+  PutLe(h + 8, last_checksum_, 8);
+  PutUuid(h + 16, log_id_);
+  PutLe(h + 32, end + 1, 8);
+  PutLe(h + 40, 0, 8);
+  PutLe(h + 48, kVersion, 4);
+  PutLe(h + 52, kLogPageSize, 4);
+  if (seg->fd < 0 || !WriteAll(seg->fd, h, sizeof h, 0) || ::rename(old->path.c_str(), retired.c_str()) != 0 ||
+      ::rename(tmp.c_str(), (dir + "/wallog").c_str()) != 0) {
+    LH_LOG_ERROR("compacting the replication log failed, it goes on growing: {}", std::strerror(errno));
+    ::unlink(tmp.c_str());
+    return;
+  }
+  SyncDir(dir);
+  seg->path = dir + "/wallog";
+  seg->start_frame_no = end + 1;
+  old->path = retired;
+  std::string previous_snapshot;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    live_ = seg;
+    live_started_ = clock_.Now();
+    compacting_ = true;
+    previous_snapshot = snapshot_path_;
+  }
+  if (compactor_.joinable()) compactor_.join();
+  const uint32_t size_after = last_size_after_;
+  const auto id = log_id_;
+  compactor_ = std::thread([this, old, previous_snapshot, end, size_after, id] {
+    // The new snapshot: for each page its last version among the old snapshot and the retired log,
+    // pages past the database's size dropped, in descending frame_no order.
+    struct Source {
+      int fd;
+      off_t offset;
+    };
+    std::map<uint32_t, std::pair<uint64_t, Source>> latest;  // page_no -> (frame_no, where)
+    int snap_fd = previous_snapshot.empty() ? -1 : ::open(previous_snapshot.c_str(), O_RDONLY | O_CLOEXEC);
+    char fh[kLogFrameHeaderBytes];
+    bool ok = true;
+    if (snap_fd >= 0) {
+      char sh[kSnapshotHeaderBytes];
+      ok = ReadAll(snap_fd, sh, sizeof sh, 0);
+      const uint64_t count = ok ? GetLe(sh + 32, 8) : 0;
+      for (uint64_t i = 0; ok && i < count; ++i) {
+        off_t at = static_cast<off_t>(kSnapshotHeaderBytes + i * kLogFrameBytes);
+        ok = ReadAll(snap_fd, fh, sizeof fh, at);
+        if (ok) latest[static_cast<uint32_t>(GetLe(fh + 16, 4))] = {GetLe(fh, 8), Source{snap_fd, at}};
+      }
+    }
+    for (uint64_t i = 0; ok && i < old->frame_count; ++i) {
+      off_t at = old->OffsetOf(old->start_frame_no + i);
+      ok = ReadAll(old->fd, fh, sizeof fh, at);
+      if (ok) latest[static_cast<uint32_t>(GetLe(fh + 16, 4))] = {GetLe(fh, 8), Source{old->fd, at}};
+    }
+    std::vector<std::pair<uint64_t, Source>> order;
+    for (const auto& [page_no, where] : latest)
+      if (page_no <= size_after) order.push_back(where);
+    std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    const std::string name = options_.dir + "/snapshots/" + SnapshotName(id, 0, end);
+    const std::string snap_tmp = name + ".tmp";
+    int out = ok ? ::open(snap_tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) : -1;
+    ok = out >= 0;
+    if (ok) {
+      char sh[kSnapshotHeaderBytes] = {};
+      PutUuid(sh, id);
+      PutLe(sh + 16, 0, 8);
+      PutLe(sh + 24, end, 8);
+      PutLe(sh + 32, order.size(), 8);
+      PutLe(sh + 40, size_after, 4);
+      ok = WriteAll(out, sh, sizeof sh, 0);
+      std::string frame(kLogFrameBytes, '\0');
+      for (size_t i = 0; ok && i < order.size(); ++i) {
+        ok = ReadAll(order[i].second.fd, frame.data(), kLogFrameBytes, order[i].second.offset);
+        PutLe(frame.data() + 20, 0, 4);
+        ok = ok && WriteAll(out, frame.data(), kLogFrameBytes, static_cast<off_t>(kSnapshotHeaderBytes + i * kLogFrameBytes));
+      }
+      ok = ok && ::fsync(out) == 0;
+      ::close(out);
+      ok = ok && ::rename(snap_tmp.c_str(), name.c_str()) == 0;
+    }
+    if (snap_fd >= 0) ::close(snap_fd);
+    SyncDir(options_.dir + "/snapshots");
+    std::lock_guard<std::mutex> lock(mu_);
+    compacting_ = false;
+    if (!ok) {
+      // The frames before the live log are lost to new replicas: only a new history brings them back.
+      status_ = Status::IoError("making the snapshot " + name + " failed: " + std::strerror(errno));
+      LH_LOG_ERROR("{}", status_.ToString());
+      return;
+    }
+    snapshot_path_ = name;
+    snapshot_end_ = end;
+    if (!previous_snapshot.empty()) ::unlink(previous_snapshot.c_str());
+    ::unlink(old->path.c_str());
+    LH_LOG_INFO("replication log compacted: frames 0..{} in one snapshot of {} pages", end, order.size());
+  });
+}
+
+void FrameLog::WaitForCompaction() {
+  if (compactor_.joinable()) compactor_.join();
+}
+
+}  // namespace litehouse::replication

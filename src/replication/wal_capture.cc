@@ -1,0 +1,124 @@
+#include "replication/wal_capture.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/log.h"
+
+namespace litehouse::replication {
+namespace {
+
+constexpr size_t kWalHeaderBytes = 32;
+constexpr size_t kFrameHeaderBytes = 24;
+
+uint32_t Be32(const char* p) {
+  const auto* u = reinterpret_cast<const unsigned char*>(p);
+  return (uint32_t{u[0]} << 24) | (uint32_t{u[1]} << 16) | (uint32_t{u[2]} << 8) | uint32_t{u[3]};
+}
+
+// Reads exactly `n` bytes at `offset`; false (errno set) on a short read or an error.
+bool ReadAt(int fd, char* out, size_t n, off_t offset) {
+  while (n > 0) {
+    ssize_t got = ::pread(fd, out, n, offset);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) {
+      if (got == 0) errno = EIO;
+      return false;
+    }
+    out += got;
+    n -= static_cast<size_t>(got);
+    offset += got;
+  }
+  return true;
+}
+
+}  // namespace
+
+WalCapture::WalCapture(std::string db_path) : wal_path_(std::move(db_path) + "-wal") {}
+
+Status WalCapture::Start() {
+  int fd = ::open(wal_path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    off_t size = ::lseek(fd, 0, SEEK_END);
+    ::close(fd);
+    if (size > 0) return Status::Internal("capture needs an empty WAL, and " + wal_path_ + " holds " + std::to_string(size) + " bytes");
+  }
+  started_ = true;
+  return Status::OK();
+}
+
+Status WalCapture::status() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return status_;
+}
+
+void WalCapture::OnCommit(sqlite3*, int wal_frames) {
+  if (!started_) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!status_.ok()) return;
+  }
+  Status s = Capture(wal_frames);
+  if (!s.ok()) {
+    LH_LOG_ERROR("capturing a commit failed, capture stops: {}", s.ToString());
+    std::lock_guard<std::mutex> lock(mu_);
+    status_ = s;
+  }
+}
+
+Status WalCapture::Capture(int wal_frames) {
+  // Opened for each commit: SQLite deletes and recreates the WAL when its last connection closes.
+  int fd = ::open(wal_path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::IoError("open " + wal_path_ + ": " + std::strerror(errno));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+
+  header_.resize(kWalHeaderBytes);
+  if (!ReadAt(fd, header_.data(), kWalHeaderBytes, 0)) return Status::IoError("read the WAL header: " + std::string(std::strerror(errno)));
+  const uint32_t magic = Be32(header_.data());
+  if (magic != 0x377f0682 && magic != 0x377f0683) return Status::Corruption("the WAL header has no WAL magic");
+  const uint32_t page_size = Be32(header_.data() + 8);
+  const uint32_t salt1 = Be32(header_.data() + 16), salt2 = Be32(header_.data() + 20);
+  bool restarted = !have_salts_ || salt1 != salt1_ || salt2 != salt2_;
+  if (restarted) {
+    next_frame_ = 1;
+    salt1_ = salt1;
+    salt2_ = salt2;
+    have_salts_ = true;
+  }
+  const uint32_t last = static_cast<uint32_t>(wal_frames);
+  if (last < next_frame_) return Status::Internal("a commit reported " + std::to_string(last) + " WAL frames, fewer than the " +
+                                                  std::to_string(next_frame_ - 1) + " already read");
+  const size_t frame_bytes = kFrameHeaderBytes + page_size;
+  const size_t count = last - next_frame_ + 1;
+  buf_.resize(count * frame_bytes);
+  if (!ReadAt(fd, buf_.data(), buf_.size(), static_cast<off_t>(kWalHeaderBytes + (next_frame_ - 1) * frame_bytes))) {
+    return Status::IoError("read WAL frames " + std::to_string(next_frame_) + ".." + std::to_string(last) + ": " + std::strerror(errno));
+  }
+  CommittedTransaction txn;
+  txn.page_size = page_size;
+  txn.wal_header = header_;
+  txn.frames = buf_;
+  txn.first_frame = next_frame_;
+  txn.wal_restarted = restarted;
+  for (size_t i = 0; i < count; ++i) {
+    const char* f = buf_.data() + i * frame_bytes;
+    if (Be32(f + 8) != salt1 || Be32(f + 12) != salt2) {
+      return Status::Corruption("WAL frame " + std::to_string(next_frame_ + i) + " does not carry the header's salts");
+    }
+    txn.pages[Be32(f)] = std::string_view(f + kFrameHeaderBytes, page_size);
+    if (i + 1 == count) txn.db_size_pages = Be32(f + 4);
+  }
+  if (count > 0 && txn.db_size_pages == 0) return Status::Corruption("the last frame of a commit is no commit frame");
+  next_frame_ = last + 1;
+  if (count == 0) return Status::OK();
+  for (TransactionSink* sink : sinks_) sink->OnTransaction(txn);
+  return Status::OK();
+}
+
+}  // namespace litehouse::replication
