@@ -299,6 +299,13 @@ std::string EncodeLegacyResults(const std::vector<LegacyOutcome>& outcomes) {
       w.EndArray();
     }
     w.EndArray();
+    // sqld puts the statement's statistics beside its rows.
+    w.Key("rows_read");
+    w.Uint64(r.rows_read);
+    w.Key("rows_written");
+    w.Uint64(r.rows_written);
+    w.Key("query_duration_ms");
+    w.Double(r.query_duration_ms);
     w.EndObject();
     w.EndObject();
   }

@@ -71,10 +71,20 @@ std::optional<Error> BindArgs(const Stmt& stmt, Statement& prepared) {
     return MakeError("ARGS_INVALID", "Arguments do not match SQL parameters: too many parameters, expected " +
                                          std::to_string(param_count) + " found " + std::to_string(stmt.args.size()));
   }
+  if (stmt.named_args.size() > static_cast<size_t>(param_count)) {
+    return MakeError("ARGS_INVALID", "Arguments do not match SQL parameters: too many parameters, expected " +
+                                         std::to_string(param_count) + " found " + std::to_string(stmt.named_args.size()));
+  }
   std::vector<bool> bound(static_cast<size_t>(param_count) + 1, false);
   for (size_t i = 0; i < stmt.args.size(); ++i) {
-    Status s = prepared.Bind(static_cast<int>(i) + 1, stmt.args[i]);
+    // As sqld: positional values go to `?` and `?NNN` parameters only; a named one (:a, @a, $a)
+    // takes only a named value.
+    const int index = static_cast<int>(i) + 1;
+    std::string_view name = prepared.param_name(index);
+    if (!name.empty() && name[0] != '?') continue;
+    Status s = prepared.Bind(index, stmt.args[i]);
     if (!s.ok()) return ErrorFromStatus(s);
+    bound[static_cast<size_t>(index)] = true;
   }
   for (const NamedArg& arg : stmt.named_args) {
     int index = 0;
@@ -86,20 +96,53 @@ std::optional<Error> BindArgs(const Stmt& stmt, Statement& prepared) {
         if (index) break;
       }
     }
-    // A named argument the statement does not mention is ignored, as sqld does.
+    // A named argument the statement does not mention is ignored (within the count above), as sqld.
     if (index == 0) continue;
     Status s = prepared.Bind(index, arg.value);
     if (!s.ok()) return ErrorFromStatus(s);
     bound[static_cast<size_t>(index)] = true;
   }
   if (prepared.is_explain()) return std::nullopt;
-  for (int i = static_cast<int>(stmt.args.size()) + 1; i <= param_count; ++i) {
+  for (int i = 1; i <= param_count; ++i) {
     if (bound[static_cast<size_t>(i)]) continue;
     std::string_view name = prepared.param_name(i);
     return MakeError("ARGS_INVALID", "Arguments do not match SQL parameters: value for parameter " +
                                          (name.empty() ? std::to_string(i) : std::string(name)) + " not found");
   }
   return std::nullopt;
+}
+
+// True for an INSERT or REPLACE statement, a WITH clause before it or not.
+bool IsInsert(std::string_view sql, const Statement& prepared) {
+  const std::string keyword = FirstKeyword(sql);
+  if (keyword == "INSERT" || keyword == "REPLACE") return true;
+  if (keyword != "WITH" || prepared.readonly()) return false;
+  // After the common table expressions comes the statement's own verb: the first INSERT, REPLACE,
+  // UPDATE or DELETE outside parentheses, comments and quotes.
+  int depth = 0;
+  for (size_t i = 0; i < sql.size();) {
+    size_t at = SkipSpaceAndComments(sql, i);
+    if (at >= sql.size()) break;
+    char c = sql[at];
+    if (c == '(') ++depth;
+    if (c == ')') --depth;
+    if (c == '\'' || c == '"' || c == '`' || c == '[') {
+      char close = c == '[' ? ']' : c;
+      size_t end = sql.find(close, at + 1);
+      i = end == std::string_view::npos ? sql.size() : end + 1;
+      continue;
+    }
+    size_t word_end = at;
+    std::string word = ReadWord(sql, &word_end);
+    if (word.empty()) {
+      i = at + 1;
+      continue;
+    }
+    if (depth == 0 && (word == "INSERT" || word == "REPLACE")) return true;
+    if (depth == 0 && (word == "UPDATE" || word == "DELETE" || word == "SELECT" || word == "VALUES")) return false;
+    i = word_end;
+  }
+  return false;
 }
 
 std::vector<Col> Columns(const Statement& prepared) {
@@ -159,7 +202,22 @@ bool EvalCond(const BatchCond& cond, const std::vector<StepOutcome>& outcomes, c
   return false;
 }
 
+bool CondRefersBefore(const BatchCond& cond, uint32_t step) {
+  if ((cond.kind == BatchCond::Kind::kOk || cond.kind == BatchCond::Kind::kError) && cond.step >= step) return false;
+  for (const BatchCond& c : cond.conds)
+    if (!CondRefersBefore(c, step)) return false;
+  return true;
+}
+
 }  // namespace
+
+std::optional<Error> CheckBatch(const Batch& batch) {
+  for (uint32_t i = 0; i < batch.steps.size(); ++i) {
+    const auto& cond = batch.steps[i].condition;
+    if (cond && !CondRefersBefore(*cond, i)) return MakeError("INVALID_REQUEST", "Invalid reference to step in a batch condition");
+  }
+  return std::nullopt;
+}
 
 std::string FirstKeyword(std::string_view sql) {
   size_t i = SkipSpaceAndComments(sql, 0);
@@ -348,12 +406,12 @@ std::optional<Error> Stream::ExecuteStmt(const Stmt& stmt, Connection& conn, Row
   // The connection's last rowid is the stream's own (put back above) unless this statement inserted.
   // As sqld, an INSERT reports it even when it inserted nothing (OR IGNORE): the stream's last one.
   last_insert_rowid_ = conn.last_insert_rowid();
-  const std::string keyword = FirstKeyword(sql);
-  const bool is_insert = keyword == "INSERT" || keyword == "REPLACE";
-  if (changed && is_insert) inserted_ = true;
+  // As sqld (which reports it for statements its parser calls inserts): every INSERT or REPLACE,
+  // with or without a WITH clause before it, reports it, 0 on a stream that never inserted; other
+  // statements report none.
   StmtEnd end;
   end.affected_row_count = changed ? static_cast<uint64_t>(conn.changes()) : 0;
-  if (changed || (is_insert && inserted_)) end.last_insert_rowid = last_insert_rowid_;
+  if (IsInsert(sql, *prepared)) end.last_insert_rowid = last_insert_rowid_;
   end.rows_written = end.affected_row_count;
   end.rows_read = std::max<uint64_t>(rows_returned, static_cast<uint64_t>(sqlite3_stmt_status(
                                                         prepared->raw(), SQLITE_STMTSTATUS_FULLSCAN_STEP, 0)));
@@ -508,6 +566,8 @@ StreamResult Stream::Handle(const StreamRequest& request, Connection* conn) {
       break;
     }
     case StreamRequest::Type::kBatch: {
+      err = CheckBatch(request.batch);
+      if (err) break;
       BatchCollector collector(&result.response.batch_result, request.batch.steps.size());
       RunBatch(request.batch, *conn, collector);
       break;

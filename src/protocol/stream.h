@@ -121,7 +121,8 @@ class Stream {
 
   // Executes one request on `conn` (null only for kNone requests). Errors come back in the result.
   StreamResult Handle(const StreamRequest& request, engine::Connection* conn);
-  // Executes a batch, reporting each step to `sink` as it runs (the cursor's way).
+  // Executes a batch, reporting each step to `sink` as it runs (the cursor's way). The caller checked
+  // it with CheckBatch.
   void RunBatch(const Batch& batch, engine::Connection& conn, BatchSink& sink);
 
   // A request whose rows add up to more than this many bytes fails with RESPONSE_TOO_LARGE
@@ -164,10 +165,13 @@ class Stream {
   bool read_only_ = false;
   bool txn_read_only_ = false;  // a READONLY transaction is open on the stream's connection
   // The stream's own last_insert_rowid(), as on sqld where a stream is a connection: put back on
-  // whichever pooled connection runs its next statement. `inserted_`: an INSERT of it inserted a row.
+  // whichever pooled connection runs its next statement.
   int64_t last_insert_rowid_ = 0;
-  bool inserted_ = false;
 };
+
+// The refusal of a batch none of whose steps may run: a condition that names its own step or a later
+// one (sqld: "Invalid reference to step in a batch condition").
+std::optional<Error> CheckBatch(const Batch& batch);
 
 // The bytes a value counts for against the response limits: a text's or a blob's length, else 8.
 size_t ValueBytes(const Value& value);

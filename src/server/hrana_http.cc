@@ -178,8 +178,11 @@ asio::awaitable<HttpReply> HandleCursor(ServerContext& ctx, std::string body, pr
   request.batch = std::move(parsed->batch);
   std::string entries;
   CursorWriter writer(codec, &entries);
-  auto refused =
-      co_await RunOnStream(ctx, *s, request, [&](engine::Connection* conn) { s->stream.RunBatch(request.batch, *conn, writer); });
+  std::optional<Error> refused = protocol::CheckBatch(request.batch);
+  if (!refused) {
+    refused = co_await RunOnStream(ctx, *s, request,
+                                   [&](engine::Connection* conn) { s->stream.RunBatch(request.batch, *conn, writer); });
+  }
   if (refused) codec.AppendCursorError(*refused, &entries);  // nothing ran; the stream goes on
 
   std::optional<std::string> baton = Park(ctx, std::move(s), &refusal);

@@ -40,7 +40,9 @@ HttpReply MethodNotAllowed() { return ErrorReply(405, protocol::MakeError("METHO
 // The refusal of a request whose credentials the server does not accept, or nullopt with `*who`
 // set to its principal.
 std::optional<HttpReply> CheckCredentials(ServerContext& ctx, const http::request<http::string_body>& req, Principal* who) {
+  // sqld reads `x-authorization` when `authorization` is absent (the libsql client sends it there).
   auto auth = req.find(http::field::authorization);
+  if (auth == req.end()) auth = req.find("x-authorization");
   std::string_view header = auth == req.end() ? std::string_view() : std::string_view(auth->value());
   if (auto refusal = ctx.opts.auth->CheckHeader(header, who)) {
     return ErrorReply(refusal->http_status, protocol::MakeError(refusal->code, refusal->message));
@@ -67,7 +69,7 @@ asio::awaitable<bool> WriteReply(ServerContext& ctx, beast::tcp_stream& stream, 
   // Compressed for a client that accepts gzip (response_layers.h); a large body is compressed on the
   // SQL pool, so the network thread goes on serving other connections meanwhile.
   constexpr size_t kCompressHereBytes = 256 << 10;
-  if (WorthCompressing(reply.content_type, reply.body.size())) {
+  if (req.method() != http::verb::head && WorthCompressing(reply.content_type, reply.body.size())) {
     reply.headers.emplace_back("Vary", "Accept-Encoding");
     auto accept = req.find(http::field::accept_encoding);
     if (accept != req.end() && AcceptsGzip(accept->value())) {
@@ -84,6 +86,12 @@ asio::awaitable<bool> WriteReply(ServerContext& ctx, beast::tcp_stream& stream, 
     }
   }
   auto res = ResponseOf(std::move(reply), req.version(), req.keep_alive());
+  if (req.method() == http::verb::head) {
+    // The headers of the GET, Content-Length included, without its body.
+    const size_t length = res.body().size();
+    res.body().clear();
+    res.content_length(length);
+  }
   stream.expires_after(ctx.opts.idle_connection_timeout);
   auto [ec, n] = co_await http::async_write(stream, res, kTuple);
   co_return !ec && res.keep_alive();
@@ -104,7 +112,8 @@ std::string ClientOf(ServerContext& ctx, const asio::ip::address& peer, const ht
 asio::awaitable<HttpReply> Route(ServerContext& ctx, http::request<http::string_body>& req, std::string client) {
   std::string_view target = req.target();
   if (size_t q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
-  bool get = req.method() == http::verb::get;
+  // HEAD is answered as GET without the body (as sqld's router does).
+  bool get = req.method() == http::verb::get || req.method() == http::verb::head;
   bool post = req.method() == http::verb::post;
 
   // A CORS preflight: answered for any path, before credentials (a browser sends none with it).
@@ -129,6 +138,9 @@ asio::awaitable<HttpReply> Route(ServerContext& ctx, http::request<http::string_
     co_return co_await HandleGrpcWeb(ctx, req, target);  // (never co_await inside ?:, which GCC 12 miscompiles)
   }
   using protocol::Encoding;
+  static constexpr std::string_view kSqlPaths[] = {"/",          "/v1/execute",          "/v1/batch",  "/v2/pipeline",
+                                                   "/v3/pipeline", "/v3-protobuf/pipeline", "/v3/cursor", "/v3-protobuf/cursor"};
+  if (std::find(std::begin(kSqlPaths), std::end(kSqlPaths), target) == std::end(kSqlPaths)) co_return NotFound();
   // Everything below runs SQL: it needs credentials when the server has any configured.
   Caller caller{Principal{}, std::move(client)};
   if (post) {
@@ -150,7 +162,8 @@ asio::awaitable<HttpReply> Route(ServerContext& ctx, http::request<http::string_
     co_return co_await HandleCursor(ctx, std::move(req.body()), enc, std::move(caller));
   }
   if (target == "/") {
-    if (!post) co_return get ? HttpReply{200, "text/plain", ""} : MethodNotAllowed();
+    // GET / without a WebSocket upgrade is sqld's 404.
+    if (!post) co_return get ? NotFound() : MethodNotAllowed();
     co_return co_await HandleLegacy(ctx, std::move(req.body()), std::move(caller));
   }
   co_return NotFound();

@@ -298,8 +298,11 @@ asio::awaitable<void> RunRequest(ConnPtr conn, std::shared_ptr<WsStream> s, int3
       const size_t per_request = s->stream.max_response_bytes();
       const size_t limit = ctx.opts.max_queued_bytes_per_connection;
       s->stream.set_max_response_bytes(ResponseBudget(per_request, limit - std::min(conn->cursor_bytes, limit)));
-      auto refused = co_await RunOnStream(
-          ctx, *s, req.stream_request, [&](engine::Connection* c) { s->stream.RunBatch(req.stream_request.batch, *c, recorder); });
+      std::optional<protocol::Error> refused = protocol::CheckBatch(req.stream_request.batch);
+      if (!refused) {
+        refused = co_await RunOnStream(ctx, *s, req.stream_request,
+                                       [&](engine::Connection* c) { s->stream.RunBatch(req.stream_request.batch, *c, recorder); });
+      }
       s->stream.set_max_response_bytes(per_request);
       if (refused) {
         RespondError(conn, request_id, std::move(*refused));
@@ -576,6 +579,11 @@ asio::awaitable<void> RunWsSession(ServerContext& ctx, beast::tcp_stream stream,
       break;
     }
     if (msg->type == ClientMsg::Type::kHello) {
+      if (conn->hello_done && subproto->version < 2) {
+        violation = Violation{websocket::close_code::policy_error,
+                              "Repeated hello message is only supported in protocol version hrana2 and higher"};
+        break;
+      }
       Principal who;
       std::optional<AuthRefusal> refusal;
       if (msg->jwt || !conn->header_principal) refusal = ctx.opts.auth->CheckJwt(msg->jwt, &who);

@@ -379,6 +379,23 @@ describe("JWT auth (--auth-jwt-key-file)", () => {
     assert.equal(pb.status, 401, pbText);
     assert.equal(JSON.parse(pbText).code, "UNAUTHORIZED");
     assert.equal(await countT(), before, "nothing was inserted");
+    // A path that is no endpoint is 404 whatever the credentials, as sqld's fallback.
+    assert.equal((await postJson(server, "/no/such/endpoint", {})).status, 404);
+  });
+
+  test("HTTP: the token may come in x-authorization, as sqld reads it (the libsql client sends it there)", async () => {
+    const ok = await postJson(server, "/v3/pipeline", pipeline("SELECT 1"), { "x-authorization": `Bearer ${rwToken}` });
+    assert.equal(ok.status, 200, ok.text);
+    const ro = await postJson(server, "/v3/pipeline", pipeline("INSERT INTO t(v) VALUES ('x-auth ro')"), { "x-authorization": `Bearer ${roToken}` });
+    assert.equal(ro.status, 200, ro.text);
+    assert.ok(WRITE_REFUSED.includes(ro.body.results[0].error?.code), `a read-only token stays read-only: ${ro.text}`);
+    assert401(await postJson(server, "/v3/pipeline", pipeline("SELECT 1"), { "x-authorization": "Bearer not.a.token" }), /invalid|conform/i, "a bad x-authorization");
+    // Authorization wins when both are present.
+    assert401(
+      await postJson(server, "/v3/pipeline", pipeline("SELECT 1"), { authorization: "Bearer not.a.token", "x-authorization": `Bearer ${rwToken}` }),
+      /invalid|conform/i,
+      "a bad Authorization beside a good x-authorization",
+    );
   });
 
   test("HTTP: malformed Authorization headers are refused with 401", async () => {

@@ -3,7 +3,7 @@
 //     with store_sql and evicts with close_sql), an HTTP stream 50;
 //   - a parameter left without a value is ARGS_INVALID, as on sqld, not NULL;
 //   - an INSERT reports its stream's last_insert_rowid even when it inserted nothing (OR IGNORE), and
-//     never another stream's.
+//     never another stream's; other statements report none (sqld's rule).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createClient, LibsqlError } from "@libsql/client";
@@ -114,8 +114,104 @@ test("an ignored INSERT reports its stream's last rowid, never another stream's"
   assert.equal(a.status, 200, a.text);
   assert.equal(a.body.results[0].response.result.affected_row_count, 0, "the row was ignored");
   assert.equal(rowidOf(a, 0), "1", "the stream's own last rowid, not the other stream's 2");
-  assert.equal(rowidOf(a, 1), "1", "an UPDATE reports the stream's own too");
-  // A fresh stream whose first INSERT is ignored has no rowid to report.
+  assert.equal(rowidOf(a, 1), null, "an UPDATE reports none, as on sqld");
+  // A fresh stream whose first INSERT is ignored reports its connection's 0, as sqld's fresh connection.
   const c = await postJson(server, "/v2/pipeline", { requests: [ex("INSERT OR IGNORE INTO uniq(k) VALUES ('b')"), { type: "close" }] });
-  assert.equal(rowidOf(c, 0), null);
+  assert.equal(rowidOf(c, 0), "0");
+  // An INSERT behind a WITH clause is an INSERT; a DELETE or a SELECT reports none.
+  const d = await postJson(server, "/v2/pipeline", {
+    requests: [
+      ex("WITH v(k) AS (SELECT 'with-' || 'insert') INSERT INTO uniq(k) SELECT k FROM v"),
+      ex("DELETE FROM uniq WHERE k = 'b'"),
+      ex("WITH x AS (SELECT 1) SELECT * FROM x"),
+      ex("REPLACE INTO uniq(id, k) VALUES (100, 'replaced')"),
+      { type: "close" },
+    ],
+  });
+  assert.equal(d.status, 200, d.text);
+  assert.equal(rowidOf(d, 0), "3", d.text);
+  assert.equal(rowidOf(d, 1), null);
+  assert.equal(rowidOf(d, 2), null);
+  assert.equal(rowidOf(d, 3), "100");
+});
+
+// ---- sqld parity, point by point (docs/COMPATIBILITY.md, "Compared with sqld") ----
+
+test("a batch condition that names its own step or a later one refuses the whole batch; nothing runs", async () => {
+  const ex = (sql) => ({ type: "execute", stmt: { sql } });
+  await postJson(server, "/v2/pipeline", { requests: [ex("CREATE TABLE condref(x)"), { type: "close" }] });
+  for (const condition of [{ type: "ok", step: 1 }, { type: "not", cond: { type: "error", step: 2 } }, { type: "and", conds: [{ type: "ok", step: 0 }, { type: "ok", step: 5 }] }]) {
+    const res = await postJson(server, "/v3/pipeline", {
+      requests: [
+        { type: "batch", batch: { steps: [{ stmt: { sql: "INSERT INTO condref VALUES (1)" } }, { condition, stmt: { sql: "INSERT INTO condref VALUES (2)" } }] } },
+        ex("SELECT count(*) FROM condref"),
+        { type: "close" },
+      ],
+    });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.body.results[0].type, "error", res.text);
+    assert.equal(res.body.results[0].error.message, "Invalid reference to step in a batch condition");
+    assert.equal(res.body.results[1].response.result.rows[0][0].value, "0", "no step ran");
+  }
+  // The same over a cursor: one error entry, nothing ran.
+  const cur = await fetch(`${server.url}/v3/cursor`, {
+    method: "POST",
+    body: JSON.stringify({ baton: null, batch: { steps: [{ stmt: { sql: "INSERT INTO condref VALUES (1)" } }, { condition: { type: "ok", step: 1 }, stmt: { sql: "SELECT 1" } }] } }),
+  });
+  const lines = (await cur.text()).trim().split("\n").map((l) => JSON.parse(l));
+  assert.equal(lines[1].type, "error", JSON.stringify(lines));
+  const count = await postJson(server, "/v2/pipeline", { requests: [ex("SELECT count(*) FROM condref"), { type: "close" }] });
+  assert.equal(count.body.results[0].response.result.rows[0][0].value, "0");
+});
+
+test("arguments as sqld binds them: positional values never fill named parameters, extra named values are too many", async () => {
+  const run = (stmt) => postJson(server, "/v2/pipeline", { requests: [{ type: "execute", stmt }, { type: "close" }] });
+  const one = { type: "integer", value: "1" };
+  let r = await run({ sql: "SELECT :a", args: [one] });
+  assert.equal(r.body.results[0].error?.code, "ARGS_INVALID", r.text);
+  assert.match(r.body.results[0].error.message, /value for parameter :a not found/);
+  r = await run({ sql: "SELECT :a", named_args: [{ name: "a", value: one }, { name: "b", value: one }] });
+  assert.equal(r.body.results[0].error?.code, "ARGS_INVALID", r.text);
+  assert.match(r.body.results[0].error.message, /too many parameters, expected 1 found 2/);
+  // Within the count, a named value the statement does not mention is ignored; ?NNN takes positions.
+  r = await run({ sql: "SELECT :a, :c", named_args: [{ name: "a", value: one }, { name: "b", value: one }] });
+  assert.match(r.body.results[0].error?.message ?? "", /value for parameter :c not found/, r.text);
+  r = await run({ sql: "SELECT ?2, ?1", args: [one, { type: "text", value: "two" }] });
+  assert.deepEqual(r.body.results[0].response.result.rows[0], [{ type: "text", value: "two" }, one]);
+});
+
+test("HEAD is GET without a body; GET / without an upgrade and unknown POST paths are 404", async () => {
+  for (const path of ["/health", "/version", "/v2", "/v1"]) {
+    const get = await fetch(server.url + path);
+    const getBody = await get.text();
+    const head = await fetch(server.url + path, { method: "HEAD" });
+    assert.equal(head.status, 200, path);
+    assert.equal(await head.text(), "", path);
+    assert.equal(Number(head.headers.get("content-length")), Buffer.byteLength(getBody), path);
+  }
+  assert.equal((await fetch(server.url + "/")).status, 404);
+  assert.equal((await fetch(server.url + "/no/such", { method: "POST", body: "{}" })).status, 404);
+});
+
+test("hrana1 over WebSocket: a second hello closes the connection (1008), as sqld", async () => {
+  const raw = await openHello(server, ["hrana1"]);
+  raw.send({ type: "hello", jwt: null });
+  const closed = await raw.closed;
+  assert.equal(closed.code, 1008);
+  assert.match(closed.reason, /Repeated hello message is only supported in protocol version hrana2/);
+  // hrana2 and later may hello again.
+  const again = await openHello(server, ["hrana2"]);
+  await again.hello();
+  again.ws.close();
+});
+
+test("the legacy API reports each statement's statistics beside its rows, as sqld", async () => {
+  const res = await postJson(server, "/", { statements: ["SELECT 1 AS one"] });
+  assert.equal(res.status, 200, res.text);
+  const r = res.body[0].results;
+  assert.deepEqual(r.columns, ["one"]);
+  assert.deepEqual(r.rows, [[1]]);
+  assert.equal(typeof r.rows_read, "number");
+  assert.equal(typeof r.rows_written, "number");
+  assert.equal(typeof r.query_duration_ms, "number");
 });

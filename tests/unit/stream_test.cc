@@ -76,13 +76,19 @@ TEST_F(StreamTest, WantRowsFalseStillExecutes) {
 
 TEST_F(StreamTest, NamedArgumentsMatchWithOrWithoutPrefix) {
   StreamRequest r = Execute("SELECT :a, @b, $c");
-  r.stmt.named_args = {{"a", int64_t{1}}, {"@b", std::string("two")}, {"$c", 3.0}, {"unused", int64_t{9}}};
+  r.stmt.named_args = {{"a", int64_t{1}}, {"@b", std::string("two")}, {"$c", 3.0}};
   auto res = Run(r);
   ASSERT_TRUE(res.ok) << res.error.message;
   const auto& row = res.response.stmt_result.rows.at(0);
   EXPECT_EQ(std::get<int64_t>(row[0]), 1);
   EXPECT_EQ(std::get<std::string>(row[1]), "two");
   EXPECT_EQ(std::get<double>(row[2]), 3.0);
+  // As sqld: more named values than parameters is too many, even if the extra one matches nothing.
+  r.stmt.named_args.push_back({"unused", int64_t{9}});
+  res = Run(r);
+  ASSERT_FALSE(res.ok);
+  EXPECT_EQ(res.error.code, "ARGS_INVALID");
+  EXPECT_NE(res.error.message.find("too many parameters, expected 3 found 4"), std::string::npos) << res.error.message;
 }
 
 // As sqld: a parameter left without a value is ARGS_INVALID, not NULL, except under EXPLAIN.
@@ -106,9 +112,17 @@ TEST_F(StreamTest, AParameterWithoutAValueIsAnError) {
   EXPECT_NE(res.error.message.find(":b"), std::string::npos) << res.error.message;
 
   EXPECT_TRUE(Run(Execute("EXPLAIN SELECT :a")).ok) << "EXPLAIN runs nothing: no values needed";
-  StreamRequest both = Execute("SELECT ?1, :x");
-  both.stmt.args = {int64_t{1}, int64_t{2}};
-  EXPECT_TRUE(Run(both).ok) << "every parameter has its value";
+  StreamRequest numbered = Execute("SELECT ?2, ?1");
+  numbered.stmt.args = {int64_t{1}, int64_t{2}};
+  res = Run(numbered);
+  ASSERT_TRUE(res.ok) << res.error.message;
+  EXPECT_EQ(std::get<int64_t>(res.response.stmt_result.rows.at(0)[0]), 2);
+  // As sqld: a positional value never fills a named parameter.
+  StreamRequest mixed = Execute("SELECT ?1, :x");
+  mixed.stmt.args = {int64_t{1}, int64_t{2}};
+  res = Run(mixed);
+  ASSERT_FALSE(res.ok);
+  EXPECT_NE(res.error.message.find("value for parameter :x not found"), std::string::npos) << res.error.message;
 }
 
 TEST_F(StreamTest, RefusalsCarryTheProtocolCodes) {
