@@ -1,0 +1,362 @@
+// Replication from the primary (issue #13): the frame log captured at commit, served as sqld serves
+// it to embedded replicas (gRPC-web `wal_log.ReplicationLog` on the HTTP port), driven by the real
+// @libsql/client with `syncUrl` and by raw gRPC-web requests where the wire itself is the point.
+import { test, before, after, describe } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync, readFileSync, mkdirSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createClient } from "@libsql/client";
+import { startServer, BIN } from "./harness.mjs";
+
+const tempDirs = [];
+const tempDir = (prefix) => {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(d);
+  return d;
+};
+after(() => {
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+});
+
+// ---- a little protobuf and gRPC-web, for the raw calls ----
+
+const varint = (n) => {
+  const out = [];
+  let v = BigInt(n);
+  do {
+    let b = Number(v & 0x7fn);
+    v >>= 7n;
+    if (v > 0n) b |= 0x80;
+    out.push(b);
+  } while (v > 0n);
+  return out;
+};
+// Decodes a message into {field: [values]}: varints as BigInt, length-delimited as Buffer.
+function decodePb(buf) {
+  const fields = {};
+  let i = 0;
+  const readVarint = () => {
+    let v = 0n, shift = 0n;
+    while (true) {
+      const b = buf[i++];
+      v |= BigInt(b & 0x7f) << shift;
+      if (!(b & 0x80)) return v;
+      shift += 7n;
+    }
+  };
+  while (i < buf.length) {
+    const key = Number(readVarint());
+    const field = key >> 3, wire = key & 7;
+    let value;
+    if (wire === 0) value = readVarint();
+    else if (wire === 2) {
+      const n = Number(readVarint());
+      value = buf.subarray(i, i + n);
+      i += n;
+    } else if (wire === 1) {
+      value = buf.subarray(i, i + 8);
+      i += 8;
+    } else throw new Error(`wire type ${wire}`);
+    (fields[field] ??= []).push(value);
+  }
+  return fields;
+}
+// One gRPC-web call: resolves to {status, message, messages: [Buffer]} (grpc-status from the trailer).
+async function grpc(server, method, body, headers = {}) {
+  const payload = Buffer.from(body);
+  const framed = Buffer.concat([Buffer.from([0, 0, 0, 0, 0]), payload]);
+  framed.writeUInt32BE(payload.length, 1);
+  const res = await fetch(`${server.url}/wal_log.ReplicationLog/${method}`, {
+    method: "POST",
+    headers: { "content-type": "application/grpc-web", "x-namespace-bin": "MTI3", ...headers },
+    body: framed,
+  });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("content-type"), "application/grpc-web+proto");
+  const buf = Buffer.from(await res.arrayBuffer());
+  const messages = [];
+  let trailer = "";
+  for (let i = 0; i < buf.length; ) {
+    const flag = buf[i], n = buf.readUInt32BE(i + 1);
+    const data = buf.subarray(i + 5, i + 5 + n);
+    if (flag & 0x80) trailer = data.toString();
+    else messages.push(data);
+    i += 5 + n;
+  }
+  const status = Number(/grpc-status:(\d+)/.exec(trailer)?.[1]);
+  const message = decodeURIComponent(/grpc-message:([^\r]*)/.exec(trailer)?.[1] ?? "");
+  return { status, message, messages };
+}
+const hello = async (server, headers) => {
+  const r = await grpc(server, "Hello", [0x08, 0x01], headers);
+  if (r.status !== 0) return r;
+  const f = decodePb(r.messages[0]);
+  return {
+    ...r,
+    logId: f[3]?.[0]?.toString(),
+    sessionToken: f[4]?.[0]?.toString(),
+    index: f[5] ? Number(f[5][0]) : undefined,
+  };
+};
+const logOffset = (n) => (n === 0 ? [] : [0x08, ...varint(n)]);
+// The frames of a BatchLogEntries answer: [{frameNo, pageNo, sizeAfter, page}].
+const framesOf = (r) =>
+  (decodePb(r.messages[0])[1] ?? []).map((frameMsg) => {
+    const data = decodePb(frameMsg)[1][0];
+    assert.equal(data.length, 4120, "a frame is a 24-byte header and a 4096-byte page");
+    return { frameNo: Number(data.readBigUInt64LE(0)), pageNo: data.readUInt32LE(16), sizeAfter: data.readUInt32LE(20), page: data.subarray(24) };
+  });
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+// The SHA-256 of a database file after its WAL is checkpointed into it (sqlite3's CLI).
+function checkpointedHash(path) {
+  const r = spawnSync("sqlite3", [path, "PRAGMA wal_checkpoint(TRUNCATE);"], { encoding: "utf8", timeout: 20_000 });
+  assert.equal(r.status, 0, r.stderr);
+  return createHash("sha256").update(readFileSync(path)).digest("hex");
+}
+
+async function fill(client, from, count, tag = "row") {
+  await client.execute("CREATE TABLE IF NOT EXISTS items(id INTEGER PRIMARY KEY, label TEXT, pad BLOB)");
+  const stmts = [];
+  for (let i = from; i < from + count; i++) stmts.push({ sql: "INSERT INTO items VALUES (?, ?, randomblob(300))", args: [i, `${tag} ${i}`] });
+  for (let i = 0; i < stmts.length; i += 50) await client.batch(stmts.slice(i, i + 50), "write");
+}
+const summary = async (client) => (await client.execute("SELECT count(*) AS n, sum(id) AS s, group_concat(label) AS labels FROM items")).rows[0];
+
+describe("an embedded replica (@libsql/client syncUrl) against the primary", () => {
+  let server, remote;
+  before(async () => {
+    server = await startServer();
+    remote = createClient({ url: server.url });
+  });
+  after(async () => {
+    remote?.close();
+    if (server) assert.equal(await server.stop(), 0);
+  });
+
+  test("bootstraps, reads locally, and syncs what the primary commits next; the files are identical", async () => {
+    await fill(remote, 0, 200);
+    const dir = tempDir("litehouse-replica-");
+    const local = createClient({ url: `file:${join(dir, "local.db")}`, syncUrl: server.url });
+    try {
+      const first = await local.sync();
+      assert.ok(first.frames_synced > 0, JSON.stringify(first));
+      assert.deepEqual(await summary(local), await summary(remote));
+      await fill(remote, 200, 100, "later");
+      await remote.execute("UPDATE items SET label = 'changed' WHERE id % 7 = 0");
+      await remote.execute("DELETE FROM items WHERE id % 11 = 0");
+      const second = await local.sync();
+      assert.ok(second.frames_synced > 0);
+      assert.ok(second.frame_no > first.frame_no);
+      assert.deepEqual(await summary(local), await summary(remote));
+      // Up to date: nothing more comes.
+      const third = await local.sync();
+      assert.equal(third.frames_synced, 0);
+      assert.equal(third.frame_no, second.frame_no);
+      const h = await hello(server);
+      assert.equal(h.index, second.frame_no, "the replica stands at the primary's last frame");
+    } finally {
+      local.close();
+    }
+    // Page for page: the replica's file is the primary's (both checkpointed; the primary stopped cleanly).
+    const replicaHash = checkpointedHash(join(dir, "local.db"));
+    const expected = await summary(remote);
+    remote.close();
+    remote = undefined;
+    assert.equal(await server.stop({ keepDir: true }), 0);
+    const primaryHash = checkpointedHash(join(server.dir, "dbs", "default", "data"));
+    assert.equal(replicaHash, primaryHash);
+    server = await startServer({ dbPath: server.dir });
+    remote = createClient({ url: server.url });
+    assert.deepEqual(await summary(remote), expected, "the primary serves the same data after its restart");
+  });
+
+  test("the wire: Hello, BatchLogEntries from 0 in whole transactions, none past the end, NO_HELLO for a stale session", async () => {
+    const h = await hello(server);
+    assert.equal(h.status, 0, h.message);
+    assert.match(h.logId, UUID);
+    assert.match(h.sessionToken, UUID);
+    assert.equal(typeof h.index, "number");
+    const batch = await grpc(server, "BatchLogEntries", logOffset(0), { "x-session-token": h.sessionToken });
+    assert.equal(batch.status, 0, batch.message);
+    const frames = framesOf(batch);
+    assert.ok(frames.length > 0);
+    frames.forEach((f, i) => assert.equal(f.frameNo, i, "frame numbers count from 0, one by one"));
+    assert.notEqual(frames.at(-1).sizeAfter, 0, "a batch ends on a commit frame");
+    assert.ok(frames.every((f) => f.pageNo >= 1));
+    // Past the last frame: an empty Frames.
+    const past = await grpc(server, "BatchLogEntries", logOffset(h.index + 1), { "x-session-token": h.sessionToken });
+    assert.equal(past.status, 0);
+    assert.deepEqual(framesOf(past), []);
+    // A session token from another server process is stale.
+    const stale = await grpc(server, "BatchLogEntries", logOffset(0), { "x-session-token": "00000000-0000-4000-8000-000000000000" });
+    assert.equal(stale.status, 9);
+    assert.equal(stale.message, "NO_HELLO");
+    // GET /info is 404, so clients choose this protocol; an unknown method is UNIMPLEMENTED.
+    assert.equal((await fetch(`${server.url}/info`)).status, 404);
+    const unknown = await grpc(server, "Nope", []);
+    assert.equal(unknown.status, 12);
+  });
+
+  test("a clean restart keeps the history: the replica goes on without bootstrapping again", async () => {
+    const dir = tempDir("litehouse-replica-");
+    const path = join(dir, "local.db");
+    let local = createClient({ url: `file:${path}`, syncUrl: server.url });
+    await local.sync();
+    const logId = (await hello(server)).logId;
+    local.close();
+    remote.close();
+    assert.equal(await server.stop({ keepDir: true }), 0);
+    server = await startServer({ dbPath: server.dir });
+    remote = createClient({ url: server.url });
+    assert.equal((await hello(server)).logId, logId, "the same history");
+    await fill(remote, 1000, 10, "after restart");
+    local = createClient({ url: `file:${path}`, syncUrl: server.url });
+    try {
+      const s = await local.sync();
+      assert.ok(s.frames_synced > 0 && s.frames_synced < 50, `only the new frames: ${JSON.stringify(s)}`);
+      assert.deepEqual(await summary(local), await summary(remote));
+    } finally {
+      local.close();
+    }
+  });
+});
+
+test("after kill -9 the primary starts a new history, and a replica follows it", async () => {
+  let server = await startServer();
+  let remote = createClient({ url: server.url });
+  await fill(remote, 0, 100);
+  const dir = tempDir("litehouse-replica-");
+  const path = join(dir, "local.db");
+  let local = createClient({ url: `file:${path}`, syncUrl: server.url });
+  await local.sync();
+  local.close();
+  const before = (await hello(server)).logId;
+  await fill(remote, 100, 50, "unsynced");
+  remote.close();
+  server.child.kill("SIGKILL");
+  await new Promise((r) => server.child.once("exit", r));
+  server = await startServer({ dbPath: server.dir });
+  remote = createClient({ url: server.url });
+  try {
+    const h = await hello(server);
+    assert.notEqual(h.logId, before, "the log could not be proven: a new log_id");
+    assert.match(server.stderr, /not closed cleanly/);
+    await fill(remote, 150, 10, "after crash");
+    local = createClient({ url: `file:${path}`, syncUrl: server.url });
+    await local.sync();
+    assert.deepEqual(await summary(local), await summary(remote));
+    assert.equal(Number((await summary(local)).n), 160);
+    local.close();
+  } finally {
+    remote.close();
+    assert.equal(await server.stop(), 0);
+  }
+});
+
+test("compaction: past --max-log-size the log becomes a snapshot, and a new replica bootstraps from it", async () => {
+  const server = await startServer({ args: ["--max-log-size", "1"] }); // 1 MB: about 242 frames
+  const remote = createClient({ url: server.url });
+  try {
+    await fill(remote, 0, 3000); // ~1 MB of rows, several compactions
+    const h = await hello(server);
+    // Frame 0 was compacted away: BatchLogEntries(0) asks for the snapshot.
+    let batch;
+    for (let i = 0; i < 100; i++) {
+      batch = await grpc(server, "BatchLogEntries", logOffset(0), { "x-session-token": h.sessionToken });
+      if (batch.status === 9) break;
+    }
+    assert.equal(batch.status, 9, `expected NEED_SNAPSHOT: ${batch.status} ${batch.message}`);
+    assert.equal(batch.message, "NEED_SNAPSHOT");
+    // A fresh embedded replica goes through the snapshot and ends identical.
+    const dir = tempDir("litehouse-replica-");
+    const local = createClient({ url: `file:${join(dir, "local.db")}`, syncUrl: server.url });
+    try {
+      let s;
+      for (let i = 0; i < 50; i++) {
+        try {
+          s = await local.sync();
+          break;
+        } catch (e) {
+          // The snapshot of a compaction still being made is UNAVAILABLE for a moment.
+          if (!/snapshot not found|Unavailable/i.test(String(e))) throw e;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      assert.ok(s, "synced");
+      assert.deepEqual(await summary(local), await summary(remote));
+    } finally {
+      local.close();
+    }
+    assert.match(server.stderr, /replication log compacted/);
+  } finally {
+    remote.close();
+    assert.equal(await server.stop(), 0);
+  }
+});
+
+test("a database whose page size is not 4096 is served, and replication is refused saying why", async () => {
+  const dir = tempDir("litehouse-pagesize-");
+  mkdirSync(join(dir, "dbs", "default"), { recursive: true });
+  const r = spawnSync("sqlite3", [join(dir, "dbs", "default", "data"), "PRAGMA page_size=8192; PRAGMA journal_mode=WAL; CREATE TABLE t(x); INSERT INTO t VALUES (1);"], {
+    encoding: "utf8",
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const server = await startServer({ dbPath: dir });
+  try {
+    const remote = createClient({ url: server.url });
+    assert.equal(Number((await remote.execute("SELECT count(*) AS n FROM t")).rows[0].n), 1);
+    remote.close();
+    const h = await hello(server);
+    assert.equal(h.status, 9);
+    assert.match(h.message, /page size is 8192 bytes; replication needs 4096.*PRAGMA page_size=4096; VACUUM/);
+    assert.match(server.stderr, /replicas and embedded replicas are refused/);
+  } finally {
+    assert.equal(await server.stop(), 0);
+  }
+  assert.ok(existsSync(join(dir, "dbs", "default", "data")));
+});
+
+describe("replication with auth on", () => {
+  let server, token, keyDir;
+  before(async () => {
+    keyDir = tempDir("litehouse-repl-keys-");
+    assert.equal(spawnSync(BIN, ["token", "keygen", "--dir", keyDir]).status, 0);
+    const created = spawnSync(BIN, ["token", "create", "--key", join(keyDir, "jwt_private.pem"), "--read-only"], { encoding: "utf8" });
+    assert.equal(created.status, 0, created.stderr);
+    token = created.stdout.trim();
+    server = await startServer({ args: ["--auth-jwt-key-file", join(keyDir, "jwt_public.pem")] });
+  });
+  after(async () => {
+    if (server) assert.equal(await server.stop(), 0);
+  });
+
+  test("the token comes in x-authorization; none or a bad one is UNAUTHENTICATED; /info stays 404", async () => {
+    const anonymous = await grpc(server, "Hello", [0x08, 0x01]);
+    assert.equal(anonymous.status, 16);
+    assert.match(anonymous.message, /^AuthError: /);
+    const bad = await grpc(server, "Hello", [0x08, 0x01], { "x-authorization": "Bearer not.a.token" });
+    assert.equal(bad.status, 16);
+    // A read-only token may replicate: the log is only read.
+    const ok = await hello(server, { "x-authorization": `Bearer ${token}` });
+    assert.equal(ok.status, 0, ok.message);
+    for (const headers of [{}, { authorization: "Bearer not.a.token" }, { authorization: `Bearer ${token}` }]) {
+      assert.equal((await fetch(`${server.url}/info`, { headers })).status, 404, JSON.stringify(headers));
+    }
+  });
+
+  test("@libsql/client syncs with its authToken", async () => {
+    const dir = tempDir("litehouse-replica-");
+    const local = createClient({ url: `file:${join(dir, "local.db")}`, syncUrl: server.url, authToken: token });
+    try {
+      const s = await local.sync();
+      assert.ok(s.frame_no >= 0, JSON.stringify(s));
+      await local.execute("SELECT 1");
+    } finally {
+      local.close();
+    }
+  });
+});

@@ -1,0 +1,223 @@
+// The replication log fed by the WAL capture: frames in sqld's layout, whole transactions, the
+// database rebuilt from them page for page, compaction by age (fake clock) into a snapshot, and the
+// history kept across a clean close and started anew after an unclean one.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+
+#include "../support/fake_clock.h"
+#include "engine_testing.h"
+#include "replication/frame_log.h"
+#include "replication/wal_capture.h"
+#include "test_dir.h"
+
+namespace litehouse::replication {
+namespace {
+
+uint64_t Le(const std::string& f, size_t at, int bytes) {
+  uint64_t v = 0;
+  for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(f[at + i]);
+  return v;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A database with the capture and the log wired as `litehouse serve` wires them.
+class Primary {
+ public:
+  Primary(const testing::TestDir& dir, const Clock* clock, uint64_t max_frames = 1'000'000,
+          std::chrono::milliseconds max_age = std::chrono::milliseconds(0))
+      : capture_(dir.file("data")) {
+    engine::DatabaseOptions opts;
+    opts.path = dir.file("data");
+    opts.commit_observer = &capture_;
+    auto db = engine::Database::Open(opts);
+    EXPECT_TRUE(db.ok()) << db.status().ToString();
+    db_ = std::move(db).value();
+    EXPECT_TRUE(db_->Checkpoint(SQLITE_CHECKPOINT_TRUNCATE).ok());
+    FrameLogOptions log_opts;
+    log_opts.dir = dir.file("log");
+    log_opts.db_path = dir.file("data");
+    log_opts.max_log_frames = max_frames;
+    log_opts.max_log_age = max_age;
+    log_opts.clock = clock;
+    auto log = FrameLog::Open(log_opts);
+    EXPECT_TRUE(log.ok()) << log.status().ToString();
+    log_ = std::move(log).value();
+    capture_.AddSink(log_.get());
+    EXPECT_TRUE(capture_.Start().ok());
+  }
+  ~Primary() {
+    db_.reset();  // closed before the log, as serve.cc does
+    log_.reset();
+  }
+
+  void Exec(const char* sql) {
+    auto w = testing::TakeWriter(*db_);
+    ASSERT_TRUE(w->Exec(sql).ok()) << sql;
+  }
+  FrameLog& log() { return *log_; }
+  engine::Database& db() { return *db_; }
+
+ private:
+  WalCapture capture_;
+  std::unique_ptr<engine::Database> db_;
+  std::unique_ptr<FrameLog> log_;
+};
+
+// Applies frames (in the order given) to a page map; returns the size of the last commit.
+uint32_t Apply(const std::vector<LogFrame>& frames, std::map<uint32_t, std::string>* pages) {
+  uint32_t size = 0;
+  for (const LogFrame& f : frames) {
+    EXPECT_EQ(f.size(), kLogFrameBytes);
+    (*pages)[static_cast<uint32_t>(Le(f, 16, 4))] = f.substr(kLogFrameHeaderBytes);
+    if (uint32_t s = static_cast<uint32_t>(Le(f, 20, 4))) size = s;
+  }
+  return size;
+}
+
+std::string Rebuild(const std::map<uint32_t, std::string>& pages, uint32_t size) {
+  std::string out;
+  for (uint32_t p = 1; p <= size; ++p) {
+    auto it = pages.find(p);
+    EXPECT_NE(it, pages.end()) << "page " << p << " missing";
+    out += it == pages.end() ? std::string(kLogPageSize, '\0') : it->second;
+  }
+  return out;
+}
+
+TEST(FrameLogTest, FramesAreWholeTransactionsAndRebuildTheDatabase) {
+  testing::TestDir dir;
+  testing::FakeClock clock;
+  Primary p(dir, &clock);
+  p.Exec("CREATE TABLE t(x INTEGER PRIMARY KEY, v BLOB)");
+  for (int i = 0; i < 30; ++i) p.Exec("INSERT INTO t(v) VALUES (randomblob(2000))");
+  p.Exec("DELETE FROM t WHERE x % 3 = 0");
+
+  std::vector<LogFrame> frames;
+  Status error;
+  ASSERT_EQ(p.log().ReadFrames(0, 1'000'000, &frames, &error), ReadOutcome::kFrames);
+  ASSERT_TRUE(error.ok()) << error.ToString();
+  ASSERT_FALSE(frames.empty());
+  for (size_t i = 0; i < frames.size(); ++i) EXPECT_EQ(Le(frames[i], 0, 8), i);
+  EXPECT_EQ(*p.log().last_frame_no(), frames.size() - 1);
+  EXPECT_NE(Le(frames.back(), 20, 4), 0u) << "the last frame commits";
+
+  // A small batch still ends on a commit frame.
+  std::vector<LogFrame> few;
+  ASSERT_EQ(p.log().ReadFrames(0, 1, &few, &error), ReadOutcome::kFrames);
+  EXPECT_NE(Le(few.back(), 20, 4), 0u);
+  // Past the end: nothing.
+  std::vector<LogFrame> none;
+  ASSERT_EQ(p.log().ReadFrames(frames.size(), 10, &none, &error), ReadOutcome::kFrames);
+  EXPECT_TRUE(none.empty());
+
+  std::map<uint32_t, std::string> pages;
+  uint32_t size = Apply(frames, &pages);
+  ASSERT_TRUE(p.db().Checkpoint(SQLITE_CHECKPOINT_TRUNCATE).ok());
+  EXPECT_EQ(Rebuild(pages, size), ReadFile(dir.file("data"))) << "the frames hold the database, page for page";
+}
+
+TEST(FrameLogTest, CompactionByAgeMakesASnapshotThatBootstrapsAReplica) {
+  testing::TestDir dir;
+  testing::FakeClock clock;
+  Primary p(dir, &clock, 1'000'000, std::chrono::seconds(60));
+  p.Exec("CREATE TABLE t(x INTEGER PRIMARY KEY, v BLOB)");
+  for (int i = 0; i < 20; ++i) p.Exec("INSERT INTO t(v) VALUES (randomblob(3000))");
+  EXPECT_EQ(p.log().start_frame_no(), 0u) << "young: not compacted";
+  clock.Advance(std::chrono::seconds(61));
+  p.Exec("UPDATE t SET v = randomblob(100) WHERE x < 5");  // the commit after the age compacts
+  p.log().WaitForCompaction();
+  const uint64_t start = p.log().start_frame_no();
+  EXPECT_GT(start, 0u);
+  for (int i = 0; i < 5; ++i) p.Exec("INSERT INTO t(v) VALUES (randomblob(3000))");
+
+  std::vector<LogFrame> frames;
+  Status error;
+  EXPECT_EQ(p.log().ReadFrames(0, 1000, &frames, &error), ReadOutcome::kNeedSnapshot);
+  std::vector<LogFrame> snapshot;
+  ASSERT_EQ(p.log().ReadSnapshot(0, &snapshot, &error), ReadOutcome::kFrames);
+  ASSERT_TRUE(error.ok()) << error.ToString();
+  ASSERT_FALSE(snapshot.empty());
+  for (size_t i = 1; i < snapshot.size(); ++i) EXPECT_GT(Le(snapshot[i - 1], 0, 8), Le(snapshot[i], 0, 8)) << "descending";
+  for (size_t i = 0; i + 1 < snapshot.size(); ++i) EXPECT_EQ(Le(snapshot[i], 20, 4), 0u);
+  EXPECT_NE(Le(snapshot.back(), 20, 4), 0u) << "the last snapshot frame commits the whole snapshot";
+  EXPECT_EQ(Le(snapshot.front(), 0, 8), start - 1) << "the snapshot ends where the live log begins";
+
+  // A replica: the snapshot, then the live log from its end.
+  std::map<uint32_t, std::string> pages;
+  Apply(snapshot, &pages);
+  std::vector<LogFrame> live;
+  ASSERT_EQ(p.log().ReadFrames(start, 1'000'000, &live, &error), ReadOutcome::kFrames);
+  uint32_t size = Apply(live, &pages);
+  ASSERT_TRUE(p.db().Checkpoint(SQLITE_CHECKPOINT_TRUNCATE).ok());
+  EXPECT_EQ(Rebuild(pages, size), ReadFile(dir.file("data")));
+
+  // A replica already past the snapshot's start gets only the pages changed since.
+  std::vector<LogFrame> tail;
+  ASSERT_EQ(p.log().ReadSnapshot(start - 1, &tail, &error), ReadOutcome::kFrames);
+  EXPECT_LT(tail.size(), snapshot.size());
+}
+
+TEST(FrameLogTest, ACleanCloseKeepsTheHistoryAnUncleanOneStartsANewOne) {
+  testing::TestDir dir;
+  testing::FakeClock clock;
+  std::string first_id;
+  uint64_t last = 0;
+  {
+    Primary p(dir, &clock);
+    p.Exec("CREATE TABLE t(x)");
+    p.Exec("INSERT INTO t VALUES (1)");
+    first_id = p.log().log_id();
+    last = *p.log().last_frame_no();
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir.file("log/.sentinel")));
+  {
+    Primary p(dir, &clock);
+    EXPECT_EQ(p.log().log_id(), first_id);
+    EXPECT_EQ(*p.log().last_frame_no(), last);
+    p.Exec("INSERT INTO t VALUES (2)");
+    EXPECT_GT(*p.log().last_frame_no(), last);
+  }
+  // As if the process had died: the sentinel stays.
+  std::ofstream(dir.file("log/.sentinel")).put('x');
+  {
+    Primary p(dir, &clock);
+    EXPECT_NE(p.log().log_id(), first_id);
+    std::vector<LogFrame> frames;
+    Status error;
+    ASSERT_EQ(p.log().ReadFrames(0, 1'000'000, &frames, &error), ReadOutcome::kFrames);
+    std::map<uint32_t, std::string> pages;
+    uint32_t size = Apply(frames, &pages);
+    EXPECT_EQ(Rebuild(pages, size), ReadFile(dir.file("data"))) << "the new history starts from every page";
+  }
+}
+
+TEST(FrameLogTest, ADatabaseOfAnotherPageSizeIsRefusedClearly) {
+  testing::TestDir dir;
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(dir.file("data").c_str(), &raw), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(raw, "PRAGMA page_size=8192; CREATE TABLE t(x);", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(raw);
+  FrameLogOptions opts;
+  opts.dir = dir.file("log");
+  opts.db_path = dir.file("data");
+  auto log = FrameLog::Open(opts);
+  ASSERT_FALSE(log.ok());
+  EXPECT_NE(log.status().message().find("page size is 8192"), std::string::npos) << log.status().message();
+  EXPECT_NE(log.status().message().find("VACUUM"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace litehouse::replication
