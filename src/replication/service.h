@@ -19,6 +19,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,6 +59,9 @@ class ReplicationService {
                 std::chrono::milliseconds wait = std::chrono::seconds(10)) const;
 
   const std::string& session_token() const { return session_token_; }
+  // The last committed frame_no, for results that report where the primary stands; nullopt without
+  // a log or a frame.
+  std::optional<uint64_t> last_frame_no() const { return log_ ? log_->last_frame_no() : std::nullopt; }
 
  private:
   const FrameLog* log_;

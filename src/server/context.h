@@ -25,6 +25,7 @@
 #include "server/auth_gate.h"
 #include "server/client_address.h"
 #include "server/limits.h"
+#include "server/proxy_clients.h"
 #include "server/stream_registry.h"
 
 namespace litehouse::server {
@@ -102,6 +103,7 @@ struct ServerContext {
   KeyedLimit writer_waits;     // per client key: requests waiting for the write lock (stream_exec.h)
   KeyedLimit connections;      // open client connections, all under one key (--max-connections)
   StreamRegistry streams;
+  ProxyClients proxy_clients;  // embedded replicas' connections on the primary (grpc_web.cc)
   asio::thread_pool sql_pool;
 };
 

@@ -3,6 +3,10 @@
 #include <cstdint>
 #include <string>
 
+#include "protocol/proxy_codec.h"
+#include "protocol/stream.h"
+#include "server/stream_exec.h"
+
 namespace litehouse::server {
 namespace {
 
@@ -49,12 +53,128 @@ std::string_view Header(const http::request<http::string_body>& req, std::string
   return it == req.end() ? std::string_view() : std::string_view(it->value());
 }
 
+constexpr std::string_view kProxyPrefix = "/proxy.Proxy/";
+
+// The reply to a stream's refusal (a stream limit, a stale baton) on the proxy service.
+RpcReply Refused(const HttpReply& refusal) { return {GrpcCode::kUnavailable, refusal.body, {}}; }
+
+// The stream of `client_id`: the one its earlier calls left parked, or a new one. Null with *reply
+// set when there is none to be had, or with *expired set (and *reply not) when the client's
+// transaction was rolled back meanwhile.
+std::unique_ptr<HttpStream> ProxyStream(ServerContext& ctx, const std::string& client_id, const Caller& caller, RpcReply* reply,
+                                        bool* expired) {
+  *expired = false;
+  if (auto entry = ctx.proxy_clients.Take(client_id)) {
+    StreamRegistry::TakeError why = StreamRegistry::TakeError::kNone;
+    if (auto s = ctx.streams.Take(entry->baton, caller.principal, &why)) return s;
+    if (why == StreamRegistry::TakeError::kForeign) {
+      ctx.proxy_clients.Put(client_id, std::move(*entry));  // the owner's, untouched
+      *reply = {GrpcCode::kUnauthenticated, "AuthError: this client_id belongs to other credentials", {}};
+      return nullptr;
+    }
+    // Expired (or swept) with a transaction open: the transaction is gone.
+    if (entry->in_transaction) {
+      *expired = true;
+      return nullptr;
+    }
+  }
+  HttpReply refusal;
+  auto s = NewStream(ctx, caller, &refusal);
+  if (!s) *reply = Refused(refusal);
+  return s;
+}
+
+// Parks the client's stream for its next call.
+void ParkProxyStream(ServerContext& ctx, const std::string& client_id, std::unique_ptr<HttpStream> s) {
+  const bool in_transaction = s->session.in_transaction();
+  HttpReply ignored;
+  if (auto baton = Park(ctx, std::move(s), &ignored)) ctx.proxy_clients.Put(client_id, {std::move(*baton), in_transaction});
+}
+
+asio::awaitable<RpcReply> CallProxy(ServerContext& ctx, std::string_view method, const std::string& message, Caller caller) {
+  namespace proxy = protocol::proxy;
+  if (method == "Disconnect") {
+    auto client_id = proxy::ParseDisconnect(message);
+    if (!client_id.ok()) co_return RpcReply{GrpcCode::kInvalidArgument, client_id.status().message(), {}};
+    if (auto entry = ctx.proxy_clients.Take(*client_id)) {
+      StreamRegistry::TakeError why;
+      if (auto s = ctx.streams.Take(entry->baton, caller.principal, &why)) DisposeOne(ctx, std::move(s), "disconnected");
+    }
+    co_return RpcReply{GrpcCode::kOk, "", {proxy::EncodeAck()}};
+  }
+  if (method != "Execute" && method != "Describe") co_return RpcReply{GrpcCode::kUnimplemented, "unknown method " + std::string(method), {}};
+
+  protocol::StreamRequest request;
+  std::string client_id;
+  if (method == "Execute") {
+    auto program = proxy::ParseProgramReq(message);
+    if (!program.ok()) co_return RpcReply{GrpcCode::kInvalidArgument, program.status().message(), {}};
+    if (auto bad = protocol::CheckBatch(program->batch)) co_return RpcReply{GrpcCode::kInvalidArgument, bad->message, {}};
+    client_id = std::move(program->client_id);
+    request.type = protocol::StreamRequest::Type::kBatch;
+    request.batch = std::move(program->batch);
+  } else {
+    auto describe = proxy::ParseDescribeRequest(message);
+    if (!describe.ok()) co_return RpcReply{GrpcCode::kInvalidArgument, describe.status().message(), {}};
+    client_id = std::move(describe->client_id);
+    request.type = protocol::StreamRequest::Type::kDescribe;
+    request.sql = std::move(describe->sql);
+  }
+  RpcReply reply;
+  bool expired = false;
+  auto s = ProxyStream(ctx, client_id, caller, &reply, &expired);
+  const auto frame_no = [&] { return ctx.opts.replication ? ctx.opts.replication->last_frame_no() : std::nullopt; };
+  if (expired) {
+    // The client's transaction was rolled back while idle. Its statements must not run in autocommit
+    // as if it were still open: each call fails TRANSACTION_TIMEOUT until the client ends the
+    // transaction with a ROLLBACK, which succeeds (there is nothing left to roll back).
+    const auto& steps = request.batch.steps;
+    if (request.type == protocol::StreamRequest::Type::kDescribe && protocol::FirstKeyword(request.sql.value_or("")) == "ROLLBACK") {
+      ctx.proxy_clients.Put(client_id, {"", true});  // the client describes its ROLLBACK before it runs it
+      co_return RpcReply{GrpcCode::kOk, "", {proxy::EncodeDescribeResult(protocol::DescribeResult{})}};
+    }
+    if (request.type == protocol::StreamRequest::Type::kBatch && steps.size() == 1 && !steps[0].condition &&
+        protocol::FirstKeyword(steps[0].stmt.sql.value_or("")) == "ROLLBACK") {
+      protocol::BatchResult done;
+      done.step_results.emplace_back(protocol::StmtResult{});
+      done.step_errors.emplace_back();
+      co_return RpcReply{GrpcCode::kOk, "", {proxy::EncodeExecuteResults(done, true, frame_no())}};
+    }
+    ctx.proxy_clients.Put(client_id, {"", true});
+    protocol::Error gone = protocol::MakeError(
+        "TRANSACTION_TIMEOUT", "The transaction was rolled back after being idle for longer than " +
+                                   std::to_string(ctx.opts.stream_expiry.count()) + " ms; roll it back and start again");
+    if (request.type == protocol::StreamRequest::Type::kDescribe) co_return RpcReply{GrpcCode::kOk, "", {proxy::EncodeDescribeError(gone)}};
+    co_return RpcReply{GrpcCode::kOk, "", {proxy::EncodeExecuteFailure(gone, steps.size(), false, frame_no())}};
+  }
+  if (!s) co_return reply;
+  s->stream.set_read_only(caller.principal.grant == Grant::kReadOnly);
+  protocol::StreamResult result;
+  auto refused = co_await RunOnStream(
+      ctx, *s, request, [&](engine::Connection* conn) { result = s->stream.Handle(request, conn); }, /*restartable=*/true);
+  const bool autocommit = !s->session.in_transaction();
+  ParkProxyStream(ctx, client_id, std::move(s));
+  if (refused) {
+    result.ok = false;
+    result.error = std::move(*refused);
+  }
+  if (request.type == protocol::StreamRequest::Type::kDescribe) {
+    co_return RpcReply{GrpcCode::kOk, "", {result.ok ? proxy::EncodeDescribeResult(result.response.describe_result)
+                                                     : proxy::EncodeDescribeError(result.error)}};
+  }
+  if (!result.ok) co_return RpcReply{GrpcCode::kOk, "", {proxy::EncodeExecuteFailure(result.error, request.batch.steps.size(), autocommit, frame_no())}};
+  co_return RpcReply{GrpcCode::kOk, "", {proxy::EncodeExecuteResults(result.response.batch_result, autocommit, frame_no())}};
+}
+
 }  // namespace
 
-bool IsGrpcWebPath(std::string_view path) { return path.substr(0, ReplicationService::kPrefix.size()) == ReplicationService::kPrefix; }
+bool IsGrpcWebPath(std::string_view path) {
+  return path.substr(0, ReplicationService::kPrefix.size()) == ReplicationService::kPrefix ||
+         path.substr(0, kProxyPrefix.size()) == kProxyPrefix;
+}
 
-asio::awaitable<HttpReply> HandleGrpcWeb(ServerContext& ctx, const http::request<http::string_body>& req, std::string_view path) {
-  if (!ctx.opts.replication) co_return Reply({GrpcCode::kUnimplemented, "this server serves no replication", {}});
+asio::awaitable<HttpReply> HandleGrpcWeb(ServerContext& ctx, const http::request<http::string_body>& req, std::string_view path,
+                                         std::string client) {
   std::string_view token = Header(req, "x-authorization");
   if (token.empty()) token = Header(req, "authorization");
   Principal who;
@@ -71,6 +191,14 @@ asio::awaitable<HttpReply> HandleGrpcWeb(ServerContext& ctx, const http::request
   for (int i = 1; i <= 4; ++i) n = (n << 8) | static_cast<unsigned char>(body[i]);
   if (body.size() - 5 < n) co_return Reply({GrpcCode::kInvalidArgument, "the request's gRPC message is cut short", {}});
   std::string message(body.substr(5, n));
+  if (path.substr(0, kProxyPrefix.size()) == kProxyPrefix) {
+    // Named locals, not temporaries, in the co_await: GCC 12 mishandles temporaries there.
+    Caller caller{std::move(who), std::move(client)};
+    std::string_view proxy_method = path.substr(kProxyPrefix.size());
+    RpcReply rpc = co_await CallProxy(ctx, proxy_method, message, std::move(caller));
+    co_return Reply(rpc);
+  }
+  if (!ctx.opts.replication) co_return Reply({GrpcCode::kUnimplemented, "this server serves no replication", {}});
   std::string method(path.substr(ReplicationService::kPrefix.size()));
   std::string session(Header(req, "x-session-token"));
   // Reading frames is file I/O: on the SQL pool, never the network thread. LogEntries does not wait

@@ -1,5 +1,7 @@
-// gRPC-web over HTTP/1.1 on the HTTP port, as sqld serves its replication service there for
-// embedded replicas (tonic_web): `POST /wal_log.ReplicationLog/<Method>`.
+// gRPC-web over HTTP/1.1 on the HTTP port, as sqld serves its replication and write-forwarding
+// services there for embedded replicas (tonic_web): `POST /wal_log.ReplicationLog/<Method>` (the
+// log, replication/service.h) and `POST /proxy.Proxy/{Execute,Describe,Disconnect}` (an embedded
+// replica's writes and transactions, run here on a stream per client_id: proxy_clients.h).
 //
 // Framing (the gRPC-web protocol): the request body is one or more frames, a flag byte (0 for a
 // message), a big-endian u32 length, and the protobuf message; only the first message is read (every
@@ -9,7 +11,7 @@
 //
 // Auth: the token of `x-authorization` (what the libsql client sends) or `authorization`, checked
 // by the same AuthGate as Hrana; a refusal is UNAUTHENTICATED "AuthError: ...". A read-only token
-// may replicate: the log is only read.
+// may replicate (the log is only read), and its forwarded statements are read-only as over Hrana.
 #pragma once
 
 #include <boost/asio.hpp>
@@ -25,7 +27,8 @@ namespace litehouse::server {
 // True for the paths this serves.
 bool IsGrpcWebPath(std::string_view path);
 
+// `client` is the request's client key (client_address.h), for the stream limits.
 asio::awaitable<HttpReply> HandleGrpcWeb(ServerContext& ctx, const boost::beast::http::request<boost::beast::http::string_body>& req,
-                                         std::string_view path);
+                                         std::string_view path, std::string client);
 
 }  // namespace litehouse::server

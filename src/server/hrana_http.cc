@@ -52,6 +52,8 @@ class CursorWriter : public protocol::BatchSink {
   uint32_t step_ = 0;
 };
 
+}  // namespace
+
 // A new stream of `caller` with its settings, or null with *reply set when a stream limit is full.
 std::unique_ptr<HttpStream> NewStream(ServerContext& ctx, const Caller& caller, HttpReply* reply) {
   Error refusal;
@@ -68,6 +70,8 @@ std::unique_ptr<HttpStream> NewStream(ServerContext& ctx, const Caller& caller, 
   return s;
 }
 
+namespace {
+
 // Finds the request's stream: the one its baton names, or a new one. Null with *reply set if none.
 std::unique_ptr<HttpStream> OpenStream(ServerContext& ctx, const std::optional<std::string>& baton, const Caller& caller,
                                        HttpReply* reply) {
@@ -77,6 +81,8 @@ std::unique_ptr<HttpStream> OpenStream(ServerContext& ctx, const std::optional<s
   if (!s) *reply = BatonError(why);
   return s;
 }
+
+}  // namespace
 
 void DisposeOne(ServerContext& ctx, std::unique_ptr<HttpStream> s, const char* why) {
   std::vector<std::unique_ptr<HttpStream>> done;
@@ -92,8 +98,6 @@ std::optional<std::string> Park(ServerContext& ctx, std::unique_ptr<HttpStream> 
   *reply = ErrorReply(500, MakeError("INTERNAL_ERROR", "The server could not make a baton: " + baton.status().message()));
   return std::nullopt;
 }
-
-}  // namespace
 
 void DisposeStreams(ServerContext& ctx, std::vector<std::unique_ptr<HttpStream>> streams, const char* why) {
   // A stream without a transaction holds no connection: it is destroyed here, with no SQLite work.

@@ -4,6 +4,8 @@
 
 #include <boost/asio.hpp>
 
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -42,6 +44,14 @@ asio::awaitable<HttpReply> HandleLegacy(ServerContext& ctx, std::string body, Ca
 // POST /v1/execute and /v1/batch: Hrana over HTTP version 1, one statement or batch on a fresh stream.
 enum class V1Endpoint { kExecute, kBatch };
 asio::awaitable<HttpReply> HandleV1(ServerContext& ctx, std::string body, V1Endpoint endpoint, Caller caller);
+
+// The pieces of an HTTP stream's life, for the handlers here and in grpc_web.cc:
+// a new stream of `caller`, or null with *reply set when a stream limit is full;
+std::unique_ptr<HttpStream> NewStream(ServerContext& ctx, const Caller& caller, HttpReply* reply);
+// parked again under a fresh baton, returned; or disposed of, with *reply set, if none can be made;
+std::optional<std::string> Park(ServerContext& ctx, std::unique_ptr<HttpStream> s, HttpReply* reply);
+// closed: forgotten, its transaction rolled back.
+void DisposeOne(ServerContext& ctx, std::unique_ptr<HttpStream> s, const char* why);
 
 // Rolls back and releases what expired or abandoned streams hold, on the SQL pool.
 void DisposeStreams(ServerContext& ctx, std::vector<std::unique_ptr<HttpStream>> streams, const char* why);

@@ -135,7 +135,7 @@ asio::awaitable<HttpReply> Route(ServerContext& ctx, http::request<http::string_
   // gRPC-web (embedded replicas' sync): credentials checked there, refused in gRPC's own shape.
   if (IsGrpcWebPath(target)) {
     if (!post) co_return MethodNotAllowed();
-    co_return co_await HandleGrpcWeb(ctx, req, target);  // (never co_await inside ?:, which GCC 12 miscompiles)
+    co_return co_await HandleGrpcWeb(ctx, req, target, std::move(client));  // (never co_await inside ?:, which GCC 12 miscompiles)
   }
   using protocol::Encoding;
   static constexpr std::string_view kSqlPaths[] = {"/",          "/v1/execute",          "/v1/batch",  "/v2/pipeline",

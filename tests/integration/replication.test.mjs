@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "@libsql/client";
 import { startServer, BIN } from "./harness.mjs";
+import { waitUntil } from "./raw-http.mjs";
 
 const tempDirs = [];
 const tempDir = (prefix) => {
@@ -359,4 +360,113 @@ describe("replication with auth on", () => {
       local.close();
     }
   });
+});
+
+describe("an embedded replica's writes go to the primary (proxy.Proxy)", () => {
+  let server, remote, dir;
+  before(async () => {
+    server = await startServer({ args: ["--stream-expiry-ms", "1500"] });
+    remote = createClient({ url: server.url });
+    await remote.execute("CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT UNIQUE)");
+    dir = tempDir("litehouse-replica-");
+  });
+  after(async () => {
+    remote?.close();
+    if (server) assert.equal(await server.stop(), 0);
+  });
+
+  test("a write is delegated, and read back locally at once (readYourWrites)", async () => {
+    const local = createClient({ url: `file:${join(dir, "a.db")}`, syncUrl: server.url });
+    try {
+      await local.sync();
+      const r = await local.execute({ sql: "INSERT INTO notes(body) VALUES (?)", args: ["from the replica"] });
+      assert.equal(r.rowsAffected, 1);
+      assert.equal(Number(r.lastInsertRowid), 1);
+      assert.deepEqual((await local.execute("SELECT body FROM notes")).rows.map((x) => x.body), ["from the replica"]);
+      assert.deepEqual((await remote.execute("SELECT body FROM notes")).rows.map((x) => x.body), ["from the replica"]);
+      // Named arguments, every value type, through the proxy's values.
+      await local.execute({ sql: "CREATE TABLE IF NOT EXISTS vals(i, r, t, b, n)" });
+      await local.execute({ sql: "INSERT INTO vals VALUES (:i, :r, :t, :b, :n)", args: { i: 42, r: 2.5, t: "text", b: new Uint8Array([1, 2, 3]), n: null } });
+      const row = (await remote.execute("SELECT typeof(i) AS ti, i, r, t, hex(b) AS b, n FROM vals")).rows[0];
+      assert.equal(row.t, "text");
+      assert.equal(Number(row.r), 2.5);
+      assert.equal(row.b, "010203");
+      assert.equal(row.n, null);
+    } finally {
+      local.close();
+    }
+  });
+
+  test("an interactive transaction runs on the primary, a batch is atomic, errors carry SQLite's message", async () => {
+    const local = createClient({ url: `file:${join(dir, "b.db")}`, syncUrl: server.url });
+    try {
+      await local.sync();
+      const tx = await local.transaction("write");
+      await tx.execute("INSERT INTO notes(body) VALUES ('in a transaction')");
+      assert.equal(Number((await tx.execute("SELECT count(*) AS n FROM notes WHERE body = 'in a transaction'")).rows[0].n), 1);
+      assert.equal(Number((await remote.execute("SELECT count(*) AS n FROM notes WHERE body = 'in a transaction'")).rows[0].n), 0, "not committed yet");
+      await tx.commit();
+      assert.equal(Number((await remote.execute("SELECT count(*) AS n FROM notes WHERE body = 'in a transaction'")).rows[0].n), 1);
+      const rolled = await local.transaction("write");
+      await rolled.execute("INSERT INTO notes(body) VALUES ('rolled back')");
+      await rolled.rollback();
+      assert.equal(Number((await remote.execute("SELECT count(*) AS n FROM notes WHERE body = 'rolled back'")).rows[0].n), 0);
+      // A batch whose second statement fails leaves nothing.
+      await assert.rejects(local.batch(["INSERT INTO notes(body) VALUES ('batch 1')", "INSERT INTO notes(body) VALUES ('from the replica')"], "write"), (e) => {
+        assert.match(String(e.message), /UNIQUE constraint failed/);
+        return true;
+      });
+      assert.equal(Number((await remote.execute("SELECT count(*) AS n FROM notes WHERE body = 'batch 1'")).rows[0].n), 0);
+      await assert.rejects(local.execute("INSERT INTO notes(body) VALUES ('from the replica')"), /UNIQUE constraint failed: notes.body/);
+      assert.deepEqual(await summaryOf(local), await summaryOf(remote));
+    } finally {
+      local.close();
+    }
+  });
+
+  test("a transaction the primary rolled back while idle is reported, not continued in autocommit", async () => {
+    const local = createClient({ url: `file:${join(dir, "c.db")}`, syncUrl: server.url });
+    try {
+      await local.sync();
+      const tx = await local.transaction("write");
+      await tx.execute("INSERT INTO notes(body) VALUES ('left idle')");
+      await waitUntil(() => /with a transaction open: rolling it back/.test(server.stderr), "the idle stream expired", 20_000);
+      await assert.rejects(tx.execute("INSERT INTO notes(body) VALUES ('after expiry')"), /rolled back after being idle/);
+      await assert.rejects(tx.execute("SELECT 1"), /rolled back after being idle/, "still, until the client rolls back");
+      await tx.rollback(); // succeeds: nothing is left to roll back
+      assert.equal(Number((await remote.execute("SELECT count(*) AS n FROM notes WHERE body IN ('left idle', 'after expiry')")).rows[0].n), 0);
+      // The client's next statement starts afresh.
+      await local.execute("INSERT INTO notes(body) VALUES ('afresh')");
+      assert.equal(Number((await remote.execute("SELECT count(*) AS n FROM notes WHERE body = 'afresh'")).rows[0].n), 1);
+    } finally {
+      local.close();
+    }
+  });
+});
+
+const summaryOf = async (client) => (await client.execute("SELECT count(*) AS n, group_concat(body, '|') AS bodies FROM notes")).rows[0];
+
+test("a read-only token's embedded replica reads, and its writes are refused on the primary", async () => {
+  const keyDir = tempDir("litehouse-repl-keys-");
+  assert.equal(spawnSync(BIN, ["token", "keygen", "--dir", keyDir]).status, 0);
+  const mint = (extra) => spawnSync(BIN, ["token", "create", "--key", join(keyDir, "jwt_private.pem"), ...extra], { encoding: "utf8" }).stdout.trim();
+  const rw = mint([]), ro = mint(["--read-only"]);
+  const server = await startServer({ args: ["--auth-jwt-key-file", join(keyDir, "jwt_public.pem")] });
+  const remote = createClient({ url: server.url, authToken: rw });
+  try {
+    await remote.execute("CREATE TABLE t(x)");
+    await remote.execute("INSERT INTO t VALUES (1)");
+    const local = createClient({ url: `file:${join(tempDir("litehouse-replica-"), "ro.db")}`, syncUrl: server.url, authToken: ro });
+    try {
+      await local.sync();
+      assert.equal(Number((await local.execute("SELECT count(*) AS n FROM t")).rows[0].n), 1);
+      await assert.rejects(local.execute("INSERT INTO t VALUES (2)"), /read-only|not authorized/);
+    } finally {
+      local.close();
+    }
+    assert.equal(Number((await remote.execute("SELECT count(*) AS n FROM t")).rows[0].n), 1);
+  } finally {
+    remote.close();
+    assert.equal(await server.stop(), 0);
+  }
 });
