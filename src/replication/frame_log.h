@@ -7,12 +7,15 @@
 //   wallog      header, 64 bytes:
 //                 magic u64 ("SQLDWAL\0" read as little-endian), start_checksum u64, log_id u128
 //                 (a UUID, the identity of the history), start_frame_no u64, frame_count u64
-//                 (committed frames), version u32 (2), page_size i32 (4096), sqld_version [u16; 4]
+//                 (committed frames; written at a clean close: in memory while open), version u32
+//                 (2), page_size i32 (4096), sqld_version [u16; 4]
 //               then frame_count frames of 4120 bytes:
 //                 frame_no u64, checksum u64, page_no u32, size_after u32, page (4096 bytes)
 //               frame_no counts from 0 and is never reused; size_after is the database's size in
-//               pages on the last frame of a transaction (its commit), 0 on the others; checksum is a
-//               CRC-64/GO-ISO over the page, seeded with the previous frame's (no client checks it).
+//               pages on the last frame of a transaction (its commit), 0 on the others. checksum
+//               (and start_checksum) is 0: sqld writes a rolling CRC-64 there that neither its
+//               replicas nor the libsql client ever check, and computing it cost a tenth of the
+//               server's CPU under the write lock at 25,000 commits/s (replication/DESIGN.md).
 //   snapshots/{log_id}-{start}-{end}.snap
 //               header, 48 bytes: log_id u128, start_frame_no u64, end_frame_no u64, frame_count u64,
 //                 size_after u32, 4 bytes of padding
@@ -124,7 +127,6 @@ class FrameLog : public TransactionSink {
   mutable std::condition_variable frame_cv_;
   std::shared_ptr<Segment> live_;
   std::optional<uint64_t> last_frame_no_;
-  uint64_t last_checksum_ = 0;
   uint32_t last_size_after_ = 0;
   Clock::time_point live_started_;
   // The snapshot file covering frames [0, snapshot_end_], if any; empty path: none yet.
@@ -134,6 +136,7 @@ class FrameLog : public TransactionSink {
   std::thread compactor_;
   Status status_;
   bool closed_ = false;
+  std::string append_buf_;  // reused by Append, under the write lock
 };
 
 // A UUID's 16 bytes as sqld stores them (a little-endian u128 of the UUID's big-endian value), and

@@ -1,6 +1,7 @@
 #include "replication/wal_capture.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -39,6 +40,10 @@ bool ReadAt(int fd, char* out, size_t n, off_t offset) {
 
 WalCapture::WalCapture(std::string db_path) : wal_path_(std::move(db_path) + "-wal") {}
 
+WalCapture::~WalCapture() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
 Status WalCapture::Start() {
   int fd = ::open(wal_path_.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd >= 0) {
@@ -69,56 +74,72 @@ void WalCapture::OnCommit(sqlite3*, int wal_frames) {
   }
 }
 
-Status WalCapture::Capture(int wal_frames) {
-  // Opened for each commit: SQLite deletes and recreates the WAL when its last connection closes.
-  int fd = ::open(wal_path_.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::IoError("open " + wal_path_ + ": " + std::strerror(errno));
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-
+Status WalCapture::ReadHeader() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = ::open(wal_path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd_ < 0) return Status::IoError("open " + wal_path_ + ": " + std::strerror(errno));
   header_.resize(kWalHeaderBytes);
-  if (!ReadAt(fd, header_.data(), kWalHeaderBytes, 0)) return Status::IoError("read the WAL header: " + std::string(std::strerror(errno)));
+  if (!ReadAt(fd_, header_.data(), kWalHeaderBytes, 0)) return Status::IoError("read the WAL header: " + std::string(std::strerror(errno)));
   const uint32_t magic = Be32(header_.data());
   if (magic != 0x377f0682 && magic != 0x377f0683) return Status::Corruption("the WAL header has no WAL magic");
-  const uint32_t page_size = Be32(header_.data() + 8);
-  const uint32_t salt1 = Be32(header_.data() + 16), salt2 = Be32(header_.data() + 20);
-  bool restarted = !have_salts_ || salt1 != salt1_ || salt2 != salt2_;
-  if (restarted) {
-    next_frame_ = 1;
-    salt1_ = salt1;
-    salt2_ = salt2;
-    have_salts_ = true;
-  }
-  const uint32_t last = static_cast<uint32_t>(wal_frames);
-  if (last < next_frame_) return Status::Internal("a commit reported " + std::to_string(last) + " WAL frames, fewer than the " +
-                                                  std::to_string(next_frame_ - 1) + " already read");
-  const size_t frame_bytes = kFrameHeaderBytes + page_size;
-  const size_t count = last - next_frame_ + 1;
-  buf_.resize(count * frame_bytes);
-  if (!ReadAt(fd, buf_.data(), buf_.size(), static_cast<off_t>(kWalHeaderBytes + (next_frame_ - 1) * frame_bytes))) {
-    return Status::IoError("read WAL frames " + std::to_string(next_frame_) + ".." + std::to_string(last) + ": " + std::strerror(errno));
-  }
-  CommittedTransaction txn;
-  txn.page_size = page_size;
-  txn.wal_header = header_;
-  txn.frames = buf_;
-  txn.first_frame = next_frame_;
-  txn.wal_restarted = restarted;
-  for (size_t i = 0; i < count; ++i) {
-    const char* f = buf_.data() + i * frame_bytes;
-    if (Be32(f + 8) != salt1 || Be32(f + 12) != salt2) {
-      return Status::Corruption("WAL frame " + std::to_string(next_frame_ + i) + " does not carry the header's salts");
-    }
-    txn.pages[Be32(f)] = std::string_view(f + kFrameHeaderBytes, page_size);
-    if (i + 1 == count) txn.db_size_pages = Be32(f + 4);
-  }
-  if (count > 0 && txn.db_size_pages == 0) return Status::Corruption("the last frame of a commit is no commit frame");
-  next_frame_ = last + 1;
-  if (count == 0) return Status::OK();
-  for (TransactionSink* sink : sinks_) sink->OnTransaction(txn);
+  page_size_ = Be32(header_.data() + 8);
+  salt1_ = Be32(header_.data() + 16);
+  salt2_ = Be32(header_.data() + 20);
+  have_salts_ = true;
   return Status::OK();
+}
+
+Status WalCapture::Capture(int wal_frames) {
+  const uint32_t last = static_cast<uint32_t>(wal_frames);
+  bool restarted = !have_salts_ || last < next_frame_;
+  // SQLite deletes the WAL when its last connection closes and creates a new one later: stale frames
+  // of the old file must never be read for the new one's.
+  struct stat st;
+  if (!restarted && (::fstat(fd_, &st) != 0 || st.st_nlink == 0)) restarted = true;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (restarted) {
+      if (Status s = ReadHeader(); !s.ok()) return s;
+      next_frame_ = 1;
+    }
+    if (last < next_frame_) {
+      return Status::Internal("a commit reported " + std::to_string(last) + " WAL frames, fewer than the " +
+                              std::to_string(next_frame_ - 1) + " already read");
+    }
+    const size_t frame_bytes = kFrameHeaderBytes + page_size_;
+    const size_t count = last - next_frame_ + 1;
+    buf_.resize(count * frame_bytes);
+    const bool read = ReadAt(fd_, buf_.data(), buf_.size(), static_cast<off_t>(kWalHeaderBytes + (next_frame_ - 1) * frame_bytes));
+    // Frames of another WAL than the one we read last (a restart, or a new file): start over from
+    // its header.
+    const bool ours = read && (count == 0 || (Be32(buf_.data() + 8) == salt1_ && Be32(buf_.data() + 12) == salt2_));
+    if (!ours && !restarted) {
+      restarted = true;
+      continue;
+    }
+    if (!read) {
+      return Status::IoError("read WAL frames " + std::to_string(next_frame_) + ".." + std::to_string(last) + ": " + std::strerror(errno));
+    }
+    CommittedTransaction txn;
+    txn.page_size = page_size_;
+    txn.wal_header = header_;
+    txn.frames = buf_;
+    txn.first_frame = next_frame_;
+    txn.wal_restarted = restarted;
+    for (size_t i = 0; i < count; ++i) {
+      const char* f = buf_.data() + i * frame_bytes;
+      if (Be32(f + 8) != salt1_ || Be32(f + 12) != salt2_) {
+        return Status::Corruption("WAL frame " + std::to_string(next_frame_ + i) + " does not carry the header's salts");
+      }
+      txn.pages[Be32(f)] = std::string_view(f + kFrameHeaderBytes, page_size_);
+      if (i + 1 == count) txn.db_size_pages = Be32(f + 4);
+    }
+    if (count > 0 && txn.db_size_pages == 0) return Status::Corruption("the last frame of a commit is no commit frame");
+    next_frame_ = last + 1;
+    if (count == 0) return Status::OK();
+    for (TransactionSink* sink : sinks_) sink->OnTransaction(txn);
+    return Status::OK();
+  }
+  return Status::Internal("unreachable");
 }
 
 }  // namespace litehouse::replication

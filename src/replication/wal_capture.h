@@ -18,8 +18,11 @@
 // each commit, with the WAL's size in frames, while the write lock is still held. Every frame past
 // the ones already read belongs to that one transaction (a rolled-back transaction's spilled frames
 // are overwritten by the next writer before any commit reports them). So the capture reads exactly
-// those frames, with one pread, and hands them on before anyone else can write. The WAL must be empty
-// when capture starts (Start checks): the frames before it are in the database file.
+// those frames, with one pread on a descriptor it keeps open, and hands them on before anyone else
+// can write. Frames whose salts are not the ones last seen mean the WAL began anew (restarted after a
+// checkpoint, or deleted and created again when SQLite's last connection closed): the capture then
+// opens the file again, reads its header, and reads from the first frame. The WAL must be empty when
+// capture starts (Start checks): the frames before it are in the database file.
 //
 // Thread safety: OnCommit runs under the engine's write lock, so calls never overlap; the sinks are
 // called there, in commit order. MayCheckpoint is always true: nothing is left uncaptured after a
@@ -63,6 +66,7 @@ class WalCapture : public engine::CommitObserver {
  public:
   // `db_path` is the database file; its WAL is `db_path + "-wal"`.
   explicit WalCapture(std::string db_path);
+  ~WalCapture() override;
   WalCapture(const WalCapture&) = delete;
   WalCapture& operator=(const WalCapture&) = delete;
 
@@ -79,8 +83,12 @@ class WalCapture : public engine::CommitObserver {
 
  private:
   Status Capture(int wal_frames);
+  // (Re)opens the WAL and reads its header into header_; sets page_size_ and the salts.
+  Status ReadHeader();
 
   std::string wal_path_;
+  int fd_ = -1;
+  uint32_t page_size_ = 0;
   std::vector<TransactionSink*> sinks_;
   bool started_ = false;
   uint32_t salt1_ = 0, salt2_ = 0;
