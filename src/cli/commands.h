@@ -18,5 +18,7 @@ Run RegisterToken(CLI::App& app);
 Run RegisterShell(CLI::App& app);
 Run RegisterDump(CLI::App& app);
 Run RegisterMigrate(CLI::App& app);
+// `litehouse restore`: a database from a backup in Litestream's format (restore.cc).
+Run RegisterRestore(CLI::App& app);
 
 }  // namespace litehouse::cli

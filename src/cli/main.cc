@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   auto run_shell = litehouse::cli::RegisterShell(app);
   auto run_dump = litehouse::cli::RegisterDump(app);
   auto run_migrate = litehouse::cli::RegisterMigrate(app);
+  auto run_restore = litehouse::cli::RegisterRestore(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -34,5 +35,6 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("shell")) return run_shell();
   if (app.got_subcommand("dump")) return run_dump();
   if (app.got_subcommand("migrate")) return run_migrate();
+  if (app.got_subcommand("restore")) return run_restore();
   return 2;
 }

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <string>
 
 #include "cli/commands.h"
@@ -13,12 +14,31 @@
 #include "auth/jwt.h"
 #include "common/log.h"
 #include "engine/database.h"
+#include "backup/backup.h"
 #include "replication/frame_log.h"
 #include "replication/service.h"
 #include "replication/wal_capture.h"
 #include "server/server.h"
 
 namespace litehouse::cli {
+namespace {
+
+// A duration as Go writes them, which Litestream's settings use: "250ms", "1s", "1.5s", "2m", "1h".
+std::optional<std::chrono::milliseconds> ParseInterval(const std::string& text) {
+  size_t end = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &end);
+  } catch (...) {
+    return std::nullopt;
+  }
+  const std::string unit = text.substr(end);
+  double ms = unit == "ms" ? value : unit == "s" ? value * 1e3 : unit == "m" ? value * 60e3 : unit == "h" ? value * 3600e3 : -1;
+  if (ms < 0 || !(value >= 0)) return std::nullopt;
+  return std::chrono::milliseconds(static_cast<int64_t>(ms));
+}
+
+}  // namespace
 namespace {
 
 struct ServeFlags {
@@ -42,6 +62,8 @@ struct ServeFlags {
   int64_t stream_expiry_ms = 10'000;
   double txn_timeout_s = 5;  // sqld's TXN_TIMEOUT
   uint64_t max_log_size_mb = 200;  // sqld's --max-log-size
+  std::string backup_url;          // continuous backup in Litestream's layout; empty: none
+  std::string backup_interval = "1s";
   double max_log_duration_s = 0;   // sqld's --max-log-duration; 0: none
   std::string durability = "relaxed";
   size_t max_db_connections = 64;
@@ -226,6 +248,13 @@ Run RegisterServe(CLI::App& app) {
       ->envname("LITEHOUSE_MAX_DB_CONNECTIONS")
       ->check(CLI::Range(size_t{0}, size_t{100'000}))
       ->capture_default_str();
+  cmd->add_option("--backup-url", flags->backup_url,
+                  "Back the database up continuously, in Litestream 0.3's layout, to this URL (file:///path)")
+      ->envname("LITEHOUSE_BACKUP_URL");
+  cmd->add_option("--backup-interval", flags->backup_interval,
+                  "How often committed transactions are shipped to the backup (10ms to 1h, e.g. 1s, 250ms)")
+      ->envname("LITEHOUSE_BACKUP_INTERVAL")
+      ->capture_default_str();
   cmd->add_option("--max-log-size", flags->max_log_size_mb,
                   "Size in MB past which the replication log is compacted into a snapshot (sqld's)")
       ->envname("SQLD_MAX_LOG_SIZE")
@@ -313,10 +342,26 @@ Run RegisterServe(CLI::App& app) {
                          : flags->durability == "extra" ? engine::Durability::kExtra
                          : flags->durability == "off"   ? engine::Durability::kOff
                                                         : engine::Durability::kRelaxed;
-    // The replication log (replication/DESIGN.md): every commit's pages, captured from the WAL while
-    // the write lock is held. Declared before the database, so that it outlives it.
+    std::optional<std::chrono::milliseconds> backup_interval = ParseInterval(flags->backup_interval);
+    if (!backup_interval || *backup_interval < std::chrono::milliseconds(10) || *backup_interval > std::chrono::hours(1)) {
+      std::cerr << "error: --backup-interval " << flags->backup_interval << ": expected a duration from 10ms to 1h (e.g. 1s, 250ms)\n";
+      return 2;
+    }
+    std::unique_ptr<backup::ReplicaClient> backup_client;
+    if (!flags->backup_url.empty()) {
+      auto client = backup::OpenReplicaClient(flags->backup_url);
+      if (!client.ok()) {
+        std::cerr << "error: --backup-url: " << client.status().message() << "\n";
+        return 2;
+      }
+      backup_client = std::move(client).value();
+    }
+    // The replication log and the backup (replication/DESIGN.md, backup/backup.h): every commit's
+    // pages, captured from the WAL while the write lock is held. Declared before the database, so
+    // that they outlive it.
     replication::WalCapture capture(db_opts.path);
     std::unique_ptr<replication::FrameLog> frame_log;
+    std::unique_ptr<backup::Backup> backup;
     db_opts.commit_observer = &capture;
     auto db = engine::Database::Open(db_opts);
     if (!db.ok()) {
@@ -340,10 +385,24 @@ Run RegisterServe(CLI::App& app) {
         } else {
           frame_log = std::move(log).value();
           capture.AddSink(frame_log.get());
-          if (Status started = capture.Start(); !started.ok()) {
-            why_not = "this server keeps no replication log: " + started.message();
-            frame_log.reset();
-          }
+        }
+      }
+      if (backup_client) {
+        if (!empty.ok()) {
+          LH_LOG_ERROR("no backup: the database's WAL could not be emptied at start: {}", empty.message());
+          return 1;
+        }
+        backup = std::make_unique<backup::Backup>(std::move(backup_client), backup::BackupOptions{db_opts.path, *backup_interval});
+        if (Status s = backup->Start(); !s.ok()) {
+          LH_LOG_ERROR("the backup could not start: {}", s.ToString());
+          return 1;
+        }
+        capture.AddSink(backup.get());
+      }
+      if (empty.ok()) {
+        if (Status started = capture.Start(); !started.ok()) {
+          LH_LOG_ERROR("capturing commits could not start: {}", started.ToString());
+          return 1;
         }
       }
       if (!why_not.empty()) LH_LOG_WARN("{}; replicas and embedded replicas are refused", why_not);
@@ -357,6 +416,10 @@ Run RegisterServe(CLI::App& app) {
     }
     (*server)->Wait();
     server->reset();
+    if (backup) {
+      // What the last tick did not ship, before the process goes.
+      if (Status s = backup->Stop(); !s.ok()) LH_LOG_ERROR("the last backup upload failed: {}", s.ToString());
+    }
     LH_LOG_INFO("stopped");
     return 0;
   };

@@ -85,6 +85,9 @@ struct StmtEnd {
   uint64_t rows_read = 0;
   uint64_t rows_written = 0;
   double query_duration_ms = 0;
+  // Where the primary's replication log stood after the request (sqld's frame number), for a client
+  // that wants to read its writes elsewhere; null without a log.
+  std::optional<uint64_t> replication_index;
 };
 
 struct StmtResult : StmtEnd {
@@ -95,6 +98,7 @@ struct StmtResult : StmtEnd {
 struct BatchResult {
   std::vector<std::optional<StmtResult>> step_results;
   std::vector<std::optional<Error>> step_errors;
+  std::optional<uint64_t> replication_index;  // as StmtEnd's, for the whole batch
 };
 
 struct DescribeParam {

@@ -295,6 +295,14 @@ inline void WriteOptRowid(Writer& w, const std::optional<int64_t>& rowid) {
   w.String(buf, static_cast<rapidjson::SizeType>(p - buf));
 }
 
+// An optional u64 as sqld writes it in JSON: a decimal string, or null.
+inline void WriteOptU64(Writer& w, const std::optional<uint64_t>& v) {
+  if (!v) return w.Null(), void();
+  char buf[24];
+  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, *v);
+  w.String(buf, static_cast<rapidjson::SizeType>(p - buf));
+}
+
 inline void WriteError(Writer& w, const Error& e) {
   w.StartObject();
   w.Key("message");
@@ -321,7 +329,7 @@ inline void WriteStmtResult(Writer& w, const StmtResult& r) {
   w.Key("last_insert_rowid");
   WriteOptRowid(w, r.last_insert_rowid);
   w.Key("replication_index");
-  w.Null();
+  WriteOptU64(w, r.replication_index);
   w.Key("rows_read");
   w.Uint64(r.rows_read);
   w.Key("rows_written");
@@ -348,7 +356,7 @@ inline void WriteBatchResult(Writer& w, const BatchResult& r) {
   }
   w.EndArray();
   w.Key("replication_index");
-  w.Null();
+  WriteOptU64(w, r.replication_index);
   w.EndObject();
 }
 

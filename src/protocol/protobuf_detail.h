@@ -151,6 +151,7 @@ inline void ToPb(const StmtResult& r, pb::StmtResult* out) {
   }
   out->set_affected_row_count(r.affected_row_count);
   if (r.last_insert_rowid) out->set_last_insert_rowid(*r.last_insert_rowid);
+  if (r.replication_index) out->set_replication_index(*r.replication_index);
   out->set_rows_read(r.rows_read);
   out->set_rows_written(r.rows_written);
   out->set_query_duration_ms(r.query_duration_ms);

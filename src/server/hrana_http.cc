@@ -151,6 +151,7 @@ asio::awaitable<HttpReply> HandlePipeline(ServerContext& ctx, std::string body, 
         result.ok = false;
         result.error = std::move(*refused);
       }
+      StampReplicationIndex(ctx, result);
       pipeline_left -= std::min(pipeline_left, protocol::ResultRowBytes(result));
     }
     results.push_back(std::move(result));
@@ -281,6 +282,7 @@ asio::awaitable<HttpReply> HandleV1(ServerContext& ctx, std::string body, V1Endp
   DisposeOne(ctx, std::move(s), "closed");
   if (refused) co_return V1ErrorReply(*refused);
   if (!result.ok) co_return V1ErrorReply(result.error);
+  StampReplicationIndex(ctx, result);
   if (endpoint == V1Endpoint::kExecute) {
     co_return HttpReply{200, "application/json", protocol::json::EncodeV1Result(result.response.stmt_result)};
   }

@@ -362,6 +362,7 @@ asio::awaitable<void> RunRequest(ConnPtr conn, std::shared_ptr<WsStream> s, int3
     result.ok = false;
     result.error = std::move(*refused);
   }
+  StampReplicationIndex(ctx, result);
   if (!result.ok) {
     RespondError(conn, request_id, std::move(result.error));
   } else {

@@ -196,6 +196,22 @@ describe("an embedded replica (@libsql/client syncUrl) against the primary", () 
     const stale = await grpc(server, "BatchLogEntries", logOffset(0), { "x-session-token": "00000000-0000-4000-8000-000000000000" });
     assert.equal(stale.status, 9);
     assert.equal(stale.message, "NO_HELLO");
+    // Hrana results say where the log stands after them (sqld's replication_index), over HTTP
+    // (execute and batch) and WebSocket, so a client can wait for a replica to reach its write.
+    const write = await fetch(`${server.url}/v3/pipeline`, {
+      method: "POST",
+      body: JSON.stringify({
+        requests: [
+          { type: "execute", stmt: { sql: "INSERT INTO items(label) VALUES ('indexed')" } },
+          { type: "batch", batch: { steps: [{ stmt: { sql: "SELECT 1" } }] } },
+          { type: "close" },
+        ],
+      }),
+    }).then((r) => r.json());
+    const after = await hello(server);
+    assert.ok(after.index > h.index, "the write added frames");
+    assert.equal(write.results[0].response.result.replication_index, String(after.index));
+    assert.equal(write.results[1].response.result.replication_index, String(after.index));
     // GET /info is 404, so clients choose this protocol; an unknown method is UNIMPLEMENTED.
     assert.equal((await fetch(`${server.url}/info`)).status, 404);
     const unknown = await grpc(server, "Nope", []);

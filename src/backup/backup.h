@@ -1,0 +1,86 @@
+// Backup: continuous backup in Litestream 0.3's layout, fed by the WAL capture (replication's
+// WalCapture: one capture feeds the replication log and the backup).
+//
+// Layout (Litestream 0.3.x; keys under the replica's root):
+//   generations/<GEN>/snapshots/<IDX>.snapshot.lz4   the database file, whole, LZ4-framed
+//   generations/<GEN>/wal/<IDX>_<OFF>.wal.lz4         WAL bytes of index IDX from byte OFF, LZ4-framed
+// GEN: 16 lowercase hex digits, random. IDX: the WAL's index in the generation, %08x, one more each
+// time SQLite restarts the WAL (after a checkpoint copied everything). OFF: %08x, the byte offset in
+// that index's WAL; the segment at 0 begins with the WAL's 32-byte header, and each next segment
+// begins where the one before ended. A segment holds whole transactions (it ends on a commit frame).
+// A file's time (mtime, an object's LastModified) is its last commit's: point-in-time restore reads it.
+//
+// How: at Start the database file holds every page (its WAL was emptied), so it is the generation's
+// snapshot 0. Each commit's captured bytes are appended in memory, under the write lock, to the
+// pending segment of the current index (a WAL restart closes it and opens index+1 with the new
+// header). Sync() (every --backup-interval, on the shipper's thread) compresses and uploads the
+// pending segments in order; a failed upload is retried at the next tick, nothing is dropped. Stop
+// uploads what is left. A start is always a new generation (as Litestream 0.3 after a restart).
+//
+// Thread safety: OnTransaction runs under the engine's write lock; Sync, status and Stop may be
+// called from any thread.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "backup/replica_client.h"
+#include "common/status.h"
+#include "replication/wal_capture.h"
+
+namespace litehouse::backup {
+
+struct BackupOptions {
+  std::string db_path;  // the database file, read whole for the snapshot
+  std::chrono::milliseconds interval{1000};  // how often pending segments are shipped
+};
+
+class Backup : public replication::TransactionSink {
+ public:
+  Backup(std::unique_ptr<ReplicaClient> client, BackupOptions options);
+  ~Backup() override;
+
+  // A new generation: uploads the snapshot, then ships every `interval` on its own thread (none if
+  // the interval is 0: the caller calls Sync). The database's WAL must be empty.
+  Status Start();
+  void OnTransaction(const replication::CommittedTransaction& txn) override;
+  // Uploads the pending segments now; the first failure stops it (they stay pending).
+  Status Sync();
+  // Stops the thread and uploads what is pending.
+  Status Stop();
+
+  const std::string& generation() const { return generation_; }
+  // The last upload failure, if the latest attempt failed (OK once one succeeds again).
+  Status status() const;
+  // Segments waiting to be uploaded.
+  size_t pending() const;
+
+ private:
+  struct Segment {
+    uint32_t index = 0;
+    uint64_t offset = 0;
+    std::string bytes;
+    WallClock::time_point last_commit;
+  };
+
+  std::unique_ptr<ReplicaClient> client_;
+  BackupOptions options_;
+  std::string generation_;
+  mutable std::mutex mu_;
+  int64_t index_ = -1;  // the current WAL's index in the generation
+  std::condition_variable cv_;
+  std::deque<Segment> pending_;  // in upload order; the last one still grows
+  bool open_segment_ = false;    // the last pending segment may take more commits
+  std::mutex sync_mu_;           // one Sync at a time
+  Status status_;
+  bool stopping_ = false;
+  std::thread shipper_;
+};
+
+}  // namespace litehouse::backup

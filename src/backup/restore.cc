@@ -1,0 +1,171 @@
+#include "backup/restore.h"
+
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+
+#include "backup/lz4.h"
+
+namespace litehouse::backup {
+namespace {
+
+struct SnapshotFile {
+  uint32_t index;
+  WallClock::time_point created;
+  std::string key;
+};
+struct SegmentFile {
+  uint32_t index;
+  uint64_t offset;
+  WallClock::time_point created;
+  std::string key;
+};
+struct Generation {
+  std::vector<SnapshotFile> snapshots;
+  std::vector<SegmentFile> segments;
+  WallClock::time_point created = WallClock::time_point::max();
+  WallClock::time_point updated = WallClock::time_point::min();
+};
+
+Status WriteFile(const std::string& path, std::string_view data) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(data.data(), static_cast<std::streamsize>(data.size()));
+  out.flush();
+  if (!out) return Status::IoError("write " + path);
+  return Status::OK();
+}
+
+// Checkpoints `wal` (the WAL of `db`) into `db` with SQLite itself: only committed transactions whose
+// frames check out are applied.
+Status ApplyWal(const std::string& db, const std::string& wal_bytes) {
+  if (Status s = WriteFile(db + "-wal", wal_bytes); !s.ok()) return s;
+  sqlite3* conn = nullptr;
+  int rc = sqlite3_open_v2(db.c_str(), &conn, SQLITE_OPEN_READWRITE, nullptr);
+  Status result;
+  if (rc == SQLITE_OK) {
+    // A first read makes the connection see the WAL (and recover its index from it); a checkpoint
+    // before that would find nothing to copy.
+    rc = sqlite3_exec(conn, "PRAGMA schema_version", nullptr, nullptr, nullptr);
+    int log = -1, done = -1;
+    if (rc == SQLITE_OK) rc = sqlite3_wal_checkpoint_v2(conn, nullptr, SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
+    if (rc != SQLITE_OK) {
+      result = Status::Corruption(std::string("applying a WAL failed: ") + sqlite3_errmsg(conn));
+    } else if (log != 0 || done != 0) {
+      // TRUNCATE leaves the WAL empty: both counts are 0 once everything was copied.
+      result = Status::Corruption("applying a WAL left " + std::to_string(log) + " frames uncopied");
+    }
+  } else {
+    result = Status::IoError(std::string("open ") + db + ": " + sqlite3_errstr(rc));
+  }
+  sqlite3_close(conn);
+  std::error_code ec;
+  std::filesystem::remove(db + "-wal", ec);
+  std::filesystem::remove(db + "-shm", ec);
+  return result;
+}
+
+}  // namespace
+
+Result<RestoreResult> Restore(ReplicaClient& client, const RestoreOptions& options) {
+  std::error_code ec;
+  if (std::filesystem::exists(options.output, ec)) return Status::InvalidArgument(options.output + " already exists");
+  auto listed = client.List("generations");
+  if (!listed.ok()) return listed.status();
+
+  static const std::regex kSnapshot(R"(^generations/([0-9a-f]{16})/snapshots/([0-9a-f]{8})\.snapshot\.lz4$)");
+  static const std::regex kSegment(R"(^generations/([0-9a-f]{16})/wal/([0-9a-f]{8})_([0-9a-f]{8})\.wal\.lz4$)");
+  std::map<std::string, Generation> generations;
+  for (const ObjectInfo& o : *listed) {
+    std::smatch m;
+    Generation* g = nullptr;
+    if (std::regex_match(o.key, m, kSnapshot)) {
+      g = &generations[m[1]];
+      g->snapshots.push_back({static_cast<uint32_t>(std::stoul(m[2], nullptr, 16)), o.modified, o.key});
+    } else if (std::regex_match(o.key, m, kSegment)) {
+      g = &generations[m[1]];
+      g->segments.push_back({static_cast<uint32_t>(std::stoul(m[2], nullptr, 16)), std::stoull(m[3], nullptr, 16), o.modified, o.key});
+    } else {
+      continue;
+    }
+    g->created = std::min(g->created, o.modified);
+    g->updated = std::max(g->updated, o.modified);
+  }
+
+  // 1. The generation.
+  const Generation* chosen = nullptr;
+  std::string chosen_id;
+  for (const auto& [id, g] : generations) {
+    if (!options.generation.empty() && id != options.generation) continue;
+    if (g.snapshots.empty()) continue;
+    if (options.timestamp && *options.timestamp < g.created) continue;
+    if (!chosen || g.updated > chosen->updated) {
+      chosen = &g;
+      chosen_id = id;
+    }
+  }
+  if (!chosen) return Status::NotFound("no matching backups found in " + client.url());
+
+  // 2. The snapshot.
+  const SnapshotFile* snapshot = nullptr;
+  for (const SnapshotFile& s : chosen->snapshots) {
+    if (options.timestamp && s.created > *options.timestamp) continue;
+    if (!snapshot || s.created > snapshot->created || (s.created == snapshot->created && s.index > snapshot->index)) snapshot = &s;
+  }
+  if (!snapshot) return Status::NotFound("no snapshot of generation " + chosen_id + " before the time asked for");
+
+  // 3. The segments to apply.
+  std::vector<SegmentFile> segments = chosen->segments;
+  std::sort(segments.begin(), segments.end(),
+            [](const SegmentFile& a, const SegmentFile& b) { return a.index != b.index ? a.index < b.index : a.offset < b.offset; });
+  std::vector<const SegmentFile*> apply;
+  for (const SegmentFile& s : segments) {
+    if (s.index < snapshot->index) continue;
+    if (options.timestamp && s.created > *options.timestamp) break;
+    apply.push_back(&s);
+  }
+
+  // 4. The snapshot, then each index's WAL.
+  const std::string tmp = options.output + ".tmp";
+  auto snap = client.Get(snapshot->key);
+  if (!snap.ok()) return snap.status();
+  auto db = Lz4Decompress(*snap);
+  if (!db.ok()) return Status::Corruption(snapshot->key + ": " + db.status().message());
+  if (Status s = WriteFile(tmp, *db); !s.ok()) return s;
+  auto fail = [&](Status s) -> Result<RestoreResult> {
+    std::filesystem::remove(tmp, ec);
+    return s;
+  };
+  RestoreResult result{chosen_id, snapshot->index, 0};
+  uint32_t expected_index = snapshot->index;
+  for (size_t i = 0; i < apply.size();) {
+    const uint32_t index = apply[i]->index;
+    if (index != expected_index) {
+      return fail(Status::Corruption("WAL index " + std::to_string(expected_index) + " of generation " + chosen_id + " is missing"));
+    }
+    std::string wal;
+    for (; i < apply.size() && apply[i]->index == index; ++i) {
+      if (apply[i]->offset != wal.size()) {
+        return fail(Status::Corruption(apply[i]->key + " begins at byte " + std::to_string(apply[i]->offset) + " of its WAL, but the segments before it end at " +
+                                       std::to_string(wal.size()) + ": a segment is missing"));
+      }
+      auto bytes = client.Get(apply[i]->key);
+      if (!bytes.ok()) return fail(bytes.status());
+      auto plain = Lz4Decompress(*bytes);
+      if (!plain.ok()) return fail(Status::Corruption(apply[i]->key + ": " + plain.status().message()));
+      wal += *plain;
+      ++result.segments;
+    }
+    if (Status s = ApplyWal(tmp, wal); !s.ok()) return fail(s);
+    ++expected_index;
+  }
+  if (std::rename(tmp.c_str(), options.output.c_str()) != 0) return fail(Status::IoError("rename " + tmp));
+  return result;
+}
+
+}  // namespace litehouse::backup

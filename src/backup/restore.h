@@ -1,0 +1,37 @@
+// Restore: a database rebuilt from a backup in Litestream 0.3's layout (backup.h), ours or
+// Litestream's own, to its latest state or to a point in time, as `litestream restore` does it:
+//   1. the generation: the one updated last (with a timestamp, among those that began before it);
+//   2. its latest snapshot (created at or before the timestamp);
+//   3. the WAL segments from the snapshot's index on, in (index, offset) order, up to the first one
+//      written after the timestamp; each index must begin at offset 0 and each segment where the one
+//      before it ended (checked here, where Litestream 0.3 let SQLite drop what followed a gap);
+//   4. the snapshot written out, then each index's WAL applied in turn: written as the database's
+//      WAL and checkpointed into it by SQLite (TRUNCATE), which keeps only committed transactions.
+// Unlike Litestream 0.3, a timestamp after the backup's last write restores the latest state
+// instead of failing.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "backup/replica_client.h"
+#include "common/status.h"
+
+namespace litehouse::backup {
+
+struct RestoreOptions {
+  std::string output;                            // the database file to write; must not exist
+  std::optional<WallClock::time_point> timestamp;  // the state at this time; none: the latest
+  std::string generation;                        // this generation only; empty: chosen as above
+};
+
+struct RestoreResult {
+  std::string generation;
+  uint32_t snapshot_index = 0;
+  size_t segments = 0;  // WAL segments applied
+};
+
+// Restores into options.output. NotFound when no generation qualifies.
+Result<RestoreResult> Restore(ReplicaClient& client, const RestoreOptions& options);
+
+}  // namespace litehouse::backup

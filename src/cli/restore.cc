@@ -1,0 +1,111 @@
+// `litehouse restore [-o OUT] [--timestamp T] [--generation GEN] URL`: a database rebuilt from a
+// backup in Litestream 0.3's layout, ours or Litestream's (backup/restore.h). The flags are
+// `litestream restore`'s (with two dashes).
+#include <ctime>
+#include <filesystem>
+#include <iostream>
+#include <string>
+
+#include "backup/restore.h"
+#include "cli/commands.h"
+#include "common/log.h"
+
+namespace litehouse::cli {
+namespace {
+
+struct RestoreFlags {
+  std::string url;
+  std::string output;
+  std::string timestamp;
+  std::string generation;
+  bool if_db_not_exists = false;
+  bool if_replica_exists = false;
+};
+
+// An RFC 3339 time ("2026-11-30T07:20:00Z", "...T07:20:00.5+01:00"), as Litestream takes it.
+bool ParseRfc3339(const std::string& text, backup::WallClock::time_point* out) {
+  std::tm tm{};
+  const char* p = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (!p) return false;
+  long nanos = 0;
+  if (*p == '.') {
+    ++p;
+    long scale = 100'000'000;
+    while (*p >= '0' && *p <= '9') {
+      nanos += (*p - '0') * scale;
+      scale /= 10;
+      ++p;
+    }
+  }
+  long offset = 0;
+  if (*p == 'Z' || *p == 'z') {
+    ++p;
+  } else if (*p == '+' || *p == '-') {
+    int sign = *p == '-' ? -1 : 1;
+    int hh = 0, mm = 0;
+    if (std::sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2) return false;
+    offset = sign * (hh * 3600 + mm * 60);
+    p += 6;
+  } else {
+    return false;
+  }
+  if (*p != '\0') return false;
+  const time_t secs = timegm(&tm) - offset;
+  *out = backup::WallClock::time_point(std::chrono::seconds(secs)) +
+         std::chrono::duration_cast<backup::WallClock::duration>(std::chrono::nanoseconds(nanos));
+  return true;
+}
+
+}  // namespace
+
+Run RegisterRestore(CLI::App& app) {
+  auto flags = std::make_shared<RestoreFlags>();
+  CLI::App* cmd = app.add_subcommand("restore", "Rebuild a database from a backup in Litestream's format (ours or Litestream's)");
+  cmd->add_option("url", flags->url, "The backup: file:///path")->required();
+  cmd->add_option("-o,--output", flags->output, "The database file to write")->required();
+  cmd->add_option("--timestamp", flags->timestamp, "Restore the state at this time (RFC 3339); by default the latest");
+  cmd->add_option("--generation", flags->generation, "Restore from this generation only");
+  cmd->add_flag("--if-db-not-exists", flags->if_db_not_exists, "Do nothing (exit 0) if the output already exists");
+  cmd->add_flag("--if-replica-exists", flags->if_replica_exists, "Do nothing (exit 0) if the backup holds nothing to restore");
+  return [flags] {
+    backup::RestoreOptions opts;
+    opts.output = flags->output;
+    opts.generation = flags->generation;
+    if (!flags->timestamp.empty()) {
+      backup::WallClock::time_point t;
+      if (!ParseRfc3339(flags->timestamp, &t)) {
+        std::cerr << "error: --timestamp " << flags->timestamp << " is not an RFC 3339 time (2026-11-30T07:20:00Z)\n";
+        return 2;
+      }
+      opts.timestamp = t;
+    }
+    std::error_code ec;
+    if (std::filesystem::exists(opts.output, ec)) {
+      if (flags->if_db_not_exists) {
+        std::cerr << "database already exists, skipping\n";
+        return 0;
+      }
+      std::cerr << "error: " << opts.output << " already exists\n";
+      return 1;
+    }
+    auto client = backup::OpenReplicaClient(flags->url);
+    if (!client.ok()) {
+      std::cerr << "error: " << client.status().message() << "\n";
+      return 2;
+    }
+    auto restored = backup::Restore(**client, opts);
+    if (!restored.ok()) {
+      if (restored.status().code() == StatusCode::kNotFound && flags->if_replica_exists) {
+        std::cerr << "no matching backups found\n";
+        return 0;
+      }
+      std::cerr << "error: " << restored.status().message() << "\n";
+      return 1;
+    }
+    std::cerr << "restored " << opts.output << " from generation " << restored->generation << ", snapshot "
+              << restored->snapshot_index << " and " << restored->segments << " WAL segments\n";
+    return 0;
+  };
+}
+
+}  // namespace litehouse::cli

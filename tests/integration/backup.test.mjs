@@ -1,0 +1,195 @@
+// Continuous backup in Litestream 0.3's layout and restore (issue #14), against the real Litestream
+// 0.3.13 binary from npm (@flydotio/litestream-linux-x64): our backup restored by `litestream
+// restore` and by `litehouse restore`, point in time included; Litestream's own backup restored by
+// `litehouse restore`; and each refusal.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, readdirSync, existsSync, unlinkSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createClient } from "@libsql/client";
+import { startServer, BIN } from "./harness.mjs";
+import { waitUntil } from "./raw-http.mjs";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const LITESTREAM = resolve(here, "node_modules/@flydotio/litestream-linux-x64/litestream");
+const tempDirs = [];
+const tempDir = (prefix = "litehouse-backup-") => {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(d);
+  return d;
+};
+after(() => {
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+});
+
+const run = (cmd, args) => spawnSync(cmd, args, { encoding: "utf8", timeout: 60_000 });
+const sqlite = (db, sql) => {
+  const r = run("sqlite3", [db, sql]);
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.trim();
+};
+// What a database holds, as one line: rows, their sum and a hash of every payload.
+const STATE = "SELECT count(*) || ':' || coalesce(sum(x), 0) || ':' || coalesce(hex(sha3(group_concat(hex(y), ','))), '') FROM t";
+const walFiles = (replica) => {
+  const gens = existsSync(join(replica, "generations")) ? readdirSync(join(replica, "generations")) : [];
+  return gens.flatMap((g) => (existsSync(join(replica, "generations", g, "wal")) ? readdirSync(join(replica, "generations", g, "wal")) : []));
+};
+const restoreBoth = (url, extra = []) => {
+  const dir = tempDir("litehouse-restored-");
+  const ours = join(dir, "ours.db"), theirs = join(dir, "theirs.db");
+  const a = run(BIN, ["restore", "-o", ours, ...extra.flatMap((x) => (x.startsWith("-") ? [`-${x}`] : [x])), url]);
+  assert.equal(a.status, 0, `litehouse restore: ${a.stderr}`);
+  const b = run(LITESTREAM, ["restore", "-o", theirs, ...extra, url]);
+  assert.equal(b.status, 0, `litestream restore: ${b.stderr}`);
+  return { ours: sqlite(ours, STATE), theirs: sqlite(theirs, STATE), oursPath: ours };
+};
+
+async function insert(client, rows, size) {
+  await client.execute("CREATE TABLE IF NOT EXISTS t(x INTEGER, y BLOB)");
+  await client.execute({
+    sql: "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < ?) INSERT INTO t SELECT n, randomblob(?) FROM c",
+    args: [rows, size],
+  });
+}
+
+test("our backup restores with litestream restore and litehouse restore, across WAL restarts, to the primary's state", async () => {
+  const replica = tempDir();
+  const server = await startServer({ args: ["--backup-url", `file://${replica}`, "--backup-interval", "50ms"] });
+  const client = createClient({ url: server.url });
+  try {
+    for (let i = 0; i < 10; i++) await insert(client, 500, 2000); // ~2,500 pages: the engine checkpoints and the WAL restarts
+    await client.execute("DELETE FROM t WHERE x % 10 = 0");
+    await client.execute("UPDATE t SET y = randomblob(50) WHERE x % 7 = 0");
+  } finally {
+    client.close();
+  }
+  assert.equal(await server.stop({ keepDir: true }), 0);
+  const primary = sqlite(join(server.dir, "dbs", "default", "data"), STATE);
+  const indexes = new Set(walFiles(replica).map((f) => f.slice(0, 8)));
+  assert.ok(indexes.size >= 2, `the WAL restarted during the run: indexes ${[...indexes]}`);
+  const { ours, theirs, oursPath } = restoreBoth(`file://${replica}`);
+  assert.equal(ours, primary);
+  assert.equal(theirs, primary);
+  assert.equal(sqlite(oursPath, "PRAGMA integrity_check"), "ok");
+  rmSync(server.dir, { recursive: true, force: true });
+});
+
+test("point in time: a timestamp between two writes restores the first only, with both tools", async () => {
+  const replica = tempDir();
+  const server = await startServer({ args: ["--backup-url", `file://${replica}`, "--backup-interval", "50ms"] });
+  const client = createClient({ url: server.url });
+  let middle;
+  try {
+    await insert(client, 100, 100);
+    // Once the first write is shipped, a time after it and before the second.
+    await waitUntil(() => walFiles(replica).length > 0, "the first write shipped", 20_000);
+    await new Promise((r) => setTimeout(r, 20)); // distinct file times on both sides of `middle`, not a wait for the server
+    middle = new Date();
+    await new Promise((r) => setTimeout(r, 20));
+    await client.execute("INSERT INTO t VALUES (1000000, x'00')");
+  } finally {
+    client.close();
+  }
+  assert.equal(await server.stop(), 0);
+  const stamp = middle.toISOString();
+  const { ours, theirs } = restoreBoth(`file://${replica}`, ["-timestamp", stamp]);
+  assert.match(ours, /^100:5050:/, "the first write only");
+  assert.equal(theirs, ours);
+  const latest = restoreBoth(`file://${replica}`);
+  assert.match(latest.ours, /^101:1005050:/);
+  assert.equal(latest.theirs, latest.ours);
+  // Later than the last write: Litestream 0.3 finds nothing; we restore the latest state.
+  const future = new Date(Date.now() + 3600_000).toISOString();
+  const dir = tempDir("litehouse-restored-");
+  const r = run(BIN, ["restore", "-o", join(dir, "future.db"), "--timestamp", future, `file://${replica}`]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(sqlite(join(dir, "future.db"), STATE), latest.ours);
+});
+
+test("Litestream's own backup of a database restores with litehouse restore", async () => {
+  const dir = tempDir();
+  const db = join(dir, "app.db");
+  const replica = join(dir, "replica");
+  sqlite(db, "PRAGMA journal_mode=WAL; CREATE TABLE t(x INTEGER, y BLOB);");
+  const ls = spawn(LITESTREAM, ["replicate", db, `file://${replica}`], { stdio: ["ignore", "ignore", "pipe"] });
+  let log = "";
+  ls.stderr.on("data", (c) => (log += c));
+  try {
+    await waitUntil(() => walFiles(replica).length > 0 || /initialized db/.test(log), "litestream started", 20_000);
+    for (let i = 0; i < 20; i++) sqlite(db, `INSERT INTO t SELECT value + ${i * 50}, randomblob(500) FROM (WITH RECURSIVE c(value) AS (SELECT 1 UNION ALL SELECT value + 1 FROM c WHERE value < 50) SELECT value FROM c);`);
+    const expected = sqlite(db, STATE);
+    // Litestream ships every second: restore until what it shipped is all there (bounded).
+    let got = "";
+    await waitUntil(
+      () => {
+        const out = join(tempDir("litehouse-restored-"), "r.db");
+        const r = run(BIN, ["restore", "-o", out, `file://${replica}`]);
+        got = r.status === 0 ? sqlite(out, STATE) : r.stderr;
+        return got === expected;
+      },
+      "litehouse restore of Litestream's replica matches the database",
+      30_000,
+      300,
+    );
+    assert.equal(got, expected);
+  } finally {
+    ls.kill("SIGTERM");
+    await new Promise((r) => ls.once("exit", r));
+  }
+});
+
+test("refusals: an existing output, an empty or missing backup, a bad URL or timestamp, a gap in the WAL", async () => {
+  const empty = tempDir();
+  const out = join(tempDir("litehouse-restored-"), "x.db");
+  let r = run(BIN, ["restore", "-o", out, `file://${empty}`]);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /no matching backups found/);
+  r = run(BIN, ["restore", "--if-replica-exists", "-o", out, `file://${empty}`]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(!existsSync(out));
+  r = run(BIN, ["restore", "-o", out, "s3://bucket/path"]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /unsupported backup URL/);
+  r = run(BIN, ["restore", "-o", out, "--timestamp", "yesterday", `file://${empty}`]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /RFC 3339/);
+  const badServe = run(BIN, ["serve", "--db-path", tempDir(), "--http-listen-addr", "127.0.0.1:0", "--backup-url", "ftp://x"]);
+  assert.equal(badServe.status, 2);
+  assert.match(badServe.stderr, /unsupported backup URL/);
+  const badInterval = run(BIN, ["serve", "--db-path", tempDir(), "--http-listen-addr", "127.0.0.1:0", "--backup-interval", "1ms"]);
+  assert.equal(badInterval.status, 2);
+
+  // A backup with a gap: the middle segment of an index removed.
+  const replica = tempDir();
+  const server = await startServer({ args: ["--backup-url", `file://${replica}`, "--backup-interval", "10ms"] });
+  const client = createClient({ url: server.url });
+  try {
+    for (let i = 0; i < 3; i++) {
+      const before = walFiles(replica).length;
+      await insert(client, 10, 10);
+      await waitUntil(() => walFiles(replica).length > before, "a segment per write", 20_000);
+    }
+  } finally {
+    client.close();
+  }
+  assert.equal(await server.stop(), 0);
+  const gen = readdirSync(join(replica, "generations"))[0];
+  const segs = readdirSync(join(replica, "generations", gen, "wal")).sort();
+  assert.ok(segs.length >= 3, segs.join(" "));
+  const existing = join(tempDir("litehouse-restored-"), "existing.db");
+  sqlite(existing, "CREATE TABLE keep(x)");
+  r = run(BIN, ["restore", "-o", existing, `file://${replica}`]);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /already exists/);
+  r = run(BIN, ["restore", "--if-db-not-exists", "-o", existing, `file://${replica}`]);
+  assert.equal(r.status, 0);
+  assert.equal(sqlite(existing, "SELECT name FROM sqlite_master"), "keep", "untouched");
+  unlinkSync(join(replica, "generations", gen, "wal", segs[1]));
+  r = run(BIN, ["restore", "-o", out, `file://${replica}`]);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /a segment is missing/);
+  assert.ok(!existsSync(out) && !existsSync(out + ".tmp"), "nothing half-restored is left");
+});

@@ -1,0 +1,154 @@
+// backup/: LZ4 frames, and the backup's segments: in order, contiguous, whole transactions, kept
+// pending while the store fails and shipped once it works again; restored to the database.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <sstream>
+
+#include "backup/backup.h"
+#include "backup/lz4.h"
+#include "backup/restore.h"
+#include "engine_testing.h"
+#include "replication/wal_capture.h"
+#include "test_dir.h"
+
+namespace litehouse::backup {
+namespace {
+
+TEST(Lz4, RoundTripsAndRefusesWhatIsNotAFrame) {
+  for (const std::string& data : {std::string(), std::string("hello"), std::string(1 << 20, 'z')}) {
+    auto back = Lz4Decompress(Lz4Compress(data));
+    ASSERT_TRUE(back.ok()) << back.status().ToString();
+    EXPECT_EQ(*back, data);
+  }
+  std::string frame = Lz4Compress(std::string(100000, 'q'));
+  EXPECT_EQ(static_cast<unsigned char>(frame[0]), 0x04) << "the LZ4 frame magic";
+  EXPECT_FALSE(Lz4Decompress(frame.substr(0, frame.size() / 2)).ok()) << "cut short";
+  EXPECT_FALSE(Lz4Decompress("not lz4 at all").ok());
+  EXPECT_FALSE(Lz4Decompress(frame + "x").ok()) << "bytes after the frame";
+}
+
+// A store in memory that can be told to fail.
+class MemoryReplica : public ReplicaClient {
+ public:
+  Status Put(const std::string& key, std::string_view data, WallClock::time_point modified) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (failing_) return Status::IoError("the store is down");
+    objects_[key] = {std::string(data), modified};
+    return Status::OK();
+  }
+  Result<std::string> Get(const std::string& key) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = objects_.find(key);
+    if (it == objects_.end()) return Status::NotFound(key);
+    return it->second.first;
+  }
+  Result<std::vector<ObjectInfo>> List(const std::string& prefix) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<ObjectInfo> out;
+    for (const auto& [k, v] : objects_)
+      if (k.rfind(prefix, 0) == 0) out.push_back({k, v.first.size(), v.second});
+    return out;
+  }
+  Status Delete(const std::string& key) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    objects_.erase(key);
+    return Status::OK();
+  }
+  std::string url() const override { return "memory://"; }
+  void set_failing(bool f) {
+    std::lock_guard<std::mutex> lock(mu_);
+    failing_ = f;
+  }
+  std::vector<std::string> Keys(const std::string& part) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<std::string> out;
+    for (const auto& [k, v] : objects_)
+      if (k.find(part) != std::string::npos) out.push_back(k);
+    return out;
+  }
+
+ private:
+  std::mutex mu_;
+  bool failing_ = false;
+  std::map<std::string, std::pair<std::string, WallClock::time_point>> objects_;
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+TEST(Backup, SegmentsAreShippedInOrderKeptWhileTheStoreFailsAndRestoreTheDatabase) {
+  testing::TestDir dir;
+  replication::WalCapture capture(dir.file("data"));
+  engine::DatabaseOptions opts;
+  opts.path = dir.file("data");
+  opts.commit_observer = &capture;
+  auto db = engine::Database::Open(opts);
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE((*db)->Checkpoint(SQLITE_CHECKPOINT_TRUNCATE).ok());
+  auto owned = std::make_unique<MemoryReplica>();
+  MemoryReplica* store = owned.get();
+  Backup backup(std::move(owned), BackupOptions{dir.file("data"), std::chrono::milliseconds(0)});  // Sync by hand
+  ASSERT_TRUE(backup.Start().ok());
+  capture.AddSink(&backup);
+  ASSERT_TRUE(capture.Start().ok());
+  auto exec = [&](const char* sql) {
+    auto w = testing::TakeWriter(**db);
+    ASSERT_TRUE(w->Exec(sql).ok()) << sql;
+  };
+  exec("CREATE TABLE t(x INTEGER PRIMARY KEY, v BLOB)");
+  exec("INSERT INTO t(v) VALUES (randomblob(5000))");
+  ASSERT_TRUE(backup.Sync().ok());
+  EXPECT_EQ(store->Keys("/wal/").size(), 1u);
+
+  // The store fails: commits stay pending, nothing is lost.
+  store->set_failing(true);
+  exec("INSERT INTO t(v) VALUES (randomblob(5000))");
+  EXPECT_FALSE(backup.Sync().ok());
+  exec("INSERT INTO t(v) VALUES (randomblob(5000))");
+  EXPECT_EQ(backup.pending(), 2u);
+  EXPECT_FALSE(backup.status().ok());
+  store->set_failing(false);
+  ASSERT_TRUE(backup.Sync().ok());
+  EXPECT_EQ(backup.pending(), 0u);
+  EXPECT_TRUE(backup.status().ok());
+
+  // A checkpoint, then a write: the WAL restarts, and a new index begins at offset 0.
+  ASSERT_TRUE((*db)->Checkpoint(SQLITE_CHECKPOINT_PASSIVE).ok());
+  exec("INSERT INTO t(v) VALUES (randomblob(100))");
+  ASSERT_TRUE(backup.Stop().ok());
+  auto segments = store->Keys("/wal/");
+  ASSERT_EQ(segments.size(), 4u);
+  EXPECT_NE(segments.back().find("/wal/00000001_00000000.wal.lz4"), std::string::npos) << segments.back();
+  // Within index 0, each segment begins where the one before ended, the first with the WAL header.
+  uint64_t end = 0;
+  for (size_t i = 0; i < 3; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "00000000_%08llx", static_cast<unsigned long long>(end));
+    EXPECT_NE(segments[i].find(name), std::string::npos) << segments[i] << " should be " << name;
+    auto bytes = Lz4Decompress(*store->Get(segments[i]));
+    ASSERT_TRUE(bytes.ok());
+    if (end == 0) {
+      EXPECT_EQ(static_cast<unsigned char>((*bytes)[0]), 0x37) << "the WAL magic";
+    }
+    end += bytes->size();
+  }
+
+  // Restored, it is the database.
+  auto restored = Restore(*store, RestoreOptions{dir.file("restored"), std::nullopt, ""});
+  ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+  EXPECT_EQ(restored->segments, 4u);
+  ASSERT_TRUE((*db)->Checkpoint(SQLITE_CHECKPOINT_TRUNCATE).ok());
+  EXPECT_EQ(ReadFile(dir.file("restored")), ReadFile(dir.file("data")));
+}
+
+}  // namespace
+}  // namespace litehouse::backup
