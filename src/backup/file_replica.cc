@@ -125,14 +125,17 @@ class FileReplicaClient : public ReplicaClient {
 
 }  // namespace
 
+Result<std::unique_ptr<ReplicaClient>> OpenS3ReplicaClient(const std::string& url);  // s3_replica.cc
+
 Result<std::unique_ptr<ReplicaClient>> OpenReplicaClient(const std::string& url) {
   std::string path;
+  if (url.rfind("s3://", 0) == 0) return OpenS3ReplicaClient(url);
   if (url.rfind("file://", 0) == 0) {
     path = url.substr(7);
   } else if (!url.empty() && url[0] == '/') {
     path = url;
   } else {
-    return Status::InvalidArgument("unsupported backup URL " + url + ": use file:///absolute/path");
+    return Status::InvalidArgument("unsupported backup URL " + url + ": use file:///absolute/path or s3://bucket/path");
   }
   if (path.empty() || path[0] != '/') return Status::InvalidArgument("a file backup URL needs an absolute path: " + url);
   return std::unique_ptr<ReplicaClient>(new FileReplicaClient(path, url));

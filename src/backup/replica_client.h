@@ -36,8 +36,9 @@ class ReplicaClient {
   virtual std::string url() const = 0;
 };
 
-// Opens the client for `url`: `file:///abs/path` (or a plain absolute path). Other schemes are an
-// error naming what is supported.
+// Opens the client for `url`: `file:///abs/path` (or a plain absolute path), or
+// `s3://bucket/path[?endpoint=host:port&region=r&forcePathStyle=true]` (s3_replica.cc). Other schemes
+// are an error naming what is supported.
 Result<std::unique_ptr<ReplicaClient>> OpenReplicaClient(const std::string& url);
 
 }  // namespace litehouse::backup

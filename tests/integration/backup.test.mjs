@@ -150,7 +150,7 @@ test("refusals: an existing output, an empty or missing backup, a bad URL or tim
   r = run(BIN, ["restore", "--if-replica-exists", "-o", out, `file://${empty}`]);
   assert.equal(r.status, 0, r.stderr);
   assert.ok(!existsSync(out));
-  r = run(BIN, ["restore", "-o", out, "s3://bucket/path"]);
+  r = run(BIN, ["restore", "-o", out, "gs://bucket/path"]);
   assert.equal(r.status, 2);
   assert.match(r.stderr, /unsupported backup URL/);
   r = run(BIN, ["restore", "-o", out, "--timestamp", "yesterday", `file://${empty}`]);

@@ -12,6 +12,7 @@
 #include "backup/backup.h"
 #include "backup/lz4.h"
 #include "backup/restore.h"
+#include "backup/s3_sign.h"
 #include "engine_testing.h"
 #include "replication/wal_capture.h"
 #include "test_dir.h"
@@ -148,6 +149,29 @@ TEST(Backup, SegmentsAreShippedInOrderKeptWhileTheStoreFailsAndRestoreTheDatabas
   EXPECT_EQ(restored->segments, 4u);
   ASSERT_TRUE((*db)->Checkpoint(SQLITE_CHECKPOINT_TRUNCATE).ok());
   EXPECT_EQ(ReadFile(dir.file("restored")), ReadFile(dir.file("data")));
+}
+
+// AWS's own example of a signed S3 request ("GET Bucket (List Objects)", in the SigV4 header-based
+// authentication guide): our signer must give its signature, bit for bit.
+TEST(S3Sign, MatchesAwsPublishedExample) {
+  SigV4Request r;
+  r.method = "GET";
+  r.path = "/";
+  r.query = {{"max-keys", "2"}, {"prefix", "J"}};
+  r.host = "examplebucket.s3.amazonaws.com";
+  r.payload_sha256 = Sha256Hex("");
+  r.amz_date = "20130524T000000Z";
+  r.region = "us-east-1";
+  r.access_key = "AKIAIOSFODNN7EXAMPLE";
+  r.secret_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+  EXPECT_EQ(r.payload_sha256, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(SignV4(r),
+            "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, "
+            "SignedHeaders=host;x-amz-content-sha256;x-amz-date, "
+            "Signature=34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7");
+  EXPECT_EQ(UriEncode("generations/ab/wal/0_0.wal.lz4", true), "generations/ab/wal/0_0.wal.lz4");
+  EXPECT_EQ(UriEncode("a b/c+d", false), "a%20b%2Fc%2Bd");
+  EXPECT_EQ(CanonicalQuery({{"prefix", "x/y"}, {"list-type", "2"}}), "list-type=2&prefix=x%2Fy");
 }
 
 }  // namespace

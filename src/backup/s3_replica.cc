@@ -1,0 +1,248 @@
+// The S3 replica: keys are objects under `s3://BUCKET/PATH`, on AWS or any S3-compatible service,
+// spelled as Litestream 0.5 spells them: `s3://bucket/path?endpoint=host:port&region=r&forcePathStyle=true`
+// (an endpoint may say `http://` or `https://`; without a scheme it is plain HTTP, as for a local MinIO).
+// Credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), or Litestream's
+// LITESTREAM_ACCESS_KEY_ID / LITESTREAM_SECRET_ACCESS_KEY.
+//
+// Requests are signed with AWS Signature Version 4 (s3_sign.h). Listing is ListObjectsV2 (XML, read
+// with pugixml), page by page, without a delimiter.
+#include <openssl/ssl.h>
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <pugixml.hpp>
+
+#include <cstdlib>
+#include <ctime>
+#include <map>
+
+#include "backup/replica_client.h"
+#include "backup/s3_sign.h"
+
+namespace litehouse::backup {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+std::string Env(const char* a, const char* b) {
+  if (const char* v = std::getenv(a); v && *v) return v;
+  if (const char* v = std::getenv(b); v && *v) return v;
+  return "";
+}
+
+// "2026-11-30T07:40:00.000Z" (S3's LastModified).
+WallClock::time_point ParseIso8601(const std::string& s) {
+  std::tm tm{};
+  const char* p = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (!p) return WallClock::time_point();
+  long ms = 0;
+  if (*p == '.') {
+    long scale = 100;
+    for (++p; *p >= '0' && *p <= '9'; ++p, scale /= 10) ms += (*p - '0') * scale;
+  }
+  return WallClock::time_point(std::chrono::seconds(timegm(&tm))) + std::chrono::milliseconds(ms);
+}
+
+struct Response {
+  unsigned status = 0;
+  std::string body;
+};
+
+class S3ReplicaClient : public ReplicaClient {
+ public:
+  S3ReplicaClient(std::string url, bool tls, std::string host, std::string port, std::string bucket, std::string prefix,
+                  std::string region, bool path_style)
+      : url_(std::move(url)), tls_(tls), host_(std::move(host)), port_(std::move(port)), bucket_(std::move(bucket)),
+        prefix_(std::move(prefix)), region_(std::move(region)), path_style_(path_style),
+        access_key_(Env("AWS_ACCESS_KEY_ID", "LITESTREAM_ACCESS_KEY_ID")),
+        secret_key_(Env("AWS_SECRET_ACCESS_KEY", "LITESTREAM_SECRET_ACCESS_KEY")),
+        session_token_(Env("AWS_SESSION_TOKEN", "AWS_SESSION_TOKEN")) {}
+
+  Status Put(const std::string& key, std::string_view data, WallClock::time_point) override {
+    // S3 keeps its own LastModified (the upload's time); the data is shipped right after its commits.
+    auto r = Send(http::verb::put, ObjectPath(key), {}, data);
+    if (!r.ok()) return r.status();
+    if (r->status != 200) return Status::IoError("PUT " + key + ": HTTP " + std::to_string(r->status) + " " + Brief(r->body));
+    return Status::OK();
+  }
+
+  Result<std::string> Get(const std::string& key) override {
+    auto r = Send(http::verb::get, ObjectPath(key), {}, {});
+    if (!r.ok()) return r.status();
+    if (r->status == 404) return Status::NotFound(key + " does not exist");
+    if (r->status != 200) return Status::IoError("GET " + key + ": HTTP " + std::to_string(r->status) + " " + Brief(r->body));
+    return std::move(r->body);
+  }
+
+  Result<std::vector<ObjectInfo>> List(const std::string& prefix) override {
+    std::vector<ObjectInfo> out;
+    const std::string full = Full(prefix);
+    std::string token;
+    for (int page = 0; page < 100000; ++page) {
+      std::map<std::string, std::string> query{{"list-type", "2"}, {"prefix", full}};
+      if (!token.empty()) query["continuation-token"] = token;
+      auto r = Send(http::verb::get, BucketPath(), query, {});
+      if (!r.ok()) return r.status();
+      if (r->status != 200) return Status::IoError("LIST " + full + ": HTTP " + std::to_string(r->status) + " " + Brief(r->body));
+      pugi::xml_document doc;
+      if (!doc.load_buffer(r->body.data(), r->body.size())) return Status::Corruption("LIST " + full + ": the answer is not XML");
+      pugi::xml_node result = doc.child("ListBucketResult");
+      for (pugi::xml_node c : result.children("Contents")) {
+        std::string k = c.child_value("Key");
+        if (!prefix_.empty()) {
+          if (k.rfind(prefix_ + "/", 0) != 0) continue;
+          k = k.substr(prefix_.size() + 1);
+        }
+        out.push_back(ObjectInfo{k, std::strtoull(c.child_value("Size"), nullptr, 10), ParseIso8601(c.child_value("LastModified"))});
+      }
+      if (std::string(result.child_value("IsTruncated")) != "true") return out;
+      token = result.child_value("NextContinuationToken");
+      if (token.empty()) return out;
+    }
+    return out;
+  }
+
+  Status Delete(const std::string& key) override {
+    auto r = Send(http::verb::delete_, ObjectPath(key), {}, {});
+    if (!r.ok()) return r.status();
+    if (r->status != 204 && r->status != 200 && r->status != 404) return Status::IoError("DELETE " + key + ": HTTP " + std::to_string(r->status));
+    return Status::OK();
+  }
+
+  std::string url() const override { return url_; }
+
+ private:
+  static std::string Brief(const std::string& body) { return body.substr(0, 300); }
+  std::string Full(const std::string& key) const { return prefix_.empty() ? key : prefix_ + "/" + key; }
+  std::string BucketPath() const { return path_style_ ? "/" + bucket_ : "/"; }
+  std::string ObjectPath(const std::string& key) const { return (path_style_ ? "/" + bucket_ + "/" : "/") + Full(key); }
+  std::string HostHeader() const {
+    std::string h = path_style_ ? host_ : bucket_ + "." + host_;
+    if (port_ != (tls_ ? "443" : "80")) h += ":" + port_;
+    return h;
+  }
+
+  Result<Response> Send(http::verb method, const std::string& path, const std::map<std::string, std::string>& query,
+                        std::string_view body) const {
+    if (access_key_.empty() || secret_key_.empty()) {
+      return Status::InvalidArgument("S3 needs credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+    }
+    std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    char amz_date[17];
+    std::strftime(amz_date, sizeof amz_date, "%Y%m%dT%H%M%SZ", &tm);
+    SigV4Request sign{std::string(http::to_string(method)), path, query, HostHeader(), Sha256Hex(body), amz_date, region_,
+                      access_key_, secret_key_, session_token_};
+    const std::string canonical_query = CanonicalQuery(query);
+    const std::string canonical_path = UriEncode(path, true);
+    const std::string& host = sign.host;
+    const std::string& payload_hash = sign.payload_sha256;
+    http::request<http::string_body> req{method, canonical_path + (canonical_query.empty() ? "" : "?" + canonical_query), 11};
+    req.set(http::field::host, host);
+    req.set("x-amz-content-sha256", payload_hash);
+    req.set("x-amz-date", amz_date);
+    if (!session_token_.empty()) req.set("x-amz-security-token", session_token_);
+    req.set(http::field::authorization, SignV4(sign));
+    req.body().assign(body);
+    req.prepare_payload();
+    try {
+      return tls_ ? Exchange<true>(req) : Exchange<false>(req);
+    } catch (const std::exception& e) {
+      return Status::IoError(std::string("S3 request to ") + host_ + ":" + port_ + " failed: " + e.what());
+    }
+  }
+
+  template <bool kTls>
+  Result<Response> Exchange(http::request<http::string_body>& req) const {
+    asio::io_context io;
+    asio::ip::tcp::resolver resolver(io);
+    auto endpoints = resolver.resolve(path_style_ ? host_ : bucket_ + "." + host_, port_);
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(boost::none);
+    beast::flat_buffer buffer;
+    if constexpr (kTls) {
+      asio::ssl::context tls_ctx(asio::ssl::context::tls_client);
+      tls_ctx.set_default_verify_paths();
+      tls_ctx.set_verify_mode(asio::ssl::verify_peer);
+      beast::ssl_stream<beast::tcp_stream> stream(io, tls_ctx);
+      const std::string name = path_style_ ? host_ : bucket_ + "." + host_;
+      SSL_set_tlsext_host_name(stream.native_handle(), name.c_str());
+      stream.set_verify_callback(asio::ssl::host_name_verification(name));
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(60));
+      beast::get_lowest_layer(stream).connect(endpoints);
+      stream.handshake(asio::ssl::stream_base::client);
+      http::write(stream, req);
+      http::read(stream, buffer, parser);
+    } else {
+      beast::tcp_stream stream(io);
+      stream.expires_after(std::chrono::seconds(60));
+      stream.connect(endpoints);
+      http::write(stream, req);
+      http::read(stream, buffer, parser);
+    }
+    auto res = parser.release();
+    return Response{res.result_int(), std::move(res.body())};
+  }
+
+  std::string url_;
+  bool tls_;
+  std::string host_, port_, bucket_, prefix_, region_;
+  bool path_style_;
+  std::string access_key_, secret_key_, session_token_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<ReplicaClient>> OpenS3ReplicaClient(const std::string& url) {
+  // s3://bucket/path?query
+  std::string rest = url.substr(5);
+  std::string query;
+  if (size_t q = rest.find('?'); q != std::string::npos) {
+    query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+  }
+  size_t slash = rest.find('/');
+  std::string bucket = rest.substr(0, slash);
+  std::string prefix = slash == std::string::npos ? "" : rest.substr(slash + 1);
+  while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
+  if (bucket.empty()) return Status::InvalidArgument("an S3 URL needs a bucket: s3://BUCKET/PATH");
+  std::map<std::string, std::string> params;
+  for (size_t start = 0; start < query.size();) {
+    size_t amp = query.find('&', start);
+    std::string item = query.substr(start, amp == std::string::npos ? std::string::npos : amp - start);
+    size_t eq = item.find('=');
+    params[item.substr(0, eq)] = eq == std::string::npos ? "" : item.substr(eq + 1);
+    if (amp == std::string::npos) break;
+    start = amp + 1;
+  }
+  std::string region = params.count("region") ? params["region"] : Env("AWS_REGION", "LITESTREAM_REGION");
+  if (region.empty()) region = "us-east-1";
+  bool tls = true;
+  std::string host = "s3." + region + ".amazonaws.com", port = "443";
+  bool path_style = false;
+  if (params.count("endpoint") && !params["endpoint"].empty()) {
+    std::string e = params["endpoint"];
+    tls = false;
+    if (e.rfind("https://", 0) == 0) {
+      tls = true;
+      e = e.substr(8);
+    } else if (e.rfind("http://", 0) == 0) {
+      e = e.substr(7);
+    }
+    while (!e.empty() && e.back() == '/') e.pop_back();
+    size_t colon = e.rfind(':');
+    host = colon == std::string::npos ? e : e.substr(0, colon);
+    port = colon == std::string::npos ? (tls ? "443" : "80") : e.substr(colon + 1);
+    path_style = true;  // what S3-compatible services (MinIO, s3rver) expect
+  }
+  if (params.count("forcePathStyle")) path_style = params["forcePathStyle"] == "true";
+  return std::unique_ptr<ReplicaClient>(new S3ReplicaClient(url, tls, host, port, bucket, prefix, region, path_style));
+}
+
+}  // namespace litehouse::backup
