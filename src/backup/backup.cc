@@ -10,6 +10,7 @@
 #include <random>
 
 #include "backup/lz4.h"
+#include "common/file_io.h"
 #include "common/log.h"
 
 namespace litehouse::backup {
@@ -30,25 +31,6 @@ std::string NewGeneration() {
   return buf;
 }
 
-Result<std::string> ReadFile(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::IoError("open " + path + ": " + std::strerror(errno));
-  std::string out;
-  char buf[1 << 16];
-  while (true) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      ::close(fd);
-      return Status::IoError("read " + path + ": " + std::strerror(errno));
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  return out;
-}
-
 }  // namespace
 
 Backup::Backup(std::unique_ptr<ReplicaClient> client, BackupOptions options)
@@ -57,7 +39,7 @@ Backup::Backup(std::unique_ptr<ReplicaClient> client, BackupOptions options)
 Backup::~Backup() { (void)Stop(); }
 
 Status Backup::Start() {
-  auto db = ReadFile(options_.db_path);
+  auto db = ReadWholeFile(options_.db_path);
   if (!db.ok()) return db.status();
   const std::string key = "generations/" + generation_ + "/snapshots/" + Hex8(0) + ".snapshot.lz4";
   if (Status s = client_->Put(key, Lz4Compress(*db), WallClock::now()); !s.ok()) return s;

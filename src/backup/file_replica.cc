@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "backup/replica_client.h"
+#include "common/file_io.h"
 
 namespace litehouse::backup {
 namespace {
@@ -56,34 +57,11 @@ class FileReplicaClient : public ReplicaClient {
     }
     ::close(fd);
     if (::rename(tmp.c_str(), path.c_str()) != 0) return Errno("rename " + tmp);
-    int dir = ::open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir >= 0) {
-      ::fsync(dir);
-      ::close(dir);
-    }
+    SyncDirectory(path.parent_path().string());
     return Status::OK();
   }
 
-  Result<std::string> Get(const std::string& key) override {
-    const std::string path = Path(key).string();
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return errno == ENOENT ? Status::NotFound(path + " does not exist") : Errno("open " + path);
-    std::string out;
-    char buf[64 << 10];
-    while (true) {
-      ssize_t n = ::read(fd, buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        Status s = Errno("read " + path);
-        ::close(fd);
-        return s;
-      }
-      if (n == 0) break;
-      out.append(buf, static_cast<size_t>(n));
-    }
-    ::close(fd);
-    return out;
-  }
+  Result<std::string> Get(const std::string& key) override { return ReadWholeFile(Path(key).string()); }
 
   Result<std::vector<ObjectInfo>> List(const std::string& prefix) override {
     std::vector<ObjectInfo> out;

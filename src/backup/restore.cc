@@ -7,31 +7,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <map>
-#include <regex>
 
+#include "backup/catalog.h"
 #include "backup/lz4.h"
 
 namespace litehouse::backup {
 namespace {
-
-struct SnapshotFile {
-  uint32_t index;
-  WallClock::time_point created;
-  std::string key;
-};
-struct SegmentFile {
-  uint32_t index;
-  uint64_t offset;
-  WallClock::time_point created;
-  std::string key;
-};
-struct Generation {
-  std::vector<SnapshotFile> snapshots;
-  std::vector<SegmentFile> segments;
-  WallClock::time_point created = WallClock::time_point::max();
-  WallClock::time_point updated = WallClock::time_point::min();
-};
 
 Status WriteFile(const std::string& path, std::string_view data) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -75,41 +56,19 @@ Status ApplyWal(const std::string& db, const std::string& wal_bytes) {
 Result<RestoreResult> Restore(ReplicaClient& client, const RestoreOptions& options) {
   std::error_code ec;
   if (std::filesystem::exists(options.output, ec)) return Status::InvalidArgument(options.output + " already exists");
-  auto listed = client.List("generations");
-  if (!listed.ok()) return listed.status();
-
-  static const std::regex kSnapshot(R"(^generations/([0-9a-f]{16})/snapshots/([0-9a-f]{8})\.snapshot\.lz4$)");
-  static const std::regex kSegment(R"(^generations/([0-9a-f]{16})/wal/([0-9a-f]{8})_([0-9a-f]{8})\.wal\.lz4$)");
-  std::map<std::string, Generation> generations;
-  for (const ObjectInfo& o : *listed) {
-    std::smatch m;
-    Generation* g = nullptr;
-    if (std::regex_match(o.key, m, kSnapshot)) {
-      g = &generations[m[1]];
-      g->snapshots.push_back({static_cast<uint32_t>(std::stoul(m[2], nullptr, 16)), o.modified, o.key});
-    } else if (std::regex_match(o.key, m, kSegment)) {
-      g = &generations[m[1]];
-      g->segments.push_back({static_cast<uint32_t>(std::stoul(m[2], nullptr, 16)), std::stoull(m[3], nullptr, 16), o.modified, o.key});
-    } else {
-      continue;
-    }
-    g->created = std::min(g->created, o.modified);
-    g->updated = std::max(g->updated, o.modified);
-  }
+  auto catalog = ReadCatalog(client);
+  if (!catalog.ok()) return catalog.status();
 
   // 1. The generation.
-  const Generation* chosen = nullptr;
-  std::string chosen_id;
-  for (const auto& [id, g] : generations) {
-    if (!options.generation.empty() && id != options.generation) continue;
+  const GenerationInfo* chosen = nullptr;
+  for (const GenerationInfo& g : *catalog) {
+    if (!options.generation.empty() && g.id != options.generation) continue;
     if (g.snapshots.empty()) continue;
     if (options.timestamp && *options.timestamp < g.created) continue;
-    if (!chosen || g.updated > chosen->updated) {
-      chosen = &g;
-      chosen_id = id;
-    }
+    if (!chosen || g.updated > chosen->updated) chosen = &g;
   }
   if (!chosen) return Status::NotFound("no matching backups found in " + client.url());
+  const std::string& chosen_id = chosen->id;
 
   // 2. The snapshot.
   const SnapshotFile* snapshot = nullptr;
@@ -120,11 +79,8 @@ Result<RestoreResult> Restore(ReplicaClient& client, const RestoreOptions& optio
   if (!snapshot) return Status::NotFound("no snapshot of generation " + chosen_id + " before the time asked for");
 
   // 3. The segments to apply.
-  std::vector<SegmentFile> segments = chosen->segments;
-  std::sort(segments.begin(), segments.end(),
-            [](const SegmentFile& a, const SegmentFile& b) { return a.index != b.index ? a.index < b.index : a.offset < b.offset; });
   std::vector<const SegmentFile*> apply;
-  for (const SegmentFile& s : segments) {
+  for (const SegmentFile& s : chosen->segments) {  // in (index, offset) order
     if (s.index < snapshot->index) continue;
     if (options.timestamp && s.created > *options.timestamp) break;
     apply.push_back(&s);

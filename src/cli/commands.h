@@ -18,7 +18,9 @@ Run RegisterToken(CLI::App& app);
 Run RegisterShell(CLI::App& app);
 Run RegisterDump(CLI::App& app);
 Run RegisterMigrate(CLI::App& app);
-// `litehouse restore`: a database from a backup in Litestream's format (restore.cc).
+// `litehouse restore`: a database from a backup in Litestream's format; `litehouse backup
+// generations|snapshots|wal`: what a backup holds (restore.cc).
 Run RegisterRestore(CLI::App& app);
+Run RegisterBackup(CLI::App& app);
 
 }  // namespace litehouse::cli

@@ -3,7 +3,11 @@
 #include <CLI/CLI.hpp>
 #include <malloc.h>
 
+#include <algorithm>
+#include <cctype>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "cli/commands.h"
 
@@ -22,8 +26,19 @@ int main(int argc, char** argv) {
   auto run_dump = litehouse::cli::RegisterDump(app);
   auto run_migrate = litehouse::cli::RegisterMigrate(app);
   auto run_restore = litehouse::cli::RegisterRestore(app);
+  auto run_backup = litehouse::cli::RegisterBackup(app);
+  // `litehouse restore` takes `litestream restore`'s Go-style flags too (-timestamp, -if-db-not-exists):
+  // CLI11 declares long options with two dashes only, so they are rewritten before parsing.
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (!args.empty() && args[0] == "restore") {
+    for (std::string& a : args)
+      if (a.size() > 2 && a[0] == '-' && a[1] != '-' && std::isalpha(static_cast<unsigned char>(a[1])) && std::isalpha(static_cast<unsigned char>(a[2]))) {
+        a.insert(0, "-");
+      }
+  }
+  std::reverse(args.begin(), args.end());  // CLI11 takes them last first
   try {
-    app.parse(argc, argv);
+    app.parse(args);
   } catch (const CLI::Success& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
@@ -36,5 +51,6 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("dump")) return run_dump();
   if (app.got_subcommand("migrate")) return run_migrate();
   if (app.got_subcommand("restore")) return run_restore();
+  if (app.got_subcommand("backup")) return run_backup();
   return 2;
 }

@@ -1,11 +1,14 @@
-// `litehouse restore [-o OUT] [--timestamp T] [--generation GEN] URL`: a database rebuilt from a
-// backup in Litestream 0.3's layout, ours or Litestream's (backup/restore.h). The flags are
-// `litestream restore`'s (with two dashes).
+// The backup tools: `litehouse restore [-o OUT] [-timestamp T] [-generation GEN] URL`, a database
+// rebuilt from a backup in Litestream 0.3's layout, ours or Litestream's (backup/restore.h), with
+// `litestream restore`'s flags (one dash or two); and `litehouse backup generations|snapshots|wal URL`,
+// what a backup holds, as `litestream generations|snapshots|wal` print it.
+#include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <iostream>
 #include <string>
 
+#include "backup/catalog.h"
 #include "backup/restore.h"
 #include "cli/commands.h"
 #include "common/log.h"
@@ -56,7 +59,66 @@ bool ParseRfc3339(const std::string& text, backup::WallClock::time_point* out) {
   return true;
 }
 
+// A time as Litestream prints it (RFC 3339, UTC, to the second).
+std::string Rfc3339(backup::WallClock::time_point t) {
+  const std::time_t secs = backup::WallClock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// The name Litestream gives a replica of this URL's kind.
+std::string ReplicaName(const std::string& url) { return url.rfind("s3://", 0) == 0 ? "s3" : "file"; }
+
 }  // namespace
+
+Run RegisterBackup(CLI::App& app) {
+  auto what = std::make_shared<std::string>();
+  auto url = std::make_shared<std::string>();
+  CLI::App* cmd = app.add_subcommand("backup", "What a backup in Litestream's format holds");
+  cmd->require_subcommand(1);
+  for (const char* name : {"generations", "snapshots", "wal"}) {
+    CLI::App* sub = cmd->add_subcommand(name, std::string("List the backup's ") + name);
+    sub->add_option("url", *url, "The backup: file:///path or s3://bucket/path")->required();
+    sub->callback([what, name] { *what = name; });
+  }
+  return [what, url] {
+    auto client = backup::OpenReplicaClient(*url);
+    if (!client.ok()) {
+      std::cerr << "error: " << client.status().message() << "\n";
+      return 2;
+    }
+    auto catalog = backup::ReadCatalog(**client);
+    if (!catalog.ok()) {
+      std::cerr << "error: " << catalog.status().message() << "\n";
+      return 1;
+    }
+    const std::string replica = ReplicaName(*url);
+    if (*what == "generations") {
+      std::printf("%-8s %-16s %-10s %-20s %-20s\n", "name", "generation", "lag", "start", "end");
+      for (const auto& g : *catalog) {
+        const auto lag = std::chrono::duration_cast<std::chrono::seconds>(backup::WallClock::now() - g.updated).count();
+        std::printf("%-8s %-16s %-10s %-20s %-20s\n", replica.c_str(), g.id.c_str(), (std::to_string(lag) + "s").c_str(),
+                    Rfc3339(g.created).c_str(), Rfc3339(g.updated).c_str());
+      }
+    } else if (*what == "snapshots") {
+      std::printf("%-8s %-16s %-8s %-10s %-20s\n", "replica", "generation", "index", "size", "created");
+      for (const auto& g : *catalog)
+        for (const auto& s : g.snapshots)
+          std::printf("%-8s %-16s %-8u %-10llu %-20s\n", replica.c_str(), g.id.c_str(), s.index,
+                      static_cast<unsigned long long>(s.size), Rfc3339(s.created).c_str());
+    } else {
+      std::printf("%-8s %-16s %-8s %-8s %-10s %-20s\n", "replica", "generation", "index", "offset", "size", "created");
+      for (const auto& g : *catalog)
+        for (const auto& s : g.segments)
+          std::printf("%-8s %-16s %-8u %-8llu %-10llu %-20s\n", replica.c_str(), g.id.c_str(), s.index,
+                      static_cast<unsigned long long>(s.offset), static_cast<unsigned long long>(s.size), Rfc3339(s.created).c_str());
+    }
+    return 0;
+  };
+}
 
 Run RegisterRestore(CLI::App& app) {
   auto flags = std::make_shared<RestoreFlags>();

@@ -11,6 +11,7 @@
 #include <map>
 #include <random>
 
+#include "common/file_io.h"
 #include "common/log.h"
 
 namespace litehouse::replication {
@@ -32,41 +33,6 @@ uint64_t GetLe(const char* p, int bytes) {
 }
 
 Status Errno(const std::string& what) { return Status::IoError(what + ": " + std::strerror(errno)); }
-
-bool WriteAll(int fd, const char* p, size_t n, off_t offset) {
-  while (n > 0) {
-    ssize_t put = ::pwrite(fd, p, n, offset);
-    if (put < 0 && errno == EINTR) continue;
-    if (put <= 0) return false;
-    p += put;
-    n -= static_cast<size_t>(put);
-    offset += put;
-  }
-  return true;
-}
-
-bool ReadAll(int fd, char* p, size_t n, off_t offset) {
-  while (n > 0) {
-    ssize_t got = ::pread(fd, p, n, offset);
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) {
-      if (got == 0) errno = EIO;
-      return false;
-    }
-    p += got;
-    n -= static_cast<size_t>(got);
-    offset += got;
-  }
-  return true;
-}
-
-void SyncDir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
-}
 
 bool Exists(const std::string& path) {
   struct stat st;
@@ -148,7 +114,7 @@ Result<std::unique_ptr<FrameLog>> FrameLog::Open(FrameLogOptions options) {
   int fd = ::open(sentinel.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return Errno("create " + sentinel);
   ::close(fd);
-  SyncDir(dir);
+  SyncDirectory(dir);
   log->live_started_ = log->clock_.Now();
   return log;
 }
@@ -161,7 +127,7 @@ Status FrameLog::OpenExisting(bool* usable) {
   seg->fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
   if (seg->fd < 0) return Errno("open " + path);
   char h[kHeaderBytes];
-  if (!ReadAll(seg->fd, h, sizeof h, 0)) return Status::OK();  // too short: start anew
+  if (!PreadFull(seg->fd, h, sizeof h, 0)) return Status::OK();  // too short: start anew
   if (GetLe(h, 8) != kMagic || GetLe(h + 48, 4) != kVersion || GetLe(h + 52, 4) != kLogPageSize) return Status::OK();
   log_id_ = GetUuid(h + 16);
   seg->start_frame_no = GetLe(h + 32, 8);
@@ -173,7 +139,7 @@ Status FrameLog::OpenExisting(bool* usable) {
   uint32_t size_after = 0;
   if (seg->frame_count > 0) {
     char fh[kLogFrameHeaderBytes];
-    if (!ReadAll(seg->fd, fh, sizeof fh, seg->OffsetOf(seg->start_frame_no + seg->frame_count - 1))) return Status::OK();
+    if (!PreadFull(seg->fd, fh, sizeof fh, seg->OffsetOf(seg->start_frame_no + seg->frame_count - 1))) return Status::OK();
     size_after = static_cast<uint32_t>(GetLe(fh + 20, 4));
     last_frame_no_ = seg->start_frame_no + seg->frame_count - 1;
   } else if (seg->start_frame_no > 0) {
@@ -186,7 +152,7 @@ Status FrameLog::OpenExisting(bool* usable) {
     int fd = ::open(snap.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return Status::OK();
     char sh[kSnapshotHeaderBytes];
-    bool ok = ReadAll(fd, sh, sizeof sh, 0);
+    bool ok = PreadFull(fd, sh, sizeof sh, 0);
     ::close(fd);
     if (!ok) return Status::OK();
     if (seg->frame_count == 0) size_after = static_cast<uint32_t>(GetLe(sh + 40, 4));
@@ -219,7 +185,7 @@ Status FrameLog::StartNewHistory() {
   if (::fstat(db, &st) != 0) return Errno("stat " + options_.db_path);
   if (st.st_size >= 100) {
     char hdr[100];
-    if (!ReadAll(db, hdr, sizeof hdr, 0)) return Errno("read " + options_.db_path);
+    if (!PreadFull(db, hdr, sizeof hdr, 0)) return Errno("read " + options_.db_path);
     uint32_t page_size = (static_cast<unsigned char>(hdr[16]) << 8) | static_cast<unsigned char>(hdr[17]);
     if (page_size == 1) page_size = 65536;
     if (page_size != kLogPageSize) {
@@ -253,7 +219,7 @@ Status FrameLog::StartNewHistory() {
   PutLe(h + 40, pages, 8);
   PutLe(h + 48, kVersion, 4);
   PutLe(h + 52, kLogPageSize, 4);
-  if (!WriteAll(seg->fd, h, sizeof h, 0)) return Errno("write " + tmp);
+  if (!PwriteFull(seg->fd, h, sizeof h, 0)) return Errno("write " + tmp);
   std::string chunk;
   constexpr uint64_t kPagesPerWrite = 256;
   for (uint64_t first = 0; first < pages; first += kPagesPerWrite) {
@@ -261,7 +227,7 @@ Status FrameLog::StartNewHistory() {
     chunk.assign(n * kLogFrameBytes, '\0');
     for (uint64_t i = 0; i < n; ++i) {
       char* f = chunk.data() + i * kLogFrameBytes;
-      if (!ReadAll(db, f + kLogFrameHeaderBytes, kLogPageSize, static_cast<off_t>((first + i) * kLogPageSize))) {
+      if (!PreadFull(db, f + kLogFrameHeaderBytes, kLogPageSize, static_cast<off_t>((first + i) * kLogPageSize))) {
         return Errno("read " + options_.db_path);
       }
       PutLe(f, first + i, 8);
@@ -269,14 +235,14 @@ Status FrameLog::StartNewHistory() {
       PutLe(f + 16, first + i + 1, 4);
       PutLe(f + 20, first + i + 1 == pages ? pages : 0, 4);
     }
-    if (!WriteAll(seg->fd, chunk.data(), chunk.size(), static_cast<off_t>(kHeaderBytes + first * kLogFrameBytes))) {
+    if (!PwriteFull(seg->fd, chunk.data(), chunk.size(), static_cast<off_t>(kHeaderBytes + first * kLogFrameBytes))) {
       return Errno("write " + tmp);
     }
   }
   if (::fsync(seg->fd) != 0) return Errno("sync " + tmp);
   seg->path = dir + "/wallog";
   if (::rename(tmp.c_str(), seg->path.c_str()) != 0) return Errno("rename " + tmp);
-  SyncDir(dir);
+  SyncDirectory(dir);
   seg->frame_count = pages;
   last_size_after_ = static_cast<uint32_t>(pages);
   last_frame_no_ = pages > 0 ? std::optional<uint64_t>(pages - 1) : std::nullopt;
@@ -294,10 +260,10 @@ FrameLog::~FrameLog() {
   frame_cv_.notify_all();
   char count[8];
   if (live_) PutLe(count, live_->frame_count, 8);
-  if (live_ && WriteAll(live_->fd, count, sizeof count, kFrameCountOffset) && ::fsync(live_->fd) == 0 && status_.ok()) {
+  if (live_ && PwriteFull(live_->fd, count, sizeof count, kFrameCountOffset) && ::fsync(live_->fd) == 0 && status_.ok()) {
     // Closed cleanly: the next start may continue this history.
     ::unlink((options_.dir + "/.sentinel").c_str());
-    SyncDir(options_.dir);
+    SyncDirectory(options_.dir);
   }
 }
 
@@ -372,7 +338,7 @@ Status FrameLog::Append(const CommittedTransaction& txn) {
   }
   // The header's frame_count is written at a clean close, not per commit: after an unclean stop the
   // log is not trusted anyway (the sentinel), and readers count in memory.
-  if (!WriteAll(seg->fd, buf.data(), buf.size(), seg->OffsetOf(next))) return Errno("append to " + seg->path);
+  if (!PwriteFull(seg->fd, buf.data(), buf.size(), seg->OffsetOf(next))) return Errno("append to " + seg->path);
   std::lock_guard<std::mutex> lock(mu_);
   seg->frame_count += pages.size();
   last_frame_no_ = next + pages.size() - 1;
@@ -397,7 +363,7 @@ ReadOutcome FrameLog::ReadFrames(uint64_t next, size_t max_frames, std::vector<L
   // Whole transactions: past max_frames, only up to the next commit frame.
   for (uint64_t f = next; f < end; ++f) {
     LogFrame frame(kLogFrameBytes, '\0');
-    if (!ReadAll(seg->fd, frame.data(), kLogFrameBytes, seg->OffsetOf(f))) {
+    if (!PreadFull(seg->fd, frame.data(), kLogFrameBytes, seg->OffsetOf(f))) {
       *error = Errno("read " + seg->path);
       out->clear();
       return ReadOutcome::kFrames;
@@ -427,7 +393,7 @@ ReadOutcome FrameLog::ReadSnapshot(uint64_t next, std::vector<LogFrame>* out, St
     ~Closer() { ::close(fd); }
   } closer{fd};
   char h[kSnapshotHeaderBytes];
-  if (!ReadAll(fd, h, sizeof h, 0)) {
+  if (!PreadFull(fd, h, sizeof h, 0)) {
     *error = Errno("read " + path);
     return ReadOutcome::kFrames;
   }
@@ -435,7 +401,7 @@ ReadOutcome FrameLog::ReadSnapshot(uint64_t next, std::vector<LogFrame>* out, St
   const uint32_t size_after = static_cast<uint32_t>(GetLe(h + 40, 4));
   for (uint64_t i = 0; i < count; ++i) {
     LogFrame frame(kLogFrameBytes, '\0');
-    if (!ReadAll(fd, frame.data(), kLogFrameBytes, static_cast<off_t>(kSnapshotHeaderBytes + i * kLogFrameBytes))) {
+    if (!PreadFull(fd, frame.data(), kLogFrameBytes, static_cast<off_t>(kSnapshotHeaderBytes + i * kLogFrameBytes))) {
       *error = Errno("read " + path);
       out->clear();
       return ReadOutcome::kFrames;
@@ -477,13 +443,13 @@ void FrameLog::Compact() {
   PutLe(h + 40, 0, 8);
   PutLe(h + 48, kVersion, 4);
   PutLe(h + 52, kLogPageSize, 4);
-  if (seg->fd < 0 || !WriteAll(seg->fd, h, sizeof h, 0) || ::rename(old->path.c_str(), retired.c_str()) != 0 ||
+  if (seg->fd < 0 || !PwriteFull(seg->fd, h, sizeof h, 0) || ::rename(old->path.c_str(), retired.c_str()) != 0 ||
       ::rename(tmp.c_str(), (dir + "/wallog").c_str()) != 0) {
     LH_LOG_ERROR("compacting the replication log failed, it goes on growing: {}", std::strerror(errno));
     ::unlink(tmp.c_str());
     return;
   }
-  SyncDir(dir);
+  SyncDirectory(dir);
   seg->path = dir + "/wallog";
   seg->start_frame_no = end + 1;
   old->path = retired;
@@ -511,17 +477,17 @@ void FrameLog::Compact() {
     bool ok = true;
     if (snap_fd >= 0) {
       char sh[kSnapshotHeaderBytes];
-      ok = ReadAll(snap_fd, sh, sizeof sh, 0);
+      ok = PreadFull(snap_fd, sh, sizeof sh, 0);
       const uint64_t count = ok ? GetLe(sh + 32, 8) : 0;
       for (uint64_t i = 0; ok && i < count; ++i) {
         off_t at = static_cast<off_t>(kSnapshotHeaderBytes + i * kLogFrameBytes);
-        ok = ReadAll(snap_fd, fh, sizeof fh, at);
+        ok = PreadFull(snap_fd, fh, sizeof fh, at);
         if (ok) latest[static_cast<uint32_t>(GetLe(fh + 16, 4))] = {GetLe(fh, 8), Source{snap_fd, at}};
       }
     }
     for (uint64_t i = 0; ok && i < old->frame_count; ++i) {
       off_t at = old->OffsetOf(old->start_frame_no + i);
-      ok = ReadAll(old->fd, fh, sizeof fh, at);
+      ok = PreadFull(old->fd, fh, sizeof fh, at);
       if (ok) latest[static_cast<uint32_t>(GetLe(fh + 16, 4))] = {GetLe(fh, 8), Source{old->fd, at}};
     }
     std::vector<std::pair<uint64_t, Source>> order;
@@ -539,19 +505,19 @@ void FrameLog::Compact() {
       PutLe(sh + 24, end, 8);
       PutLe(sh + 32, order.size(), 8);
       PutLe(sh + 40, size_after, 4);
-      ok = WriteAll(out, sh, sizeof sh, 0);
+      ok = PwriteFull(out, sh, sizeof sh, 0);
       std::string frame(kLogFrameBytes, '\0');
       for (size_t i = 0; ok && i < order.size(); ++i) {
-        ok = ReadAll(order[i].second.fd, frame.data(), kLogFrameBytes, order[i].second.offset);
+        ok = PreadFull(order[i].second.fd, frame.data(), kLogFrameBytes, order[i].second.offset);
         PutLe(frame.data() + 20, 0, 4);
-        ok = ok && WriteAll(out, frame.data(), kLogFrameBytes, static_cast<off_t>(kSnapshotHeaderBytes + i * kLogFrameBytes));
+        ok = ok && PwriteFull(out, frame.data(), kLogFrameBytes, static_cast<off_t>(kSnapshotHeaderBytes + i * kLogFrameBytes));
       }
       ok = ok && ::fsync(out) == 0;
       ::close(out);
       ok = ok && ::rename(snap_tmp.c_str(), name.c_str()) == 0;
     }
     if (snap_fd >= 0) ::close(snap_fd);
-    SyncDir(options_.dir + "/snapshots");
+    SyncDirectory(options_.dir + "/snapshots");
     std::lock_guard<std::mutex> lock(mu_);
     compacting_ = false;
     if (!ok) {

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/file_io.h"
 #include "common/log.h"
 
 namespace litehouse::replication {
@@ -18,22 +19,6 @@ constexpr size_t kFrameHeaderBytes = 24;
 uint32_t Be32(const char* p) {
   const auto* u = reinterpret_cast<const unsigned char*>(p);
   return (uint32_t{u[0]} << 24) | (uint32_t{u[1]} << 16) | (uint32_t{u[2]} << 8) | uint32_t{u[3]};
-}
-
-// Reads exactly `n` bytes at `offset`; false (errno set) on a short read or an error.
-bool ReadAt(int fd, char* out, size_t n, off_t offset) {
-  while (n > 0) {
-    ssize_t got = ::pread(fd, out, n, offset);
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) {
-      if (got == 0) errno = EIO;
-      return false;
-    }
-    out += got;
-    n -= static_cast<size_t>(got);
-    offset += got;
-  }
-  return true;
 }
 
 }  // namespace
@@ -79,7 +64,7 @@ Status WalCapture::ReadHeader() {
   fd_ = ::open(wal_path_.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd_ < 0) return Status::IoError("open " + wal_path_ + ": " + std::strerror(errno));
   header_.resize(kWalHeaderBytes);
-  if (!ReadAt(fd_, header_.data(), kWalHeaderBytes, 0)) return Status::IoError("read the WAL header: " + std::string(std::strerror(errno)));
+  if (!PreadFull(fd_, header_.data(), kWalHeaderBytes, 0)) return Status::IoError("read the WAL header: " + std::string(std::strerror(errno)));
   const uint32_t magic = Be32(header_.data());
   if (magic != 0x377f0682 && magic != 0x377f0683) return Status::Corruption("the WAL header has no WAL magic");
   page_size_ = Be32(header_.data() + 8);
@@ -108,7 +93,7 @@ Status WalCapture::Capture(int wal_frames) {
     const size_t frame_bytes = kFrameHeaderBytes + page_size_;
     const size_t count = last - next_frame_ + 1;
     buf_.resize(count * frame_bytes);
-    const bool read = ReadAt(fd_, buf_.data(), buf_.size(), static_cast<off_t>(kWalHeaderBytes + (next_frame_ - 1) * frame_bytes));
+    const bool read = PreadFull(fd_, buf_.data(), buf_.size(), static_cast<off_t>(kWalHeaderBytes + (next_frame_ - 1) * frame_bytes));
     // Frames of another WAL than the one we read last (a restart, or a new file): start over from
     // its header.
     const bool ours = read && (count == 0 || (Be32(buf_.data() + 8) == salt1_ && Be32(buf_.data() + 12) == salt2_));

@@ -40,7 +40,8 @@ const walFiles = (replica) => {
 const restoreBoth = (url, extra = []) => {
   const dir = tempDir("litehouse-restored-");
   const ours = join(dir, "ours.db"), theirs = join(dir, "theirs.db");
-  const a = run(BIN, ["restore", "-o", ours, ...extra.flatMap((x) => (x.startsWith("-") ? [`-${x}`] : [x])), url]);
+  // The same arguments for both: ours takes Litestream's Go-style single-dash flags.
+  const a = run(BIN, ["restore", "-o", ours, ...extra, url]);
   assert.equal(a.status, 0, `litehouse restore: ${a.stderr}`);
   const b = run(LITESTREAM, ["restore", "-o", theirs, ...extra, url]);
   assert.equal(b.status, 0, `litestream restore: ${b.stderr}`);
@@ -74,6 +75,18 @@ test("our backup restores with litestream restore and litehouse restore, across 
   assert.equal(ours, primary);
   assert.equal(theirs, primary);
   assert.equal(sqlite(oursPath, "PRAGMA integrity_check"), "ok");
+  // `litehouse backup generations|snapshots|wal` lists what `litestream generations|snapshots|wal` do.
+  const rows = (cmd, args, columns) => {
+    const r = run(cmd, args);
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout.trim().split("\n").slice(1).map((line) => columns.map((i) => line.trim().split(/\s+/)[i]).join(" ")).sort();
+  };
+  const url = `file://${replica}`;
+  assert.deepEqual(rows(BIN, ["backup", "generations", url], [1]), rows(LITESTREAM, ["generations", url], [1]));
+  assert.deepEqual(rows(BIN, ["backup", "snapshots", url], [1, 2, 3]), rows(LITESTREAM, ["snapshots", url], [1, 2, 3]));
+  const ourWal = rows(BIN, ["backup", "wal", url], [1, 2, 3, 4]);
+  assert.deepEqual(ourWal, rows(LITESTREAM, ["wal", url], [1, 2, 3, 4]));
+  assert.equal(ourWal.length, walFiles(replica).length);
   rmSync(server.dir, { recursive: true, force: true });
 });
 
@@ -184,7 +197,7 @@ test("refusals: an existing output, an empty or missing backup, a bad URL or tim
   r = run(BIN, ["restore", "-o", existing, `file://${replica}`]);
   assert.equal(r.status, 1);
   assert.match(r.stderr, /already exists/);
-  r = run(BIN, ["restore", "--if-db-not-exists", "-o", existing, `file://${replica}`]);
+  r = run(BIN, ["restore", "-if-db-not-exists", "-o", existing, `file://${replica}`]);
   assert.equal(r.status, 0);
   assert.equal(sqlite(existing, "SELECT name FROM sqlite_master"), "keep", "untouched");
   unlinkSync(join(replica, "generations", gen, "wal", segs[1]));

@@ -1,0 +1,42 @@
+#include "backup/catalog.h"
+
+#include <algorithm>
+#include <map>
+#include <regex>
+
+namespace litehouse::backup {
+
+Result<std::vector<GenerationInfo>> ReadCatalog(ReplicaClient& client) {
+  auto listed = client.List("generations");
+  if (!listed.ok()) return listed.status();
+  static const std::regex kSnapshot(R"(^generations/([0-9a-f]{16})/snapshots/([0-9a-f]{8})\.snapshot\.lz4$)");
+  static const std::regex kSegment(R"(^generations/([0-9a-f]{16})/wal/([0-9a-f]{8})_([0-9a-f]{8})\.wal\.lz4$)");
+  std::map<std::string, GenerationInfo> by_id;
+  for (const ObjectInfo& o : *listed) {
+    std::smatch m;
+    GenerationInfo* g = nullptr;
+    if (std::regex_match(o.key, m, kSnapshot)) {
+      g = &by_id[m[1]];
+      g->snapshots.push_back({static_cast<uint32_t>(std::stoul(m[2], nullptr, 16)), o.size, o.modified, o.key});
+    } else if (std::regex_match(o.key, m, kSegment)) {
+      g = &by_id[m[1]];
+      g->segments.push_back({static_cast<uint32_t>(std::stoul(m[2], nullptr, 16)), std::stoull(m[3], nullptr, 16), o.size, o.modified, o.key});
+    } else {
+      continue;
+    }
+    const bool first = g->id.empty();
+    g->id = m[1];
+    g->created = first ? o.modified : std::min(g->created, o.modified);
+    g->updated = first ? o.modified : std::max(g->updated, o.modified);
+  }
+  std::vector<GenerationInfo> out;
+  for (auto& [id, g] : by_id) {
+    std::sort(g.snapshots.begin(), g.snapshots.end(), [](const auto& a, const auto& b) { return a.index < b.index; });
+    std::sort(g.segments.begin(), g.segments.end(),
+              [](const auto& a, const auto& b) { return a.index != b.index ? a.index < b.index : a.offset < b.offset; });
+    out.push_back(std::move(g));
+  }
+  return out;
+}
+
+}  // namespace litehouse::backup
