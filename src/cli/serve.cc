@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "engine/database.h"
 #include "backup/backup.h"
+#include "backup/restore.h"
 #include "replication/frame_log.h"
 #include "replication/service.h"
 #include "replication/wal_capture.h"
@@ -355,6 +356,21 @@ Run RegisterServe(CLI::App& app) {
         return 2;
       }
       backup_client = std::move(client).value();
+      // Boot from the backup (the seed's replica boot): a data directory without a database is
+      // restored from the backup's latest state before anything is served. An existing database is
+      // never overwritten; its backup goes on in a new generation.
+      if (!std::filesystem::exists(db_opts.path, ec)) {
+        auto restored = backup::Restore(*backup_client, backup::RestoreOptions{db_opts.path, std::nullopt, ""});
+        if (restored.ok()) {
+          LH_LOG_INFO("restored {} from the backup (generation {}, snapshot {}, {} WAL segments)", db_opts.path,
+                      restored->generation, restored->snapshot_index, restored->segments);
+        } else if (restored.status().code() == StatusCode::kNotFound) {
+          LH_LOG_INFO("the backup at {} holds nothing yet: starting with an empty database", flags->backup_url);
+        } else {
+          LH_LOG_ERROR("cannot restore {} from the backup: {}", db_opts.path, restored.status().ToString());
+          return 1;
+        }
+      }
     }
     // The replication log and the backup (replication/DESIGN.md, backup/backup.h): every commit's
     // pages, captured from the WAL while the write lock is held. Declared before the database, so

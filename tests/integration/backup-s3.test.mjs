@@ -24,11 +24,15 @@ const tempDir = (prefix = "litehouse-s3-") => {
   tempDirs.push(d);
   return d;
 };
-let s3, endpoint;
+let s3, endpoint, s3port, s3dir;
+const startS3 = async (port = 0) => {
+  s3 = new S3rver({ port, address: "127.0.0.1", silent: true, directory: s3dir, configureBuckets: [{ name: "backups" }] });
+  ({ port: s3port } = await s3.run());
+  endpoint = `127.0.0.1:${s3port}`;
+};
 before(async () => {
-  s3 = new S3rver({ port: 0, address: "127.0.0.1", silent: true, directory: tempDir("litehouse-s3rver-"), configureBuckets: [{ name: "backups" }] });
-  const { port } = await s3.run();
-  endpoint = `127.0.0.1:${port}`;
+  s3dir = tempDir("litehouse-s3rver-");
+  await startS3();
 });
 after(async () => {
   await s3?.close();
@@ -121,5 +125,30 @@ test("S3 refusals: no credentials, an unknown key, no such bucket", async () => 
   // A server whose backup cannot start says why and exits 1, before serving.
   const serve = await run(BIN, ["serve", "--db-path", tempDir(), "--http-listen-addr", "127.0.0.1:0", "--backup-url", `s3://no-such-bucket/x?endpoint=${endpoint}`], KEYS);
   assert.equal(serve.status, 1);
-  assert.match(serve.stderr, /the backup could not start.*HTTP 404/);
+  assert.match(serve.stderr, /cannot restore .* from the backup: .*HTTP 404.*NoSuchBucket/s);
+});
+
+test("S3 down, then back: the backlog is shipped in order and nothing is lost", async () => {
+  const url = `s3://backups/outage/app?endpoint=${endpoint}`;
+  const server = await startServer({ args: ["--backup-url", url, "--backup-interval", "50ms"], env: KEYS });
+  const client = createClient({ url: server.url });
+  try {
+    await client.execute("CREATE TABLE t(x INTEGER, y BLOB)");
+    await client.execute("INSERT INTO t VALUES (1, x'01')");
+    await s3.close();
+    // Commits go on while the store is down; the server says its uploads fail and keeps them.
+    for (let i = 2; i <= 50; i++) await client.execute({ sql: "INSERT INTO t VALUES (?, randomblob(100))", args: [i] });
+    const deadline = Date.now() + 20_000;
+    while (!/backup upload of .* failed, retrying/.test(server.stderr) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.match(server.stderr, /backup upload of .* failed, retrying/);
+    await startS3(s3port);
+    for (let i = 51; i <= 60; i++) await client.execute({ sql: "INSERT INTO t VALUES (?, randomblob(100))", args: [i] });
+  } finally {
+    client.close();
+  }
+  assert.equal(await server.stop({ keepDir: true }), 0);
+  const primary = sqlite(join(server.dir, "dbs", "default", "data"), STATE);
+  assert.match(primary, /^60:1830:/);
+  assert.equal(await restore(url), primary);
+  rmSync(server.dir, { recursive: true, force: true });
 });

@@ -206,3 +206,43 @@ test("refusals: an existing output, an empty or missing backup, a bad URL or tim
   assert.match(r.stderr, /a segment is missing/);
   assert.ok(!existsSync(out) && !existsSync(out + ".tmp"), "nothing half-restored is left");
 });
+
+test("boot from backup: a server on an empty data directory restores the backup before it serves; an existing database is kept", async () => {
+  const replica = tempDir();
+  const url = `file://${replica}`;
+  const first = await startServer({ args: ["--backup-url", url, "--backup-interval", "50ms"] });
+  let client = createClient({ url: first.url });
+  try {
+    await insert(client, 300, 200);
+  } finally {
+    client.close();
+  }
+  assert.equal(await first.stop({ keepDir: true }), 0);
+  const expected = sqlite(join(first.dir, "dbs", "default", "data"), STATE);
+
+  // A new machine: an empty volume, the same backup.
+  const second = await startServer({ args: ["--backup-url", url] });
+  client = createClient({ url: second.url });
+  try {
+    const rs = await client.execute("SELECT count(*) AS n FROM t");
+    assert.equal(Number(rs.rows[0].n), 300);
+    assert.match(second.stderr, /restored .* from the backup/);
+  } finally {
+    client.close();
+  }
+  assert.equal(await second.stop({ keepDir: true }), 0);
+  assert.equal(sqlite(join(second.dir, "dbs", "default", "data"), STATE), expected);
+
+  // A restart on a volume that has its database: nothing is restored over it.
+  const third = await startServer({ dbPath: first.dir, args: ["--backup-url", url] });
+  client = createClient({ url: third.url });
+  try {
+    await client.execute("DELETE FROM t WHERE x > 100");
+    assert.equal(Number((await client.execute("SELECT count(*) AS n FROM t")).rows[0].n), 100);
+  } finally {
+    client.close();
+  }
+  assert.equal(await third.stop(), 0);
+  assert.doesNotMatch(third.stderr, /restored .* from the backup/);
+  rmSync(second.dir, { recursive: true, force: true });
+});
