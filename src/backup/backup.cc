@@ -62,6 +62,7 @@ Status Backup::Start() {
 void Backup::OnTransaction(const replication::CommittedTransaction& txn) {
   const WallClock::time_point now = WallClock::now();
   std::lock_guard<std::mutex> lock(mu_);
+  if (!lost_.ok()) return;
   if (txn.wal_restarted) {
     // A new WAL: the next index, from its header.
     ++index_;
@@ -80,6 +81,12 @@ void Backup::OnTransaction(const replication::CommittedTransaction& txn) {
   Segment& seg = pending_.back();
   seg.bytes.append(txn.frames);
   seg.last_commit = now;
+}
+
+void Backup::OnCaptureLost(const Status& why) {
+  std::lock_guard<std::mutex> lock(mu_);
+  lost_ = Status::IoError("the commit capture failed, the backup misses transactions from here on: " + why.message());
+  LH_LOG_ERROR("{}", lost_.ToString());
 }
 
 Status Backup::Sync() {
@@ -125,7 +132,7 @@ Status Backup::Stop() {
 
 Status Backup::status() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return status_;
+  return lost_.ok() ? status_ : lost_;
 }
 
 size_t Backup::pending() const {

@@ -50,6 +50,9 @@ class Backup : public replication::TransactionSink {
   // the interval is 0: the caller calls Sync). The database's WAL must be empty.
   Status Start();
   void OnTransaction(const replication::CommittedTransaction& txn) override;
+  // The backup misses transactions from now on: its status says so until the server restarts (a
+  // new generation), and nothing more is shipped into this one.
+  void OnCaptureLost(const Status& why) override;
   // Uploads the pending segments now; the first failure stops it (they stay pending).
   Status Sync();
   // Stops the thread and uploads what is pending.
@@ -79,6 +82,7 @@ class Backup : public replication::TransactionSink {
   bool open_segment_ = false;    // the last pending segment may take more commits
   std::mutex sync_mu_;           // one Sync at a time
   Status status_;
+  Status lost_;  // set once by OnCaptureLost: sticky
   bool stopping_ = false;
   std::thread shipper_;
 };

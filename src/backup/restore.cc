@@ -24,7 +24,7 @@ Status WriteFile(const std::string& path, std::string_view data) {
 
 // Checkpoints `wal` (the WAL of `db`) into `db` with SQLite itself: only committed transactions whose
 // frames check out are applied.
-Status ApplyWal(const std::string& db, const std::string& wal_bytes) {
+Status ApplyWal(const std::string& db, const std::string& wal_bytes, const std::string& what) {
   if (Status s = WriteFile(db + "-wal", wal_bytes); !s.ok()) return s;
   sqlite3* conn = nullptr;
   int rc = sqlite3_open_v2(db.c_str(), &conn, SQLITE_OPEN_READWRITE, nullptr);
@@ -33,13 +33,24 @@ Status ApplyWal(const std::string& db, const std::string& wal_bytes) {
     // A first read makes the connection see the WAL (and recover its index from it); a checkpoint
     // before that would find nothing to copy.
     rc = sqlite3_exec(conn, "PRAGMA schema_version", nullptr, nullptr, nullptr);
+    // SQLite keeps, of a WAL, only the frames up to the last commit whose checksums chain: a PASSIVE
+    // checkpoint says how many that is. Every frame of a backup's WAL must count, or part of it
+    // would be dropped without a word (a corrupt segment).
     int log = -1, done = -1;
-    if (rc == SQLITE_OK) rc = sqlite3_wal_checkpoint_v2(conn, nullptr, SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
+    if (rc == SQLITE_OK) rc = sqlite3_wal_checkpoint_v2(conn, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+    const uint32_t page_size = wal_bytes.size() >= 32 ? (static_cast<uint32_t>(static_cast<unsigned char>(wal_bytes[8])) << 24) |
+                                                            (static_cast<uint32_t>(static_cast<unsigned char>(wal_bytes[9])) << 16) |
+                                                            (static_cast<uint32_t>(static_cast<unsigned char>(wal_bytes[10])) << 8) |
+                                                            static_cast<uint32_t>(static_cast<unsigned char>(wal_bytes[11]))
+                                                      : 0;
+    const uint64_t frames = page_size > 0 ? (wal_bytes.size() - 32) / (24 + uint64_t{page_size}) : 0;
     if (rc != SQLITE_OK) {
-      result = Status::Corruption(std::string("applying a WAL failed: ") + sqlite3_errmsg(conn));
-    } else if (log != 0 || done != 0) {
-      // TRUNCATE leaves the WAL empty: both counts are 0 once everything was copied.
-      result = Status::Corruption("applying a WAL left " + std::to_string(log) + " frames uncopied");
+      result = Status::Corruption(std::string("applying ") + what + " failed: " + sqlite3_errmsg(conn));
+    } else if (static_cast<uint64_t>(log) != frames || done != log) {
+      result = Status::Corruption(std::string(what) + " holds " + std::to_string(frames) + " frames, but only " + std::to_string(log) +
+                                  " of them are valid (a segment is corrupt)");
+    } else if (sqlite3_wal_checkpoint_v2(conn, nullptr, SQLITE_CHECKPOINT_TRUNCATE, &log, &done) != SQLITE_OK) {
+      result = Status::Corruption(std::string("applying ") + what + " failed: " + sqlite3_errmsg(conn));
     }
   } else {
     result = Status::IoError(std::string("open ") + db + ": " + sqlite3_errstr(rc));
@@ -117,7 +128,9 @@ Result<RestoreResult> Restore(ReplicaClient& client, const RestoreOptions& optio
       wal += *plain;
       ++result.segments;
     }
-    if (Status s = ApplyWal(tmp, wal); !s.ok()) return fail(s);
+    char index_name[16];
+    std::snprintf(index_name, sizeof index_name, "%08x", index);
+    if (Status s = ApplyWal(tmp, wal, "WAL index " + std::string(index_name) + " of generation " + chosen_id); !s.ok()) return fail(s);
     ++expected_index;
   }
   if (std::rename(tmp.c_str(), options.output.c_str()) != 0) return fail(Status::IoError("rename " + tmp));

@@ -9,6 +9,7 @@
 #include <openssl/ssl.h>
 
 #include <boost/asio.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -151,43 +152,64 @@ class S3ReplicaClient : public ReplicaClient {
     req.set(http::field::authorization, SignV4(sign));
     req.body().assign(body);
     req.prepare_payload();
-    try {
-      return tls_ ? Exchange<true>(req) : Exchange<false>(req);
-    } catch (const std::exception& e) {
-      return Status::IoError(std::string("S3 request to ") + host_ + ":" + port_ + " failed: " + e.what());
-    }
+    if (tls_) return Exchange<true>(req);
+    return Exchange<false>(req);
   }
 
+  // One request on a new connection. Every step (connect, handshake, write, read) has the deadline
+  // kTimeout: the operations are asynchronous on a private io_context, since a blocking socket call
+  // would ignore Beast's timer and hang on a store that silently drops packets.
   template <bool kTls>
   Result<Response> Exchange(http::request<http::string_body>& req) const {
+    constexpr auto kTimeout = std::chrono::seconds(30);
     asio::io_context io;
-    asio::ip::tcp::resolver resolver(io);
-    auto endpoints = resolver.resolve(path_style_ ? host_ : bucket_ + "." + host_, port_);
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(boost::none);
-    beast::flat_buffer buffer;
-    if constexpr (kTls) {
-      asio::ssl::context tls_ctx(asio::ssl::context::tls_client);
-      tls_ctx.set_default_verify_paths();
-      tls_ctx.set_verify_mode(asio::ssl::verify_peer);
-      beast::ssl_stream<beast::tcp_stream> stream(io, tls_ctx);
-      const std::string name = path_style_ ? host_ : bucket_ + "." + host_;
-      SSL_set_tlsext_host_name(stream.native_handle(), name.c_str());
-      stream.set_verify_callback(asio::ssl::host_name_verification(name));
-      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(60));
-      beast::get_lowest_layer(stream).connect(endpoints);
-      stream.handshake(asio::ssl::stream_base::client);
-      http::write(stream, req);
-      http::read(stream, buffer, parser);
-    } else {
-      beast::tcp_stream stream(io);
-      stream.expires_after(std::chrono::seconds(60));
-      stream.connect(endpoints);
-      http::write(stream, req);
-      http::read(stream, buffer, parser);
-    }
-    auto res = parser.release();
-    return Response{res.result_int(), std::move(res.body())};
+    Result<Response> out = Status::IoError("S3: no answer");
+    const std::string name = path_style_ ? host_ : bucket_ + "." + host_;
+    asio::ssl::context tls_ctx(asio::ssl::context::tls_client);
+    // A named lambda: it must outlive the coroutine it starts (its captures live in it).
+    auto exchange = [&]() -> asio::awaitable<void> {
+      auto ex = co_await asio::this_coro::executor;
+      asio::ip::tcp::resolver resolver(ex);
+      auto endpoints = co_await resolver.async_resolve(name, port_, asio::use_awaitable);
+      http::response_parser<http::string_body> parser;
+      parser.body_limit(boost::none);
+      beast::flat_buffer buffer;
+      if constexpr (kTls) {
+        tls_ctx.set_default_verify_paths();
+        tls_ctx.set_verify_mode(asio::ssl::verify_peer);
+        beast::ssl_stream<beast::tcp_stream> stream(ex, tls_ctx);
+        SSL_set_tlsext_host_name(stream.native_handle(), name.c_str());
+        stream.set_verify_callback(asio::ssl::host_name_verification(name));
+        beast::get_lowest_layer(stream).expires_after(kTimeout);
+        co_await beast::get_lowest_layer(stream).async_connect(endpoints, asio::use_awaitable);
+        beast::get_lowest_layer(stream).expires_after(kTimeout);
+        co_await stream.async_handshake(asio::ssl::stream_base::client, asio::use_awaitable);
+        beast::get_lowest_layer(stream).expires_after(kTimeout);
+        co_await http::async_write(stream, req, asio::use_awaitable);
+        beast::get_lowest_layer(stream).expires_after(kTimeout);
+        co_await http::async_read(stream, buffer, parser, asio::use_awaitable);
+      } else {
+        beast::tcp_stream stream(ex);
+        stream.expires_after(kTimeout);
+        co_await stream.async_connect(endpoints, asio::use_awaitable);
+        stream.expires_after(kTimeout);
+        co_await http::async_write(stream, req, asio::use_awaitable);
+        stream.expires_after(kTimeout);
+        co_await http::async_read(stream, buffer, parser, asio::use_awaitable);
+      }
+      auto res = parser.release();
+      out = Response{res.result_int(), std::move(res.body())};
+    };
+    asio::co_spawn(io, exchange(), [&](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& err) {
+        out = Status::IoError(std::string("S3 request to ") + host_ + ":" + port_ + " failed: " + err.what());
+      }
+    });
+    io.run();
+    return out;
   }
 
   std::string url_;

@@ -4,7 +4,6 @@
 #include <malloc.h>
 
 #include <algorithm>
-#include <cctype>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -31,10 +30,13 @@ int main(int argc, char** argv) {
   // CLI11 declares long options with two dashes only, so they are rewritten before parsing.
   std::vector<std::string> args(argv + 1, argv + argc);
   if (!args.empty() && args[0] == "restore") {
-    for (std::string& a : args)
-      if (a.size() > 2 && a[0] == '-' && a[1] != '-' && std::isalpha(static_cast<unsigned char>(a[1])) && std::isalpha(static_cast<unsigned char>(a[2]))) {
-        a.insert(0, "-");
-      }
+    static const std::vector<std::string> kGoFlags = {"-timestamp", "-generation", "-if-db-not-exists", "-if-replica-exists",
+                                                      "-output", "-config", "-index", "-parallelism", "-replica"};
+    for (std::string& a : args) {
+      if (a == "--") break;
+      const std::string name = a.substr(0, a.find('='));
+      if (std::find(kGoFlags.begin(), kGoFlags.end(), name) != kGoFlags.end()) a.insert(0, "-");
+    }
   }
   std::reverse(args.begin(), args.end());  // CLI11 takes them last first
   try {

@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -15,6 +16,7 @@
 #include "common/log.h"
 #include "engine/database.h"
 #include "backup/backup.h"
+#include "backup/catalog.h"
 #include "backup/restore.h"
 #include "replication/frame_log.h"
 #include "replication/service.h"
@@ -35,7 +37,7 @@ std::optional<std::chrono::milliseconds> ParseInterval(const std::string& text) 
   }
   const std::string unit = text.substr(end);
   double ms = unit == "ms" ? value : unit == "s" ? value * 1e3 : unit == "m" ? value * 60e3 : unit == "h" ? value * 3600e3 : -1;
-  if (ms < 0 || !(value >= 0)) return std::nullopt;
+  if (ms < 0 || !(value >= 0) || !std::isfinite(ms) || ms > 1e12) return std::nullopt;
   return std::chrono::milliseconds(static_cast<int64_t>(ms));
 }
 
@@ -360,15 +362,24 @@ Run RegisterServe(CLI::App& app) {
       // restored from the backup's latest state before anything is served. An existing database is
       // never overwritten; its backup goes on in a new generation.
       if (!std::filesystem::exists(db_opts.path, ec)) {
-        auto restored = backup::Restore(*backup_client, backup::RestoreOptions{db_opts.path, std::nullopt, ""});
-        if (restored.ok()) {
-          LH_LOG_INFO("restored {} from the backup (generation {}, snapshot {}, {} WAL segments)", db_opts.path,
-                      restored->generation, restored->snapshot_index, restored->segments);
-        } else if (restored.status().code() == StatusCode::kNotFound) {
+        // Only a backup that holds no generation at all means "start empty"; any other failure
+        // (a snapshot missing, a segment gone) stops the server rather than serve an empty database
+        // that a new generation would then make the latest.
+        auto catalog = backup::ReadCatalog(*backup_client);
+        if (!catalog.ok()) {
+          LH_LOG_ERROR("cannot read the backup at {}: {}", flags->backup_url, catalog.status().ToString());
+          return 1;
+        }
+        if (catalog->empty()) {
           LH_LOG_INFO("the backup at {} holds nothing yet: starting with an empty database", flags->backup_url);
         } else {
-          LH_LOG_ERROR("cannot restore {} from the backup: {}", db_opts.path, restored.status().ToString());
-          return 1;
+          auto restored = backup::Restore(*backup_client, backup::RestoreOptions{db_opts.path, std::nullopt, ""});
+          if (!restored.ok()) {
+            LH_LOG_ERROR("cannot restore {} from the backup: {}", db_opts.path, restored.status().ToString());
+            return 1;
+          }
+          LH_LOG_INFO("restored {} from the backup (generation {}, snapshot {}, {} WAL segments)", db_opts.path,
+                      restored->generation, restored->snapshot_index, restored->segments);
         }
       }
     }

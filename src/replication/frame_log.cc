@@ -310,6 +310,12 @@ void FrameLog::OnTransaction(const CommittedTransaction& txn) {
   if (due) Compact();
 }
 
+void FrameLog::OnCaptureLost(const Status& why) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (status_.ok()) status_ = Status::IoError("the commit capture failed, the log misses transactions: " + why.message());
+  frame_cv_.notify_all();
+}
+
 Status FrameLog::Append(const CommittedTransaction& txn) {
   if (txn.page_size != kLogPageSize) {
     return Status::InvalidArgument("a transaction wrote pages of " + std::to_string(txn.page_size) + " bytes; the log holds 4096");

@@ -105,6 +105,9 @@ class FrameLog : public TransactionSink {
   bool WaitForFrame(std::optional<uint64_t> after, std::chrono::steady_clock::time_point deadline) const;
 
   void OnTransaction(const CommittedTransaction& txn) override;
+  // The log stops here: replicas are refused, and the sentinel stays so the next start begins a new
+  // history.
+  void OnCaptureLost(const Status& why) override;
 
   // Waits for a compaction in progress (tests).
   void WaitForCompaction();

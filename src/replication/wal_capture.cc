@@ -54,8 +54,13 @@ void WalCapture::OnCommit(sqlite3*, int wal_frames) {
   Status s = Capture(wal_frames);
   if (!s.ok()) {
     LH_LOG_ERROR("capturing a commit failed, capture stops: {}", s.ToString());
-    std::lock_guard<std::mutex> lock(mu_);
-    status_ = s;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      status_ = s;
+    }
+    // Never silently: the log refuses replicas and starts a new history at the next start, the
+    // backup reports the failure.
+    for (TransactionSink* sink : sinks_) sink->OnCaptureLost(s);
   }
 }
 

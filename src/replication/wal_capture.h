@@ -60,6 +60,9 @@ class TransactionSink {
  public:
   virtual ~TransactionSink() = default;
   virtual void OnTransaction(const CommittedTransaction& txn) = 0;
+  // The capture failed and stops: no further transaction will be handed on, so whatever the sink
+  // keeps has lost continuity from now on (called once, under the write lock).
+  virtual void OnCaptureLost(const Status& why) = 0;
 };
 
 class WalCapture : public engine::CommitObserver {

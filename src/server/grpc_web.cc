@@ -97,8 +97,12 @@ asio::awaitable<RpcReply> CallProxy(ServerContext& ctx, std::string_view method,
     auto client_id = proxy::ParseDisconnect(message);
     if (!client_id.ok()) co_return RpcReply{GrpcCode::kInvalidArgument, client_id.status().message(), {}};
     if (auto entry = ctx.proxy_clients.Take(*client_id)) {
-      StreamRegistry::TakeError why;
-      if (auto s = ctx.streams.Take(entry->baton, caller.principal, &why)) DisposeOne(ctx, std::move(s), "disconnected");
+      StreamRegistry::TakeError why = StreamRegistry::TakeError::kNone;
+      if (auto s = ctx.streams.Take(entry->baton, caller.principal, &why)) {
+        DisposeOne(ctx, std::move(s), "disconnected");
+      } else if (why == StreamRegistry::TakeError::kForeign) {
+        ctx.proxy_clients.Put(*client_id, std::move(*entry));  // another token's client: left as it was
+      }
     }
     co_return RpcReply{GrpcCode::kOk, "", {proxy::EncodeAck()}};
   }

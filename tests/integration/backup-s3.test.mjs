@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import net from "node:net";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import S3rver from "s3rver";
@@ -125,7 +126,7 @@ test("S3 refusals: no credentials, an unknown key, no such bucket", async () => 
   // A server whose backup cannot start says why and exits 1, before serving.
   const serve = await run(BIN, ["serve", "--db-path", tempDir(), "--http-listen-addr", "127.0.0.1:0", "--backup-url", `s3://no-such-bucket/x?endpoint=${endpoint}`], KEYS);
   assert.equal(serve.status, 1);
-  assert.match(serve.stderr, /cannot restore .* from the backup: .*HTTP 404.*NoSuchBucket/s);
+  assert.match(serve.stderr, /cannot read the backup at s3:\/\/no-such-bucket.*HTTP 404.*NoSuchBucket/s);
 });
 
 test("S3 down, then back: the backlog is shipped in order and nothing is lost", async () => {
@@ -151,4 +152,16 @@ test("S3 down, then back: the backlog is shipped in order and nothing is lost", 
   assert.match(primary, /^60:1830:/);
   assert.equal(await restore(url), primary);
   rmSync(server.dir, { recursive: true, force: true });
+});
+
+test("a store that accepts and never answers is a timeout, not a hang", async () => {
+  const silent = net.createServer(() => {}); // accepts, reads nothing, answers nothing
+  await new Promise((r) => silent.listen(0, "127.0.0.1", r));
+  try {
+    const r = await run(BIN, ["restore", "-o", join(tempDir(), "x.db"), `s3://backups/x?endpoint=127.0.0.1:${silent.address().port}`], KEYS);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /S3 request to 127\.0\.0\.1:\d+ failed: .*(timeout|timed out)/i);
+  } finally {
+    silent.close();
+  }
 });

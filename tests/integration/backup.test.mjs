@@ -5,7 +5,7 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, readdirSync, existsSync, unlinkSync, statSync } from "node:fs";
+import { mkdtempSync, rmSync, readdirSync, existsSync, unlinkSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -200,6 +200,17 @@ test("refusals: an existing output, an empty or missing backup, a bad URL or tim
   r = run(BIN, ["restore", "-if-db-not-exists", "-o", existing, `file://${replica}`]);
   assert.equal(r.status, 0);
   assert.equal(sqlite(existing, "SELECT name FROM sqlite_master"), "keep", "untouched");
+  // A corrupt file (a byte of it flipped) is refused, naming it.
+  const victim = join(replica, "generations", gen, "wal", segs[2]);
+  const original = readFileSync(victim);
+  const flipped = Buffer.from(original);
+  flipped[flipped.length - 1] ^= 0xff;
+  writeFileSync(victim, flipped);
+  r = run(BIN, ["restore", "-o", out, `file://${replica}`]);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, new RegExp(`${segs[2].replace(/\./g, "\\.")}: not a valid LZ4 frame`));
+  assert.ok(!existsSync(out));
+  writeFileSync(victim, original);
   unlinkSync(join(replica, "generations", gen, "wal", segs[1]));
   r = run(BIN, ["restore", "-o", out, `file://${replica}`]);
   assert.equal(r.status, 1);

@@ -149,6 +149,36 @@ TEST(Backup, SegmentsAreShippedInOrderKeptWhileTheStoreFailsAndRestoreTheDatabas
   EXPECT_EQ(restored->segments, 4u);
   ASSERT_TRUE((*db)->Checkpoint(SQLITE_CHECKPOINT_TRUNCATE).ok());
   EXPECT_EQ(ReadFile(dir.file("restored")), ReadFile(dir.file("data")));
+
+  // A segment whose frames no longer check out (a valid LZ4 frame around a corrupt WAL) is refused,
+  // never applied in part.
+  auto plain = Lz4Decompress(*store->Get(segments[1]));
+  ASSERT_TRUE(plain.ok());
+  (*plain)[plain->size() - 100] ^= 0x5a;  // inside the last frame's page: its checksum breaks
+  ASSERT_TRUE(store->Put(segments[1], Lz4Compress(*plain), WallClock::now()).ok());
+  auto corrupt = Restore(*store, RestoreOptions{dir.file("corrupt"), std::nullopt, ""});
+  ASSERT_FALSE(corrupt.ok());
+  EXPECT_NE(corrupt.status().message().find("are valid (a segment is corrupt)"), std::string::npos) << corrupt.status().message();
+  EXPECT_FALSE(std::filesystem::exists(dir.file("corrupt")));
+  EXPECT_FALSE(std::filesystem::exists(dir.file("corrupt.tmp")));
+}
+
+// A capture that fails stops the backup from pretending: its status says transactions are missing.
+TEST(Backup, ACaptureLostIsReported) {
+  testing::TestDir dir;
+  {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(dir.file("data").c_str(), &raw), SQLITE_OK);
+    sqlite3_close(raw);
+  }
+  Backup backup(std::make_unique<MemoryReplica>(), BackupOptions{dir.file("data"), std::chrono::milliseconds(0)});
+  ASSERT_TRUE(backup.Start().ok());
+  EXPECT_TRUE(backup.status().ok());
+  backup.OnCaptureLost(Status::IoError("read WAL frames: EIO"));
+  EXPECT_FALSE(backup.status().ok());
+  EXPECT_NE(backup.status().message().find("misses transactions"), std::string::npos);
+  EXPECT_TRUE(backup.Sync().ok()) << "nothing pending: shipping what was captured still works";
+  EXPECT_FALSE(backup.status().ok()) << "sticky until a restart";
 }
 
 // AWS's own example of a signed S3 request ("GET Bucket (List Objects)", in the SigV4 header-based

@@ -204,6 +204,26 @@ TEST(FrameLogTest, ACleanCloseKeepsTheHistoryAnUncleanOneStartsANewOne) {
   }
 }
 
+TEST(FrameLogTest, ACaptureLostRefusesReadersAndStartsANewHistoryNextTime) {
+  testing::TestDir dir;
+  testing::FakeClock clock;
+  std::string id;
+  {
+    Primary p(dir, &clock);
+    p.Exec("CREATE TABLE t(x)");
+    id = p.log().log_id();
+    p.log().OnCaptureLost(Status::IoError("open data-wal: Too many open files"));
+    std::vector<LogFrame> frames;
+    Status error;
+    p.log().ReadFrames(0, 10, &frames, &error);
+    EXPECT_FALSE(error.ok()) << "a reader is told, not served a log with a hole";
+    EXPECT_TRUE(frames.empty());
+  }
+  EXPECT_TRUE(std::filesystem::exists(dir.file("log/.sentinel"))) << "not closed cleanly: the log cannot be trusted";
+  Primary again(dir, &clock);
+  EXPECT_NE(again.log().log_id(), id);
+}
+
 TEST(FrameLogTest, ADatabaseOfAnotherPageSizeIsRefusedClearly) {
   testing::TestDir dir;
   sqlite3* raw = nullptr;
