@@ -100,13 +100,15 @@ Status Backup::Sync() {
     closed = pending_.size();
   }
   for (; closed > 0; --closed) {
-    Segment seg;
+    // A closed segment is never written again, and only Sync (one at a time) removes segments, so it
+    // is read here without the mutex: no copy under the lock that commits need.
+    const Segment* seg;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      seg = pending_.front();  // a copy: it stays pending until uploaded
+      seg = &pending_.front();  // a deque keeps its elements in place as others are added
     }
-    const std::string key = "generations/" + generation_ + "/wal/" + Hex8(seg.index) + "_" + Hex8(seg.offset) + ".wal.lz4";
-    Status s = client_->Put(key, Lz4Compress(seg.bytes), seg.last_commit);
+    const std::string key = "generations/" + generation_ + "/wal/" + Hex8(seg->index) + "_" + Hex8(seg->offset) + ".wal.lz4";
+    Status s = client_->Put(key, Lz4Compress(seg->bytes), seg->last_commit);
     std::lock_guard<std::mutex> lock(mu_);
     if (!s.ok()) {
       if (status_.ok()) LH_LOG_ERROR("backup upload of {} failed, retrying at the next tick: {}", key, s.ToString());

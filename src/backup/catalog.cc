@@ -10,7 +10,8 @@ Result<std::vector<GenerationInfo>> ReadCatalog(ReplicaClient& client) {
   auto listed = client.List("generations");
   if (!listed.ok()) return listed.status();
   static const std::regex kSnapshot(R"(^generations/([0-9a-f]{16})/snapshots/([0-9a-f]{8})\.snapshot\.lz4$)");
-  static const std::regex kSegment(R"(^generations/([0-9a-f]{16})/wal/([0-9a-f]{8})_([0-9a-f]{8})\.wal\.lz4$)");
+  // An offset past 4 GiB takes more than 8 hex digits (Litestream 0.5 reads up to 16; 0.3 none).
+  static const std::regex kSegment(R"(^generations/([0-9a-f]{16})/wal/([0-9a-f]{8})_([0-9a-f]{8,16})\.wal\.lz4$)");
   std::map<std::string, GenerationInfo> by_id;
   for (const ObjectInfo& o : *listed) {
     std::smatch m;

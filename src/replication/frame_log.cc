@@ -303,7 +303,7 @@ void FrameLog::OnTransaction(const CommittedTransaction& txn) {
   bool due;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    due = !compacting_ && (live_->frame_count > options_.max_log_frames ||
+    due = !compacting_ && live_->frame_count >= compact_retry_at_ && (live_->frame_count > options_.max_log_frames ||
                            (options_.max_log_age.count() > 0 && live_->frame_count > 0 &&
                             clock_.Now() - live_started_ >= options_.max_log_age));
   }
@@ -355,7 +355,8 @@ Status FrameLog::Append(const CommittedTransaction& txn) {
 
 ReadOutcome FrameLog::ReadFrames(uint64_t next, size_t max_frames, std::vector<LogFrame>* out, Status* error) const {
   std::shared_ptr<Segment> seg;
-  uint64_t end;  // one past the last committed frame
+  std::string path;  // for errors
+  uint64_t end;      // one past the last committed frame
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!status_.ok()) {
@@ -363,6 +364,7 @@ ReadOutcome FrameLog::ReadFrames(uint64_t next, size_t max_frames, std::vector<L
       return ReadOutcome::kFrames;
     }
     seg = live_;
+    path = seg->path;
     if (next < seg->start_frame_no) return compacting_ ? ReadOutcome::kSnapshotPending : ReadOutcome::kNeedSnapshot;
     end = seg->start_frame_no + seg->frame_count;
   }
@@ -370,7 +372,7 @@ ReadOutcome FrameLog::ReadFrames(uint64_t next, size_t max_frames, std::vector<L
   for (uint64_t f = next; f < end; ++f) {
     LogFrame frame(kLogFrameBytes, '\0');
     if (!PreadFull(seg->fd, frame.data(), kLogFrameBytes, seg->OffsetOf(f))) {
-      *error = Errno("read " + seg->path);
+      *error = Errno("read " + path);
       out->clear();
       return ReadOutcome::kFrames;
     }
@@ -391,6 +393,8 @@ ReadOutcome FrameLog::ReadSnapshot(uint64_t next, std::vector<LogFrame>* out, St
   // Compaction may replace the file meanwhile; an open descriptor keeps the one we chose.
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
+    // A compaction replaced it between choosing and opening: the replica asks again.
+    if (errno == ENOENT) return ReadOutcome::kSnapshotPending;
     *error = Errno("open " + path);
     return ReadOutcome::kFrames;
   }
@@ -449,19 +453,27 @@ void FrameLog::Compact() {
   PutLe(h + 40, 0, 8);
   PutLe(h + 48, kVersion, 4);
   PutLe(h + 52, kLogPageSize, 4);
-  if (seg->fd < 0 || !PwriteFull(seg->fd, h, sizeof h, 0) || ::rename(old->path.c_str(), retired.c_str()) != 0 ||
-      ::rename(tmp.c_str(), (dir + "/wallog").c_str()) != 0) {
-    LH_LOG_ERROR("compacting the replication log failed, it goes on growing: {}", std::strerror(errno));
+  const std::string live_path = dir + "/wallog";
+  bool retired_it = false;
+  const bool swapped = seg->fd >= 0 && PwriteFull(seg->fd, h, sizeof h, 0) &&
+                       (retired_it = ::rename(live_path.c_str(), retired.c_str()) == 0) && ::rename(tmp.c_str(), live_path.c_str()) == 0;
+  if (!swapped) {
+    LH_LOG_ERROR("compacting the replication log failed, it goes on growing (retried after as many frames again): {}",
+                 std::strerror(errno));
+    if (retired_it) ::rename(retired.c_str(), live_path.c_str());  // the live log stays where it was
     ::unlink(tmp.c_str());
+    std::lock_guard<std::mutex> lock(mu_);
+    compact_retry_at_ = old->frame_count + std::max<uint64_t>(1, options_.max_log_frames);
     return;
   }
   SyncDirectory(dir);
-  seg->path = dir + "/wallog";
+  seg->path = live_path;
   seg->start_frame_no = end + 1;
-  old->path = retired;
   std::string previous_snapshot;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    old->path = retired;  // readers name it in errors, under the mutex
+    compact_retry_at_ = 0;
     live_ = seg;
     live_started_ = clock_.Now();
     compacting_ = true;

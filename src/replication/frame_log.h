@@ -136,6 +136,7 @@ class FrameLog : public TransactionSink {
   std::string snapshot_path_;
   uint64_t snapshot_end_ = 0;
   bool compacting_ = false;
+  uint64_t compact_retry_at_ = 0;  // after a failed compaction: the live log's size to try again at
   std::thread compactor_;
   Status status_;
   bool closed_ = false;

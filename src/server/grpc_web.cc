@@ -124,6 +124,19 @@ asio::awaitable<RpcReply> CallProxy(ServerContext& ctx, std::string_view method,
     request.type = protocol::StreamRequest::Type::kDescribe;
     request.sql = std::move(describe->sql);
   }
+  // One call at a time per client_id: a second one waits (holding no thread) for the first to park
+  // the stream, so both run on it in turn.
+  asio::steady_timer turn(co_await asio::this_coro::executor);
+  for (int waited_ms = 0; !ctx.proxy_clients.TryBegin(client_id); waited_ms += 5) {
+    if (waited_ms > 60'000) co_return RpcReply{GrpcCode::kUnavailable, "another call of this client_id has run for a minute", {}};
+    turn.expires_after(std::chrono::milliseconds(5));
+    co_await turn.async_wait(asio::use_awaitable);
+  }
+  struct EndTurn {
+    ServerContext& ctx;
+    const std::string& id;
+    ~EndTurn() { ctx.proxy_clients.End(id); }
+  } end_turn{ctx, client_id};
   RpcReply reply;
   bool expired = false;
   auto s = ProxyStream(ctx, client_id, caller, &reply, &expired);

@@ -14,6 +14,16 @@ std::optional<ProxyClients::Entry> ProxyClients::Take(const std::string& client_
   return e;
 }
 
+bool ProxyClients::TryBegin(const std::string& client_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return running_.insert(client_id).second;
+}
+
+void ProxyClients::End(const std::string& client_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  running_.erase(client_id);
+}
+
 void ProxyClients::Put(const std::string& client_id, Entry entry) {
   std::lock_guard<std::mutex> lock(mu_);
   if (clients_.size() >= kMaxClients) {

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace litehouse::server {
 
@@ -29,7 +30,14 @@ class ProxyClients {
   std::optional<Entry> Take(const std::string& client_id);
   void Put(const std::string& client_id, Entry entry);
 
+  // One call at a time per client_id: a client that sends two at once (one connection used from two
+  // tasks) must not get two streams, one of them left holding its transaction. False while another
+  // call of the id runs; End when done.
+  bool TryBegin(const std::string& client_id);
+  void End(const std::string& client_id);
+
  private:
+  std::unordered_set<std::string> running_;
   std::mutex mu_;
   std::unordered_map<std::string, std::pair<Entry, uint64_t>> clients_;  // -> (entry, insertion order)
   uint64_t next_ = 0;

@@ -220,7 +220,8 @@ test("a browser page from another origin runs @libsql/client/web against the ser
     "chromium",
     ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", `--user-data-dir=${profile}`,
      `http://localhost:${sitePort}/`],
-    { stdio: ["ignore", "ignore", "pipe"] },
+    // Its own process group, so that its helper processes (renderer, GPU) end with it.
+    { stdio: ["ignore", "ignore", "pipe"], detached: true },
   );
   let browserLog = "";
   browser.stderr.on("data", (c) => (browserLog += c));
@@ -235,10 +236,13 @@ test("a browser page from another origin runs @libsql/client/web against the ser
     assert.deepEqual(result.http, { sum: 6, bigRows: 3000, origin: `http://localhost:${sitePort}` });
     assert.deepEqual(result.ws, { sum: 6, bigRows: 3000, origin: `http://localhost:${sitePort}` });
   } finally {
-    browser.kill("SIGKILL");
+    try {
+      process.kill(-browser.pid, "SIGKILL");
+    } catch {}
     await exited;
     site.close();
-    rmSync(profile, { recursive: true, force: true });
+    // A helper may still be leaving files as the group dies: retried, not raced.
+    rmSync(profile, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 });
   }
   // The browser's writes are in the database, as any client's.
   const c = createClient({ url: server.url, authToken: token });

@@ -486,3 +486,56 @@ test("a read-only token's embedded replica reads, and its writes are refused on 
     assert.equal(await server.stop(), 0);
   }
 });
+
+// A ProgramReq (proxy.proto) of one statement per step, for raw calls.
+const bytesField = (field, buf) => Buffer.concat([Buffer.from([(field << 3) | 2, ...varint(buf.length)]), buf]);
+const programReq = (clientId, statements) =>
+  Buffer.concat([
+    bytesField(1, Buffer.from(clientId)),
+    bytesField(2, Buffer.concat(statements.map((sql) => bytesField(1, bytesField(2, bytesField(1, Buffer.from(sql))))))),
+  ]);
+const proxyCall = async (server, program) => {
+  const r = await fetch(`${server.url}/proxy.Proxy/Execute`, {
+    method: "POST",
+    headers: { "content-type": "application/grpc-web" },
+    body: (() => {
+      const framed = Buffer.concat([Buffer.from([0, 0, 0, 0, 0]), program]);
+      framed.writeUInt32BE(program.length, 1);
+      return framed;
+    })(),
+  });
+  const buf = Buffer.from(await r.arrayBuffer());
+  const n = buf.readUInt32BE(1);
+  const results = decodePb(buf.subarray(5, 5 + n));
+  // ExecuteResults: results (1) each a QueryResult with error (1) or row (2); state (2).
+  return {
+    errors: (results[1] ?? []).map((q) => decodePb(q)[1]).filter(Boolean).map((e) => decodePb(e[0])[2]?.[0]?.toString()),
+    state: Number(results[2]?.[0] ?? 0n),
+  };
+};
+
+test("proxy calls of one client_id sent at once run one after the other on its one stream", async () => {
+  const server = await startServer();
+  const remote = createClient({ url: server.url });
+  try {
+    await remote.execute("CREATE TABLE c(x)");
+    for (let round = 0; round < 20; round++) {
+      const id = `00000000-0000-4000-8000-${String(round).padStart(12, "0")}`;
+      // Sent together: whichever runs first, both run on the client's one stream.
+      const [a, b] = await Promise.all([
+        proxyCall(server, programReq(id, ["BEGIN IMMEDIATE"])),
+        proxyCall(server, programReq(id, [`INSERT INTO c VALUES (${round})`])),
+      ]);
+      assert.deepEqual([...a.errors, ...b.errors], [], `round ${round}`);
+      const commit = await proxyCall(server, programReq(id, ["COMMIT"]));
+      assert.deepEqual(commit.errors, [], `round ${round}: the COMMIT finds the transaction the BEGIN opened`);
+      assert.equal(commit.state, 0, "INIT: no transaction left open");
+    }
+    // No stream was left holding the write lock: another client writes at once.
+    await remote.execute("INSERT INTO c VALUES (-1)");
+    assert.equal(Number((await remote.execute("SELECT count(*) AS n FROM c")).rows[0].n), 21);
+  } finally {
+    remote.close();
+    assert.equal(await server.stop(), 0);
+  }
+});
