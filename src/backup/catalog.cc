@@ -1,10 +1,45 @@
 #include "backup/catalog.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <ctime>
 #include <map>
 #include <regex>
 
 namespace litehouse::backup {
+
+bool ParseRfc3339(const std::string& text, WallClock::time_point* out) {
+  std::tm tm{};
+  const char* p = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (!p) return false;
+  long nanos = 0;
+  if (*p == '.') {
+    ++p;
+    long scale = 100'000'000;
+    while (*p >= '0' && *p <= '9') {
+      nanos += (*p - '0') * scale;
+      scale /= 10;
+      ++p;
+    }
+  }
+  long offset = 0;
+  if (*p == 'Z' || *p == 'z') {
+    ++p;
+  } else if (*p == '+' || *p == '-') {
+    int sign = *p == '-' ? -1 : 1;
+    int hh = 0, mm = 0;
+    if (std::sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2) return false;
+    offset = sign * (hh * 3600 + mm * 60);
+    p += 6;
+  } else {
+    return false;
+  }
+  if (*p != '\0') return false;
+  const time_t secs = timegm(&tm) - offset;
+  *out = WallClock::time_point(std::chrono::seconds(secs)) +
+         std::chrono::duration_cast<WallClock::duration>(std::chrono::nanoseconds(nanos));
+  return true;
+}
 
 Result<std::vector<GenerationInfo>> ReadCatalog(ReplicaClient& client) {
   auto listed = client.List("generations");

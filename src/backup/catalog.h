@@ -34,6 +34,10 @@ struct GenerationInfo {
   WallClock::time_point updated;        // its last file's time
 };
 
+// An RFC 3339 time ("2026-11-30T07:20:00Z", "...T07:20:00.5+01:00"): what `-timestamp` takes, and
+// what S3 writes in a listing's LastModified. False if `text` is not one.
+bool ParseRfc3339(const std::string& text, WallClock::time_point* out);
+
 // Every generation of the backup, by id; files whose names are not Litestream's are ignored.
 Result<std::vector<GenerationInfo>> ReadCatalog(ReplicaClient& client);
 

@@ -16,8 +16,6 @@
 namespace litehouse::backup {
 namespace {
 
-Status Errno(const std::string& what) { return Status::IoError(what + ": " + std::strerror(errno)); }
-
 class FileReplicaClient : public ReplicaClient {
  public:
   FileReplicaClient(std::string root, std::string url) : root_(std::move(root)), url_(std::move(url)) {}
@@ -29,14 +27,14 @@ class FileReplicaClient : public ReplicaClient {
     if (ec) return Status::IoError("create " + path.parent_path().string() + ": " + ec.message());
     const std::string tmp = path.string() + ".tmp";
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return Errno("create " + tmp);
+    if (fd < 0) return ErrnoStatus("create " + tmp);
     const char* p = data.data();
     size_t left = data.size();
     while (left > 0) {
       ssize_t n = ::write(fd, p, left);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) {
-        Status s = Errno("write " + tmp);
+        Status s = ErrnoStatus("write " + tmp);
         ::close(fd);
         ::unlink(tmp.c_str());
         return s;
@@ -50,13 +48,13 @@ class FileReplicaClient : public ReplicaClient {
     times[0].tv_sec = times[1].tv_sec = static_cast<time_t>(secs.count());
     times[0].tv_nsec = times[1].tv_nsec = static_cast<long>(std::chrono::duration_cast<std::chrono::nanoseconds>(since - secs).count());
     if (::fsync(fd) != 0 || ::futimens(fd, times) != 0) {
-      Status s = Errno("sync " + tmp);
+      Status s = ErrnoStatus("sync " + tmp);
       ::close(fd);
       ::unlink(tmp.c_str());
       return s;
     }
     ::close(fd);
-    if (::rename(tmp.c_str(), path.c_str()) != 0) return Errno("rename " + tmp);
+    if (::rename(tmp.c_str(), path.c_str()) != 0) return ErrnoStatus("rename " + tmp);
     SyncDirectory(path.parent_path().string());
     return Status::OK();
   }
@@ -88,7 +86,7 @@ class FileReplicaClient : public ReplicaClient {
 
   Status Delete(const std::string& key) override {
     const std::string path = Path(key).string();
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return Errno("delete " + path);
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoStatus("delete " + path);
     return Status::OK();
   }
 

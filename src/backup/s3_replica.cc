@@ -20,6 +20,7 @@
 #include <ctime>
 #include <map>
 
+#include "backup/catalog.h"
 #include "backup/replica_client.h"
 #include "backup/s3_sign.h"
 
@@ -34,19 +35,6 @@ std::string Env(const char* a, const char* b) {
   if (const char* v = std::getenv(a); v && *v) return v;
   if (const char* v = std::getenv(b); v && *v) return v;
   return "";
-}
-
-// "2026-11-30T07:40:00.000Z" (S3's LastModified).
-WallClock::time_point ParseIso8601(const std::string& s) {
-  std::tm tm{};
-  const char* p = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (!p) return WallClock::time_point();
-  long ms = 0;
-  if (*p == '.') {
-    long scale = 100;
-    for (++p; *p >= '0' && *p <= '9'; ++p, scale /= 10) ms += (*p - '0') * scale;
-  }
-  return WallClock::time_point(std::chrono::seconds(timegm(&tm))) + std::chrono::milliseconds(ms);
 }
 
 struct Response {
@@ -99,7 +87,9 @@ class S3ReplicaClient : public ReplicaClient {
           if (k.rfind(prefix_ + "/", 0) != 0) continue;
           k = k.substr(prefix_.size() + 1);
         }
-        out.push_back(ObjectInfo{k, std::strtoull(c.child_value("Size"), nullptr, 10), ParseIso8601(c.child_value("LastModified"))});
+        WallClock::time_point modified;  // the epoch if S3 wrote something else
+        (void)ParseRfc3339(c.child_value("LastModified"), &modified);
+        out.push_back(ObjectInfo{k, std::strtoull(c.child_value("Size"), nullptr, 10), modified});
       }
       if (std::string(result.child_value("IsTruncated")) != "true") return out;
       token = result.child_value("NextContinuationToken");

@@ -25,40 +25,6 @@ struct RestoreFlags {
   bool if_replica_exists = false;
 };
 
-// An RFC 3339 time ("2026-11-30T07:20:00Z", "...T07:20:00.5+01:00"), as Litestream takes it.
-bool ParseRfc3339(const std::string& text, backup::WallClock::time_point* out) {
-  std::tm tm{};
-  const char* p = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (!p) return false;
-  long nanos = 0;
-  if (*p == '.') {
-    ++p;
-    long scale = 100'000'000;
-    while (*p >= '0' && *p <= '9') {
-      nanos += (*p - '0') * scale;
-      scale /= 10;
-      ++p;
-    }
-  }
-  long offset = 0;
-  if (*p == 'Z' || *p == 'z') {
-    ++p;
-  } else if (*p == '+' || *p == '-') {
-    int sign = *p == '-' ? -1 : 1;
-    int hh = 0, mm = 0;
-    if (std::sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2) return false;
-    offset = sign * (hh * 3600 + mm * 60);
-    p += 6;
-  } else {
-    return false;
-  }
-  if (*p != '\0') return false;
-  const time_t secs = timegm(&tm) - offset;
-  *out = backup::WallClock::time_point(std::chrono::seconds(secs)) +
-         std::chrono::duration_cast<backup::WallClock::duration>(std::chrono::nanoseconds(nanos));
-  return true;
-}
-
 // A time as Litestream prints it (RFC 3339, UTC, to the second).
 std::string Rfc3339(backup::WallClock::time_point t) {
   const std::time_t secs = backup::WallClock::to_time_t(t);
@@ -135,7 +101,7 @@ Run RegisterRestore(CLI::App& app) {
     opts.generation = flags->generation;
     if (!flags->timestamp.empty()) {
       backup::WallClock::time_point t;
-      if (!ParseRfc3339(flags->timestamp, &t)) {
+      if (!backup::ParseRfc3339(flags->timestamp, &t)) {
         std::cerr << "error: --timestamp " << flags->timestamp << " is not an RFC 3339 time (2026-11-30T07:20:00Z)\n";
         return 2;
       }

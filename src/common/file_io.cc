@@ -58,6 +58,8 @@ Result<std::string> ReadWholeFile(const std::string& path) {
   return out;
 }
 
+Status ErrnoStatus(const std::string& what) { return Status::IoError(what + ": " + std::strerror(errno)); }
+
 void SyncDirectory(const std::string& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd >= 0) {

@@ -17,6 +17,8 @@ bool PreadFull(int fd, char* out, size_t n, off_t offset);
 bool PwriteFull(int fd, const char* data, size_t n, off_t offset);
 // A file's whole contents.
 Result<std::string> ReadWholeFile(const std::string& path);
+// An IoError saying `what` failed, with errno's text.
+Status ErrnoStatus(const std::string& what);
 // fsync of a directory, so that a rename or a new file in it lasts; best effort.
 void SyncDirectory(const std::string& dir);
 

@@ -32,23 +32,9 @@ uint64_t GetLe(const char* p, int bytes) {
   return v;
 }
 
-Status Errno(const std::string& what) { return Status::IoError(what + ": " + std::strerror(errno)); }
-
 bool Exists(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0;
-}
-
-std::array<uint8_t, 16> NewUuid() {
-  std::random_device rd;
-  std::array<uint8_t, 16> u{};
-  for (size_t i = 0; i < u.size(); i += 4) {
-    uint32_t r = rd();
-    std::memcpy(u.data() + i, &r, 4);
-  }
-  u[6] = static_cast<uint8_t>((u[6] & 0x0f) | 0x40);  // version 4
-  u[8] = static_cast<uint8_t>((u[8] & 0x3f) | 0x80);  // RFC 4122 variant
-  return u;
 }
 
 // The UUID's 16 bytes (big-endian, as written) <-> sqld's u128 in a file (little-endian).
@@ -66,6 +52,18 @@ std::string SnapshotName(const std::array<uint8_t, 16>& id, uint64_t start, uint
 }
 
 }  // namespace
+
+std::array<uint8_t, 16> NewUuid() {
+  std::random_device rd;
+  std::array<uint8_t, 16> u{};
+  for (size_t i = 0; i < u.size(); i += 4) {
+    uint32_t r = rd();
+    std::memcpy(u.data() + i, &r, 4);
+  }
+  u[6] = static_cast<uint8_t>((u[6] & 0x0f) | 0x40);  // version 4
+  u[8] = static_cast<uint8_t>((u[8] & 0x3f) | 0x80);  // RFC 4122 variant
+  return u;
+}
 
 std::string UuidText(const std::array<uint8_t, 16>& u) {
   static const char* hex = "0123456789abcdef";
@@ -99,7 +97,7 @@ Result<std::unique_ptr<FrameLog>> FrameLog::Open(FrameLogOptions options) {
   const std::string& dir = log->options_.dir;
   ::mkdir(dir.c_str(), 0755);
   ::mkdir((dir + "/snapshots").c_str(), 0755);
-  if (!Exists(dir)) return Errno("create " + dir);
+  if (!Exists(dir)) return ErrnoStatus("create " + dir);
   const std::string sentinel = dir + "/.sentinel";
   bool usable = false;
   if (Exists(sentinel)) {
@@ -112,7 +110,7 @@ Result<std::unique_ptr<FrameLog>> FrameLog::Open(FrameLogOptions options) {
     if (Status s = log->StartNewHistory(); !s.ok()) return s;
   }
   int fd = ::open(sentinel.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return Errno("create " + sentinel);
+  if (fd < 0) return ErrnoStatus("create " + sentinel);
   ::close(fd);
   SyncDirectory(dir);
   log->live_started_ = log->clock_.Now();
@@ -125,7 +123,7 @@ Status FrameLog::OpenExisting(bool* usable) {
   auto seg = std::make_shared<Segment>();
   seg->path = path;
   seg->fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
-  if (seg->fd < 0) return Errno("open " + path);
+  if (seg->fd < 0) return ErrnoStatus("open " + path);
   char h[kHeaderBytes];
   if (!PreadFull(seg->fd, h, sizeof h, 0)) return Status::OK();  // too short: start anew
   if (GetLe(h, 8) != kMagic || GetLe(h + 48, 4) != kVersion || GetLe(h + 52, 4) != kLogPageSize) return Status::OK();
@@ -164,7 +162,7 @@ Status FrameLog::OpenExisting(bool* usable) {
   if (::stat(options_.db_path.c_str(), &db) != 0) return Status::OK();
   if (static_cast<uint64_t>(db.st_size) != uint64_t{size_after} * kLogPageSize) return Status::OK();
   // A torn tail past the committed frames is cut off.
-  if (::ftruncate(seg->fd, static_cast<off_t>(kHeaderBytes + seg->frame_count * kLogFrameBytes)) != 0) return Errno("truncate " + path);
+  if (::ftruncate(seg->fd, static_cast<off_t>(kHeaderBytes + seg->frame_count * kLogFrameBytes)) != 0) return ErrnoStatus("truncate " + path);
   last_size_after_ = size_after;
   live_ = std::move(seg);
   *usable = true;
@@ -176,16 +174,16 @@ Status FrameLog::StartNewHistory() {
   // The database file holds every committed page (its WAL was checkpointed): they are the new
   // history's first transaction.
   int db = ::open(options_.db_path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (db < 0) return Errno("open " + options_.db_path);
+  if (db < 0) return ErrnoStatus("open " + options_.db_path);
   struct Closer {
     int fd;
     ~Closer() { ::close(fd); }
   } db_closer{db};
   struct stat st;
-  if (::fstat(db, &st) != 0) return Errno("stat " + options_.db_path);
+  if (::fstat(db, &st) != 0) return ErrnoStatus("stat " + options_.db_path);
   if (st.st_size >= 100) {
     char hdr[100];
-    if (!PreadFull(db, hdr, sizeof hdr, 0)) return Errno("read " + options_.db_path);
+    if (!PreadFull(db, hdr, sizeof hdr, 0)) return ErrnoStatus("read " + options_.db_path);
     uint32_t page_size = (static_cast<unsigned char>(hdr[16]) << 8) | static_cast<unsigned char>(hdr[17]);
     if (page_size == 1) page_size = 65536;
     if (page_size != kLogPageSize) {
@@ -210,7 +208,7 @@ Status FrameLog::StartNewHistory() {
   const std::string tmp = dir + "/wallog.new";
   auto seg = std::make_shared<Segment>();
   seg->fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (seg->fd < 0) return Errno("create " + tmp);
+  if (seg->fd < 0) return ErrnoStatus("create " + tmp);
   char h[kHeaderBytes] = {};
   PutLe(h, kMagic, 8);
   PutLe(h + 8, 0, 8);
@@ -219,7 +217,7 @@ Status FrameLog::StartNewHistory() {
   PutLe(h + 40, pages, 8);
   PutLe(h + 48, kVersion, 4);
   PutLe(h + 52, kLogPageSize, 4);
-  if (!PwriteFull(seg->fd, h, sizeof h, 0)) return Errno("write " + tmp);
+  if (!PwriteFull(seg->fd, h, sizeof h, 0)) return ErrnoStatus("write " + tmp);
   std::string chunk;
   constexpr uint64_t kPagesPerWrite = 256;
   for (uint64_t first = 0; first < pages; first += kPagesPerWrite) {
@@ -228,7 +226,7 @@ Status FrameLog::StartNewHistory() {
     for (uint64_t i = 0; i < n; ++i) {
       char* f = chunk.data() + i * kLogFrameBytes;
       if (!PreadFull(db, f + kLogFrameHeaderBytes, kLogPageSize, static_cast<off_t>((first + i) * kLogPageSize))) {
-        return Errno("read " + options_.db_path);
+        return ErrnoStatus("read " + options_.db_path);
       }
       PutLe(f, first + i, 8);
       PutLe(f + 8, 0, 8);  // checksum: see the top of frame_log.h
@@ -236,12 +234,12 @@ Status FrameLog::StartNewHistory() {
       PutLe(f + 20, first + i + 1 == pages ? pages : 0, 4);
     }
     if (!PwriteFull(seg->fd, chunk.data(), chunk.size(), static_cast<off_t>(kHeaderBytes + first * kLogFrameBytes))) {
-      return Errno("write " + tmp);
+      return ErrnoStatus("write " + tmp);
     }
   }
-  if (::fsync(seg->fd) != 0) return Errno("sync " + tmp);
+  if (::fsync(seg->fd) != 0) return ErrnoStatus("sync " + tmp);
   seg->path = dir + "/wallog";
-  if (::rename(tmp.c_str(), seg->path.c_str()) != 0) return Errno("rename " + tmp);
+  if (::rename(tmp.c_str(), seg->path.c_str()) != 0) return ErrnoStatus("rename " + tmp);
   SyncDirectory(dir);
   seg->frame_count = pages;
   last_size_after_ = static_cast<uint32_t>(pages);
@@ -344,7 +342,7 @@ Status FrameLog::Append(const CommittedTransaction& txn) {
   }
   // The header's frame_count is written at a clean close, not per commit: after an unclean stop the
   // log is not trusted anyway (the sentinel), and readers count in memory.
-  if (!PwriteFull(seg->fd, buf.data(), buf.size(), seg->OffsetOf(next))) return Errno("append to " + seg->path);
+  if (!PwriteFull(seg->fd, buf.data(), buf.size(), seg->OffsetOf(next))) return ErrnoStatus("append to " + seg->path);
   std::lock_guard<std::mutex> lock(mu_);
   seg->frame_count += pages.size();
   last_frame_no_ = next + pages.size() - 1;
@@ -372,7 +370,7 @@ ReadOutcome FrameLog::ReadFrames(uint64_t next, size_t max_frames, std::vector<L
   for (uint64_t f = next; f < end; ++f) {
     LogFrame frame(kLogFrameBytes, '\0');
     if (!PreadFull(seg->fd, frame.data(), kLogFrameBytes, seg->OffsetOf(f))) {
-      *error = Errno("read " + path);
+      *error = ErrnoStatus("read " + path);
       out->clear();
       return ReadOutcome::kFrames;
     }
@@ -395,7 +393,7 @@ ReadOutcome FrameLog::ReadSnapshot(uint64_t next, std::vector<LogFrame>* out, St
   if (fd < 0) {
     // A compaction replaced it between choosing and opening: the replica asks again.
     if (errno == ENOENT) return ReadOutcome::kSnapshotPending;
-    *error = Errno("open " + path);
+    *error = ErrnoStatus("open " + path);
     return ReadOutcome::kFrames;
   }
   struct Closer {
@@ -404,7 +402,7 @@ ReadOutcome FrameLog::ReadSnapshot(uint64_t next, std::vector<LogFrame>* out, St
   } closer{fd};
   char h[kSnapshotHeaderBytes];
   if (!PreadFull(fd, h, sizeof h, 0)) {
-    *error = Errno("read " + path);
+    *error = ErrnoStatus("read " + path);
     return ReadOutcome::kFrames;
   }
   const uint64_t count = GetLe(h + 32, 8);
@@ -412,7 +410,7 @@ ReadOutcome FrameLog::ReadSnapshot(uint64_t next, std::vector<LogFrame>* out, St
   for (uint64_t i = 0; i < count; ++i) {
     LogFrame frame(kLogFrameBytes, '\0');
     if (!PreadFull(fd, frame.data(), kLogFrameBytes, static_cast<off_t>(kSnapshotHeaderBytes + i * kLogFrameBytes))) {
-      *error = Errno("read " + path);
+      *error = ErrnoStatus("read " + path);
       out->clear();
       return ReadOutcome::kFrames;
     }

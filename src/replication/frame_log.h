@@ -143,8 +143,9 @@ class FrameLog : public TransactionSink {
   std::string append_buf_;  // reused by Append, under the write lock
 };
 
-// A UUID's 16 bytes as sqld stores them (a little-endian u128 of the UUID's big-endian value), and
-// its hyphenated text.
+// A random (version 4) UUID's 16 bytes, and its hyphenated text. (sqld stores one in files as a
+// little-endian u128 of the UUID's big-endian value.)
+std::array<uint8_t, 16> NewUuid();
 std::string UuidText(const std::array<uint8_t, 16>& uuid);
 
 }  // namespace litehouse::replication

@@ -1,23 +1,9 @@
 #include "replication/service.h"
 
-#include <random>
-
 #include "replication/proto/replication_log.pb.h"
 
 namespace litehouse::replication {
 namespace {
-
-std::string RandomUuidText() {
-  std::random_device rd;
-  std::array<uint8_t, 16> u{};
-  for (size_t i = 0; i < u.size(); i += 4) {
-    uint32_t r = rd();
-    for (int k = 0; k < 4; ++k) u[i + k] = static_cast<uint8_t>(r >> (8 * k));
-  }
-  u[6] = static_cast<uint8_t>((u[6] & 0x0f) | 0x40);
-  u[8] = static_cast<uint8_t>((u[8] & 0x3f) | 0x80);
-  return UuidText(u);
-}
 
 RpcReply Fail(GrpcCode code, std::string message) { return RpcReply{code, std::move(message), {}}; }
 
@@ -31,7 +17,7 @@ RpcReply NotFrames(ReadOutcome outcome, const Status& error) {
 }  // namespace
 
 ReplicationService::ReplicationService(const FrameLog* log, std::string why_not)
-    : log_(log), why_not_(std::move(why_not)), session_token_(RandomUuidText()), generation_id_(RandomUuidText()) {}
+    : log_(log), why_not_(std::move(why_not)), session_token_(UuidText(NewUuid())), generation_id_(UuidText(NewUuid())) {}
 
 RpcReply ReplicationService::Call(std::string_view method, std::string_view request, std::string_view session_token,
                                   std::chrono::milliseconds wait) const {
