@@ -19,8 +19,10 @@
 #include "backup/catalog.h"
 #include "backup/restore.h"
 #include "replication/frame_log.h"
+#include "replication/replica.h"
 #include "replication/service.h"
 #include "replication/wal_capture.h"
+#include "server/primary_link.h"
 #include "server/server.h"
 
 namespace litehouse::cli {
@@ -68,6 +70,9 @@ struct ServeFlags {
   std::string backup_url;          // continuous backup in Litestream's layout; empty: none
   std::string backup_interval = "1s";
   double max_log_duration_s = 0;   // sqld's --max-log-duration; 0: none
+  std::string primary_url;         // a read replica of this primary; empty: a primary
+  std::string primary_auth_token;  // the token a replica presents to its primary
+  std::string grpc_listen_addr;    // a second listener for replication (sqld's); empty: none
   std::string durability = "relaxed";
   size_t max_db_connections = 64;
   int sql_threads = 8;
@@ -89,6 +94,49 @@ bool SplitHostPort(const std::string& addr, std::string* host, uint16_t* port) {
   *host = h == "localhost" ? "127.0.0.1" : h;
   *port = static_cast<uint16_t>(p);
   return true;
+}
+
+// A read replica (--primary-url): bootstraps from the primary if it has no copy yet, serves its copy
+// read-only while a thread tails the primary's log into it, and relays writes to the primary
+// (replication/replica.h, server/replica_forward.h).
+int ServeReplica(const ServeFlags& flags, engine::DatabaseOptions db_opts, const std::string& dir, server::ServerOptions opts) {
+  auto target = server::PrimaryTarget::Parse(flags.primary_url, flags.primary_auth_token);
+  if (!target.ok()) {
+    std::cerr << "error: " << target.status().message() << "\n";
+    return 2;
+  }
+  server::PrimaryLogSource source(*target, flags.listen_addr);
+  replication::ReplicaOptions replica_opts;
+  replica_opts.db_path = db_opts.path;
+  replica_opts.dir = dir;
+  replica_opts.primary = flags.primary_url;
+  LH_LOG_INFO("litehouse {} replica of {}", LITEHOUSE_VERSION, flags.primary_url);
+  auto replica = replication::Replica::Prepare(replica_opts, &source, nullptr);
+  if (!replica.ok()) {
+    LH_LOG_ERROR("the replica cannot start: {}", replica.status().ToString());
+    return 1;
+  }
+  auto db = engine::Database::Open(db_opts);
+  if (!db.ok()) {
+    LH_LOG_ERROR("cannot open database {}: {}", db_opts.path, db.status().ToString());
+    return 1;
+  }
+  auto link = std::make_shared<server::ReplicaLink>();
+  link->primary = *target;
+  link->replica = replica->get();
+  opts.replica = link;
+  opts.replication = nullptr;
+  auto server = server::Server::Start(**db, opts);
+  if (!server.ok()) {
+    LH_LOG_ERROR("{}", server.status().message());
+    return 1;
+  }
+  (*replica)->Start(db->get(), [s = server->get()](uint64_t) { s->NotifyProgress(); });
+  (*server)->Wait();
+  (*replica)->Stop();
+  server->reset();
+  LH_LOG_INFO("stopped");
+  return 0;
 }
 
 // Every connection is a file descriptor: take the whole allowance the system grants (the soft limit
@@ -274,6 +322,17 @@ Run RegisterServe(CLI::App& app) {
       ->envname("LITEHOUSE_TXN_TIMEOUT_S")
       ->check(CLI::Range(0.01, 86400.0))
       ->capture_default_str();
+  cmd->add_option("--primary-url,--primary-grpc-url", flags->primary_url,
+                  "Run as a read replica of the primary at this URL (http://HOST:PORT: its HTTP port, or its "
+                  "--grpc-listen-addr): bootstrap from it, tail its log, relay writes to it")
+      ->envname("SQLD_PRIMARY_URL");
+  cmd->add_option("--primary-auth-token", flags->primary_auth_token,
+                  "The token a replica presents to its primary for the log (a JWT the primary accepts)")
+      ->envname("LITEHOUSE_PRIMARY_AUTH_TOKEN");
+  cmd->add_option("--grpc-listen-addr", flags->grpc_listen_addr,
+                  "Also serve on this HOST:PORT (where sqld serves replication; its replicas point there); the "
+                  "same endpoints as the HTTP port, over HTTP/1.1")
+      ->envname("SQLD_GRPC_LISTEN_ADDR");
   cmd->add_option("--sql-threads", flags->sql_threads, "Threads that run SQL")->check(CLI::Range(1, 256))->capture_default_str();
 
   return [flags]() -> int {
@@ -315,6 +374,11 @@ Run RegisterServe(CLI::App& app) {
       return 2;
     }
     opts.stream_expiry = std::chrono::milliseconds(flags->stream_expiry_ms);
+    if (!flags->grpc_listen_addr.empty() &&
+        !SplitHostPort(flags->grpc_listen_addr, &opts.grpc_listen_host, &opts.grpc_listen_port)) {
+      std::cerr << "error: --grpc-listen-addr: expected HOST:PORT, got '" << flags->grpc_listen_addr << "'\n";
+      return 2;
+    }
     opts.sql_threads = flags->sql_threads;
 
     auto gate = MakeAuthGate(*flags, opts.listen_host);
@@ -349,6 +413,13 @@ Run RegisterServe(CLI::App& app) {
     if (!backup_interval || *backup_interval < std::chrono::milliseconds(10) || *backup_interval > std::chrono::hours(1)) {
       std::cerr << "error: --backup-interval " << flags->backup_interval << ": expected a duration from 10ms to 1h (e.g. 1s, 250ms)\n";
       return 2;
+    }
+    if (!flags->primary_url.empty()) {
+      if (!flags->backup_url.empty()) {
+        std::cerr << "error: --backup-url with --primary-url: back up the primary, which holds every write\n";
+        return 2;
+      }
+      return ServeReplica(*flags, db_opts, dir.string(), std::move(opts));
     }
     std::unique_ptr<backup::ReplicaClient> backup_client;
     if (!flags->backup_url.empty()) {
@@ -441,7 +512,9 @@ Run RegisterServe(CLI::App& app) {
       LH_LOG_ERROR("{}", server.status().message());
       return 1;
     }
+    if (frame_log) frame_log->SetListener([s = server->get()] { s->NotifyProgress(); });
     (*server)->Wait();
+    if (frame_log) frame_log->SetListener(nullptr);
     server->reset();
     if (backup) {
       // What the last tick did not ship, before the process goes.

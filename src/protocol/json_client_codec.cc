@@ -130,6 +130,23 @@ bool ParseU64(const rapidjson::Value* v, uint64_t* out) {
   return true;
 }
 
+// A string-encoded u64 (replication_index), absent or null: nullopt.
+bool ParseOptU64String(const rapidjson::Value* v, std::optional<uint64_t>* out) {
+  if (!v || v->IsNull()) return true;
+  if (v->IsUint64()) {
+    *out = v->GetUint64();
+    return true;
+  }
+  if (!v->IsString()) return false;
+  uint64_t n = 0;
+  const char* b = v->GetString();
+  const char* e = b + v->GetStringLength();
+  auto [ptr, ec] = std::from_chars(b, e, n);
+  if (ec != std::errc() || ptr != e) return false;
+  *out = n;
+  return true;
+}
+
 bool ParseStmtResult(Parser& p, const rapidjson::Value& v, StmtResult* out) {
   if (!v.IsObject()) return p.Fail("Expected a statement result object");
   const rapidjson::Value* cols = p.Member(v, "cols");
@@ -161,6 +178,7 @@ bool ParseStmtResult(Parser& p, const rapidjson::Value& v, StmtResult* out) {
   ParseU64(p.Member(v, "rows_read"), &out->rows_read);
   ParseU64(p.Member(v, "rows_written"), &out->rows_written);
   if (const rapidjson::Value* d = p.Member(v, "query_duration_ms"); d && d->IsNumber()) out->query_duration_ms = d->GetDouble();
+  if (!ParseOptU64String(p.Member(v, "replication_index"), &out->replication_index)) return p.Fail("Bad 'replication_index'");
   return true;
 }
 
@@ -193,6 +211,32 @@ bool ParseResponse(Parser& p, const rapidjson::Value& v, StreamRequest::Type exp
         slot.emplace();
         if (!ParseError(p, e, &*slot)) return false;
       }
+      if (!ParseOptU64String(p.Member(*result, "replication_index"), &out->batch_result.replication_index)) {
+        return p.Fail("Bad 'replication_index'");
+      }
+      return true;
+    }
+    case StreamRequest::Type::kDescribe: {
+      if (!result || !result->IsObject()) return p.Fail("Expected 'result'");
+      DescribeResult& d = out->describe_result;
+      if (const rapidjson::Value* params = p.Member(*result, "params"); params && params->IsArray()) {
+        for (const auto& param : params->GetArray()) {
+          if (!param.IsObject()) return p.Fail("Expected an object in 'params'");
+          DescribeParam dp;
+          if (!p.ParseOptString(param, "name", &dp.name)) return false;
+          d.params.push_back(std::move(dp));
+        }
+      }
+      if (const rapidjson::Value* cols = p.Member(*result, "cols"); cols && cols->IsArray()) {
+        for (const auto& c : cols->GetArray()) {
+          if (!c.IsObject()) return p.Fail("Expected an object in 'cols'");
+          Col col;
+          if (!p.ParseOptString(c, "name", &col.name) || !p.ParseOptString(c, "decltype", &col.decltype_)) return false;
+          d.cols.push_back(std::move(col));
+        }
+      }
+      if (const rapidjson::Value* b = p.Member(*result, "is_explain"); b && b->IsBool()) d.is_explain = b->GetBool();
+      if (const rapidjson::Value* b = p.Member(*result, "is_readonly"); b && b->IsBool()) d.is_readonly = b->GetBool();
       return true;
     }
     case StreamRequest::Type::kGetAutocommit: {

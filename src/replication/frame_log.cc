@@ -298,6 +298,10 @@ void FrameLog::OnTransaction(const CommittedTransaction& txn) {
     frame_cv_.notify_all();
     return;
   }
+  {
+    std::lock_guard<std::mutex> lock(listener_mu_);
+    if (listener_) listener_();
+  }
   bool due;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -306,6 +310,11 @@ void FrameLog::OnTransaction(const CommittedTransaction& txn) {
                             clock_.Now() - live_started_ >= options_.max_log_age));
   }
   if (due) Compact();
+}
+
+void FrameLog::SetListener(std::function<void()> listener) {
+  std::lock_guard<std::mutex> lock(listener_mu_);
+  listener_ = std::move(listener);
 }
 
 void FrameLog::OnCaptureLost(const Status& why) {

@@ -105,6 +105,9 @@ class FrameLog : public TransactionSink {
   bool WaitForFrame(std::optional<uint64_t> after, std::chrono::steady_clock::time_point deadline) const;
 
   void OnTransaction(const CommittedTransaction& txn) override;
+  // Called after each appended transaction, on the committing thread, with no lock of the log held
+  // (the server wakes its waiting LogEntries calls); empty: none.
+  void SetListener(std::function<void()> listener);
   // The log stops here: replicas are refused, and the sentinel stays so the next start begins a new
   // history.
   void OnCaptureLost(const Status& why) override;
@@ -141,6 +144,8 @@ class FrameLog : public TransactionSink {
   Status status_;
   bool closed_ = false;
   std::string append_buf_;  // reused by Append, under the write lock
+  std::mutex listener_mu_;
+  std::function<void()> listener_;  // guarded by listener_mu_
 };
 
 // A random (version 4) UUID's 16 bytes, and its hyphenated text. (sqld stores one in files as a

@@ -19,6 +19,12 @@ RpcReply NotFrames(ReadOutcome outcome, const Status& error) {
 ReplicationService::ReplicationService(const FrameLog* log, std::string why_not)
     : log_(log), why_not_(std::move(why_not)), session_token_(UuidText(NewUuid())), generation_id_(UuidText(NewUuid())) {}
 
+std::optional<uint64_t> ReplicationService::RequestedOffset(std::string_view request) {
+  wal_log::LogOffset offset;
+  if (!offset.ParseFromArray(request.data(), static_cast<int>(request.size()))) return std::nullopt;
+  return offset.next_offset();
+}
+
 RpcReply ReplicationService::Call(std::string_view method, std::string_view request, std::string_view session_token,
                                   std::chrono::milliseconds wait) const {
   if (method != "Hello" && method != "BatchLogEntries" && method != "Snapshot" && method != "LogEntries") {

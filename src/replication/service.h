@@ -59,6 +59,10 @@ class ReplicationService {
                 std::chrono::milliseconds wait = std::chrono::seconds(10)) const;
 
   const std::string& session_token() const { return session_token_; }
+  // The history's log_id ("" without a log).
+  std::string log_id() const { return log_ ? log_->log_id() : std::string(); }
+  // The next_offset a LogEntries / BatchLogEntries request asks for, if it decodes.
+  static std::optional<uint64_t> RequestedOffset(std::string_view request);
   // The last committed frame_no, for results that report where the primary stands; nullopt without
   // a log or a frame.
   std::optional<uint64_t> last_frame_no() const { return log_ ? log_->last_frame_no() : std::nullopt; }

@@ -10,6 +10,7 @@
 #include <boost/asio.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <exception>
@@ -18,6 +19,7 @@
 #include <string>
 #include <type_traits>
 #include <variant>
+#include <vector>
 
 #include "common/clock.h"
 #include "engine/database.h"
@@ -25,7 +27,9 @@
 #include "server/auth_gate.h"
 #include "server/client_address.h"
 #include "server/limits.h"
+#include "server/primary_link.h"
 #include "server/proxy_clients.h"
+#include "server/replica_peers.h"
 #include "server/stream_registry.h"
 
 namespace litehouse::server {
@@ -35,6 +39,10 @@ namespace asio = boost::asio;
 struct ServerOptions {
   std::string listen_host = "127.0.0.1";
   uint16_t listen_port = 8080;
+  // A second listener (--grpc-listen-addr, where sqld serves replication) with the same handlers;
+  // empty host: none.
+  std::string grpc_listen_host;
+  uint16_t grpc_listen_port = 0;
   size_t max_request_body_bytes = 32 << 20;
   size_t max_response_bytes = 10'000'000;  // sqld's --max-response-size default, 10MB
   // Responses a connection may have waiting for its client to read them: past half of it the server
@@ -69,9 +77,47 @@ struct ServerOptions {
   // sqld's replication service, served as gRPC-web on the HTTP port (grpc_web.h); null: none, and
   // its paths are 404 as any unknown path.
   std::shared_ptr<const replication::ReplicationService> replication;
+  // On a read replica (--primary-url): writes and transactions go to the primary, reads wait for
+  // the replica's progress; null on a primary.
+  std::shared_ptr<const ReplicaLink> replica;
   // Where stream expiry reads the time (HTTP streams, WebSocket transactions); null: Clock::Steady().
   // Must outlive the server.
   const Clock* clock = nullptr;
+};
+
+// Wakes coroutines waiting for progress made elsewhere: a commit on the primary (LogEntries waits for
+// the next frame), a batch applied on a replica (reads wait for their index). Notify may be called
+// from any thread; WaitUntil runs on the network thread (one thread: the io_context of Server).
+class ProgressSignal {
+ public:
+  void Bind(asio::any_io_executor ex) { ex_ = std::move(ex); }
+  void Notify() {
+    // A waiter counts itself before it checks its condition, and this reads the count after the
+    // progress was made: one of the two sees the other.
+    if (waiters_.load() == 0 || !ex_) return;
+    asio::post(ex_, [this] {
+      for (asio::steady_timer* t : timers_) t->cancel();
+    });
+  }
+  // Returns once `done()` holds, or at `deadline`.
+  template <typename Done>
+  asio::awaitable<void> WaitUntil(Done done, std::chrono::steady_clock::time_point deadline) {
+    ++waiters_;
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    timers_.push_back(&timer);
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+      timer.expires_at(deadline);
+      boost::system::error_code ec;
+      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    timers_.erase(std::find(timers_.begin(), timers_.end(), &timer));
+    --waiters_;
+  }
+
+ private:
+  asio::any_io_executor ex_;
+  std::atomic<int> waiters_{0};
+  std::vector<asio::steady_timer*> timers_;  // the network thread's only
 };
 
 // A connection's place among --max-connections (ServerContext::connections).
@@ -103,8 +149,11 @@ struct ServerContext {
   KeyedLimit writer_waits;     // per client key: requests waiting for the write lock (stream_exec.h)
   KeyedLimit connections;      // open client connections, all under one key (--max-connections)
   StreamRegistry streams;
-  ProxyClients proxy_clients;  // embedded replicas' connections on the primary (grpc_web.cc)
+  ProxyClients proxy_clients;
+  ReplicaPeers replica_peers;  // who reads the log (the status endpoint)  // embedded replicas' connections on the primary (grpc_web.cc)
   asio::thread_pool sql_pool;
+  asio::any_io_executor network;  // the network io_context's (set by Server)
+  ProgressSignal progress;
 };
 
 // Runs `fn` on the SQL pool and resumes the calling coroutine on its own executor with the result.

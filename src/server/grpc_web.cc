@@ -5,6 +5,7 @@
 
 #include "protocol/proxy_codec.h"
 #include "protocol/stream.h"
+#include "server/primary_link.h"
 #include "server/stream_exec.h"
 
 namespace litehouse::server {
@@ -54,6 +55,8 @@ std::string_view Header(const http::request<http::string_body>& req, std::string
 }
 
 constexpr std::string_view kProxyPrefix = "/proxy.Proxy/";
+// How long LogEntries waits for a commit when the caller is up to date (a read replica's long poll).
+constexpr auto kLogEntriesWait = std::chrono::seconds(5);
 
 // The reply to a stream's refusal (a stream limit, a stale baton) on the proxy service.
 RpcReply Refused(const HttpReply& refusal) { return {GrpcCode::kUnavailable, refusal.body, {}}; }
@@ -208,6 +211,21 @@ asio::awaitable<HttpReply> HandleGrpcWeb(ServerContext& ctx, const http::request
   for (int i = 1; i <= 4; ++i) n = (n << 8) | static_cast<unsigned char>(body[i]);
   if (body.size() - 5 < n) co_return Reply({GrpcCode::kInvalidArgument, "the request's gRPC message is cut short", {}});
   std::string message(body.substr(5, n));
+  if (ctx.opts.replica) {
+    // A read replica serves no log of its own and runs no write: embedded replicas syncing from it
+    // are relayed to the primary, as sqld's replicas do, with their own token.
+    std::vector<std::pair<std::string, std::string>> headers{{"content-type", std::string(content_type)}};
+    for (const char* name : {"x-authorization", "authorization", "x-session-token", "x-namespace-bin", "x-grpc-web"}) {
+      if (auto value = Header(req, name); !value.empty()) headers.emplace_back(name, std::string(value));
+    }
+    std::string relayed_path(path);
+    std::string relayed_body(body);
+    auto reply = co_await ForwardToPrimary(ctx.opts.replica->primary, std::move(relayed_path), std::move(headers),
+                                           std::move(relayed_body), ctx.opts.replica->forward_timeout);
+    if (!reply.ok()) co_return Reply({GrpcCode::kUnavailable, "this replica cannot reach its primary: " + reply.status().message(), {}});
+    co_return HttpReply{reply->status, reply->content_type.empty() ? "application/grpc-web+proto" : reply->content_type,
+                        std::move(reply->body)};
+  }
   if (path.substr(0, kProxyPrefix.size()) == kProxyPrefix) {
     // Named locals, not temporaries, in the co_await: GCC 12 mishandles temporaries there.
     Caller caller{std::move(who), std::move(client)};
@@ -218,12 +236,24 @@ asio::awaitable<HttpReply> HandleGrpcWeb(ServerContext& ctx, const http::request
   if (!ctx.opts.replication) co_return Reply({GrpcCode::kUnimplemented, "this server serves no replication", {}});
   std::string method(path.substr(ReplicationService::kPrefix.size()));
   std::string session(Header(req, "x-session-token"));
-  // Reading frames is file I/O: on the SQL pool, never the network thread. LogEntries does not wait
-  // for new frames here (that would hold a pool thread): it returns what there is, and the replica
-  // asks again.
-  RpcReply rpc = co_await RunSql(ctx, [&] {
-    return ctx.opts.replication->Call(method, message, session, std::chrono::milliseconds(0));
-  });
+  // Reading frames is file I/O: on the SQL pool, never the network thread. LogEntries that finds no
+  // frame waits for the next commit here, holding no thread (ProgressSignal), then reads again.
+  if (method == "LogEntries" || method == "BatchLogEntries") {
+    if (auto next = ReplicationService::RequestedOffset(message)) {
+      std::string_view name = Header(req, "x-litehouse-replica");
+      std::string who = name.empty() ? "embedded replica at " + client : "replica " + std::string(name.substr(0, 200));
+      ctx.replica_peers.Note(who, *next, ctx.opts.replication->last_frame_no(), ctx.clock.Now());
+    }
+  }
+  auto call = [&] { return ctx.opts.replication->Call(method, message, session, std::chrono::milliseconds(0)); };
+  RpcReply rpc = co_await RunSql(ctx, call);
+  if (method == "LogEntries" && rpc.code == GrpcCode::kOk && rpc.messages.empty()) {
+    const auto seen = ctx.opts.replication->last_frame_no();
+    const auto* service = ctx.opts.replication.get();
+    co_await ctx.progress.WaitUntil([service, seen] { return service->last_frame_no() != seen; },
+                                    std::chrono::steady_clock::now() + kLogEntriesWait);
+    if (ctx.opts.replication->last_frame_no() != seen) rpc = co_await RunSql(ctx, call);
+  }
   co_return Reply(rpc);
 }
 

@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "protocol/errors.h"
 #include "protocol/json_codec.h"
+#include "server/replica_forward.h"
 #include "server/stream_exec.h"
 
 namespace litehouse::server {
@@ -125,6 +126,7 @@ asio::awaitable<HttpReply> HandlePipeline(ServerContext& ctx, std::string body, 
   if (!s) co_return refusal;
   // The stream's owner (checked by Take) is the request's principal, so this is the owner's grant.
   s->stream.set_read_only(caller.principal.grant == Grant::kReadOnly);
+  const Relay relay{caller.credential, caller.principal.grant == Grant::kReadOnly};
 
   std::vector<StreamResult> results;
   results.reserve(req.requests.size());
@@ -145,13 +147,19 @@ asio::awaitable<HttpReply> HandlePipeline(ServerContext& ctx, std::string body, 
       result.response.type = StreamRequest::Type::kClose;
     } else {
       s->stream.set_max_response_bytes(ResponseBudget(per_request, pipeline_left));
-      auto refused = co_await RunOnStream(
-          ctx, *s, request, [&](engine::Connection* conn) { result = s->stream.Handle(request, conn); }, /*restartable=*/true);
-      if (refused) {
-        result.ok = false;
-        result.error = std::move(*refused);
+      std::optional<StreamResult> routed;
+      if (ctx.opts.replica) routed = co_await RouteOnReplica(ctx, s->remote, s->stream, s->session.in_transaction(), s->sqls, request, relay);
+      if (routed) {
+        result = std::move(*routed);
+      } else {
+        auto refused = co_await RunOnStream(
+            ctx, *s, request, [&](engine::Connection* conn) { result = s->stream.Handle(request, conn); }, /*restartable=*/true);
+        if (refused) {
+          result.ok = false;
+          result.error = std::move(*refused);
+        }
+        StampReplicationIndex(ctx, result);
       }
-      StampReplicationIndex(ctx, result);
       pipeline_left -= std::min(pipeline_left, protocol::ResultRowBytes(result));
     }
     results.push_back(std::move(result));
@@ -160,6 +168,7 @@ asio::awaitable<HttpReply> HandlePipeline(ServerContext& ctx, std::string body, 
 
   std::optional<std::string> baton;
   if (closed) {
+    CloseRemote(ctx, s->remote, relay);
     DisposeOne(ctx, std::move(s), "closed");
   } else {
     baton = Park(ctx, std::move(s), &refusal);
@@ -184,7 +193,19 @@ asio::awaitable<HttpReply> HandleCursor(ServerContext& ctx, std::string body, pr
   std::string entries;
   CursorWriter writer(codec, &entries);
   std::optional<Error> refused = protocol::CheckBatch(request.batch);
-  if (!refused) {
+  std::optional<StreamResult> routed;
+  if (!refused && ctx.opts.replica) {
+    const Relay relay{caller.credential, caller.principal.grant == Grant::kReadOnly};
+    routed = co_await RouteOnReplica(ctx, s->remote, s->stream, s->session.in_transaction(), s->sqls, request, relay);
+  }
+  if (routed) {
+    // Run on the primary as a batch: its steps become the cursor's entries.
+    if (routed->ok) {
+      ReplayBatch(routed->response.batch_result, writer);
+    } else {
+      refused = std::move(routed->error);
+    }
+  } else if (!refused) {
     refused = co_await RunOnStream(ctx, *s, request,
                                    [&](engine::Connection* conn) { s->stream.RunBatch(request.batch, *conn, writer); });
   }
@@ -221,7 +242,17 @@ asio::awaitable<HttpReply> HandleLegacy(ServerContext& ctx, std::string body, Ca
   if (!s) co_return refusal;
   s->stream.set_read_only(caller.principal.grant == Grant::kReadOnly);
   StreamResult result;
-  auto refused = co_await RunOnStream(ctx, *s, request, [&](engine::Connection* conn) { result = s->stream.Handle(request, conn); });
+  std::optional<protocol::Error> refused;
+  std::optional<StreamResult> routed;
+  const Relay relay{caller.credential, caller.principal.grant == Grant::kReadOnly};
+  if (ctx.opts.replica) routed = co_await RouteOnReplica(ctx, s->remote, s->stream, false, s->sqls, request, relay);
+  if (routed) {
+    if (!routed->ok) refused = routed->error;
+    result = std::move(*routed);
+    CloseRemote(ctx, s->remote, relay);
+  } else {
+    refused = co_await RunOnStream(ctx, *s, request, [&](engine::Connection* conn) { result = s->stream.Handle(request, conn); });
+  }
   DisposeOne(ctx, std::move(s), "closed");
   if (refused) co_return ErrorReply(429, *refused);
 
@@ -277,8 +308,17 @@ asio::awaitable<HttpReply> HandleV1(ServerContext& ctx, std::string body, V1Endp
   if (!s) co_return refusal;
   s->stream.set_read_only(caller.principal.grant == Grant::kReadOnly);
   StreamResult result;
-  auto refused = co_await RunOnStream(
-      ctx, *s, request, [&](engine::Connection* conn) { result = s->stream.Handle(request, conn); }, /*restartable=*/true);
+  std::optional<protocol::Error> refused;
+  std::optional<StreamResult> routed;
+  const Relay relay{caller.credential, caller.principal.grant == Grant::kReadOnly};
+  if (ctx.opts.replica) routed = co_await RouteOnReplica(ctx, s->remote, s->stream, false, s->sqls, request, relay);
+  if (routed) {
+    result = std::move(*routed);
+    CloseRemote(ctx, s->remote, relay);
+  } else {
+    refused = co_await RunOnStream(
+        ctx, *s, request, [&](engine::Connection* conn) { result = s->stream.Handle(request, conn); }, /*restartable=*/true);
+  }
   DisposeOne(ctx, std::move(s), "closed");
   if (refused) co_return V1ErrorReply(*refused);
   if (!result.ok) co_return V1ErrorReply(result.error);

@@ -29,6 +29,9 @@ struct HttpReply {
 struct Caller {
   Principal principal;
   std::string client;
+  // The Authorization header as it came (empty: none): a read replica relays it with the writes it
+  // sends to its primary (replica_forward.h).
+  std::string credential = {};
 };
 
 // A Hrana error body, {"message": ..., "code": ...}, with HTTP status `status`.

@@ -19,24 +19,34 @@ Server::Server(engine::Database& db, const ServerOptions& options)
     : ctx_(db, options),
       io_(1),
       acceptor_(io_),
+      grpc_acceptor_(io_),
       signals_(io_, SIGINT, SIGTERM),
-      sweep_timer_(io_) {}
+      sweep_timer_(io_) {
+  ctx_.network = io_.get_executor();
+  ctx_.progress.Bind(io_.get_executor());
+}
 
 Result<std::unique_ptr<Server>> Server::Start(engine::Database& db, const ServerOptions& options) {
   std::unique_ptr<Server> server(new Server(db, options));
-  boost::system::error_code ec;
-  auto address = asio::ip::make_address(options.listen_host, ec);
-  if (ec) return Status::InvalidArgument("invalid listen address '" + options.listen_host + "': " + ec.message());
-  asio::ip::tcp::endpoint endpoint(address, options.listen_port);
-  auto& acc = server->acceptor_;
-  if (acc.open(endpoint.protocol(), ec); !ec) acc.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acc.bind(endpoint, ec);
-  if (!ec) acc.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return Status::Unavailable("cannot listen on " + options.listen_host + ":" + std::to_string(options.listen_port) +
-                               ": " + ec.message());
+  auto listen = [](asio::ip::tcp::acceptor& acc, const std::string& host, uint16_t port) -> Result<uint16_t> {
+    boost::system::error_code ec;
+    auto address = asio::ip::make_address(host, ec);
+    if (ec) return Status::InvalidArgument("invalid listen address '" + host + "': " + ec.message());
+    asio::ip::tcp::endpoint endpoint(address, port);
+    if (acc.open(endpoint.protocol(), ec); !ec) acc.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acc.bind(endpoint, ec);
+    if (!ec) acc.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return Status::Unavailable("cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message());
+    return acc.local_endpoint().port();
+  };
+  auto port = listen(server->acceptor_, options.listen_host, options.listen_port);
+  if (!port.ok()) return port.status();
+  server->port_ = *port;
+  if (!options.grpc_listen_host.empty()) {
+    auto grpc = listen(server->grpc_acceptor_, options.grpc_listen_host, options.grpc_listen_port);
+    if (!grpc.ok()) return grpc.status();
+    server->grpc_port_ = *grpc;
   }
-  server->port_ = acc.local_endpoint().port();
   // The engine's own work (a group commit) runs on the SQL pool. The pool outlives every stream, so a
   // grant made while the server is torn down only queues work that never runs.
   db.set_background([pool = &server->ctx_.sql_pool](std::function<void()> work) { asio::post(*pool, std::move(work)); });
@@ -47,12 +57,14 @@ Result<std::unique_ptr<Server>> Server::Start(engine::Database& db, const Server
       s->Stop();
     }
   });
-  asio::co_spawn(server->io_, server->Accept(), asio::detached);
+  asio::co_spawn(server->io_, server->Accept(server->acceptor_), asio::detached);
+  if (server->grpc_acceptor_.is_open()) asio::co_spawn(server->io_, server->Accept(server->grpc_acceptor_), asio::detached);
   asio::co_spawn(server->io_, server->SweepStreams(), asio::detached);
   // One network thread (see DESIGN.md): every connection's handlers, timers included, run on it, so
   // no strand is needed; SQL runs on the SQL pool.
   server->threads_.emplace_back([s = server.get()] { s->io_.run(); });
   LH_LOG_INFO("listening on http://{}:{}", options.listen_host, server->port_);
+  if (server->grpc_port_) LH_LOG_INFO("serving replication also on http://{}:{}", options.grpc_listen_host, server->grpc_port_);
   return server;
 }
 
@@ -65,6 +77,7 @@ void Server::Stop() {
   asio::post(io_, [this] {
     boost::system::error_code ignored;
     acceptor_.close(ignored);
+    grpc_acceptor_.close(ignored);
     sweep_timer_.cancel();
     signals_.cancel();
     io_.stop();
@@ -118,7 +131,7 @@ bool IsResourceExhaustion(const boost::system::error_code& ec) {
 // waits instead, from 5 ms doubling up to 500 ms, while connections already open go on being served;
 // one that closes frees a descriptor for the next accept. Failures are logged at most once every
 // 10 s, with the count since the last message.
-asio::awaitable<void> Server::Accept() {
+asio::awaitable<void> Server::Accept(asio::ip::tcp::acceptor& acceptor) {
   constexpr auto kFirstPause = std::chrono::milliseconds(5);
   constexpr auto kLongestPause = std::chrono::milliseconds(500);
   constexpr auto kLogInterval = std::chrono::seconds(10);
@@ -129,8 +142,8 @@ asio::awaitable<void> Server::Accept() {
   std::optional<std::chrono::steady_clock::time_point> last_logged;
   uint64_t failures_unlogged = 0;
   auto refusing = std::make_shared<size_t>(0);
-  while (acceptor_.is_open()) {
-    auto [ec, socket] = co_await acceptor_.async_accept(kTuple);
+  while (acceptor.is_open()) {
+    auto [ec, socket] = co_await acceptor.async_accept(kTuple);
     if (ec) {
       if (ec == asio::error::operation_aborted) break;
       // A peer that gave up before we accepted it: nothing to wait for.

@@ -28,8 +28,12 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // The bound port.
+  // The bound port, and the second listener's (--grpc-listen-addr; 0: none).
   uint16_t port() const { return port_; }
+  uint16_t grpc_port() const { return grpc_port_; }
+  // Wakes requests waiting for progress made elsewhere: a commit (LogEntries), a replica's applied
+  // batch (reads waiting for their index). Any thread.
+  void NotifyProgress() { ctx_.progress.Notify(); }
   // Blocks until the server has stopped (Stop(), SIGINT or SIGTERM), then drains: open streams are
   // rolled back and every connection to SQLite is released before this returns.
   void Wait();
@@ -37,15 +41,17 @@ class Server {
 
  private:
   explicit Server(engine::Database& db, const ServerOptions& options);
-  asio::awaitable<void> Accept();
+  asio::awaitable<void> Accept(asio::ip::tcp::acceptor& acceptor);
   asio::awaitable<void> SweepStreams();
 
   ServerContext ctx_;
   asio::io_context io_;
   asio::ip::tcp::acceptor acceptor_;
+  asio::ip::tcp::acceptor grpc_acceptor_;
   asio::signal_set signals_;
   asio::steady_timer sweep_timer_;
   uint16_t port_ = 0;
+  uint16_t grpc_port_ = 0;
   std::vector<std::thread> threads_;
 };
 

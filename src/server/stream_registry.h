@@ -34,6 +34,7 @@
 #include "protocol/stream.h"
 #include "server/auth_gate.h"
 #include "server/limits.h"
+#include "server/primary_link.h"
 
 namespace litehouse::server {
 
@@ -47,6 +48,7 @@ struct HttpStream {
   protocol::SqlStore sqls;  // over HTTP, stored SQL belongs to the stream
   protocol::Stream stream{&sqls};
   engine::Session session;
+  RemoteStream remote;  // on a read replica: the stream's stream on the primary
 };
 
 class StreamRegistry {

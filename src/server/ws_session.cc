@@ -13,6 +13,7 @@
 #include "common/strings.h"
 #include "protocol/errors.h"
 #include "protocol/ws_codec.h"
+#include "server/replica_forward.h"
 #include "server/stream_exec.h"
 
 namespace litehouse::server {
@@ -122,6 +123,7 @@ struct WsStream {
   std::deque<std::pair<int32_t, WsRequest>> queue;
   bool running = false;
   std::map<int32_t, Cursor> cursors;
+  RemoteStream remote;  // on a read replica: the stream's stream on the primary
   // When the worker last went idle; a transaction idle past the stream expiry is rolled back and
   // the stream then answers TRANSACTION_TIMEOUT until it is closed (see ExpireIdleTransactions).
   Clock::time_point idle_since{};  // set when the stream opens (ServerContext::clock)
@@ -157,6 +159,10 @@ struct WsConnection {
   // Who the upgrade request's Authorization header named, if it carried a valid credential: a hello
   // without a JWT falls back to it.
   std::optional<Principal> header_principal;
+  // The credential a replica relays with this connection's writes (replica_forward.h): "Bearer " and
+  // the hello's JWT, or the upgrade request's Authorization header.
+  std::string credential;
+  std::string header_credential;
   bool closed = false;
   // Encoded messages not yet written, and their bytes (the one being written included).
   std::deque<std::string> outbox;
@@ -287,6 +293,7 @@ asio::awaitable<void> RunRequest(ConnPtr conn, std::shared_ptr<WsStream> s, int3
   switch (req.type) {
     case WsRequest::Type::kCloseStream:
       s->slot = StreamSlot();  // its place among the stream limits is free now, not once the pool gets to it
+      CloseRemote(ctx, s->remote, Relay{conn->credential, false});
       EndSession(ctx, s, req.stream_id, "closed");
       for (const auto& [id, c] : s->cursors) conn->cursor_bytes -= c.bytes;
       s->cursors.clear();
@@ -299,7 +306,19 @@ asio::awaitable<void> RunRequest(ConnPtr conn, std::shared_ptr<WsStream> s, int3
       const size_t limit = ctx.opts.max_queued_bytes_per_connection;
       s->stream.set_max_response_bytes(ResponseBudget(per_request, limit - std::min(conn->cursor_bytes, limit)));
       std::optional<protocol::Error> refused = protocol::CheckBatch(req.stream_request.batch);
-      if (!refused) {
+      std::optional<protocol::StreamResult> routed;
+      if (!refused && ctx.opts.replica) {
+        const Relay relay{conn->credential, conn->principal.grant == Grant::kReadOnly};
+        routed = co_await RouteOnReplica(ctx, s->remote, s->stream, s->session.in_transaction(), conn->sqls, req.stream_request, relay);
+      }
+      if (routed) {
+        // Run on the primary as a batch: its steps become the cursor's entries.
+        if (routed->ok) {
+          ReplayBatch(routed->response.batch_result, recorder);
+        } else {
+          refused = std::move(routed->error);
+        }
+      } else if (!refused) {
         refused = co_await RunOnStream(ctx, *s, req.stream_request,
                                        [&](engine::Connection* c) { s->stream.RunBatch(req.stream_request.batch, *c, recorder); });
       }
@@ -355,14 +374,23 @@ asio::awaitable<void> RunRequest(ConnPtr conn, std::shared_ptr<WsStream> s, int3
   }
   // execute, batch, sequence, describe, get_autocommit: the stream-level request, as over HTTP.
   protocol::StreamResult result;
-  auto refused = co_await RunOnStream(
-      ctx, *s, req.stream_request, [&](engine::Connection* c) { result = s->stream.Handle(req.stream_request, c); },
-      /*restartable=*/true);
-  if (refused) {
-    result.ok = false;
-    result.error = std::move(*refused);
+  std::optional<protocol::StreamResult> routed;
+  if (ctx.opts.replica) {
+    const Relay relay{conn->credential, conn->principal.grant == Grant::kReadOnly};
+    routed = co_await RouteOnReplica(ctx, s->remote, s->stream, s->session.in_transaction(), conn->sqls, req.stream_request, relay);
   }
-  StampReplicationIndex(ctx, result);
+  if (routed) {
+    result = std::move(*routed);
+  } else {
+    auto refused = co_await RunOnStream(
+        ctx, *s, req.stream_request, [&](engine::Connection* c) { result = s->stream.Handle(req.stream_request, c); },
+        /*restartable=*/true);
+    if (refused) {
+      result.ok = false;
+      result.error = std::move(*refused);
+    }
+    StampReplicationIndex(ctx, result);
+  }
   if (!result.ok) {
     RespondError(conn, request_id, std::move(result.error));
   } else {
@@ -535,7 +563,10 @@ asio::awaitable<void> RunWsSession(ServerContext& ctx, beast::tcp_stream stream,
   auto conn = std::make_shared<WsConnection>(ctx, std::move(stream), *subproto, std::move(client));
   if (auto auth = req.find(http::field::authorization); auth != req.end()) {
     Principal who;
-    if (!ctx.opts.auth->CheckHeader(auth->value(), &who)) conn->header_principal = std::move(who);
+    if (!ctx.opts.auth->CheckHeader(auth->value(), &who)) {
+      conn->header_principal = std::move(who);
+      conn->header_credential = std::string(auth->value());
+    }
   }
   auto& ws = conn->ws;
   websocket::stream_base::timeout timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
@@ -598,6 +629,7 @@ asio::awaitable<void> RunWsSession(ServerContext& ctx, beast::tcp_stream stream,
         break;
       }
       conn->principal = std::move(who);
+      conn->credential = msg->jwt ? "Bearer " + *msg->jwt : conn->header_credential;
       conn->hello_done = true;
       Send(conn, ServerMsg{ServerMsg::Type::kHelloOk});
       continue;
@@ -620,6 +652,7 @@ asio::awaitable<void> RunWsSession(ServerContext& ctx, beast::tcp_stream stream,
   MarkClosed(conn);
   // Streams whose worker is idle give their connections back now; running workers do it when they end.
   for (auto& [id, s] : conn->streams) {
+    CloseRemote(ctx, s->remote, Relay{conn->credential, false});
     if (!s->running) EndSession(ctx, s, id, "left open by a closed connection,");
   }
   conn->streams.clear();

@@ -1,0 +1,100 @@
+// A read replica's link to its primary (--primary-url), over the primary's HTTP port:
+//
+//   - PrimaryLogSource: the replication log as a replication::LogSource, gRPC-web calls of sqld's
+//     `wal_log.ReplicationLog` (Hello, LogEntries, Snapshot) on one kept-alive connection, blocking,
+//     for the replica's tail thread;
+//   - ForwardToPrimary: one HTTP request relayed to the primary from a network coroutine (a client's
+//     write, a gRPC-web call of an embedded replica), on a new connection, without holding a thread.
+//
+// Both carry the replica's own token (--primary-auth-token) unless the request names the client's.
+#pragma once
+
+#include <boost/asio.hpp>
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+#include "replication/replica.h"
+
+namespace litehouse::server {
+
+namespace asio = boost::asio;
+
+// Where the primary is: http://host:port[/prefix] (https is refused: replicas reach their primary on
+// a private network, as sqld's do over its gRPC port).
+struct PrimaryTarget {
+  std::string url;  // as given
+  std::string host;
+  std::string port;
+  std::string prefix;      // a path the primary is served under, without its trailing '/'
+  std::string auth_token;  // --primary-auth-token: sent as "Bearer <token>" when not empty
+
+  static Result<PrimaryTarget> Parse(const std::string& url, std::string auth_token);
+};
+
+// What a read replica's server knows of its role: where the primary is, and the replica whose progress
+// reads wait for (ServerOptions::replica).
+struct ReplicaLink {
+  PrimaryTarget primary;
+  const replication::Replica* replica = nullptr;
+  // How long a read waits for the replica to reach an index (the stream's own writes, or the
+  // request's replication_index) before it fails REPLICATION_TIMEOUT; and how long a request relayed
+  // to the primary may take.
+  std::chrono::milliseconds read_wait{5000};
+  std::chrono::milliseconds forward_timeout{30000};
+};
+
+// A replica's stream as the primary holds it: the stream a relayed write ran on there.
+struct RemoteStream {
+  std::optional<std::string> baton;  // the primary's baton, while its stream is kept
+  bool in_transaction = false;       // the primary's stream has a transaction open: everything goes there
+  std::optional<uint64_t> min_index;  // the primary's index after the stream's last write: reads wait for it
+};
+
+class PrimaryLogSource : public replication::LogSource {
+ public:
+  // `call_timeout` bounds each call; LogEntries asks the primary to wait up to `wait` for a frame.
+  // `name` is how the primary's status lists this replica (x-litehouse-replica).
+  PrimaryLogSource(PrimaryTarget target, std::string name, std::chrono::milliseconds call_timeout = std::chrono::seconds(30));
+  ~PrimaryLogSource() override;
+
+  Result<replication::PrimaryHello> Hello() override;
+  Status Frames(uint64_t next, std::vector<replication::LogFrame>* out) override;
+  Status Snapshot(uint64_t next, std::vector<replication::LogFrame>* out) override;
+  void Cancel() override;
+
+ private:
+  struct Conn;
+  // One gRPC-web call: the response's messages, or the call's error (a gRPC status mapped to a
+  // Status: FAILED_PRECONDITION "NEED_SNAPSHOT" is NotFound("NEED_SNAPSHOT")).
+  Status Call(const std::string& method, const std::string& request, std::vector<std::string>* messages);
+
+  const PrimaryTarget target_;
+  const std::string name_;
+  const std::chrono::milliseconds call_timeout_;
+  std::string session_token_;
+  std::unique_ptr<Conn> conn_;
+  std::mutex cancel_mu_;
+  bool cancelled_ = false;
+};
+
+struct ForwardedReply {
+  unsigned status = 0;
+  std::string content_type;
+  std::string body;
+};
+
+// POSTs `body` to the primary's `path` with `headers` (name, value); an "authorization" header among
+// them is the client's, otherwise the replica's token is sent. IoError when the primary cannot be
+// reached or does not answer within `timeout`.
+asio::awaitable<Result<ForwardedReply>> ForwardToPrimary(const PrimaryTarget& target, std::string path,
+                                                         std::vector<std::pair<std::string, std::string>> headers,
+                                                         std::string body, std::chrono::milliseconds timeout);
+
+}  // namespace litehouse::server

@@ -1,0 +1,53 @@
+// On a read replica (--primary-url), where a stream's request runs, as sqld's replicas decide it
+// (libsql-server connection/write_proxy.rs):
+//
+//   - a write, and everything from a `BEGIN` (or a SAVEPOINT outside a transaction) to the end of the
+//     transaction it opens, runs on the primary: the replica relays it over Hrana over HTTP
+//     (/v3/pipeline) with the client's own credential, on one stream of the primary per replica
+//     stream while a transaction is open there. A transaction is never split between the two;
+//   - a read, and a `BEGIN TRANSACTION READONLY` transaction, run here, on the replica's snapshot,
+//     once the replica has applied the stream's own last write (read-your-writes): the primary's
+//     replication_index after that write. A wait is bounded (ReplicaLink::read_wait), then
+//     REPLICATION_TIMEOUT;
+//   - a read-only credential is refused any write, here as on the primary: its writes are never
+//     relayed, and fail against the replica's read-only guard.
+#pragma once
+
+#include <boost/asio.hpp>
+
+#include <optional>
+#include <string>
+
+#include "protocol/hrana.h"
+#include "protocol/stream.h"
+#include "server/context.h"
+
+namespace litehouse::server {
+
+// Who asks, for a relayed request: the client's credential as its Authorization header carried it
+// ("Bearer ..." or "Basic ..."; empty: none), and whether it may only read.
+struct Relay {
+  std::string credential;
+  bool read_only = false;
+};
+
+// Runs `request` (its stored SQL taken from `sqls`) on the primary if it must go there, updating
+// `remote`; nullopt when it runs here (the caller runs it on `stream`, which is then read-only, after
+// WaitForReplica). Only on a replica; on a primary always nullopt.
+asio::awaitable<std::optional<protocol::StreamResult>> RouteOnReplica(ServerContext& ctx, RemoteStream& remote,
+                                                                      protocol::Stream& stream, bool local_transaction,
+                                                                      const protocol::SqlStore& sqls,
+                                                                      const protocol::StreamRequest& request,
+                                                                      const Relay& relay);
+
+// Waits until the replica has applied frame `index` (nullopt, or on a primary: at once); an error
+// when it has not within ReplicaLink::read_wait.
+asio::awaitable<std::optional<protocol::Error>> WaitForReplica(ServerContext& ctx, std::optional<uint64_t> index);
+
+// Feeds a batch's result, as the primary answered it, to a cursor's sink, step by step.
+void ReplayBatch(const protocol::BatchResult& result, protocol::BatchSink& sink);
+
+// Closes the stream's stream on the primary, if any, without waiting for the answer.
+void CloseRemote(ServerContext& ctx, RemoteStream& remote, const Relay& relay);
+
+}  // namespace litehouse::server

@@ -1,0 +1,20 @@
+// GET /replication/status: where replication stands, as JSON, for operators and health checks.
+//
+//   primary: {"role": "primary", "log_id", "frame_no" (the last committed frame, null if none),
+//             "replicas": [{"name", "next_frame_no", "lag_frames", "lag_ms", "last_seen_ms_ago"}]}
+//   replica: {"role": "replica", "primary_url", "log_id", "frame_no" (the last applied), "primary_frame_no"
+//             (as last heard), "lag_frames", "lag_ms", "connected", "last_error", "transactions_applied",
+//             "snapshots_applied"}
+//
+// lag_ms is how long the node has been behind: since a replica last held every frame the primary
+// had, or, on a replica, since it learned of a frame it has not applied; 0 when up to date.
+#pragma once
+
+#include "server/context.h"
+#include "server/hrana_http.h"
+
+namespace litehouse::server {
+
+HttpReply ReplicationStatus(ServerContext& ctx);
+
+}  // namespace litehouse::server
