@@ -131,6 +131,7 @@ int ServeReplica(const ServeFlags& flags, engine::DatabaseOptions db_opts, const
     LH_LOG_ERROR("{}", server.status().message());
     return 1;
   }
+  source.set_name(opts.listen_host + ":" + std::to_string((*server)->port()));
   (*replica)->Start(db->get(), [s = server->get()](uint64_t) { s->NotifyProgress(); });
   (*server)->Wait();
   (*replica)->Stop();

@@ -24,14 +24,16 @@ void Lease::Release() {
   Database* db = db_;
   db_ = nullptr;
   std::unique_ptr<Connection> conn = std::move(conn_);
-  if (!writes_) return db->ReturnConnection(std::move(conn));
+  const bool discard = discard_;
+  discard_ = false;
+  if (!writes_) return db->ReturnConnection(std::move(conn), discard);
   // The write lock goes on only once SQLite's own lock is free: after the rollback of what was left
   // open, or after the connection that could not roll back is closed.
   if (db->Clean(*conn)) {
     db->Unlock(conn.get());
-    db->ReturnConnection(std::move(conn));
+    db->ReturnConnection(std::move(conn), discard);
   } else {
-    db->ReturnConnection(std::move(conn));
+    db->ReturnConnection(std::move(conn), discard);
     db->Unlock(nullptr);
   }
 }
@@ -278,9 +280,9 @@ bool Database::Clean(Connection& conn) {
   return conn.SetQueryOnly(false).ok();
 }
 
-void Database::ReturnConnection(std::unique_ptr<Connection> conn) {
-  bool clean = Clean(*conn);
-  if (!clean) LH_LOG_WARN("closing a connection that could not be made clean for its next user");
+void Database::ReturnConnection(std::unique_ptr<Connection> conn, bool discard) {
+  bool clean = !discard && Clean(*conn);
+  if (!clean && !discard) LH_LOG_WARN("closing a connection that could not be made clean for its next user");
   std::unique_ptr<Connection> closing;
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -55,6 +55,13 @@ class Lease {
   // Gives the connection (and the write lock) back now. If a transaction is still open it is rolled
   // back first.
   void Release();
+  // As Release, but the connection is closed rather than pooled: for one whose caches can no longer be
+  // trusted (a replica writes pages through sqlite_dbpage, under the b-tree layer, whose parsed
+  // pages and schema then no longer match them).
+  void Discard() {
+    discard_ = true;
+    Release();
+  }
 
  private:
   friend class Database;
@@ -62,6 +69,7 @@ class Lease {
   Database* db_ = nullptr;
   std::unique_ptr<Connection> conn_;
   bool writes_ = false;
+  bool discard_ = false;
 };
 
 // Sees every commit, for the modules that capture committed pages (replication, backup), and says
@@ -216,7 +224,7 @@ class Database {
   void GiveSessionPlace();
   // Takes a connection back from whoever used it: rolls back what was left open, restores the
   // settings and query_only, and pools it (or closes it if it cannot be made clean).
-  void ReturnConnection(std::unique_ptr<Connection> conn);
+  void ReturnConnection(std::unique_ptr<Connection> conn, bool discard = false);
   // Makes `conn` clean for the next user; false when it could not be (it must then be closed).
   bool Clean(Connection& conn);
 

@@ -358,15 +358,16 @@ Status Replica::Apply(const std::vector<LogFrame>& frames, bool as_one) {
   db_->AcquireWriter([&granted](engine::Lease lease) { granted.set_value(std::move(lease)); });
   engine::Lease lease = lease_future.get();
   // The engine's own statements, past the client guard: sqlite_dbpage is refused to clients, and
-  // DEFENSIVE makes it read-only.
+  // DEFENSIVE makes it read-only (the connection is closed after, so neither is put back).
   lease->guard().set_engine_statement(true);
   lease->guard().StopClock();
   sqlite3_db_config(lease->raw(), SQLITE_DBCONFIG_DEFENSIVE, 0, nullptr);
   Status written = WriteTransactions(lease->raw(), frames, txns);
-  sqlite3_db_config(lease->raw(), SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
-  lease->guard().set_engine_statement(false);
-  // The lease goes back now: the engine checkpoints there if the WAL is long.
-  lease.Release();
+  // The connection is closed, not pooled: sqlite_dbpage wrote the pages under the b-tree layer,
+  // which keeps what it parsed of each cached page (its cells), and the schema it read from them, so
+  // this connection would go on reading the database as it was. (The engine checkpoints there first
+  // if the WAL is long.)
+  lease.Discard();
   if (!written.ok()) return written;
   {
     std::lock_guard<std::mutex> lock(mu_);

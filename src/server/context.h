@@ -150,7 +150,8 @@ struct ServerContext {
   KeyedLimit connections;      // open client connections, all under one key (--max-connections)
   StreamRegistry streams;
   ProxyClients proxy_clients;
-  ReplicaPeers replica_peers;  // who reads the log (the status endpoint)  // embedded replicas' connections on the primary (grpc_web.cc)
+  ReplicaPeers replica_peers;  // who reads the log (the status endpoint)
+  ClientIndexes client_indexes;  // on a replica: each client's last write (replica_forward.h)  // embedded replicas' connections on the primary (grpc_web.cc)
   asio::thread_pool sql_pool;
   asio::any_io_executor network;  // the network io_context's (set by Server)
   ProgressSignal progress;

@@ -241,8 +241,10 @@ asio::awaitable<HttpReply> HandleGrpcWeb(ServerContext& ctx, const http::request
   if (method == "LogEntries" || method == "BatchLogEntries") {
     if (auto next = ReplicationService::RequestedOffset(message)) {
       std::string_view name = Header(req, "x-litehouse-replica");
-      std::string who = name.empty() ? "embedded replica at " + client : "replica " + std::string(name.substr(0, 200));
-      ctx.replica_peers.Note(who, *next, ctx.opts.replication->last_frame_no(), ctx.clock.Now());
+      std::string_view id = Header(req, "x-litehouse-replica-id");
+      std::string label = name.empty() ? "embedded replica at " + client : "replica " + std::string(name.substr(0, 200));
+      ctx.replica_peers.Note(id.empty() ? label : std::string(id.substr(0, 64)), label, *next, ctx.opts.replication->last_frame_no(),
+                             ctx.clock.Now());
     }
   }
   auto call = [&] { return ctx.opts.replication->Call(method, message, session, std::chrono::milliseconds(0)); };

@@ -126,7 +126,7 @@ asio::awaitable<HttpReply> HandlePipeline(ServerContext& ctx, std::string body, 
   if (!s) co_return refusal;
   // The stream's owner (checked by Take) is the request's principal, so this is the owner's grant.
   s->stream.set_read_only(caller.principal.grant == Grant::kReadOnly);
-  const Relay relay{caller.credential, caller.principal.grant == Grant::kReadOnly};
+  const Relay relay{caller.credential, caller.principal.grant == Grant::kReadOnly, caller.client + "|" + caller.principal.id};
 
   std::vector<StreamResult> results;
   results.reserve(req.requests.size());
@@ -195,7 +195,7 @@ asio::awaitable<HttpReply> HandleCursor(ServerContext& ctx, std::string body, pr
   std::optional<Error> refused = protocol::CheckBatch(request.batch);
   std::optional<StreamResult> routed;
   if (!refused && ctx.opts.replica) {
-    const Relay relay{caller.credential, caller.principal.grant == Grant::kReadOnly};
+    const Relay relay{caller.credential, caller.principal.grant == Grant::kReadOnly, caller.client + "|" + caller.principal.id};
     routed = co_await RouteOnReplica(ctx, s->remote, s->stream, s->session.in_transaction(), s->sqls, request, relay);
   }
   if (routed) {
@@ -244,7 +244,7 @@ asio::awaitable<HttpReply> HandleLegacy(ServerContext& ctx, std::string body, Ca
   StreamResult result;
   std::optional<protocol::Error> refused;
   std::optional<StreamResult> routed;
-  const Relay relay{caller.credential, caller.principal.grant == Grant::kReadOnly};
+  const Relay relay{caller.credential, caller.principal.grant == Grant::kReadOnly, caller.client + "|" + caller.principal.id};
   if (ctx.opts.replica) routed = co_await RouteOnReplica(ctx, s->remote, s->stream, false, s->sqls, request, relay);
   if (routed) {
     if (!routed->ok) refused = routed->error;
@@ -310,7 +310,7 @@ asio::awaitable<HttpReply> HandleV1(ServerContext& ctx, std::string body, V1Endp
   StreamResult result;
   std::optional<protocol::Error> refused;
   std::optional<StreamResult> routed;
-  const Relay relay{caller.credential, caller.principal.grant == Grant::kReadOnly};
+  const Relay relay{caller.credential, caller.principal.grant == Grant::kReadOnly, caller.client + "|" + caller.principal.id};
   if (ctx.opts.replica) routed = co_await RouteOnReplica(ctx, s->remote, s->stream, false, s->sqls, request, relay);
   if (routed) {
     result = std::move(*routed);

@@ -133,7 +133,11 @@ struct PrimaryLogSource::Conn {
 };
 
 PrimaryLogSource::PrimaryLogSource(PrimaryTarget target, std::string name, std::chrono::milliseconds call_timeout)
-    : target_(std::move(target)), name_(std::move(name)), call_timeout_(call_timeout), conn_(std::make_unique<Conn>()) {}
+    : target_(std::move(target)),
+      name_(std::move(name)),
+      id_(replication::UuidText(replication::NewUuid())),
+      call_timeout_(call_timeout),
+      conn_(std::make_unique<Conn>()) {}
 
 PrimaryLogSource::~PrimaryLogSource() = default;
 
@@ -158,6 +162,7 @@ Status PrimaryLogSource::Call(const std::string& method, const std::string& requ
   if (!target_.auth_token.empty()) req.set("x-authorization", "Bearer " + target_.auth_token);
   if (!session_token_.empty()) req.set("x-session-token", session_token_);
   if (!name_.empty()) req.set("x-litehouse-replica", name_);
+  req.set("x-litehouse-replica-id", id_);
   req.keep_alive(true);
   req.body() = GrpcFrame(request);
   req.prepare_payload();

@@ -11,10 +11,12 @@
 
 #include <boost/asio.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <unordered_map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -57,6 +59,34 @@ struct RemoteStream {
   std::optional<uint64_t> min_index;  // the primary's index after the stream's last write: reads wait for it
 };
 
+// On a replica: the primary's index after each client's last relayed write, so that the client's
+// later reads, on any of its streams (@libsql/client opens one per statement), wait for it. A client
+// is its address and its credential; one silent for a minute is forgotten.
+class ClientIndexes {
+ public:
+  std::optional<uint64_t> Get(const std::string& client) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = indexes_.find(client);
+    if (it == indexes_.end()) return std::nullopt;
+    return it->second.first;
+  }
+  void Raise(const std::string& client, uint64_t index, std::chrono::steady_clock::time_point now) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (indexes_.size() >= 100'000) {
+      for (auto it = indexes_.begin(); it != indexes_.end();) {
+        it = now - it->second.second > std::chrono::minutes(1) ? indexes_.erase(it) : std::next(it);
+      }
+    }
+    auto& slot = indexes_[client];
+    slot.first = std::max(slot.first, index);
+    slot.second = now;
+  }
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<std::string, std::pair<uint64_t, std::chrono::steady_clock::time_point>> indexes_;
+};
+
 class PrimaryLogSource : public replication::LogSource {
  public:
   // `call_timeout` bounds each call; LogEntries asks the primary to wait up to `wait` for a frame.
@@ -68,6 +98,8 @@ class PrimaryLogSource : public replication::LogSource {
   Status Frames(uint64_t next, std::vector<replication::LogFrame>* out) override;
   Status Snapshot(uint64_t next, std::vector<replication::LogFrame>* out) override;
   void Cancel() override;
+  // Renames this replica (once its port is bound); not while a call runs.
+  void set_name(std::string name) { name_ = std::move(name); }
 
  private:
   struct Conn;
@@ -76,7 +108,8 @@ class PrimaryLogSource : public replication::LogSource {
   Status Call(const std::string& method, const std::string& request, std::vector<std::string>* messages);
 
   const PrimaryTarget target_;
-  const std::string name_;
+  std::string name_;
+  const std::string id_;  // this process's, so the primary counts one replica once (x-litehouse-replica-id)
   const std::chrono::milliseconds call_timeout_;
   std::string session_token_;
   std::unique_ptr<Conn> conn_;

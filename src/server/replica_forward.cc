@@ -104,6 +104,7 @@ asio::awaitable<StreamResult> RunOnPrimary(ServerContext& ctx, RemoteStream& rem
   if (out.ok && out.response.type == StreamRequest::Type::kExecute) index = out.response.stmt_result.replication_index;
   if (out.ok && out.response.type == StreamRequest::Type::kBatch) index = out.response.batch_result.replication_index;
   if (index && (!remote.min_index || *remote.min_index < *index)) remote.min_index = index;
+  if (index && !relay.client.empty()) ctx.client_indexes.Raise(relay.client, *index, std::chrono::steady_clock::now());
   co_return out;
 }
 
@@ -151,7 +152,11 @@ asio::awaitable<std::optional<StreamResult>> RouteOnReplica(ServerContext& ctx, 
   }
   // Here: read-only (a write that got this far is refused by the guard), after the stream's writes.
   stream.set_read_only(true);
-  if (auto late = co_await WaitForReplica(ctx, remote.min_index)) co_return Failed(std::move(*late));
+  std::optional<uint64_t> wait_for = remote.min_index;
+  if (!relay.client.empty()) {
+    if (auto mine = ctx.client_indexes.Get(relay.client); mine && (!wait_for || *wait_for < *mine)) wait_for = mine;
+  }
+  if (auto late = co_await WaitForReplica(ctx, wait_for)) co_return Failed(std::move(*late));
   co_return std::nullopt;
 }
 

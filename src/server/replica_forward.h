@@ -7,7 +7,8 @@
 //     stream while a transaction is open there. A transaction is never split between the two;
 //   - a read, and a `BEGIN TRANSACTION READONLY` transaction, run here, on the replica's snapshot,
 //     once the replica has applied the stream's own last write (read-your-writes): the primary's
-//     replication_index after that write. A wait is bounded (ReplicaLink::read_wait), then
+//     replication_index after that write, or after its client's last write on any stream (a client
+//     is an address and a credential: @libsql/client opens a stream per statement). A wait is bounded (ReplicaLink::read_wait), then
 //     REPLICATION_TIMEOUT;
 //   - a read-only credential is refused any write, here as on the primary: its writes are never
 //     relayed, and fail against the replica's read-only guard.
@@ -29,6 +30,9 @@ namespace litehouse::server {
 struct Relay {
   std::string credential;
   bool read_only = false;
+  // Who the client is for read-your-writes across its streams (ClientIndexes): its address and its
+  // credential's id; empty: its streams only.
+  std::string client = {};
 };
 
 // Runs `request` (its stored SQL taken from `sqls`) on the primary if it must go there, updating

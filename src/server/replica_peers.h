@@ -1,6 +1,6 @@
 // ReplicaPeers: the primary's view of who reads its log (the status endpoint). A read replica names
-// itself in the x-litehouse-replica header of its LogEntries calls; an embedded replica is known by
-// its address.
+// itself in the x-litehouse-replica header of its LogEntries calls (its address), and tells a
+// process's id in x-litehouse-replica-id; an embedded replica is known by its address.
 //
 // Thread safety: every method may be called from any thread.
 #pragma once
@@ -17,15 +17,17 @@ namespace litehouse::server {
 class ReplicaPeers {
  public:
   struct Peer {
+    std::string name;               // how it names itself (its address), as of its last call
     uint64_t next_frame_no = 0;     // the first frame it asked for last: it holds those before
     Clock::time_point last_seen{};  // its last call
     Clock::time_point caught_up{};  // the last call at which it held every frame
   };
 
-  // `who` asked for frames from `next` while the log's last frame was `last`.
-  void Note(const std::string& who, uint64_t next, std::optional<uint64_t> last, Clock::time_point now) {
+  // The peer `id`, named `name`, asked for frames from `next` while the log's last frame was `last`.
+  void Note(const std::string& id, const std::string& name, uint64_t next, std::optional<uint64_t> last, Clock::time_point now) {
     std::lock_guard<std::mutex> lock(mu_);
-    Peer& p = peers_[who];
+    Peer& p = peers_[id];
+    p.name = name;
     if (p.last_seen == Clock::time_point{}) p.caught_up = now;
     p.next_frame_no = next;
     p.last_seen = now;

@@ -70,10 +70,10 @@ HttpReply ReplicationStatus(ServerContext& ctx) {
     OptU64(w, "frame_no", last);
     w.Key("replicas");
     w.StartArray();
-    for (const auto& [name, peer] : ctx.replica_peers.peers()) {
+    for (const auto& [id, peer] : ctx.replica_peers.peers()) {
       w.StartObject();
       w.Key("name");
-      w.String(name.c_str());
+      w.String(peer.name.c_str());
       w.Key("next_frame_no");
       w.Uint64(peer.next_frame_no);
       const uint64_t lag = last && *last + 1 > peer.next_frame_no ? *last + 1 - peer.next_frame_no : 0;

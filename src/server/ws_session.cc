@@ -308,7 +308,7 @@ asio::awaitable<void> RunRequest(ConnPtr conn, std::shared_ptr<WsStream> s, int3
       std::optional<protocol::Error> refused = protocol::CheckBatch(req.stream_request.batch);
       std::optional<protocol::StreamResult> routed;
       if (!refused && ctx.opts.replica) {
-        const Relay relay{conn->credential, conn->principal.grant == Grant::kReadOnly};
+        const Relay relay{conn->credential, conn->principal.grant == Grant::kReadOnly, conn->client + "|" + conn->principal.id};
         routed = co_await RouteOnReplica(ctx, s->remote, s->stream, s->session.in_transaction(), conn->sqls, req.stream_request, relay);
       }
       if (routed) {
@@ -376,7 +376,7 @@ asio::awaitable<void> RunRequest(ConnPtr conn, std::shared_ptr<WsStream> s, int3
   protocol::StreamResult result;
   std::optional<protocol::StreamResult> routed;
   if (ctx.opts.replica) {
-    const Relay relay{conn->credential, conn->principal.grant == Grant::kReadOnly};
+    const Relay relay{conn->credential, conn->principal.grant == Grant::kReadOnly, conn->client + "|" + conn->principal.id};
     routed = co_await RouteOnReplica(ctx, s->remote, s->stream, s->session.in_transaction(), conn->sqls, req.stream_request, relay);
   }
   if (routed) {

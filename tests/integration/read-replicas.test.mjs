@@ -1,0 +1,459 @@
+// Read replicas (issue #13): `litehouse serve --primary-url` against a real primary, all real
+// processes on loopback, driven by the real @libsql/client over HTTP and WebSocket. A replica
+// bootstraps from the primary's log, tails it, applies each transaction atomically, relays writes and
+// transactions to the primary with the client's credential, and reads its own writes.
+import { test, after, describe } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, readFileSync, existsSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createClient } from "@libsql/client";
+import { startServer, BIN, refused } from "./harness.mjs";
+import { waitUntil } from "./raw-http.mjs";
+
+const tempDirs = [];
+const tempDir = (prefix) => {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(d);
+  return d;
+};
+after(() => {
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+});
+
+const replicaOf = (primaryUrl, { dbPath, args = [], env } = {}) =>
+  startServer({ dbPath: dbPath ?? tempDir("litehouse-replica-"), args: ["--primary-url", primaryUrl, ...args], env });
+
+const status = async (server) => {
+  const res = await fetch(`${server.url}/replication/status`);
+  assert.equal(res.status, 200);
+  return res.json();
+};
+
+// Waits until `replica` has applied everything the primary has committed.
+async function caughtUp(primary, replica) {
+  const p = await status(primary);
+  await waitUntil(async () => {
+    const r = await status(replica);
+    return r.log_id === p.log_id && r.frame_no !== null && r.frame_no >= p.frame_no;
+  }, `the replica at ${replica.url} reaches frame ${p.frame_no}`);
+}
+
+const count = async (client, table = "t") => Number((await client.execute(`SELECT count(*) AS n FROM ${table}`)).rows[0].n);
+
+// The database file of a stopped server, with its WAL folded in (the last connection's close
+// checkpoints it). Page 1's change counter (bytes 24-27 and 92-95) is masked: SQLite sets it at each
+// commit from what the committing connection last read, so two files never agree on it (replica.h).
+function settledFile(dir) {
+  const path = join(dir, "dbs", "default", "data");
+  const r = spawnSync(BIN, ["shell", path], { input: "SELECT count(*) FROM sqlite_schema;\n", encoding: "utf8", timeout: 20_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(!existsSync(path + "-wal") || readFileSync(path + "-wal").length === 0, "the WAL was folded into the file");
+  const bytes = readFileSync(path);
+  bytes.fill(0, 24, 28);
+  bytes.fill(0, 92, 96);
+  return bytes;
+}
+
+function assertSameFiles(a, b) {
+  const fa = settledFile(a);
+  const fb = settledFile(b);
+  assert.equal(fa.length, fb.length, "same size");
+  assert.ok(fa.equals(fb), "the replica's pages equal the primary's");
+}
+
+// A TCP proxy on loopback that can cut every connection and refuse new ones, then come back on the
+// same port, to `target` (which may change meanwhile: a primary restarted on another port).
+async function tcpProxy(targetPort) {
+  const sockets = new Set();
+  let server;
+  let port = 0;
+  const listen = () =>
+    new Promise((res) => {
+      server = net.createServer((client) => {
+        const upstream = net.connect(proxy.target, "127.0.0.1");
+        sockets.add(client);
+        sockets.add(upstream);
+        client.pipe(upstream).pipe(client);
+        const drop = () => {
+          client.destroy();
+          upstream.destroy();
+          sockets.delete(client);
+          sockets.delete(upstream);
+        };
+        client.on("error", drop).on("close", drop);
+        upstream.on("error", drop).on("close", drop);
+      });
+      server.listen(port, "127.0.0.1", () => {
+        port = server.address().port;
+        res();
+      });
+    });
+  const proxy = {
+    target: targetPort,
+    get url() {
+      return `http://127.0.0.1:${port}`;
+    },
+    async cut() {
+      await new Promise((res) => {
+        server.close(res);
+        for (const s of sockets) s.destroy();
+        sockets.clear();
+      });
+    },
+    restore: listen,
+    async close() {
+      await this.cut();
+    },
+  };
+  await listen();
+  return proxy;
+}
+
+describe("a primary and two read replicas", () => {
+  test("writes through every node, over HTTP and WebSocket, reach every node; each replica equals the primary page for page", async () => {
+    const primary = await startServer();
+    const clients = [];
+    let r1, r2;
+    try {
+      const p = createClient({ url: primary.url });
+      clients.push(p);
+      await p.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, node TEXT, payload BLOB)");
+      await p.execute("INSERT INTO t(node, payload) VALUES ('primary', randomblob(5000))");
+      r1 = await replicaOf(primary.url);
+      r2 = await replicaOf(primary.url);
+      const c1 = createClient({ url: r1.url.replace("http", "ws") });
+      const c2 = createClient({ url: r2.url });
+      clients.push(c1, c2);
+      // The bootstrap copied what was there.
+      assert.equal(await count(c1), 1);
+      assert.equal(await count(c2), 1);
+
+      // Writes through each node; each node reads its own write at once (read-your-writes).
+      for (let i = 0; i < 20; i++) {
+        for (const [name, c] of [["primary", p], ["r1", c1], ["r2", c2]]) {
+          const rs = await c.execute({ sql: "INSERT INTO t(node, payload) VALUES (?, randomblob(?))", args: [name, 100 + i * 50] });
+          assert.equal(rs.rowsAffected, 1);
+          const mine = await c.execute({ sql: "SELECT count(*) AS n FROM t WHERE id = ?", args: [rs.lastInsertRowid] });
+          assert.equal(Number(mine.rows[0].n), 1, `${name} reads its own write ${rs.lastInsertRowid}`);
+        }
+      }
+      // A batch and an interactive transaction through a replica run on the primary, whole.
+      await c2.batch(["INSERT INTO t(node) VALUES ('batch-a')", "INSERT INTO t(node) VALUES ('batch-b')"], "write");
+      const tx = await c1.transaction("write");
+      await tx.execute("INSERT INTO t(node) VALUES ('tx')");
+      assert.equal(Number((await tx.execute("SELECT count(*) AS n FROM t WHERE node = 'tx'")).rows[0].n), 1,
+                   "the transaction reads its own uncommitted write (it runs on the primary)");
+      assert.equal(Number((await p.execute("SELECT count(*) AS n FROM t WHERE node = 'tx'")).rows[0].n), 0,
+                   "uncommitted on the primary");
+      await tx.commit();
+      const rolled = await c2.transaction("write");
+      await rolled.execute("INSERT INTO t(node) VALUES ('rolled back')");
+      await rolled.rollback();
+      // A read transaction runs on the replica's snapshot.
+      const rtx = await c2.transaction("read");
+      const seen = await count(rtx);
+      await rtx.commit();
+      assert.ok(seen >= 61);
+
+      const total = 1 + 60 + 2 + 1;
+      await caughtUp(primary, r1);
+      await caughtUp(primary, r2);
+      for (const c of [p, c1, c2]) assert.equal(await count(c), total);
+      assert.equal(Number((await c1.execute("SELECT count(*) AS n FROM t WHERE node = 'rolled back'")).rows[0].n), 0);
+
+      const ps = await status(primary);
+      assert.equal(ps.role, "primary");
+      assert.equal(ps.replicas.length, 2, JSON.stringify(ps));
+      for (const rep of ps.replicas) assert.match(rep.name, /^replica 127\.0\.0\.1:/);
+      const rs1 = await status(r1);
+      assert.equal(rs1.role, "replica");
+      assert.equal(rs1.primary_url, primary.url);
+      assert.equal(rs1.log_id, ps.log_id);
+      assert.equal(rs1.lag_frames, 0);
+      assert.equal(rs1.connected, true);
+    } finally {
+      for (const c of clients) c.close();
+      await r1?.stop({ keepDir: true });
+      await r2?.stop({ keepDir: true });
+      await primary.stop({ keepDir: true });
+    }
+    assertSameFiles(primary.dir, r1.dir);
+    assertSameFiles(primary.dir, r2.dir);
+    rmSync(primary.dir, { recursive: true, force: true });
+  });
+
+  test("a replica's readers see only whole transactions while it applies them", async () => {
+    const primary = await startServer();
+    const replica = await replicaOf(primary.url);
+    const p = createClient({ url: primary.url });
+    const r = createClient({ url: replica.url });
+    try {
+      await p.execute("CREATE TABLE acct(id INTEGER PRIMARY KEY, balance INTEGER)");
+      await p.batch(Array.from({ length: 10 }, (_, i) => `INSERT INTO acct VALUES (${i}, 100)`), "write");
+      // Transfers that keep the sum at 1000, each a transaction of two updates, while the replica's
+      // readers check the sum.
+      let stop = false;
+      const reads = (async () => {
+        let checks = 0;
+        while (!stop || checks < 50) {
+          const rs = await r.execute("SELECT coalesce(sum(balance), 1000) AS s, count(*) AS n FROM acct");
+          if (Number(rs.rows[0].n) === 10) assert.equal(Number(rs.rows[0].s), 1000, "a reader saw half a transfer");
+          checks++;
+        }
+        return checks;
+      })();
+      for (let i = 0; i < 150; i++) {
+        const from = i % 10;
+        const to = (i * 7 + 3) % 10;
+        await p.batch([
+          { sql: "UPDATE acct SET balance = balance - 5 WHERE id = ?", args: [from] },
+          { sql: "UPDATE acct SET balance = balance + 5 WHERE id = ?", args: [to] },
+        ], "write");
+      }
+      stop = true;
+      assert.ok((await reads) >= 50);
+      await caughtUp(primary, replica);
+      assert.equal(Number((await r.execute("SELECT sum(balance) AS s FROM acct")).rows[0].s), 1000);
+    } finally {
+      p.close();
+      r.close();
+      await replica.stop();
+      await primary.stop();
+    }
+  });
+});
+
+describe("failures and restarts", () => {
+  test("kill -9 of a replica during writes, then a restart: it resumes from its position and catches up", async () => {
+    const primary = await startServer();
+    const dir = tempDir("litehouse-replica-");
+    let replica = await replicaOf(primary.url, { dbPath: dir });
+    const p = createClient({ url: primary.url });
+    try {
+      await p.execute("CREATE TABLE t(x)");
+      let written = 0;
+      const writer = (async () => {
+        for (let i = 0; i < 400; i++) {
+          await p.execute({ sql: "INSERT INTO t VALUES (?)", args: [i] });
+          written++;
+        }
+      })();
+      await waitUntil(async () => written >= 100, "100 writes");
+      replica.child.kill("SIGKILL");
+      await new Promise((res) => replica.child.once("exit", res));
+      await writer;
+      const position = readFileSync(join(dir, "dbs", "default", "replica-position"), "utf8");
+      assert.match(position, /^litehouse-replica 1\n[0-9a-f-]{36}\n\d+\n$/);
+      replica = await replicaOf(primary.url, { dbPath: dir });
+      assert.match(replica.stderr, /resuming history/);
+      await caughtUp(primary, replica);
+      const r = createClient({ url: replica.url });
+      assert.equal(await count(r), 400);
+      r.close();
+    } finally {
+      p.close();
+      await replica.stop({ keepDir: true });
+      await primary.stop({ keepDir: true });
+    }
+    assertSameFiles(primary.dir, dir);
+    rmSync(primary.dir, { recursive: true, force: true });
+  });
+
+  test("a restart of the primary: the replica reconnects, and relays writes again", async () => {
+    const pdir = tempDir("litehouse-primary-");
+    let primary = await startServer({ dbPath: pdir });
+    const proxy = await tcpProxy(primary.port);  // the primary's address, the proxy's, stays across its restart
+    const replica = await replicaOf(proxy.url);
+    const r = createClient({ url: replica.url });
+    try {
+      await r.execute("CREATE TABLE t(x)");
+      await r.execute("INSERT INTO t VALUES (1)");
+      await primary.stop();
+      // While the primary is down: reads go on, writes fail with a clear error.
+      assert.equal(await count(r), 1);
+      await refused(r.execute("INSERT INTO t VALUES (2)"), "PRIMARY_UNAVAILABLE", /could not reach its primary/);
+      await waitUntil(async () => (await status(replica)).connected === false, "the replica notices");
+      primary = await startServer({ dbPath: pdir });
+      await proxy.cut();
+      proxy.target = primary.port;
+      await proxy.restore();
+      await waitUntil(async () => (await status(replica)).connected === true, "the replica reconnects", 15_000);
+      await r.execute("INSERT INTO t VALUES (3)");
+      assert.equal(await count(r), 2);
+      const ps = await status(primary);
+      const rs = await status(replica);
+      assert.equal(rs.log_id, ps.log_id, "a clean restart keeps the history");
+    } finally {
+      r.close();
+      await replica.stop();
+      await proxy.close();
+      await primary.stop();
+    }
+  });
+
+  test("a link cut and restored: the replica falls behind, says so, and catches up", async () => {
+    const primary = await startServer();
+    const proxy = await tcpProxy(primary.port);
+    const replica = await replicaOf(proxy.url);
+    const p = createClient({ url: primary.url });
+    const r = createClient({ url: replica.url });
+    try {
+      await p.execute("CREATE TABLE t(x)");
+      await caughtUp(primary, replica);
+      await proxy.cut();
+      for (let i = 0; i < 50; i++) await p.execute({ sql: "INSERT INTO t VALUES (?)", args: [i] });
+      await waitUntil(async () => (await status(replica)).connected === false, "the replica notices the cut");
+      assert.equal(await count(r), 0, "the replica serves what it has");
+      const st = await status(replica);
+      assert.ok(st.last_error.length > 0);
+      await proxy.restore();
+      await caughtUp(primary, replica);
+      assert.equal(await count(r), 50);
+    } finally {
+      p.close();
+      r.close();
+      await replica.stop();
+      await proxy.close();
+      await primary.stop();
+    }
+  });
+
+  test("a primary that lost its history (kill -9): the replica follows the new log_id", async () => {
+    const pdir = tempDir("litehouse-primary-");
+    let primary = await startServer({ dbPath: pdir });
+    const proxy = await tcpProxy(primary.port);
+    const replica = await replicaOf(proxy.url);
+    const r = createClient({ url: replica.url });
+    let p = createClient({ url: primary.url });
+    try {
+      await p.execute("CREATE TABLE t(x)");
+      await p.execute("INSERT INTO t VALUES (1)");
+      await caughtUp(primary, replica);
+      const before = (await status(replica)).log_id;
+      p.close();
+      primary.child.kill("SIGKILL");
+      await new Promise((res) => primary.child.once("exit", res));
+      await proxy.cut();
+      primary = await startServer({ dbPath: pdir });
+      p = createClient({ url: primary.url });
+      await p.execute("INSERT INTO t VALUES (2)");
+      proxy.target = primary.port;
+      await proxy.restore();
+      await caughtUp(primary, replica);
+      const after = await status(replica);
+      assert.notEqual(after.log_id, before, "a new history after an unclean stop");
+      assert.equal(await count(r), 2);
+    } finally {
+      p.close();
+      r.close();
+      await replica.stop();
+      await proxy.close();
+      await primary.stop({ keepDir: true });
+    }
+  });
+
+  test("compaction, then a new replica bootstraps from the snapshot; one behind the compaction catches up", async () => {
+    // 1 MB of log: compacted every ~240 frames.
+    const primary = await startServer({ args: ["--max-log-size", "1"] });
+    const p = createClient({ url: primary.url });
+    let late, early;
+    try {
+      await p.execute("CREATE TABLE t(x)");
+      early = await replicaOf(primary.url);
+      await caughtUp(primary, early);
+      // Stop `early` (kept), and compact the log past it.
+      await early.stop({ keepDir: true });
+      for (let i = 0; i < 60; i++) await p.execute({ sql: "INSERT INTO t VALUES (randomblob(8000))" });
+      await waitUntil(() => {
+        const snaps = spawnSync("ls", [join(primary.dir, "dbs", "default", "snapshots")], { encoding: "utf8" }).stdout;
+        return snaps.trim().length > 0;
+      }, "a snapshot");
+      late = await replicaOf(primary.url);
+      await caughtUp(primary, late);
+      const lc = createClient({ url: late.url });
+      assert.equal(await count(lc), 60);
+      lc.close();
+      early = await replicaOf(primary.url, { dbPath: early.dir });
+      await caughtUp(primary, early);
+      const ec = createClient({ url: early.url });
+      assert.equal(await count(ec), 60);
+      ec.close();
+    } finally {
+      p.close();
+      await late?.stop();
+      await early?.stop();
+      await primary.stop();
+    }
+  });
+});
+
+describe("serving a replica", () => {
+  test("--grpc-listen-addr: a replica pointed at the primary's second port, as sqld deployments do", async () => {
+    const grpcPort = await new Promise((res) => {
+      const s = net.createServer().listen(0, "127.0.0.1", () => {
+        const port = s.address().port;
+        s.close(() => res(port));
+      });
+    });
+    const primary = await startServer({ args: ["--grpc-listen-addr", `127.0.0.1:${grpcPort}`] });
+    assert.match(primary.stderr, new RegExp(`serving replication also on http://127\\.0\\.0\\.1:${grpcPort}`));
+    const replica = await replicaOf(`http://127.0.0.1:${grpcPort}`);
+    const r = createClient({ url: replica.url });
+    try {
+      await r.execute("CREATE TABLE t(x)");
+      await r.execute("INSERT INTO t VALUES (42)");
+      assert.equal(Number((await r.execute("SELECT x FROM t")).rows[0].x), 42);
+    } finally {
+      r.close();
+      await replica.stop();
+      await primary.stop();
+    }
+  });
+
+  test("an embedded replica (@libsql/client syncUrl) syncing from a read replica", async () => {
+    const primary = await startServer();
+    const replica = await replicaOf(primary.url);
+    const dir = tempDir("litehouse-embedded-");
+    const p = createClient({ url: primary.url });
+    const local = createClient({ url: `file:${join(dir, "local.db")}`, syncUrl: replica.url });
+    try {
+      await p.execute("CREATE TABLE t(x)");
+      await p.execute("INSERT INTO t VALUES (1)");
+      await local.sync();
+      assert.equal(await count(local), 1);
+      await local.execute("INSERT INTO t VALUES (2)");  // delegated, through the replica, to the primary
+      assert.equal(await count(local), 2, "read-your-writes");
+      assert.equal(await count(p), 2);
+      const tx = await local.transaction("write");
+      await tx.execute("INSERT INTO t VALUES (3)");
+      await tx.commit();
+      await local.sync();
+      assert.equal(await count(local), 3);
+    } finally {
+      local.close();
+      p.close();
+      await replica.stop();
+      await primary.stop();
+    }
+  });
+
+  test("bad --primary-url values are refused at start", () => {
+    for (const [url, pattern] of [
+      ["https://example.com", /https is not supported/],
+      ["ftp://x", /expected http:\/\/HOST:PORT/],
+      ["http://:80", /no host|expected/],
+    ]) {
+      const r = spawnSync(BIN, ["serve", "--db-path", tempDir("litehouse-bad-"), "--http-listen-addr", "127.0.0.1:0", "--primary-url", url],
+                          { encoding: "utf8", timeout: 10_000 });
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, pattern);
+    }
+    const r = spawnSync(BIN, ["serve", "--db-path", tempDir("litehouse-bad-"), "--http-listen-addr", "127.0.0.1:0",
+                              "--primary-url", "http://127.0.0.1:1", "--backup-url", "file:///tmp/x"], { encoding: "utf8", timeout: 10_000 });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /back up the primary/);
+  });
+});
