@@ -250,11 +250,16 @@ asio::awaitable<HttpReply> HandleGrpcWeb(ServerContext& ctx, const http::request
   auto call = [&] { return ctx.opts.replication->Call(method, message, session, std::chrono::milliseconds(0)); };
   RpcReply rpc = co_await RunSql(ctx, call);
   if (method == "LogEntries" && rpc.code == GrpcCode::kOk && rpc.messages.empty()) {
-    const auto seen = ctx.opts.replication->last_frame_no();
+    // None from `next` on: wait until the log holds frame `next` (a condition, not "something
+    // changed", so a commit between the read and the wait is not missed).
+    const uint64_t next = ReplicationService::RequestedOffset(message).value_or(0);
     const auto* service = ctx.opts.replication.get();
-    co_await ctx.progress.WaitUntil([service, seen] { return service->last_frame_no() != seen; },
-                                    std::chrono::steady_clock::now() + kLogEntriesWait);
-    if (ctx.opts.replication->last_frame_no() != seen) rpc = co_await RunSql(ctx, call);
+    auto has_next = [service, next] {
+      auto last = service->last_frame_no();
+      return last && *last >= next;
+    };
+    co_await ctx.progress.WaitUntil(has_next, std::chrono::steady_clock::now() + kLogEntriesWait);
+    if (has_next()) rpc = co_await RunSql(ctx, call);
   }
   co_return Reply(rpc);
 }

@@ -53,6 +53,12 @@ asio::awaitable<void> CloseDetached(std::shared_ptr<const ReplicaLink> link, std
   if (!done.ok()) LH_LOG_DEBUG("closing a stream on the primary: {}", done.status().ToString());
 }
 
+// True once the replica has applied frame `index`.
+bool ReplicaReached(const ServerContext& ctx, uint64_t index) {
+  auto applied = ctx.opts.replica->replica->applied_frame_no();
+  return applied && *applied >= index;
+}
+
 StreamResult Failed(Error e) {
   StreamResult r;
   r.ok = false;
@@ -133,16 +139,28 @@ asio::awaitable<std::optional<StreamResult>> RouteOnReplica(ServerContext& ctx, 
   }
   StreamRequest inlined = request;
   protocol::InlineStoredSql(sqls, &inlined);
+  // The index this stream's reads wait for: its own last write's, or its client's on any stream.
+  std::optional<uint64_t> wait_for = remote.min_index;
+  if (!relay.client.empty()) {
+    if (auto mine = ctx.client_indexes.Get(relay.client); mine && (!wait_for || *wait_for < *mine)) wait_for = mine;
+  }
   bool to_primary = remote.in_transaction;
   if (!to_primary && !local_transaction && !relay.read_only) {
     if (RequestOpensTransaction(inlined)) {
       to_primary = true;
     } else if (request.type != T::kDescribe) {
       // Classified as the primary would: by preparing it, here, on a reader.
-      auto reader = ctx.db.AcquireReader();
-      if (reader.ok()) {
+      auto classify = [&] {
+        auto reader = ctx.db.AcquireReader();
+        if (!reader.ok()) return false;  // run here: the local run reports what is wrong
         stream.set_read_only(false);
-        to_primary = stream.Classify(inlined, **reader) == protocol::Access::kWrite;
+        return stream.Classify(inlined, **reader) == protocol::Access::kWrite;
+      };
+      to_primary = classify();
+      // What cannot be prepared counts as a write: a table the client created moments ago, which the
+      // replica has not applied yet. Once it has, the statement is classified again.
+      if (to_primary && wait_for && !ReplicaReached(ctx, *wait_for)) {
+        if (!(co_await WaitForReplica(ctx, wait_for))) to_primary = classify();
       }
     }
   }
@@ -150,12 +168,8 @@ asio::awaitable<std::optional<StreamResult>> RouteOnReplica(ServerContext& ctx, 
     StreamResult result = co_await RunOnPrimary(ctx, remote, std::move(inlined), relay);
     co_return result;
   }
-  // Here: read-only (a write that got this far is refused by the guard), after the stream's writes.
+  // Here: read-only (a write that got this far is refused by the guard), after the client's writes.
   stream.set_read_only(true);
-  std::optional<uint64_t> wait_for = remote.min_index;
-  if (!relay.client.empty()) {
-    if (auto mine = ctx.client_indexes.Get(relay.client); mine && (!wait_for || *wait_for < *mine)) wait_for = mine;
-  }
   if (auto late = co_await WaitForReplica(ctx, wait_for)) co_return Failed(std::move(*late));
   co_return std::nullopt;
 }

@@ -271,6 +271,7 @@ describe("failures and restarts", () => {
     try {
       await r.execute("CREATE TABLE t(x)");
       await r.execute("INSERT INTO t VALUES (1)");
+      await caughtUp(primary, replica);
       await primary.stop();
       // While the primary is down: reads go on, writes fail with a clear error.
       assert.equal(await count(r), 1);
