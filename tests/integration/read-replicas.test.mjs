@@ -26,17 +26,17 @@ after(() => {
 const replicaOf = (primaryUrl, { dbPath, args = [], env } = {}) =>
   startServer({ dbPath: dbPath ?? tempDir("litehouse-replica-"), args: ["--primary-url", primaryUrl, ...args], env });
 
-const status = async (server) => {
-  const res = await fetch(`${server.url}/replication/status`);
+const status = async (server, token) => {
+  const res = await fetch(`${server.url}/replication/status`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
   assert.equal(res.status, 200);
   return res.json();
 };
 
 // Waits until `replica` has applied everything the primary has committed.
-async function caughtUp(primary, replica) {
-  const p = await status(primary);
+async function caughtUp(primary, replica, token) {
+  const p = await status(primary, token);
   await waitUntil(async () => {
-    const r = await status(replica);
+    const r = await status(replica, token);
     return r.log_id === p.log_id && r.frame_no !== null && r.frame_no >= p.frame_no;
   }, `the replica at ${replica.url} reaches frame ${p.frame_no}`);
 }
@@ -220,6 +220,85 @@ describe("a primary and two read replicas", () => {
     } finally {
       p.close();
       r.close();
+      await replica.stop();
+      await primary.stop();
+    }
+  });
+});
+
+describe("what a replica applies", () => {
+  test("a VACUUM that shrinks the primary shrinks the replica; schema changes apply", async () => {
+    const primary = await startServer();
+    const replica = await replicaOf(primary.url);
+    const p = createClient({ url: primary.url });
+    const r = createClient({ url: replica.url });
+    try {
+      await p.execute("CREATE TABLE big(x)");
+      for (let i = 0; i < 20; i++) await p.execute("INSERT INTO big VALUES (randomblob(20000))");
+      await p.execute("CREATE INDEX big_x ON big(x)");
+      await caughtUp(primary, replica);
+      assert.equal(await count(r, "big"), 20);
+      await p.execute("DELETE FROM big");
+      await p.execute("DROP INDEX big_x");
+      await p.execute("ALTER TABLE big ADD COLUMN y TEXT DEFAULT 'z'");
+      await p.execute("VACUUM");
+      await caughtUp(primary, replica);
+      assert.equal(await count(r, "big"), 0);
+      const cols = await r.execute("SELECT name FROM pragma_table_info('big') ORDER BY cid");
+      assert.deepEqual(cols.rows.map((row) => row.name), ["x", "y"]);
+      const idx = await r.execute("SELECT count(*) AS n FROM sqlite_schema WHERE type = 'index'");
+      assert.equal(Number(idx.rows[0].n), 0);
+      const pages = async (c) => Number((await c.execute("PRAGMA page_count")).rows[0].page_count);
+      assert.equal(await pages(r), await pages(p));
+      assert.ok((await pages(r)) < 10, "the file was cut to the vacuumed size");
+    } finally {
+      p.close();
+      r.close();
+      await replica.stop({ keepDir: true });
+      await primary.stop({ keepDir: true });
+    }
+    assertSameFiles(primary.dir, replica.dir);
+  });
+});
+
+describe("credentials through a replica", () => {
+  test("the client's token goes to the primary: a read-only token stays read-only, a bad one is refused, the replica's own token reads the log", async () => {
+    const keys = tempDir("litehouse-keys-");
+    const cli = (args) => spawnSync(BIN, args, { encoding: "utf8", timeout: 10_000 });
+    assert.equal(cli(["token", "keygen", "--dir", keys]).status, 0);
+    const key = join(keys, "jwt_private.pem");
+    const token = (ro) => cli(["token", "create", "--key", key, ...(ro ? ["--read-only"] : [])]).stdout.trim();
+    const rw = token(false);
+    const ro = token(true);
+    const auth = ["--auth-jwt-key-file", join(keys, "jwt_public.pem")];
+    const primary = await startServer({ args: auth });
+    // Without --primary-auth-token the primary refuses the replica: it says so, and retries.
+    const dir = tempDir("litehouse-replica-");
+    const refusedReplica = spawnSync(BIN, ["serve", "--db-path", dir, "--http-listen-addr", "127.0.0.1:0", "--primary-url", primary.url, ...auth],
+                                     { encoding: "utf8", timeout: 1500, killSignal: "SIGKILL" });
+    assert.match(refusedReplica.stderr, /refused the replica's token/);
+    const replica = await replicaOf(primary.url, { args: [...auth, "--primary-auth-token", rw] });
+    const w = createClient({ url: replica.url, authToken: rw });
+    const rdr = createClient({ url: replica.url.replace("http", "ws"), authToken: ro });
+    const none = createClient({ url: replica.url });
+    try {
+      await w.execute("CREATE TABLE t(x)");
+      await w.execute("INSERT INTO t VALUES (1)");
+      assert.equal(await count(w), 1);
+      assert.equal(await count(rdr), 1, "a read-only token reads");
+      // Refused as the primary refuses a read-only token's write (auth.test.mjs).
+      const writeRefused = (e) => ["SQLITE_AUTH", "SQLITE_READONLY"].includes(e.code);
+      await assert.rejects(rdr.execute("INSERT INTO t VALUES (2)"), writeRefused);
+      await assert.rejects(rdr.batch(["INSERT INTO t VALUES (3)"], "write"), writeRefused);
+      await assert.rejects(none.execute("SELECT 1"), /401|Unauthorized|AUTH/i);
+      const statusRefused = await fetch(`${replica.url}/replication/status`);
+      assert.equal(statusRefused.status, 401, "the status needs a token too");
+      await caughtUp(primary, replica, ro);
+      assert.equal(await count(w), 1, "nothing the read-only token sent was written");
+    } finally {
+      w.close();
+      rdr.close();
+      none.close();
       await replica.stop();
       await primary.stop();
     }
