@@ -73,6 +73,7 @@ struct ServeFlags {
   std::string primary_url;         // a read replica of this primary; empty: a primary
   std::string primary_auth_token;  // the token a replica presents to its primary
   std::string grpc_listen_addr;    // a second listener for replication (sqld's); empty: none
+  int64_t replica_read_wait_ms = 5000;  // how long a replica's read waits for an index
   std::string durability = "relaxed";
   size_t max_db_connections = 64;
   int sql_threads = 8;
@@ -124,6 +125,7 @@ int ServeReplica(const ServeFlags& flags, engine::DatabaseOptions db_opts, const
   auto link = std::make_shared<server::ReplicaLink>();
   link->primary = *target;
   link->replica = replica->get();
+  link->read_wait = std::chrono::milliseconds(flags.replica_read_wait_ms);
   opts.replica = link;
   opts.replication = nullptr;
   auto server = server::Server::Start(**db, opts);
@@ -330,6 +332,12 @@ Run RegisterServe(CLI::App& app) {
   cmd->add_option("--primary-auth-token", flags->primary_auth_token,
                   "The token a replica presents to its primary for the log (a JWT the primary accepts)")
       ->envname("LITEHOUSE_PRIMARY_AUTH_TOKEN");
+  cmd->add_option("--replica-read-wait-ms", flags->replica_read_wait_ms,
+                  "On a replica: how long a read waits for the replica to apply its client's last write (or the "
+                  "request's replication_index) before it fails REPLICATION_TIMEOUT")
+      ->envname("LITEHOUSE_REPLICA_READ_WAIT_MS")
+      ->check(CLI::Range(int64_t{1}, int64_t{600'000}))
+      ->capture_default_str();
   cmd->add_option("--grpc-listen-addr", flags->grpc_listen_addr,
                   "Also serve on this HOST:PORT (where sqld serves replication; its replicas point there); the "
                   "same endpoints as the HTTP port, over HTTP/1.1")

@@ -26,6 +26,9 @@ struct Stmt {
   std::vector<Value> args;
   std::vector<NamedArg> named_args;
   bool want_rows = true;
+  // The primary's index the client saw after its writes (a result's replication_index): on a read
+  // replica, the statement waits until the replica has applied it.
+  std::optional<uint64_t> replication_index;
 };
 
 struct BatchCond {
@@ -42,6 +45,7 @@ struct BatchStep {
 
 struct Batch {
   std::vector<BatchStep> steps;
+  std::optional<uint64_t> replication_index;  // as Stmt's
 };
 
 struct StreamRequest {

@@ -132,6 +132,24 @@ struct Parser {
       if (!want->IsBool()) return Fail("Expected a boolean in 'want_rows'");
       out->want_rows = want->GetBool();
     }
+    return ParseReplicationIndex(v, &out->replication_index);
+  }
+
+  // "replication_index": a string-encoded u64 (sqld's option_u64_as_str), or null, or absent.
+  bool ParseReplicationIndex(const Value& v, std::optional<uint64_t>* out) {
+    const Value* index = Member(v, "replication_index");
+    if (!index || index->IsNull()) return true;
+    if (index->IsUint64()) {
+      *out = index->GetUint64();
+      return true;
+    }
+    if (!index->IsString()) return Fail("Expected a string in 'replication_index'");
+    uint64_t n = 0;
+    const char* b = index->GetString();
+    const char* e = b + index->GetStringLength();
+    auto [ptr, ec] = std::from_chars(b, e, n);
+    if (ec != std::errc() || ptr != e || b == e) return Fail("Expected an unsigned integer in 'replication_index'");
+    *out = n;
     return true;
   }
 
@@ -183,6 +201,7 @@ struct Parser {
       if (!stmt) return Fail("Expected 'stmt' in a batch step");
       if (!ParseStmt(*stmt, &out->steps[i].stmt)) return false;
     }
+    if (!ParseReplicationIndex(v, &out->replication_index)) return false;
     return true;
   }
 

@@ -44,6 +44,7 @@ inline bool FromPb(const pb::Stmt& s, Stmt* out, std::string* err) {
     out->named_args.push_back(std::move(arg));
   }
   out->want_rows = !s.has_want_rows() || s.want_rows();
+  if (s.has_replication_index()) out->replication_index = s.replication_index();
   return true;
 }
 
@@ -76,6 +77,7 @@ inline bool FromPb(const pb::BatchCond& c, BatchCond* out, std::string* err, int
 }
 
 inline bool FromPb(const pb::Batch& b, Batch* out, std::string* err) {
+  if (b.has_replication_index()) out->replication_index = b.replication_index();
   out->steps.resize(static_cast<size_t>(b.steps_size()));
   for (int i = 0; i < b.steps_size(); ++i) {
     const auto& step = b.steps(i);

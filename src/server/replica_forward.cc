@@ -144,6 +144,11 @@ asio::awaitable<std::optional<StreamResult>> RouteOnReplica(ServerContext& ctx, 
   if (!relay.client.empty()) {
     if (auto mine = ctx.client_indexes.Get(relay.client); mine && (!wait_for || *wait_for < *mine)) wait_for = mine;
   }
+  // ... or the request's own (sqld's replication_index on a statement or a batch).
+  std::optional<uint64_t> asked;
+  if (request.type == T::kExecute) asked = request.stmt.replication_index;
+  if (request.type == T::kBatch) asked = request.batch.replication_index;
+  if (asked && (!wait_for || *wait_for < *asked)) wait_for = asked;
   bool to_primary = remote.in_transaction;
   if (!to_primary && !local_transaction && !relay.read_only) {
     if (RequestOpensTransaction(inlined)) {

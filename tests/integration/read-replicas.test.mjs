@@ -261,6 +261,48 @@ describe("what a replica applies", () => {
   });
 });
 
+describe("waiting for an index on a replica", () => {
+  test("a request's replication_index waits until the replica has it; one it never reaches fails REPLICATION_TIMEOUT, bounded", async () => {
+    const primary = await startServer();
+    const replica = await replicaOf(primary.url, { args: ["--replica-read-wait-ms", "300"] });
+    const p = createClient({ url: primary.url });
+    const pipeline = async (server, requests) => {
+      const res = await fetch(`${server.url}/v3/pipeline`, { method: "POST", body: JSON.stringify({ baton: null, requests }) });
+      assert.equal(res.status, 200);
+      return (await res.json()).results;
+    };
+    try {
+      await p.execute("CREATE TABLE t(x)");
+      await caughtUp(primary, replica);
+      for (let i = 0; i < 20; i++) {
+        // Written on the primary, read at once on the replica with the index the write returned.
+        const [w] = await pipeline(primary, [{ type: "execute", stmt: { sql: `INSERT INTO t VALUES (${i})` } }]);
+        const index = w.response.result.replication_index;
+        assert.match(index, /^\d+$/);
+        const [exec, batch] = await pipeline(replica, [
+          { type: "execute", stmt: { sql: "SELECT count(*) FROM t", replication_index: index } },
+          { type: "batch", batch: { steps: [{ stmt: { sql: "SELECT max(x) FROM t" } }], replication_index: index } },
+        ]);
+        assert.equal(exec.type, "ok", JSON.stringify(exec));
+        assert.equal(exec.response.result.rows[0][0].value, String(i + 1));
+        assert.equal(batch.response.result.step_results[0].rows[0][0].value, String(i));
+      }
+      const started = Date.now();
+      const [late] = await pipeline(replica, [{ type: "execute", stmt: { sql: "SELECT 1", replication_index: "999999999" } }]);
+      assert.equal(late.type, "error");
+      assert.equal(late.error.code, "REPLICATION_TIMEOUT");
+      assert.match(late.error.message, /has not applied the primary's frame 999999999 within 300 ms/);
+      assert.ok(Date.now() - started < 5000);
+      const [bad] = await pipeline(replica, [{ type: "execute", stmt: { sql: "SELECT 1", replication_index: "x1" } }]).catch(() => [null]);
+      assert.equal(bad, null, "a malformed replication_index is a protocol error (400)");
+    } finally {
+      p.close();
+      await replica.stop();
+      await primary.stop();
+    }
+  });
+});
+
 describe("credentials through a replica", () => {
   test("the client's token goes to the primary: a read-only token stays read-only, a bad one is refused, the replica's own token reads the log", async () => {
     const keys = tempDir("litehouse-keys-");
