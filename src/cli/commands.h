@@ -22,5 +22,7 @@ Run RegisterMigrate(CLI::App& app);
 // generations|snapshots|wal`: what a backup holds (restore.cc).
 Run RegisterRestore(CLI::App& app);
 Run RegisterBackup(CLI::App& app);
+// `litehouse promote`: a read replica becomes the primary (promote.cc).
+Run RegisterPromote(CLI::App& app);
 
 }  // namespace litehouse::cli

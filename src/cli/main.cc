@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   auto run_migrate = litehouse::cli::RegisterMigrate(app);
   auto run_restore = litehouse::cli::RegisterRestore(app);
   auto run_backup = litehouse::cli::RegisterBackup(app);
+  auto run_promote = litehouse::cli::RegisterPromote(app);
   // `litehouse restore` takes `litestream restore`'s Go-style flags too (-timestamp, -if-db-not-exists):
   // CLI11 declares long options with two dashes only, so they are rewritten before parsing.
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -54,5 +55,6 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("migrate")) return run_migrate();
   if (app.got_subcommand("restore")) return run_restore();
   if (app.got_subcommand("backup")) return run_backup();
+  if (app.got_subcommand("promote")) return run_promote();
   return 2;
 }

@@ -5,10 +5,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <atomic>
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "cli/commands.h"
 #include "common/byte_size.h"
@@ -99,12 +103,22 @@ bool SplitHostPort(const std::string& addr, std::string* host, uint16_t* port) {
 
 // A read replica (--primary-url): bootstraps from the primary if it has no copy yet, serves its copy
 // read-only while a thread tails the primary's log into it, and relays writes to the primary
-// (replication/replica.h, server/replica_forward.h).
+// (replication/replica.h, server/replica_forward.h). POST /replication/promote turns it into the
+// primary: the tail stops, the WAL is emptied into the file, a new history of the log begins from it,
+// and the commit capture starts; the `promoted` file then refuses a restart as a replica.
 int ServeReplica(const ServeFlags& flags, engine::DatabaseOptions db_opts, const std::string& dir, server::ServerOptions opts) {
   auto target = server::PrimaryTarget::Parse(flags.primary_url, flags.primary_auth_token);
   if (!target.ok()) {
     std::cerr << "error: " << target.status().message() << "\n";
     return 2;
+  }
+  const std::string promoted_marker = dir + "/promoted";
+  std::error_code ec;
+  if (std::filesystem::exists(promoted_marker, ec)) {
+    LH_LOG_ERROR("this node was promoted to primary ({} exists): start it without --primary-url, or remove the "
+                 "database directory to make it a replica again",
+                 promoted_marker);
+    return 1;
   }
   server::PrimaryLogSource source(*target, flags.listen_addr);
   replication::ReplicaOptions replica_opts;
@@ -117,6 +131,11 @@ int ServeReplica(const ServeFlags& flags, engine::DatabaseOptions db_opts, const
     LH_LOG_ERROR("the replica cannot start: {}", replica.status().ToString());
     return 1;
   }
+  // The commit capture is wired in from the start, and started only by a promotion. Declared before
+  // the database, so that they outlive it.
+  replication::WalCapture capture(db_opts.path);
+  std::unique_ptr<replication::FrameLog> frame_log;
+  db_opts.commit_observer = &capture;
   auto db = engine::Database::Open(db_opts);
   if (!db.ok()) {
     LH_LOG_ERROR("cannot open database {}: {}", db_opts.path, db.status().ToString());
@@ -128,15 +147,71 @@ int ServeReplica(const ServeFlags& flags, engine::DatabaseOptions db_opts, const
   link->read_wait = std::chrono::milliseconds(flags.replica_read_wait_ms);
   opts.replica = link;
   opts.replication = nullptr;
+  std::atomic<server::Server*> running{nullptr};  // set while the server runs: progress wakes its waiters
+  std::mutex promote_mu;
+  auto notify = [&running](uint64_t) {
+    if (server::Server* s = running.load()) s->NotifyProgress();
+  };
+  opts.promote = [&]() -> Result<std::shared_ptr<const replication::ReplicationService>> {
+    std::lock_guard<std::mutex> lock(promote_mu);
+    if (frame_log) return Status::InvalidArgument("this replica was promoted already");
+    LH_LOG_WARN("promoting this replica of {} to primary", flags.primary_url);
+    (*replica)->Stop();
+    // The new history starts from the file: every applied transaction must be in it, not in the WAL.
+    Status empty;
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      empty = (*db)->Checkpoint(SQLITE_CHECKPOINT_TRUNCATE);
+      if (empty.ok()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (!empty.ok()) {
+      (*replica)->Start(db->get(), notify);
+      return Status::Unavailable("the WAL could not be emptied (readers held it for 2 s): " + empty.message());
+    }
+    // Whatever log this directory held is another history (this node's, from before it was a replica).
+    for (const char* name : {"wallog", ".sentinel"}) std::filesystem::remove(dir + "/" + name, ec);
+    std::filesystem::remove_all(dir + "/snapshots", ec);
+    replication::FrameLogOptions log_opts;
+    log_opts.dir = dir;
+    log_opts.db_path = db_opts.path;
+    log_opts.max_log_frames = std::max<uint64_t>(1, flags.max_log_size_mb * 1'000'000 / replication::kLogFrameBytes);
+    log_opts.max_log_age = std::chrono::milliseconds(static_cast<int64_t>(flags.max_log_duration_s * 1000));
+    auto log = replication::FrameLog::Open(log_opts);
+    if (!log.ok()) {
+      (*replica)->Start(db->get(), notify);
+      return Status::Unavailable("the replication log could not start: " + log.status().message());
+    }
+    frame_log = std::move(log).value();
+    capture.AddSink(frame_log.get());
+    if (Status started = capture.Start(); !started.ok()) {
+      LH_LOG_ERROR("capturing commits could not start after the promotion: {}", started.ToString());
+      frame_log->OnCaptureLost(started);
+    }
+    frame_log->SetListener([&running] {
+      if (server::Server* s = running.load()) s->NotifyProgress();
+    });
+    // A restart must not make it a replica again (and overwrite what it is now the primary of).
+    if (FILE* f = std::fopen(promoted_marker.c_str(), "w")) {
+      std::fputs(("promoted from a replica of " + flags.primary_url + "; history " + frame_log->log_id() + "\n").c_str(), f);
+      std::fclose(f);
+    }
+    std::filesystem::remove(dir + "/replica-position", ec);
+    LH_LOG_WARN("promoted: this node is the primary now, history {}", frame_log->log_id());
+    return std::shared_ptr<const replication::ReplicationService>(
+        std::make_shared<replication::ReplicationService>(frame_log.get(), ""));
+  };
   auto server = server::Server::Start(**db, opts);
   if (!server.ok()) {
     LH_LOG_ERROR("{}", server.status().message());
     return 1;
   }
   source.set_name(opts.listen_host + ":" + std::to_string((*server)->port()));
-  (*replica)->Start(db->get(), [s = server->get()](uint64_t) { s->NotifyProgress(); });
+  running = server->get();
+  (*replica)->Start(db->get(), notify);
   (*server)->Wait();
   (*replica)->Stop();
+  if (frame_log) frame_log->SetListener(nullptr);
+  running = nullptr;
   server->reset();
   LH_LOG_INFO("stopped");
   return 0;
@@ -430,6 +505,10 @@ Run RegisterServe(CLI::App& app) {
       }
       return ServeReplica(*flags, db_opts, dir.string(), std::move(opts));
     }
+    // A replica promoted before, started as the primary now: what made it a replica goes, and so does
+    // the mark that refused a restart as a replica (the operator has changed its configuration).
+    std::filesystem::remove(dir / "replica-position", ec);
+    std::filesystem::remove(dir / "promoted", ec);
     std::unique_ptr<backup::ReplicaClient> backup_client;
     if (!flags->backup_url.empty()) {
       auto client = backup::OpenReplicaClient(flags->backup_url);

@@ -120,7 +120,7 @@ Status WriteTransactions(sqlite3* db, const std::vector<LogFrame>& frames,
     if (failed.ok()) failed = exec("COMMIT");
     if (!failed.ok()) {
       sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
-      if (last_txn && synchronous < 2) exec("PRAGMA main.synchronous=" + std::to_string(synchronous));
+      if (last_txn && synchronous < 2) (void)exec("PRAGMA main.synchronous=" + std::to_string(synchronous));
       return failed;
     }
     if (last_txn && synchronous < 2) {
@@ -253,6 +253,9 @@ Status Replica::Bootstrap() {
 void Replica::Start(engine::Database* db, std::function<void(uint64_t)> on_applied) {
   db_ = db;
   on_applied_ = std::move(on_applied);
+  stopping_ = false;
+  hello_done_ = false;
+  source_->Resume();
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -304,6 +307,7 @@ Status Replica::Step() {
                   log_id_);
       log_id_ = hello->log_id;
       next_frame_no_ = 0;
+      ++history_;
     }
     hello_done_ = true;
   }

@@ -60,8 +60,9 @@ class LogSource {
   virtual Status Frames(uint64_t next, std::vector<LogFrame>* out) = 0;
   // The primary's snapshot frames with frame_no >= next (one page each, the last carrying the size).
   virtual Status Snapshot(uint64_t next, std::vector<LogFrame>* out) = 0;
-  // Makes a call in progress, and every later one, return promptly (Cancelled).
+  // Makes a call in progress, and every later one until Resume, return promptly (Cancelled).
   virtual void Cancel() = 0;
+  virtual void Resume() = 0;
 };
 
 struct ReplicaOptions {
@@ -103,10 +104,13 @@ class Replica {
   // Starts tailing into `db` (the engine serving db_path), on a thread of its own. `on_applied` is
   // called there after each applied batch (or snapshot) with the last frame_no applied.
   void Start(engine::Database* db, std::function<void(uint64_t)> on_applied);
-  // Stops the tail (cancels the call in progress) and waits for its thread.
+  // Stops the tail (cancels the call in progress) and waits for its thread. Start may follow again.
   void Stop();
 
   std::optional<uint64_t> applied_frame_no() const;
+  // Counts the histories this replica has followed since it started: an index the primary gave in
+  // one history means nothing in the next (a wait for it would never end).
+  uint64_t history() const { return history_.load(); }
   ReplicaState state() const;
   const std::string& primary() const { return options_.primary; }
 
@@ -135,6 +139,7 @@ class Replica {
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;
   bool hello_done_ = false;
+  std::atomic<uint64_t> history_{0};
 
   mutable std::mutex mu_;
   std::string log_id_;        // guarded by mu_

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -80,6 +81,9 @@ struct ServerOptions {
   // On a read replica (--primary-url): writes and transactions go to the primary, reads wait for
   // the replica's progress; null on a primary.
   std::shared_ptr<const ReplicaLink> replica;
+  // Turns this replica into a primary (POST /replication/promote): stops the tail, starts a new
+  // history of the log and returns its service; run on the SQL pool. Null: not a replica.
+  std::function<Result<std::shared_ptr<const replication::ReplicationService>>()> promote;
   // Where stream expiry reads the time (HTTP streams, WebSocket transactions); null: Clock::Steady().
   // Must outlive the server.
   const Clock* clock = nullptr;
@@ -132,13 +136,26 @@ struct ServerContext {
         writer_waits(options.max_writer_waits_per_client),
         connections(options.max_connections),
         streams(database, options.stream_expiry, clock),
-        sql_pool(static_cast<size_t>(options.sql_threads)) {}
+        sql_pool(static_cast<size_t>(options.sql_threads)),
+        replica_(opts.replica.get()),
+        replication_(opts.replication.get()) {}
 
   // --max-streams-per-client as set, or its default: a tenth of --max-streams, so that one client
   // cannot take every stream of the server.
   static size_t StreamsPerClient(const ServerOptions& o) {
     if (o.max_streams_per_client > 0) return o.max_streams_per_client;
     return std::max<size_t>(1, o.max_streams / 10);
+  }
+
+  // The node's role: a replica's link to its primary (null on a primary), and the replication log's
+  // service (null on a replica). A promotion switches both, once (Promote); what a request read
+  // before stays alive as long as the server.
+  const ReplicaLink* replica() const { return replica_.load(std::memory_order_acquire); }
+  const replication::ReplicationService* replication() const { return replication_.load(std::memory_order_acquire); }
+  void Promote(std::shared_ptr<const replication::ReplicationService> service) {
+    promoted_service_ = std::move(service);
+    replication_.store(promoted_service_.get(), std::memory_order_release);
+    replica_.store(nullptr, std::memory_order_release);
   }
 
   engine::Database& db;
@@ -155,6 +172,11 @@ struct ServerContext {
   asio::thread_pool sql_pool;
   asio::any_io_executor network;  // the network io_context's (set by Server)
   ProgressSignal progress;
+
+ private:
+  std::atomic<const ReplicaLink*> replica_;
+  std::atomic<const replication::ReplicationService*> replication_;
+  std::shared_ptr<const replication::ReplicationService> promoted_service_;
 };
 
 // Runs `fn` on the SQL pool and resumes the calling coroutine on its own executor with the result.

@@ -143,7 +143,10 @@ asio::awaitable<RpcReply> CallProxy(ServerContext& ctx, std::string_view method,
   RpcReply reply;
   bool expired = false;
   auto s = ProxyStream(ctx, client_id, caller, &reply, &expired);
-  const auto frame_no = [&] { return ctx.opts.replication ? ctx.opts.replication->last_frame_no() : std::nullopt; };
+  const auto frame_no = [&] {
+    const replication::ReplicationService* service = ctx.replication();
+    return service ? service->last_frame_no() : std::nullopt;
+  };
   if (expired) {
     // The client's transaction was rolled back while idle. Its statements must not run in autocommit
     // as if it were still open: each call fails TRANSACTION_TIMEOUT until the client ends the
@@ -211,7 +214,7 @@ asio::awaitable<HttpReply> HandleGrpcWeb(ServerContext& ctx, const http::request
   for (int i = 1; i <= 4; ++i) n = (n << 8) | static_cast<unsigned char>(body[i]);
   if (body.size() - 5 < n) co_return Reply({GrpcCode::kInvalidArgument, "the request's gRPC message is cut short", {}});
   std::string message(body.substr(5, n));
-  if (ctx.opts.replica) {
+  if (const ReplicaLink* link = ctx.replica()) {
     // A read replica serves no log of its own and runs no write: embedded replicas syncing from it
     // are relayed to the primary, as sqld's replicas do, with their own token.
     std::vector<std::pair<std::string, std::string>> headers{{"content-type", std::string(content_type)}};
@@ -220,8 +223,8 @@ asio::awaitable<HttpReply> HandleGrpcWeb(ServerContext& ctx, const http::request
     }
     std::string relayed_path(path);
     std::string relayed_body(body);
-    auto reply = co_await ForwardToPrimary(ctx.opts.replica->primary, std::move(relayed_path), std::move(headers),
-                                           std::move(relayed_body), ctx.opts.replica->forward_timeout);
+    auto reply = co_await ForwardToPrimary(link->primary, std::move(relayed_path), std::move(headers),
+                                           std::move(relayed_body), link->forward_timeout);
     if (!reply.ok()) co_return Reply({GrpcCode::kUnavailable, "this replica cannot reach its primary: " + reply.status().message(), {}});
     co_return HttpReply{reply->status, reply->content_type.empty() ? "application/grpc-web+proto" : reply->content_type,
                         std::move(reply->body)};
@@ -233,7 +236,8 @@ asio::awaitable<HttpReply> HandleGrpcWeb(ServerContext& ctx, const http::request
     RpcReply rpc = co_await CallProxy(ctx, proxy_method, message, std::move(caller));
     co_return Reply(rpc);
   }
-  if (!ctx.opts.replication) co_return Reply({GrpcCode::kUnimplemented, "this server serves no replication", {}});
+  const replication::ReplicationService* service = ctx.replication();
+  if (!service) co_return Reply({GrpcCode::kUnimplemented, "this server serves no replication", {}});
   std::string method(path.substr(ReplicationService::kPrefix.size()));
   std::string session(Header(req, "x-session-token"));
   // Reading frames is file I/O: on the SQL pool, never the network thread. LogEntries that finds no
@@ -243,17 +247,16 @@ asio::awaitable<HttpReply> HandleGrpcWeb(ServerContext& ctx, const http::request
       std::string_view name = Header(req, "x-litehouse-replica");
       std::string_view id = Header(req, "x-litehouse-replica-id");
       std::string label = name.empty() ? "embedded replica at " + client : "replica " + std::string(name.substr(0, 200));
-      ctx.replica_peers.Note(id.empty() ? label : std::string(id.substr(0, 64)), label, *next, ctx.opts.replication->last_frame_no(),
+      ctx.replica_peers.Note(id.empty() ? label : std::string(id.substr(0, 64)), label, *next, service->last_frame_no(),
                              ctx.clock.Now());
     }
   }
-  auto call = [&] { return ctx.opts.replication->Call(method, message, session, std::chrono::milliseconds(0)); };
+  auto call = [&] { return service->Call(method, message, session, std::chrono::milliseconds(0)); };
   RpcReply rpc = co_await RunSql(ctx, call);
   if (method == "LogEntries" && rpc.code == GrpcCode::kOk && rpc.messages.empty()) {
     // None from `next` on: wait until the log holds frame `next` (a condition, not "something
     // changed", so a commit between the read and the wait is not missed).
     const uint64_t next = ReplicationService::RequestedOffset(message).value_or(0);
-    const auto* service = ctx.opts.replication.get();
     auto has_next = [service, next] {
       auto last = service->last_frame_no();
       return last && *last >= next;

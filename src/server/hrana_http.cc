@@ -148,7 +148,7 @@ asio::awaitable<HttpReply> HandlePipeline(ServerContext& ctx, std::string body, 
     } else {
       s->stream.set_max_response_bytes(ResponseBudget(per_request, pipeline_left));
       std::optional<StreamResult> routed;
-      if (ctx.opts.replica) routed = co_await RouteOnReplica(ctx, s->remote, s->stream, s->session.in_transaction(), s->sqls, request, relay);
+      if (ctx.replica()) routed = co_await RouteOnReplica(ctx, s->remote, s->stream, s->session.in_transaction(), s->sqls, request, relay);
       if (routed) {
         result = std::move(*routed);
       } else {
@@ -194,7 +194,7 @@ asio::awaitable<HttpReply> HandleCursor(ServerContext& ctx, std::string body, pr
   CursorWriter writer(codec, &entries);
   std::optional<Error> refused = protocol::CheckBatch(request.batch);
   std::optional<StreamResult> routed;
-  if (!refused && ctx.opts.replica) {
+  if (!refused && ctx.replica()) {
     const Relay relay{caller.credential, caller.principal.grant == Grant::kReadOnly, caller.client + "|" + caller.principal.id};
     routed = co_await RouteOnReplica(ctx, s->remote, s->stream, s->session.in_transaction(), s->sqls, request, relay);
   }
@@ -245,7 +245,7 @@ asio::awaitable<HttpReply> HandleLegacy(ServerContext& ctx, std::string body, Ca
   std::optional<protocol::Error> refused;
   std::optional<StreamResult> routed;
   const Relay relay{caller.credential, caller.principal.grant == Grant::kReadOnly, caller.client + "|" + caller.principal.id};
-  if (ctx.opts.replica) routed = co_await RouteOnReplica(ctx, s->remote, s->stream, false, s->sqls, request, relay);
+  if (ctx.replica()) routed = co_await RouteOnReplica(ctx, s->remote, s->stream, false, s->sqls, request, relay);
   if (routed) {
     if (!routed->ok) refused = routed->error;
     result = std::move(*routed);
@@ -311,7 +311,7 @@ asio::awaitable<HttpReply> HandleV1(ServerContext& ctx, std::string body, V1Endp
   std::optional<protocol::Error> refused;
   std::optional<StreamResult> routed;
   const Relay relay{caller.credential, caller.principal.grant == Grant::kReadOnly, caller.client + "|" + caller.principal.id};
-  if (ctx.opts.replica) routed = co_await RouteOnReplica(ctx, s->remote, s->stream, false, s->sqls, request, relay);
+  if (ctx.replica()) routed = co_await RouteOnReplica(ctx, s->remote, s->stream, false, s->sqls, request, relay);
   if (routed) {
     result = std::move(*routed);
     CloseRemote(ctx, s->remote, relay);

@@ -133,6 +133,12 @@ asio::awaitable<HttpReply> Route(ServerContext& ctx, http::request<http::string_
   if (target == "/v2" || target == "/v3" || target == "/v3-protobuf") {
     co_return get ? HttpReply{200, "text/plain", "Hello, this is HTTP API v2 (Hrana over HTTP)"} : MethodNotAllowed();
   }
+  if (target == "/replication/promote") {
+    if (!post) co_return MethodNotAllowed();
+    Principal who;
+    if (auto refusal = CheckCredentials(ctx, req, &who)) co_return std::move(*refusal);
+    co_return co_await PromoteReplica(ctx, who);
+  }
   if (target == "/replication/status") {
     if (!get) co_return MethodNotAllowed();
     Principal who;
@@ -150,7 +156,7 @@ asio::awaitable<HttpReply> Route(ServerContext& ctx, http::request<http::string_
   if (std::find(std::begin(kSqlPaths), std::end(kSqlPaths), target) == std::end(kSqlPaths)) co_return NotFound();
   // Everything below runs SQL: it needs credentials when the server has any configured.
   Caller caller{Principal{}, std::move(client)};
-  if (ctx.opts.replica) {
+  if (ctx.replica()) {
     // A replica relays writes with the client's own credential.
     if (auto it = req.find(http::field::authorization); it != req.end()) caller.credential = std::string(it->value());
     else if (auto x = req.find("x-authorization"); x != req.end()) caller.credential = std::string(x->value());

@@ -150,6 +150,11 @@ void PrimaryLogSource::Cancel() {
   });
 }
 
+void PrimaryLogSource::Resume() {
+  std::lock_guard<std::mutex> lock(cancel_mu_);
+  cancelled_ = false;
+}
+
 Status PrimaryLogSource::Call(const std::string& method, const std::string& request, std::vector<std::string>* messages) {
   {
     std::lock_guard<std::mutex> lock(cancel_mu_);

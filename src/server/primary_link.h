@@ -57,6 +57,7 @@ struct RemoteStream {
   std::optional<std::string> baton;  // the primary's baton, while its stream is kept
   bool in_transaction = false;       // the primary's stream has a transaction open: everything goes there
   std::optional<uint64_t> min_index;  // the primary's index after the stream's last write: reads wait for it
+  uint64_t min_index_history = 0;     // ... in this history of the replica (Replica::history)
 };
 
 // On a replica: the primary's index after each client's last relayed write, so that the client's
@@ -64,27 +65,34 @@ struct RemoteStream {
 // is its address and its credential; one silent for a minute is forgotten.
 class ClientIndexes {
  public:
-  std::optional<uint64_t> Get(const std::string& client) {
+  // The client's index, if it was given in `history` (Replica::history).
+  std::optional<uint64_t> Get(const std::string& client, uint64_t history) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = indexes_.find(client);
-    if (it == indexes_.end()) return std::nullopt;
-    return it->second.first;
+    if (it == indexes_.end() || it->second.history != history) return std::nullopt;
+    return it->second.index;
   }
-  void Raise(const std::string& client, uint64_t index, std::chrono::steady_clock::time_point now) {
+  void Raise(const std::string& client, uint64_t index, uint64_t history, std::chrono::steady_clock::time_point now) {
     std::lock_guard<std::mutex> lock(mu_);
     if (indexes_.size() >= 100'000) {
       for (auto it = indexes_.begin(); it != indexes_.end();) {
-        it = now - it->second.second > std::chrono::minutes(1) ? indexes_.erase(it) : std::next(it);
+        it = now - it->second.seen > std::chrono::minutes(1) ? indexes_.erase(it) : std::next(it);
       }
     }
-    auto& slot = indexes_[client];
-    slot.first = std::max(slot.first, index);
-    slot.second = now;
+    Entry& e = indexes_[client];
+    if (e.history != history) e = Entry{0, history, now};
+    e.index = std::max(e.index, index);
+    e.seen = now;
   }
 
  private:
+  struct Entry {
+    uint64_t index = 0;
+    uint64_t history = 0;
+    std::chrono::steady_clock::time_point seen{};
+  };
   std::mutex mu_;
-  std::unordered_map<std::string, std::pair<uint64_t, std::chrono::steady_clock::time_point>> indexes_;
+  std::unordered_map<std::string, Entry> indexes_;
 };
 
 class PrimaryLogSource : public replication::LogSource {
@@ -98,6 +106,7 @@ class PrimaryLogSource : public replication::LogSource {
   Status Frames(uint64_t next, std::vector<replication::LogFrame>* out) override;
   Status Snapshot(uint64_t next, std::vector<replication::LogFrame>* out) override;
   void Cancel() override;
+  void Resume() override;
   // Renames this replica (once its port is bound); not while a call runs.
   void set_name(std::string name) { name_ = std::move(name); }
 

@@ -46,16 +46,15 @@ std::vector<std::pair<std::string, std::string>> RelayHeaders(const Relay& relay
 }
 
 // Sends a pipeline that closes a stream of the primary; nobody waits for the answer.
-asio::awaitable<void> CloseDetached(std::shared_ptr<const ReplicaLink> link, std::string body,
+asio::awaitable<void> CloseDetached(PrimaryTarget primary, std::chrono::milliseconds timeout, std::string body,
                                     std::vector<std::pair<std::string, std::string>> headers) {
-  auto done = co_await ForwardToPrimary(link->primary, "/v3/pipeline", std::move(headers), std::move(body),
-                                        link->forward_timeout);
+  auto done = co_await ForwardToPrimary(primary, "/v3/pipeline", std::move(headers), std::move(body), timeout);
   if (!done.ok()) LH_LOG_DEBUG("closing a stream on the primary: {}", done.status().ToString());
 }
 
 // True once the replica has applied frame `index`.
-bool ReplicaReached(const ServerContext& ctx, uint64_t index) {
-  auto applied = ctx.opts.replica->replica->applied_frame_no();
+bool ReplicaReached(const ReplicaLink& link, uint64_t index) {
+  auto applied = link.replica->applied_frame_no();
   return applied && *applied >= index;
 }
 
@@ -68,8 +67,8 @@ StreamResult Failed(Error e) {
 
 // Runs `request` (stored SQL inlined) on the primary, on the stream `remote` names (a new one if
 // none); keeps that stream only while a transaction is open there.
-asio::awaitable<StreamResult> RunOnPrimary(ServerContext& ctx, RemoteStream& remote, StreamRequest request, const Relay& relay) {
-  const ReplicaLink& link = *ctx.opts.replica;
+asio::awaitable<StreamResult> RunOnPrimary(ServerContext& ctx, const ReplicaLink& link, RemoteStream& remote,
+                                           StreamRequest request, const Relay& relay) {
   protocol::PipelineRequest pipeline;
   pipeline.baton = remote.baton;
   const bool keep = remote.in_transaction || RequestOpensTransaction(request);
@@ -105,12 +104,16 @@ asio::awaitable<StreamResult> RunOnPrimary(ServerContext& ctx, RemoteStream& rem
   StreamResult out = std::move(parsed->results[0]);
   remote.baton = parsed->baton;
   remote.in_transaction = keep && parsed->results[1].ok && !parsed->results[1].response.is_autocommit;
-  if (!remote.in_transaction && remote.baton) CloseRemote(ctx, remote, relay);
+  if (!remote.in_transaction && remote.baton) CloseRemote(ctx, remote, relay);  // (a promotion meanwhile: kept)
   std::optional<uint64_t> index;
   if (out.ok && out.response.type == StreamRequest::Type::kExecute) index = out.response.stmt_result.replication_index;
   if (out.ok && out.response.type == StreamRequest::Type::kBatch) index = out.response.batch_result.replication_index;
-  if (index && (!remote.min_index || *remote.min_index < *index)) remote.min_index = index;
-  if (index && !relay.client.empty()) ctx.client_indexes.Raise(relay.client, *index, std::chrono::steady_clock::now());
+  const uint64_t history = link.replica ? link.replica->history() : 0;
+  if (index && (!remote.min_index || remote.min_index_history != history || *remote.min_index < *index)) {
+    remote.min_index = index;
+    remote.min_index_history = history;
+  }
+  if (index && !relay.client.empty()) ctx.client_indexes.Raise(relay.client, *index, history, std::chrono::steady_clock::now());
   co_return out;
 }
 
@@ -120,7 +123,8 @@ asio::awaitable<std::optional<StreamResult>> RouteOnReplica(ServerContext& ctx, 
                                                             bool local_transaction, const protocol::SqlStore& sqls,
                                                             const StreamRequest& request, const Relay& relay) {
   using T = StreamRequest::Type;
-  if (!ctx.opts.replica) co_return std::nullopt;
+  const ReplicaLink* link = ctx.replica();  // null on a primary, or once this replica is promoted
+  if (!link) co_return std::nullopt;
   switch (request.type) {
     case T::kClose:
       CloseRemote(ctx, remote, relay);
@@ -140,9 +144,11 @@ asio::awaitable<std::optional<StreamResult>> RouteOnReplica(ServerContext& ctx, 
   StreamRequest inlined = request;
   protocol::InlineStoredSql(sqls, &inlined);
   // The index this stream's reads wait for: its own last write's, or its client's on any stream.
-  std::optional<uint64_t> wait_for = remote.min_index;
+  // (Indexes of an earlier history of the primary mean nothing now.)
+  const uint64_t history = link->replica ? link->replica->history() : 0;
+  std::optional<uint64_t> wait_for = remote.min_index_history == history ? remote.min_index : std::nullopt;
   if (!relay.client.empty()) {
-    if (auto mine = ctx.client_indexes.Get(relay.client); mine && (!wait_for || *wait_for < *mine)) wait_for = mine;
+    if (auto mine = ctx.client_indexes.Get(relay.client, history); mine && (!wait_for || *wait_for < *mine)) wait_for = mine;
   }
   // ... or the request's own (sqld's replication_index on a statement or a batch).
   std::optional<uint64_t> asked;
@@ -164,13 +170,13 @@ asio::awaitable<std::optional<StreamResult>> RouteOnReplica(ServerContext& ctx, 
       to_primary = classify();
       // What cannot be prepared counts as a write: a table the client created moments ago, which the
       // replica has not applied yet. Once it has, the statement is classified again.
-      if (to_primary && wait_for && !ReplicaReached(ctx, *wait_for)) {
+      if (to_primary && wait_for && !ReplicaReached(*link, *wait_for)) {
         if (!(co_await WaitForReplica(ctx, wait_for))) to_primary = classify();
       }
     }
   }
   if (to_primary) {
-    StreamResult result = co_await RunOnPrimary(ctx, remote, std::move(inlined), relay);
+    StreamResult result = co_await RunOnPrimary(ctx, *link, remote, std::move(inlined), relay);
     co_return result;
   }
   // Here: read-only (a write that got this far is refused by the guard), after the client's writes.
@@ -180,15 +186,16 @@ asio::awaitable<std::optional<StreamResult>> RouteOnReplica(ServerContext& ctx, 
 }
 
 asio::awaitable<std::optional<Error>> WaitForReplica(ServerContext& ctx, std::optional<uint64_t> index) {
-  if (!ctx.opts.replica || !ctx.opts.replica->replica || !index) co_return std::nullopt;
-  const replication::Replica* replica = ctx.opts.replica->replica;
+  const ReplicaLink* link = ctx.replica();
+  if (!link || !link->replica || !index) co_return std::nullopt;
+  const replication::Replica* replica = link->replica;
   const uint64_t want = *index;
   auto reached = [replica, want] {
     auto applied = replica->applied_frame_no();
     return applied && *applied >= want;
   };
   if (reached()) co_return std::nullopt;
-  const auto wait = ctx.opts.replica->read_wait;
+  const auto wait = link->read_wait;
   co_await ctx.progress.WaitUntil(reached, std::chrono::steady_clock::now() + wait);
   if (reached()) co_return std::nullopt;
   auto applied = replica->applied_frame_no();
@@ -217,11 +224,12 @@ void CloseRemote(ServerContext& ctx, RemoteStream& remote, const Relay& relay) {
   std::optional<std::string> baton = std::move(remote.baton);
   remote.baton.reset();
   remote.in_transaction = false;
-  if (!ctx.opts.replica || !baton) return;
+  const ReplicaLink* link = ctx.replica();
+  if (!link || !baton) return;
   protocol::PipelineRequest pipeline;
   pipeline.baton = std::move(baton);
   pipeline.requests.emplace_back();  // close
-  asio::co_spawn(ctx.network, CloseDetached(ctx.opts.replica, protocol::json::EncodePipelineRequest(pipeline), RelayHeaders(relay)),
+  asio::co_spawn(ctx.network, CloseDetached(link->primary, link->forward_timeout, protocol::json::EncodePipelineRequest(pipeline), RelayHeaders(relay)),
                  asio::detached);
 }
 

@@ -3,6 +3,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "protocol/errors.h"
+
 namespace litehouse::server {
 namespace {
 
@@ -26,12 +28,14 @@ HttpReply ReplicationStatus(ServerContext& ctx) {
   Writer w(buf);
   const auto now = ctx.clock.Now();
   w.StartObject();
-  if (ctx.opts.replica && ctx.opts.replica->replica) {
-    const replication::ReplicaState st = ctx.opts.replica->replica->state();
+  const ReplicaLink* link = ctx.replica();
+  const replication::ReplicationService* service = ctx.replication();
+  if (link && link->replica) {
+    const replication::ReplicaState st = link->replica->state();
     w.Key("role");
     w.String("replica");
     w.Key("primary_url");
-    w.String(ctx.opts.replica->primary.url.c_str());
+    w.String(link->primary.url.c_str());
     w.Key("log_id");
     w.String(st.log_id.c_str());
     OptU64(w, "frame_no", st.applied_frame_no);
@@ -60,13 +64,13 @@ HttpReply ReplicationStatus(ServerContext& ctx) {
     w.Key("role");
     w.String("primary");
     w.Key("log_id");
-    const std::string log_id = ctx.opts.replication ? ctx.opts.replication->log_id() : std::string();
+    const std::string log_id = service ? service->log_id() : std::string();
     if (log_id.empty()) {
       w.Null();
     } else {
       w.String(log_id.c_str());
     }
-    const auto last = ctx.opts.replication ? ctx.opts.replication->last_frame_no() : std::nullopt;
+    const auto last = service ? service->last_frame_no() : std::nullopt;
     OptU64(w, "frame_no", last);
     w.Key("replicas");
     w.StartArray();
@@ -89,6 +93,21 @@ HttpReply ReplicationStatus(ServerContext& ctx) {
   }
   w.EndObject();
   return HttpReply{200, "application/json", std::string(buf.GetString(), buf.GetSize())};
+}
+
+asio::awaitable<HttpReply> PromoteReplica(ServerContext& ctx, const Principal& who) {
+  if (who.grant != Grant::kReadWrite) {
+    co_return ErrorReply(403, protocol::MakeError("AUTH_READ_ONLY", "A read-only token cannot promote a replica"));
+  }
+  if (!ctx.replica() || !ctx.opts.promote) {
+    co_return ErrorReply(409, protocol::MakeError("PROMOTION_REFUSED", "This server is not a replica: it is the primary already"));
+  }
+  auto service = co_await RunSql(ctx, [&] { return ctx.opts.promote(); });
+  if (!service.ok()) {
+    co_return ErrorReply(503, protocol::MakeError("PROMOTION_FAILED", "The replica could not be promoted: " + service.status().message()));
+  }
+  ctx.Promote(std::move(service).value());
+  co_return ReplicationStatus(ctx);
 }
 
 }  // namespace litehouse::server

@@ -17,4 +17,10 @@ namespace litehouse::server {
 
 HttpReply ReplicationStatus(ServerContext& ctx);
 
+// POST /replication/promote: turns this replica into the primary, with a new log_id (sqld has no
+// such request; Litehouse's own). Needs a read-write credential. 200 with the new status; 409
+// PROMOTION_REFUSED when this server is not a replica; 503 PROMOTION_FAILED when it could not be
+// done (the replica then goes on tailing).
+asio::awaitable<HttpReply> PromoteReplica(ServerContext& ctx, const Principal& who);
+
 }  // namespace litehouse::server

@@ -75,8 +75,9 @@ inline protocol::Error StaleSnapshot() {
 // Notes in an execute's or a batch's result where the replication log stands after it (sqld's
 // `replication_index`), so a client may wait for a replica to reach its writes.
 inline void StampReplicationIndex(const ServerContext& ctx, protocol::StreamResult& result) {
-  if (!result.ok || !ctx.opts.replication) return;
-  const auto index = ctx.opts.replication->last_frame_no();
+  const replication::ReplicationService* service = ctx.replication();
+  if (!result.ok || !service) return;
+  const auto index = service->last_frame_no();
   if (result.response.type == protocol::StreamRequest::Type::kExecute) result.response.stmt_result.replication_index = index;
   if (result.response.type == protocol::StreamRequest::Type::kBatch) result.response.batch_result.replication_index = index;
 }

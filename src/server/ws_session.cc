@@ -307,7 +307,7 @@ asio::awaitable<void> RunRequest(ConnPtr conn, std::shared_ptr<WsStream> s, int3
       s->stream.set_max_response_bytes(ResponseBudget(per_request, limit - std::min(conn->cursor_bytes, limit)));
       std::optional<protocol::Error> refused = protocol::CheckBatch(req.stream_request.batch);
       std::optional<protocol::StreamResult> routed;
-      if (!refused && ctx.opts.replica) {
+      if (!refused && ctx.replica()) {
         const Relay relay{conn->credential, conn->principal.grant == Grant::kReadOnly, conn->client + "|" + conn->principal.id};
         routed = co_await RouteOnReplica(ctx, s->remote, s->stream, s->session.in_transaction(), conn->sqls, req.stream_request, relay);
       }
@@ -375,7 +375,7 @@ asio::awaitable<void> RunRequest(ConnPtr conn, std::shared_ptr<WsStream> s, int3
   // execute, batch, sequence, describe, get_autocommit: the stream-level request, as over HTTP.
   protocol::StreamResult result;
   std::optional<protocol::StreamResult> routed;
-  if (ctx.opts.replica) {
+  if (ctx.replica()) {
     const Relay relay{conn->credential, conn->principal.grant == Grant::kReadOnly, conn->client + "|" + conn->principal.id};
     routed = co_await RouteOnReplica(ctx, s->remote, s->stream, s->session.in_transaction(), conn->sqls, req.stream_request, relay);
   }

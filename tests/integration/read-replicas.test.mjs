@@ -512,6 +512,81 @@ describe("failures and restarts", () => {
   });
 });
 
+describe("promotion", () => {
+  test("litehouse promote: a replica becomes the primary with a new log_id; replicas pointed at it follow, the old primary comes back as its replica", async () => {
+    const pdir = tempDir("litehouse-primary-");
+    let primary = await startServer({ dbPath: pdir });
+    const r1dir = tempDir("litehouse-replica-");
+    let r1 = await replicaOf(primary.url, { dbPath: r1dir });
+    const r2 = await replicaOf(r1.url);  // a replica of a replica: the log comes from the primary through r1
+    let p = createClient({ url: primary.url });
+    const c1 = createClient({ url: r1.url });
+    const c2 = createClient({ url: r2.url.replace("http", "ws") });
+    let oldPrimaryAsReplica;
+    try {
+      await p.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, who TEXT)");
+      await p.execute("INSERT INTO t(who) VALUES ('before')");
+      await c2.execute("INSERT INTO t(who) VALUES ('through r2')");
+      await caughtUp(primary, r1);
+      await caughtUp(primary, r2);
+      const before = await status(primary);
+
+      // A primary is not promoted.
+      const notReplica = await fetch(`${primary.url}/replication/promote`, { method: "POST" });
+      assert.equal(notReplica.status, 409);
+      assert.equal((await notReplica.json()).code, "PROMOTION_REFUSED");
+
+      const promoted = spawnSync(BIN, ["promote", r1.url], { encoding: "utf8", timeout: 30_000 });
+      assert.equal(promoted.status, 0, promoted.stderr);
+      const after = JSON.parse(promoted.stdout);
+      assert.equal(after.role, "primary");
+      assert.notEqual(after.log_id, before.log_id);
+      assert.ok(existsSync(join(r1dir, "dbs", "default", "promoted")));
+      // The old primary is stopped: the new one takes writes, itself and through its replica.
+      p.close();
+      await primary.stop({ keepDir: true });
+      await c1.execute("INSERT INTO t(who) VALUES ('r1 as primary')");
+      await c2.execute("INSERT INTO t(who) VALUES ('through r2, to the new primary')");
+      await caughtUp(r1, r2);
+      assert.equal((await status(r2)).log_id, after.log_id, "r2 follows the new history");
+      assert.equal(await count(c2), 4);
+      const again = await fetch(`${r1.url}/replication/promote`, { method: "POST" });
+      assert.equal(again.status, 409);
+
+      // The old primary comes back as a replica of the new one: it bootstraps anew.
+      oldPrimaryAsReplica = await replicaOf(r1.url, { dbPath: pdir });
+      assert.match(oldPrimaryAsReplica.stderr, /replaced by a copy of the primary's database/);
+      await caughtUp(r1, oldPrimaryAsReplica);
+      p = createClient({ url: oldPrimaryAsReplica.url });
+      assert.deepEqual((await p.execute("SELECT who FROM t ORDER BY id")).rows.map((r) => r.who),
+                       ["before", "through r2", "r1 as primary", "through r2, to the new primary"]);
+      await p.execute("INSERT INTO t(who) VALUES ('through the old primary')");
+      assert.equal(await count(p), 5);
+      await caughtUp(r1, r2);
+    } finally {
+      p.close();
+      c1.close();
+      c2.close();
+      await oldPrimaryAsReplica?.stop({ keepDir: true });
+      await r2.stop({ keepDir: true });
+      await r1.stop({ keepDir: true });
+    }
+    assertSameFiles(r1dir, pdir);
+    assertSameFiles(r1dir, r2.dir);
+    // Restarted with its old configuration, the promoted node refuses to become a replica again.
+    const refusedStart = spawnSync(BIN, ["serve", "--db-path", r1dir, "--http-listen-addr", "127.0.0.1:0", "--primary-url", "http://127.0.0.1:1"],
+                                   { encoding: "utf8", timeout: 10_000 });
+    assert.equal(refusedStart.status, 1);
+    assert.match(refusedStart.stderr, /was promoted to primary/);
+    r1 = await startServer({ dbPath: r1dir });
+    const c = createClient({ url: r1.url });
+    assert.equal(await count(c), 5, "started as the primary, it serves what it had");
+    c.close();
+    await r1.stop({ keepDir: true });
+    assert.ok(!existsSync(join(r1dir, "dbs", "default", "promoted")));
+  });
+});
+
 describe("serving a replica", () => {
   test("--grpc-listen-addr: a replica pointed at the primary's second port, as sqld deployments do", async () => {
     const grpcPort = await new Promise((res) => {
