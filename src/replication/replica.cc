@@ -145,6 +145,7 @@ Result<std::unique_ptr<Replica>> Replica::Prepare(ReplicaOptions options, LogSou
   std::error_code ec;
   if (found && std::filesystem::exists(r->options_.db_path, ec)) {
     LH_LOG_INFO("replica: resuming history {} at frame {}", r->log_id_, r->next_frame_no_);
+    r->replaying_ = true;
     return r;
   }
   if (std::filesystem::exists(r->options_.db_path, ec)) {
@@ -335,10 +336,12 @@ Status Replica::Step() {
     }
     if (!state_.behind_since) state_.behind_since = clock_.Now();
   }
-  return Apply(frames, snapshot);
+  Status applied = Apply(frames, snapshot || replaying_, snapshot);
+  if (applied.ok()) replaying_ = false;
+  return applied;
 }
 
-Status Replica::Apply(const std::vector<LogFrame>& frames, bool as_one) {
+Status Replica::Apply(const std::vector<LogFrame>& frames, bool as_one, bool snapshot) {
   // Whole transactions: each ends with a frame whose size_after is set.
   std::vector<std::pair<size_t, size_t>> txns;  // [begin, end) into frames
   uint64_t last_frame = 0;
@@ -376,8 +379,8 @@ Status Replica::Apply(const std::vector<LogFrame>& frames, bool as_one) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     next_frame_no_ = last_frame + 1;
-    state_.transactions_applied += as_one ? 0 : txns.size();
-    state_.snapshots_applied += as_one ? 1 : 0;
+    state_.transactions_applied += snapshot ? 0 : txns.size();
+    state_.snapshots_applied += snapshot ? 1 : 0;
     if (!state_.primary_frame_no || *state_.primary_frame_no < last_frame) state_.primary_frame_no = last_frame;
     if (*state_.primary_frame_no <= last_frame) state_.behind_since.reset();
   }

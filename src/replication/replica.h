@@ -125,8 +125,8 @@ class Replica {
   // One round of the tail: Hello if needed, then frames (or a snapshot) applied.
   Status Step();
   // Applies whole transactions of `frames` on the engine's writer connection, each as one SQLite
-  // transaction (`as_one`: all of them as one, for a snapshot).
-  Status Apply(const std::vector<LogFrame>& frames, bool as_one);
+  // transaction (`as_one`: all of them as one: a snapshot, or the first batch after a start).
+  Status Apply(const std::vector<LogFrame>& frames, bool as_one, bool snapshot);
   void NoteError(const Status& s);
 
   const ReplicaOptions options_;
@@ -139,6 +139,10 @@ class Replica {
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;
   bool hello_done_ = false;
+  // The first batch after resuming from a position is applied as one transaction: the file may hold
+  // it already (the process stopped between its commit and the position's update), and applying it
+  // again one transaction at a time would show readers pages of different transactions side by side.
+  bool replaying_ = false;
   std::atomic<uint64_t> history_{0};
 
   mutable std::mutex mu_;

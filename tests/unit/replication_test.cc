@@ -10,10 +10,13 @@
 #include <map>
 #include <memory>
 #include <sstream>
+#include <thread>
+#include <atomic>
 
 #include "../support/fake_clock.h"
 #include "engine_testing.h"
 #include "replication/frame_log.h"
+#include "replication/replica.h"
 #include "replication/wal_capture.h"
 #include "test_dir.h"
 
@@ -237,6 +240,122 @@ TEST(FrameLogTest, ADatabaseOfAnotherPageSizeIsRefusedClearly) {
   ASSERT_FALSE(log.ok());
   EXPECT_NE(log.status().message().find("page size is 8192"), std::string::npos) << log.status().message();
   EXPECT_NE(log.status().message().find("VACUUM"), std::string::npos);
+}
+
+// The primary's log as a replica reads it, in process (the server's gRPC-web client does the same
+// over HTTP: server/primary_link.h).
+class InProcessSource : public LogSource {
+ public:
+  explicit InProcessSource(FrameLog& log) : log_(log) {}
+  Result<PrimaryHello> Hello() override { return PrimaryHello{log_.log_id(), log_.last_frame_no()}; }
+  Status Frames(uint64_t next, std::vector<LogFrame>* out) override {
+    if (cancelled_) return Status::Cancelled("stopping");
+    Status error;
+    ReadOutcome outcome = log_.ReadFrames(next, 1024, out, &error);
+    if (!error.ok()) return error;
+    if (outcome != ReadOutcome::kFrames) return Status::NotFound("NEED_SNAPSHOT");
+    if (out->empty()) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    return Status::OK();
+  }
+  Status Snapshot(uint64_t next, std::vector<LogFrame>* out) override {
+    Status error;
+    log_.ReadSnapshot(next, out, &error);
+    return error;
+  }
+  void Cancel() override { cancelled_ = true; }
+  void Resume() override { cancelled_ = false; }
+
+ private:
+  FrameLog& log_;
+  std::atomic<bool> cancelled_{false};
+};
+
+// The file with page 1's change counter (bytes 24-27, 92-95) masked (replica.h).
+std::string Masked(const std::string& path) {
+  std::string bytes = ReadFile(path);
+  if (bytes.size() >= 96) {
+    std::memset(bytes.data() + 24, 0, 4);
+    std::memset(bytes.data() + 92, 0, 4);
+  }
+  return bytes;
+}
+
+// Runs the replica's tail into its own engine until it has applied the primary's last frame.
+void TailUntilCaughtUp(Replica& replica, engine::Database& db, FrameLog& log) {
+  replica.Start(&db, nullptr);
+  for (int i = 0; i < 5000 && replica.applied_frame_no() != log.last_frame_no(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  replica.Stop();
+  ASSERT_EQ(replica.applied_frame_no(), log.last_frame_no());
+}
+
+TEST(ReplicaTest, BootstrapsByteForByteThenTailsAndReplaysItsFirstBatchWhole) {
+  testing::TestDir pdir, rdir;
+  testing::FakeClock clock;
+  Primary p(pdir, &clock);
+  p.Exec("CREATE TABLE t(x INTEGER PRIMARY KEY, v BLOB)");
+  for (int i = 0; i < 20; ++i) p.Exec("INSERT INTO t(v) VALUES (randomblob(3000))");
+  InProcessSource source(p.log());
+
+  ReplicaOptions opts;
+  opts.db_path = rdir.file("data");
+  opts.dir = rdir.file(".");
+  opts.primary = "in process";
+  auto replica = Replica::Prepare(opts, &source, nullptr);
+  ASSERT_TRUE(replica.ok()) << replica.status().ToString();
+  ASSERT_TRUE(p.db().Checkpoint(SQLITE_CHECKPOINT_TRUNCATE).ok());
+  EXPECT_EQ(ReadFile(rdir.file("data")), ReadFile(pdir.file("data"))) << "a cold bootstrap copies the file exactly";
+  EXPECT_EQ((*replica)->applied_frame_no(), p.log().last_frame_no());
+
+  // The tail: schema changes, a shrink, each transaction applied on the replica's engine.
+  engine::DatabaseOptions dbo;
+  dbo.path = rdir.file("data");
+  auto rdb = engine::Database::Open(dbo);
+  ASSERT_TRUE(rdb.ok());
+  p.Exec("CREATE INDEX t_v ON t(v)");
+  p.Exec("DELETE FROM t WHERE x > 5");
+  p.Exec("DROP INDEX t_v");
+  p.Exec("VACUUM");
+  p.Exec("INSERT INTO t(v) VALUES ('after')");
+  TailUntilCaughtUp(**replica, **rdb, p.log());
+  EXPECT_EQ((*replica)->state().transactions_applied, 5u + 0u) << "one SQLite transaction per primary transaction";
+  {
+    auto r = (*rdb)->AcquireReader();
+    ASSERT_TRUE(r.ok());
+    size_t tail = 0;
+    auto st = (*r)->Prepare("SELECT count(*), max(typeof(v)) FROM t", &tail);
+    ASSERT_TRUE(st.ok()) << st.status().ToString();
+    ASSERT_TRUE(*st->Step());
+    EXPECT_EQ(std::get<int64_t>(st->column(0)), 6);
+  }
+
+  // A stop between a commit and the position's update: the position is older than the file. The
+  // first batch after the start is applied again, whole, and the result is the same.
+  const std::string position = ReadFile(rdir.file("replica-position"));
+  p.Exec("INSERT INTO t(v) VALUES ('one')");
+  p.Exec("INSERT INTO t(v) VALUES ('two')");
+  TailUntilCaughtUp(**replica, **rdb, p.log());
+  std::ofstream(rdir.file("replica-position"), std::ios::binary | std::ios::trunc) << position;
+  rdb->reset();
+  replica->reset();
+  auto again = Replica::Prepare(opts, &source, nullptr);
+  ASSERT_TRUE(again.ok());
+  auto rdb2 = engine::Database::Open(dbo);
+  ASSERT_TRUE(rdb2.ok());
+  const uint64_t snapshots_before = (*again)->state().snapshots_applied;
+  TailUntilCaughtUp(**again, **rdb2, p.log());
+  EXPECT_EQ((*again)->state().transactions_applied, 1u) << "the two transactions replayed as one";
+  EXPECT_EQ((*again)->state().snapshots_applied, snapshots_before);
+  rdb2->reset();
+  ASSERT_TRUE(p.db().Checkpoint(SQLITE_CHECKPOINT_TRUNCATE).ok());
+  {
+    // Fold the replica's WAL into its file.
+    auto fold = engine::Database::Open(dbo);
+    ASSERT_TRUE(fold.ok());
+    ASSERT_TRUE((*fold)->Checkpoint(SQLITE_CHECKPOINT_TRUNCATE).ok());
+  }
+  EXPECT_EQ(Masked(rdir.file("data")), Masked(pdir.file("data")));
 }
 
 }  // namespace
