@@ -241,11 +241,11 @@ Result<replication::PrimaryHello> PrimaryLogSource::Hello() {
   return hello;
 }
 
-Status PrimaryLogSource::Frames(uint64_t next, std::vector<replication::LogFrame>* out) {
+Status PrimaryLogSource::FrameCall(const char* method, uint64_t next, std::vector<replication::LogFrame>* out) {
   wal_log::LogOffset offset;
   offset.set_next_offset(next);
   std::vector<std::string> messages;
-  if (Status s = Call("LogEntries", offset.SerializeAsString(), &messages); !s.ok()) return s;
+  if (Status s = Call(method, offset.SerializeAsString(), &messages); !s.ok()) return s;
   for (const std::string& m : messages) {
     wal_log::Frame frame;
     if (!frame.ParseFromString(m)) return Status::Corruption("the primary sent a message that is not a Frame");
@@ -254,17 +254,12 @@ Status PrimaryLogSource::Frames(uint64_t next, std::vector<replication::LogFrame
   return Status::OK();
 }
 
+Status PrimaryLogSource::Frames(uint64_t next, std::vector<replication::LogFrame>* out) {
+  return FrameCall("LogEntries", next, out);
+}
+
 Status PrimaryLogSource::Snapshot(uint64_t next, std::vector<replication::LogFrame>* out) {
-  wal_log::LogOffset offset;
-  offset.set_next_offset(next);
-  std::vector<std::string> messages;
-  if (Status s = Call("Snapshot", offset.SerializeAsString(), &messages); !s.ok()) return s;
-  for (const std::string& m : messages) {
-    wal_log::Frame frame;
-    if (!frame.ParseFromString(m)) return Status::Corruption("the primary sent a message that is not a Frame");
-    out->push_back(std::move(*frame.mutable_data()));
-  }
-  return Status::OK();
+  return FrameCall("Snapshot", next, out);
 }
 
 asio::awaitable<Result<ForwardedReply>> ForwardToPrimary(const PrimaryTarget& target, std::string path,

@@ -115,6 +115,8 @@ class PrimaryLogSource : public replication::LogSource {
   // One gRPC-web call: the response's messages, or the call's error (a gRPC status mapped to a
   // Status: FAILED_PRECONDITION "NEED_SNAPSHOT" is NotFound("NEED_SNAPSHOT")).
   Status Call(const std::string& method, const std::string& request, std::vector<std::string>* messages);
+  // A call that answers Frame messages (LogEntries, Snapshot) from `next`.
+  Status FrameCall(const char* method, uint64_t next, std::vector<replication::LogFrame>* out);
 
   const PrimaryTarget target_;
   std::string name_;
