@@ -63,8 +63,9 @@ Result<std::unique_ptr<Server>> Server::Start(engine::Database& db, const Server
   // One network thread (see DESIGN.md): every connection's handlers, timers included, run on it, so
   // no strand is needed; SQL runs on the SQL pool.
   server->threads_.emplace_back([s = server.get()] { s->io_.run(); });
-  LH_LOG_INFO("listening on http://{}:{}", options.listen_host, server->port_);
+  // The second listener first: "listening on" is what tools wait for, and both are bound by then.
   if (server->grpc_port_) LH_LOG_INFO("serving replication also on http://{}:{}", options.grpc_listen_host, server->grpc_port_);
+  LH_LOG_INFO("listening on http://{}:{}", options.listen_host, server->port_);
   return server;
 }
 

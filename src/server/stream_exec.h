@@ -73,11 +73,18 @@ inline protocol::Error StaleSnapshot() {
 }
 
 // Notes in an execute's or a batch's result where the replication log stands after it (sqld's
-// `replication_index`), so a client may wait for a replica to reach its writes.
+// `replication_index`), so a client may wait for a replica to reach its writes; on a replica, the
+// frame it had applied (what the read saw at least), which the client may pass to another replica.
 inline void StampReplicationIndex(const ServerContext& ctx, protocol::StreamResult& result) {
-  const replication::ReplicationService* service = ctx.replication();
-  if (!result.ok || !service) return;
-  const auto index = service->last_frame_no();
+  if (!result.ok) return;
+  std::optional<uint64_t> index;
+  if (const replication::ReplicationService* service = ctx.replication()) {
+    index = service->last_frame_no();
+  } else if (const ReplicaLink* link = ctx.replica(); link && link->replica) {
+    index = link->replica->applied_frame_no();
+  } else {
+    return;
+  }
   if (result.response.type == protocol::StreamRequest::Type::kExecute) result.response.stmt_result.replication_index = index;
   if (result.response.type == protocol::StreamRequest::Type::kBatch) result.response.batch_result.replication_index = index;
 }
