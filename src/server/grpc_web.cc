@@ -218,7 +218,8 @@ asio::awaitable<HttpReply> HandleGrpcWeb(ServerContext& ctx, const http::request
     // A read replica serves no log of its own and runs no write: embedded replicas syncing from it
     // are relayed to the primary, as sqld's replicas do, with their own token.
     std::vector<std::pair<std::string, std::string>> headers{{"content-type", std::string(content_type)}};
-    for (const char* name : {"x-authorization", "authorization", "x-session-token", "x-namespace-bin", "x-grpc-web"}) {
+    for (const char* name : {"x-authorization", "authorization", "x-session-token", "x-namespace-bin", "x-grpc-web",
+                             "x-litehouse-replica", "x-litehouse-replica-id"}) {
       if (auto value = Header(req, name); !value.empty()) headers.emplace_back(name, std::string(value));
     }
     std::string relayed_path(path);

@@ -23,7 +23,7 @@ bool OpensTransaction(const std::optional<std::string>& sql) {
   const std::string kw = protocol::FirstKeyword(*sql);
   if (kw == "SAVEPOINT") return true;
   if (kw != "BEGIN") return false;
-  std::string upper(*sql);
+  std::string upper = sql->substr(0, sql->find(';'));  // the BEGIN statement's own words only
   std::transform(upper.begin(), upper.end(), upper.begin(), [](unsigned char c) { return std::toupper(c); });
   return upper.find("READONLY") == std::string::npos;
 }
@@ -104,7 +104,7 @@ asio::awaitable<StreamResult> RunOnPrimary(ServerContext& ctx, const ReplicaLink
   StreamResult out = std::move(parsed->results[0]);
   remote.baton = parsed->baton;
   remote.in_transaction = keep && parsed->results[1].ok && !parsed->results[1].response.is_autocommit;
-  if (!remote.in_transaction && remote.baton) CloseRemote(ctx, remote, relay);  // (a promotion meanwhile: kept)
+  if (!remote.in_transaction && remote.baton) CloseRemote(ctx, remote, relay);
   std::optional<uint64_t> index;
   if (out.ok && out.response.type == StreamRequest::Type::kExecute) index = out.response.stmt_result.replication_index;
   if (out.ok && out.response.type == StreamRequest::Type::kBatch) index = out.response.batch_result.replication_index;

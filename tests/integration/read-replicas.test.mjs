@@ -304,6 +304,39 @@ describe("waiting for an index on a replica", () => {
   });
 });
 
+describe("routing on a replica", () => {
+  test("a script that opens a transaction runs on the primary until its COMMIT, whatever words follow its BEGIN", async () => {
+    const primary = await startServer();
+    const replica = await replicaOf(primary.url);
+    const p = createClient({ url: primary.url });
+    const pipeline = async (baton, requests) => {
+      const res = await fetch(`${replica.url}/v3/pipeline`, { method: "POST", body: JSON.stringify({ baton, requests }) });
+      assert.equal(res.status, 200);
+      return res.json();
+    };
+    try {
+      await p.execute("CREATE TABLE t(x TEXT)");
+      await caughtUp(primary, replica);
+      // A Hrana `sequence` that opens a transaction; the word READONLY later in it must not keep it here.
+      const first = await pipeline(null, [{ type: "sequence", sql: "BEGIN; INSERT INTO t VALUES ('READONLY is only a word here');" }]);
+      assert.equal(first.results[0].type, "ok", JSON.stringify(first));
+      assert.equal(await count(p), 0, "still inside the transaction on the primary");
+      const second = await pipeline(first.baton, [
+        { type: "execute", stmt: { sql: "SELECT count(*) FROM t" } },
+        { type: "execute", stmt: { sql: "COMMIT" } },
+        { type: "close" },
+      ]);
+      assert.equal(second.results[0].response.result.rows[0][0].value, "1", "the transaction reads its own write");
+      assert.equal(second.results[1].type, "ok", JSON.stringify(second));
+      assert.equal(await count(p), 1);
+    } finally {
+      p.close();
+      await replica.stop();
+      await primary.stop();
+    }
+  });
+});
+
 describe("credentials through a replica", () => {
   test("the client's token goes to the primary: a read-only token stays read-only, a bad one is refused, the replica's own token reads the log", async () => {
     const keys = tempDir("litehouse-keys-");
