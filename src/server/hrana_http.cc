@@ -115,6 +115,15 @@ void DisposeStreams(ServerContext& ctx, std::vector<std::unique_ptr<HttpStream>>
   if (!open.empty()) asio::post(ctx.sql_pool, [open = std::move(open)]() mutable { open.clear(); });
 }
 
+namespace {
+
+// What a read replica relays with `caller`'s writes (replica_forward.h).
+Relay RelayOf(const Caller& caller) {
+  return Relay{caller.credential, caller.principal.grant == Grant::kReadOnly, caller.client + "|" + caller.principal.id};
+}
+
+}  // namespace
+
 asio::awaitable<HttpReply> HandlePipeline(ServerContext& ctx, std::string body, protocol::Encoding encoding, Caller caller) {
   const protocol::Codec& codec = protocol::CodecFor(encoding);
   auto parsed = codec.ParsePipelineRequest(body);
@@ -126,7 +135,7 @@ asio::awaitable<HttpReply> HandlePipeline(ServerContext& ctx, std::string body, 
   if (!s) co_return refusal;
   // The stream's owner (checked by Take) is the request's principal, so this is the owner's grant.
   s->stream.set_read_only(caller.principal.grant == Grant::kReadOnly);
-  const Relay relay{caller.credential, caller.principal.grant == Grant::kReadOnly, caller.client + "|" + caller.principal.id};
+  const Relay relay = RelayOf(caller);
 
   std::vector<StreamResult> results;
   results.reserve(req.requests.size());
@@ -147,19 +156,7 @@ asio::awaitable<HttpReply> HandlePipeline(ServerContext& ctx, std::string body, 
       result.response.type = StreamRequest::Type::kClose;
     } else {
       s->stream.set_max_response_bytes(ResponseBudget(per_request, pipeline_left));
-      std::optional<StreamResult> routed;
-      if (ctx.replica()) routed = co_await RouteOnReplica(ctx, s->remote, s->stream, s->session.in_transaction(), s->sqls, request, relay);
-      if (routed) {
-        result = std::move(*routed);
-      } else {
-        auto refused = co_await RunOnStream(
-            ctx, *s, request, [&](engine::Connection* conn) { result = s->stream.Handle(request, conn); }, /*restartable=*/true);
-        if (refused) {
-          result.ok = false;
-          result.error = std::move(*refused);
-        }
-        StampReplicationIndex(ctx, result);
-      }
+      result = co_await RunStreamRequest(ctx, *s, s->sqls, request, relay);
       pipeline_left -= std::min(pipeline_left, protocol::ResultRowBytes(result));
     }
     results.push_back(std::move(result));
@@ -192,23 +189,8 @@ asio::awaitable<HttpReply> HandleCursor(ServerContext& ctx, std::string body, pr
   request.batch = std::move(parsed->batch);
   std::string entries;
   CursorWriter writer(codec, &entries);
-  std::optional<Error> refused = protocol::CheckBatch(request.batch);
-  std::optional<StreamResult> routed;
-  if (!refused && ctx.replica()) {
-    const Relay relay{caller.credential, caller.principal.grant == Grant::kReadOnly, caller.client + "|" + caller.principal.id};
-    routed = co_await RouteOnReplica(ctx, s->remote, s->stream, s->session.in_transaction(), s->sqls, request, relay);
-  }
-  if (routed) {
-    // Run on the primary as a batch: its steps become the cursor's entries.
-    if (routed->ok) {
-      ReplayBatch(routed->response.batch_result, writer);
-    } else {
-      refused = std::move(routed->error);
-    }
-  } else if (!refused) {
-    refused = co_await RunOnStream(ctx, *s, request,
-                                   [&](engine::Connection* conn) { s->stream.RunBatch(request.batch, *conn, writer); });
-  }
+  const Relay relay = RelayOf(caller);
+  std::optional<Error> refused = co_await RunCursorBatch(ctx, *s, s->sqls, request, relay, writer);
   if (refused) codec.AppendCursorError(*refused, &entries);  // nothing ran; the stream goes on
 
   std::optional<std::string> baton = Park(ctx, std::move(s), &refusal);
@@ -244,7 +226,7 @@ asio::awaitable<HttpReply> HandleLegacy(ServerContext& ctx, std::string body, Ca
   StreamResult result;
   std::optional<protocol::Error> refused;
   std::optional<StreamResult> routed;
-  const Relay relay{caller.credential, caller.principal.grant == Grant::kReadOnly, caller.client + "|" + caller.principal.id};
+  const Relay relay = RelayOf(caller);
   if (ctx.replica()) routed = co_await RouteOnReplica(ctx, s->remote, s->stream, false, s->sqls, request, relay);
   if (routed) {
     if (!routed->ok) refused = routed->error;
@@ -307,22 +289,11 @@ asio::awaitable<HttpReply> HandleV1(ServerContext& ctx, std::string body, V1Endp
   auto s = NewStream(ctx, caller, &refusal);
   if (!s) co_return refusal;
   s->stream.set_read_only(caller.principal.grant == Grant::kReadOnly);
-  StreamResult result;
-  std::optional<protocol::Error> refused;
-  std::optional<StreamResult> routed;
-  const Relay relay{caller.credential, caller.principal.grant == Grant::kReadOnly, caller.client + "|" + caller.principal.id};
-  if (ctx.replica()) routed = co_await RouteOnReplica(ctx, s->remote, s->stream, false, s->sqls, request, relay);
-  if (routed) {
-    result = std::move(*routed);
-    CloseRemote(ctx, s->remote, relay);
-  } else {
-    refused = co_await RunOnStream(
-        ctx, *s, request, [&](engine::Connection* conn) { result = s->stream.Handle(request, conn); }, /*restartable=*/true);
-  }
+  const Relay relay = RelayOf(caller);
+  StreamResult result = co_await RunStreamRequest(ctx, *s, s->sqls, request, relay);
+  CloseRemote(ctx, s->remote, relay);
   DisposeOne(ctx, std::move(s), "closed");
-  if (refused) co_return V1ErrorReply(*refused);
   if (!result.ok) co_return V1ErrorReply(result.error);
-  StampReplicationIndex(ctx, result);
   if (endpoint == V1Endpoint::kExecute) {
     co_return HttpReply{200, "application/json", protocol::json::EncodeV1Result(result.response.stmt_result)};
   }

@@ -22,6 +22,7 @@
 #include "protocol/hrana.h"
 #include "protocol/stream.h"
 #include "server/context.h"
+#include "server/stream_exec.h"
 
 namespace litehouse::server {
 
@@ -53,5 +54,52 @@ void ReplayBatch(const protocol::BatchResult& result, protocol::BatchSink& sink)
 
 // Closes the stream's stream on the primary, if any, without waiting for the answer.
 void CloseRemote(ServerContext& ctx, RemoteStream& remote, const Relay& relay);
+
+// How every transport runs a stream request: on the primary when RouteOnReplica sends it there,
+// else here on the stream's session (RunOnStream, protocol::Stream::Handle), a refusal becoming the
+// result's error and the result noting the replication index. `Holder` is a transport's stream, as
+// for RunOnStream, with a `RemoteStream remote`.
+template <typename Holder>
+asio::awaitable<protocol::StreamResult> RunStreamRequest(ServerContext& ctx, Holder& s, const protocol::SqlStore& sqls,
+                                                         const protocol::StreamRequest& request, const Relay& relay) {
+  if (ctx.replica()) {
+    const bool local_transaction = s.session.in_transaction();
+    std::optional<protocol::StreamResult> routed =
+        co_await RouteOnReplica(ctx, s.remote, s.stream, local_transaction, sqls, request, relay);
+    if (routed) co_return std::move(*routed);
+  }
+  protocol::StreamResult result;
+  auto refused = co_await RunOnStream(
+      ctx, s, request, [&](engine::Connection* conn) { result = s.stream.Handle(request, conn); }, /*restartable=*/true);
+  if (refused) {
+    result.ok = false;
+    result.error = std::move(*refused);
+  }
+  StampReplicationIndex(ctx, result);
+  co_return result;
+}
+
+// How every transport runs a cursor's batch into `sink`: refused at once if a condition names a later
+// step (CheckBatch); on the primary when RouteOnReplica sends it there (its steps, as the primary
+// answered them, replayed into `sink`); else here. Returns the refusal, nothing having run.
+template <typename Holder>
+asio::awaitable<std::optional<protocol::Error>> RunCursorBatch(ServerContext& ctx, Holder& s, const protocol::SqlStore& sqls,
+                                                               const protocol::StreamRequest& request, const Relay& relay,
+                                                               protocol::BatchSink& sink) {
+  if (std::optional<protocol::Error> bad = protocol::CheckBatch(request.batch)) co_return bad;
+  if (ctx.replica()) {
+    const bool local_transaction = s.session.in_transaction();
+    std::optional<protocol::StreamResult> routed =
+        co_await RouteOnReplica(ctx, s.remote, s.stream, local_transaction, sqls, request, relay);
+    if (routed) {
+      if (!routed->ok) co_return std::move(routed->error);
+      ReplayBatch(routed->response.batch_result, sink);
+      co_return std::nullopt;
+    }
+  }
+  std::optional<protocol::Error> refused =
+      co_await RunOnStream(ctx, s, request, [&](engine::Connection* conn) { s.stream.RunBatch(request.batch, *conn, sink); });
+  co_return refused;
+}
 
 }  // namespace litehouse::server

@@ -180,6 +180,11 @@ struct WsConnection {
 
 using ConnPtr = std::shared_ptr<WsConnection>;
 
+// What a read replica relays with this connection's writes (replica_forward.h).
+Relay RelayOf(const WsConnection& conn) {
+  return Relay{conn.credential, conn.principal.grant == Grant::kReadOnly, conn.client + "|" + conn.principal.id};
+}
+
 // Ends a stream's session on the SQL pool (a ROLLBACK may run there): closed, or `expired` (the
 // stream then answers TRANSACTION_TIMEOUT until it is closed).
 void EndSession(ServerContext& ctx, const std::shared_ptr<WsStream>& s, int32_t stream_id, const char* why,
@@ -293,7 +298,7 @@ asio::awaitable<void> RunRequest(ConnPtr conn, std::shared_ptr<WsStream> s, int3
   switch (req.type) {
     case WsRequest::Type::kCloseStream:
       s->slot = StreamSlot();  // its place among the stream limits is free now, not once the pool gets to it
-      CloseRemote(ctx, s->remote, Relay{conn->credential, false});
+      CloseRemote(ctx, s->remote, RelayOf(*conn));
       EndSession(ctx, s, req.stream_id, "closed");
       for (const auto& [id, c] : s->cursors) conn->cursor_bytes -= c.bytes;
       s->cursors.clear();
@@ -305,23 +310,8 @@ asio::awaitable<void> RunRequest(ConnPtr conn, std::shared_ptr<WsStream> s, int3
       const size_t per_request = s->stream.max_response_bytes();
       const size_t limit = ctx.opts.max_queued_bytes_per_connection;
       s->stream.set_max_response_bytes(ResponseBudget(per_request, limit - std::min(conn->cursor_bytes, limit)));
-      std::optional<protocol::Error> refused = protocol::CheckBatch(req.stream_request.batch);
-      std::optional<protocol::StreamResult> routed;
-      if (!refused && ctx.replica()) {
-        const Relay relay{conn->credential, conn->principal.grant == Grant::kReadOnly, conn->client + "|" + conn->principal.id};
-        routed = co_await RouteOnReplica(ctx, s->remote, s->stream, s->session.in_transaction(), conn->sqls, req.stream_request, relay);
-      }
-      if (routed) {
-        // Run on the primary as a batch: its steps become the cursor's entries.
-        if (routed->ok) {
-          ReplayBatch(routed->response.batch_result, recorder);
-        } else {
-          refused = std::move(routed->error);
-        }
-      } else if (!refused) {
-        refused = co_await RunOnStream(ctx, *s, req.stream_request,
-                                       [&](engine::Connection* c) { s->stream.RunBatch(req.stream_request.batch, *c, recorder); });
-      }
+      const Relay relay = RelayOf(*conn);
+      std::optional<protocol::Error> refused = co_await RunCursorBatch(ctx, *s, conn->sqls, req.stream_request, relay, recorder);
       s->stream.set_max_response_bytes(per_request);
       if (refused) {
         RespondError(conn, request_id, std::move(*refused));
@@ -373,24 +363,8 @@ asio::awaitable<void> RunRequest(ConnPtr conn, std::shared_ptr<WsStream> s, int3
     default: break;
   }
   // execute, batch, sequence, describe, get_autocommit: the stream-level request, as over HTTP.
-  protocol::StreamResult result;
-  std::optional<protocol::StreamResult> routed;
-  if (ctx.replica()) {
-    const Relay relay{conn->credential, conn->principal.grant == Grant::kReadOnly, conn->client + "|" + conn->principal.id};
-    routed = co_await RouteOnReplica(ctx, s->remote, s->stream, s->session.in_transaction(), conn->sqls, req.stream_request, relay);
-  }
-  if (routed) {
-    result = std::move(*routed);
-  } else {
-    auto refused = co_await RunOnStream(
-        ctx, *s, req.stream_request, [&](engine::Connection* c) { result = s->stream.Handle(req.stream_request, c); },
-        /*restartable=*/true);
-    if (refused) {
-      result.ok = false;
-      result.error = std::move(*refused);
-    }
-    StampReplicationIndex(ctx, result);
-  }
+  const Relay relay = RelayOf(*conn);
+  protocol::StreamResult result = co_await RunStreamRequest(ctx, *s, conn->sqls, req.stream_request, relay);
   if (!result.ok) {
     RespondError(conn, request_id, std::move(result.error));
   } else {
@@ -652,7 +626,7 @@ asio::awaitable<void> RunWsSession(ServerContext& ctx, beast::tcp_stream stream,
   MarkClosed(conn);
   // Streams whose worker is idle give their connections back now; running workers do it when they end.
   for (auto& [id, s] : conn->streams) {
-    CloseRemote(ctx, s->remote, Relay{conn->credential, false});
+    CloseRemote(ctx, s->remote, RelayOf(*conn));
     if (!s->running) EndSession(ctx, s, id, "left open by a closed connection,");
   }
   conn->streams.clear();
