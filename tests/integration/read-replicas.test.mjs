@@ -337,6 +337,62 @@ describe("routing on a replica", () => {
   });
 });
 
+describe("a replica under load", () => {
+  test("40 clients at once, over HTTP and WebSocket, each writing through the replica and reading its writes back; the replica's stream limit refuses past it", async () => {
+    const primary = await startServer();
+    const replica = await replicaOf(primary.url, { args: ["--max-streams-per-client", "60"] });
+    const p = createClient({ url: primary.url });
+    const clients = [];
+    try {
+      await p.execute("CREATE TABLE t(client INTEGER, i INTEGER)");
+      await caughtUp(primary, replica);
+      for (let c = 0; c < 40; c++) clients.push(createClient({ url: c % 2 ? replica.url : replica.url.replace("http", "ws") }));
+      const perClient = 15;
+      await Promise.all(clients.map(async (client, c) => {
+        for (let i = 0; i < perClient; i++) {
+          await client.execute({ sql: "INSERT INTO t VALUES (?, ?)", args: [c, i] });
+          const mine = await client.execute({ sql: "SELECT count(*) AS n FROM t WHERE client = ?", args: [c] });
+          assert.equal(Number(mine.rows[0].n), i + 1, `client ${c} reads its ${i + 1} writes`);
+        }
+        // A transaction and a batch of each client, all at once.
+        const tx = await client.transaction("write");
+        await tx.execute({ sql: "INSERT INTO t VALUES (?, -1)", args: [c] });
+        await tx.commit();
+        await client.batch([{ sql: "INSERT INTO t VALUES (?, -2)", args: [c] }], "write");
+      }));
+      await caughtUp(primary, replica);
+      assert.equal(await count(p), 40 * (perClient + 2));
+      const r = createClient({ url: replica.url });
+      assert.equal(await count(r), 40 * (perClient + 2));
+      r.close();
+
+      // Past the replica's own per-client stream limit (60): refused there, as on a primary.
+      const held = [];
+      let refusedStreams = 0;
+      for (let i = 0; i < 65; i++) {
+        const res = await fetch(`${replica.url}/v3/pipeline`, {
+          method: "POST",
+          body: JSON.stringify({ baton: null, requests: [{ type: "execute", stmt: { sql: "SELECT 1" } }] }),
+        });
+        const body = await res.json();
+        if (res.status === 429) {
+          assert.equal(body.code, "STREAMS_EXHAUSTED");
+          refusedStreams++;
+        } else {
+          held.push(body.baton);
+        }
+      }
+      assert.equal(held.length, 60);
+      assert.equal(refusedStreams, 5);
+    } finally {
+      for (const c of clients) c.close();
+      p.close();
+      await replica.stop();
+      await primary.stop();
+    }
+  });
+});
+
 describe("credentials through a replica", () => {
   test("the client's token goes to the primary: a read-only token stays read-only, a bad one is refused, the replica's own token reads the log", async () => {
     const keys = tempDir("litehouse-keys-");
