@@ -101,6 +101,16 @@ bool SplitHostPort(const std::string& addr, std::string* host, uint16_t* port) {
   return true;
 }
 
+// The replication log's options from the flags (sqld's --max-log-size in MB, --max-log-duration in s).
+replication::FrameLogOptions LogOptions(const ServeFlags& flags, const std::string& dir, const std::string& db_path) {
+  replication::FrameLogOptions o;
+  o.dir = dir;
+  o.db_path = db_path;
+  o.max_log_frames = std::max<uint64_t>(1, flags.max_log_size_mb * 1'000'000 / replication::kLogFrameBytes);
+  o.max_log_age = std::chrono::milliseconds(static_cast<int64_t>(flags.max_log_duration_s * 1000));
+  return o;
+}
+
 // A read replica (--primary-url): bootstraps from the primary if it has no copy yet, serves its copy
 // read-only while a thread tails the primary's log into it, and relays writes to the primary
 // (replication/replica.h, server/replica_forward.h). POST /replication/promote turns it into the
@@ -171,12 +181,7 @@ int ServeReplica(const ServeFlags& flags, engine::DatabaseOptions db_opts, const
     // Whatever log this directory held is another history (this node's, from before it was a replica).
     for (const char* name : {"wallog", ".sentinel"}) std::filesystem::remove(dir + "/" + name, ec);
     std::filesystem::remove_all(dir + "/snapshots", ec);
-    replication::FrameLogOptions log_opts;
-    log_opts.dir = dir;
-    log_opts.db_path = db_opts.path;
-    log_opts.max_log_frames = std::max<uint64_t>(1, flags.max_log_size_mb * 1'000'000 / replication::kLogFrameBytes);
-    log_opts.max_log_age = std::chrono::milliseconds(static_cast<int64_t>(flags.max_log_duration_s * 1000));
-    auto log = replication::FrameLog::Open(log_opts);
+    auto log = replication::FrameLog::Open(LogOptions(flags, dir, db_opts.path));
     if (!log.ok()) {
       (*replica)->Start(db->get(), notify);
       return Status::Unavailable("the replication log could not start: " + log.status().message());
@@ -560,12 +565,7 @@ Run RegisterServe(CLI::App& app) {
       if (!empty.ok()) {
         why_not = "the database's WAL could not be emptied at start: " + empty.message();
       } else {
-        replication::FrameLogOptions log_opts;
-        log_opts.dir = dir.string();
-        log_opts.db_path = db_opts.path;
-        log_opts.max_log_frames = std::max<uint64_t>(1, flags->max_log_size_mb * 1'000'000 / replication::kLogFrameBytes);
-        log_opts.max_log_age = std::chrono::milliseconds(static_cast<int64_t>(flags->max_log_duration_s * 1000));
-        auto log = replication::FrameLog::Open(log_opts);
+        auto log = replication::FrameLog::Open(LogOptions(*flags, dir.string(), db_opts.path));
         if (!log.ok()) {
           why_not = "this server keeps no replication log: " + log.status().message();
         } else {
