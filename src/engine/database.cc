@@ -343,8 +343,15 @@ void Database::Unlock(Connection* conn, bool checkpoint_here) {
   // checkpoint needs no write lock, and every frame it copies was seen by the commit observer when it
   // was committed); without one, here, before the lock goes on.
   const bool due = wal_frames_ >= checkpoint_due_at_;
-  if (background_) checkpoint_here = false;
-  if (conn && due && checkpoint_here) (void)RunCheckpoint(*conn, SQLITE_CHECKPOINT_PASSIVE);
+  const bool overdue = options_.checkpoint_overdue_frames > 0 && wal_frames_ >= options_.checkpoint_overdue_frames;
+  if (background_ && !overdue) checkpoint_here = false;
+  if (conn && due && checkpoint_here) {
+    if (overdue && background_) {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++stats_.checkpoints_overdue;
+    }
+    (void)RunCheckpoint(*conn, SQLITE_CHECKPOINT_PASSIVE);
+  }
   std::function<void()> next;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -482,7 +489,11 @@ Status Database::RunCheckpoint(Connection& conn, int mode) {
     return Status::Busy("the commit observer holds checkpoints back");
   }
   int log_frames = 0, checkpointed = 0;
-  int rc = sqlite3_wal_checkpoint_v2(conn.raw(), nullptr, mode, &log_frames, &checkpointed);
+  int rc;
+  {
+    std::lock_guard<std::mutex> one_at_a_time(checkpoint_mu_);
+    rc = sqlite3_wal_checkpoint_v2(conn.raw(), nullptr, mode, &log_frames, &checkpointed);
+  }
   Status s = rc == SQLITE_OK ? Status::OK() : conn.ErrorStatus(rc);
   if (rc == SQLITE_OK) {
     // All copied: the next writer restarts the WAL from its start, and the next commit says its size.

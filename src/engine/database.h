@@ -115,6 +115,12 @@ struct DatabaseOptions {
   // session holding the write lock is never refused, so the bound cannot stall the writer.
   size_t max_connections = 64;
   int64_t checkpoint_threshold_frames = 1000;  // PASSIVE checkpoint once the WAL holds this many frames
+  // With a background executor, the checkpoint runs beside the next writer, and back-to-back writers
+  // can keep it from ever finishing before a write begins: the WAL then never restarts and only
+  // grows. Past this many frames the committing writer checkpoints before it lets the next one in,
+  // as SQLite's own autocheckpoint always does, so the next writer restarts the WAL (unless a reader
+  // still holds an older snapshot). 0: never.
+  int64_t checkpoint_overdue_frames = 4000;
   GuardOptions guard;                          // limits every client connection gets (sql_guard.h)
   // Open the file through a HiddenDirVfs (vfs.h), so that SQLite, and PRAGMA database_list, know it
   // by its file name alone, never by the server's directory.
@@ -141,6 +147,7 @@ struct DatabaseStats {
   uint64_t checkpoints = 0;
   uint64_t checkpoints_held_back = 0;  // the commit observer said not yet
   uint64_t checkpoint_failures = 0;
+  uint64_t checkpoints_overdue = 0;  // run by the committing writer, past checkpoint_overdue_frames
   uint64_t groups_committed = 0;     // group commits (one transaction, one sync each)
   uint64_t group_members = 0;        // writes committed in them
   size_t connections_open = 0;
@@ -286,6 +293,10 @@ class Database {
   std::vector<GroupMember> group_queue_;  // members waiting for the next group
   bool group_pending_ = false;            // a leader is queued for the lock, or running
   bool checkpoint_scheduled_ = false;     // ScheduleCheckpoint's job is queued or running
+  // Held across each sqlite3_wal_checkpoint_v2: an overdue checkpoint waits for a background one
+  // instead of failing with SQLITE_BUSY on SQLite's checkpoint lock. Never held while waiting for
+  // the write lock.
+  std::mutex checkpoint_mu_;
   Status checkpoint_status_;
   Clock::time_point checkpoint_stall_logged_{};
   std::vector<std::unique_ptr<Connection>> idle_;

@@ -61,7 +61,10 @@ test("our backup restores with litestream restore and litehouse restore, across 
   const server = await startServer({ args: ["--backup-url", `file://${replica}`, "--backup-interval", "50ms"] });
   const client = createClient({ url: server.url });
   try {
-    for (let i = 0; i < 10; i++) await insert(client, 500, 2000); // ~2,500 pages: the engine checkpoints and the WAL restarts
+    // ~4,500 pages. The engine checkpoints past 1,000 WAL frames, beside the next writer; if those
+    // checkpoints keep losing the race with these back-to-back inserts, the writer checkpoints itself
+    // past 4,000 (checkpoint_overdue_frames): either way the WAL restarts during the run.
+    for (let i = 0; i < 18; i++) await insert(client, 500, 2000);
     await client.execute("DELETE FROM t WHERE x % 10 = 0");
     await client.execute("UPDATE t SET y = randomblob(50) WHERE x % 7 = 0");
   } finally {

@@ -266,6 +266,41 @@ TEST_F(ObservedDatabaseTest, TheObserverSeesEveryCommitAndHoldsCheckpointsBack) 
   EXPECT_EQ(std::filesystem::file_size(dir_.file("db-wal")), 0u);
 }
 
+// Background checkpoints that never get to run before the next write stand for ones that always
+// lose the race with back-to-back writers: past checkpoint_overdue_frames the committing writer
+// checkpoints itself, and the next write restarts the WAL.
+TEST_F(ObservedDatabaseTest, AnOverdueCheckpointRunsInTheWriterAndTheWalRestarts) {
+  DatabaseOptions opts;
+  opts.path = dir_.file("db");
+  opts.checkpoint_threshold_frames = 10;
+  opts.checkpoint_overdue_frames = 40;
+  opts.commit_observer = &observer_;
+  std::vector<std::function<void()>> parked;  // the background executor never runs them in time
+  opts.background = [&](std::function<void()> job) { parked.push_back(std::move(job)); };
+  db_ = std::move(Database::Open(opts)).value();
+  { Lease w = Writer(); ASSERT_TRUE(w->Exec("CREATE TABLE t(x)").ok()); }
+  int most = 0;
+  bool restarted = false;
+  for (int i = 0; i < 60 && !restarted; ++i) {
+    Lease w = Writer();
+    ASSERT_TRUE(w->Exec("INSERT INTO t VALUES (randomblob(3000))").ok());
+    restarted = observer_.last_frames < most;
+    most = std::max(most, observer_.last_frames);
+  }
+  EXPECT_TRUE(restarted) << "the WAL grew to " << most << " frames and never restarted";
+  EXPECT_GE(most, 40);
+  EXPECT_LT(most, 50) << "restarted right after the overdue mark";
+  EXPECT_EQ(db_->stats().checkpoints_overdue, 1u);
+  EXPECT_FALSE(parked.empty()) << "below the mark, checkpoints went to the background";
+  for (auto& job : parked) job();  // late background checkpoints are harmless
+  parked.clear();
+  Lease w = Writer();
+  auto n = w->Prepare("SELECT count(*) FROM t", nullptr);
+  ASSERT_TRUE(n.ok());
+  ASSERT_TRUE(*n->Step());
+  EXPECT_GT(std::get<int64_t>(n->column(0)), 0);
+}
+
 TEST_F(ObservedDatabaseTest, AFailedCheckpointIsRememberedAndReported) {
   auto& vfs = testing::FaultVfs::Get();
   Open(vfs.name());
