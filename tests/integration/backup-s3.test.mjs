@@ -71,7 +71,8 @@ test("our backup to S3 restores with litehouse restore, across WAL restarts", as
   const client = createClient({ url: server.url });
   try {
     await client.execute("CREATE TABLE t(x INTEGER, y BLOB)");
-    for (let i = 0; i < 6; i++) {
+    // ~4,800 pages: past the engine's checkpoint_overdue_frames (4,000), so the WAL restarts.
+    for (let i = 0; i < 12; i++) {
       await client.execute({
         sql: "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 400) INSERT INTO t SELECT n + ?, randomblob(2500) FROM c",
         args: [i * 1000],
@@ -82,6 +83,10 @@ test("our backup to S3 restores with litehouse restore, across WAL restarts", as
   }
   assert.equal(await server.stop({ keepDir: true }), 0);
   const primary = sqlite(join(server.dir, "dbs", "default", "data"), STATE);
+  const wal = await run(BIN, ["backup", "wal", url], KEYS);
+  assert.equal(wal.status, 0, wal.stderr);
+  const indexes = new Set(wal.stdout.trim().split("\n").slice(1).map((line) => line.trim().split(/\s+/)[2]));
+  assert.ok(indexes.size >= 2, `the WAL restarted during the run: indexes ${[...indexes]}`);
   assert.equal(await restore(url), primary);
   rmSync(server.dir, { recursive: true, force: true });
 });
