@@ -9,6 +9,7 @@
 #include <cstring>
 #include <random>
 
+#include "backup/catalog.h"
 #include "backup/lz4.h"
 #include "common/file_io.h"
 #include "common/log.h"
@@ -42,27 +43,113 @@ Status Backup::Start() {
   auto db = ReadWholeFile(options_.db_path);
   if (!db.ok()) return db.status();
   const std::string key = "generations/" + generation_ + "/snapshots/" + Hex8(0) + ".snapshot.lz4";
-  if (Status s = client_->Put(key, Lz4Compress(*db), WallClock::now()); !s.ok()) return s;
+  const WallClock::time_point taken = Now();
+  if (Status s = client_->Put(key, Lz4Compress(*db), taken); !s.ok()) return s;
   LH_LOG_INFO("backup to {}: generation {}, snapshot of {} bytes", client_->url(), generation_, db->size());
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    last_snapshot_ = taken;
+    retention_due_ = true;  // the generations of earlier starts, past retention, go now
+  }
   if (options_.interval.count() > 0) {
     shipper_ = std::thread([this] {
       std::unique_lock<std::mutex> lock(mu_);
       while (!stopping_) {
-        cv_.wait_for(lock, options_.interval, [this] { return stopping_; });
-        if (stopping_) break;
         lock.unlock();
         (void)Sync();
+        if (SnapshotDue() && Snapshot().ok()) (void)Sync();
         lock.lock();
+        cv_.wait_for(lock, options_.interval, [this] { return stopping_; });
       }
     });
   }
   return Status::OK();
 }
 
+bool Backup::SnapshotDue() const {
+  std::chrono::milliseconds every = options_.snapshot_interval.count() > 0 ? options_.snapshot_interval : options_.retention;
+  if (!options_.db || every.count() <= 0) return false;
+  const WallClock::time_point now = Now();
+  std::lock_guard<std::mutex> lock(mu_);
+  return changed_ && lost_.ok() && now - last_snapshot_ >= every && now >= next_snapshot_try_;
+}
+
+Status Backup::Snapshot() {
+  if (!options_.db) return Status::InvalidArgument("this backup takes no snapshots after its first (no database given)");
+  std::lock_guard<std::mutex> one_at_a_time(sync_mu_);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!changed_) return Status::OK();  // the last snapshot is the database
+  }
+  uint32_t index = 0;
+  WallClock::time_point taken;
+  auto image = options_.db->ReadImageAtWalRestart([&] {
+    // No commit can run here: the next one begins WAL index index_+1, of which this is the state.
+    taken = Now();
+    std::lock_guard<std::mutex> lock(mu_);
+    index = static_cast<uint32_t>(index_ + 1);
+    open_segment_ = false;
+    expect_restart_ = true;
+    changed_ = false;
+    last_snapshot_ = taken;
+  });
+  if (!image.ok()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    next_snapshot_try_ = Now() + std::chrono::minutes(1);
+    LH_LOG_WARN("backup snapshot not taken, tried again in a minute: {}", image.status().ToString());
+    return image.status();
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  // Behind every segment of the indexes before it (queued before the restart), ahead of or among
+  // the segments of its own index: those need it, not the other way round.
+  pending_.push_back(Segment{index, 0, std::move(image).value(), taken, true});
+  return Status::OK();
+}
+
+Status Backup::EnforceRetention() {
+  if (options_.retention.count() <= 0) return Status::OK();
+  auto catalog = ReadCatalog(*client_);
+  if (!catalog.ok()) return catalog.status();
+  const WallClock::time_point cutoff = Now() - options_.retention;
+  Status result;
+  auto remove = [&](const std::string& key) {
+    if (Status s = client_->Delete(key); !s.ok() && result.ok()) result = s;
+  };
+  for (const GenerationInfo& g : *catalog) {
+    const SnapshotFile* oldest_kept = nullptr;
+    for (const SnapshotFile& s : g.snapshots) {
+      if (s.created >= cutoff && (!oldest_kept || s.index < oldest_kept->index)) oldest_kept = &s;
+    }
+    if (!oldest_kept && g.id == generation_ && !g.snapshots.empty()) oldest_kept = &g.snapshots.back();  // its latest
+    if (!oldest_kept) {
+      if (g.id == generation_) continue;  // its first snapshot is not listed yet
+      auto all = client_->List("generations/" + g.id + "/");
+      if (!all.ok()) return all.status();
+      for (const ObjectInfo& o : *all) remove(o.key);
+      LH_LOG_INFO("backup retention: generation {} deleted (its last snapshot is older than the retention)", g.id);
+      continue;
+    }
+    for (const SnapshotFile& s : g.snapshots)
+      if (s.index < oldest_kept->index) remove(s.key);
+    for (const SegmentFile& s : g.segments)
+      if (s.index < oldest_kept->index) remove(s.key);
+  }
+  return result;
+}
+
 void Backup::OnTransaction(const replication::CommittedTransaction& txn) {
-  const WallClock::time_point now = WallClock::now();
+  const WallClock::time_point now = Now();
   std::lock_guard<std::mutex> lock(mu_);
   if (!lost_.ok()) return;
+  changed_ = true;
+  if (expect_restart_ && !txn.wal_restarted) {
+    // The snapshot was labelled with the index this commit should have begun: it would restore
+    // without this transaction. Said, never shipped as if continuous.
+    lost_ = Status::Internal("the WAL did not restart after the backup's snapshot: the backup cannot prove continuity from here on");
+    LH_LOG_ERROR("{}", lost_.ToString());
+    return;
+  }
+  expect_restart_ = false;
   if (txn.wal_restarted) {
     // A new WAL: the next index, from its header.
     ++index_;
@@ -107,19 +194,40 @@ Status Backup::Sync() {
       std::lock_guard<std::mutex> lock(mu_);
       seg = &pending_.front();  // a deque keeps its elements in place as others are added
     }
-    const std::string key = "generations/" + generation_ + "/wal/" + Hex8(seg->index) + "_" + Hex8(seg->offset) + ".wal.lz4";
-    Status s = client_->Put(key, Lz4Compress(seg->bytes), seg->last_commit);
+    Status s = Upload(*seg);
     std::lock_guard<std::mutex> lock(mu_);
     if (!s.ok()) {
-      if (status_.ok()) LH_LOG_ERROR("backup upload of {} failed, retrying at the next tick: {}", key, s.ToString());
+      if (status_.ok()) LH_LOG_ERROR("backup upload of {} failed, retrying at the next tick: {}", KeyOf(*seg), s.ToString());
       status_ = s;
       return s;
     }
+    if (seg->snapshot) retention_due_ = true;
     pending_.pop_front();
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  status_ = Status::OK();
+  bool retention;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    status_ = Status::OK();
+    retention = retention_due_;
+    retention_due_ = false;
+  }
+  if (retention) {
+    if (Status s = EnforceRetention(); !s.ok()) LH_LOG_WARN("backup retention: {}", s.ToString());
+  }
   return Status::OK();
+}
+
+std::string Backup::KeyOf(const Segment& seg) const {
+  const std::string dir = "generations/" + generation_;
+  return seg.snapshot ? dir + "/snapshots/" + Hex8(seg.index) + ".snapshot.lz4"
+                      : dir + "/wal/" + Hex8(seg.index) + "_" + Hex8(seg.offset) + ".wal.lz4";
+}
+
+Status Backup::Upload(const Segment& seg) {
+  Status s = client_->Put(KeyOf(seg), Lz4Compress(seg.bytes), seg.last_commit);
+  if (!s.ok()) return s;
+  if (seg.snapshot) LH_LOG_INFO("backup: snapshot {} of generation {} ({} bytes)", Hex8(seg.index), generation_, seg.bytes.size());
+  return s;
 }
 
 Status Backup::Stop() {

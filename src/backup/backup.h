@@ -17,6 +17,18 @@
 // pending segments in order; a failed upload is retried at the next tick, nothing is dropped. Stop
 // uploads what is left. A start is always a new generation (as Litestream 0.3 after a restart).
 //
+// Later snapshots (every snapshot_interval; without one, every retention period, as Litestream does)
+// are taken where a WAL index begins: the engine checkpoints the whole WAL (RESTART) under the write
+// lock, so the next commit starts index+1, and reads the file's pages in a read transaction begun
+// before that commit. That image is snapshot index+1: a restore applies index+1's segments from
+// offset 0 over it. It is queued behind the segments of the indexes before it, so it is never
+// uploaded ahead of them. No snapshot is taken when nothing was committed since the last one.
+//
+// Retention (after each snapshot is uploaded, Litestream 0.3's rule): the snapshots kept are those
+// created within `retention`, and in the current generation at least its latest; a generation with
+// none is deleted whole; in the others, snapshots and segments of indexes below the oldest snapshot
+// kept are deleted. A point-in-time restore therefore reaches back `retention`, at least.
+//
 // Thread safety: OnTransaction runs under the engine's write lock; Sync, status and Stop may be
 // called from any thread.
 #pragma once
@@ -25,6 +37,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -32,13 +45,20 @@
 
 #include "backup/replica_client.h"
 #include "common/status.h"
+#include "engine/database.h"
 #include "replication/wal_capture.h"
 
 namespace litehouse::backup {
 
 struct BackupOptions {
-  std::string db_path;  // the database file, read whole for the snapshot
+  std::string db_path;  // the database file, read whole for snapshot 0
   std::chrono::milliseconds interval{1000};  // how often pending segments are shipped
+  // Where later snapshots are read from (engine::Database::ReadImageAtWalRestart); null: none.
+  engine::Database* db = nullptr;
+  std::chrono::milliseconds snapshot_interval{0};  // 0: every `retention`
+  std::chrono::milliseconds retention{std::chrono::hours(24)};  // 0: keep everything
+  // The time commits, snapshots and retention are stamped with; null: the system clock.
+  std::function<WallClock::time_point()> now;
 };
 
 class Backup : public replication::TransactionSink {
@@ -53,15 +73,21 @@ class Backup : public replication::TransactionSink {
   // The backup misses transactions from now on: its status says so until the server restarts (a
   // new generation), and nothing more is shipped into this one.
   void OnCaptureLost(const Status& why) override;
-  // Uploads the pending segments now; the first failure stops it (they stay pending).
+  // Uploads the pending segments (and snapshots) now; the first failure stops it (they stay
+  // pending). Retention runs after a snapshot was uploaded.
   Status Sync();
+  // Takes a snapshot now (queued; the next Sync uploads it). Needs options.db. OK without one when
+  // nothing was committed since the last snapshot; Busy when a reader kept the WAL from restarting.
+  Status Snapshot();
+  // Deletes what retention no longer keeps (see above).
+  Status EnforceRetention();
   // Stops the thread and uploads what is pending.
   Status Stop();
 
   const std::string& generation() const { return generation_; }
   // The last upload failure, if the latest attempt failed (OK once one succeeds again).
   Status status() const;
-  // Segments waiting to be uploaded.
+  // Segments and snapshots waiting to be uploaded.
   size_t pending() const;
 
  private:
@@ -70,7 +96,12 @@ class Backup : public replication::TransactionSink {
     uint64_t offset = 0;
     std::string bytes;
     WallClock::time_point last_commit;
+    bool snapshot = false;  // a snapshot of `index` (offset unused), not a WAL segment
   };
+  WallClock::time_point Now() const { return options_.now ? options_.now() : WallClock::now(); }
+  bool SnapshotDue() const;
+  std::string KeyOf(const Segment& seg) const;
+  Status Upload(const Segment& seg);
 
   std::unique_ptr<ReplicaClient> client_;
   BackupOptions options_;
@@ -84,6 +115,11 @@ class Backup : public replication::TransactionSink {
   Status status_;
   Status lost_;  // set once by OnCaptureLost: sticky
   bool stopping_ = false;
+  bool changed_ = false;           // committed since the last snapshot
+  bool expect_restart_ = false;    // a snapshot was taken: the next commit must begin a new WAL index
+  bool retention_due_ = false;     // a snapshot was uploaded
+  WallClock::time_point last_snapshot_;     // when the last snapshot was taken
+  WallClock::time_point next_snapshot_try_;  // after a failed one
   std::thread shipper_;
 };
 

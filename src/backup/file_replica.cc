@@ -87,6 +87,13 @@ class FileReplicaClient : public ReplicaClient {
   Status Delete(const std::string& key) override {
     const std::string path = Path(key).string();
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoStatus("delete " + path);
+    // Directories left empty go too, up to the root (as S3 has none): Litestream would list an empty
+    // generations/<GEN>/ as a generation.
+    std::error_code ec;
+    for (auto dir = Path(key).parent_path(); dir.string().size() > root_.size() && std::filesystem::is_empty(dir, ec) && !ec;
+         dir = dir.parent_path()) {
+      if (::rmdir(dir.c_str()) != 0) break;
+    }
     return Status::OK();
   }
 

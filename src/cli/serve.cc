@@ -73,6 +73,8 @@ struct ServeFlags {
   uint64_t max_log_size_mb = 200;  // sqld's --max-log-size
   std::string backup_url;          // continuous backup in Litestream's layout; empty: none
   std::string backup_interval = "1s";
+  std::string backup_snapshot_interval;  // empty: every retention period, as Litestream
+  std::string backup_retention = "24h";
   double max_log_duration_s = 0;   // sqld's --max-log-duration; 0: none
   std::string primary_url;         // a read replica of this primary; empty: a primary
   std::string primary_auth_token;  // the token a replica presents to its primary
@@ -389,6 +391,13 @@ Run RegisterServe(CLI::App& app) {
                   "How often committed transactions are shipped to the backup (10ms to 1h, e.g. 1s, 250ms)")
       ->envname("LITEHOUSE_BACKUP_INTERVAL")
       ->capture_default_str();
+  cmd->add_option("--backup-snapshot-interval", flags->backup_snapshot_interval,
+                  "How often the backup takes a new snapshot (e.g. 6h, 30m); default: every retention period, as Litestream")
+      ->envname("LITEHOUSE_BACKUP_SNAPSHOT_INTERVAL");
+  cmd->add_option("--backup-retention", flags->backup_retention,
+                  "How long snapshots and WAL segments are kept for point-in-time restore (e.g. 24h, 72h; 0: forever)")
+      ->envname("LITEHOUSE_BACKUP_RETENTION")
+      ->capture_default_str();
   cmd->add_option("--max-log-size", flags->max_log_size_mb,
                   "Size in MB past which the replication log is compacted into a snapshot (sqld's)")
       ->envname("SQLD_MAX_LOG_SIZE")
@@ -503,6 +512,17 @@ Run RegisterServe(CLI::App& app) {
       std::cerr << "error: --backup-interval " << flags->backup_interval << ": expected a duration from 10ms to 1h (e.g. 1s, 250ms)\n";
       return 2;
     }
+    std::optional<std::chrono::milliseconds> snapshot_interval = std::chrono::milliseconds(0);
+    if (!flags->backup_snapshot_interval.empty()) snapshot_interval = ParseInterval(flags->backup_snapshot_interval);
+    if (!snapshot_interval || (!flags->backup_snapshot_interval.empty() && *snapshot_interval < std::chrono::milliseconds(10))) {
+      std::cerr << "error: --backup-snapshot-interval " << flags->backup_snapshot_interval << ": expected a duration of 10ms or more (e.g. 6h, 30m)\n";
+      return 2;
+    }
+    std::optional<std::chrono::milliseconds> retention = flags->backup_retention == "0" ? std::chrono::milliseconds(0) : ParseInterval(flags->backup_retention);
+    if (!retention || (flags->backup_retention != "0" && *retention < std::chrono::seconds(1))) {
+      std::cerr << "error: --backup-retention " << flags->backup_retention << ": expected a duration of 1s or more (e.g. 24h), or 0 to keep everything\n";
+      return 2;
+    }
     if (!flags->primary_url.empty()) {
       if (!flags->backup_url.empty()) {
         std::cerr << "error: --backup-url with --primary-url: back up the primary, which holds every write\n";
@@ -559,6 +579,14 @@ Run RegisterServe(CLI::App& app) {
       LH_LOG_ERROR("cannot open database {}: {}", db_opts.path, db.status().ToString());
       return 1;
     }
+    // The backup's shipper reads snapshots through the database: it stops before the database
+    // closes, on every way out.
+    struct StopBackupFirst {
+      std::unique_ptr<backup::Backup>& backup;
+      ~StopBackupFirst() {
+        if (backup) (void)backup->Stop();
+      }
+    } stop_backup_first{backup};
     {
       std::string why_not;
       Status empty = (*db)->Checkpoint(SQLITE_CHECKPOINT_TRUNCATE);
@@ -578,7 +606,13 @@ Run RegisterServe(CLI::App& app) {
           LH_LOG_ERROR("no backup: the database's WAL could not be emptied at start: {}", empty.message());
           return 1;
         }
-        backup = std::make_unique<backup::Backup>(std::move(backup_client), backup::BackupOptions{db_opts.path, *backup_interval});
+        backup::BackupOptions backup_opts;
+        backup_opts.db_path = db_opts.path;
+        backup_opts.interval = *backup_interval;
+        backup_opts.db = db->get();
+        backup_opts.snapshot_interval = *snapshot_interval;
+        backup_opts.retention = *retention;
+        backup = std::make_unique<backup::Backup>(std::move(backup_client), std::move(backup_opts));
         if (Status s = backup->Start(); !s.ok()) {
           LH_LOG_ERROR("the backup could not start: {}", s.ToString());
           return 1;

@@ -4,6 +4,7 @@
 #include <cassert>
 #include <condition_variable>
 #include <filesystem>
+#include <future>
 
 #include "common/log.h"
 #include "engine/session.h"
@@ -494,6 +495,10 @@ Status Database::RunCheckpoint(Connection& conn, int mode) {
     std::lock_guard<std::mutex> one_at_a_time(checkpoint_mu_);
     rc = sqlite3_wal_checkpoint_v2(conn.raw(), nullptr, mode, &log_frames, &checkpointed);
   }
+  if ((rc & 0xff) == SQLITE_BUSY) {
+    // RESTART and TRUNCATE wait for readers of older frames, and give up: nothing failed.
+    return Status::Busy("a reader of older WAL frames kept the checkpoint from finishing");
+  }
   Status s = rc == SQLITE_OK ? Status::OK() : conn.ErrorStatus(rc);
   if (rc == SQLITE_OK) {
     // All copied: the next writer restarts the WAL from its start, and the next commit says its size.
@@ -543,6 +548,58 @@ Status Database::Checkpoint(int mode) {
   }
   if (!lease) return Status::Unavailable("no connection for the checkpoint");
   return RunCheckpoint(*lease, mode);
+}
+
+Result<std::string> Database::ReadImageAtWalRestart(const std::function<void()>& at_restart, std::chrono::milliseconds reader_wait) {
+  std::promise<Lease> granted;
+  auto granted_future = granted.get_future();
+  AcquireWriter([&granted](Lease lease) { granted.set_value(std::move(lease)); });
+  Lease writer = granted_future.get();
+  if (!writer) return Status::Unavailable("no connection for the snapshot");
+  // RESTART waits (SQLite's busy handler) for readers of older frames; bounded here, since writers
+  // wait meanwhile.
+  sqlite3_busy_timeout(writer->raw(), static_cast<int>(reader_wait.count()));
+  Status checkpointed = RunCheckpoint(*writer, SQLITE_CHECKPOINT_RESTART);
+  sqlite3_busy_timeout(writer->raw(), 5000);
+  if (!checkpointed.ok()) return checkpointed;
+  auto reader = AcquireReader();
+  if (!reader.ok()) return reader.status();
+  Connection& r = **reader;
+  // The engine's own statements: sqlite_dbpage is refused to clients.
+  r.guard().set_engine_statement(true);
+  r.guard().StopClock();
+  // The read transaction begins before any commit can: its snapshot is the whole WAL checkpointed,
+  // the database file alone, which no checkpoint may write while it lasts.
+  Status begun = r.Exec("BEGIN; SELECT count(*) FROM sqlite_schema");
+  if (!begun.ok()) return begun;
+  at_restart();
+  writer.Release();
+  std::string image;
+  Status read = [&]() -> Status {
+    auto size = r.Prepare("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()", nullptr);
+    if (!size.ok()) return size.status();
+    auto more = size->Step();
+    if (!more.ok()) return more.status();
+    const auto expected = static_cast<size_t>(std::get<int64_t>(size->column(0)));
+    image.reserve(expected);
+    auto pages = r.Prepare("SELECT data FROM sqlite_dbpage ORDER BY pgno", nullptr);
+    if (!pages.ok()) return pages.status();
+    while (true) {
+      auto row = pages->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      const Value v = pages->column(0);
+      if (const auto* blob = std::get_if<Blob>(&v)) image.append(blob->bytes);
+    }
+    if (image.size() != expected) {
+      return Status::Internal("the snapshot read " + std::to_string(image.size()) + " bytes of a " + std::to_string(expected) + "-byte database");
+    }
+    return Status::OK();
+  }();
+  (void)r.Exec("COMMIT");
+  r.guard().set_engine_statement(false);
+  if (!read.ok()) return read;
+  return image;
 }
 
 DatabaseStats Database::stats() const {

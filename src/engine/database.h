@@ -180,6 +180,15 @@ class Database {
   // lock. Only for callers holding no lease or session with the lock: it waits for it, blocking.
   Status Checkpoint(int mode);
 
+  // A consistent image of the database for a backup's snapshot, taken where the next commit begins a
+  // new WAL: under the write lock, a RESTART checkpoint copies the whole WAL into the file (waiting
+  // at most `reader_wait` for readers of older frames); `at_restart` then runs with no commit
+  // possible, a read transaction begins on a reader, and writers go on. Returns the file's pages as
+  // that transaction sees them (PRAGMA page_count of them, read through sqlite_dbpage). Blocking; not
+  // for a caller holding the write lock. Busy when a reader kept the checkpoint from finishing.
+  Result<std::string> ReadImageAtWalRestart(const std::function<void()>& at_restart,
+                                            std::chrono::milliseconds reader_wait = std::chrono::milliseconds(200));
+
   // Strong durability's group commit: runs `member` under the write lock, in one transaction with
   // the other members that arrive while a commit is in flight, each under its own SAVEPOINT, with one
   // COMMIT (one sync) for them all; `done` follows that sync. For autocommit writes only, of streams

@@ -5,7 +5,7 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, readdirSync, existsSync, unlinkSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, rmSync, readdirSync, existsSync, unlinkSync, readFileSync, writeFileSync, utimesSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -91,6 +91,56 @@ test("our backup restores with litestream restore and litehouse restore, across 
   assert.deepEqual(ourWal, rows(LITESTREAM, ["wal", url], [1, 2, 3, 4]));
   assert.equal(ourWal.length, walFiles(replica).length);
   rmSync(server.dir, { recursive: true, force: true });
+});
+
+test("periodic snapshots begin new WAL indexes, retention deletes what is past it, and both tools restore the latest state", async () => {
+  const replica = tempDir();
+  const args = ["--backup-url", `file://${replica}`, "--backup-interval", "20ms", "--backup-snapshot-interval", "100ms", "--backup-retention", "2s"];
+  const server = await startServer({ args });
+  const client = createClient({ url: server.url });
+  let generation;
+  try {
+    await insert(client, 50, 500);
+    generation = readdirSync(join(replica, "generations"))[0];
+    // A generation of an earlier server, three days old: past the retention.
+    const old = join(replica, "generations", "00000000000000aa");
+    mkdirSync(join(old, "snapshots"), { recursive: true });
+    writeFileSync(join(old, "snapshots", "00000000.snapshot.lz4"), "old");
+    const threeDaysAgo = new Date(Date.now() - 3 * 86400_000);
+    utimesSync(join(old, "snapshots", "00000000.snapshot.lz4"), threeDaysAgo, threeDaysAgo);
+    const snapshots = () => readdirSync(join(replica, "generations", generation, "snapshots")).sort();
+    // Writes until retention has dropped snapshot 0: each snapshot begins a WAL index, and the
+    // oldest kept is within the last 2 s. Bounded: 600 writes, 60 s.
+    const until = Date.now() + 60_000;
+    for (let i = 0; i < 600 && Date.now() < until && snapshots().includes("00000000.snapshot.lz4"); i++) {
+      await insert(client, 20, 500);
+      await new Promise((r) => setTimeout(r, 20)); // lets the 100 ms snapshot interval pass between writes
+    }
+    assert.ok(!snapshots().includes("00000000.snapshot.lz4"), `snapshot 0 is past retention: ${snapshots()}`);
+    assert.ok(snapshots().length >= 1);
+    await waitUntil(() => !existsSync(old), "the old generation is deleted", 20_000);
+    // Nothing below the oldest snapshot kept is left.
+    const oldest = snapshots()[0].slice(0, 8);
+    for (const f of walFiles(replica)) assert.ok(f.slice(0, 8) >= oldest, `${f} is below snapshot ${oldest}`);
+  } finally {
+    client.close();
+  }
+  assert.equal(await server.stop({ keepDir: true }), 0);
+  assert.deepEqual(readdirSync(join(replica, "generations")), [generation], "one generation left");
+  const primary = sqlite(join(server.dir, "dbs", "default", "data"), STATE);
+  const { ours, theirs, oursPath } = restoreBoth(`file://${replica}`);
+  assert.equal(ours, primary);
+  assert.equal(theirs, primary);
+  assert.equal(sqlite(oursPath, "PRAGMA integrity_check"), "ok");
+  rmSync(server.dir, { recursive: true, force: true });
+});
+
+test("bad snapshot intervals and retentions are refused at start", () => {
+  for (const [flag, value] of [["--backup-snapshot-interval", "soon"], ["--backup-snapshot-interval", "1ms"], ["--backup-retention", "-1h"], ["--backup-retention", "10ms"]]) {
+    const r = run(BIN, ["serve", "--db-path", tempDir(), "--backup-url", `file://${tempDir()}`, flag, value]);
+    assert.equal(r.status, 2, `${flag} ${value}: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`error: ${flag} ${value}: expected a duration`));
+  }
 });
 
 test("point in time: a timestamp between two writes restores the first only, with both tools", async () => {

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
+import { after } from "node:test";
 import { LibsqlError } from "@libsql/client";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -13,6 +14,13 @@ export const BIN = process.env.LITEHOUSE_BIN ?? resolve(here, "../../build/relea
 // Set by `make test-asan`: the binary is an AddressSanitizer build, whose allocator aborts where
 // glibc's fails an allocation (no std::bad_alloc can be injected into it).
 export const SANITIZED = process.env.LITEHOUSE_SANITIZED === "1";
+
+// Servers still running when a test file ends (a test that failed before its stop): killed, so that
+// a failure fails the file instead of hanging it.
+const live = new Set();
+after(() => {
+  for (const child of live) child.kill("SIGKILL");
+});
 
 // Starts `litehouse serve` on 127.0.0.1 port 0 and resolves once it reports the port it bound.
 // `args` are extra flags; `dbPath` reuses a directory (for restart tests); `nofile: [soft, hard]`
@@ -26,6 +34,8 @@ export async function startServer({ args = [], dbPath, env = {}, nofile } = {}) 
     stdio: ["ignore", "ignore", "pipe"],
     env: { ...process.env, ...env },
   });
+  live.add(child);
+  child.on("exit", () => live.delete(child));
   let stderr = "";
   const port = await new Promise((resolvePort, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start within 10 s:\n${stderr}`)), 10_000);

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <sstream>
 
 #include "backup/backup.h"
@@ -161,6 +162,148 @@ TEST(Backup, SegmentsAreShippedInOrderKeptWhileTheStoreFailsAndRestoreTheDatabas
   EXPECT_NE(corrupt.status().message().find("are valid (a segment is corrupt)"), std::string::npos) << corrupt.status().message();
   EXPECT_FALSE(std::filesystem::exists(dir.file("corrupt")));
   EXPECT_FALSE(std::filesystem::exists(dir.file("corrupt.tmp")));
+}
+
+int64_t CountRows(const std::string& path) {
+  sqlite3* raw = nullptr;
+  int64_t n = -1;
+  if (sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(raw, "SELECT count(*) FROM t", -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(raw);
+  return n;
+}
+
+// Later snapshots begin a WAL index; restores at every point in time and at the latest state give
+// the database as it was; retention deletes what is older than it, keeping what restores now.
+TEST(Backup, LaterSnapshotsBeginAWalIndexAndRetentionKeepsWhatRestores) {
+  testing::TestDir dir;
+  replication::WalCapture capture(dir.file("data"));
+  engine::DatabaseOptions opts;
+  opts.path = dir.file("data");
+  opts.commit_observer = &capture;
+  auto db = engine::Database::Open(opts);
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE((*db)->Checkpoint(SQLITE_CHECKPOINT_TRUNCATE).ok());
+  const WallClock::time_point base = WallClock::now() - std::chrono::hours(100);
+  WallClock::time_point now = base;  // the backup's clock, moved by the test
+  auto owned = std::make_unique<MemoryReplica>();
+  MemoryReplica* store = owned.get();
+  // A generation of an earlier start, its last snapshot past retention, and a recent one.
+  ASSERT_TRUE(store->Put("generations/00000000000000aa/snapshots/00000000.snapshot.lz4", Lz4Compress("x"), base - std::chrono::hours(50)).ok());
+  ASSERT_TRUE(store->Put("generations/00000000000000aa/wal/00000000_00000000.wal.lz4", Lz4Compress("x"), base - std::chrono::hours(50)).ok());
+  ASSERT_TRUE(store->Put("generations/00000000000000bb/snapshots/00000000.snapshot.lz4", Lz4Compress("x"), base - std::chrono::hours(1)).ok());
+  BackupOptions bopts{dir.file("data"), std::chrono::milliseconds(0)};  // Sync by hand
+  bopts.db = db->get();
+  bopts.retention = std::chrono::hours(24);
+  bopts.now = [&] { return now; };
+  Backup backup(std::move(owned), bopts);
+  ASSERT_TRUE(backup.Start().ok());
+  capture.AddSink(&backup);
+  ASSERT_TRUE(capture.Start().ok());
+  ASSERT_TRUE(backup.Sync().ok());  // retention after the first snapshot: the old generation goes
+  EXPECT_TRUE(store->Keys("00000000000000aa").empty());
+  EXPECT_EQ(store->Keys("00000000000000bb").size(), 1u) << "within retention";
+  EXPECT_TRUE(backup.Snapshot().ok());
+  EXPECT_EQ(backup.pending(), 0u) << "nothing committed: no new snapshot";
+
+  auto insert = [&](int rows) {
+    now += std::chrono::minutes(1);
+    auto w = testing::TakeWriter(**db);
+    ASSERT_TRUE(w->Exec("CREATE TABLE IF NOT EXISTS t(x INTEGER PRIMARY KEY, v BLOB)").ok());
+    for (int i = 0; i < rows; ++i) ASSERT_TRUE(w->Exec("INSERT INTO t(v) VALUES (randomblob(3000))").ok());
+  };
+  insert(10);  // 10 rows, index 0
+  ASSERT_TRUE(backup.Sync().ok());
+  const WallClock::time_point after_first = now + std::chrono::seconds(30);
+  now += std::chrono::hours(1);
+  ASSERT_TRUE(backup.Snapshot().ok());
+  EXPECT_EQ(backup.pending(), 1u);
+  insert(5);  // 15 rows: the first commit after the snapshot begins index 1
+  ASSERT_TRUE(backup.Sync().ok());
+  EXPECT_EQ(store->Keys(backup.generation() + "/snapshots/00000001.snapshot.lz4").size(), 1u);
+  EXPECT_EQ(store->Keys(backup.generation() + "/wal/00000001_00000000").size(), 1u) << "index 1 begins at offset 0";
+  const WallClock::time_point after_second = now + std::chrono::seconds(30);
+  insert(5);  // 20 rows
+  ASSERT_TRUE(backup.Sync().ok());
+
+  auto restore_at = [&](std::optional<WallClock::time_point> t, const std::string& name) {
+    auto r = Restore(*store, RestoreOptions{dir.file(name), t, backup.generation()});
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return CountRows(dir.file(name));
+  };
+  EXPECT_EQ(restore_at(after_first, "at-first"), 10) << "snapshot 0 and index 0";
+  EXPECT_EQ(restore_at(after_second, "at-second"), 15) << "snapshot 1 and the start of index 1";
+  EXPECT_EQ(restore_at(std::nullopt, "latest"), 20);
+  {
+    auto latest = Restore(*store, RestoreOptions{dir.file("latest2"), std::nullopt, ""});
+    ASSERT_TRUE(latest.ok());
+    EXPECT_EQ(latest->snapshot_index, 1u);
+  }
+
+  // A day on, a snapshot: snapshot 0 and index 0 are past retention and go; the generation bb too.
+  now += std::chrono::hours(25);
+  insert(1);
+  ASSERT_TRUE(backup.Snapshot().ok());
+  ASSERT_TRUE(backup.Sync().ok());
+  EXPECT_TRUE(store->Keys("00000000000000bb").empty());
+  EXPECT_TRUE(store->Keys(backup.generation() + "/snapshots/00000000").empty());
+  EXPECT_TRUE(store->Keys(backup.generation() + "/wal/00000000_").empty());
+  EXPECT_TRUE(store->Keys(backup.generation() + "/snapshots/00000001").empty()) << "older than the oldest kept";
+  EXPECT_EQ(store->Keys(backup.generation() + "/snapshots/").size(), 1u);
+  insert(1);
+  ASSERT_TRUE(backup.Stop().ok());
+  EXPECT_EQ(restore_at(std::nullopt, "after-retention"), 22);
+  ASSERT_TRUE((*db)->Checkpoint(SQLITE_CHECKPOINT_TRUNCATE).ok());
+  EXPECT_EQ(ReadFile(dir.file("after-retention")), ReadFile(dir.file("data")));
+}
+
+// A snapshot waits for no reader for long: one holding older WAL frames makes it Busy, writers go on,
+// and the backup stays continuous.
+TEST(Backup, AReaderOfOlderFramesPostponesTheSnapshot) {
+  testing::TestDir dir;
+  replication::WalCapture capture(dir.file("data"));
+  engine::DatabaseOptions opts;
+  opts.path = dir.file("data");
+  opts.commit_observer = &capture;
+  auto db = engine::Database::Open(opts);
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE((*db)->Checkpoint(SQLITE_CHECKPOINT_TRUNCATE).ok());
+  auto owned = std::make_unique<MemoryReplica>();
+  MemoryReplica* store = owned.get();
+  BackupOptions bopts{dir.file("data"), std::chrono::milliseconds(0)};
+  bopts.db = db->get();
+  Backup backup(std::move(owned), bopts);
+  ASSERT_TRUE(backup.Start().ok());
+  capture.AddSink(&backup);
+  ASSERT_TRUE(capture.Start().ok());
+  auto exec = [&](const char* sql) {
+    auto w = testing::TakeWriter(**db);
+    ASSERT_TRUE(w->Exec(sql).ok()) << sql;
+  };
+  exec("CREATE TABLE t(x INTEGER PRIMARY KEY, v BLOB)");
+  exec("INSERT INTO t(v) VALUES (randomblob(3000))");
+  auto reader = (*db)->AcquireReader();
+  ASSERT_TRUE(reader.ok());
+  ASSERT_TRUE((*reader)->Exec("BEGIN; SELECT count(*) FROM t").ok());  // holds the WAL's frames
+  exec("INSERT INTO t(v) VALUES (randomblob(3000))");
+  Status s = backup.Snapshot();
+  EXPECT_TRUE(s.IsBusy()) << s.ToString();
+  EXPECT_EQ(backup.pending(), 1u) << "the open segment, no snapshot";
+  exec("INSERT INTO t(v) VALUES (randomblob(3000))");  // the writer was given back
+  ASSERT_TRUE((*reader)->Exec("COMMIT").ok());
+  reader->Release();
+  ASSERT_TRUE(backup.Snapshot().ok());
+  exec("INSERT INTO t(v) VALUES (randomblob(3000))");
+  ASSERT_TRUE(backup.Stop().ok());
+  EXPECT_TRUE(backup.status().ok()) << backup.status().ToString();
+  EXPECT_EQ(store->Keys("/snapshots/00000001").size(), 1u);
+  auto r = Restore(*store, RestoreOptions{dir.file("restored"), std::nullopt, ""});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->snapshot_index, 1u);
+  EXPECT_EQ(CountRows(dir.file("restored")), 4);
 }
 
 // A capture that fails stops the backup from pretending: its status says transactions are missing.
