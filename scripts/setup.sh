@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything Litehouse needs on a fresh Debian 12 (bookworm) machine, and nothing twice:
 #   1. Debian packages (compiler, CMake, Boost 1.81, RapidJSON, spdlog/fmt, CLI11, GoogleTest, OpenSSL, libedit,
-#      zlib, LZ4, pugixml; the sqlite3 CLI, tmux and headless Chromium the tests drive; clang 14 with its sanitizer and libFuzzer runtimes
+#      zlib, LZ4, pugixml, yaml-cpp; the sqlite3 CLI, tmux and headless Chromium the tests drive; clang 14 with its sanitizer and libFuzzer runtimes
 #      (libclang-rt-14-dev, which clang-14 only recommends) and llvm-symbolizer (llvm-14) for the fuzz
 #      targets, whose smoke run is part of `make test`);
 #   2. the pinned SQLite amalgamation, taken from the npm package better-sqlite3@13.2.0 and checked by sha256
@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(g++ cmake make pkg-config git ca-certificates libboost1.81-dev rapidjson-dev libspdlog-dev libfmt-dev
-  libcli11-dev libgtest-dev libgmock-dev libssl-dev openssl protobuf-compiler libprotobuf-dev libedit-dev zlib1g-dev liblz4-dev libpugixml-dev sqlite3 tmux nodejs npm
+  libcli11-dev libgtest-dev libgmock-dev libssl-dev openssl protobuf-compiler libprotobuf-dev libedit-dev zlib1g-dev liblz4-dev libpugixml-dev libyaml-cpp-dev sqlite3 tmux nodejs npm
   clang-14 libclang-rt-14-dev llvm-14 chromium)
 
 [ "${1:-}" = "--bench" ] && APT_PACKAGES+=(curl iproute2 libsimdjson-dev libbenchmark-dev postgresql-15)

@@ -108,11 +108,11 @@ class FileReplicaClient : public ReplicaClient {
 
 }  // namespace
 
-Result<std::unique_ptr<ReplicaClient>> OpenS3ReplicaClient(const std::string& url);  // s3_replica.cc
+Result<std::unique_ptr<ReplicaClient>> OpenS3ReplicaClient(const std::string& url, const S3Credentials& credentials);  // s3_replica.cc
 
-Result<std::unique_ptr<ReplicaClient>> OpenReplicaClient(const std::string& url) {
+Result<std::unique_ptr<ReplicaClient>> OpenReplicaClient(const std::string& url, const S3Credentials& credentials) {
   std::string path;
-  if (url.rfind("s3://", 0) == 0) return OpenS3ReplicaClient(url);
+  if (url.rfind("s3://", 0) == 0) return OpenS3ReplicaClient(url, credentials);
   if (url.rfind("file://", 0) == 0) {
     path = url.substr(7);
   } else if (!url.empty() && url[0] == '/') {

@@ -36,9 +36,16 @@ class ReplicaClient {
   virtual std::string url() const = 0;
 };
 
+// S3 keys given in a Litestream config file (its replica's, else its global ones). Empty: the
+// environment's (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or LITESTREAM_*).
+struct S3Credentials {
+  std::string access_key_id;
+  std::string secret_access_key;
+};
+
 // Opens the client for `url`: `file:///abs/path` (or a plain absolute path), or
 // `s3://bucket/path[?endpoint=host:port&region=r&forcePathStyle=true]` (s3_replica.cc). Other schemes
 // are an error naming what is supported.
-Result<std::unique_ptr<ReplicaClient>> OpenReplicaClient(const std::string& url);
+Result<std::unique_ptr<ReplicaClient>> OpenReplicaClient(const std::string& url, const S3Credentials& credentials = {});
 
 }  // namespace litehouse::backup

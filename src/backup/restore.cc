@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "backup/catalog.h"
 #include "backup/lz4.h"
@@ -62,7 +63,40 @@ Status ApplyWal(const std::string& db, const std::string& wal_bytes, const std::
   return result;
 }
 
+// Step 1: the generation updated last among those with a snapshot (begun before the timestamp).
+const GenerationInfo* ChooseGeneration(const std::vector<GenerationInfo>& catalog, const RestoreOptions& options) {
+  const GenerationInfo* chosen = nullptr;
+  for (const GenerationInfo& g : catalog) {
+    if (!options.generation.empty() && g.id != options.generation) continue;
+    if (g.snapshots.empty()) continue;
+    if (options.timestamp && *options.timestamp < g.created) continue;
+    if (!chosen || g.updated > chosen->updated) chosen = &g;
+  }
+  return chosen;
+}
+
 }  // namespace
+
+Result<size_t> ChooseReplica(const std::vector<ReplicaClient*>& replicas, const RestoreOptions& options) {
+  std::optional<size_t> best;
+  WallClock::time_point best_updated;
+  Status first_error;
+  for (size_t i = 0; i < replicas.size(); ++i) {
+    auto catalog = ReadCatalog(*replicas[i]);
+    if (!catalog.ok()) {
+      if (first_error.ok()) first_error = catalog.status();
+      continue;
+    }
+    const GenerationInfo* g = ChooseGeneration(*catalog, options);
+    if (g && (!best || g->updated > best_updated)) {
+      best = i;
+      best_updated = g->updated;
+    }
+  }
+  if (best) return *best;
+  if (!first_error.ok()) return first_error;
+  return Status::NotFound("no matching backups found");
+}
 
 Result<RestoreResult> Restore(ReplicaClient& client, const RestoreOptions& options) {
   std::error_code ec;
@@ -71,13 +105,7 @@ Result<RestoreResult> Restore(ReplicaClient& client, const RestoreOptions& optio
   if (!catalog.ok()) return catalog.status();
 
   // 1. The generation.
-  const GenerationInfo* chosen = nullptr;
-  for (const GenerationInfo& g : *catalog) {
-    if (!options.generation.empty() && g.id != options.generation) continue;
-    if (g.snapshots.empty()) continue;
-    if (options.timestamp && *options.timestamp < g.created) continue;
-    if (!chosen || g.updated > chosen->updated) chosen = &g;
-  }
+  const GenerationInfo* chosen = ChooseGeneration(*catalog, options);
   if (!chosen) return Status::NotFound("no matching backups found in " + client.url());
   const std::string& chosen_id = chosen->id;
 

@@ -13,6 +13,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "backup/replica_client.h"
 #include "common/status.h"
@@ -30,6 +31,11 @@ struct RestoreResult {
   uint32_t snapshot_index = 0;
   size_t segments = 0;  // WAL segments applied
 };
+
+// Of several replicas of one database (a config file's), the one to restore from: the one whose
+// chosen generation (step 1) was updated last, as Litestream's CalcRestoreTarget. A replica that
+// cannot be read is passed over; NotFound (or the first read error) when none qualifies.
+Result<size_t> ChooseReplica(const std::vector<ReplicaClient*>& replicas, const RestoreOptions& options);
 
 // Restores into options.output. NotFound when no generation qualifies.
 Result<RestoreResult> Restore(ReplicaClient& client, const RestoreOptions& options);

@@ -45,11 +45,12 @@ struct Response {
 class S3ReplicaClient : public ReplicaClient {
  public:
   S3ReplicaClient(std::string url, bool tls, std::string host, std::string port, std::string bucket, std::string prefix,
-                  std::string region, bool path_style)
+                  std::string region, bool path_style, const S3Credentials& credentials)
       : url_(std::move(url)), tls_(tls), host_(std::move(host)), port_(std::move(port)), bucket_(std::move(bucket)),
         prefix_(std::move(prefix)), region_(std::move(region)), path_style_(path_style),
-        access_key_(Env("AWS_ACCESS_KEY_ID", "LITESTREAM_ACCESS_KEY_ID")),
-        secret_key_(Env("AWS_SECRET_ACCESS_KEY", "LITESTREAM_SECRET_ACCESS_KEY")),
+        access_key_(!credentials.access_key_id.empty() ? credentials.access_key_id : Env("AWS_ACCESS_KEY_ID", "LITESTREAM_ACCESS_KEY_ID")),
+        secret_key_(!credentials.secret_access_key.empty() ? credentials.secret_access_key
+                                                          : Env("AWS_SECRET_ACCESS_KEY", "LITESTREAM_SECRET_ACCESS_KEY")),
         session_token_(Env("AWS_SESSION_TOKEN", "AWS_SESSION_TOKEN")) {}
 
   Status Put(const std::string& key, std::string_view data, WallClock::time_point) override {
@@ -211,7 +212,7 @@ class S3ReplicaClient : public ReplicaClient {
 
 }  // namespace
 
-Result<std::unique_ptr<ReplicaClient>> OpenS3ReplicaClient(const std::string& url) {
+Result<std::unique_ptr<ReplicaClient>> OpenS3ReplicaClient(const std::string& url, const S3Credentials& credentials) {
   // s3://bucket/path?query
   std::string rest = url.substr(5);
   std::string query;
@@ -254,7 +255,7 @@ Result<std::unique_ptr<ReplicaClient>> OpenS3ReplicaClient(const std::string& ur
     path_style = true;  // what S3-compatible services (MinIO, s3rver) expect
   }
   if (params.count("forcePathStyle")) path_style = params["forcePathStyle"] == "true";
-  return std::unique_ptr<ReplicaClient>(new S3ReplicaClient(url, tls, host, port, bucket, prefix, region, path_style));
+  return std::unique_ptr<ReplicaClient>(new S3ReplicaClient(url, tls, host, port, bucket, prefix, region, path_style, credentials));
 }
 
 }  // namespace litehouse::backup

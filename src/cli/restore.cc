@@ -1,14 +1,17 @@
-// The backup tools: `litehouse restore [-o OUT] [-timestamp T] [-generation GEN] URL`, a database
-// rebuilt from a backup in Litestream 0.3's layout, ours or Litestream's (backup/restore.h), with
-// `litestream restore`'s flags (one dash or two); and `litehouse backup generations|snapshots|wal URL`,
+// The backup tools: `litehouse restore [-o OUT] [-timestamp T] [-generation GEN] (URL | -config FILE
+// DB_PATH [-replica NAME])`, a database rebuilt from a backup in Litestream 0.3's layout, ours or
+// Litestream's (backup/restore.h), with `litestream restore`'s flags (one dash or two); and `litehouse backup generations|snapshots|wal URL`,
 // what a backup holds, as `litestream generations|snapshots|wal` print it.
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <memory>
+#include <optional>
 #include <string>
 
 #include "backup/catalog.h"
+#include "backup/config.h"
 #include "backup/restore.h"
 #include "cli/commands.h"
 #include "common/log.h"
@@ -17,7 +20,10 @@ namespace litehouse::cli {
 namespace {
 
 struct RestoreFlags {
-  std::string url;
+  std::string target;  // a backup URL, or a database path named in a Litestream config file
+  std::string config;
+  bool no_expand_env = false;
+  std::string replica;
   std::string output;
   std::string timestamp;
   std::string generation;
@@ -89,8 +95,13 @@ Run RegisterBackup(CLI::App& app) {
 Run RegisterRestore(CLI::App& app) {
   auto flags = std::make_shared<RestoreFlags>();
   CLI::App* cmd = app.add_subcommand("restore", "Rebuild a database from a backup in Litestream's format (ours or Litestream's)");
-  cmd->add_option("url", flags->url, "The backup: file:///path")->required();
-  cmd->add_option("-o,--output", flags->output, "The database file to write")->required();
+  cmd->add_option("target", flags->target,
+                  "The backup (file:///path, s3://bucket/path), or a database path that a Litestream config file names")
+      ->required();
+  cmd->add_option("-o,--output", flags->output, "The database file to write (default, with a config file: the database's path)");
+  cmd->add_option("--config", flags->config, "A Litestream config file (litestream.yml); default $LITESTREAM_CONFIG, then /etc/litestream.yml");
+  cmd->add_flag("--no-expand-env", flags->no_expand_env, "Do not replace $VAR in the config file");
+  cmd->add_option("--replica", flags->replica, "Restore from the config's replica of this name (default: the one with the latest backup)");
   cmd->add_option("--timestamp", flags->timestamp, "Restore the state at this time (RFC 3339); by default the latest");
   cmd->add_option("--generation", flags->generation, "Restore from this generation only");
   cmd->add_flag("--if-db-not-exists", flags->if_db_not_exists, "Do nothing (exit 0) if the output already exists");
@@ -107,6 +118,41 @@ Run RegisterRestore(CLI::App& app) {
       }
       opts.timestamp = t;
     }
+    // Where from: a URL (with a config file, its endpoint and keys come from the replica it names
+    // there, or its global keys), or a database the config file names (each of its replicas).
+    const bool is_url = flags->target.find("://") != std::string::npos;
+    std::optional<backup::BackupConfig> config;
+    if (!flags->config.empty() || !is_url) {
+      auto read = backup::ReadBackupConfig(flags->config.empty() ? backup::DefaultBackupConfigPath() : flags->config, !flags->no_expand_env);
+      if (!read.ok()) {
+        std::cerr << "error: " << read.status().message() << "\n";
+        return 2;
+      }
+      config = std::move(read).value();
+    }
+    std::vector<backup::ReplicaTarget> targets;
+    if (is_url) {
+      const backup::ReplicaTarget* named = config ? backup::FindReplicaByUrl(*config, flags->target) : nullptr;
+      targets.push_back(named ? *named : backup::ReplicaTarget{"", flags->target, config ? config->credentials : backup::S3Credentials{}, {}, {}, {}});
+      if (named) targets.back().url = flags->target.find('?') != std::string::npos ? flags->target : named->url;
+      if (opts.output.empty()) {
+        std::cerr << "error: -o OUTPUT is required with a backup URL\n";
+        return 2;
+      }
+    } else {
+      auto entry = backup::EntryForDatabase(*config, flags->target, false);
+      if (!entry.ok()) {
+        std::cerr << "error: " << entry.status().message() << "\n";
+        return 2;
+      }
+      for (const auto& r : (*entry)->replicas)
+        if (flags->replica.empty() || r.name == flags->replica) targets.push_back(r);
+      if (targets.empty()) {
+        std::cerr << "error: no replica named " << flags->replica << " for " << (*entry)->path << " in " << config->file << "\n";
+        return 2;
+      }
+      if (opts.output.empty()) opts.output = (*entry)->path;
+    }
     std::error_code ec;
     if (std::filesystem::exists(opts.output, ec)) {
       if (flags->if_db_not_exists) {
@@ -116,12 +162,32 @@ Run RegisterRestore(CLI::App& app) {
       std::cerr << "error: " << opts.output << " already exists\n";
       return 1;
     }
-    auto client = backup::OpenReplicaClient(flags->url);
-    if (!client.ok()) {
-      std::cerr << "error: " << client.status().message() << "\n";
-      return 2;
+    std::vector<std::unique_ptr<backup::ReplicaClient>> clients;
+    std::vector<backup::ReplicaClient*> raw;
+    for (const auto& t : targets) {
+      auto client = backup::OpenReplicaClient(t.url, t.credentials);
+      if (!client.ok()) {
+        std::cerr << "error: " << client.status().message() << "\n";
+        return 2;
+      }
+      clients.push_back(std::move(client).value());
+      raw.push_back(clients.back().get());
     }
-    auto restored = backup::Restore(**client, opts);
+    size_t which = 0;
+    if (raw.size() > 1) {
+      auto chosen = backup::ChooseReplica(raw, opts);
+      if (!chosen.ok()) {
+        if (chosen.status().code() == StatusCode::kNotFound && flags->if_replica_exists) {
+          std::cerr << "no matching backups found\n";
+          return 0;
+        }
+        std::cerr << "error: " << chosen.status().message() << "\n";
+        return 1;
+      }
+      which = *chosen;
+    }
+    auto& client = clients[which];
+    auto restored = backup::Restore(*client, opts);
     if (!restored.ok()) {
       if (restored.status().code() == StatusCode::kNotFound && flags->if_replica_exists) {
         std::cerr << "no matching backups found\n";

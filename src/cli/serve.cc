@@ -20,8 +20,7 @@
 #include "common/log.h"
 #include "engine/database.h"
 #include "backup/backup.h"
-#include "backup/catalog.h"
-#include "backup/restore.h"
+#include "cli/serve_backup.h"
 #include "replication/frame_log.h"
 #include "replication/replica.h"
 #include "replication/service.h"
@@ -72,6 +71,7 @@ struct ServeFlags {
   double txn_timeout_s = 5;  // sqld's TXN_TIMEOUT
   uint64_t max_log_size_mb = 200;  // sqld's --max-log-size
   std::string backup_url;          // continuous backup in Litestream's layout; empty: none
+  std::string backup_config;       // a Litestream config file (litestream.yml)
   std::string backup_interval = "1s";
   std::string backup_snapshot_interval;  // empty: every retention period, as Litestream
   std::string backup_retention = "24h";
@@ -387,6 +387,9 @@ Run RegisterServe(CLI::App& app) {
   cmd->add_option("--backup-url", flags->backup_url,
                   "Back the database up continuously, in Litestream 0.3's layout, to this URL (file:///path)")
       ->envname("LITEHOUSE_BACKUP_URL");
+  cmd->add_option("--backup-config", flags->backup_config,
+                  "Back up as this Litestream config file (litestream.yml) says: its entry for the served database, or its "
+                  "only one (default $LITESTREAM_CONFIG; /etc/litestream.yml when it names the served database)");
   cmd->add_option("--backup-interval", flags->backup_interval,
                   "How often committed transactions are shipped to the backup (10ms to 1h, e.g. 1s, 250ms)")
       ->envname("LITEHOUSE_BACKUP_INTERVAL")
@@ -519,13 +522,14 @@ Run RegisterServe(CLI::App& app) {
       return 2;
     }
     std::optional<std::chrono::milliseconds> retention = flags->backup_retention == "0" ? std::chrono::milliseconds(0) : ParseInterval(flags->backup_retention);
-    if (!retention || (flags->backup_retention != "0" && *retention < std::chrono::seconds(1))) {
+    if (!retention || (retention->count() != 0 && *retention < std::chrono::seconds(1))) {
       std::cerr << "error: --backup-retention " << flags->backup_retention << ": expected a duration of 1s or more (e.g. 24h), or 0 to keep everything\n";
       return 2;
     }
     if (!flags->primary_url.empty()) {
-      if (!flags->backup_url.empty()) {
-        std::cerr << "error: --backup-url with --primary-url: back up the primary, which holds every write\n";
+      if (!flags->backup_url.empty() || !flags->backup_config.empty()) {
+        std::cerr << "error: " << (flags->backup_url.empty() ? "--backup-config" : "--backup-url")
+                  << " with --primary-url: back up the primary, which holds every write\n";
         return 2;
       }
       return ServeReplica(*flags, db_opts, dir.string(), std::move(opts));
@@ -534,45 +538,25 @@ Run RegisterServe(CLI::App& app) {
     // the mark that refused a restart as a replica (the operator has changed its configuration).
     std::filesystem::remove(dir / "replica-position", ec);
     std::filesystem::remove(dir / "promoted", ec);
-    std::unique_ptr<backup::ReplicaClient> backup_client;
-    if (!flags->backup_url.empty()) {
-      auto client = backup::OpenReplicaClient(flags->backup_url);
-      if (!client.ok()) {
-        std::cerr << "error: --backup-url: " << client.status().message() << "\n";
-        return 2;
-      }
-      backup_client = std::move(client).value();
-      // Boot from the backup (the seed's replica boot): a data directory without a database is
-      // restored from the backup's latest state before anything is served. An existing database is
-      // never overwritten; its backup goes on in a new generation.
-      if (!std::filesystem::exists(db_opts.path, ec)) {
-        // Only a backup that holds no generation at all means "start empty"; any other failure
-        // (a snapshot missing, a segment gone) stops the server rather than serve an empty database
-        // that a new generation would then make the latest.
-        auto catalog = backup::ReadCatalog(*backup_client);
-        if (!catalog.ok()) {
-          LH_LOG_ERROR("cannot read the backup at {}: {}", flags->backup_url, catalog.status().ToString());
-          return 1;
-        }
-        if (catalog->empty()) {
-          LH_LOG_INFO("the backup at {} holds nothing yet: starting with an empty database", flags->backup_url);
-        } else {
-          auto restored = backup::Restore(*backup_client, backup::RestoreOptions{db_opts.path, std::nullopt, ""});
-          if (!restored.ok()) {
-            LH_LOG_ERROR("cannot restore {} from the backup: {}", db_opts.path, restored.status().ToString());
-            return 1;
-          }
-          LH_LOG_INFO("restored {} from the backup (generation {}, snapshot {}, {} WAL segments)", db_opts.path,
-                      restored->generation, restored->snapshot_index, restored->segments);
-        }
-      }
+    auto backups = PlanBackups(BackupFlags{flags->backup_url, flags->backup_config, *backup_interval, *snapshot_interval, *retention},
+                               db_opts.path);
+    if (!backups.ok()) {
+      std::cerr << "error: " << backups.status().message() << "\n";
+      return 2;
+    }
+    // Boot from the backup (the seed's replica boot): a data directory without a database is
+    // restored from the backup's latest state before anything is served. An existing database is
+    // never overwritten; its backup goes on in a new generation.
+    if (Status booted = BootFromBackup(*backups, db_opts.path); !booted.ok()) {
+      LH_LOG_ERROR("{}", booted.message());
+      return 1;
     }
     // The replication log and the backup (replication/DESIGN.md, backup/backup.h): every commit's
     // pages, captured from the WAL while the write lock is held. Declared before the database, so
     // that they outlive it.
     replication::WalCapture capture(db_opts.path);
     std::unique_ptr<replication::FrameLog> frame_log;
-    std::unique_ptr<backup::Backup> backup;
+    std::vector<std::unique_ptr<backup::Backup>> running_backups;
     db_opts.commit_observer = &capture;
     auto db = engine::Database::Open(db_opts);
     if (!db.ok()) {
@@ -581,12 +565,12 @@ Run RegisterServe(CLI::App& app) {
     }
     // The backup's shipper reads snapshots through the database: it stops before the database
     // closes, on every way out.
-    struct StopBackupFirst {
-      std::unique_ptr<backup::Backup>& backup;
-      ~StopBackupFirst() {
-        if (backup) (void)backup->Stop();
+    struct StopBackupsFirst {
+      std::vector<std::unique_ptr<backup::Backup>>& backups;
+      ~StopBackupsFirst() {
+        for (auto& b : backups) (void)b->Stop();
       }
-    } stop_backup_first{backup};
+    } stop_backups_first{running_backups};
     {
       std::string why_not;
       Status empty = (*db)->Checkpoint(SQLITE_CHECKPOINT_TRUNCATE);
@@ -601,23 +585,20 @@ Run RegisterServe(CLI::App& app) {
           capture.AddSink(frame_log.get());
         }
       }
-      if (backup_client) {
-        if (!empty.ok()) {
-          LH_LOG_ERROR("no backup: the database's WAL could not be emptied at start: {}", empty.message());
+      if (!backups->empty() && !empty.ok()) {
+        LH_LOG_ERROR("no backup: the database's WAL could not be emptied at start: {}", empty.message());
+        return 1;
+      }
+      for (BackupTarget& target : *backups) {
+        target.options.db_path = db_opts.path;
+        target.options.db = db->get();
+        auto b = std::make_unique<backup::Backup>(std::move(target.client), std::move(target.options));
+        if (Status s = b->Start(); !s.ok()) {
+          LH_LOG_ERROR("the backup to {} could not start: {}", target.url, s.ToString());
           return 1;
         }
-        backup::BackupOptions backup_opts;
-        backup_opts.db_path = db_opts.path;
-        backup_opts.interval = *backup_interval;
-        backup_opts.db = db->get();
-        backup_opts.snapshot_interval = *snapshot_interval;
-        backup_opts.retention = *retention;
-        backup = std::make_unique<backup::Backup>(std::move(backup_client), std::move(backup_opts));
-        if (Status s = backup->Start(); !s.ok()) {
-          LH_LOG_ERROR("the backup could not start: {}", s.ToString());
-          return 1;
-        }
-        capture.AddSink(backup.get());
+        capture.AddSink(b.get());
+        running_backups.push_back(std::move(b));
       }
       if (empty.ok()) {
         if (Status started = capture.Start(); !started.ok()) {
@@ -638,9 +619,9 @@ Run RegisterServe(CLI::App& app) {
     (*server)->Wait();
     if (frame_log) frame_log->SetListener(nullptr);
     server->reset();
-    if (backup) {
+    for (auto& b : running_backups) {
       // What the last tick did not ship, before the process goes.
-      if (Status s = backup->Stop(); !s.ok()) LH_LOG_ERROR("the last backup upload failed: {}", s.ToString());
+      if (Status s = b->Stop(); !s.ok()) LH_LOG_ERROR("the last backup upload failed: {}", s.ToString());
     }
     LH_LOG_INFO("stopped");
     return 0;

@@ -170,3 +170,33 @@ test("a store that accepts and never answers is a timeout, not a hang", async ()
     silent.close();
   }
 });
+
+test("a litestream.yml with an S3 replica (endpoint, keys in the file, no environment keys): serve backs up with it, and the seed's `restore -config FILE s3://BUCKET/PATH` restores", async () => {
+  const dir = tempDir();
+  const config = join(dir, "litestream.yml");
+  writeFileSync(
+    config,
+    `access-key-id: S3RVER\nsecret-access-key: S3RVER\ndbs:\n  - path: /data/db.sqlite\n    replicas:\n      - type: s3\n        bucket: backups\n        path: cfg/app\n        endpoint: http://${endpoint}\n        region: us-east-1\n        sync-interval: 50ms\n`,
+  );
+  const noKeys = { AWS_ACCESS_KEY_ID: "", AWS_SECRET_ACCESS_KEY: "", LITESTREAM_ACCESS_KEY_ID: "", LITESTREAM_SECRET_ACCESS_KEY: "" };
+  const server = await startServer({ args: ["--backup-config", config], env: noKeys });
+  const client = createClient({ url: server.url });
+  try {
+    await client.execute("CREATE TABLE t(x INTEGER, y BLOB)");
+    await client.execute("WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 300) INSERT INTO t SELECT n, randomblob(100) FROM c");
+  } finally {
+    client.close();
+  }
+  assert.equal(await server.stop({ keepDir: true }), 0);
+  assert.doesNotMatch(server.stderr, /upload of .* failed/);
+  const primary = sqlite(join(server.dir, "dbs", "default", "data"), STATE);
+  const out = join(tempDir("litehouse-restored-"), "local-restore.db");
+  const r = await run(BIN, ["restore", "-o", out, "-config", config, "s3://backups/cfg/app"], noKeys);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(sqlite(out, STATE), primary);
+  // Without the file, the URL alone has neither the endpoint nor the keys.
+  const bare = await run(BIN, ["restore", "-o", join(dir, "bare.db"), "s3://backups/cfg/app"], noKeys);
+  assert.notEqual(bare.status, 0);
+  rmSync(server.dir, { recursive: true, force: true });
+});
+

@@ -310,3 +310,88 @@ test("boot from backup: a server on an empty data directory restores the backup 
   assert.doesNotMatch(third.stderr, /restored .* from the backup/);
   rmSync(second.dir, { recursive: true, force: true });
 });
+
+// A Litestream config file, as the seed's deployment writes it: its one entry names the database
+// by the path Litestream saw (/data/db.sqlite), not the server's.
+const litestreamYml = (dir, body) => {
+  const file = join(dir, "litestream.yml");
+  writeFileSync(file, body);
+  return file;
+};
+const runEnv = (cmd, args, env) => spawnSync(cmd, args, { encoding: "utf8", timeout: 60_000, env: { ...process.env, ...env } });
+
+test("--backup-config: a litestream.yml's only entry backs up the served database to each replica, $VARs expanded; both tools restore it with -config", async () => {
+  const dir = tempDir();
+  const env = { BACKUP_DIR: dir };
+  const config = litestreamYml(
+    dir,
+    "dbs:\n  - path: /data/db.sqlite\n    replicas:\n      - name: near\n        type: file\n        path: ${BACKUP_DIR}/near\n        sync-interval: 50ms\n      - name: far\n        url: file://$BACKUP_DIR/far\n        retention: 72h\n",
+  );
+  const server = await startServer({ args: ["--backup-config", config], env });
+  const client = createClient({ url: server.url });
+  try {
+    await insert(client, 200, 300);
+    await client.execute("DELETE FROM t WHERE x % 3 = 0");
+  } finally {
+    client.close();
+  }
+  assert.equal(await server.stop({ keepDir: true }), 0);
+  assert.match(server.stderr, /as .*litestream\.yml says \(its entry for \/data\/db\.sqlite, 2 replicas\)/);
+  const primary = sqlite(join(server.dir, "dbs", "default", "data"), STATE);
+  assert.match(primary, /^134:/);
+  for (const name of ["near", "far"]) assert.equal(walFiles(join(dir, name)).length > 0, true, `${name} holds WAL segments`);
+  // `litestream restore -config FILE DB_PATH`, and ours with the same arguments: the replica with the
+  // latest backup, or the one named.
+  const out = tempDir("litehouse-restored-");
+  for (const [tool, extra] of [[BIN, []], [LITESTREAM, []], [BIN, ["-replica", "far"]], [LITESTREAM, ["-replica", "near"]]]) {
+    const o = join(out, `${tool === BIN ? "ours" : "theirs"}-${extra.join("")}.db`);
+    const r = runEnv(tool, ["restore", "-config", config, "-o", o, ...extra, "/data/db.sqlite"], env);
+    assert.equal(r.status, 0, `${tool} ${extra}: ${r.stderr}`);
+    assert.equal(sqlite(o, STATE), primary, `${tool} ${extra}`);
+  }
+  // $LITESTREAM_CONFIG names the file when the flag does not.
+  const again = await startServer({ dbPath: server.dir, env: { ...env, LITESTREAM_CONFIG: config } });
+  try {
+    assert.match(again.stderr, /litestream\.yml says/);
+  } finally {
+    assert.equal(await again.stop(), 0);
+  }
+  // Without -o, the restore writes the path the config names; here, one that does not exist yet.
+  const named = join(tempDir(), "app.db");
+  const own = litestreamYml(tempDir(), `dbs:\n  - path: ${named}\n    replicas:\n      - path: ${join(dir, "near")}\n`);
+  const r = run(BIN, ["restore", "-config", own, named]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(sqlite(named, STATE), primary);
+});
+
+test("--backup-config refusals: no entry for the database among several, an unknown replica type, a bad duration, with --backup-url; restore of a database the file does not name", () => {
+  const dir = tempDir();
+  const cases = [
+    ["dbs:\n  - path: /a.db\n    replicas:\n      - path: /tmp/x\n  - path: /b.db\n    replicas:\n      - path: /tmp/y\n", /database not found in config .*litestream\.yml: .*\/data .*\(it names \/a\.db, \/b\.db\)/],
+    ["dbs:\n  - path: /a.db\n    replicas:\n      - type: gcs\n        bucket: b\n", /replica type gcs is not supported here \(file and s3 are\)/],
+    ["dbs:\n  - path: /a.db\n    replicas:\n      - path: /tmp/x\n        retention: forever\n", /retention forever is not a duration/],
+    ["dbs:\n  - path: /a.db\n    replicas:\n      - path: /tmp/x\n        sync-interval: 1ms\n", /sync-interval must be from 10ms to 1h/],
+    ["dbs:\n  - path: /a.db\n", /no replica/],
+    ["dbs: [unclosed\n", /litestream\.yml: /],
+  ];
+  for (const [body, message] of cases) {
+    const config = litestreamYml(tempDir(), body);
+    const r = run(BIN, ["serve", "--db-path", tempDir(), "--backup-config", config]);
+    assert.equal(r.status, 2, `${body}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+  }
+  const config = litestreamYml(dir, "dbs:\n  - path: /a.db\n    replicas:\n      - path: /tmp/x\n");
+  let r = run(BIN, ["serve", "--db-path", tempDir(), "--backup-config", config, "--backup-url", `file://${dir}`]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--backup-url and --backup-config: give one of them/);
+  r = run(BIN, ["serve", "--db-path", tempDir(), "--backup-config", join(dir, "missing.yml")]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /config file not found: .*missing\.yml/);
+  r = run(BIN, ["restore", "-config", config, "-o", join(dir, "o.db"), "/b.db"]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /database not found in config .*: \/b\.db/);
+  r = run(BIN, ["restore", "-config", config, "-o", join(dir, "o.db"), "-replica", "nope", "/a.db"]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /no replica named nope for \/a\.db/);
+});
+

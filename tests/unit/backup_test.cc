@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "backup/backup.h"
+#include "backup/config.h"
 #include "backup/lz4.h"
 #include "backup/restore.h"
 #include "backup/s3_sign.h"
@@ -322,6 +323,63 @@ TEST(Backup, ACaptureLostIsReported) {
   EXPECT_NE(backup.status().message().find("misses transactions"), std::string::npos);
   EXPECT_TRUE(backup.Sync().ok()) << "nothing pending: shipping what was captured still works";
   EXPECT_FALSE(backup.status().ok()) << "sticky until a restart";
+}
+
+TEST(BackupConfig, ReadsLitestreamFilesAsLitestreamDoes) {
+  EXPECT_EQ(ParseGoDuration("1h30m"), std::chrono::minutes(90));
+  EXPECT_EQ(ParseGoDuration("500ms"), std::chrono::milliseconds(500));
+  EXPECT_EQ(ParseGoDuration("1.5s"), std::chrono::milliseconds(1500));
+  EXPECT_EQ(ParseGoDuration("0"), std::chrono::milliseconds(0));
+  EXPECT_FALSE(ParseGoDuration("").has_value());
+  EXPECT_FALSE(ParseGoDuration("10").has_value()) << "a unit is needed, as in Go";
+  EXPECT_FALSE(ParseGoDuration("1d").has_value());
+
+  testing::TestDir dir;
+  ::setenv("LH_TEST_BUCKET", "bucket-from-env", 1);
+  ::unsetenv("LH_TEST_UNSET");
+  {
+    std::ofstream out(dir.file("litestream.yml"));
+    out << "access-key-id: AKGLOBAL\nsecret-access-key: SKGLOBAL\nlogging: {level: debug}\n"
+           "dbs:\n"
+           "  - path: /data/db.sqlite\n"
+           "    monitor-interval: 1s\n"  // unknown here: ignored, as Litestream's non-strict YAML
+           "    replicas:\n"
+           "      - type: s3\n        bucket: $LH_TEST_BUCKET\n        path: /backups/app/\n"
+           "        endpoint: http://minio:9000\n        access-key-id: AKOWN\n        retention: 72h\n"
+           "      - url: s3://other/p?region=eu-west-1\n"
+           "      - path: /var/backups/${LH_TEST_UNSET}app\n        sync-interval: 250ms\n"
+           "  - path: /data/second.db\n"
+           "    replica:\n      url: file:///b/second\n";
+  }
+  auto config = ReadBackupConfig(dir.file("litestream.yml"));
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  ASSERT_EQ(config->dbs.size(), 2u);
+  const auto& r = config->dbs[0].replicas;
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_EQ(r[0].name, "s3");
+  EXPECT_EQ(r[0].url, "s3://bucket-from-env/backups/app?endpoint=http://minio:9000");
+  EXPECT_EQ(r[0].credentials.access_key_id, "AKOWN");
+  EXPECT_EQ(r[0].credentials.secret_access_key, "SKGLOBAL") << "the global one, for a replica that names none";
+  EXPECT_EQ(r[0].retention, std::chrono::hours(72));
+  EXPECT_EQ(r[1].url, "s3://other/p?region=eu-west-1");
+  EXPECT_EQ(r[2].name, "file");
+  EXPECT_EQ(r[2].url, "file:///var/backups/app") << "an unset variable is empty";
+  EXPECT_EQ(r[2].sync_interval, std::chrono::milliseconds(250));
+  EXPECT_EQ(config->dbs[1].replicas.at(0).url, "file:///b/second") << "replica:, as Litestream 0.5 writes it";
+
+  auto entry = EntryForDatabase(*config, "/data/second.db", false);
+  ASSERT_TRUE(entry.ok());
+  EXPECT_EQ((*entry)->path, "/data/second.db");
+  EXPECT_FALSE(EntryForDatabase(*config, "/srv/data", true).ok()) << "two entries: no sole one to map";
+  const ReplicaTarget* found = FindReplicaByUrl(*config, "s3://bucket-from-env/backups/app/");
+  ASSERT_NE(found, nullptr);
+  EXPECT_EQ(found->credentials.access_key_id, "AKOWN");
+  EXPECT_EQ(FindReplicaByUrl(*config, "s3://bucket-from-env/elsewhere"), nullptr);
+
+  auto raw = ReadBackupConfig(dir.file("litestream.yml"), /*expand_env=*/false);
+  ASSERT_TRUE(raw.ok());
+  EXPECT_EQ(raw->dbs[0].replicas[0].url.rfind("s3://$LH_TEST_BUCKET/", 0), 0u) << raw->dbs[0].replicas[0].url;
+  EXPECT_TRUE(ReadBackupConfig(dir.file("missing.yml")).status().IsNotFound());
 }
 
 // AWS's own example of a signed S3 request ("GET Bucket (List Objects)", in the SigV4 header-based

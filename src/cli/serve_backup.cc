@@ -1,0 +1,104 @@
+#include "cli/serve_backup.h"
+
+#include <filesystem>
+
+#include "backup/catalog.h"
+#include "backup/config.h"
+#include "backup/restore.h"
+#include "common/log.h"
+
+namespace litehouse::cli {
+namespace {
+
+Status CheckInterval(const std::string& where, std::chrono::milliseconds v) {
+  if (v < std::chrono::milliseconds(10) || v > std::chrono::hours(1))
+    return Status::InvalidArgument(where + ": sync-interval must be from 10ms to 1h");
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<std::vector<BackupTarget>> PlanBackups(const BackupFlags& flags, const std::string& db_path) {
+  std::vector<BackupTarget> targets;
+  auto defaults = [&] {
+    backup::BackupOptions o;
+    o.interval = flags.interval;
+    o.snapshot_interval = flags.snapshot_interval;
+    o.retention = flags.retention;
+    return o;
+  };
+  if (!flags.url.empty()) {
+    if (!flags.config.empty()) return Status::InvalidArgument("--backup-url and --backup-config: give one of them");
+    auto client = backup::OpenReplicaClient(flags.url);
+    if (!client.ok()) return Status::InvalidArgument("--backup-url: " + client.status().message());
+    targets.push_back(BackupTarget{flags.url, std::move(client).value(), defaults()});
+    return targets;
+  }
+  // A config file named by the operator (the flag, or $LITESTREAM_CONFIG) maps its only entry to the
+  // served database, whatever path it names (the seed's /data/db.sqlite); Litestream's default file,
+  // found on the machine, is used only if it names this database, so that a server started beside
+  // a Litestream that backs up another database never writes into that database's backup.
+  std::string file = flags.config;
+  const char* env = std::getenv("LITESTREAM_CONFIG");
+  if (file.empty() && env && *env) file = env;
+  const bool named = !file.empty();
+  if (!named) file = "/etc/litestream.yml";
+  auto config = backup::ReadBackupConfig(file);
+  if (!config.ok()) {
+    if (!named && config.status().code() == StatusCode::kNotFound) return targets;  // no backup
+    return Status::InvalidArgument("--backup-config: " + config.status().message());
+  }
+  auto entry = backup::EntryForDatabase(*config, db_path, named);
+  if (!entry.ok()) {
+    if (!named) {
+      LH_LOG_INFO("{} does not name {}: no backup from it", config->file, db_path);
+      return targets;
+    }
+    return Status::InvalidArgument("--backup-config: " + entry.status().message());
+  }
+  for (const backup::ReplicaTarget& r : (*entry)->replicas) {
+    const std::string where = config->file + ": replica " + r.name;
+    backup::BackupOptions o = defaults();
+    if (r.sync_interval) {
+      if (Status s = CheckInterval(where, *r.sync_interval); !s.ok()) return s;
+      o.interval = *r.sync_interval;
+    }
+    if (r.snapshot_interval) o.snapshot_interval = *r.snapshot_interval;
+    if (r.retention) o.retention = *r.retention;
+    auto client = backup::OpenReplicaClient(r.url, r.credentials);
+    if (!client.ok()) return Status::InvalidArgument(where + ": " + client.status().message());
+    targets.push_back(BackupTarget{r.url, std::move(client).value(), std::move(o)});
+  }
+  LH_LOG_INFO("backing up {} as {} says (its entry for {}, {} replica{})", db_path, config->file, (*entry)->path,
+              targets.size(), targets.size() == 1 ? "" : "s");
+  return targets;
+}
+
+Status BootFromBackup(std::vector<BackupTarget>& targets, const std::string& db_path) {
+  std::error_code ec;
+  if (targets.empty() || std::filesystem::exists(db_path, ec)) return Status::OK();
+  // Only stores without any generation mean "start empty".
+  std::vector<backup::ReplicaClient*> holding;
+  for (BackupTarget& t : targets) {
+    auto catalog = backup::ReadCatalog(*t.client);
+    if (!catalog.ok()) return Status::IoError("cannot read the backup at " + t.url + ": " + catalog.status().ToString());
+    if (!catalog->empty()) holding.push_back(t.client.get());
+  }
+  if (holding.empty()) {
+    LH_LOG_INFO("the backup at {} holds nothing yet: starting with an empty database", targets.front().url);
+    return Status::OK();
+  }
+  size_t which = 0;
+  if (holding.size() > 1) {
+    auto chosen = backup::ChooseReplica(holding, backup::RestoreOptions{db_path, std::nullopt, ""});
+    if (!chosen.ok()) return chosen.status();
+    which = *chosen;
+  }
+  auto restored = backup::Restore(*holding[which], backup::RestoreOptions{db_path, std::nullopt, ""});
+  if (!restored.ok()) return Status::IoError("cannot restore " + db_path + " from " + holding[which]->url() + ": " + restored.status().ToString());
+  LH_LOG_INFO("restored {} from the backup at {} (generation {}, snapshot {}, {} WAL segments)", db_path, holding[which]->url(), restored->generation,
+              restored->snapshot_index, restored->segments);
+  return Status::OK();
+}
+
+}  // namespace litehouse::cli

@@ -1,0 +1,40 @@
+// The backups `litehouse serve` keeps: from --backup-url, or from a Litestream config file
+// (--backup-config, $LITESTREAM_CONFIG, else /etc/litestream.yml when it names the served database),
+// one Backup per replica; and the boot from backup of a data directory without a database.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backup/backup.h"
+#include "backup/replica_client.h"
+#include "common/status.h"
+
+namespace litehouse::cli {
+
+struct BackupFlags {
+  std::string url;     // --backup-url
+  std::string config;  // --backup-config
+  // The flags' values; a config file's replica may set its own.
+  std::chrono::milliseconds interval{1000}, snapshot_interval{0}, retention{std::chrono::hours(24)};
+};
+
+struct BackupTarget {
+  std::string url;  // for messages
+  std::unique_ptr<backup::ReplicaClient> client;
+  backup::BackupOptions options;  // db_path and db are filled in at start
+};
+
+// Where the served database `db_path` is backed up: nothing, --backup-url, or each replica of its
+// config file entry. InvalidArgument for a bad URL or config (the message says which).
+Result<std::vector<BackupTarget>> PlanBackups(const BackupFlags& flags, const std::string& db_path);
+
+// A data directory without a database is restored from the targets' latest backup before anything
+// is served (the one whose latest generation is newest); a store without any generation means an
+// empty database. Any other failure is returned: better no server than an empty database that a new
+// generation would make the latest.
+Status BootFromBackup(std::vector<BackupTarget>& targets, const std::string& db_path);
+
+}  // namespace litehouse::cli
