@@ -15,10 +15,18 @@ export const BIN = process.env.LITEHOUSE_BIN ?? resolve(here, "../../build/relea
 // glibc's fails an allocation (no std::bad_alloc can be injected into it).
 export const SANITIZED = process.env.LITEHOUSE_SANITIZED === "1";
 
-// Servers still running when a test file ends (a test that failed before its stop): killed, so that
-// a failure fails the file instead of hanging it.
+// Servers still running when a test file ends (a test that failed before its stop) must not keep
+// node alive, or the failure hangs the run instead of failing it. This hook runs before the file's
+// own `after` hooks (it was registered first), so it only lets go of them; those hooks still stop
+// their servers as usual, and whatever is left is killed as node exits.
 const live = new Set();
 after(() => {
+  for (const child of live) {
+    child.unref();
+    child.stderr?.unref();
+  }
+});
+process.on("exit", () => {
   for (const child of live) child.kill("SIGKILL");
 });
 
