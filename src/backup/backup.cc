@@ -49,6 +49,8 @@ Status Backup::Start() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     last_snapshot_ = taken;
+    last_shipped_ = taken;
+    ++snapshots_;
     retention_due_ = true;  // the generations of earlier starts, past retention, go now
   }
   if (options_.interval.count() > 0) {
@@ -75,18 +77,36 @@ bool Backup::SnapshotDue() const {
 }
 
 Status Backup::Snapshot() {
-  if (!options_.db) return Status::InvalidArgument("this backup takes no snapshots after its first (no database given)");
   std::lock_guard<std::mutex> one_at_a_time(sync_mu_);
+  return TakeSnapshot(false);
+}
+
+Status Backup::StartNewGeneration() {
+  std::lock_guard<std::mutex> one_at_a_time(sync_mu_);
+  return TakeSnapshot(true);
+}
+
+// With sync_mu_ held.
+Status Backup::TakeSnapshot(bool new_generation) {
+  if (!options_.db) return Status::InvalidArgument("this backup takes no snapshots after its first (no database given)");
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!changed_) return Status::OK();  // the last snapshot is the database
+    if (!changed_ && !new_generation) return Status::OK();  // the last snapshot is the database
   }
   uint32_t index = 0;
+  std::string generation;
   WallClock::time_point taken;
   auto image = options_.db->ReadImageAtWalRestart([&] {
     // No commit can run here: the next one begins WAL index index_+1, of which this is the state.
     taken = Now();
     std::lock_guard<std::mutex> lock(mu_);
+    if (new_generation) {
+      generation_ = NewGeneration();
+      index_ = -1;
+      overflowed_ = false;
+      ++generations_started_;
+    }
+    generation = generation_;
     index = static_cast<uint32_t>(index_ + 1);
     open_segment_ = false;
     expect_restart_ = true;
@@ -99,10 +119,11 @@ Status Backup::Snapshot() {
     LH_LOG_WARN("backup snapshot not taken, tried again in a minute: {}", image.status().ToString());
     return image.status();
   }
+  if (new_generation) LH_LOG_WARN("backup to {}: a new generation {} begins", client_->url(), generation);
   std::lock_guard<std::mutex> lock(mu_);
   // Behind every segment of the indexes before it (queued before the restart), ahead of or among
   // the segments of its own index: those need it, not the other way round.
-  pending_.push_back(Segment{index, 0, std::move(image).value(), taken, true});
+  pending_.push_back(Segment{index, 0, std::move(image).value(), taken, true, 0, generation, taken});
   return Status::OK();
 }
 
@@ -111,6 +132,7 @@ Status Backup::EnforceRetention() {
   auto catalog = ReadCatalog(*client_);
   if (!catalog.ok()) return catalog.status();
   const WallClock::time_point cutoff = Now() - options_.retention;
+  const std::string current = generation();
   Status result;
   auto remove = [&](const std::string& key) {
     if (Status s = client_->Delete(key); !s.ok() && result.ok()) result = s;
@@ -120,9 +142,9 @@ Status Backup::EnforceRetention() {
     for (const SnapshotFile& s : g.snapshots) {
       if (s.created >= cutoff && (!oldest_kept || s.index < oldest_kept->index)) oldest_kept = &s;
     }
-    if (!oldest_kept && g.id == generation_ && !g.snapshots.empty()) oldest_kept = &g.snapshots.back();  // its latest
+    if (!oldest_kept && g.id == current && !g.snapshots.empty()) oldest_kept = &g.snapshots.back();  // its latest
     if (!oldest_kept) {
-      if (g.id == generation_) continue;  // its first snapshot is not listed yet
+      if (g.id == current) continue;  // its first snapshot is not listed yet
       auto all = client_->List("generations/" + g.id + "/");
       if (!all.ok()) return all.status();
       for (const ObjectInfo& o : *all) remove(o.key);
@@ -142,6 +164,7 @@ void Backup::OnTransaction(const replication::CommittedTransaction& txn) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!lost_.ok()) return;
   changed_ = true;
+  if (overflowed_) return;  // dropped: the next Sync begins a new generation
   if (expect_restart_ && !txn.wal_restarted) {
     // The snapshot was labelled with the index this commit should have begun: it would restore
     // without this transaction. Said, never shipped as if continuous.
@@ -161,13 +184,27 @@ void Backup::OnTransaction(const replication::CommittedTransaction& txn) {
     // carries the header before it.
     const uint64_t frame_bytes = 24 + uint64_t{txn.page_size};
     const uint64_t offset = txn.first_frame == 1 ? 0 : kWalHeaderBytes + (txn.first_frame - 1) * frame_bytes;
-    pending_.push_back(Segment{static_cast<uint32_t>(index_), offset, {}, now});
+    pending_.push_back(Segment{static_cast<uint32_t>(index_), offset, {}, now, false, 0, generation_, now});
     open_segment_ = true;
-    if (offset == 0) pending_.back().bytes.assign(txn.wal_header);
+    if (offset == 0) {
+      pending_.back().bytes.assign(txn.wal_header);
+      pending_bytes_ += txn.wal_header.size();
+    }
   }
   Segment& seg = pending_.back();
   seg.bytes.append(txn.frames);
   seg.last_commit = now;
+  ++seg.transactions;
+  pending_bytes_ += txn.frames.size();
+  ++pending_transactions_;
+  if (pending_bytes_ > options_.max_pending_bytes && options_.db) {
+    // The store has not taken them for a while: rather than grow without bound, they go, and so
+    // does the continuity of this generation.
+    overflowed_ = true;
+    LH_LOG_ERROR("backup to {}: {} bytes of commits wait to be shipped, past the bound of {}: they are dropped, and a new "
+                 "generation begins once the store takes uploads again",
+                 client_->url(), pending_bytes_, options_.max_pending_bytes);
+  }
 }
 
 void Backup::OnCaptureLost(const Status& why) {
@@ -178,6 +215,21 @@ void Backup::OnCaptureLost(const Status& why) {
 
 Status Backup::Sync() {
   std::lock_guard<std::mutex> one_at_a_time(sync_mu_);
+  bool overflowed;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    overflowed = overflowed_;
+    if (overflowed) {
+      // Only Sync removes segments, and it holds sync_mu_: none is being read.
+      pending_.clear();
+      pending_bytes_ = 0;
+      pending_transactions_ = 0;
+      open_segment_ = false;
+    }
+  }
+  if (overflowed) {
+    if (Status s = TakeSnapshot(true); !s.ok()) return s;
+  }
   size_t closed;
   {
     // The segments pending now are complete: later commits go to a new one, which the next Sync
@@ -201,7 +253,15 @@ Status Backup::Sync() {
       status_ = s;
       return s;
     }
-    if (seg->snapshot) retention_due_ = true;
+    if (seg->snapshot) {
+      retention_due_ = true;
+      ++snapshots_;
+    } else {
+      pending_bytes_ -= std::min<uint64_t>(pending_bytes_, seg->bytes.size());
+      pending_transactions_ -= std::min<uint64_t>(pending_transactions_, seg->transactions);
+      transactions_shipped_ += seg->transactions;
+    }
+    last_shipped_ = Now();
     pending_.pop_front();
   }
   bool retention;
@@ -218,7 +278,7 @@ Status Backup::Sync() {
 }
 
 std::string Backup::KeyOf(const Segment& seg) const {
-  const std::string dir = "generations/" + generation_;
+  const std::string dir = "generations/" + seg.generation;
   return seg.snapshot ? dir + "/snapshots/" + Hex8(seg.index) + ".snapshot.lz4"
                       : dir + "/wal/" + Hex8(seg.index) + "_" + Hex8(seg.offset) + ".wal.lz4";
 }
@@ -226,7 +286,7 @@ std::string Backup::KeyOf(const Segment& seg) const {
 Status Backup::Upload(const Segment& seg) {
   Status s = client_->Put(KeyOf(seg), Lz4Compress(seg.bytes), seg.last_commit);
   if (!s.ok()) return s;
-  if (seg.snapshot) LH_LOG_INFO("backup: snapshot {} of generation {} ({} bytes)", Hex8(seg.index), generation_, seg.bytes.size());
+  if (seg.snapshot) LH_LOG_INFO("backup: snapshot {} of generation {} ({} bytes)", Hex8(seg.index), seg.generation, seg.bytes.size());
   return s;
 }
 
@@ -243,6 +303,32 @@ Status Backup::Stop() {
 Status Backup::status() const {
   std::lock_guard<std::mutex> lock(mu_);
   return lost_.ok() ? status_ : lost_;
+}
+
+std::string Backup::generation() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return generation_;
+}
+
+BackupReport Backup::Report() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  BackupReport r;
+  r.url = client_->url();
+  r.generation = generation_;
+  r.status = lost_.ok() ? status_ : lost_;
+  r.pending_transactions = pending_transactions_;
+  r.pending_bytes = pending_bytes_;
+  for (const Segment& seg : pending_) {
+    if (!seg.snapshot && seg.transactions > 0) {
+      r.oldest_pending = seg.first_commit;
+      break;
+    }
+  }
+  r.last_shipped = last_shipped_;
+  r.transactions_shipped = transactions_shipped_;
+  r.snapshots = snapshots_;
+  r.generations_started = generations_started_;
+  return r;
 }
 
 size_t Backup::pending() const {

@@ -40,6 +40,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -50,6 +51,20 @@
 
 namespace litehouse::backup {
 
+// Where a backup stands, for GET /backup/status.
+struct BackupReport {
+  std::string url;
+  std::string generation;
+  Status status;                   // the last upload's failure, or the capture lost: sticky
+  uint64_t pending_transactions = 0;  // committed, not yet shipped
+  uint64_t pending_bytes = 0;
+  std::optional<WallClock::time_point> oldest_pending;  // the first unshipped commit's time
+  std::optional<WallClock::time_point> last_shipped;    // the last successful upload's time
+  uint64_t transactions_shipped = 0;
+  uint64_t snapshots = 0;          // taken and uploaded by this process
+  uint64_t generations_started = 0;  // by this process: 1, and one more after each overflow
+};
+
 struct BackupOptions {
   std::string db_path;  // the database file, read whole for snapshot 0
   std::chrono::milliseconds interval{1000};  // how often pending segments are shipped
@@ -59,6 +74,10 @@ struct BackupOptions {
   std::chrono::milliseconds retention{std::chrono::hours(24)};  // 0: keep everything
   // The time commits, snapshots and retention are stamped with; null: the system clock.
   std::function<WallClock::time_point()> now;
+  // Bytes of unshipped commits held in memory while the store fails. Past it they are dropped, and
+  // the backup begins a new generation (a snapshot of the database, then its WAL) once the store
+  // takes uploads again: continuity with the old one could no longer be proven. Needs `db`.
+  uint64_t max_pending_bytes = uint64_t{512} << 20;
 };
 
 class Backup : public replication::TransactionSink {
@@ -79,16 +98,20 @@ class Backup : public replication::TransactionSink {
   // Takes a snapshot now (queued; the next Sync uploads it). Needs options.db. OK without one when
   // nothing was committed since the last snapshot; Busy when a reader kept the WAL from restarting.
   Status Snapshot();
+  // A snapshot that begins a new generation (after an overflow): index 0 of a new id.
+  Status StartNewGeneration();
   // Deletes what retention no longer keeps (see above).
   Status EnforceRetention();
   // Stops the thread and uploads what is pending.
   Status Stop();
 
-  const std::string& generation() const { return generation_; }
+  std::string generation() const;
+  std::chrono::milliseconds interval() const { return options_.interval; }
   // The last upload failure, if the latest attempt failed (OK once one succeeds again).
   Status status() const;
   // Segments and snapshots waiting to be uploaded.
   size_t pending() const;
+  BackupReport Report() const;
 
  private:
   struct Segment {
@@ -97,6 +120,9 @@ class Backup : public replication::TransactionSink {
     std::string bytes;
     WallClock::time_point last_commit;
     bool snapshot = false;  // a snapshot of `index` (offset unused), not a WAL segment
+    uint64_t transactions = 0;
+    std::string generation;  // where it goes
+    WallClock::time_point first_commit;
   };
   WallClock::time_point Now() const { return options_.now ? options_.now() : WallClock::now(); }
   bool SnapshotDue() const;
@@ -105,8 +131,8 @@ class Backup : public replication::TransactionSink {
 
   std::unique_ptr<ReplicaClient> client_;
   BackupOptions options_;
-  std::string generation_;
   mutable std::mutex mu_;
+  std::string generation_;  // the current one; changes after an overflow
   int64_t index_ = -1;  // the current WAL's index in the generation
   std::condition_variable cv_;
   std::deque<Segment> pending_;  // in upload order; the last one still grows
@@ -115,7 +141,15 @@ class Backup : public replication::TransactionSink {
   Status status_;
   Status lost_;  // set once by OnCaptureLost: sticky
   bool stopping_ = false;
+  Status TakeSnapshot(bool new_generation);
   bool changed_ = false;           // committed since the last snapshot
+  bool overflowed_ = false;        // pending commits were dropped: a new generation is due
+  uint64_t pending_bytes_ = 0;
+  uint64_t pending_transactions_ = 0;
+  std::optional<WallClock::time_point> last_shipped_;
+  uint64_t transactions_shipped_ = 0;
+  uint64_t snapshots_ = 0;
+  uint64_t generations_started_ = 1;
   bool expect_restart_ = false;    // a snapshot was taken: the next commit must begin a new WAL index
   bool retention_due_ = false;     // a snapshot was uploaded
   WallClock::time_point last_snapshot_;     // when the last snapshot was taken

@@ -609,6 +609,7 @@ Run RegisterServe(CLI::App& app) {
       if (!why_not.empty()) LH_LOG_WARN("{}; replicas and embedded replicas are refused", why_not);
       opts.replication = std::make_shared<replication::ReplicationService>(frame_log.get(), why_not);
     }
+    if (!running_backups.empty()) opts.backup_status = [&running_backups] { return BackupStatusJson(running_backups); };
     LH_LOG_INFO("litehouse {} serving database {}", LITEHOUSE_VERSION, db_opts.path);
     auto server = server::Server::Start(**db, opts);
     if (!server.ok()) {

@@ -1,5 +1,8 @@
 #include "cli/serve_backup.h"
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 #include <filesystem>
 
 #include "backup/catalog.h"
@@ -99,6 +102,58 @@ Status BootFromBackup(std::vector<BackupTarget>& targets, const std::string& db_
   LH_LOG_INFO("restored {} from the backup at {} (generation {}, snapshot {}, {} WAL segments)", db_path, holding[which]->url(), restored->generation,
               restored->snapshot_index, restored->segments);
   return Status::OK();
+}
+
+std::string BackupStatusJson(const std::vector<std::unique_ptr<backup::Backup>>& backups) {
+  using std::chrono::duration_cast;
+  using std::chrono::milliseconds;
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  const auto now = backup::WallClock::now();
+  w.StartObject();
+  w.Key("backups");
+  w.StartArray();
+  for (const auto& b : backups) {
+    const backup::BackupReport r = b->Report();
+    const int64_t lag_ms = r.oldest_pending ? std::max<int64_t>(0, duration_cast<milliseconds>(now - *r.oldest_pending).count()) : 0;
+    w.StartObject();
+    w.Key("url");
+    w.String(r.url.c_str());
+    w.Key("generation");
+    w.String(r.generation.c_str());
+    w.Key("ok");
+    w.Bool(r.status.ok());
+    w.Key("last_error");
+    if (r.status.ok()) {
+      w.Null();
+    } else {
+      w.String(r.status.ToString().c_str());
+    }
+    w.Key("lagging");
+    w.Bool(r.pending_transactions > 0 && (!r.status.ok() || lag_ms > 2 * b->interval().count() + 1000));
+    w.Key("lag_transactions");
+    w.Uint64(r.pending_transactions);
+    w.Key("lag_bytes");
+    w.Uint64(r.pending_bytes);
+    w.Key("lag_ms");
+    w.Int64(lag_ms);
+    w.Key("last_shipped_ms_ago");
+    if (r.last_shipped) {
+      w.Int64(std::max<int64_t>(0, duration_cast<milliseconds>(now - *r.last_shipped).count()));
+    } else {
+      w.Null();
+    }
+    w.Key("transactions_shipped");
+    w.Uint64(r.transactions_shipped);
+    w.Key("snapshots");
+    w.Uint64(r.snapshots);
+    w.Key("generations_started");
+    w.Uint64(r.generations_started);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return buf.GetString();
 }
 
 }  // namespace litehouse::cli

@@ -37,4 +37,12 @@ Result<std::vector<BackupTarget>> PlanBackups(const BackupFlags& flags, const st
 // generation would make the latest.
 Status BootFromBackup(std::vector<BackupTarget>& targets, const std::string& db_path);
 
+// GET /backup/status's body:
+//   {"backups": [{"url", "generation", "ok", "last_error" (null if ok), "lagging", "lag_transactions",
+//                 "lag_bytes", "lag_ms", "last_shipped_ms_ago" (null if never), "transactions_shipped",
+//                 "snapshots", "generations_started"}]}
+// lag_ms: how long the oldest unshipped commit has waited (0 when none waits). lagging: the last
+// upload failed while commits wait, or the oldest has waited more than two intervals and a second.
+std::string BackupStatusJson(const std::vector<std::unique_ptr<backup::Backup>>& backups);
+
 }  // namespace litehouse::cli

@@ -84,6 +84,9 @@ struct ServerOptions {
   // Turns this replica into a primary (POST /replication/promote): stops the tail, starts a new
   // history of the log and returns its service; run on the SQL pool. Null: not a replica.
   std::function<Result<std::shared_ptr<const replication::ReplicationService>>()> promote;
+  // GET /backup/status's JSON body, made by whoever keeps the backups (the binary); null: the
+  // server keeps none, and says so ({"backups": []}).
+  std::function<std::string()> backup_status;
   // Where stream expiry reads the time (HTTP streams, WebSocket transactions); null: Clock::Steady().
   // Must outlive the server.
   const Clock* clock = nullptr;

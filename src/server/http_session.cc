@@ -139,6 +139,12 @@ asio::awaitable<HttpReply> Route(ServerContext& ctx, http::request<http::string_
     if (auto refusal = CheckCredentials(ctx, req, &who)) co_return std::move(*refusal);
     co_return co_await PromoteReplica(ctx, who);
   }
+  if (target == "/backup/status") {
+    if (!get) co_return MethodNotAllowed();
+    Principal who;
+    if (auto refusal = CheckCredentials(ctx, req, &who)) co_return std::move(*refusal);
+    co_return HttpReply{200, "application/json", ctx.opts.backup_status ? ctx.opts.backup_status() : std::string(R"({"backups":[]})")};
+  }
   if (target == "/replication/status") {
     if (!get) co_return MethodNotAllowed();
     Principal who;

@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import S3rver from "s3rver";
 import { createClient } from "@libsql/client";
 import { startServer, BIN } from "./harness.mjs";
+import { waitUntil } from "./raw-http.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const LITESTREAM = resolve(here, "node_modules/@flydotio/litestream-linux-x64/litestream");
@@ -141,14 +142,27 @@ test("S3 down, then back: the backlog is shipped in order and nothing is lost", 
   try {
     await client.execute("CREATE TABLE t(x INTEGER, y BLOB)");
     await client.execute("INSERT INTO t VALUES (1, x'01')");
+    const status = async () => (await (await fetch(`${server.url}/backup/status`)).json()).backups[0];
+    await waitUntil(async () => (await status()).lag_transactions === 0, "the first commits are shipped", 20_000);
     await s3.close();
-    // Commits go on while the store is down; the server says its uploads fail and keeps them.
+    // Commits go on while the store is down; the server says its uploads fail and keeps them, and
+    // its status says by how much it lags.
     for (let i = 2; i <= 50; i++) await client.execute({ sql: "INSERT INTO t VALUES (?, randomblob(100))", args: [i] });
-    const deadline = Date.now() + 20_000;
-    while (!/backup upload of .* failed, retrying/.test(server.stderr) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    assert.match(server.stderr, /backup upload of .* failed, retrying/);
+    await waitUntil(() => /backup upload of .* failed, retrying/.test(server.stderr), "an upload fails", 20_000);
+    await waitUntil(async () => (await status()).lagging, "the status says the backup lags", 20_000);
+    const down = await status();
+    assert.equal(down.ok, false);
+    assert.match(down.last_error, /S3|connect|refused/i);
+    assert.equal(down.lag_transactions, 49, JSON.stringify(down));
+    assert.ok(down.lag_bytes > 49 * 100 && down.lag_ms > 0, JSON.stringify(down));
     await startS3(s3port);
     for (let i = 51; i <= 60; i++) await client.execute({ sql: "INSERT INTO t VALUES (?, randomblob(100))", args: [i] });
+    await waitUntil(async () => (await status()).lag_transactions === 0, "the backlog is shipped", 20_000);
+    const up = await status();
+    assert.equal(up.ok, true, JSON.stringify(up));
+    assert.equal(up.lagging, false);
+    assert.equal(up.lag_ms, 0);
+    assert.equal(up.generations_started, 1, "the same generation goes on");
   } finally {
     client.close();
   }

@@ -395,3 +395,38 @@ test("--backup-config refusals: no entry for the database among several, an unkn
   assert.match(r.stderr, /no replica named nope for \/a\.db/);
 });
 
+test("GET /backup/status: none without a backup; with one, what waits to be shipped and what was; other methods refused", async () => {
+  const plain = await startServer();
+  try {
+    const r = await fetch(`${plain.url}/backup/status`);
+    assert.equal(r.status, 200);
+    assert.deepEqual(await r.json(), { backups: [] });
+  } finally {
+    assert.equal(await plain.stop(), 0);
+  }
+  const replica = tempDir();
+  const server = await startServer({ args: ["--backup-url", `file://${replica}`, "--backup-interval", "20ms"] });
+  const client = createClient({ url: server.url });
+  try {
+    await insert(client, 10, 10);
+    const status = async () => (await (await fetch(`${server.url}/backup/status`)).json()).backups;
+    await waitUntil(async () => (await status())[0].transactions_shipped >= 2, "two transactions shipped", 20_000);
+    const [b] = await status();
+    assert.equal(b.url, `file://${replica}`);
+    assert.match(b.generation, /^[0-9a-f]{16}$/);
+    assert.equal(readdirSync(join(replica, "generations"))[0], b.generation);
+    assert.equal(b.ok, true);
+    assert.equal(b.last_error, null);
+    assert.equal(b.lagging, false);
+    assert.equal(b.lag_transactions, 0);
+    assert.equal(b.snapshots, 1);
+    assert.equal(b.generations_started, 1);
+    assert.ok(b.last_shipped_ms_ago >= 0);
+    const post = await fetch(`${server.url}/backup/status`, { method: "POST" });
+    assert.equal(post.status, 405);
+  } finally {
+    client.close();
+    assert.equal(await server.stop(), 0);
+  }
+});
+

@@ -307,6 +307,64 @@ TEST(Backup, AReaderOfOlderFramesPostponesTheSnapshot) {
   EXPECT_EQ(CountRows(dir.file("restored")), 4);
 }
 
+// A store down long enough that the commits waiting for it pass max_pending_bytes: they are
+// dropped, memory stays bounded, and once the store is back a new generation begins with a
+// snapshot, from which the latest state restores.
+TEST(Backup, PastThePendingBoundANewGenerationBegins) {
+  testing::TestDir dir;
+  replication::WalCapture capture(dir.file("data"));
+  engine::DatabaseOptions opts;
+  opts.path = dir.file("data");
+  opts.commit_observer = &capture;
+  auto db = engine::Database::Open(opts);
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE((*db)->Checkpoint(SQLITE_CHECKPOINT_TRUNCATE).ok());
+  auto owned = std::make_unique<MemoryReplica>();
+  MemoryReplica* store = owned.get();
+  BackupOptions bopts{dir.file("data"), std::chrono::milliseconds(0)};
+  bopts.db = db->get();
+  bopts.max_pending_bytes = 100000;  // about 12 of these commits (two pages each)
+  Backup backup(std::move(owned), bopts);
+  ASSERT_TRUE(backup.Start().ok());
+  capture.AddSink(&backup);
+  ASSERT_TRUE(capture.Start().ok());
+  const std::string first = backup.generation();
+  auto exec = [&](const char* sql) {
+    auto w = testing::TakeWriter(**db);
+    ASSERT_TRUE(w->Exec(sql).ok()) << sql;
+  };
+  exec("CREATE TABLE t(x INTEGER PRIMARY KEY, v BLOB)");
+  ASSERT_TRUE(backup.Sync().ok());
+  store->set_failing(true);
+  for (int i = 0; i < 5; ++i) exec("INSERT INTO t(v) VALUES (randomblob(3000))");
+  EXPECT_FALSE(backup.Sync().ok());
+  BackupReport r = backup.Report();
+  EXPECT_EQ(r.pending_transactions, 5u);
+  EXPECT_GT(r.pending_bytes, 5u * 3000);
+  ASSERT_TRUE(r.oldest_pending.has_value());
+  EXPECT_FALSE(r.status.ok());
+  for (int i = 0; i < 20; ++i) exec("INSERT INTO t(v) VALUES (randomblob(3000))");
+  r = backup.Report();
+  EXPECT_LE(r.pending_bytes, 100000u + 2 * 4200) << "bounded: commits past the bound are not kept";
+  EXPECT_FALSE(backup.Sync().ok()) << "still down: the new generation's snapshot waits";
+  EXPECT_EQ(backup.Report().pending_transactions, 0u) << "the dropped commits are not pending any more";
+  store->set_failing(false);
+  exec("INSERT INTO t(v) VALUES (randomblob(3000))");
+  ASSERT_TRUE(backup.Sync().ok());
+  r = backup.Report();
+  EXPECT_NE(r.generation, first);
+  EXPECT_EQ(r.generations_started, 2u);
+  EXPECT_TRUE(r.status.ok());
+  EXPECT_EQ(r.pending_transactions, 0u);
+  EXPECT_EQ(store->Keys(r.generation + "/snapshots/00000000.snapshot.lz4").size(), 1u);
+  EXPECT_EQ(store->Keys(r.generation + "/wal/00000000_00000000").size(), 1u);
+  ASSERT_TRUE(backup.Stop().ok());
+  auto restored = Restore(*store, RestoreOptions{dir.file("restored"), std::nullopt, ""});
+  ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+  EXPECT_EQ(restored->generation, r.generation);
+  EXPECT_EQ(CountRows(dir.file("restored")), 26);
+}
+
 // A capture that fails stops the backup from pretending: its status says transactions are missing.
 TEST(Backup, ACaptureLostIsReported) {
   testing::TestDir dir;
