@@ -60,6 +60,7 @@ bench: build
 	LITEHOUSE_BIN=$(BUILD_DIR)/litehouse INPROC_BIN=$(BUILD_DIR)/bench/sqlite_inproc LOAD_BIN=$(BUILD_DIR)/bench/hrana_load CLIENT_BIN=$(BUILD_DIR)/bench/client_latency bench/run.sh
 	LITEHOUSE_BIN=$(BUILD_DIR)/litehouse bench/import.sh
 	LITEHOUSE_BIN=$(BUILD_DIR)/litehouse bench/replication.sh
+	LITEHOUSE_BIN=$(BUILD_DIR)/litehouse bench/backup.sh
 
 clean:
 	rm -rf build

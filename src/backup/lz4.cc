@@ -2,11 +2,15 @@
 
 #include <lz4frame.h>
 
+#include <algorithm>
+#include <cstdint>
+
 namespace litehouse::backup {
 
 std::string Lz4Compress(std::string_view data) {
   LZ4F_preferences_t prefs{};
   prefs.frameInfo.contentChecksumFlag = LZ4F_contentChecksumEnabled;
+  prefs.frameInfo.contentSize = data.size();  // lets a reader size its buffer once
   std::string out(LZ4F_compressFrameBound(data.size(), &prefs), '\0');
   size_t n = LZ4F_compressFrame(out.data(), out.size(), data.data(), data.size(), &prefs);
   // Cannot fail with a bound-sized buffer and valid preferences.
@@ -21,29 +25,31 @@ Result<std::string> Lz4Decompress(std::string_view frame) {
     LZ4F_dctx* d;
     ~Free() { LZ4F_freeDecompressionContext(d); }
   } free_ctx{dctx};
-  std::string out;
-  char buf[64 << 10];
+  // Straight into the result, sized from the frame's content size when it says one (ours do;
+  // Litestream's do not), else grown by doubling.
   const char* in = frame.data();
   size_t left = frame.size();
-  size_t hint = 1;
-  while (left > 0) {
-    size_t in_size = left, out_size = sizeof buf;
-    hint = LZ4F_decompress(dctx, buf, &out_size, in, &in_size, nullptr);
+  LZ4F_frameInfo_t info{};
+  size_t header = left;
+  size_t hint = LZ4F_getFrameInfo(dctx, &info, in, &header);
+  if (LZ4F_isError(hint)) return Status::Corruption(std::string("not a valid LZ4 frame: ") + LZ4F_getErrorName(hint));
+  in += header;
+  left -= header;
+  std::string out;
+  out.resize(info.contentSize > 0 && info.contentSize < (uint64_t{1} << 40) ? static_cast<size_t>(info.contentSize)
+                                                                             : std::max<size_t>(frame.size() * 2, 64 << 10));
+  size_t produced = 0;
+  while (hint != 0) {
+    if (produced == out.size()) out.resize(out.size() * 2);
+    size_t in_size = left, out_size = out.size() - produced;
+    hint = LZ4F_decompress(dctx, out.data() + produced, &out_size, in, &in_size, nullptr);
     if (LZ4F_isError(hint)) return Status::Corruption(std::string("not a valid LZ4 frame: ") + LZ4F_getErrorName(hint));
-    out.append(buf, out_size);
+    produced += out_size;
     in += in_size;
     left -= in_size;
-    if (hint == 0) break;
-    if (in_size == 0 && out_size == 0) break;
+    if (in_size == 0 && out_size == 0 && produced < out.size()) break;  // needs input it has not got
   }
-  // Output may still be buffered after the input is consumed.
-  while (hint != 0) {
-    size_t in_size = 0, out_size = sizeof buf;
-    hint = LZ4F_decompress(dctx, buf, &out_size, in, &in_size, nullptr);
-    if (LZ4F_isError(hint)) return Status::Corruption(std::string("not a valid LZ4 frame: ") + LZ4F_getErrorName(hint));
-    if (out_size == 0) break;
-    out.append(buf, out_size);
-  }
+  out.resize(produced);
   if (hint != 0) return Status::Corruption("the LZ4 frame is cut short");
   if (left != 0) return Status::Corruption("bytes after the LZ4 frame");
   return out;

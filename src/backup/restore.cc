@@ -1,6 +1,7 @@
 #include "backup/restore.h"
 
 #include <sqlite3.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 
 #include "backup/catalog.h"
 #include "backup/lz4.h"
+#include "common/file_io.h"
 
 namespace litehouse::backup {
 namespace {
@@ -23,28 +25,23 @@ Status WriteFile(const std::string& path, std::string_view data) {
   return Status::OK();
 }
 
-// Checkpoints `wal` (the WAL of `db`) into `db` with SQLite itself: only committed transactions whose
-// frames check out are applied.
-Status ApplyWal(const std::string& db, const std::string& wal_bytes, const std::string& what) {
-  if (Status s = WriteFile(db + "-wal", wal_bytes); !s.ok()) return s;
+// Checkpoints the WAL already written beside `db` (`wal_bytes` long) into `db` with SQLite itself:
+// only committed transactions whose frames check out are applied.
+Status ApplyWal(const std::string& db, uint64_t wal_bytes, uint32_t page_size, const std::string& what) {
   sqlite3* conn = nullptr;
   int rc = sqlite3_open_v2(db.c_str(), &conn, SQLITE_OPEN_READWRITE, nullptr);
   Status result;
   if (rc == SQLITE_OK) {
-    // A first read makes the connection see the WAL (and recover its index from it); a checkpoint
-    // before that would find nothing to copy.
-    rc = sqlite3_exec(conn, "PRAGMA schema_version", nullptr, nullptr, nullptr);
+    // No sync per index: the whole file is synced once, before it is renamed into place. A first
+    // read makes the connection see the WAL (and recover its index from it); a checkpoint before
+    // that would find nothing to copy.
+    rc = sqlite3_exec(conn, "PRAGMA synchronous=OFF; PRAGMA schema_version", nullptr, nullptr, nullptr);
     // SQLite keeps, of a WAL, only the frames up to the last commit whose checksums chain: a PASSIVE
     // checkpoint says how many that is. Every frame of a backup's WAL must count, or part of it
     // would be dropped without a word (a corrupt segment).
     int log = -1, done = -1;
     if (rc == SQLITE_OK) rc = sqlite3_wal_checkpoint_v2(conn, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
-    const uint32_t page_size = wal_bytes.size() >= 32 ? (static_cast<uint32_t>(static_cast<unsigned char>(wal_bytes[8])) << 24) |
-                                                            (static_cast<uint32_t>(static_cast<unsigned char>(wal_bytes[9])) << 16) |
-                                                            (static_cast<uint32_t>(static_cast<unsigned char>(wal_bytes[10])) << 8) |
-                                                            static_cast<uint32_t>(static_cast<unsigned char>(wal_bytes[11]))
-                                                      : 0;
-    const uint64_t frames = page_size > 0 ? (wal_bytes.size() - 32) / (24 + uint64_t{page_size}) : 0;
+    const uint64_t frames = page_size > 0 && wal_bytes >= 32 ? (wal_bytes - 32) / (24 + uint64_t{page_size}) : 0;
     if (rc != SQLITE_OK) {
       result = Status::Corruption(std::string("applying ") + what + " failed: " + sqlite3_errmsg(conn));
     } else if (static_cast<uint64_t>(log) != frames || done != log) {
@@ -143,25 +140,54 @@ Result<RestoreResult> Restore(ReplicaClient& client, const RestoreOptions& optio
     if (index != expected_index) {
       return fail(Status::Corruption("WAL index " + std::to_string(expected_index) + " of generation " + chosen_id + " is missing"));
     }
-    std::string wal;
+    // The index's segments, one after the other, straight into the WAL file: one segment in memory
+    // at a time.
+    const std::string wal_path = tmp + "-wal";
+    int fd = ::open(wal_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return fail(ErrnoStatus("open " + wal_path));
+    uint64_t wal_size = 0;
+    uint32_t page_size = 0;
+    Status written;
     for (; i < apply.size() && apply[i]->index == index; ++i) {
-      if (apply[i]->offset != wal.size()) {
-        return fail(Status::Corruption(apply[i]->key + " begins at byte " + std::to_string(apply[i]->offset) + " of its WAL, but the segments before it end at " +
-                                       std::to_string(wal.size()) + ": a segment is missing"));
+      if (apply[i]->offset != wal_size) {
+        written = Status::Corruption(apply[i]->key + " begins at byte " + std::to_string(apply[i]->offset) +
+                                     " of its WAL, but the segments before it end at " + std::to_string(wal_size) + ": a segment is missing");
+        break;
       }
       auto bytes = client.Get(apply[i]->key);
-      if (!bytes.ok()) return fail(bytes.status());
+      if (!bytes.ok()) {
+        written = bytes.status();
+        break;
+      }
       auto plain = Lz4Decompress(*bytes);
-      if (!plain.ok()) return fail(Status::Corruption(apply[i]->key + ": " + plain.status().message()));
-      wal += *plain;
+      if (!plain.ok()) {
+        written = Status::Corruption(apply[i]->key + ": " + plain.status().message());
+        break;
+      }
+      if (wal_size == 0 && plain->size() >= 12) {
+        const auto* h = reinterpret_cast<const unsigned char*>(plain->data());
+        page_size = (uint32_t{h[8]} << 24) | (uint32_t{h[9]} << 16) | (uint32_t{h[10]} << 8) | uint32_t{h[11]};
+      }
+      if (!PwriteFull(fd, plain->data(), plain->size(), static_cast<off_t>(wal_size))) {
+        written = ErrnoStatus("write " + wal_path);
+        break;
+      }
+      wal_size += plain->size();
       ++result.segments;
+    }
+    ::close(fd);
+    if (!written.ok()) {
+      std::filesystem::remove(wal_path, ec);
+      return fail(written);
     }
     char index_name[16];
     std::snprintf(index_name, sizeof index_name, "%08x", index);
-    if (Status s = ApplyWal(tmp, wal, "WAL index " + std::string(index_name) + " of generation " + chosen_id); !s.ok()) return fail(s);
+    if (Status s = ApplyWal(tmp, wal_size, page_size, "WAL index " + std::string(index_name) + " of generation " + chosen_id); !s.ok()) return fail(s);
     ++expected_index;
   }
+  if (Status s = SyncFile(tmp); !s.ok()) return fail(s);
   if (std::rename(tmp.c_str(), options.output.c_str()) != 0) return fail(Status::IoError("rename " + tmp));
+  SyncDirectory(std::filesystem::absolute(options.output, ec).parent_path().string());
   return result;
 }
 

@@ -19,6 +19,8 @@ bool PwriteFull(int fd, const char* data, size_t n, off_t offset);
 Result<std::string> ReadWholeFile(const std::string& path);
 // An IoError saying `what` failed, with errno's text.
 Status ErrnoStatus(const std::string& what);
+// fsync of a file by path: its contents last.
+Status SyncFile(const std::string& path);
 // fsync of a directory, so that a rename or a new file in it lasts; best effort.
 void SyncDirectory(const std::string& dir);
 
