@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <optional>
 
 #include "backup/catalog.h"
@@ -110,6 +111,7 @@ Result<RestoreResult> Restore(ReplicaClient& client, const RestoreOptions& optio
   const SnapshotFile* snapshot = nullptr;
   for (const SnapshotFile& s : chosen->snapshots) {
     if (options.timestamp && s.created > *options.timestamp) continue;
+    if (options.index && s.index > *options.index) continue;
     if (!snapshot || s.created > snapshot->created || (s.created == snapshot->created && s.index > snapshot->index)) snapshot = &s;
   }
   if (!snapshot) return Status::NotFound("no snapshot of generation " + chosen_id + " before the time asked for");
@@ -119,8 +121,29 @@ Result<RestoreResult> Restore(ReplicaClient& client, const RestoreOptions& optio
   for (const SegmentFile& s : chosen->segments) {  // in (index, offset) order
     if (s.index < snapshot->index) continue;
     if (options.timestamp && s.created > *options.timestamp) break;
+    if (options.index && s.index > *options.index) break;
     apply.push_back(&s);
   }
+  if (options.index && (apply.empty() || apply.back()->index != *options.index) && snapshot->index != *options.index) {
+    return Status::NotFound("generation " + chosen_id + " holds no WAL index " + std::to_string(*options.index));
+  }
+
+  // Segments are fetched and decompressed `parallelism` at a time, ahead of the one being applied;
+  // applied strictly in order.
+  const size_t window = static_cast<size_t>(std::max(1, options.parallelism));
+  std::vector<std::future<Result<std::string>>> fetched(apply.size());
+  auto fetch = [&client](const SegmentFile* seg) -> Result<std::string> {
+    auto bytes = client.Get(seg->key);
+    if (!bytes.ok()) return bytes.status();
+    auto plain = Lz4Decompress(*bytes);
+    if (!plain.ok()) return Status::Corruption(seg->key + ": " + plain.status().message());
+    return plain;
+  };
+  size_t launched = 0;
+  auto launch_ahead = [&](size_t upto) {
+    for (; launched < apply.size() && launched < upto; ++launched) fetched[launched] = std::async(std::launch::async, fetch, apply[launched]);
+  };
+  // Any fetch still running when Restore returns is waited for by its future's destructor.
 
   // 4. The snapshot, then each index's WAL.
   const std::string tmp = options.output + ".tmp";
@@ -154,14 +177,10 @@ Result<RestoreResult> Restore(ReplicaClient& client, const RestoreOptions& optio
                                      " of its WAL, but the segments before it end at " + std::to_string(wal_size) + ": a segment is missing");
         break;
       }
-      auto bytes = client.Get(apply[i]->key);
-      if (!bytes.ok()) {
-        written = bytes.status();
-        break;
-      }
-      auto plain = Lz4Decompress(*bytes);
+      launch_ahead(i + window);
+      auto plain = fetched[i].get();
       if (!plain.ok()) {
-        written = Status::Corruption(apply[i]->key + ": " + plain.status().message());
+        written = plain.status();
         break;
       }
       if (wal_size == 0 && plain->size() >= 12) {

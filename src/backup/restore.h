@@ -24,6 +24,8 @@ struct RestoreOptions {
   std::string output;                            // the database file to write; must not exist
   std::optional<WallClock::time_point> timestamp;  // the state at this time; none: the latest
   std::string generation;                        // this generation only; empty: chosen as above
+  std::optional<uint32_t> index;                 // up to this WAL index, inclusive (with `generation`)
+  int parallelism = 8;                           // segments fetched and decompressed at once
 };
 
 struct RestoreResult {

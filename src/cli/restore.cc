@@ -3,6 +3,7 @@
 // Litestream's (backup/restore.h), with `litestream restore`'s flags (one dash or two); and `litehouse backup generations|snapshots|wal URL`,
 // what a backup holds, as `litestream generations|snapshots|wal` print it.
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <iostream>
@@ -27,6 +28,8 @@ struct RestoreFlags {
   std::string output;
   std::string timestamp;
   std::string generation;
+  std::string index;  // hex, as Litestream's -index
+  int parallelism = 8;
   bool if_db_not_exists = false;
   bool if_replica_exists = false;
 };
@@ -104,12 +107,34 @@ Run RegisterRestore(CLI::App& app) {
   cmd->add_option("--replica", flags->replica, "Restore from the config's replica of this name (default: the one with the latest backup)");
   cmd->add_option("--timestamp", flags->timestamp, "Restore the state at this time (RFC 3339); by default the latest");
   cmd->add_option("--generation", flags->generation, "Restore from this generation only");
+  cmd->add_option("--index", flags->index, "Restore up to this WAL index (hexadecimal, inclusive); needs --generation");
+  cmd->add_option("--parallelism", flags->parallelism, "WAL segments downloaded and decompressed at once")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
   cmd->add_flag("--if-db-not-exists", flags->if_db_not_exists, "Do nothing (exit 0) if the output already exists");
   cmd->add_flag("--if-replica-exists", flags->if_replica_exists, "Do nothing (exit 0) if the backup holds nothing to restore");
   return [flags] {
     backup::RestoreOptions opts;
     opts.output = flags->output;
     opts.generation = flags->generation;
+    opts.parallelism = flags->parallelism;
+    if (!flags->index.empty()) {
+      char* end = nullptr;
+      const unsigned long v = std::strtoul(flags->index.c_str(), &end, 16);
+      if (end == flags->index.c_str() || *end != '\0' || v > 0xffffffffUL) {
+        std::cerr << "error: --index " << flags->index << " is not a hexadecimal WAL index (e.g. 0000001a)\n";
+        return 2;
+      }
+      if (flags->generation.empty()) {
+        std::cerr << "error: --index needs --generation\n";
+        return 2;
+      }
+      if (!flags->timestamp.empty()) {
+        std::cerr << "error: --index and --timestamp: give one of them\n";
+        return 2;
+      }
+      opts.index = static_cast<uint32_t>(v);
+    }
     if (!flags->timestamp.empty()) {
       backup::WallClock::time_point t;
       if (!backup::ParseRfc3339(flags->timestamp, &t)) {

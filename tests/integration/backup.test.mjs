@@ -90,6 +90,26 @@ test("our backup restores with litestream restore and litehouse restore, across 
   const ourWal = rows(BIN, ["backup", "wal", url], [1, 2, 3, 4]);
   assert.deepEqual(ourWal, rows(LITESTREAM, ["wal", url], [1, 2, 3, 4]));
   assert.equal(ourWal.length, walFiles(replica).length);
+  // -generation G -index I: the state at the end of WAL index I, as Litestream gives it; fetched one
+  // segment at a time or eight.
+  const generation = readdirSync(join(replica, "generations"))[0];
+  const atIndex0 = restoreBoth(url, ["-generation", generation, "-index", "00000000", "-parallelism", "1"]);
+  assert.equal(atIndex0.ours, atIndex0.theirs);
+  assert.notEqual(atIndex0.ours, primary, "index 0 is not the end");
+  assert.equal(restoreBoth(url, ["-generation", generation, "-index", [...indexes].sort().at(-1), "-parallelism", "8"]).ours, primary);
+  for (const [args, message] of [
+    [["-index", "00000000"], /--index needs --generation/],
+    [["-generation", generation, "-index", "zz"], /not a hexadecimal WAL index/],
+    [["-generation", generation, "-index", "0", "-timestamp", "2026-01-01T00:00:00Z"], /give one of them/],
+    [["-parallelism", "0"], /parallelism/],
+  ]) {
+    const r = run(BIN, ["restore", "-o", join(tempDir(), "x.db"), ...args, url]);
+    assert.equal(r.status, 2, `${args}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+  }
+  const none = run(BIN, ["restore", "-o", join(tempDir(), "x.db"), "-generation", generation, "-index", "ffff", url]);
+  assert.equal(none.status, 1);
+  assert.match(none.stderr, /holds no WAL index 65535/);
   rmSync(server.dir, { recursive: true, force: true });
 });
 
