@@ -260,6 +260,10 @@ Status Backup::Sync() {
       pending_bytes_ -= std::min<uint64_t>(pending_bytes_, seg->bytes.size());
       pending_transactions_ -= std::min<uint64_t>(pending_transactions_, seg->transactions);
       transactions_shipped_ += seg->transactions;
+      if (options_.coalesce_window.count() > 0) {
+        if (!shipped_.empty() && shipped_.front().key.rfind("generations/" + seg->generation + "/", 0) != 0) shipped_.clear();
+        shipped_.push_back(Shipped{seg->index, seg->offset, KeyOf(*seg), seg->last_commit});
+      }
     }
     last_shipped_ = Now();
     pending_.pop_front();
@@ -274,7 +278,57 @@ Status Backup::Sync() {
   if (retention) {
     if (Status s = EnforceRetention(); !s.ok()) LH_LOG_WARN("backup retention: {}", s.ToString());
   }
+  if (Status s = Coalesce(); !s.ok()) LH_LOG_WARN("backup: coalescing segments: {}", s.ToString());
   return Status::OK();
+}
+
+Status Backup::Coalesce() {
+  const auto window = options_.coalesce_window;
+  if (window.count() <= 0 || shipped_.empty()) return Status::OK();
+  const std::string current = "generations/" + generation() + "/";
+  if (shipped_.front().key.rfind(current, 0) != 0) {
+    shipped_.clear();  // a new generation began: the old one's segments stay as they are
+    return Status::OK();
+  }
+  auto bucket = [&](WallClock::time_point t) { return t.time_since_epoch() / window; };
+  const auto open_bucket = bucket(Now());
+  Status result;
+  size_t i = 0;
+  std::vector<Shipped> kept;
+  while (i < shipped_.size()) {
+    size_t j = i + 1;
+    while (j < shipped_.size() && shipped_[j].index == shipped_[i].index && bucket(shipped_[j].last_commit) == bucket(shipped_[i].last_commit)) ++j;
+    if (bucket(shipped_[i].last_commit) >= open_bucket) {
+      kept.insert(kept.end(), shipped_.begin() + static_cast<std::ptrdiff_t>(i), shipped_.end());  // not over yet
+      break;
+    }
+    if (j - i >= 2 && result.ok()) {
+      // One object for the run, under its first segment's key (the offset where it begins), with
+      // its last commit's time; then the others go. A restore listing in between sees the merged
+      // object and the later parts, which it covers: restore skips those (restore.cc).
+      std::string merged;
+      Status s;
+      for (size_t k = i; k < j && s.ok(); ++k) {
+        auto bytes = client_->Get(shipped_[k].key);
+        if (!bytes.ok()) {
+          s = bytes.status();
+          break;
+        }
+        auto plain = Lz4Decompress(*bytes);
+        if (!plain.ok()) {
+          s = Status::Corruption(shipped_[k].key + ": " + plain.status().message());
+          break;
+        }
+        merged += *plain;
+      }
+      if (s.ok()) s = client_->Put(shipped_[i].key, Lz4Compress(merged), shipped_[j - 1].last_commit);
+      for (size_t k = i + 1; k < j && s.ok(); ++k) s = client_->Delete(shipped_[k].key);
+      if (!s.ok()) result = s;  // left as they are: each part still restores
+    }
+    i = j;
+  }
+  shipped_ = std::move(kept);
+  return result;
 }
 
 std::string Backup::KeyOf(const Segment& seg) const {

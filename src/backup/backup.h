@@ -43,6 +43,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "backup/replica_client.h"
 #include "common/status.h"
@@ -78,6 +79,12 @@ struct BackupOptions {
   // the backup begins a new generation (a snapshot of the database, then its WAL) once the store
   // takes uploads again: continuity with the old one could no longer be proven. Needs `db`.
   uint64_t max_pending_bytes = uint64_t{512} << 20;
+  // Segments age into one per WAL index and window: once a window of this length (aligned on the
+  // clock) is over, the segments of one index whose last commits fell in it are merged into one
+  // object (under the first one's key), so a 10 ms interval does not leave a chain of 6,000 objects
+  // a minute. Point-in-time restore is exact to the transaction inside the current window, and to
+  // the window for older times. 0: never.
+  std::chrono::milliseconds coalesce_window{std::chrono::minutes(1)};
 };
 
 class Backup : public replication::TransactionSink {
@@ -142,6 +149,15 @@ class Backup : public replication::TransactionSink {
   Status lost_;  // set once by OnCaptureLost: sticky
   bool stopping_ = false;
   Status TakeSnapshot(bool new_generation);
+  // Merges the shipped segments of windows that are over (see coalesce_window); with sync_mu_ held.
+  Status Coalesce();
+  struct Shipped {
+    uint32_t index = 0;
+    uint64_t offset = 0;
+    std::string key;
+    WallClock::time_point last_commit;
+  };
+  std::vector<Shipped> shipped_;  // this generation's segments whose window is not over; sync_mu_'s
   bool changed_ = false;           // committed since the last snapshot
   bool overflowed_ = false;        // pending commits were dropped: a new generation is due
   uint64_t pending_bytes_ = 0;

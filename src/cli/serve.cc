@@ -75,6 +75,7 @@ struct ServeFlags {
   std::string backup_interval = "1s";
   std::string backup_snapshot_interval;  // empty: every retention period, as Litestream
   std::string backup_retention = "24h";
+  std::string backup_coalesce = "1m";
   double max_log_duration_s = 0;   // sqld's --max-log-duration; 0: none
   std::string primary_url;         // a read replica of this primary; empty: a primary
   std::string primary_auth_token;  // the token a replica presents to its primary
@@ -397,6 +398,11 @@ Run RegisterServe(CLI::App& app) {
   cmd->add_option("--backup-snapshot-interval", flags->backup_snapshot_interval,
                   "How often the backup takes a new snapshot (e.g. 6h, 30m); default: every retention period, as Litestream")
       ->envname("LITEHOUSE_BACKUP_SNAPSHOT_INTERVAL");
+  cmd->add_option("--backup-coalesce", flags->backup_coalesce,
+                  "Once a window this long is over, its WAL segments become one object per WAL index (point in time "
+                  "then to the window for older times; 0: never)")
+      ->envname("LITEHOUSE_BACKUP_COALESCE")
+      ->capture_default_str();
   cmd->add_option("--backup-retention", flags->backup_retention,
                   "How long snapshots and WAL segments are kept for point-in-time restore (e.g. 24h, 72h; 0: forever)")
       ->envname("LITEHOUSE_BACKUP_RETENTION")
@@ -526,6 +532,11 @@ Run RegisterServe(CLI::App& app) {
       std::cerr << "error: --backup-retention " << flags->backup_retention << ": expected a duration of 1s or more (e.g. 24h), or 0 to keep everything\n";
       return 2;
     }
+    std::optional<std::chrono::milliseconds> coalesce = flags->backup_coalesce == "0" ? std::chrono::milliseconds(0) : ParseInterval(flags->backup_coalesce);
+    if (!coalesce || (coalesce->count() != 0 && *coalesce < std::chrono::milliseconds(100))) {
+      std::cerr << "error: --backup-coalesce " << flags->backup_coalesce << ": expected a duration of 100ms or more (e.g. 1m), or 0 for never\n";
+      return 2;
+    }
     if (!flags->primary_url.empty()) {
       if (!flags->backup_url.empty() || !flags->backup_config.empty()) {
         std::cerr << "error: " << (flags->backup_url.empty() ? "--backup-config" : "--backup-url")
@@ -538,7 +549,7 @@ Run RegisterServe(CLI::App& app) {
     // the mark that refused a restart as a replica (the operator has changed its configuration).
     std::filesystem::remove(dir / "replica-position", ec);
     std::filesystem::remove(dir / "promoted", ec);
-    auto backups = PlanBackups(BackupFlags{flags->backup_url, flags->backup_config, *backup_interval, *snapshot_interval, *retention},
+    auto backups = PlanBackups(BackupFlags{flags->backup_url, flags->backup_config, *backup_interval, *snapshot_interval, *retention, *coalesce},
                                db_opts.path);
     if (!backups.ok()) {
       std::cerr << "error: " << backups.status().message() << "\n";

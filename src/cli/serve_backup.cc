@@ -28,6 +28,7 @@ Result<std::vector<BackupTarget>> PlanBackups(const BackupFlags& flags, const st
     o.interval = flags.interval;
     o.snapshot_interval = flags.snapshot_interval;
     o.retention = flags.retention;
+    o.coalesce_window = flags.coalesce;
     return o;
   };
   if (!flags.url.empty()) {

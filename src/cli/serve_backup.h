@@ -18,7 +18,7 @@ struct BackupFlags {
   std::string url;     // --backup-url
   std::string config;  // --backup-config
   // The flags' values; a config file's replica may set its own.
-  std::chrono::milliseconds interval{1000}, snapshot_interval{0}, retention{std::chrono::hours(24)};
+  std::chrono::milliseconds interval{1000}, snapshot_interval{0}, retention{std::chrono::hours(24)}, coalesce{std::chrono::minutes(1)};
 };
 
 struct BackupTarget {

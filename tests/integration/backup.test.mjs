@@ -156,7 +156,7 @@ test("periodic snapshots begin new WAL indexes, retention deletes what is past i
 });
 
 test("bad snapshot intervals and retentions are refused at start", () => {
-  for (const [flag, value] of [["--backup-snapshot-interval", "soon"], ["--backup-snapshot-interval", "1ms"], ["--backup-retention", "-1h"], ["--backup-retention", "10ms"]]) {
+  for (const [flag, value] of [["--backup-snapshot-interval", "soon"], ["--backup-snapshot-interval", "1ms"], ["--backup-retention", "-1h"], ["--backup-retention", "10ms"], ["--backup-coalesce", "5ms"], ["--backup-coalesce", "never"]]) {
     const r = run(BIN, ["serve", "--db-path", tempDir(), "--backup-url", `file://${tempDir()}`, flag, value]);
     assert.equal(r.status, 2, `${flag} ${value}: ${r.stderr}`);
     assert.match(r.stderr, new RegExp(`error: ${flag} ${value}: expected a duration`));
@@ -165,7 +165,8 @@ test("bad snapshot intervals and retentions are refused at start", () => {
 
 test("point in time: a timestamp between two writes restores the first only, with both tools", async () => {
   const replica = tempDir();
-  const server = await startServer({ args: ["--backup-url", `file://${replica}`, "--backup-interval", "50ms"] });
+  // No coalescing: a minute's end between the two writes and the stop would merge their segments.
+  const server = await startServer({ args: ["--backup-url", `file://${replica}`, "--backup-interval", "50ms", "--backup-coalesce", "0"] });
   const client = createClient({ url: server.url });
   let middle;
   try {
@@ -502,6 +503,36 @@ test("kill -9 during writes: a restore holds every transaction shipped before it
   const latest = restoreBoth(`file://${replica}`);
   assert.equal(latest.ours, latest.theirs);
   assert.equal(sqlite(latest.oursPath, "SELECT count(*) > " + acked + " AND max(x) = 100000 FROM t"), "1");
+  rmSync(server.dir, { recursive: true, force: true });
+});
+
+test("--backup-coalesce: the segments of a window that is over become one per WAL index; both tools restore the same database", async () => {
+  const replica = tempDir();
+  const server = await startServer({ args: ["--backup-url", `file://${replica}`, "--backup-interval", "10ms", "--backup-coalesce", "300ms"] });
+  const client = createClient({ url: server.url });
+  let most = 0;
+  try {
+    await client.execute("CREATE TABLE t(x INTEGER, y BLOB)");
+    // Single-row commits, a segment each, until windows have been merged: the folder then holds
+    // fewer segments than it had (bounded: 400 commits, 30 s).
+    const until = Date.now() + 30_000;
+    for (let i = 1; i <= 400 && Date.now() < until; i++) {
+      await client.execute({ sql: "INSERT INTO t VALUES (?, randomblob(300))", args: [i] });
+      await new Promise((r) => setTimeout(r, 15)); // a tick between commits: one segment each
+      const n = walFiles(replica).length;
+      most = Math.max(most, n);
+      if (i >= 60 && n <= most / 2) break;
+    }
+    assert.ok(walFiles(replica).length <= most / 2, `${walFiles(replica).length} segments left of ${most}`);
+  } finally {
+    client.close();
+  }
+  assert.equal(await server.stop({ keepDir: true }), 0);
+  const primary = sqlite(join(server.dir, "dbs", "default", "data"), STATE);
+  const { ours, theirs, oursPath } = restoreBoth(`file://${replica}`);
+  assert.equal(ours, primary);
+  assert.equal(theirs, primary);
+  assert.equal(sqlite(oursPath, "PRAGMA integrity_check"), "ok");
   rmSync(server.dir, { recursive: true, force: true });
 });
 

@@ -199,6 +199,7 @@ TEST(Backup, LaterSnapshotsBeginAWalIndexAndRetentionKeepsWhatRestores) {
   BackupOptions bopts{dir.file("data"), std::chrono::milliseconds(0)};  // Sync by hand
   bopts.db = db->get();
   bopts.retention = std::chrono::hours(24);
+  bopts.coalesce_window = std::chrono::milliseconds(0);  // every segment kept: point in time to the transaction
   bopts.now = [&] { return now; };
   Backup backup(std::move(owned), bopts);
   ASSERT_TRUE(backup.Start().ok());
@@ -363,6 +364,67 @@ TEST(Backup, PastThePendingBoundANewGenerationBegins) {
   ASSERT_TRUE(restored.ok()) << restored.status().ToString();
   EXPECT_EQ(restored->generation, r.generation);
   EXPECT_EQ(CountRows(dir.file("restored")), 26);
+}
+
+// Segments age into one object per WAL index and window: once a window is over, its segments are
+// merged under the first one's key; restores give the same database, and a time inside an old
+// window restores the state at its start.
+TEST(Backup, SegmentsOfAWindowThatIsOverAreMergedIntoOne) {
+  testing::TestDir dir;
+  replication::WalCapture capture(dir.file("data"));
+  engine::DatabaseOptions opts;
+  opts.path = dir.file("data");
+  opts.commit_observer = &capture;
+  auto db = engine::Database::Open(opts);
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE((*db)->Checkpoint(SQLITE_CHECKPOINT_TRUNCATE).ok());
+  // Minute-aligned, so that the window's bounds are the test's.
+  WallClock::time_point now{std::chrono::duration_cast<WallClock::duration>(
+      std::chrono::floor<std::chrono::minutes>(WallClock::now().time_since_epoch()) - std::chrono::hours(10))};
+  auto owned = std::make_unique<MemoryReplica>();
+  MemoryReplica* store = owned.get();
+  BackupOptions bopts{dir.file("data"), std::chrono::milliseconds(0)};
+  bopts.db = db->get();
+  bopts.coalesce_window = std::chrono::minutes(1);
+  bopts.now = [&] { return now; };
+  Backup backup(std::move(owned), bopts);
+  ASSERT_TRUE(backup.Start().ok());
+  capture.AddSink(&backup);
+  ASSERT_TRUE(capture.Start().ok());
+  auto commit = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      now += std::chrono::seconds(1);
+      {
+        auto w = testing::TakeWriter(**db);
+        ASSERT_TRUE(w->Exec("CREATE TABLE IF NOT EXISTS t(x INTEGER PRIMARY KEY, v BLOB)").ok());
+        ASSERT_TRUE(w->Exec("INSERT INTO t(v) VALUES (randomblob(500))").ok());
+      }
+      ASSERT_TRUE(backup.Sync().ok());  // one segment each
+    }
+  };
+  commit(20);  // seconds 1-20 of the first minute: 20 segments
+  EXPECT_EQ(store->Keys("/wal/").size(), 20u) << "the window is not over";
+  const WallClock::time_point in_first = now - std::chrono::seconds(5);
+  now += std::chrono::seconds(45);  // into the next minute
+  commit(3);  // the first window is over: its 20 become one
+  auto keys = store->Keys("/wal/");
+  ASSERT_EQ(keys.size(), 4u) << "one merged, and the three of the open window";
+  EXPECT_NE(keys[0].find("/wal/00000000_00000000.wal.lz4"), std::string::npos) << keys[0];
+  auto restore_at = [&](std::optional<WallClock::time_point> t, const std::string& name) {
+    auto r = Restore(*store, RestoreOptions{dir.file(name), t, ""});
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? CountRows(dir.file(name)) : -1;
+  };
+  EXPECT_EQ(restore_at(std::nullopt, "latest"), 23);
+  EXPECT_EQ(restore_at(now, "at-last"), 23) << "the open window: to the transaction";
+  EXPECT_EQ(restore_at(now - std::chrono::milliseconds(500), "before-last"), 22);
+  EXPECT_EQ(restore_at(in_first, "in-first"), -1) << "inside a merged window: the state before it, here no table at all";
+  // A restore that lists a merged segment and a part of it not deleted yet skips the part.
+  auto merged = Lz4Decompress(*store->Get(keys[0]));
+  ASSERT_TRUE(merged.ok());
+  ASSERT_TRUE(store->Put(keys[0].substr(0, keys[0].find("/wal/") + 5) + "00000000_00002050.wal.lz4", Lz4Compress(merged->substr(0x2050, 4120)), now).ok());
+  EXPECT_EQ(restore_at(std::nullopt, "with-part"), 23);
+  ASSERT_TRUE(backup.Stop().ok());
 }
 
 // A capture that fails stops the backup from pretending: its status says transactions are missing.
