@@ -19,6 +19,8 @@
 #include <cstdlib>
 #include <ctime>
 #include <map>
+#include <random>
+#include <thread>
 
 #include "backup/catalog.h"
 #include "backup/replica_client.h"
@@ -119,8 +121,32 @@ class S3ReplicaClient : public ReplicaClient {
     return h;
   }
 
+  // One request, tried again on what may pass (a refused or reset connection, HTTP 429, 500, 502,
+  // 503, 504) up to kAttempts times, after 100 ms, 200 ms, 400 ms with full jitter. A timeout is
+  // not tried again: 30 s of silence is a store that is down, and the next tick tries anyway.
   Result<Response> Send(http::verb method, const std::string& path, const std::map<std::string, std::string>& query,
                         std::string_view body) const {
+    constexpr int kAttempts = 4;
+    Result<Response> r = Status::IoError("S3: not sent");
+    for (int attempt = 0; attempt < kAttempts; ++attempt) {
+      if (attempt > 0) {
+        static thread_local std::mt19937 rng{std::random_device{}()};
+        const int cap_ms = 100 << (attempt - 1);
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(cap_ms / 2, cap_ms)(rng)));
+      }
+      bool retryable = false;
+      r = SendOnce(method, path, query, body, &retryable);
+      if (r.ok()) {
+        const unsigned st = r->status;
+        retryable = st == 429 || st == 500 || st == 502 || st == 503 || st == 504;
+      }
+      if (!retryable) break;
+    }
+    return r;
+  }
+
+  Result<Response> SendOnce(http::verb method, const std::string& path, const std::map<std::string, std::string>& query,
+                            std::string_view body, bool* retryable) const {
     if (access_key_.empty() || secret_key_.empty()) {
       return Status::InvalidArgument("S3 needs credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
     }
@@ -143,15 +169,15 @@ class S3ReplicaClient : public ReplicaClient {
     req.set(http::field::authorization, SignV4(sign));
     req.body().assign(body);
     req.prepare_payload();
-    if (tls_) return Exchange<true>(req);
-    return Exchange<false>(req);
+    if (tls_) return Exchange<true>(req, retryable);
+    return Exchange<false>(req, retryable);
   }
 
   // One request on a new connection. Every step (connect, handshake, write, read) has the deadline
   // kTimeout: the operations are asynchronous on a private io_context, since a blocking socket call
   // would ignore Beast's timer and hang on a store that silently drops packets.
   template <bool kTls>
-  Result<Response> Exchange(http::request<http::string_body>& req) const {
+  Result<Response> Exchange(http::request<http::string_body>& req, bool* retryable) const {
     constexpr auto kTimeout = std::chrono::seconds(30);
     asio::io_context io;
     Result<Response> out = Status::IoError("S3: no answer");
@@ -195,6 +221,9 @@ class S3ReplicaClient : public ReplicaClient {
       if (!e) return;
       try {
         std::rethrow_exception(e);
+      } catch (const boost::system::system_error& err) {
+        *retryable = err.code() != beast::error::timeout;
+        out = Status::IoError(std::string("S3 request to ") + host_ + ":" + port_ + " failed: " + err.what());
       } catch (const std::exception& err) {
         out = Status::IoError(std::string("S3 request to ") + host_ + ":" + port_ + " failed: " + err.what());
       }

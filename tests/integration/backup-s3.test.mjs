@@ -214,3 +214,42 @@ test("a litestream.yml with an S3 replica (endpoint, keys in the file, no enviro
   rmSync(server.dir, { recursive: true, force: true });
 });
 
+test("S3 requests that fail at first (a connection reset, an HTTP 503) are tried again within the request", async () => {
+  // A proxy before s3rver: its first connection is reset, its second answered 503, the rest passed on.
+  let connections = 0;
+  const proxy = net.createServer((sock) => {
+    const n = ++connections;
+    if (n === 1) return sock.resetAndDestroy();
+    if (n === 2) {
+      sock.once("data", () => sock.end("HTTP/1.1 503 Slow Down\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"));
+      return;
+    }
+    const up = net.connect(s3port, "127.0.0.1");
+    sock.pipe(up).pipe(sock);
+    up.on("error", () => sock.destroy());
+    sock.on("error", () => up.destroy());
+  });
+  await new Promise((r) => proxy.listen(0, "127.0.0.1", r));
+  try {
+    const url = `s3://backups/retried/app?endpoint=127.0.0.1:${proxy.address().port}&region=us-east-1&forcePathStyle=true`;
+    const server = await startServer({ args: ["--backup-url", url, "--backup-interval", "50ms"], env: KEYS });
+    const client = createClient({ url: server.url });
+    try {
+      await client.execute("CREATE TABLE t(x INTEGER, y BLOB)");
+      await client.execute("INSERT INTO t VALUES (1, x'01')");
+    } finally {
+      client.close();
+    }
+    assert.equal(await server.stop({ keepDir: true }), 0);
+    assert.doesNotMatch(server.stderr, /failed/, "no upload failed: each was tried again");
+    assert.ok(connections >= 3, `${connections} connections`);
+    const primary = sqlite(join(server.dir, "dbs", "default", "data"), STATE);
+    connections = 0; // the restore's first two requests fail the same way
+    assert.equal(await restore(url), primary);
+    assert.ok(connections >= 3);
+    rmSync(server.dir, { recursive: true, force: true });
+  } finally {
+    proxy.close();
+  }
+});
+
