@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 
 namespace litehouse::backup {
 
@@ -18,7 +19,7 @@ std::string Lz4Compress(std::string_view data) {
   return out;
 }
 
-Result<std::string> Lz4Decompress(std::string_view frame) {
+Result<Bytes> Lz4DecompressBytes(std::string_view frame) {
   LZ4F_dctx* dctx = nullptr;
   if (LZ4F_isError(LZ4F_createDecompressionContext(&dctx, LZ4F_VERSION))) return Status::Internal("LZ4 context");
   struct Free {
@@ -35,24 +36,33 @@ Result<std::string> Lz4Decompress(std::string_view frame) {
   if (LZ4F_isError(hint)) return Status::Corruption(std::string("not a valid LZ4 frame: ") + LZ4F_getErrorName(hint));
   in += header;
   left -= header;
-  std::string out;
-  out.resize(info.contentSize > 0 && info.contentSize < (uint64_t{1} << 40) ? static_cast<size_t>(info.contentSize)
-                                                                             : std::max<size_t>(frame.size() * 2, 64 << 10));
-  size_t produced = 0;
+  size_t capacity = info.contentSize > 0 && info.contentSize < (uint64_t{1} << 40) ? static_cast<size_t>(info.contentSize)
+                                                                                   : std::max<size_t>(frame.size() * 2, 64 << 10);
+  Bytes out{std::unique_ptr<char[]>(new char[capacity]), 0};
   while (hint != 0) {
-    if (produced == out.size()) out.resize(out.size() * 2);
-    size_t in_size = left, out_size = out.size() - produced;
-    hint = LZ4F_decompress(dctx, out.data() + produced, &out_size, in, &in_size, nullptr);
+    if (out.size == capacity) {
+      std::unique_ptr<char[]> bigger(new char[capacity * 2]);
+      std::memcpy(bigger.get(), out.data.get(), out.size);
+      out.data = std::move(bigger);
+      capacity *= 2;
+    }
+    size_t in_size = left, out_size = capacity - out.size;
+    hint = LZ4F_decompress(dctx, out.data.get() + out.size, &out_size, in, &in_size, nullptr);
     if (LZ4F_isError(hint)) return Status::Corruption(std::string("not a valid LZ4 frame: ") + LZ4F_getErrorName(hint));
-    produced += out_size;
+    out.size += out_size;
     in += in_size;
     left -= in_size;
-    if (in_size == 0 && out_size == 0 && produced < out.size()) break;  // needs input it has not got
+    if (in_size == 0 && out_size == 0 && out.size < capacity) break;  // needs input it has not got
   }
-  out.resize(produced);
   if (hint != 0) return Status::Corruption("the LZ4 frame is cut short");
   if (left != 0) return Status::Corruption("bytes after the LZ4 frame");
   return out;
+}
+
+Result<std::string> Lz4Decompress(std::string_view frame) {
+  auto bytes = Lz4DecompressBytes(frame);
+  if (!bytes.ok()) return bytes.status();
+  return std::string(bytes->view());
 }
 
 }  // namespace litehouse::backup

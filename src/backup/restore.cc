@@ -131,11 +131,11 @@ Result<RestoreResult> Restore(ReplicaClient& client, const RestoreOptions& optio
   // Segments are fetched and decompressed `parallelism` at a time, ahead of the one being applied;
   // applied strictly in order.
   const size_t window = static_cast<size_t>(std::max(1, options.parallelism));
-  std::vector<std::future<Result<std::string>>> fetched(apply.size());
-  auto fetch = [&client](const SegmentFile* seg) -> Result<std::string> {
+  std::vector<std::future<Result<Bytes>>> fetched(apply.size());
+  auto fetch = [&client](const SegmentFile* seg) -> Result<Bytes> {
     auto bytes = client.Get(seg->key);
     if (!bytes.ok()) return bytes.status();
-    auto plain = Lz4Decompress(*bytes);
+    auto plain = Lz4DecompressBytes(*bytes);
     if (!plain.ok()) return Status::Corruption(seg->key + ": " + plain.status().message());
     return plain;
   };
@@ -149,9 +149,9 @@ Result<RestoreResult> Restore(ReplicaClient& client, const RestoreOptions& optio
   const std::string tmp = options.output + ".tmp";
   auto snap = client.Get(snapshot->key);
   if (!snap.ok()) return snap.status();
-  auto db = Lz4Decompress(*snap);
+  auto db = Lz4DecompressBytes(*snap);
   if (!db.ok()) return Status::Corruption(snapshot->key + ": " + db.status().message());
-  if (Status s = WriteFile(tmp, *db); !s.ok()) return s;
+  if (Status s = WriteFile(tmp, db->view()); !s.ok()) return s;
   auto fail = [&](Status s) -> Result<RestoreResult> {
     std::filesystem::remove(tmp, ec);
     return s;
@@ -181,7 +181,7 @@ Result<RestoreResult> Restore(ReplicaClient& client, const RestoreOptions& optio
           written = part.status();
           break;
         }
-        if (apply[i]->offset + part->size() > wal_size) {
+        if (apply[i]->offset + part->size > wal_size) {
           written = Status::Corruption(apply[i]->key + " overlaps the segment before it");
           break;
         }
@@ -198,15 +198,15 @@ Result<RestoreResult> Restore(ReplicaClient& client, const RestoreOptions& optio
         written = plain.status();
         break;
       }
-      if (wal_size == 0 && plain->size() >= 12) {
-        const auto* h = reinterpret_cast<const unsigned char*>(plain->data());
+      if (wal_size == 0 && plain->size >= 12) {
+        const auto* h = reinterpret_cast<const unsigned char*>(plain->data.get());
         page_size = (uint32_t{h[8]} << 24) | (uint32_t{h[9]} << 16) | (uint32_t{h[10]} << 8) | uint32_t{h[11]};
       }
-      if (!PwriteFull(fd, plain->data(), plain->size(), static_cast<off_t>(wal_size))) {
+      if (!PwriteFull(fd, plain->data.get(), plain->size, static_cast<off_t>(wal_size))) {
         written = ErrnoStatus("write " + wal_path);
         break;
       }
-      wal_size += plain->size();
+      wal_size += plain->size;
       ++result.segments;
     }
     ::close(fd);
