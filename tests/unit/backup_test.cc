@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -88,21 +89,47 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
-TEST(Backup, SegmentsAreShippedInOrderKeptWhileTheStoreFailsAndRestoreTheDatabase) {
+// A database whose WAL capture feeds one Backup to a MemoryReplica, wired as `serve` wires them. The
+// backup ships only when the test calls Sync (interval 0).
+struct BackupRig {
+  // `tune` adjusts the backup's options (db_path and db are set already).
+  void Open(const std::function<void(BackupOptions&)>& tune = nullptr) {
+    capture = std::make_unique<replication::WalCapture>(dir.file("data"));
+    engine::DatabaseOptions opts;
+    opts.path = dir.file("data");
+    opts.commit_observer = capture.get();
+    auto opened = engine::Database::Open(opts);
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    db = std::move(opened).value();
+    ASSERT_TRUE(db->Checkpoint(SQLITE_CHECKPOINT_TRUNCATE).ok());
+    auto owned = std::make_unique<MemoryReplica>();
+    store = owned.get();
+    BackupOptions bopts{dir.file("data"), std::chrono::milliseconds(0)};
+    bopts.db = db.get();
+    if (tune) tune(bopts);
+    backup = std::make_unique<Backup>(std::move(owned), bopts);
+    ASSERT_TRUE(backup->Start().ok());
+    capture->AddSink(backup.get());
+    ASSERT_TRUE(capture->Start().ok());
+  }
+  Status Exec(const char* sql) {
+    auto w = testing::TakeWriter(*db);
+    return w->Exec(sql);
+  }
   testing::TestDir dir;
-  replication::WalCapture capture(dir.file("data"));
-  engine::DatabaseOptions opts;
-  opts.path = dir.file("data");
-  opts.commit_observer = &capture;
-  auto db = engine::Database::Open(opts);
-  ASSERT_TRUE(db.ok());
-  ASSERT_TRUE((*db)->Checkpoint(SQLITE_CHECKPOINT_TRUNCATE).ok());
-  auto owned = std::make_unique<MemoryReplica>();
-  MemoryReplica* store = owned.get();
-  Backup backup(std::move(owned), BackupOptions{dir.file("data"), std::chrono::milliseconds(0)});  // Sync by hand
-  ASSERT_TRUE(backup.Start().ok());
-  capture.AddSink(&backup);
-  ASSERT_TRUE(capture.Start().ok());
+  std::unique_ptr<replication::WalCapture> capture;
+  std::unique_ptr<engine::Database> db;
+  MemoryReplica* store = nullptr;
+  std::unique_ptr<Backup> backup;  // destroyed (stopped) before the database
+};
+
+TEST(Backup, SegmentsAreShippedInOrderKeptWhileTheStoreFailsAndRestoreTheDatabase) {
+  BackupRig rig;
+  ASSERT_NO_FATAL_FAILURE(rig.Open());
+  auto& dir = rig.dir;
+  auto* db = &rig.db;
+  MemoryReplica* store = rig.store;
+  Backup& backup = *rig.backup;
   auto exec = [&](const char* sql) {
     auto w = testing::TakeWriter(**db);
     ASSERT_TRUE(w->Exec(sql).ok()) << sql;
@@ -180,31 +207,22 @@ int64_t CountRows(const std::string& path) {
 // Later snapshots begin a WAL index; restores at every point in time and at the latest state give
 // the database as it was; retention deletes what is older than it, keeping what restores now.
 TEST(Backup, LaterSnapshotsBeginAWalIndexAndRetentionKeepsWhatRestores) {
-  testing::TestDir dir;
-  replication::WalCapture capture(dir.file("data"));
-  engine::DatabaseOptions opts;
-  opts.path = dir.file("data");
-  opts.commit_observer = &capture;
-  auto db = engine::Database::Open(opts);
-  ASSERT_TRUE(db.ok());
-  ASSERT_TRUE((*db)->Checkpoint(SQLITE_CHECKPOINT_TRUNCATE).ok());
   const WallClock::time_point base = WallClock::now() - std::chrono::hours(100);
   WallClock::time_point now = base;  // the backup's clock, moved by the test
-  auto owned = std::make_unique<MemoryReplica>();
-  MemoryReplica* store = owned.get();
+  BackupRig rig;
+  ASSERT_NO_FATAL_FAILURE(rig.Open([&](BackupOptions& o) {
+    o.retention = std::chrono::hours(24);
+    o.coalesce_window = std::chrono::milliseconds(0);  // every segment kept: point in time to the transaction
+    o.now = [&] { return now; };
+  }));
+  auto& dir = rig.dir;
+  auto* db = &rig.db;
+  MemoryReplica* store = rig.store;
+  Backup& backup = *rig.backup;
   // A generation of an earlier start, its last snapshot past retention, and a recent one.
   ASSERT_TRUE(store->Put("generations/00000000000000aa/snapshots/00000000.snapshot.lz4", Lz4Compress("x"), base - std::chrono::hours(50)).ok());
   ASSERT_TRUE(store->Put("generations/00000000000000aa/wal/00000000_00000000.wal.lz4", Lz4Compress("x"), base - std::chrono::hours(50)).ok());
   ASSERT_TRUE(store->Put("generations/00000000000000bb/snapshots/00000000.snapshot.lz4", Lz4Compress("x"), base - std::chrono::hours(1)).ok());
-  BackupOptions bopts{dir.file("data"), std::chrono::milliseconds(0)};  // Sync by hand
-  bopts.db = db->get();
-  bopts.retention = std::chrono::hours(24);
-  bopts.coalesce_window = std::chrono::milliseconds(0);  // every segment kept: point in time to the transaction
-  bopts.now = [&] { return now; };
-  Backup backup(std::move(owned), bopts);
-  ASSERT_TRUE(backup.Start().ok());
-  capture.AddSink(&backup);
-  ASSERT_TRUE(capture.Start().ok());
   ASSERT_TRUE(backup.Sync().ok());  // retention after the first snapshot: the old generation goes
   EXPECT_TRUE(store->Keys("00000000000000aa").empty());
   EXPECT_EQ(store->Keys("00000000000000bb").size(), 1u) << "within retention";
@@ -265,22 +283,12 @@ TEST(Backup, LaterSnapshotsBeginAWalIndexAndRetentionKeepsWhatRestores) {
 // A snapshot waits for no reader for long: one holding older WAL frames makes it Busy, writers go on,
 // and the backup stays continuous.
 TEST(Backup, AReaderOfOlderFramesPostponesTheSnapshot) {
-  testing::TestDir dir;
-  replication::WalCapture capture(dir.file("data"));
-  engine::DatabaseOptions opts;
-  opts.path = dir.file("data");
-  opts.commit_observer = &capture;
-  auto db = engine::Database::Open(opts);
-  ASSERT_TRUE(db.ok());
-  ASSERT_TRUE((*db)->Checkpoint(SQLITE_CHECKPOINT_TRUNCATE).ok());
-  auto owned = std::make_unique<MemoryReplica>();
-  MemoryReplica* store = owned.get();
-  BackupOptions bopts{dir.file("data"), std::chrono::milliseconds(0)};
-  bopts.db = db->get();
-  Backup backup(std::move(owned), bopts);
-  ASSERT_TRUE(backup.Start().ok());
-  capture.AddSink(&backup);
-  ASSERT_TRUE(capture.Start().ok());
+  BackupRig rig;
+  ASSERT_NO_FATAL_FAILURE(rig.Open());
+  auto& dir = rig.dir;
+  auto* db = &rig.db;
+  MemoryReplica* store = rig.store;
+  Backup& backup = *rig.backup;
   auto exec = [&](const char* sql) {
     auto w = testing::TakeWriter(**db);
     ASSERT_TRUE(w->Exec(sql).ok()) << sql;
@@ -312,23 +320,12 @@ TEST(Backup, AReaderOfOlderFramesPostponesTheSnapshot) {
 // dropped, memory stays bounded, and once the store is back a new generation begins with a
 // snapshot, from which the latest state restores.
 TEST(Backup, PastThePendingBoundANewGenerationBegins) {
-  testing::TestDir dir;
-  replication::WalCapture capture(dir.file("data"));
-  engine::DatabaseOptions opts;
-  opts.path = dir.file("data");
-  opts.commit_observer = &capture;
-  auto db = engine::Database::Open(opts);
-  ASSERT_TRUE(db.ok());
-  ASSERT_TRUE((*db)->Checkpoint(SQLITE_CHECKPOINT_TRUNCATE).ok());
-  auto owned = std::make_unique<MemoryReplica>();
-  MemoryReplica* store = owned.get();
-  BackupOptions bopts{dir.file("data"), std::chrono::milliseconds(0)};
-  bopts.db = db->get();
-  bopts.max_pending_bytes = 100000;  // about 12 of these commits (two pages each)
-  Backup backup(std::move(owned), bopts);
-  ASSERT_TRUE(backup.Start().ok());
-  capture.AddSink(&backup);
-  ASSERT_TRUE(capture.Start().ok());
+  BackupRig rig;
+  ASSERT_NO_FATAL_FAILURE(rig.Open([](BackupOptions& o) { o.max_pending_bytes = 100000; }));  // about 12 of these commits (two pages each)
+  auto& dir = rig.dir;
+  auto* db = &rig.db;
+  MemoryReplica* store = rig.store;
+  Backup& backup = *rig.backup;
   const std::string first = backup.generation();
   auto exec = [&](const char* sql) {
     auto w = testing::TakeWriter(**db);
@@ -370,27 +367,18 @@ TEST(Backup, PastThePendingBoundANewGenerationBegins) {
 // merged under the first one's key; restores give the same database, and a time inside an old
 // window restores the state at its start.
 TEST(Backup, SegmentsOfAWindowThatIsOverAreMergedIntoOne) {
-  testing::TestDir dir;
-  replication::WalCapture capture(dir.file("data"));
-  engine::DatabaseOptions opts;
-  opts.path = dir.file("data");
-  opts.commit_observer = &capture;
-  auto db = engine::Database::Open(opts);
-  ASSERT_TRUE(db.ok());
-  ASSERT_TRUE((*db)->Checkpoint(SQLITE_CHECKPOINT_TRUNCATE).ok());
   // Minute-aligned, so that the window's bounds are the test's.
   WallClock::time_point now{std::chrono::duration_cast<WallClock::duration>(
       std::chrono::floor<std::chrono::minutes>(WallClock::now().time_since_epoch()) - std::chrono::hours(10))};
-  auto owned = std::make_unique<MemoryReplica>();
-  MemoryReplica* store = owned.get();
-  BackupOptions bopts{dir.file("data"), std::chrono::milliseconds(0)};
-  bopts.db = db->get();
-  bopts.coalesce_window = std::chrono::minutes(1);
-  bopts.now = [&] { return now; };
-  Backup backup(std::move(owned), bopts);
-  ASSERT_TRUE(backup.Start().ok());
-  capture.AddSink(&backup);
-  ASSERT_TRUE(capture.Start().ok());
+  BackupRig rig;
+  ASSERT_NO_FATAL_FAILURE(rig.Open([&](BackupOptions& o) {
+    o.coalesce_window = std::chrono::minutes(1);
+    o.now = [&] { return now; };
+  }));
+  auto& dir = rig.dir;
+  auto* db = &rig.db;
+  MemoryReplica* store = rig.store;
+  Backup& backup = *rig.backup;
   auto commit = [&](int n) {
     for (int i = 0; i < n; ++i) {
       now += std::chrono::seconds(1);
