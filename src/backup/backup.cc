@@ -73,7 +73,7 @@ bool Backup::SnapshotDue() const {
   if (!options_.db || every.count() <= 0) return false;
   const WallClock::time_point now = Now();
   std::lock_guard<std::mutex> lock(mu_);
-  return changed_ && lost_.ok() && now - last_snapshot_ >= every && now >= next_snapshot_try_;
+  return changed_ && lost_.ok() && status_.ok() && now - last_snapshot_ >= every && now >= next_snapshot_try_;
 }
 
 Status Backup::Snapshot() {
@@ -96,11 +96,16 @@ Status Backup::TakeSnapshot(bool new_generation) {
   uint32_t index = 0;
   std::string generation;
   WallClock::time_point taken;
+  WallClock::time_point previous_snapshot;
+  bool restarted = false;
   auto image = options_.db->ReadImageAtWalRestart([&] {
     // No commit can run here: the next one begins WAL index index_+1, of which this is the state.
     taken = Now();
+    restarted = true;
     std::lock_guard<std::mutex> lock(mu_);
     if (new_generation) {
+      // From here the new generation's WAL is captured (index 0 at the next commit); if the image
+      // cannot be read, the overflow stands again and nothing of this generation is shipped.
       generation_ = NewGeneration();
       index_ = -1;
       overflowed_ = false;
@@ -111,10 +116,17 @@ Status Backup::TakeSnapshot(bool new_generation) {
     open_segment_ = false;
     expect_restart_ = true;
     changed_ = false;
+    previous_snapshot = last_snapshot_;
     last_snapshot_ = taken;
   });
   if (!image.ok()) {
     std::lock_guard<std::mutex> lock(mu_);
+    if (restarted) {
+      // Nothing was taken after all: what was committed since still needs a snapshot.
+      changed_ = true;
+      last_snapshot_ = previous_snapshot;
+      if (new_generation) overflowed_ = true;  // the next Sync drops what was captured for it and tries again
+    }
     next_snapshot_try_ = Now() + std::chrono::minutes(1);
     LH_LOG_WARN("backup snapshot not taken, tried again in a minute: {}", image.status().ToString());
     return image.status();
@@ -122,8 +134,11 @@ Status Backup::TakeSnapshot(bool new_generation) {
   if (new_generation) LH_LOG_WARN("backup to {}: a new generation {} begins", client_->url(), generation);
   std::lock_guard<std::mutex> lock(mu_);
   // Behind every segment of the indexes before it (queued before the restart), ahead of or among
-  // the segments of its own index: those need it, not the other way round.
+  // the segments of its own index: those need it, not the other way round. The segment a commit
+  // opened meanwhile is closed: the next commit opens one after the snapshot (OnTransaction never
+  // appends to a snapshot).
   pending_.push_back(Segment{index, 0, std::move(image).value(), taken, true, 0, generation, taken});
+  open_segment_ = false;
   return Status::OK();
 }
 
@@ -179,7 +194,7 @@ void Backup::OnTransaction(const replication::CommittedTransaction& txn) {
     open_segment_ = false;
   }
   if (index_ < 0) return;  // cannot happen: capture starts on an empty WAL, whose first commit restarts it
-  if (!open_segment_) {
+  if (!open_segment_ || pending_.empty() || pending_.back().snapshot) {
     // The segment's offset is its first frame's place in the WAL; the one at the WAL's start
     // carries the header before it.
     const uint64_t frame_bytes = 24 + uint64_t{txn.page_size};
@@ -228,6 +243,14 @@ Status Backup::Sync() {
     }
   }
   if (overflowed) {
+    // A new generation only once the store answers again: until then its snapshot would only wait
+    // in memory (a cheap listing is the probe).
+    auto probe = client_->List("generations/" + generation() + "/snapshots/");
+    if (!probe.ok()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      status_ = probe.status();
+      return probe.status();
+    }
     if (Status s = TakeSnapshot(true); !s.ok()) return s;
   }
   size_t closed;

@@ -36,8 +36,10 @@ Result<Bytes> Lz4DecompressBytes(std::string_view frame) {
   if (LZ4F_isError(hint)) return Status::Corruption(std::string("not a valid LZ4 frame: ") + LZ4F_getErrorName(hint));
   in += header;
   left -= header;
-  size_t capacity = info.contentSize > 0 && info.contentSize < (uint64_t{1} << 40) ? static_cast<size_t>(info.contentSize)
-                                                                                   : std::max<size_t>(frame.size() * 2, 64 << 10);
+  // LZ4 expands at most ~255x: a content size past that is a corrupt frame, not an allocation.
+  const uint64_t most = 256 * uint64_t{frame.size()} + (64 << 10);
+  if (info.contentSize > most) return Status::Corruption("not a valid LZ4 frame: its content size is impossible for its length");
+  size_t capacity = info.contentSize > 0 ? static_cast<size_t>(info.contentSize) : std::max<size_t>(frame.size() * 2, 64 << 10);
   Bytes out{std::unique_ptr<char[]>(new char[capacity]), 0};
   while (hint != 0) {
     if (out.size == capacity) {

@@ -11,6 +11,7 @@
 // instead of failing.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,6 +27,9 @@ struct RestoreOptions {
   std::string generation;                        // this generation only; empty: chosen as above
   std::optional<uint32_t> index;                 // up to this WAL index, inclusive (with `generation`)
   int parallelism = 8;                           // segments fetched and decompressed at once
+  // Told after the snapshot and after each segment: segments applied of those to apply, and the
+  // bytes written so far. Null: nothing told.
+  std::function<void(size_t done, size_t total, uint64_t bytes)> progress;
 };
 
 struct RestoreResult {

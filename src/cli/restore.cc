@@ -2,6 +2,8 @@
 // DB_PATH [-replica NAME])`, a database rebuilt from a backup in Litestream 0.3's layout, ours or
 // Litestream's (backup/restore.h), with `litestream restore`'s flags (one dash or two); and `litehouse backup generations|snapshots|wal URL`,
 // what a backup holds, as `litestream generations|snapshots|wal` print it.
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -212,6 +214,14 @@ Run RegisterRestore(CLI::App& app) {
       which = *chosen;
     }
     auto& client = clients[which];
+    // Progress on a terminal only (stderr), rewritten in place; nothing in a pipe or a log.
+    if (::isatty(STDERR_FILENO)) {
+      opts.progress = [](size_t done, size_t total, uint64_t bytes) {
+        std::fprintf(stderr, "\rrestoring: %zu/%zu WAL segments, %.1f MB written", done, total, static_cast<double>(bytes) / 1e6);
+        if (done == total) std::fputc('\n', stderr);
+        std::fflush(stderr);
+      };
+    }
     auto restored = backup::Restore(*client, opts);
     if (!restored.ok()) {
       if (restored.status().code() == StatusCode::kNotFound && flags->if_replica_exists) {

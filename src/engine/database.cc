@@ -565,7 +565,12 @@ Result<std::string> Database::ReadImageAtWalRestart(const std::function<void()>&
   auto reader = AcquireReader();
   if (!reader.ok()) return reader.status();
   Connection& r = **reader;
-  // The engine's own statements: sqlite_dbpage is refused to clients.
+  // The engine's own statements (sqlite_dbpage is refused to clients) on a connection that is closed
+  // after, on every way out, never pooled: no client gets it with the guard stood aside.
+  struct DiscardAtEnd {
+    Lease& lease;
+    ~DiscardAtEnd() { lease.Discard(); }
+  } discard_at_end{*reader};
   r.guard().set_engine_statement(true);
   r.guard().StopClock();
   // The read transaction begins before any commit can: its snapshot is the whole WAL checkpointed,
@@ -597,7 +602,6 @@ Result<std::string> Database::ReadImageAtWalRestart(const std::function<void()>&
     return Status::OK();
   }();
   (void)r.Exec("COMMIT");
-  r.guard().set_engine_statement(false);
   if (!read.ok()) return read;
   return image;
 }

@@ -107,6 +107,13 @@ test("our backup restores with litestream restore and litehouse restore, across 
     assert.equal(r.status, 2, `${args}: ${r.stderr}`);
     assert.match(r.stderr, message);
   }
+  // Progress on a terminal (a pseudo-terminal from script(1)), none in a pipe.
+  const onTty = run("script", ["-qec", `${BIN} restore -o ${join(tempDir(), "tty.db")} ${url}`, "/dev/null"]);
+  assert.equal(onTty.status, 0, onTty.stderr);
+  assert.match(onTty.stdout, /\rrestoring: (\d+)\/\1 WAL segments, [\d.]+ MB written/);
+  const piped = run(BIN, ["restore", "-o", join(tempDir(), "piped.db"), url]);
+  assert.equal(piped.status, 0);
+  assert.doesNotMatch(piped.stderr, /restoring:/);
   const none = run(BIN, ["restore", "-o", join(tempDir(), "x.db"), "-generation", generation, "-index", "ffff", url]);
   assert.equal(none.status, 1);
   assert.match(none.stderr, /holds no WAL index 65535/);

@@ -53,6 +53,7 @@ class MemoryReplica : public ReplicaClient {
   }
   Result<std::vector<ObjectInfo>> List(const std::string& prefix) override {
     std::lock_guard<std::mutex> lock(mu_);
+    if (failing_) return Status::IoError("the store is down");
     std::vector<ObjectInfo> out;
     for (const auto& [k, v] : objects_)
       if (k.rfind(prefix, 0) == 0) out.push_back({k, v.first.size(), v.second});
@@ -244,6 +245,13 @@ TEST(Backup, LaterSnapshotsBeginAWalIndexAndRetentionKeepsWhatRestores) {
   insert(5);  // 15 rows: the first commit after the snapshot begins index 1
   ASSERT_TRUE(backup.Sync().ok());
   EXPECT_EQ(store->Keys(backup.generation() + "/snapshots/00000001.snapshot.lz4").size(), 1u);
+  {
+    // The image of the database and nothing else: commits after the snapshot went to segments.
+    auto image = Lz4Decompress(*store->Get("generations/" + backup.generation() + "/snapshots/00000001.snapshot.lz4"));
+    ASSERT_TRUE(image.ok());
+    EXPECT_EQ(image->size() % 4096, 0u);
+    EXPECT_EQ(image->compare(0, 16, std::string("SQLite format 3\0", 16)), 0);
+  }
   EXPECT_EQ(store->Keys(backup.generation() + "/wal/00000001_00000000").size(), 1u) << "index 1 begins at offset 0";
   const WallClock::time_point after_second = now + std::chrono::seconds(30);
   insert(5);  // 20 rows
@@ -344,9 +352,12 @@ TEST(Backup, PastThePendingBoundANewGenerationBegins) {
   for (int i = 0; i < 20; ++i) exec("INSERT INTO t(v) VALUES (randomblob(3000))");
   r = backup.Report();
   EXPECT_LE(r.pending_bytes, 100000u + 2 * 4200) << "bounded: commits past the bound are not kept";
-  EXPECT_FALSE(backup.Sync().ok()) << "still down: the new generation's snapshot waits";
+  EXPECT_FALSE(backup.Sync().ok()) << "still down: no new generation yet";
   EXPECT_EQ(backup.Report().pending_transactions, 0u) << "the dropped commits are not pending any more";
+  EXPECT_EQ(backup.Report().generations_started, 1u) << "not while the store does not answer";
   store->set_failing(false);
+  exec("INSERT INTO t(v) VALUES (randomblob(3000))");  // dropped too: the snapshot taken next holds it
+  ASSERT_TRUE(backup.Sync().ok());  // the store answers: a new generation, from a snapshot
   exec("INSERT INTO t(v) VALUES (randomblob(3000))");
   ASSERT_TRUE(backup.Sync().ok());
   r = backup.Report();
@@ -360,7 +371,7 @@ TEST(Backup, PastThePendingBoundANewGenerationBegins) {
   auto restored = Restore(*store, RestoreOptions{dir.file("restored"), std::nullopt, ""});
   ASSERT_TRUE(restored.ok()) << restored.status().ToString();
   EXPECT_EQ(restored->generation, r.generation);
-  EXPECT_EQ(CountRows(dir.file("restored")), 26);
+  EXPECT_EQ(CountRows(dir.file("restored")), 27);
 }
 
 // Segments age into one object per WAL index and window: once a window is over, its segments are
