@@ -253,3 +253,32 @@ test("S3 requests that fail at first (a connection reset, an HTTP 503) are tried
   }
 });
 
+test("point in time on S3: a timestamp between two writes restores the first only (S3's LastModified, as Litestream reads it)", async () => {
+  const url = `s3://backups/pit/app?endpoint=${endpoint}&region=us-east-1&forcePathStyle=true`;
+  // No coalescing: a merged object would carry the merge's time.
+  const server = await startServer({ args: ["--backup-url", url, "--backup-interval", "20ms", "--backup-coalesce", "0"], env: KEYS });
+  const client = createClient({ url: server.url });
+  const status = async () => (await (await fetch(`${server.url}/backup/status`)).json()).backups[0];
+  let middle;
+  try {
+    await client.execute("CREATE TABLE t(x INTEGER, y BLOB)");
+    await client.execute("WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 100) INSERT INTO t SELECT n, x'00' FROM c");
+    await waitUntil(async () => (await status()).lag_transactions === 0, "the first writes are shipped", 20_000);
+    // S3 keeps the upload's time, to the millisecond in s3rver's listing (to the second in AWS's):
+    // a second on each side of the time asked for.
+    await new Promise((r) => setTimeout(r, 1100));
+    middle = new Date();
+    await new Promise((r) => setTimeout(r, 1100));
+    await client.execute("INSERT INTO t VALUES (1000000, x'00')");
+    await waitUntil(async () => (await status()).lag_transactions === 0, "the second write is shipped", 20_000);
+  } finally {
+    client.close();
+  }
+  assert.equal(await server.stop(), 0);
+  const out = join(tempDir("litehouse-restored-"), "pit.db");
+  const r = await run(BIN, ["restore", "-o", out, "-timestamp", middle.toISOString(), url], KEYS);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(sqlite(out, "SELECT count(*) || ':' || sum(x) FROM t"), "100:5050");
+  assert.match(await restore(url), /^101:/, "the latest has both");
+});
+
