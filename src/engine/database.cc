@@ -496,7 +496,15 @@ Status Database::RunCheckpoint(Connection& conn, int mode) {
     rc = sqlite3_wal_checkpoint_v2(conn.raw(), nullptr, mode, &log_frames, &checkpointed);
   }
   if ((rc & 0xff) == SQLITE_BUSY) {
-    // RESTART and TRUNCATE wait for readers of older frames, and give up: nothing failed.
+    // RESTART and TRUNCATE wait for readers of older frames, and give up: nothing failed, but it is
+    // counted, and said at most once a minute.
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.checkpoints_busy;
+    auto now = clock_.Now();
+    if (now - checkpoint_busy_logged_ >= std::chrono::minutes(1)) {
+      checkpoint_busy_logged_ = now;
+      LH_LOG_WARN("a checkpoint could not finish: a reader of older WAL frames held it ({} times so far)", stats_.checkpoints_busy);
+    }
     return Status::Busy("a reader of older WAL frames kept the checkpoint from finishing");
   }
   Status s = rc == SQLITE_OK ? Status::OK() : conn.ErrorStatus(rc);

@@ -148,6 +148,7 @@ struct DatabaseStats {
   uint64_t checkpoints_held_back = 0;  // the commit observer said not yet
   uint64_t checkpoint_failures = 0;
   uint64_t checkpoints_overdue = 0;  // run by the committing writer, past checkpoint_overdue_frames
+  uint64_t checkpoints_busy = 0;     // RESTART/TRUNCATE that readers of older frames kept from finishing
   uint64_t groups_committed = 0;     // group commits (one transaction, one sync each)
   uint64_t group_members = 0;        // writes committed in them
   size_t connections_open = 0;
@@ -308,6 +309,7 @@ class Database {
   std::mutex checkpoint_mu_;
   Status checkpoint_status_;
   Clock::time_point checkpoint_stall_logged_{};
+  Clock::time_point checkpoint_busy_logged_{};
   std::vector<std::unique_ptr<Connection>> idle_;
   size_t connections_out_ = 0;  // taken from the pool, not yet returned
   size_t session_places_ = 0;   // connections sessions hold (max_connections)

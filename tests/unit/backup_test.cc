@@ -309,6 +309,8 @@ TEST(Backup, AReaderOfOlderFramesPostponesTheSnapshot) {
   exec("INSERT INTO t(v) VALUES (randomblob(3000))");
   Status s = backup.Snapshot();
   EXPECT_TRUE(s.IsBusy()) << s.ToString();
+  EXPECT_EQ(rig.db->stats().checkpoints_busy, 1u) << "counted, not a failure";
+  EXPECT_EQ(rig.db->stats().checkpoint_failures, 0u);
   EXPECT_EQ(backup.pending(), 1u) << "the open segment, no snapshot";
   exec("INSERT INTO t(v) VALUES (randomblob(3000))");  // the writer was given back
   ASSERT_TRUE((*reader)->Exec("COMMIT").ok());
