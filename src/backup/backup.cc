@@ -243,6 +243,12 @@ Status Backup::Sync() {
     }
   }
   if (overflowed) {
+    {
+      // After a snapshot that a reader kept from being taken, not before a minute (each try holds
+      // writers up to 200 ms).
+      std::lock_guard<std::mutex> lock(mu_);
+      if (Now() < next_snapshot_try_) return Status::Busy("a new backup generation waits to be tried again");
+    }
     // A new generation only once the store answers again: until then its snapshot would only wait
     // in memory (a cheap listing is the probe).
     auto probe = client_->List("generations/" + generation() + "/snapshots/");
