@@ -46,6 +46,14 @@ std::optional<std::chrono::milliseconds> ParseInterval(const std::string& text) 
   return std::chrono::milliseconds(static_cast<int64_t>(ms));
 }
 
+// `0` (off), or a duration of at least `least`; nullopt otherwise.
+std::optional<std::chrono::milliseconds> ParseOffOrAtLeast(const std::string& text, std::chrono::milliseconds least) {
+  if (text == "0") return std::chrono::milliseconds(0);
+  std::optional<std::chrono::milliseconds> d = ParseInterval(text);
+  if (!d || (d->count() != 0 && *d < least)) return std::nullopt;
+  return d;
+}
+
 }  // namespace
 namespace {
 
@@ -527,13 +535,13 @@ Run RegisterServe(CLI::App& app) {
       std::cerr << "error: --backup-snapshot-interval " << flags->backup_snapshot_interval << ": expected a duration of 10ms or more (e.g. 6h, 30m)\n";
       return 2;
     }
-    std::optional<std::chrono::milliseconds> retention = flags->backup_retention == "0" ? std::chrono::milliseconds(0) : ParseInterval(flags->backup_retention);
-    if (!retention || (retention->count() != 0 && *retention < std::chrono::seconds(1))) {
+    std::optional<std::chrono::milliseconds> retention = ParseOffOrAtLeast(flags->backup_retention, std::chrono::seconds(1));
+    if (!retention) {
       std::cerr << "error: --backup-retention " << flags->backup_retention << ": expected a duration of 1s or more (e.g. 24h), or 0 to keep everything\n";
       return 2;
     }
-    std::optional<std::chrono::milliseconds> coalesce = flags->backup_coalesce == "0" ? std::chrono::milliseconds(0) : ParseInterval(flags->backup_coalesce);
-    if (!coalesce || (coalesce->count() != 0 && *coalesce < std::chrono::milliseconds(100))) {
+    std::optional<std::chrono::milliseconds> coalesce = ParseOffOrAtLeast(flags->backup_coalesce, std::chrono::milliseconds(100));
+    if (!coalesce) {
       std::cerr << "error: --backup-coalesce " << flags->backup_coalesce << ": expected a duration of 100ms or more (e.g. 1m), or 0 for never\n";
       return 2;
     }

@@ -14,7 +14,7 @@ import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import S3rver from "s3rver";
 import { createClient } from "@libsql/client";
-import { startServer, BIN } from "./harness.mjs";
+import { startServer, BIN, backupStatus } from "./harness.mjs";
 import { waitUntil } from "./raw-http.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -142,7 +142,7 @@ test("S3 down, then back: the backlog is shipped in order and nothing is lost", 
   try {
     await client.execute("CREATE TABLE t(x INTEGER, y BLOB)");
     await client.execute("INSERT INTO t VALUES (1, x'01')");
-    const status = async () => (await (await fetch(`${server.url}/backup/status`)).json()).backups[0];
+    const status = async () => (await backupStatus(server))[0];
     await waitUntil(async () => (await status()).lag_transactions === 0, "the first commits are shipped", 20_000);
     await s3.close();
     // Commits go on while the store is down; the server says its uploads fail and keeps them, and
@@ -258,7 +258,7 @@ test("point in time on S3: a timestamp between two writes restores the first onl
   // No coalescing: a merged object would carry the merge's time.
   const server = await startServer({ args: ["--backup-url", url, "--backup-interval", "20ms", "--backup-coalesce", "0"], env: KEYS });
   const client = createClient({ url: server.url });
-  const status = async () => (await (await fetch(`${server.url}/backup/status`)).json()).backups[0];
+  const status = async () => (await backupStatus(server))[0];
   let middle;
   try {
     await client.execute("CREATE TABLE t(x INTEGER, y BLOB)");

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClient } from "@libsql/client";
-import { startServer, BIN } from "./harness.mjs";
+import { startServer, BIN, backupStatus } from "./harness.mjs";
 import { waitUntil } from "./raw-http.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -437,7 +437,7 @@ test("GET /backup/status: none without a backup; with one, what waits to be ship
   const client = createClient({ url: server.url });
   try {
     await insert(client, 10, 10);
-    const status = async () => (await (await fetch(`${server.url}/backup/status`)).json()).backups;
+    const status = () => backupStatus(server);
     await waitUntil(async () => (await status())[0].transactions_shipped >= 2, "two transactions shipped", 20_000);
     const [b] = await status();
     assert.equal(b.url, `file://${replica}`);
@@ -463,7 +463,7 @@ test("kill -9 during writes: a restore holds every transaction shipped before it
   const args = ["--backup-url", `file://${replica}`, "--backup-interval", "20ms"];
   const server = await startServer({ args });
   const client = createClient({ url: server.url });
-  const status = async (s) => (await (await fetch(`${s.url}/backup/status`)).json()).backups[0];
+  const status = async (s) => (await backupStatus(s))[0];
   let shipped = 0;
   let acked = 0;
   try {

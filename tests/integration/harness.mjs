@@ -131,3 +131,8 @@ export async function refused(promise, code, pattern) {
     return true;
   });
 }
+
+// GET /backup/status: the server's backups, as the endpoint lists them.
+export async function backupStatus(server) {
+  return (await (await fetch(`${server.url}/backup/status`)).json()).backups;
+}

@@ -131,10 +131,7 @@ TEST(Backup, SegmentsAreShippedInOrderKeptWhileTheStoreFailsAndRestoreTheDatabas
   auto* db = &rig.db;
   MemoryReplica* store = rig.store;
   Backup& backup = *rig.backup;
-  auto exec = [&](const char* sql) {
-    auto w = testing::TakeWriter(**db);
-    ASSERT_TRUE(w->Exec(sql).ok()) << sql;
-  };
+  auto exec = [&](const char* sql) { ASSERT_TRUE(rig.Exec(sql).ok()) << sql; };
   exec("CREATE TABLE t(x INTEGER PRIMARY KEY, v BLOB)");
   exec("INSERT INTO t(v) VALUES (randomblob(5000))");
   ASSERT_TRUE(backup.Sync().ok());
@@ -297,10 +294,7 @@ TEST(Backup, AReaderOfOlderFramesPostponesTheSnapshot) {
   auto* db = &rig.db;
   MemoryReplica* store = rig.store;
   Backup& backup = *rig.backup;
-  auto exec = [&](const char* sql) {
-    auto w = testing::TakeWriter(**db);
-    ASSERT_TRUE(w->Exec(sql).ok()) << sql;
-  };
+  auto exec = [&](const char* sql) { ASSERT_TRUE(rig.Exec(sql).ok()) << sql; };
   exec("CREATE TABLE t(x INTEGER PRIMARY KEY, v BLOB)");
   exec("INSERT INTO t(v) VALUES (randomblob(3000))");
   auto reader = (*db)->AcquireReader();
@@ -333,14 +327,10 @@ TEST(Backup, PastThePendingBoundANewGenerationBegins) {
   BackupRig rig;
   ASSERT_NO_FATAL_FAILURE(rig.Open([](BackupOptions& o) { o.max_pending_bytes = 100000; }));  // about 12 of these commits (two pages each)
   auto& dir = rig.dir;
-  auto* db = &rig.db;
   MemoryReplica* store = rig.store;
   Backup& backup = *rig.backup;
   const std::string first = backup.generation();
-  auto exec = [&](const char* sql) {
-    auto w = testing::TakeWriter(**db);
-    ASSERT_TRUE(w->Exec(sql).ok()) << sql;
-  };
+  auto exec = [&](const char* sql) { ASSERT_TRUE(rig.Exec(sql).ok()) << sql; };
   exec("CREATE TABLE t(x INTEGER PRIMARY KEY, v BLOB)");
   ASSERT_TRUE(backup.Sync().ok());
   store->set_failing(true);
