@@ -105,9 +105,12 @@ int Create(const TokenFlags& flags) {
     std::cerr << "error: --key: " << key.status().message() << "\n";
     return 2;
   }
+  // One reading of the clock for iat and exp, so exp - iat is exactly the lifetime asked for.
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
   std::optional<int64_t> exp;
-  if (lifetime) exp = static_cast<int64_t>(std::time(nullptr)) + *lifetime;
-  auto token = auth::CreateToken(*key, flags.read_only ? auth::Access::kReadOnly : auth::Access::kReadWrite, exp);
+  if (lifetime) exp = now + *lifetime;
+  auto token =
+      auth::CreateTokenAt(*key, flags.read_only ? auth::Access::kReadOnly : auth::Access::kReadWrite, exp, now);
   if (!token.ok()) {
     std::cerr << "error: " << token.status().message() << "\n";
     return 1;
