@@ -42,16 +42,19 @@ Backup::~Backup() { (void)Stop(); }
 Status Backup::Start() {
   auto db = ReadWholeFile(options_.db_path);
   if (!db.ok()) return db.status();
-  const std::string key = "generations/" + generation_ + "/snapshots/" + Hex8(0) + ".snapshot.lz4";
   const WallClock::time_point taken = Now();
-  if (Status s = client_->Put(key, Lz4Compress(*db), taken); !s.ok()) return s;
-  LH_LOG_INFO("backup to {}: generation {}, snapshot of {} bytes", client_->url(), generation_, db->size());
+  const size_t size = db->size();
   {
     std::lock_guard<std::mutex> lock(mu_);
     last_snapshot_ = taken;
-    last_shipped_ = taken;
-    ++snapshots_;
-    retention_due_ = true;  // the generations of earlier starts, past retention, go now
+    pending_.push_back(Segment{0, 0, std::move(db).value(), taken, true, 0, generation_, taken});
+  }
+  LH_LOG_INFO("backup to {}: generation {}, snapshot of {} bytes", client_->url(), generation_, size);
+  // A store that fails now (down, slow) does not keep the database from serving: the snapshot stays
+  // first in line, and every tick tries it again, as it tries segments. (A store that cannot be read
+  // at all, or refuses the keys, was already said by the listing before the start.)
+  if (Status s = Sync(); !s.ok()) {
+    LH_LOG_WARN("backup to {}: the first snapshot is not uploaded yet, tried again at every tick: {}", client_->url(), s.ToString());
   }
   if (options_.interval.count() > 0) {
     shipper_ = std::thread([this] {

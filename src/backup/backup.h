@@ -92,8 +92,10 @@ class Backup : public replication::TransactionSink {
   Backup(std::unique_ptr<ReplicaClient> client, BackupOptions options);
   ~Backup() override;
 
-  // A new generation: uploads the snapshot, then ships every `interval` on its own thread (none if
-  // the interval is 0: the caller calls Sync). The database's WAL must be empty.
+  // A new generation: queues the database file as its snapshot and tries to upload it, then ships
+  // every `interval` on its own thread (none if the interval is 0: the caller calls Sync). A failed
+  // upload is not an error here: the snapshot is tried again with the segments (status() says so).
+  // An error only when the file cannot be read. The database's WAL must be empty.
   Status Start();
   void OnTransaction(const replication::CommittedTransaction& txn) override;
   // The backup misses transactions from now on: its status says so until the server restarts (a

@@ -5,7 +5,15 @@
 // LITESTREAM_ACCESS_KEY_ID / LITESTREAM_SECRET_ACCESS_KEY.
 //
 // Requests are signed with AWS Signature Version 4 (s3_sign.h). Listing is ListObjectsV2 (XML, read
-// with pugixml), page by page, without a delimiter.
+// with pugixml), page by page, without a delimiter. An object larger than kPartSize (a big snapshot)
+// goes up as a multipart upload: CreateMultipartUpload, its parts kPartSize each (the last smaller),
+// up to kPartsAtOnce at a time, then CompleteMultipartUpload; on a failure the upload is aborted, so
+// the store keeps no orphan parts. (Litestream 0.3 uploads through the AWS SDK's uploader, which
+// does the same with 5 MiB parts.)
+//
+// Virtual-hosted URLs (`forcePathStyle=false`, AWS's default) address BUCKET.HOST. A host under
+// `.localhost` resolves to the loopback address without asking DNS, as RFC 6761 §6.3 asks of name
+// resolution libraries and as curl does, so a local S3 server can be reached virtual-hosted.
 #include <openssl/ssl.h>
 
 #include <boost/asio.hpp>
@@ -16,9 +24,11 @@
 #include <boost/beast/ssl.hpp>
 #include <pugixml.hpp>
 
+#include <atomic>
 #include <cstdlib>
 #include <ctime>
 #include <map>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -42,7 +52,16 @@ std::string Env(const char* a, const char* b) {
 struct Response {
   unsigned status = 0;
   std::string body;
+  std::string etag;  // the ETag header, which a part's upload answers with
 };
+
+// Objects larger than this are uploaded in parts of this size (S3 wants at least 5 MiB a part but
+// the last, and at most 10,000 parts: up to 78 GiB here).
+constexpr size_t kPartSize = 8u << 20;
+constexpr size_t kPartsAtOnce = 4;
+
+// The root element of an S3 XML answer, or of an error it returned with HTTP 200.
+bool IsS3Error(const pugi::xml_document& doc) { return bool(doc.child("Error")); }
 
 class S3ReplicaClient : public ReplicaClient {
  public:
@@ -57,6 +76,7 @@ class S3ReplicaClient : public ReplicaClient {
 
   Status Put(const std::string& key, std::string_view data, WallClock::time_point) override {
     // S3 keeps its own LastModified (the upload's time); the data is shipped right after its commits.
+    if (data.size() > kPartSize) return PutMultipart(key, data);
     auto r = Send(http::verb::put, ObjectPath(key), {}, data);
     if (!r.ok()) return r.status();
     if (r->status != 200) return Status::IoError("PUT " + key + ": HTTP " + std::to_string(r->status) + " " + Brief(r->body));
@@ -111,7 +131,79 @@ class S3ReplicaClient : public ReplicaClient {
   std::string url() const override { return url_; }
 
  private:
+  Status PutMultipart(const std::string& key, std::string_view data) {
+    const std::string path = ObjectPath(key);
+    auto created = Send(http::verb::post, path, {{"uploads", ""}}, {});
+    if (!created.ok()) return created.status();
+    pugi::xml_document doc;
+    if (created->status != 200 || !doc.load_buffer(created->body.data(), created->body.size()) || IsS3Error(doc)) {
+      return Status::IoError("PUT " + key + ": starting a multipart upload: HTTP " + std::to_string(created->status) + " " +
+                             Brief(created->body));
+    }
+    const std::string upload_id = doc.child("InitiateMultipartUploadResult").child_value("UploadId");
+    if (upload_id.empty()) return Status::IoError("PUT " + key + ": the multipart upload has no UploadId");
+
+    const size_t parts = (data.size() + kPartSize - 1) / kPartSize;
+    if (parts > 10000) return Status::InvalidArgument("PUT " + key + ": too large for a multipart upload");
+    std::vector<std::string> etags(parts);
+    std::atomic<size_t> next{0};
+    std::mutex mu;
+    Status failed = Status::OK();  // the first part that failed, guarded by mu
+    auto upload_parts = [&] {
+      for (size_t i; (i = next.fetch_add(1)) < parts;) {
+        {
+          std::lock_guard lock(mu);
+          if (!failed.ok()) return;
+        }
+        const std::string number = std::to_string(i + 1);
+        auto r = Send(http::verb::put, path, {{"partNumber", number}, {"uploadId", upload_id}},
+                      data.substr(i * kPartSize, kPartSize));
+        Status st = Status::OK();
+        if (!r.ok()) {
+          st = r.status();
+        } else if (r->status != 200 || r->etag.empty()) {
+          st = Status::IoError("PUT " + key + " part " + number + ": HTTP " + std::to_string(r->status) + " " + Brief(r->body));
+        } else {
+          etags[i] = r->etag;
+        }
+        if (!st.ok()) {
+          std::lock_guard lock(mu);
+          if (failed.ok()) failed = st;
+          return;
+        }
+      }
+    };
+    std::vector<std::thread> workers;
+    for (size_t w = 1; w < std::min(parts, kPartsAtOnce); ++w) workers.emplace_back(upload_parts);
+    upload_parts();
+    for (auto& t : workers) t.join();
+
+    Status done = failed;
+    if (done.ok()) {
+      std::string body = "<CompleteMultipartUpload>";
+      for (size_t i = 0; i < parts; ++i) {
+        body += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>" + etags[i] + "</ETag></Part>";
+      }
+      body += "</CompleteMultipartUpload>";
+      auto r = Send(http::verb::post, path, {{"uploadId", upload_id}}, body);
+      pugi::xml_document answer;
+      if (!r.ok()) {
+        done = r.status();
+      } else if (r->status != 200 || !answer.load_buffer(r->body.data(), r->body.size()) || IsS3Error(answer)) {
+        // S3 may answer 200 and put the error in the body.
+        done = Status::IoError("PUT " + key + ": completing the multipart upload: HTTP " + std::to_string(r->status) + " " +
+                               Brief(r->body));
+      }
+    }
+    if (!done.ok()) (void)Send(http::verb::delete_, path, {{"uploadId", upload_id}}, {});  // abort: no orphan parts
+    return done;
+  }
+
   static std::string Brief(const std::string& body) { return body.substr(0, 300); }
+  // RFC 6761 §6.3: localhost and every name under it are the loopback interface.
+  static bool IsLocalhost(std::string_view name) {
+    return name == "localhost" || (name.size() > 10 && name.substr(name.size() - 10) == ".localhost");
+  }
   std::string Full(const std::string& key) const { return prefix_.empty() ? key : prefix_ + "/" + key; }
   std::string BucketPath() const { return path_style_ ? "/" + bucket_ : "/"; }
   std::string ObjectPath(const std::string& key) const { return (path_style_ ? "/" + bucket_ + "/" : "/") + Full(key); }
@@ -187,7 +279,8 @@ class S3ReplicaClient : public ReplicaClient {
     auto exchange = [&]() -> asio::awaitable<void> {
       auto ex = co_await asio::this_coro::executor;
       asio::ip::tcp::resolver resolver(ex);
-      auto endpoints = co_await resolver.async_resolve(name, port_, asio::use_awaitable);
+      const std::string lookup = IsLocalhost(name) ? std::string("localhost") : name;
+      auto endpoints = co_await resolver.async_resolve(lookup, port_, asio::use_awaitable);
       http::response_parser<http::string_body> parser;
       parser.body_limit(boost::none);
       beast::flat_buffer buffer;
@@ -215,7 +308,7 @@ class S3ReplicaClient : public ReplicaClient {
         co_await http::async_read(stream, buffer, parser, asio::use_awaitable);
       }
       auto res = parser.release();
-      out = Response{res.result_int(), std::move(res.body())};
+      out = Response{res.result_int(), std::move(res.body()), std::string(res[http::field::etag])};
     };
     asio::co_spawn(io, exchange(), [&](std::exception_ptr e) {
       if (!e) return;

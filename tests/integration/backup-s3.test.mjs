@@ -7,7 +7,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import net from "node:net";
 import { join, resolve, dirname } from "node:path";
@@ -28,7 +28,8 @@ const tempDir = (prefix = "litehouse-s3-") => {
 };
 let s3, endpoint, s3port, s3dir;
 const startS3 = async (port = 0) => {
-  s3 = new S3rver({ port, address: "127.0.0.1", silent: true, directory: s3dir, configureBuckets: [{ name: "backups" }] });
+  // serviceEndpoint "localhost": s3rver takes the bucket from a Host of BUCKET.s3.localhost (virtual-hosted).
+  s3 = new S3rver({ port, address: "127.0.0.1", silent: true, directory: s3dir, serviceEndpoint: "localhost", configureBuckets: [{ name: "backups" }] });
   ({ port: s3port } = await s3.run());
   endpoint = `127.0.0.1:${s3port}`;
 };
@@ -282,3 +283,104 @@ test("point in time on S3: a timestamp between two writes restores the first onl
   assert.match(await restore(url), /^101:/, "the latest has both");
 });
 
+
+// A proxy before s3rver that notes each request line (every request is a connection of its own),
+// and answers HTTP 500 itself to the requests `fail` picks.
+const recordingProxy = async (fail = () => false) => {
+  const requests = [];
+  const proxy = net.createServer((sock) => {
+    sock.on("error", () => {});
+    sock.once("data", (first) => {
+      const line = first.toString("latin1").split("\r\n")[0];
+      requests.push(line);
+      if (fail(line)) return sock.end("HTTP/1.1 500 Internal Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+      const up = net.connect(s3port, "127.0.0.1");
+      up.write(first);
+      sock.pipe(up).pipe(sock);
+      up.on("error", () => sock.destroy());
+      sock.on("error", () => up.destroy());
+    });
+  });
+  await new Promise((r) => proxy.listen(0, "127.0.0.1", r));
+  return { proxy, requests };
+};
+
+test("a snapshot larger than a part goes up as a multipart upload (parts at once, then completed), and restores", async () => {
+  // A 20 MB database of random bytes before the server starts: its first snapshot is ~20 MB of LZ4
+  // that does not shrink, three 8 MiB parts.
+  const dir = tempDir();
+  mkdirSync(join(dir, "dbs", "default"), { recursive: true });
+  const db = join(dir, "dbs", "default", "data");
+  sqlite(db, "PRAGMA journal_mode=WAL; CREATE TABLE t(x INTEGER, y BLOB); WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 5000) INSERT INTO t SELECT n, randomblob(4000) FROM c;");
+  const primary = sqlite(db, STATE);
+  const { proxy, requests } = await recordingProxy();
+  try {
+    const url = `s3://backups/multipart/app?endpoint=127.0.0.1:${proxy.address().port}&region=us-east-1&forcePathStyle=true`;
+    const server = await startServer({ dbPath: dir, args: ["--backup-url", url, "--backup-interval", "50ms"], env: KEYS });
+    try {
+      await waitUntil(async () => (await backupStatus(server))[0].snapshots >= 1, "the first snapshot is uploaded", 60_000);
+    } finally {
+      assert.equal(await server.stop({ keepDir: true }), 0);
+    }
+    const snapshot = (line) => /\/backups\/multipart\/app\/generations\/[0-9a-f]{16}\/snapshots\/00000000\.snapshot\.lz4\?/.test(line);
+    const mine = requests.filter(snapshot);
+    assert.equal(mine.filter((l) => /^POST \S+\?uploads=/.test(l)).length, 1, mine.join("\n"));
+    const parts = mine.filter((l) => /^PUT \S+\?partNumber=\d+&uploadId=/.test(l)).map((l) => Number(/partNumber=(\d+)/.exec(l)[1]));
+    assert.deepEqual(parts.sort(), [1, 2, 3], mine.join("\n"));
+    assert.equal(mine.filter((l) => /^POST \S+\?uploadId=/.test(l)).length, 1, "completed once");
+    assert.equal(mine.filter((l) => /^DELETE /.test(l)).length, 0, "not aborted");
+    assert.doesNotMatch(server.stderr, /failed/);
+    assert.equal(await restore(url), primary);
+  } finally {
+    proxy.close();
+  }
+});
+
+test("a virtual-hosted URL (forcePathStyle=false) addresses BUCKET.HOST; *.localhost is the loopback, as RFC 6761 and curl have it", async () => {
+  const vhost = `s3://backups/vhost/app?endpoint=s3.localhost:${s3port}&region=us-east-1&forcePathStyle=false`;
+  const pathStyle = `s3://backups/vhost/app?endpoint=${endpoint}&region=us-east-1&forcePathStyle=true`;
+  const server = await startServer({ args: ["--backup-url", vhost, "--backup-interval", "50ms"], env: KEYS });
+  const client = createClient({ url: server.url });
+  try {
+    await client.execute("CREATE TABLE t(x INTEGER, y BLOB)");
+    await client.execute("INSERT INTO t VALUES (1, x'01'), (2, x'02')");
+  } finally {
+    client.close();
+  }
+  assert.equal(await server.stop({ keepDir: true }), 0);
+  assert.doesNotMatch(server.stderr, /failed/);
+  const primary = sqlite(join(server.dir, "dbs", "default", "data"), STATE);
+  assert.match(primary, /^2:3:/);
+  assert.equal(await restore(vhost), primary);
+  // The same objects, in bucket "backups" under vhost/app, read path-style.
+  assert.equal(await restore(pathStyle), primary);
+  rmSync(server.dir, { recursive: true, force: true });
+});
+
+test("a multipart upload whose part fails is aborted (no orphan parts), and the snapshot is tried again", async () => {
+  const dir = tempDir();
+  mkdirSync(join(dir, "dbs", "default"), { recursive: true });
+  const db = join(dir, "dbs", "default", "data");
+  sqlite(db, "PRAGMA journal_mode=WAL; CREATE TABLE t(x INTEGER, y BLOB); WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 3000) INSERT INTO t SELECT n, randomblob(4000) FROM c;");
+  const primary = sqlite(db, STATE);
+  // Part 2 fails every time it is tried within the first upload (4 tries), then passes.
+  let failures = 0;
+  const { proxy, requests } = await recordingProxy((line) => /^PUT \S+\?partNumber=2&/.test(line) && failures++ < 4);
+  try {
+    const url = `s3://backups/aborted/app?endpoint=127.0.0.1:${proxy.address().port}&region=us-east-1&forcePathStyle=true`;
+    const server = await startServer({ dbPath: dir, args: ["--backup-url", url, "--backup-interval", "50ms"], env: KEYS });
+    try {
+      await waitUntil(async () => (await backupStatus(server))[0].snapshots >= 1, "the snapshot is uploaded at the second try", 120_000);
+    } finally {
+      assert.equal(await server.stop({ keepDir: true }), 0);
+    }
+    assert.equal(failures, 5, "part 2 was refused 4 times, then asked once more");
+    const aborts = requests.filter((l) => /^DELETE \S+snapshot\.lz4\?uploadId=/.test(l));
+    assert.equal(aborts.length, 1, requests.join("\n"));
+    assert.equal(requests.filter((l) => /^POST \S+\?uploads=/.test(l)).length, 2, "a second upload");
+    assert.match(server.stderr, /part 2: HTTP 500/, "the failure is said");
+    assert.equal(await restore(url), primary);
+  } finally {
+    proxy.close();
+  }
+});

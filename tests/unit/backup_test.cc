@@ -93,8 +93,10 @@ std::string ReadFile(const std::string& path) {
 // A database whose WAL capture feeds one Backup to a MemoryReplica, wired as `serve` wires them. The
 // backup ships only when the test calls Sync (interval 0).
 struct BackupRig {
-  // `tune` adjusts the backup's options (db_path and db are set already).
-  void Open(const std::function<void(BackupOptions&)>& tune = nullptr) {
+  // `tune` adjusts the backup's options (db_path and db are set already); `seed` fills the store
+  // before the backup starts.
+  void Open(const std::function<void(BackupOptions&)>& tune = nullptr,
+            const std::function<void(MemoryReplica&)>& seed = nullptr) {
     capture = std::make_unique<replication::WalCapture>(dir.file("data"));
     engine::DatabaseOptions opts;
     opts.path = dir.file("data");
@@ -108,6 +110,7 @@ struct BackupRig {
     BackupOptions bopts{dir.file("data"), std::chrono::milliseconds(0)};
     bopts.db = db.get();
     if (tune) tune(bopts);
+    if (seed) seed(*store);
     backup = std::make_unique<Backup>(std::move(owned), bopts);
     ASSERT_TRUE(backup->Start().ok());
     capture->AddSink(backup.get());
@@ -208,20 +211,24 @@ TEST(Backup, LaterSnapshotsBeginAWalIndexAndRetentionKeepsWhatRestores) {
   const WallClock::time_point base = WallClock::now() - std::chrono::hours(100);
   WallClock::time_point now = base;  // the backup's clock, moved by the test
   BackupRig rig;
-  ASSERT_NO_FATAL_FAILURE(rig.Open([&](BackupOptions& o) {
-    o.retention = std::chrono::hours(24);
-    o.coalesce_window = std::chrono::milliseconds(0);  // every segment kept: point in time to the transaction
-    o.now = [&] { return now; };
-  }));
+  // A generation of an earlier start, its last snapshot past retention, and a recent one.
+  auto earlier_starts = [&](MemoryReplica& store) {
+    ASSERT_TRUE(store.Put("generations/00000000000000aa/snapshots/00000000.snapshot.lz4", Lz4Compress("x"), base - std::chrono::hours(50)).ok());
+    ASSERT_TRUE(store.Put("generations/00000000000000aa/wal/00000000_00000000.wal.lz4", Lz4Compress("x"), base - std::chrono::hours(50)).ok());
+    ASSERT_TRUE(store.Put("generations/00000000000000bb/snapshots/00000000.snapshot.lz4", Lz4Compress("x"), base - std::chrono::hours(1)).ok());
+  };
+  ASSERT_NO_FATAL_FAILURE(rig.Open(
+      [&](BackupOptions& o) {
+        o.retention = std::chrono::hours(24);
+        o.coalesce_window = std::chrono::milliseconds(0);  // every segment kept: point in time to the transaction
+        o.now = [&] { return now; };
+      },
+      earlier_starts));
   auto& dir = rig.dir;
   auto* db = &rig.db;
   MemoryReplica* store = rig.store;
   Backup& backup = *rig.backup;
-  // A generation of an earlier start, its last snapshot past retention, and a recent one.
-  ASSERT_TRUE(store->Put("generations/00000000000000aa/snapshots/00000000.snapshot.lz4", Lz4Compress("x"), base - std::chrono::hours(50)).ok());
-  ASSERT_TRUE(store->Put("generations/00000000000000aa/wal/00000000_00000000.wal.lz4", Lz4Compress("x"), base - std::chrono::hours(50)).ok());
-  ASSERT_TRUE(store->Put("generations/00000000000000bb/snapshots/00000000.snapshot.lz4", Lz4Compress("x"), base - std::chrono::hours(1)).ok());
-  ASSERT_TRUE(backup.Sync().ok());  // retention after the first snapshot: the old generation goes
+  // Start uploaded the first snapshot, and retention ran after it: the old generation is gone.
   EXPECT_TRUE(store->Keys("00000000000000aa").empty());
   EXPECT_EQ(store->Keys("00000000000000bb").size(), 1u) << "within retention";
   EXPECT_TRUE(backup.Snapshot().ok());
@@ -415,6 +422,39 @@ TEST(Backup, SegmentsOfAWindowThatIsOverAreMergedIntoOne) {
   ASSERT_TRUE(merged.ok());
   ASSERT_TRUE(store->Put(keys[0].substr(0, keys[0].find("/wal/") + 5) + "00000000_00002050.wal.lz4", Lz4Compress(merged->substr(0x2050, 4120)), now).ok());
   EXPECT_EQ(restore_at(std::nullopt, "with-part"), 23);
+  ASSERT_TRUE(backup.Stop().ok());
+}
+
+// A store that is down when the backup starts does not keep it from starting: the first snapshot
+// waits first in line and goes up once the store is back.
+TEST(Backup, StartsWhileTheStoreIsDownAndUploadsTheSnapshotLater) {
+  testing::TestDir dir;
+  {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(dir.file("data").c_str(), &raw), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(raw, "CREATE TABLE t(x)", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(raw);
+  }
+  auto store = std::make_unique<MemoryReplica>();
+  MemoryReplica* replica = store.get();
+  replica->set_failing(true);
+  Backup backup(std::move(store), BackupOptions{dir.file("data"), std::chrono::milliseconds(0)});
+  ASSERT_TRUE(backup.Start().ok());
+  EXPECT_FALSE(backup.status().ok()) << "the failed upload is said";
+  EXPECT_EQ(backup.pending(), 1u);
+  EXPECT_EQ(backup.Report().snapshots, 0u);
+  EXPECT_FALSE(backup.Sync().ok());
+  replica->set_failing(false);
+  ASSERT_TRUE(backup.Sync().ok());
+  EXPECT_TRUE(backup.status().ok());
+  EXPECT_EQ(backup.pending(), 0u);
+  EXPECT_EQ(backup.Report().snapshots, 1u);
+  auto keys = replica->Keys("/snapshots/");
+  ASSERT_EQ(keys.size(), 1u);
+  EXPECT_EQ(keys[0], "generations/" + backup.generation() + "/snapshots/00000000.snapshot.lz4");
+  auto image = Lz4Decompress(*replica->Get(keys[0]));
+  ASSERT_TRUE(image.ok());
+  EXPECT_EQ(*image, ReadFile(dir.file("data")));
   ASSERT_TRUE(backup.Stop().ok());
 }
 
