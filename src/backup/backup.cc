@@ -44,10 +44,11 @@ Status Backup::Start() {
   if (!db.ok()) return db.status();
   const WallClock::time_point taken = Now();
   const size_t size = db->size();
+  std::optional<LogPosition> log = options_.log_position ? options_.log_position() : std::nullopt;
   {
     std::lock_guard<std::mutex> lock(mu_);
     last_snapshot_ = taken;
-    pending_.push_back(Segment{0, 0, std::move(db).value(), taken, true, 0, generation_, taken});
+    pending_.push_back(Segment{0, 0, std::move(db).value(), taken, true, 0, generation_, taken, std::move(log)});
   }
   LH_LOG_INFO("backup to {}: generation {}, snapshot of {} bytes", client_->url(), generation_, size);
   // A store that fails now (down, slow) does not keep the database from serving: the snapshot stays
@@ -101,10 +102,12 @@ Status Backup::TakeSnapshot(bool new_generation) {
   WallClock::time_point taken;
   WallClock::time_point previous_snapshot;
   bool restarted = false;
+  std::optional<LogPosition> log;
   auto image = options_.db->ReadImageAtWalRestart([&] {
     // No commit can run here: the next one begins WAL index index_+1, of which this is the state.
     taken = Now();
     restarted = true;
+    if (options_.log_position) log = options_.log_position();
     std::lock_guard<std::mutex> lock(mu_);
     if (new_generation) {
       // From here the new generation's WAL is captured (index 0 at the next commit); if the image
@@ -140,7 +143,7 @@ Status Backup::TakeSnapshot(bool new_generation) {
   // the segments of its own index: those need it, not the other way round. The segment a commit
   // opened meanwhile is closed: the next commit opens one after the snapshot (OnTransaction never
   // appends to a snapshot).
-  pending_.push_back(Segment{index, 0, std::move(image).value(), taken, true, 0, generation, taken});
+  pending_.push_back(Segment{index, 0, std::move(image).value(), taken, true, 0, generation, taken, std::move(log)});
   open_segment_ = false;
   return Status::OK();
 }
@@ -179,6 +182,7 @@ Status Backup::EnforceRetention() {
 
 void Backup::OnTransaction(const replication::CommittedTransaction& txn) {
   const WallClock::time_point now = Now();
+  std::optional<LogPosition> log = options_.log_position ? options_.log_position() : std::nullopt;
   std::lock_guard<std::mutex> lock(mu_);
   if (!lost_.ok()) return;
   changed_ = true;
@@ -212,6 +216,7 @@ void Backup::OnTransaction(const replication::CommittedTransaction& txn) {
   Segment& seg = pending_.back();
   seg.bytes.append(txn.frames);
   seg.last_commit = now;
+  seg.log_end = std::move(log);
   ++seg.transactions;
   pending_bytes_ += txn.frames.size();
   ++pending_transactions_;
@@ -285,6 +290,12 @@ Status Backup::Sync() {
       status_ = s;
       return s;
     }
+    if (seg->log_end) {
+      position_ = BackupPosition{seg->generation, seg->index, seg->snapshot ? 0 : seg->offset + seg->bytes.size(), *seg->log_end};
+      position_stored_ = false;
+    } else if (position_ && position_->generation != seg->generation) {
+      position_.reset();  // a new generation without a known position: the old one's stays as it is
+    }
     if (seg->snapshot) {
       retention_due_ = true;
       ++snapshots_;
@@ -300,17 +311,32 @@ Status Backup::Sync() {
     last_shipped_ = Now();
     pending_.pop_front();
   }
-  bool retention;
+  bool retention, stopping;
   {
     std::lock_guard<std::mutex> lock(mu_);
     status_ = Status::OK();
     retention = retention_due_;
     retention_due_ = false;
+    stopping = stopping_;
   }
+  if (Status s = PutPosition(retention || stopping); !s.ok()) LH_LOG_WARN("backup: storing its position: {}", s.ToString());
   if (retention) {
     if (Status s = EnforceRetention(); !s.ok()) LH_LOG_WARN("backup retention: {}", s.ToString());
   }
   if (Status s = Coalesce(); !s.ok()) LH_LOG_WARN("backup: coalescing segments: {}", s.ToString());
+  return Status::OK();
+}
+
+// With sync_mu_ held. Not an upload failure: a replica that finds no position, or an older one,
+// bootstraps or tails a little more from the primary.
+Status Backup::PutPosition(bool now) {
+  constexpr auto kPositionEvery = std::chrono::seconds(5);
+  if (!position_ || position_stored_) return Status::OK();
+  const WallClock::time_point t = Now();
+  if (!now && t - position_put_ < kPositionEvery) return Status::OK();
+  if (Status s = client_->Put(PositionKey(position_->generation), EncodePosition(*position_), t); !s.ok()) return s;
+  position_stored_ = true;
+  position_put_ = t;
   return Status::OK();
 }
 

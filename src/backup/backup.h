@@ -29,6 +29,12 @@
 // none is deleted whole; in the others, snapshots and segments of indexes below the oldest snapshot
 // kept are deleted. A point-in-time restore therefore reaches back `retention`, at least.
 //
+// Position (position.h): given the replication log's position (options.log_position, read at each
+// commit: the log is a sink before this one), the backup keeps, beside each generation, which state
+// of it is which frame of the log, so that a read replica can boot from the backup and tail the
+// primary from there. Rewritten after an upload at most every kPositionEvery, after each snapshot,
+// and at Stop.
+//
 // Thread safety: OnTransaction runs under the engine's write lock; Sync, status and Stop may be
 // called from any thread.
 #pragma once
@@ -45,6 +51,7 @@
 #include <thread>
 #include <vector>
 
+#include "backup/position.h"
 #include "backup/replica_client.h"
 #include "common/status.h"
 #include "engine/database.h"
@@ -85,6 +92,10 @@ struct BackupOptions {
   // a minute. Point-in-time restore is exact to the transaction inside the current window, and to
   // the window for older times. 0: never.
   std::chrono::milliseconds coalesce_window{std::chrono::minutes(1)};
+  // The replication log's position once the commit being handed to the backup is in it (and at
+  // start, and at a snapshot: the database's state then). Null, or nullopt (the log failed): no
+  // position is kept from there.
+  std::function<std::optional<LogPosition>()> log_position;
 };
 
 class Backup : public replication::TransactionSink {
@@ -132,6 +143,7 @@ class Backup : public replication::TransactionSink {
     uint64_t transactions = 0;
     std::string generation;  // where it goes
     WallClock::time_point first_commit;
+    std::optional<LogPosition> log_end;  // the replication log's position at its end
   };
   WallClock::time_point Now() const { return options_.now ? options_.now() : WallClock::now(); }
   bool SnapshotDue() const;
@@ -173,6 +185,11 @@ class Backup : public replication::TransactionSink {
   WallClock::time_point last_snapshot_;     // when the last snapshot was taken
   WallClock::time_point next_snapshot_try_;  // after a failed one
   std::thread shipper_;
+  // The position of what was uploaded last, and whether the store has it; sync_mu_'s.
+  std::optional<BackupPosition> position_;
+  bool position_stored_ = true;
+  WallClock::time_point position_put_;
+  Status PutPosition(bool now);
 };
 
 }  // namespace litehouse::backup

@@ -134,7 +134,14 @@ static Result<RestoreResult> RestoreOnce(ReplicaClient& client, const RestoreOpt
     if (s.index < snapshot->index) continue;
     if (options.timestamp && s.created > *options.timestamp) break;
     if (options.index && s.index > *options.index) break;
+    if (options.index && options.offset && s.index == *options.index && s.offset >= *options.offset) break;
     apply.push_back(&s);
+  }
+  if (options.offset && options.index && *options.offset == 0 && snapshot->index != *options.index) {
+    return Status::NotFound("generation " + chosen_id + " holds no snapshot of WAL index " + std::to_string(*options.index));
+  }
+  if (options.offset && options.index && *options.offset > 0 && (apply.empty() || apply.back()->index != *options.index)) {
+    return Status::NotFound("generation " + chosen_id + " holds no WAL of index " + std::to_string(*options.index));
   }
   if (options.index && (apply.empty() || apply.back()->index != *options.index) && snapshot->index != *options.index) {
     return Status::NotFound("generation " + chosen_id + " holds no WAL index " + std::to_string(*options.index));
@@ -213,6 +220,9 @@ static Result<RestoreResult> RestoreOnce(ReplicaClient& client, const RestoreOpt
         written = plain.status();
         break;
       }
+      if (options.offset && index == *options.index && wal_size + plain->size > *options.offset) {
+        plain->size = *options.offset - wal_size;  // the rest was committed after the state asked for
+      }
       if (wal_size == 0 && plain->size >= 12) {
         const auto* h = reinterpret_cast<const unsigned char*>(plain->data.get());
         page_size = (uint32_t{h[8]} << 24) | (uint32_t{h[9]} << 16) | (uint32_t{h[10]} << 8) | uint32_t{h[11]};
@@ -227,6 +237,10 @@ static Result<RestoreResult> RestoreOnce(ReplicaClient& client, const RestoreOpt
       if (options.progress) options.progress(i + 1, apply.size(), bytes_written);
     }
     ::close(fd);
+    if (written.ok() && options.offset && index == *options.index && wal_size != *options.offset) {
+      written = Status::NotFound("WAL index " + std::to_string(index) + " of generation " + chosen_id + " ends at byte " +
+                                 std::to_string(wal_size) + ", before " + std::to_string(*options.offset));
+    }
     if (!written.ok()) {
       std::filesystem::remove(wal_path, ec);
       return fail(written);

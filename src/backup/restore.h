@@ -26,6 +26,9 @@ struct RestoreOptions {
   std::optional<WallClock::time_point> timestamp;  // the state at this time; none: the latest
   std::string generation;                        // this generation only; empty: chosen as above
   std::optional<uint32_t> index;                 // up to this WAL index, inclusive (with `generation`)
+  // With `index`: only that index's WAL bytes before this offset, which must end a commit (a
+  // BackupPosition's); 0: its snapshot alone. NotFound when the backup does not reach it.
+  std::optional<uint64_t> offset;
   int parallelism = 8;                           // segments fetched and decompressed at once
   // Told after the snapshot and after each segment: segments applied of those to apply, and the
   // bytes written so far. Null: nothing told.

@@ -122,12 +122,14 @@ replication::FrameLogOptions LogOptions(const ServeFlags& flags, const std::stri
   return o;
 }
 
-// A read replica (--primary-url): bootstraps from the primary if it has no copy yet, serves its copy
+// A read replica (--primary-url): boots from the backup (--backup-url or --backup-config, read only)
+// or else bootstraps from the primary if it has no copy yet, serves its copy
 // read-only while a thread tails the primary's log into it, and relays writes to the primary
 // (replication/replica.h, server/replica_forward.h). POST /replication/promote turns it into the
 // primary: the tail stops, the WAL is emptied into the file, a new history of the log begins from it,
 // and the commit capture starts; the `promoted` file then refuses a restart as a replica.
-int ServeReplica(const ServeFlags& flags, engine::DatabaseOptions db_opts, const std::string& dir, server::ServerOptions opts) {
+int ServeReplica(const ServeFlags& flags, engine::DatabaseOptions db_opts, const std::string& dir, server::ServerOptions opts,
+                 std::vector<BackupTarget> boot_from) {
   auto target = server::PrimaryTarget::Parse(flags.primary_url, flags.primary_auth_token);
   if (!target.ok()) {
     std::cerr << "error: " << target.status().message() << "\n";
@@ -147,6 +149,8 @@ int ServeReplica(const ServeFlags& flags, engine::DatabaseOptions db_opts, const
   replica_opts.dir = dir;
   replica_opts.primary = flags.primary_url;
   LH_LOG_INFO("litehouse {} replica of {}", LITEHOUSE_VERSION, flags.primary_url);
+  // On an empty volume, from the backup first, when it says which frame of the primary's log it holds.
+  if (!std::filesystem::exists(dir + "/replica-position", ec)) (void)BootReplicaFromBackup(boot_from, db_opts.path, dir);
   auto replica = replication::Replica::Prepare(replica_opts, &source, nullptr);
   if (!replica.ok()) {
     LH_LOG_ERROR("the replica cannot start: {}", replica.status().ToString());
@@ -545,24 +549,20 @@ Run RegisterServe(CLI::App& app) {
       std::cerr << "error: --backup-coalesce " << flags->backup_coalesce << ": expected a duration of 100ms or more (e.g. 1m), or 0 for never\n";
       return 2;
     }
-    if (!flags->primary_url.empty()) {
-      if (!flags->backup_url.empty() || !flags->backup_config.empty()) {
-        std::cerr << "error: " << (flags->backup_url.empty() ? "--backup-config" : "--backup-url")
-                  << " with --primary-url: back up the primary, which holds every write\n";
-        return 2;
-      }
-      return ServeReplica(*flags, db_opts, dir.string(), std::move(opts));
-    }
-    // A replica promoted before, started as the primary now: what made it a replica goes, and so does
-    // the mark that refused a restart as a replica (the operator has changed its configuration).
-    std::filesystem::remove(dir / "replica-position", ec);
-    std::filesystem::remove(dir / "promoted", ec);
     auto backups = PlanBackups(BackupFlags{flags->backup_url, flags->backup_config, *backup_interval, *snapshot_interval, *retention, *coalesce},
                                db_opts.path);
     if (!backups.ok()) {
       std::cerr << "error: " << backups.status().message() << "\n";
       return 2;
     }
+    if (!flags->primary_url.empty()) {
+      // A replica reads the backup only to boot from it; the primary writes it.
+      return ServeReplica(*flags, db_opts, dir.string(), std::move(opts), std::move(*backups));
+    }
+    // A replica promoted before, started as the primary now: what made it a replica goes, and so does
+    // the mark that refused a restart as a replica (the operator has changed its configuration).
+    std::filesystem::remove(dir / "replica-position", ec);
+    std::filesystem::remove(dir / "promoted", ec);
     // Boot from the backup (the seed's replica boot): a data directory without a database is
     // restored from the backup's latest state before anything is served. An existing database is
     // never overwritten; its backup goes on in a new generation.
@@ -611,6 +611,14 @@ Run RegisterServe(CLI::App& app) {
       for (BackupTarget& target : *backups) {
         target.options.db_path = db_opts.path;
         target.options.db = db->get();
+        if (frame_log) {
+          // Which frame of the replication log each backed-up state is (a replica boots from it).
+          target.options.log_position = [log = frame_log.get()]() -> std::optional<backup::LogPosition> {
+            if (!log->status().ok()) return std::nullopt;
+            const std::optional<uint64_t> last = log->last_frame_no();
+            return backup::LogPosition{log->log_id(), last ? *last + 1 : 0};
+          };
+        }
         auto b = std::make_unique<backup::Backup>(std::move(target.client), std::move(target.options));
         if (Status s = b->Start(); !s.ok()) {
           LH_LOG_ERROR("the backup to {} could not start: {}", target.url, s.ToString());

@@ -7,8 +7,10 @@
 
 #include "backup/catalog.h"
 #include "backup/config.h"
+#include "backup/position.h"
 #include "backup/restore.h"
 #include "common/log.h"
+#include "replication/replica.h"
 
 namespace litehouse::cli {
 namespace {
@@ -103,6 +105,61 @@ Status BootFromBackup(std::vector<BackupTarget>& targets, const std::string& db_
   LH_LOG_INFO("restored {} from the backup at {} (generation {}, snapshot {}, {} WAL segments)", db_path, holding[which]->url(), restored->generation,
               restored->snapshot_index, restored->segments);
   return Status::OK();
+}
+
+bool BootReplicaFromBackup(std::vector<BackupTarget>& targets, const std::string& db_path, const std::string& dir) {
+  std::error_code ec;
+  if (targets.empty() || std::filesystem::exists(db_path, ec)) return false;
+  // The newest generation, among every target's, whose position is stored.
+  struct Candidate {
+    BackupTarget* target;
+    backup::BackupPosition position;
+    backup::WallClock::time_point updated;
+  };
+  std::optional<Candidate> best;
+  for (BackupTarget& t : targets) {
+    auto catalog = backup::ReadCatalog(*t.client);
+    if (!catalog.ok()) {
+      LH_LOG_WARN("replica boot: cannot read the backup at {}: {}", t.url, catalog.status().ToString());
+      continue;
+    }
+    for (const backup::GenerationInfo& g : *catalog) {
+      if (best && g.updated <= best->updated) continue;
+      auto text = t.client->Get(backup::PositionKey(g.id));
+      if (!text.ok()) continue;  // written by Litestream, or before its first position was stored
+      auto position = backup::DecodePosition(*text);
+      if (!position.ok() || position->generation != g.id) {
+        LH_LOG_WARN("replica boot: {} in {}: {}", backup::PositionKey(g.id), t.url,
+                    position.ok() ? "names another generation" : position.status().message());
+        continue;
+      }
+      best = Candidate{&t, *position, g.updated};
+    }
+  }
+  if (!best) {
+    LH_LOG_INFO("replica boot: no backup says which frame of the primary's log it holds: bootstrapping from the primary");
+    return false;
+  }
+  const backup::BackupPosition& p = best->position;
+  backup::RestoreOptions options{db_path, std::nullopt, p.generation};
+  options.index = p.index;
+  options.offset = p.offset;
+  auto restored = backup::Restore(*best->target->client, options);
+  if (!restored.ok()) {
+    LH_LOG_WARN("replica boot: the backup at {} does not restore to its stored position: {}; bootstrapping from the primary",
+                best->target->url, restored.status().ToString());
+    std::filesystem::remove(db_path, ec);
+    return false;
+  }
+  if (Status s = replication::Replica::SeedPosition(dir, p.log.log_id, p.log.next_frame_no); !s.ok()) {
+    LH_LOG_WARN("replica boot: {}; bootstrapping from the primary", s.ToString());
+    std::filesystem::remove(db_path, ec);
+    return false;
+  }
+  LH_LOG_INFO("replica boot: restored {} from the backup at {} (generation {}, WAL index {}, byte {}): history {} at frame {}, "
+              "tailing the primary from there",
+              db_path, best->target->url, p.generation, p.index, p.offset, p.log.log_id, p.log.next_frame_no);
+  return true;
 }
 
 std::string BackupStatusJson(const std::vector<std::unique_ptr<backup::Backup>>& backups) {

@@ -37,6 +37,14 @@ Result<std::vector<BackupTarget>> PlanBackups(const BackupFlags& flags, const st
 // generation would make the latest.
 Status BootFromBackup(std::vector<BackupTarget>& targets, const std::string& db_path);
 
+// A read replica on a data directory without a database boots from the backup (the seed's replica
+// boot, without copying the database from the primary): the state at the newest stored position
+// (backup/position.h) is restored into db_path, and the replica told (replica-position in `dir`)
+// which frame of the primary's log that is, so it tails the primary from there. False, having said
+// why, when it cannot (no position stored, or the backup does not restore to it): the replica then
+// bootstraps from the primary. A replica never writes to the backup: only the primary does.
+bool BootReplicaFromBackup(std::vector<BackupTarget>& targets, const std::string& db_path, const std::string& dir);
+
 // GET /backup/status's body:
 //   {"backups": [{"url", "generation", "ok", "last_error" (null if ok), "lagging", "lag_transactions",
 //                 "lag_bytes", "lag_ms", "last_shipped_ms_ago" (null if never), "transactions_shipped",

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <future>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "common/file_io.h"
@@ -93,10 +94,22 @@ Status WriteTransactions(sqlite3* db, const std::vector<LogFrame>& frames,
     if (Status s = exec("BEGIN IMMEDIATE"); !s.ok()) return s;
     uint32_t size_after = 0;
     Status failed;
-    for (size_t i = txns[t].first; i < txns[t].second && failed.ok(); ++i) {
+    // Page 1 goes last (its last image only): it holds the schema cookie, and a statement that finds
+    // the cookie changed reloads the schema, which, read from a half-written transaction, is corrupt.
+    std::optional<size_t> page1;
+    for (size_t n = txns[t].first; n <= txns[t].second && failed.ok(); ++n) {
+      size_t i = n;
+      if (n == txns[t].second) {
+        if (!page1) break;
+        i = *page1;
+      }
       const LogFrame& frame = frames[i];
       FrameHead h = *Head(frame);
-      if (h.size_after != 0) size_after = h.size_after;
+      if (h.size_after != 0 && n != txns[t].second) size_after = h.size_after;
+      if (h.page_no == 1 && n != txns[t].second) {
+        page1 = i;
+        continue;
+      }
       sqlite3_bind_int64(put, 1, h.page_no);
       sqlite3_bind_blob(put, 2, frame.data() + kLogFrameHeaderBytes, kLogPageSize, SQLITE_STATIC);
       if (sqlite3_step(put) != SQLITE_DONE) {
@@ -187,18 +200,36 @@ Status Replica::LoadPosition(bool* found) {
   return Status::OK();
 }
 
-Status Replica::SavePosition() {
-  std::string text;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    text = std::string(kPositionMagic) + "\n" + log_id_ + "\n" + std::to_string(next_frame_no_) + "\n";
-  }
-  const std::string path = options_.dir + "/" + kPositionFile;
+namespace {
+
+Status WritePositionFile(const std::string& dir, const std::string& log_id, uint64_t next_frame_no) {
+  const std::string text = std::string(kPositionMagic) + "\n" + log_id + "\n" + std::to_string(next_frame_no) + "\n";
+  const std::string path = dir + "/" + kPositionFile;
   const std::string tmp = path + ".tmp";
   Fd f{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)};
   if (f.fd < 0) return ErrnoStatus("cannot create " + tmp);
   if (!PwriteFull(f.fd, text.data(), text.size(), 0)) return ErrnoStatus("cannot write " + tmp);
   if (::rename(tmp.c_str(), path.c_str()) != 0) return ErrnoStatus("cannot rename " + tmp);
+  return Status::OK();
+}
+
+}  // namespace
+
+Status Replica::SavePosition() {
+  std::string log_id;
+  uint64_t next;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    log_id = log_id_;
+    next = next_frame_no_;
+  }
+  return WritePositionFile(options_.dir, log_id, next);
+}
+
+Status Replica::SeedPosition(const std::string& dir, const std::string& log_id, uint64_t next_frame_no) {
+  if (Status s = WritePositionFile(dir, log_id, next_frame_no); !s.ok()) return s;
+  if (Status s = SyncFile(dir + "/" + kPositionFile); !s.ok()) return s;
+  SyncDirectory(dir);
   return Status::OK();
 }
 

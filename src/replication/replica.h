@@ -97,6 +97,11 @@ class Replica {
   // `give_up` says so (then Unavailable). `source` must outlive the Replica.
   static Result<std::unique_ptr<Replica>> Prepare(ReplicaOptions options, LogSource* source,
                                                   std::function<bool()> give_up);
+  // Says that the database in `dir`'s db_path, put there another way (restored from the backup at a
+  // known position), holds exactly the frames 0..next_frame_no-1 of `log_id`: the next Prepare
+  // resumes from there instead of bootstrapping. If the primary no longer has that history or those
+  // frames, the tail catches up from its snapshot, as after any new log_id.
+  static Status SeedPosition(const std::string& dir, const std::string& log_id, uint64_t next_frame_no);
   ~Replica();
   Replica(const Replica&) = delete;
   Replica& operator=(const Replica&) = delete;

@@ -5,7 +5,7 @@
 import { test, after, describe } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, readFileSync, existsSync } from "node:fs";
+import { mkdtempSync, rmSync, readFileSync, existsSync, readdirSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -739,9 +739,133 @@ describe("serving a replica", () => {
       assert.equal(r.status, 2, r.stderr);
       assert.match(r.stderr, pattern);
     }
-    const r = spawnSync(BIN, ["serve", "--db-path", tempDir("litehouse-bad-"), "--http-listen-addr", "127.0.0.1:0",
-                              "--primary-url", "http://127.0.0.1:1", "--backup-url", "file:///tmp/x"], { encoding: "utf8", timeout: 10_000 });
-    assert.equal(r.status, 2);
-    assert.match(r.stderr, /back up the primary/);
+  });
+});
+
+// Boot from backup (issue #14, item 3): a replica on an empty volume restores the primary's backup
+// at the position the backup stored beside it (generations/GEN/litehouse-position), then tails the
+// primary from that frame: the database does not cross the network from the primary.
+describe("a replica that boots from the backup", () => {
+  // A TCP proxy to `port` that counts the bytes the upstream sent back.
+  async function countingProxy(port) {
+    const proxy = { received: 0 };
+    proxy.server = net.createServer((client) => {
+      const upstream = net.connect(port, "127.0.0.1");
+      upstream.on("data", (chunk) => (proxy.received += chunk.length));
+      client.pipe(upstream).pipe(client);
+      client.on("error", () => upstream.destroy());
+      upstream.on("error", () => client.destroy());
+    });
+    await new Promise((res) => proxy.server.listen(0, "127.0.0.1", res));
+    proxy.url = `http://127.0.0.1:${proxy.server.address().port}`;
+    return proxy;
+  }
+  const positionFiles = (replica) =>
+    (existsSync(join(replica, "generations")) ? readdirSync(join(replica, "generations")) : [])
+      .map((g) => join(replica, "generations", g, "litehouse-position"))
+      .filter((f) => existsSync(f));
+  const positionOf = (file) => Object.fromEntries(readFileSync(file, "utf8").trim().split("\n").slice(1).map((l) => l.split(" ")));
+
+  // A primary backing up to a folder, ~8 MB written, and the backup's stored position caught up
+  // with them; then a few more writes that only the primary's log has for sure.
+  async function primaryWithBackup() {
+    const backupDir = tempDir("litehouse-boot-backup-");
+    const primary = await startServer({ dbPath: tempDir("litehouse-primary-"), args: ["--backup-url", `file://${backupDir}`, "--backup-interval", "50ms"] });
+    const client = createClient({ url: primary.url });
+    await client.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, body BLOB)");
+    await client.execute("WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 2000) INSERT INTO t SELECT n, randomblob(4000) FROM c");
+    const { frame_no, log_id } = await status(primary);
+    // The position is stored at most every 5 s after an upload: wait for one that has every write.
+    await waitUntil(
+      () => positionFiles(backupDir).some((f) => positionOf(f).log_id === log_id && Number(positionOf(f).frame_no) === frame_no + 1),
+      "the backup stores the position of the last write",
+      20_000,
+    );
+    await client.execute("WITH RECURSIVE c(n) AS (SELECT 2001 UNION ALL SELECT n + 1 FROM c WHERE n < 2010) INSERT INTO t SELECT n, randomblob(100) FROM c");
+    return { primary, client, backupDir };
+  }
+
+  test("it restores the backup at its stored position and tails only what came after from the primary; it writes nothing to the backup", async () => {
+    const { primary, client, backupDir } = await primaryWithBackup();
+    const generations = readdirSync(join(backupDir, "generations")).sort();
+    const proxy = await countingProxy(primary.port);
+    const replica = await replicaOf(proxy.url, { args: ["--backup-url", `file://${backupDir}`] });
+    try {
+      await caughtUp(primary, replica);
+      const r = createClient({ url: replica.url });
+      assert.equal(await count(r), 2010);
+      r.close();
+      assert.match(replica.stderr, /replica boot: restored .* from the backup at file:\/\/.*history [0-9a-f-]+ at frame \d+/);
+      assert.doesNotMatch(replica.stderr, /bootstrapped/);
+      // The database is ~8 MB; from the primary came the 10 rows after the position, and the talk.
+      assert.ok(proxy.received < 1_000_000, `${proxy.received} bytes from the primary`);
+      assert.deepEqual(readdirSync(join(backupDir, "generations")).sort(), generations, "no generation of the replica's");
+      // Writes through the replica reach it as before.
+      const w = createClient({ url: replica.url });
+      await w.execute("INSERT INTO t VALUES (3000, x'00')");
+      w.close();
+      await caughtUp(primary, replica);
+    } finally {
+      client.close();
+      await replica.stop({ keepDir: true });
+      await primary.stop({ keepDir: true });
+      proxy.server.close();
+    }
+    assertSameFiles(primary.dir, replica.dir);
+  });
+
+  test("without a stored position (a Litestream backup, or none yet) it bootstraps from the primary", async () => {
+    const { primary, client, backupDir } = await primaryWithBackup();
+    for (const f of positionFiles(backupDir)) rmSync(f);
+    const replica = await replicaOf(primary.url, { args: ["--backup-url", `file://${backupDir}`] });
+    try {
+      await caughtUp(primary, replica);
+      assert.match(replica.stderr, /no backup says which frame .* bootstrapping from the primary/);
+      assert.match(replica.stderr, /bootstrapped/);
+    } finally {
+      client.close();
+      await replica.stop({ keepDir: true });
+      await primary.stop({ keepDir: true });
+    }
+    assertSameFiles(primary.dir, replica.dir);
+  });
+
+  test("a position of a history the primary no longer has: restored, then caught up from the primary's snapshot", async () => {
+    const { primary, client, backupDir } = await primaryWithBackup();
+    for (const f of positionFiles(backupDir)) {
+      writeFileSync(f, readFileSync(f, "utf8").replace(/^log_id .*$/m, "log_id 00000000-0000-4000-8000-000000000000"));
+    }
+    const replica = await replicaOf(primary.url, { args: ["--backup-url", `file://${backupDir}`] });
+    try {
+      await caughtUp(primary, replica);
+      assert.match(replica.stderr, /replica boot: restored/);
+      assert.match(replica.stderr, /new history/);
+      const r = createClient({ url: replica.url });
+      assert.equal(await count(r), 2010);
+      r.close();
+    } finally {
+      client.close();
+      await replica.stop({ keepDir: true });
+      await primary.stop({ keepDir: true });
+    }
+    assertSameFiles(primary.dir, replica.dir);
+  });
+
+  test("a position the backup does not reach (a segment gone): nothing half-restored is served, it bootstraps from the primary", async () => {
+    const { primary, client, backupDir } = await primaryWithBackup();
+    for (const f of positionFiles(backupDir)) {
+      writeFileSync(f, readFileSync(f, "utf8").replace(/^offset .*$/m, "offset 999999999"));
+    }
+    const replica = await replicaOf(primary.url, { args: ["--backup-url", `file://${backupDir}`] });
+    try {
+      await caughtUp(primary, replica);
+      assert.match(replica.stderr, /does not restore to its stored position.*bootstrapping from the primary/);
+      assert.match(replica.stderr, /bootstrapped/);
+    } finally {
+      client.close();
+      await replica.stop({ keepDir: true });
+      await primary.stop({ keepDir: true });
+    }
+    assertSameFiles(primary.dir, replica.dir);
   });
 });

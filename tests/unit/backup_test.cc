@@ -425,6 +425,90 @@ TEST(Backup, SegmentsOfAWindowThatIsOverAreMergedIntoOne) {
   ASSERT_TRUE(backup.Stop().ok());
 }
 
+TEST(BackupPosition, RoundTripsAndRefusesWhatItDidNotWrite) {
+  BackupPosition p{"00112233445566ff", 0x1a, 8277112, LogPosition{"c7835705-79f3-48a2-bbbf-68e206399dff", 2010}};
+  const std::string text = EncodePosition(p);
+  EXPECT_EQ(text, "litehouse-backup-position 1\ngeneration 00112233445566ff\nindex 0000001a\noffset 8277112\n"
+                  "log_id c7835705-79f3-48a2-bbbf-68e206399dff\nframe_no 2010\n");
+  auto back = DecodePosition(text);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->generation, p.generation);
+  EXPECT_EQ(back->index, 0x1au);
+  EXPECT_EQ(back->offset, 8277112u);
+  EXPECT_EQ(back->log.log_id, p.log.log_id);
+  EXPECT_EQ(back->log.next_frame_no, 2010u);
+  EXPECT_EQ(PositionKey("00112233445566ff"), "generations/00112233445566ff/litehouse-position");
+  for (std::string bad : {std::string(""), std::string("litehouse-backup-position 2\n") + text.substr(28), text + "extra\n",
+                          text.substr(0, text.size() - 12), std::string(text).replace(text.find("0000001a"), 8, "0000001g"),
+                          std::string(text).replace(text.find("8277112"), 7, "-1"), std::string(text).replace(text.find("c783"), 4, "C783"),
+                          std::string(text).replace(text.find("offset"), 6, "offsat")}) {
+    EXPECT_FALSE(DecodePosition(bad).ok()) << bad;
+  }
+}
+
+// With the replication log's position given, the backup stores which state of it is which frame:
+// restored to that position, the database is the one the log's frame names.
+TEST(Backup, StoresItsPositionInTheReplicationLogAndRestoresToIt) {
+  WallClock::time_point now = WallClock::now();
+  uint64_t frames = 7;        // a stand-in for the log: one frame per commit here
+  BackupRig rig;
+  ASSERT_NO_FATAL_FAILURE(rig.Open([&](BackupOptions& o) {
+    o.coalesce_window = std::chrono::milliseconds(0);
+    o.now = [&] { return now; };
+    o.log_position = [&]() -> std::optional<LogPosition> { return LogPosition{"c7835705-79f3-48a2-bbbf-68e206399dff", frames}; };
+  }));
+  Backup& backup = *rig.backup;
+  MemoryReplica* store = rig.store;
+  const std::string key = PositionKey(backup.generation());
+  // The first snapshot's position is stored at once.
+  auto stored = [&] {
+    auto text = store->Get(key);
+    EXPECT_TRUE(text.ok());
+    auto p = DecodePosition(text.ok() ? *text : "");
+    EXPECT_TRUE(p.ok());
+    return p.ok() ? *p : BackupPosition{};
+  };
+  EXPECT_EQ(stored().log.next_frame_no, 7u);
+  EXPECT_EQ(stored().offset, 0u);
+  // The log holds a commit's frames before the backup hears of it (it is the sink before).
+  auto commit = [&](const char* sql) {
+    ++frames;
+    ASSERT_TRUE(rig.Exec(sql).ok()) << sql;
+  };
+  commit("CREATE TABLE t(x)");
+  for (int i = 0; i < 3; ++i) {
+    commit("INSERT INTO t VALUES (1)");
+    ASSERT_TRUE(backup.Sync().ok());
+  }
+  EXPECT_EQ(stored().log.next_frame_no, 7u) << "not rewritten before kPositionEvery";
+  now += std::chrono::seconds(6);
+  ASSERT_TRUE(backup.Sync().ok());
+  BackupPosition p = stored();
+  EXPECT_EQ(p.log.next_frame_no, 11u);
+  EXPECT_EQ(p.generation, backup.generation());
+  EXPECT_GT(p.offset, 0u);
+  // More commits, shipped, but the position not yet rewritten: a restore to it has 3 rows, not 5.
+  commit("INSERT INTO t VALUES (1)");
+  commit("INSERT INTO t VALUES (1)");
+  ASSERT_TRUE(backup.Sync().ok());
+  RestoreOptions at{rig.dir.file("at-position"), std::nullopt, p.generation};
+  at.index = p.index;
+  at.offset = p.offset;
+  auto restored = Restore(*store, at);
+  ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+  EXPECT_EQ(CountRows(rig.dir.file("at-position")), 3);
+  // A position the backup does not reach is an error, and nothing is left behind.
+  RestoreOptions beyond = at;
+  beyond.output = rig.dir.file("beyond");
+  beyond.offset = p.offset + 1'000'000;
+  auto refused = Restore(*store, beyond);
+  EXPECT_TRUE(refused.status().IsNotFound()) << refused.status().ToString();
+  EXPECT_FALSE(std::filesystem::exists(rig.dir.file("beyond")));
+  // Stop stores the last position.
+  ASSERT_TRUE(backup.Stop().ok());
+  EXPECT_EQ(stored().log.next_frame_no, 13u);
+}
+
 // A store that is down when the backup starts does not keep it from starting: the first snapshot
 // waits first in line and goes up once the store is back.
 TEST(Backup, StartsWhileTheStoreIsDownAndUploadsTheSnapshotLater) {
