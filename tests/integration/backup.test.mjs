@@ -543,3 +543,59 @@ test("--backup-coalesce: the segments of a window that is over become one per WA
   rmSync(server.dir, { recursive: true, force: true });
 });
 
+
+test("under load: 40 clients at once over HTTP and WebSocket (statements, batches, interactive transactions) with a 10 ms backup, coalescing and 300 ms snapshots on (here 9-10 snapshots are taken during it); both tools restore every acknowledged transaction", async () => {
+  const replica = tempDir();
+  const server = await startServer({
+    args: ["--backup-url", `file://${replica}`, "--backup-interval", "10ms", "--backup-coalesce", "200ms", "--backup-snapshot-interval", "300ms"],
+  });
+  const setup = createClient({ url: server.url });
+  await setup.execute("CREATE TABLE t(x INTEGER PRIMARY KEY, y BLOB)");
+  const clients = Array.from({ length: 40 }, (_, i) => createClient({ url: i % 2 ? server.url.replace("http:", "ws:") : server.url }));
+  let acked = 0;
+  let sum = 0;
+  try {
+    // Each client 30 rounds (bounded: 1,200 transactions in all), each round one of three shapes.
+    await Promise.all(
+      clients.map(async (c, n) => {
+        for (let round = 0; round < 30; round++) {
+          const x = n * 1000 + round * 3;
+          if (round % 3 === 0) {
+            await c.execute({ sql: "INSERT INTO t VALUES (?, randomblob(300))", args: [x] });
+            sum += x;
+          } else if (round % 3 === 1) {
+            await c.batch([{ sql: "INSERT INTO t VALUES (?, randomblob(300))", args: [x] }, { sql: "INSERT INTO t VALUES (?, randomblob(300))", args: [x + 1] }], "write");
+            sum += 2 * x + 1;
+          } else {
+            const tx = await c.transaction("write");
+            try {
+              await tx.execute({ sql: "INSERT INTO t VALUES (?, randomblob(300))", args: [x] });
+              await tx.execute({ sql: "UPDATE t SET y = randomblob(100) WHERE x = ?", args: [x] });
+              await tx.commit();
+            } finally {
+              tx.close();
+            }
+            sum += x;
+          }
+          acked++;
+        }
+      }),
+    );
+    assert.equal(acked, 1200);
+    await waitUntil(async () => (await backupStatus(server))[0].lag_transactions === 0, "everything is shipped", 30_000);
+    const s = (await backupStatus(server))[0];
+    assert.ok(s.ok, s.last_error);
+    assert.ok(s.transactions_shipped >= 1201, `${s.transactions_shipped} shipped`);
+  } finally {
+    for (const c of clients) c.close();
+    setup.close();
+  }
+  assert.equal(await server.stop({ keepDir: true }), 0);
+  const primary = sqlite(join(server.dir, "dbs", "default", "data"), STATE);
+  assert.match(primary, new RegExp(`^1600:${sum}:`));
+  const { ours, theirs, oursPath } = restoreBoth(`file://${replica}`);
+  assert.equal(ours, primary);
+  assert.equal(theirs, primary);
+  assert.equal(sqlite(oursPath, "PRAGMA integrity_check"), "ok");
+  rmSync(server.dir, { recursive: true, force: true });
+});
