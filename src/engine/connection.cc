@@ -42,6 +42,15 @@ void Statement::Finish() {
 }
 
 Result<bool> Statement::Step() {
+  if (alter_ && !alter_done_) {
+    // The stand-in first, on the schema it was prepared for (after the change a DELETE from a table
+    // that now names a missing parent would fail with foreign keys on), then the change.
+    int rc = sqlite3_step(stmt_);
+    if (rc != SQLITE_DONE) return conn_->ErrorStatus(rc);
+    if (Status s = conn_->RunAlterColumn(*alter_); !s.ok()) return s;
+    alter_done_ = true;
+    return false;
+  }
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
@@ -49,6 +58,7 @@ Result<bool> Statement::Step() {
 }
 
 Status Statement::Reset() {
+  alter_done_ = false;
   int rc = sqlite3_reset(stmt_);
   if (rc == SQLITE_OK) return Status::OK();
   sqlite3* db = sqlite3_db_handle(stmt_);
@@ -110,6 +120,10 @@ Connection::~Connection() {
 }
 
 Result<Statement> Connection::PrepareCached(std::string_view sql, size_t* tail_offset) {
+  if (auto alter = MatchAlterColumn(sql)) {
+    if (!alter->ok()) return alter->status();
+    return PrepareAlterColumn(std::move(alter->value()), tail_offset);  // never cached: it is rare
+  }
   std::string key;
   key.reserve(sql.size() + 1);
   key.push_back(guard_.read_only() ? 'r' : 'w');
@@ -171,6 +185,10 @@ Status Connection::SetQueryOnly(bool on) {
 }
 
 Result<Statement> Connection::Prepare(std::string_view sql, size_t* tail_offset) {
+  if (auto alter = MatchAlterColumn(sql)) {
+    if (!alter->ok()) return alter->status();
+    return PrepareAlterColumn(std::move(alter->value()), tail_offset);
+  }
   sqlite3_stmt* stmt = nullptr;
   const char* tail = nullptr;
   if (sql.size() > INT_MAX) return Status::Sqlite(SQLITE_TOOBIG, "SQL text too long");
@@ -178,6 +196,35 @@ Result<Statement> Connection::Prepare(std::string_view sql, size_t* tail_offset)
   if (rc != SQLITE_OK) return ErrorStatus(rc);
   if (tail_offset) *tail_offset = tail ? static_cast<size_t>(tail - sql.data()) : sql.size();
   return Statement(stmt, this);
+}
+
+Result<Statement> Connection::PrepareAlterColumn(AlterColumn alter, size_t* tail_offset) {
+  // Reading the schema is the engine's business; the stand-in is the client's, under the guard.
+  guard_.set_engine_statement(true);
+  Status checked = CheckAlterColumn(db_, alter);
+  guard_.set_engine_statement(false);
+  if (!checked.ok()) return checked;
+  const std::string stand_in = StandInStatement(alter);
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v3(db_, stand_in.c_str(), -1, 0, &stmt, nullptr);
+  if (rc != SQLITE_OK) return ErrorStatus(rc);
+  if (tail_offset) *tail_offset = alter.length;
+  Statement st(stmt, this);
+  st.alter_ = std::make_shared<const AlterColumn>(std::move(alter));
+  return st;
+}
+
+Status Connection::RunAlterColumn(const AlterColumn& alter) {
+  // writable_schema needs DEFENSIVE off, and the schema's rows are not the client's to write: the
+  // guard lets the engine's own statements by, for the length of the change.
+  guard_.set_engine_statement(true);
+  int defensive = 1;
+  sqlite3_db_config(db_, SQLITE_DBCONFIG_DEFENSIVE, -1, &defensive);
+  sqlite3_db_config(db_, SQLITE_DBCONFIG_DEFENSIVE, 0, nullptr);
+  Status s = ApplyAlterColumn(db_, alter);
+  sqlite3_db_config(db_, SQLITE_DBCONFIG_DEFENSIVE, defensive, nullptr);
+  guard_.set_engine_statement(false);
+  return s;
 }
 
 Status Connection::Exec(const char* sql) {

@@ -18,6 +18,7 @@
 #include <utility>
 
 #include "common/status.h"
+#include "engine/alter_column.h"
 #include "engine/sql_guard.h"
 #include "engine/value.h"
 
@@ -32,11 +33,16 @@ class Statement {
   // gets it back, reset, when this is destroyed; otherwise it is finalized.
   Statement(sqlite3_stmt* stmt, Connection* conn, bool cached = false) : stmt_(stmt), conn_(conn), cached_(cached) {}
   ~Statement() { Finish(); }
-  Statement(Statement&& o) noexcept : stmt_(o.stmt_), conn_(o.conn_), cached_(o.cached_) { o.stmt_ = nullptr; }
+  Statement(Statement&& o) noexcept
+      : stmt_(o.stmt_), conn_(o.conn_), cached_(o.cached_), alter_(std::move(o.alter_)), alter_done_(o.alter_done_) {
+    o.stmt_ = nullptr;
+  }
   Statement& operator=(Statement&& o) noexcept {
     std::swap(stmt_, o.stmt_);
     std::swap(conn_, o.conn_);
     std::swap(cached_, o.cached_);
+    std::swap(alter_, o.alter_);
+    std::swap(alter_done_, o.alter_done_);
     return *this;
   }
   Statement(const Statement&) = delete;
@@ -69,10 +75,15 @@ class Statement {
   sqlite3_stmt* raw() const { return stmt_; }
 
  private:
+  friend class Connection;
   void Finish();
   sqlite3_stmt* stmt_ = nullptr;
   Connection* conn_ = nullptr;
   bool cached_ = false;
+  // libSQL's ALTER COLUMN (alter_column.h): stmt_ is its stand-in, and the change runs at the first
+  // Step (again after a Reset).
+  std::shared_ptr<const AlterColumn> alter_;
+  bool alter_done_ = false;
 };
 
 enum class Role {
@@ -154,6 +165,9 @@ class Connection {
   };
   // Gives a statement of the cache back (Statement's destructor): reset, bindings cleared.
   void ReturnToCache(sqlite3_stmt* stmt);
+  // ALTER COLUMN (alter_column.h): checked and its stand-in prepared; then run at its first Step.
+  Result<Statement> PrepareAlterColumn(AlterColumn alter, size_t* tail_offset);
+  Status RunAlterColumn(const AlterColumn& alter);
 
   sqlite3* db_;
   const Role role_;

@@ -132,7 +132,12 @@ int SqlGuard::Authorize(void* self, int action, const char* arg1, const char* ar
   // SQLite reports the unqualified TEMP forms with their own action codes, and every qualified one
   // with the schema it lands in.
   const bool in_temp = db_name && EqualsIgnoreCase(db_name, "temp");
-  if (in_temp && IsWrite(action)) return guard->Deny(kTempRefusal);
+  // ALTER TABLE ... RENAME (of a table or a column) rewrites the temp schema's own table as well,
+  // for temp triggers and views that might name the table: there are none here, and a client's own
+  // UPDATE of that table is refused by SQLite itself (DEFENSIVE; writable_schema cannot be set).
+  const bool temp_schema_table =
+      action == SQLITE_UPDATE && (EqualsIgnoreCase(a1, "sqlite_temp_master") || EqualsIgnoreCase(a1, "sqlite_master"));
+  if (in_temp && IsWrite(action) && !temp_schema_table) return guard->Deny(kTempRefusal);
   switch (action) {
     case SQLITE_ATTACH:
       // VACUUM attaches a temporary database named "" while it runs: allowed. Anything a client

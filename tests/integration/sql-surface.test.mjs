@@ -58,6 +58,21 @@ test("nothing is created in the temp schema, however it is named, over HTTP and 
   assert.doesNotMatch(dump, /temp\.|hidden trigger/);
 });
 
+test("ALTER TABLE ... RENAME (of a table and of a column) works: it rewrites the temp schema's own table, which stays closed to clients", async () => {
+  for (const [i, client] of [http, ws].entries()) {
+    await client.execute(`CREATE TABLE ren${i}(a, b)`);
+    await client.execute(`CREATE INDEX ren${i}_a ON ren${i}(a)`);
+    await client.execute(`ALTER TABLE ren${i} RENAME TO moved${i}`);
+    await client.execute(`ALTER TABLE moved${i} RENAME COLUMN b TO c`);
+    await client.execute(`INSERT INTO moved${i}(a, c) VALUES (1, 2)`);
+    assert.equal((await client.execute(`SELECT sql FROM sqlite_schema WHERE name = 'moved${i}'`)).rows[0].sql, `CREATE TABLE "moved${i}"(a, c)`);
+    // Writing the temp schema's table directly is still refused, by SQLite itself.
+    for (const sql of ["UPDATE temp.sqlite_master SET sql = 'x'", "UPDATE sqlite_temp_master SET sql = 'x'", "DELETE FROM temp.sqlite_master"]) {
+      await assert.rejects(client.execute(sql), /may not be modified|not authorized/);
+    }
+  }
+});
+
 test("ATTACH of nothing or of memory is refused, and pooled connections keep only main", async () => {
   for (const client of [http, ws]) {
     await refused(client.execute("ATTACH '' AS e"), "SQLITE_AUTH", /connections are shared/);
