@@ -14,6 +14,7 @@
 #include "backup/catalog.h"
 #include "backup/lz4.h"
 #include "common/file_io.h"
+#include "engine/libsql_schema.h"
 
 namespace litehouse::backup {
 namespace {
@@ -58,6 +59,19 @@ Status ApplyWal(const std::string& db, uint64_t wal_bytes, uint32_t page_size, c
   std::error_code ec;
   std::filesystem::remove(db + "-wal", ec);
   std::filesystem::remove(db + "-shm", ec);
+  return result;
+}
+
+// A restored file whose schema SQLite cannot read (a table libSQL wrote with RANDOM ROWID) is no
+// database to hand over: the error names the table (engine/libsql_schema.h).
+Status CheckSchemaLoads(const std::string& path) {
+  sqlite3* conn = nullptr;
+  Status result;
+  if (sqlite3_open_v2(path.c_str(), &conn, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK ||
+      sqlite3_exec(conn, "SELECT count(*) FROM sqlite_schema", nullptr, nullptr, nullptr) != SQLITE_OK) {
+    result = engine::ExplainSchemaError(path, Status::Corruption(std::string("the restored database cannot be read: ") + sqlite3_errmsg(conn)));
+  }
+  sqlite3_close(conn);
   return result;
 }
 
@@ -250,6 +264,7 @@ static Result<RestoreResult> RestoreOnce(ReplicaClient& client, const RestoreOpt
     if (Status s = ApplyWal(tmp, wal_size, page_size, "WAL index " + std::string(index_name) + " of generation " + chosen_id); !s.ok()) return fail(s);
     ++expected_index;
   }
+  if (Status s = CheckSchemaLoads(tmp); !s.ok()) return fail(s);
   if (Status s = SyncFile(tmp); !s.ok()) return fail(s);
   if (std::rename(tmp.c_str(), options.output.c_str()) != 0) return fail(Status::IoError("rename " + tmp));
   SyncDirectory(std::filesystem::absolute(options.output, ec).parent_path().string());

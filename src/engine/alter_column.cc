@@ -1,5 +1,7 @@
 #include "engine/alter_column.h"
 
+#include "engine/sql_tokens.h"
+
 #include <cctype>
 #include <cstring>
 #include <functional>
@@ -8,119 +10,7 @@
 namespace litehouse::engine {
 namespace {
 
-// SQL text as SQLite's tokenizer cuts it, as far as this needs: spaces and comments, identifiers
-// (bare, "quoted", `quoted`, [quoted]), 'strings', numbers, and one-byte punctuation.
-enum class Kind { kSpace, kComment, kIdent, kQuoted, kString, kNumber, kPunct };
-
-struct Token {
-  Kind kind;
-  size_t begin, end;
-};
-
-bool IsIdStart(unsigned char c) { return std::isalpha(c) || c == '_' || c >= 0x80; }
-bool IsIdChar(unsigned char c) { return std::isalnum(c) || c == '_' || c == '$' || c >= 0x80; }
-
-// The token at `pos` (< s.size()). An unterminated quote or comment runs to the end of the text.
-Token Next(std::string_view s, size_t pos) {
-  const size_t n = s.size();
-  const unsigned char c = static_cast<unsigned char>(s[pos]);
-  size_t i = pos + 1;
-  if (std::isspace(c)) {
-    while (i < n && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
-    return {Kind::kSpace, pos, i};
-  }
-  if (c == '-' && i < n && s[i] == '-') {
-    while (i < n && s[i] != '\n') ++i;
-    return {Kind::kComment, pos, i};
-  }
-  if (c == '/' && i < n && s[i] == '*') {
-    size_t close = s.find("*/", i + 1);
-    return {Kind::kComment, pos, close == std::string_view::npos ? n : close + 2};
-  }
-  if (c == '"' || c == '`' || c == '\'') {
-    while (i < n) {
-      if (s[i] == static_cast<char>(c)) {
-        if (i + 1 < n && s[i + 1] == static_cast<char>(c)) {
-          i += 2;
-          continue;
-        }
-        ++i;
-        break;
-      }
-      ++i;
-    }
-    return {c == '\'' ? Kind::kString : Kind::kQuoted, pos, i};
-  }
-  if (c == '[') {
-    size_t close = s.find(']', i);
-    return {Kind::kQuoted, pos, close == std::string_view::npos ? n : close + 1};
-  }
-  if (IsIdStart(c)) {
-    while (i < n && IsIdChar(static_cast<unsigned char>(s[i]))) ++i;
-    return {Kind::kIdent, pos, i};
-  }
-  if (std::isdigit(c) || (c == '.' && i < n && std::isdigit(static_cast<unsigned char>(s[i])))) {
-    while (i < n && (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '.')) ++i;
-    return {Kind::kNumber, pos, i};
-  }
-  return {Kind::kPunct, pos, i};
-}
-
-// The significant tokens of `s` (no spaces, no comments), in order.
-std::vector<Token> Tokens(std::string_view s) {
-  std::vector<Token> out;
-  for (size_t pos = 0; pos < s.size();) {
-    Token t = Next(s, pos);
-    if (t.kind != Kind::kSpace && t.kind != Kind::kComment) out.push_back(t);
-    pos = t.end;
-  }
-  return out;
-}
-
-std::string_view Text(std::string_view s, const Token& t) { return s.substr(t.begin, t.end - t.begin); }
-
-bool EqualsNoCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  return true;
-}
-
-bool IsKeyword(std::string_view s, const Token& t, const char* word) { return t.kind == Kind::kIdent && EqualsNoCase(Text(s, t), word); }
-
-bool IsName(const Token& t) { return t.kind == Kind::kIdent || t.kind == Kind::kQuoted || t.kind == Kind::kString; }
-
-bool IsPunct(std::string_view s, const Token& t, char c) { return t.kind == Kind::kPunct && s[t.begin] == c; }
-
-std::string Dequote(std::string_view text) {
-  if (text.empty()) return {};
-  char q = text.front();
-  if (q == '[') return std::string(text.substr(1, text.size() >= 2 ? text.size() - 2 : 0));
-  if (q != '"' && q != '`' && q != '\'') return std::string(text);
-  std::string out;
-  for (size_t i = 1; i < text.size(); ++i) {
-    if (text[i] == q) {
-      if (i + 1 < text.size() && text[i + 1] == q) {
-        out.push_back(q);
-        ++i;
-        continue;
-      }
-      break;
-    }
-    out.push_back(text[i]);
-  }
-  return out;
-}
-
-std::string QuoteId(std::string_view name) {
-  std::string out = "\"";
-  for (char c : name) {
-    if (c == '"') out.push_back('"');
-    out.push_back(c);
-  }
-  out.push_back('"');
-  return out;
-}
+using namespace sql;  // NOLINT: the tokens are this file's vocabulary
 
 Status Error(std::string message) { return Status::Sqlite(SQLITE_ERROR, std::move(message)); }
 

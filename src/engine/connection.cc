@@ -2,6 +2,8 @@
 
 #include <climits>
 
+#include "engine/libsql_schema.h"
+
 namespace litehouse::engine {
 Status Connection::ResetSettings() { return Exec(SqlGuard::ResetSettingsSql()); }
 
@@ -106,7 +108,10 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, Ro
   if (role == Role::kWriter) setup = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=0;";
   if (role == Role::kReader) setup = "PRAGMA wal_autocheckpoint=0; PRAGMA query_only=1;";
   Status s = conn->Exec(setup);
-  if (!s.ok()) return s;
+  // The schema is read now, so that one SQLite cannot parse (libSQL's RANDOM ROWID) is said at open,
+  // naming its table, whatever the role (a reader's setup does not read it).
+  if (s.ok()) s = conn->Exec("SELECT 1 FROM sqlite_schema LIMIT 1");
+  if (!s.ok()) return ExplainSchemaError(path, s, vfs);
   conn->query_only_ = role == Role::kReader;
   sqlite3_commit_hook(db, &Connection::RefuseCommitWithoutLock, conn.get());
   // From here on, clients' statements are checked (sql_guard.h).
@@ -124,6 +129,7 @@ Result<Statement> Connection::PrepareCached(std::string_view sql, size_t* tail_o
     if (!alter->ok()) return alter->status();
     return PrepareAlterColumn(std::move(alter->value()), tail_offset);  // never cached: it is rare
   }
+  if (auto refused = RefuseRandomRowid(sql)) return *refused;
   std::string key;
   key.reserve(sql.size() + 1);
   key.push_back(guard_.read_only() ? 'r' : 'w');
@@ -189,6 +195,7 @@ Result<Statement> Connection::Prepare(std::string_view sql, size_t* tail_offset)
     if (!alter->ok()) return alter->status();
     return PrepareAlterColumn(std::move(alter->value()), tail_offset);
   }
+  if (auto refused = RefuseRandomRowid(sql)) return *refused;
   sqlite3_stmt* stmt = nullptr;
   const char* tail = nullptr;
   if (sql.size() > INT_MAX) return Status::Sqlite(SQLITE_TOOBIG, "SQL text too long");
