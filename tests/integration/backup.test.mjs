@@ -45,6 +45,8 @@ const restoreBoth = (url, extra = []) => {
   assert.equal(a.status, 0, `litehouse restore: ${a.stderr}`);
   const b = run(LITESTREAM, ["restore", "-o", theirs, ...extra, url]);
   assert.equal(b.status, 0, `litestream restore: ${b.stderr}`);
+  // The same database, by the sqlite3 shell's own content hash.
+  assert.equal(sqlite(ours, ".sha3sum"), sqlite(theirs, ".sha3sum"), "litehouse and litestream restore the same database (.sha3sum)");
   return { ours: sqlite(ours, STATE), theirs: sqlite(theirs, STATE), oursPath: ours };
 };
 
@@ -229,6 +231,11 @@ test("Litestream's own backup of a database restores with litehouse restore", as
       300,
     );
     assert.equal(got, expected);
+    // Litestream restores the same database from its own backup (.sha3sum).
+    const ours = join(tempDir("litehouse-restored-"), "ours.db"), theirs = join(tempDir("litehouse-restored-"), "theirs.db");
+    assert.equal(run(BIN, ["restore", "-o", ours, `file://${replica}`]).status, 0);
+    assert.equal(run(LITESTREAM, ["restore", "-o", theirs, `file://${replica}`]).status, 0);
+    assert.equal(sqlite(ours, ".sha3sum"), sqlite(theirs, ".sha3sum"));
   } finally {
     ls.kill("SIGTERM");
     await new Promise((r) => ls.once("exit", r));
