@@ -7,7 +7,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import net from "node:net";
 import { join, resolve, dirname } from "node:path";
@@ -382,5 +382,40 @@ test("a multipart upload whose part fails is aborted (no orphan parts), and the 
     assert.equal(await restore(url), primary);
   } finally {
     proxy.close();
+  }
+});
+
+test("a read replica on an empty volume boots from the primary's S3 backup (the recipe across machines), then tails the primary", async () => {
+  const url = `s3://backups/boot/app?endpoint=${endpoint}&region=us-east-1&forcePathStyle=true`;
+  const primary = await startServer({ args: ["--backup-url", url, "--backup-interval", "50ms"], env: KEYS });
+  const p = createClient({ url: primary.url });
+  let replica;
+  try {
+    await p.execute("CREATE TABLE t(x INTEGER, y BLOB)");
+    await p.execute("WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 500) INSERT INTO t SELECT n, randomblob(1000) FROM c");
+    // The position is stored right after the first snapshot and then at most every 5 s: wait for
+    // one that names the last write.
+    const { frame_no } = await (await fetch(`${primary.url}/replication/status`)).json();
+    // s3rver keeps each object in a file of its own (KEY._S3rver_object): the position is read there.
+    const positionNames = (frame) => {
+      const generations = join(s3dir, "backups", "boot", "app", "generations");
+      const found = existsSync(generations) ? readdirSync(generations) : [];
+      return found.some((g) => {
+        const file = join(generations, g, "litehouse-position._S3rver_object");
+        return existsSync(file) && new RegExp(`^frame_no ${frame}$`, "m").test(readFileSync(file, "utf8"));
+      });
+    };
+    await waitUntil(() => positionNames(frame_no + 1), "the backup stores the position of the last write", 20_000);
+    await p.execute("INSERT INTO t VALUES (100000, x'00')");
+    replica = await startServer({ args: ["--primary-url", primary.url, "--backup-url", url], env: KEYS });
+    assert.match(replica.stderr, /replica boot: restored .* from the backup at s3:\/\//);
+    const r = createClient({ url: replica.url });
+    await waitUntil(async () => Number((await r.execute("SELECT count(*) AS n FROM t")).rows[0].n) === 501, "the replica has every row");
+    r.close();
+    assert.doesNotMatch(replica.stderr, /bootstrapped/);
+  } finally {
+    p.close();
+    if (replica) await replica.stop();
+    assert.equal(await primary.stop(), 0);
   }
 });
