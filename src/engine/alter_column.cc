@@ -62,7 +62,7 @@ Result<ColumnTraits> TraitsOf(const std::string& create_sql, const std::string& 
     return s;
   }
   ColumnTraits traits;
-  const std::string t = QuoteId(table);
+  const std::string t = DoubleQuoted(table);
   Status s = Query(scratch, "PRAGMA table_xinfo(" + t + ")", {}, [&](sqlite3_stmt* st) {
     if (static_cast<size_t>(sqlite3_column_int64(st, 0)) != index) return;
     traits.primary_key = sqlite3_column_int(st, 5) > 0;
@@ -77,7 +77,7 @@ Result<ColumnTraits> TraitsOf(const std::string& create_sql, const std::string& 
   if (!s.ok()) return s;
   for (const std::string& name : unique) {
     std::vector<int64_t> cols;
-    s = Query(scratch, "PRAGMA index_info(" + QuoteId(name) + ")", {}, [&](sqlite3_stmt* st) { cols.push_back(sqlite3_column_int64(st, 1)); });
+    s = Query(scratch, "PRAGMA index_info(" + DoubleQuoted(name) + ")", {}, [&](sqlite3_stmt* st) { cols.push_back(sqlite3_column_int64(st, 1)); });
     if (!s.ok()) return s;
     if (cols.size() == 1 && static_cast<size_t>(cols[0]) == index) ++traits.unique_indexes;
   }
@@ -93,7 +93,7 @@ struct Plan {
 Result<Plan> MakePlan(sqlite3* db, const AlterColumn& alter) {
   Plan plan;
   plan.schema = alter.schema.empty() ? "main" : alter.schema;
-  const std::string schema_q = QuoteId(plan.schema);
+  const std::string schema_q = DoubleQuoted(plan.schema);
   std::string type;
   bool found = false;
   Status s = Query(db, "SELECT type, name, sql FROM " + schema_q + ".sqlite_schema WHERE name = ?1 COLLATE NOCASE AND type IN ('table', 'view')",
@@ -109,7 +109,7 @@ Result<Plan> MakePlan(sqlite3* db, const AlterColumn& alter) {
     return s;
   }
   if (!found) return Error("no such table: " + (alter.schema.empty() ? "" : alter.schema + ".") + alter.table);
-  if (plan.table.size() >= 7 && EqualsNoCase(std::string_view(plan.table).substr(0, 7), "sqlite_")) {
+  if (plan.table.size() >= 7 && EqualsIgnoreCase(std::string_view(plan.table).substr(0, 7), "sqlite_")) {
     return Error("table " + plan.table + " may not be altered");
   }
   if (type == "view") return Error("cannot rename columns of view \"" + plan.table + "\"");
@@ -119,15 +119,15 @@ Result<Plan> MakePlan(sqlite3* db, const AlterColumn& alter) {
   }
   // The column.
   std::optional<size_t> index;
-  s = Query(db, "PRAGMA " + schema_q + ".table_xinfo(" + QuoteId(plan.table) + ")", {}, [&](sqlite3_stmt* st) {
-    if (!index && EqualsNoCase(ColumnText(st, 1), alter.column)) index = static_cast<size_t>(sqlite3_column_int64(st, 0));
+  s = Query(db, "PRAGMA " + schema_q + ".table_xinfo(" + DoubleQuoted(plan.table) + ")", {}, [&](sqlite3_stmt* st) {
+    if (!index && EqualsIgnoreCase(ColumnText(st, 1), alter.column)) index = static_cast<size_t>(sqlite3_column_int64(st, 0));
   });
   if (!s.ok()) return s;
   if (!index) return Error("no such column: \"" + alter.column_token + "\"");
   // The name after TO, written as the column's was.
   std::vector<Token> def = Tokens(alter.definition);
   const std::string_view new_name = def.empty() ? std::string_view() : Text(alter.definition, def[0]);
-  if (!EqualsNoCase(new_name, alter.column_token)) {
+  if (!EqualsIgnoreCase(new_name, alter.column_token)) {
     return Error("UPDATE cannot also rename column: \"" + alter.column_token + "\" to \"" + std::string(new_name) +
                  "\". Use ALTER TABLE RENAME instead");
   }
@@ -211,7 +211,7 @@ std::optional<Result<AlterColumn>> MatchAlterColumn(std::string_view sql) {
 }
 
 std::string StandInStatement(const AlterColumn& alter) {
-  return "DELETE FROM " + (alter.schema.empty() ? "" : QuoteId(alter.schema) + ".") + QuoteId(alter.table) + " WHERE 0";
+  return "DELETE FROM " + (alter.schema.empty() ? "" : DoubleQuoted(alter.schema) + ".") + DoubleQuoted(alter.table) + " WHERE 0";
 }
 
 Result<std::string> ReplaceColumnDefinition(std::string_view create_sql, size_t index, std::string_view definition) {
@@ -250,7 +250,7 @@ Status CheckAlterColumn(sqlite3* db, const AlterColumn& alter) { return MakePlan
 Status ApplyAlterColumn(sqlite3* db, const AlterColumn& alter) {
   auto plan = MakePlan(db, alter);
   if (!plan.ok()) return plan.status();
-  const std::string schema_q = QuoteId(plan->schema);
+  const std::string schema_q = DoubleQuoted(plan->schema);
   if (Status s = Exec(db, "SAVEPOINT litehouse_alter_column"); !s.ok()) return s;
   auto change = [&]() -> Status {
     if (Status s = Exec(db, "PRAGMA writable_schema=ON"); !s.ok()) return s;
@@ -263,7 +263,7 @@ Status ApplyAlterColumn(sqlite3* db, const AlterColumn& alter) {
     Status off = Exec(db, "PRAGMA writable_schema=OFF");
     if (s.ok()) s = off;
     // The schema as SQLite reads it now must load, and name the table.
-    if (s.ok()) s = Exec(db, "SELECT 1 FROM " + schema_q + "." + QuoteId(plan->table) + " LIMIT 0");
+    if (s.ok()) s = Exec(db, "SELECT 1 FROM " + schema_q + "." + DoubleQuoted(plan->table) + " LIMIT 0");
     return s;
   };
   Status s = change();

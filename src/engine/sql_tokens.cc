@@ -66,13 +66,6 @@ std::vector<Token> Tokens(std::string_view s) {
   return out;
 }
 
-bool EqualsNoCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  return true;
-}
-
 std::string Dequote(std::string_view text) {
   if (text.empty()) return {};
   char q = text.front();
@@ -90,16 +83,6 @@ std::string Dequote(std::string_view text) {
     }
     out.push_back(text[i]);
   }
-  return out;
-}
-
-std::string QuoteId(std::string_view name) {
-  std::string out = "\"";
-  for (char c : name) {
-    if (c == '"') out.push_back('"');
-    out.push_back(c);
-  }
-  out.push_back('"');
   return out;
 }
 

@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/strings.h"
+
 namespace litehouse::engine::sql {
 
 enum class Kind { kSpace, kComment, kIdent, kQuoted, kString, kNumber, kPunct };
@@ -24,16 +26,13 @@ Token Next(std::string_view s, size_t pos);
 std::vector<Token> Tokens(std::string_view s);
 
 inline std::string_view Text(std::string_view s, const Token& t) { return s.substr(t.begin, t.end - t.begin); }
-bool EqualsNoCase(std::string_view a, std::string_view b);  // ASCII, as SQLite compares names
 inline bool IsKeyword(std::string_view s, const Token& t, const char* word) {
-  return t.kind == Kind::kIdent && EqualsNoCase(Text(s, t), word);
+  return t.kind == Kind::kIdent && EqualsIgnoreCase(Text(s, t), word);
 }
 // A token that SQLite takes as a name: an identifier, quoted or not, or a string in its place.
 inline bool IsName(const Token& t) { return t.kind == Kind::kIdent || t.kind == Kind::kQuoted || t.kind == Kind::kString; }
 inline bool IsPunct(std::string_view s, const Token& t, char c) { return t.kind == Kind::kPunct && s[t.begin] == c; }
 // A name token's text without its quotes ("a""b" -> a"b).
 std::string Dequote(std::string_view text);
-// `name` as a "quoted" identifier.
-std::string QuoteId(std::string_view name);
 
 }  // namespace litehouse::engine::sql

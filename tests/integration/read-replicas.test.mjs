@@ -814,58 +814,54 @@ describe("a replica that boots from the backup", () => {
     assertSameFiles(primary.dir, replica.dir);
   });
 
-  test("without a stored position (a Litestream backup, or none yet) it bootstraps from the primary", async () => {
-    const { primary, client, backupDir } = await primaryWithBackup();
-    for (const f of positionFiles(backupDir)) rmSync(f);
-    const replica = await replicaOf(primary.url, { args: ["--backup-url", `file://${backupDir}`] });
-    try {
-      await caughtUp(primary, replica);
-      assert.match(replica.stderr, /no backup says which frame .* bootstrapping from the primary/);
-      assert.match(replica.stderr, /bootstrapped/);
-    } finally {
-      client.close();
-      await replica.stop({ keepDir: true });
-      await primary.stop({ keepDir: true });
-    }
-    assertSameFiles(primary.dir, replica.dir);
-  });
-
-  test("a position of a history the primary no longer has: restored, then caught up from the primary's snapshot", async () => {
+  // The backup's stored position changed by `edit` (the text of each position file), a replica
+  // booted from it, caught up, and checked by `check(replica)`; its file equals the primary's.
+  async function bootAfter(edit, check) {
     const { primary, client, backupDir } = await primaryWithBackup();
     for (const f of positionFiles(backupDir)) {
-      writeFileSync(f, readFileSync(f, "utf8").replace(/^log_id .*$/m, "log_id 00000000-0000-4000-8000-000000000000"));
+      const text = edit(readFileSync(f, "utf8"));
+      if (text === null) rmSync(f);
+      else writeFileSync(f, text);
     }
     const replica = await replicaOf(primary.url, { args: ["--backup-url", `file://${backupDir}`] });
     try {
       await caughtUp(primary, replica);
-      assert.match(replica.stderr, /replica boot: restored/);
-      assert.match(replica.stderr, /new history/);
-      const r = createClient({ url: replica.url });
-      assert.equal(await count(r), 2010);
-      r.close();
+      await check(replica);
     } finally {
       client.close();
       await replica.stop({ keepDir: true });
       await primary.stop({ keepDir: true });
     }
     assertSameFiles(primary.dir, replica.dir);
-  });
+  }
 
-  test("a position the backup does not reach (a segment gone): nothing half-restored is served, it bootstraps from the primary", async () => {
-    const { primary, client, backupDir } = await primaryWithBackup();
-    for (const f of positionFiles(backupDir)) {
-      writeFileSync(f, readFileSync(f, "utf8").replace(/^offset .*$/m, "offset 999999999"));
-    }
-    const replica = await replicaOf(primary.url, { args: ["--backup-url", `file://${backupDir}`] });
-    try {
-      await caughtUp(primary, replica);
-      assert.match(replica.stderr, /does not restore to its stored position.*bootstrapping from the primary/);
-      assert.match(replica.stderr, /bootstrapped/);
-    } finally {
-      client.close();
-      await replica.stop({ keepDir: true });
-      await primary.stop({ keepDir: true });
-    }
-    assertSameFiles(primary.dir, replica.dir);
-  });
+  test("without a stored position (a Litestream backup, or none yet) it bootstraps from the primary", () =>
+    bootAfter(
+      () => null,
+      (replica) => {
+        assert.match(replica.stderr, /no backup says which frame .* bootstrapping from the primary/);
+        assert.match(replica.stderr, /bootstrapped/);
+      },
+    ));
+
+  test("a position of a history the primary no longer has: restored, then caught up from the primary's snapshot", () =>
+    bootAfter(
+      (text) => text.replace(/^log_id .*$/m, "log_id 00000000-0000-4000-8000-000000000000"),
+      async (replica) => {
+        assert.match(replica.stderr, /replica boot: restored/);
+        assert.match(replica.stderr, /new history/);
+        const r = createClient({ url: replica.url });
+        assert.equal(await count(r), 2010);
+        r.close();
+      },
+    ));
+
+  test("a position the backup does not reach (a segment gone): nothing half-restored is served, it bootstraps from the primary", () =>
+    bootAfter(
+      (text) => text.replace(/^offset .*$/m, "offset 999999999"),
+      (replica) => {
+        assert.match(replica.stderr, /does not restore to its stored position.*bootstrapping from the primary/);
+        assert.match(replica.stderr, /bootstrapped/);
+      },
+    ));
 });
