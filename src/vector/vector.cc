@@ -150,7 +150,7 @@ void QuantizeF8(const VectorRef& from, Vector& to) {
   StoreF32(out + AlignTo4(from.dims) + 4, shift);
 }
 
-std::string TypeError(const char* what, size_t length) {
+std::string LengthError(const char* what, size_t length) {
   return std::string("vector: ") + what + ": length=" + std::to_string(length);
 }
 
@@ -198,18 +198,18 @@ Result<BlobHeader> ReadBlobHeader(std::span<const uint8_t> blob) {
     case static_cast<int>(Type::kFloat32):
       if (n % 4 != 0) {
         return Status::InvalidArgument(
-            TypeError("float32 vector blob length must be divisible by 4 (excluding optional 'type'-byte)", n));
+            LengthError("float32 vector blob length must be divisible by 4 (excluding optional 'type'-byte)", n));
       }
       return BlobHeader{Type::kFloat32, static_cast<int64_t>(n / 4), n};
     case static_cast<int>(Type::kFloat64):
       if (n % 8 != 0) {
         return Status::InvalidArgument(
-            TypeError("float64 vector blob length must be divisible by 8 (excluding 'type'-byte)", n));
+            LengthError("float64 vector blob length must be divisible by 8 (excluding 'type'-byte)", n));
       }
       return BlobHeader{Type::kFloat64, static_cast<int64_t>(n / 8), n};
     case static_cast<int>(Type::kFloat1Bit): {
       if (n == 0 || n % 2 != 0) {
-        return Status::InvalidArgument(TypeError(
+        return Status::InvalidArgument(LengthError(
             "float1bit vector blob length must be divisible by 2 and not be empty (excluding 'type'-byte)", n));
       }
       const int64_t dims = static_cast<int64_t>(n) * 8 - blob[n - 1];
@@ -217,7 +217,7 @@ Result<BlobHeader> ReadBlobHeader(std::span<const uint8_t> blob) {
     }
     case static_cast<int>(Type::kFloat8): {
       if (n < 2 || n % 2 != 0) {
-        return Status::InvalidArgument(TypeError(
+        return Status::InvalidArgument(LengthError(
             "float8 vector blob length must be divisible by 2 and has at least 2 bytes (excluding 'type'-byte)", n));
       }
       const int64_t dims = static_cast<int64_t>(n) - 2 - 8 - blob[n - 1];
@@ -226,7 +226,7 @@ Result<BlobHeader> ReadBlobHeader(std::span<const uint8_t> blob) {
     case static_cast<int>(Type::kFloat16):
     case static_cast<int>(Type::kFloatB16):
       if (n % 2 != 0) {
-        return Status::InvalidArgument(TypeError(type_byte == static_cast<int>(Type::kFloat16)
+        return Status::InvalidArgument(LengthError(type_byte == static_cast<int>(Type::kFloat16)
                                                      ? "float16 vector blob length must be divisible by 2 (excluding 'type'-byte)"
                                                      : "floatb16 vector blob length must be divisible by 2 (excluding 'type'-byte)",
                                                  n));
