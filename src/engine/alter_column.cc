@@ -1,6 +1,7 @@
 #include "engine/alter_column.h"
 
 #include "engine/sql_tokens.h"
+#include "vector/sql_functions.h"
 
 #include <cctype>
 #include <cstring>
@@ -55,6 +56,8 @@ Result<ColumnTraits> TraitsOf(const std::string& create_sql, const std::string& 
     sqlite3* db;
     ~Close() { sqlite3_close(db); }
   } close{scratch};
+  // The functions a definition may use (a CHECK on a vector), as on every connection.
+  if (Status s = vector::RegisterSqlFunctions(scratch); !s.ok()) return s;
   char* err = nullptr;
   if (sqlite3_exec(scratch, create_sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
     Status s = Error(err ? err : sqlite3_errmsg(scratch));

@@ -3,6 +3,7 @@
 #include <climits>
 
 #include "engine/libsql_schema.h"
+#include "vector/sql_functions.h"
 
 namespace litehouse::engine {
 Status Connection::ResetSettings() { return Exec(SqlGuard::ResetSettingsSql()); }
@@ -104,6 +105,10 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, Ro
   // Waits on locks held by other processes (a backup tool, the sqlite3 CLI). Inside this process the
   // writer lease already serializes writers, so this is rarely reached.
   sqlite3_busy_timeout(db, 5000);
+  // libSQL's SQL functions, on every connection Litehouse opens (server, client library, tools):
+  // before the first statement, so that a schema using them (a CHECK, an index) reads as in libSQL.
+  Status registered = vector::RegisterSqlFunctions(db);
+  if (!registered.ok()) return registered;
   const char* setup = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=1000;";
   if (role == Role::kWriter) setup = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=0;";
   if (role == Role::kReader) setup = "PRAGMA wal_autocheckpoint=0; PRAGMA query_only=1;";

@@ -112,6 +112,22 @@ TEST_P(ClientTest, ValuesRoundTripAtTheEdges) {
   EXPECT_EQ(std::get<int64_t>(nan->rows.at(0)[0]), 1);
 }
 
+// libSQL's vector functions exist on every backend: the engine registers them on each connection
+// it opens, the client library's local files and memory databases included.
+TEST_P(ClientTest, LibsqlVectorFunctionsAreThere) {
+  auto rs = client_->Execute(
+      "SELECT hex(vector32('[1,2]')), vector_extract(vector64('[0.5,-2]')), vector_distance_l2('[0,0]', '[3,4]')");
+  ASSERT_TRUE(rs.ok()) << rs.status().ToString();
+  ASSERT_EQ(rs->rows.size(), 1u);
+  EXPECT_EQ(rs->rows[0][0], Value(std::string("0000803F00000040")));
+  EXPECT_EQ(rs->rows[0][1], Value(std::string("[0.5,-2]")));
+  EXPECT_EQ(rs->rows[0][2], Value(5.0));
+  auto bad = client_->Execute("SELECT vector32(NULL)");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("vector: unexpected value type: got NULL, expected TEXT or BLOB"), std::string::npos)
+      << bad.status().message();
+}
+
 TEST_P(ClientTest, ResultsCarryColumnsCountsAndRowids) {
   auto ins = client_->Execute(Statement::Named("INSERT INTO t(v, name) VALUES (:v, $n)", {{"v", int64_t{5}}, {"$n", std::string("a")}}));
   ASSERT_TRUE(ins.ok()) << ins.status().ToString();
