@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "backup/catalog.h"
+#include "backup/ltx_restore.h"
 #include "backup/lz4.h"
 #include "common/file_io.h"
 #include "engine/libsql_schema.h"
@@ -87,6 +88,34 @@ const GenerationInfo* ChooseGeneration(const std::vector<GenerationInfo>& catalo
   return chosen;
 }
 
+// The time of a replica's newest LTX file, if it holds any (and LTX may be read for `options`).
+std::optional<WallClock::time_point> LtxUpdated(const std::vector<LtxFileInfo>& files, const RestoreOptions& options) {
+  if (!options.generation.empty() || options.index) return std::nullopt;
+  std::optional<WallClock::time_point> updated;
+  for (const LtxFileInfo& f : files)
+    if (!updated || f.listed > *updated) updated = f.listed;
+  return updated;
+}
+
+// Which layout to read when a replica holds both (Litestream 0.5's shouldUseV3Restore): without a
+// timestamp, the one written last; with one, the one whose latest snapshot at or before it is
+// newer (an LTX file beginning at TXID 1, at any level, is a snapshot).
+bool PreferV3(const std::vector<GenerationInfo>& catalog, const std::vector<LtxFileInfo>& files, const RestoreOptions& options) {
+  if (!options.timestamp) {
+    std::optional<WallClock::time_point> v3;
+    for (const GenerationInfo& g : catalog)
+      if (!v3 || g.updated > *v3) v3 = g.updated;
+    return v3 && *v3 > *LtxUpdated(files, options);
+  }
+  std::optional<WallClock::time_point> v3, ltx;
+  for (const GenerationInfo& g : catalog)
+    for (const SnapshotFile& s : g.snapshots)
+      if (s.created <= *options.timestamp && (!v3 || s.created > *v3)) v3 = s.created;
+  for (const LtxFileInfo& f : files)
+    if (f.min_txid == 1 && f.listed <= *options.timestamp && (!ltx || f.listed > *ltx)) ltx = f.listed;
+  return v3 && (!ltx || *v3 > *ltx);
+}
+
 }  // namespace
 
 Result<size_t> ChooseReplica(const std::vector<ReplicaClient*>& replicas, const RestoreOptions& options) {
@@ -95,14 +124,19 @@ Result<size_t> ChooseReplica(const std::vector<ReplicaClient*>& replicas, const 
   Status first_error;
   for (size_t i = 0; i < replicas.size(); ++i) {
     auto catalog = ReadCatalog(*replicas[i]);
-    if (!catalog.ok()) {
-      if (first_error.ok()) first_error = catalog.status();
+    auto ltx = catalog.ok() ? ListLtxFiles(*replicas[i]) : Result<std::vector<LtxFileInfo>>(catalog.status());
+    if (!ltx.ok()) {
+      if (first_error.ok()) first_error = ltx.status();
       continue;
     }
-    const GenerationInfo* g = ChooseGeneration(*catalog, options);
-    if (g && (!best || g->updated > best_updated)) {
+    std::optional<WallClock::time_point> updated;
+    if (!options.txid) {  // -txid reads LTX only
+      if (const GenerationInfo* g = ChooseGeneration(*catalog, options)) updated = g->updated;
+    }
+    if (auto t = LtxUpdated(*ltx, options); t && (!updated || *t > *updated)) updated = t;
+    if (updated && (!best || *updated > best_updated)) {
       best = i;
-      best_updated = g->updated;
+      best_updated = *updated;
     }
   }
   if (best) return *best;
@@ -113,6 +147,34 @@ Result<size_t> ChooseReplica(const std::vector<ReplicaClient*>& replicas, const 
 static Result<RestoreResult> RestoreOnce(ReplicaClient& client, const RestoreOptions& options);
 
 Result<RestoreResult> Restore(ReplicaClient& client, const RestoreOptions& options) {
+  if (options.txid && (!options.generation.empty() || options.index || options.timestamp)) {
+    return Status::InvalidArgument("-txid restores from LTX files: it goes with neither -generation, -index nor -timestamp");
+  }
+  // LTX, or 0.3's layout (see restore.h).
+  if (options.generation.empty() && !options.index) {
+    auto files = ListLtxFiles(client);
+    if (!files.ok()) return files.status();
+    bool ltx = options.txid.has_value() || !files->empty();
+    if (ltx && !options.txid) {
+      auto catalog = ReadCatalog(client);
+      if (!catalog.ok()) return catalog.status();
+      ltx = !PreferV3(*catalog, *files, options);
+    }
+    if (ltx) {
+      LtxRestoreOptions o;
+      o.output = options.output;
+      o.target = LtxTarget{options.txid, options.timestamp};
+      o.parallelism = options.parallelism;
+      o.progress = options.progress;
+      auto restored = RestoreLtx(client, *files, o);
+      if (!restored.ok()) return restored.status();
+      RestoreResult result;
+      result.ltx = true;
+      result.txid = restored->txid;
+      result.ltx_files = restored->files;
+      return result;
+    }
+  }
   auto r = RestoreOnce(client, options);
   // A backup coalescing its segments (backup.h) deletes the parts of a run it has just merged: a
   // restore that listed them before may find one gone. Listed again, the merged object stands in.
@@ -192,7 +254,9 @@ static Result<RestoreResult> RestoreOnce(ReplicaClient& client, const RestoreOpt
     std::filesystem::remove(tmp, ec);
     return s;
   };
-  RestoreResult result{chosen_id, snapshot->index, 0};
+  RestoreResult result;
+  result.generation = chosen_id;
+  result.snapshot_index = snapshot->index;
   uint32_t expected_index = snapshot->index;
   for (size_t i = 0; i < apply.size();) {
     const uint32_t index = apply[i]->index;
