@@ -101,14 +101,16 @@ Status DecodePageFrame(LZ4F_dctx* dctx, std::string_view in, char* out, size_t p
   while (hint != 0) {
     size_t in_size = in.size() - consumed, out_size = page_size + 1 - produced;
     hint = LZ4F_decompress(dctx, out + produced, &out_size, in.data() + consumed, &in_size, nullptr);
-    if (LZ4F_isError(hint)) return Status::Corruption(std::string("its LZ4 frame is invalid: ") + LZ4F_getErrorName(hint));
+    if (LZ4F_isError(hint))
+      return Status::Corruption(std::string("its LZ4 frame is invalid: ") + LZ4F_getErrorName(hint));
     consumed += in_size;
     produced += out_size;
     if (produced > page_size) return Status::Corruption("its LZ4 frame holds more than a page");
     if (hint != 0 && in_size == 0 && out_size == 0) return Status::Corruption("its LZ4 frame is cut short");
   }
   if (produced != page_size) {
-    return Status::Corruption("its LZ4 frame holds " + std::to_string(produced) + " bytes, not a page of " + std::to_string(page_size));
+    return Status::Corruption("its LZ4 frame holds " + std::to_string(produced) + " bytes, not a page of " +
+                              std::to_string(page_size));
   }
   *used = consumed;
   return Status::OK();
@@ -131,14 +133,16 @@ uint64_t Crc64Iso(uint64_t crc, std::string_view data) {
     uint64_t word = 0;
     for (int i = 7; i >= 0; --i) word = (word << 8) | p[i];  // little-endian, whatever the host
     crc ^= word;
-    crc = t[7][crc & 0xff] ^ t[6][(crc >> 8) & 0xff] ^ t[5][(crc >> 16) & 0xff] ^ t[4][(crc >> 24) & 0xff] ^ t[3][(crc >> 32) & 0xff] ^
-          t[2][(crc >> 40) & 0xff] ^ t[1][(crc >> 48) & 0xff] ^ t[0][crc >> 56];
+    crc = t[7][crc & 0xff] ^ t[6][(crc >> 8) & 0xff] ^ t[5][(crc >> 16) & 0xff] ^ t[4][(crc >> 24) & 0xff] ^
+          t[3][(crc >> 32) & 0xff] ^ t[2][(crc >> 40) & 0xff] ^ t[1][(crc >> 48) & 0xff] ^ t[0][crc >> 56];
   }
   for (; n > 0; ++p, --n) crc = t[0][(crc ^ *p) & 0xff] ^ (crc >> 8);
   return ~crc;
 }
 
-std::string LtxFileName(uint64_t min_txid, uint64_t max_txid) { return Hex64(min_txid) + "-" + Hex64(max_txid) + ".ltx"; }
+std::string LtxFileName(uint64_t min_txid, uint64_t max_txid) {
+  return Hex64(min_txid) + "-" + Hex64(max_txid) + ".ltx";
+}
 
 bool ParseLtxFileName(std::string_view name, uint64_t* min_txid, uint64_t* max_txid) {
   // ^[0-9a-f]{16}-[0-9a-f]{16}\.ltx$, as Litestream's filename pattern.
@@ -165,7 +169,8 @@ bool ParseLtxFileName(std::string_view name, uint64_t* min_txid, uint64_t* max_t
 
 Result<LtxHeader> ParseLtxHeader(std::string_view bytes, const std::string& name) {
   auto bad = [&name](const std::string& what) { return Status::Corruption(name + ": not a valid LTX file: " + what); };
-  if (bytes.size() < kLtxHeaderSize) return bad("shorter than its 100-byte header (" + std::to_string(bytes.size()) + " bytes)");
+  if (bytes.size() < kLtxHeaderSize)
+    return bad("shorter than its 100-byte header (" + std::to_string(bytes.size()) + " bytes)");
   const char* p = bytes.data();
   if (bytes.substr(0, 4) != "LTX1") return bad("no LTX1 magic");
   LtxHeader h;
@@ -184,15 +189,18 @@ Result<LtxHeader> ParseLtxHeader(std::string_view bytes, const std::string& name
   char flags[16];
   std::snprintf(flags, sizeof flags, "0x%08x", h.flags);
   if ((h.flags & ~kLtxFlagNoChecksum) != 0) return bad(std::string("unknown header flags ") + flags);
-  if (!IsValidPageSize(h.page_size)) return bad("page size " + std::to_string(h.page_size) + " is not a power of two in 512..65536");
+  if (!IsValidPageSize(h.page_size))
+    return bad("page size " + std::to_string(h.page_size) + " is not a power of two in 512..65536");
   if (h.min_txid == 0 || h.max_txid == 0) return bad("a TXID of 0");
   if (h.min_txid > h.max_txid) return bad("MinTXID " + Hex64(h.min_txid) + " above MaxTXID " + Hex64(h.max_txid));
   if (h.wal_offset < 0 || h.wal_size < 0) return bad("a negative WAL offset or size");
   if ((h.wal_salt1 != 0 || h.wal_salt2 != 0) && h.wal_offset == 0) return bad("WAL salts without a WAL offset");
   if (h.wal_offset == 0 && h.wal_size != 0) return bad("a WAL size without a WAL offset");
   const bool no_checksum = (h.flags & kLtxFlagNoChecksum) != 0;
-  if ((h.IsSnapshot() || no_checksum) && h.pre_apply_checksum != 0) return bad("a pre-apply checksum where none may be");
-  if (!h.IsSnapshot() && !no_checksum && (h.pre_apply_checksum & kLtxChecksumFlag) == 0) return bad("a malformed pre-apply checksum");
+  if ((h.IsSnapshot() || no_checksum) && h.pre_apply_checksum != 0)
+    return bad("a pre-apply checksum where none may be");
+  if (!h.IsSnapshot() && !no_checksum && (h.pre_apply_checksum & kLtxChecksumFlag) == 0)
+    return bad("a malformed pre-apply checksum");
   return h;
 }
 
@@ -212,7 +220,8 @@ Result<LtxHeader> DecodeLtx(std::string_view file, const std::string& name, cons
   uint32_t prev = 0;
   for (;;) {
     const size_t frame_at = pos;
-    if (file.size() - pos < kLtxPageHeaderSize) return bad("cut short in its pages (at byte " + std::to_string(pos) + ")");
+    if (file.size() - pos < kLtxPageHeaderSize)
+      return bad("cut short in its pages (at byte " + std::to_string(pos) + ")");
     const uint32_t pgno = Get32(file.data() + pos);
     const uint16_t flags = Get16(file.data() + pos + 4);
     crc = Crc64Iso(crc, file.substr(pos, kLtxPageHeaderSize));
@@ -226,15 +235,18 @@ Result<LtxHeader> DecodeLtx(std::string_view file, const std::string& name, cons
     if (pgno <= prev) return bad(where + " follows page " + std::to_string(prev) + ": pages out of order");
     if (h.IsSnapshot()) {
       const uint32_t expected = prev + 1 == lock ? prev + 2 : prev + 1;
-      if (pgno != expected) return bad("snapshot misses page " + std::to_string(expected) + " (" + where + " follows it)");
+      if (pgno != expected)
+        return bad("snapshot misses page " + std::to_string(expected) + " (" + where + " follows it)");
     }
     if (flags & kLtxPageFlagSize) {
       if (file.size() - pos < 4) return bad(where + " is cut short");
       const uint32_t csize = Get32(file.data() + pos);
       crc = Crc64Iso(crc, file.substr(pos, 4));
       pos += 4;
-      if (csize > file.size() - pos || csize > INT_MAX) return bad(where + " is cut short (" + std::to_string(csize) + " compressed bytes said)");
-      const int n = LZ4_decompress_safe(file.data() + pos, page.get(), static_cast<int>(csize), static_cast<int>(h.page_size));
+      if (csize > file.size() - pos || csize > INT_MAX)
+        return bad(where + " is cut short (" + std::to_string(csize) + " compressed bytes said)");
+      const int n =
+          LZ4_decompress_safe(file.data() + pos, page.get(), static_cast<int>(csize), static_cast<int>(h.page_size));
       if (n != static_cast<int>(h.page_size)) return bad(where + ": its LZ4 block does not decompress to one page");
       pos += csize;
     } else {
@@ -244,7 +256,8 @@ Result<LtxHeader> DecodeLtx(std::string_view file, const std::string& name, cons
         dctx.reset(d);
       }
       size_t used = 0;
-      if (Status s = DecodePageFrame(dctx.get(), file.substr(pos), page.get(), h.page_size, &used); !s.ok()) return bad(where + ": " + s.message());
+      if (Status s = DecodePageFrame(dctx.get(), file.substr(pos), page.get(), h.page_size, &used); !s.ok())
+        return bad(where + ": " + s.message());
       pos += used;
     }
     const std::string_view plain(page.get(), h.page_size);
@@ -257,7 +270,8 @@ Result<LtxHeader> DecodeLtx(std::string_view file, const std::string& name, cons
   }
   if (h.IsSnapshot()) {
     const uint32_t last = h.commit == lock ? h.commit - 1 : h.commit;
-    if (prev != last) return bad("snapshot of " + std::to_string(h.commit) + " pages ends at page " + std::to_string(prev));
+    if (prev != last)
+      return bad("snapshot of " + std::to_string(h.commit) + " pages ends at page " + std::to_string(prev));
   }
 
   // The page index, which must describe the frames just read.
@@ -266,12 +280,15 @@ Result<LtxHeader> DecodeLtx(std::string_view file, const std::string& name, cons
     uint64_t pgno = 0, offset = 0, size = 0;
     if (!GetUvarint(file, &pos, &pgno)) return bad("its page index is cut short or malformed");
     if (pgno == 0) {
-      if (i != frames.size()) return bad("its page index lists " + std::to_string(i) + " pages, its frames " + std::to_string(frames.size()));
+      if (i != frames.size())
+        return bad("its page index lists " + std::to_string(i) + " pages, its frames " + std::to_string(frames.size()));
       break;
     }
-    if (!GetUvarint(file, &pos, &offset) || !GetUvarint(file, &pos, &size)) return bad("its page index is cut short or malformed");
+    if (!GetUvarint(file, &pos, &offset) || !GetUvarint(file, &pos, &size))
+      return bad("its page index is cut short or malformed");
     if (i >= frames.size() || frames[i].pgno != pgno || frames[i].offset != offset || frames[i].size != size) {
-      return bad("its page index entry " + std::to_string(i) + " (page " + std::to_string(pgno) + ") does not match the page frames");
+      return bad("its page index entry " + std::to_string(i) + " (page " + std::to_string(pgno) +
+                 ") does not match the page frames");
     }
   }
   if (file.size() - pos < 8 + kLtxTrailerSize) return bad("cut short after its page index");
@@ -284,15 +301,18 @@ Result<LtxHeader> DecodeLtx(std::string_view file, const std::string& name, cons
   const uint64_t stored = Get64(file.data() + pos + 8);
   crc = Crc64Iso(crc, file.substr(index_at, pos + 8 - index_at));
   if ((h.flags & kLtxFlagNoChecksum) && post_apply != 0) return bad("a post-apply checksum where none may be");
-  if (!(h.flags & kLtxFlagNoChecksum) && (post_apply & kLtxChecksumFlag) == 0) return bad("a malformed post-apply checksum");
+  if (!(h.flags & kLtxFlagNoChecksum) && (post_apply & kLtxChecksumFlag) == 0)
+    return bad("a malformed post-apply checksum");
   const uint64_t computed = kLtxChecksumFlag | crc;
   if (stored != computed) {
-    return bad("file checksum mismatch (the trailer says " + Hex64(stored) + ", the contents give " + Hex64(computed) + "): the file is corrupt");
+    return bad("file checksum mismatch (the trailer says " + Hex64(stored) + ", the contents give " + Hex64(computed) +
+               "): the file is corrupt");
   }
   return header;
 }
 
-std::string EncodeLtx(const LtxHeader& header, const std::vector<std::pair<uint32_t, std::string_view>>& pages, LtxPageEncoding encoding) {
+std::string EncodeLtx(const LtxHeader& header, const std::vector<std::pair<uint32_t, std::string_view>>& pages,
+                      LtxPageEncoding encoding) {
   std::string out;
   out.append("LTX1");
   Put32(&out, kLtxFlagNoChecksum);
@@ -316,7 +336,8 @@ std::string EncodeLtx(const LtxHeader& header, const std::vector<std::pair<uint3
     Put32(&out, pgno);
     if (encoding == LtxPageEncoding::kBlock) {
       Put16(&out, kLtxPageFlagSize);
-      const int n = LZ4_compress_default(data.data(), block.data(), static_cast<int>(data.size()), static_cast<int>(block.size()));
+      const int n = LZ4_compress_default(data.data(), block.data(), static_cast<int>(data.size()),
+                                         static_cast<int>(block.size()));
       Put32(&out, static_cast<uint32_t>(n));
       crc = Crc64Iso(crc, std::string_view(out).substr(at));
       out.append(block.data(), static_cast<size_t>(n));

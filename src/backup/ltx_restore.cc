@@ -28,7 +28,8 @@ std::string Hex(uint64_t v) {
 // which layout; false for any other key.
 bool ParseLtxKey(const std::string& key, int* level, bool* s3_layout, uint64_t* min_txid, uint64_t* max_txid) {
   const size_t slash = key.rfind('/');
-  if (slash == std::string::npos || !ParseLtxFileName(std::string_view(key).substr(slash + 1), min_txid, max_txid)) return false;
+  if (slash == std::string::npos || !ParseLtxFileName(std::string_view(key).substr(slash + 1), min_txid, max_txid))
+    return false;
   std::string_view dir = std::string_view(key).substr(0, slash);
   if (dir.substr(0, 4) == "ltx/") {
     dir.remove_prefix(4);
@@ -76,7 +77,9 @@ Result<std::vector<LtxFileInfo>> ListLtxFiles(ReplicaClient& client) {
     files.push_back(std::move(f));
   }
   if (file_layout && s3_layout) {
-    return Status::InvalidArgument(client.url() + " holds LTX files in both Litestream's file layout (ltx/<level>/) and its S3 layout (<level %04x>/): which one is this database's is not known");
+    return Status::InvalidArgument(client.url() +
+                                   " holds LTX files in both Litestream's file layout (ltx/<level>/) and its S3 layout "
+                                   "(<level %04x>/): which one is this database's is not known");
   }
   std::sort(files.begin(), files.end(), [](const LtxFileInfo& a, const LtxFileInfo& b) {
     return std::tie(a.level, a.min_txid, a.max_txid) < std::tie(b.level, b.min_txid, b.max_txid);
@@ -84,8 +87,8 @@ Result<std::vector<LtxFileInfo>> ListLtxFiles(ReplicaClient& client) {
   return files;
 }
 
-Result<std::vector<LtxFileInfo>> PlanLtxRestore(const std::vector<LtxFileInfo>& files, const LtxTarget& target, const LtxTimeFn& time_of,
-                                                const std::string& where) {
+Result<std::vector<LtxFileInfo>> PlanLtxRestore(const std::vector<LtxFileInfo>& files, const LtxTarget& target,
+                                                const LtxTimeFn& time_of, const std::string& where) {
   auto within_txid = [&target](const LtxFileInfo& f) { return !target.txid || f.max_txid <= *target.txid; };
   auto within = [&](const LtxFileInfo& f) -> Result<bool> {
     if (!within_txid(f)) return false;
@@ -105,7 +108,8 @@ Result<std::vector<LtxFileInfo>> PlanLtxRestore(const std::vector<LtxFileInfo>& 
     auto ok = within(**it);
     if (!ok.ok()) return ok.status();
     if (!*ok) continue;
-    if ((*it)->min_txid != 1) return Status::Corruption(where + ": " + (*it)->key + " is at the snapshot level but does not begin at TXID 1");
+    if ((*it)->min_txid != 1)
+      return Status::Corruption(where + ": " + (*it)->key + " is at the snapshot level but does not begin at TXID 1");
     plan.push_back(**it);
     cur = (*it)->max_txid;
     break;
@@ -136,7 +140,8 @@ Result<std::vector<LtxFileInfo>> PlanLtxRestore(const std::vector<LtxFileInfo>& 
   std::vector<const LtxFileInfo*> past;
   for (const LtxFileInfo* f : others)
     if (f->min_txid > cur + 1 && within_txid(*f)) past.push_back(f);
-  std::sort(past.begin(), past.end(), [](auto* a, auto* b) { return std::tie(a->min_txid, a->level) < std::tie(b->min_txid, b->level); });
+  std::sort(past.begin(), past.end(),
+            [](auto* a, auto* b) { return std::tie(a->min_txid, a->level) < std::tie(b->min_txid, b->level); });
   std::vector<bool> level_asked(kSnapshotLevel + 1, false);
   for (const LtxFileInfo* f : past) {
     if (level_asked[f->level]) continue;
@@ -144,19 +149,23 @@ Result<std::vector<LtxFileInfo>> PlanLtxRestore(const std::vector<LtxFileInfo>& 
     auto ok = within(*f);
     if (!ok.ok()) return ok.status();
     if (!*ok) continue;
-    return Status::Corruption(where + ": non-contiguous LTX files: " +
-                              (plan.empty() ? std::string("no snapshot or file begins at TXID 1") : "the chain ends at TXID " + Hex(cur)) +
-                              ", but the next file, " + f->key + ", begins at TXID " + Hex(f->min_txid) + " (TXIDs " + Hex(cur + 1) + " to " +
-                              Hex(f->min_txid - 1) + " are missing)");
+    return Status::Corruption(
+        where + ": non-contiguous LTX files: " +
+        (plan.empty() ? std::string("no snapshot or file begins at TXID 1") : "the chain ends at TXID " + Hex(cur)) +
+        ", but the next file, " + f->key + ", begins at TXID " + Hex(f->min_txid) + " (TXIDs " + Hex(cur + 1) + " to " +
+        Hex(f->min_txid - 1) + " are missing)");
   }
-  if (plan.empty()) return Status::NotFound("no matching backups found in " + where + " (no LTX file within the target)");
+  if (plan.empty())
+    return Status::NotFound("no matching backups found in " + where + " (no LTX file within the target)");
   if (target.txid && cur < *target.txid) {
-    return Status::NotFound(where + ": TXID " + Hex(*target.txid) + " is not in the backup (its files end at TXID " + Hex(cur) + ")");
+    return Status::NotFound(where + ": TXID " + Hex(*target.txid) + " is not in the backup (its files end at TXID " +
+                            Hex(cur) + ")");
   }
   return plan;
 }
 
-Result<LtxRestoreResult> RestoreLtx(ReplicaClient& client, const std::vector<LtxFileInfo>& files, const LtxRestoreOptions& options) {
+Result<LtxRestoreResult> RestoreLtx(ReplicaClient& client, const std::vector<LtxFileInfo>& files,
+                                    const LtxRestoreOptions& options) {
   std::error_code ec;
   if (std::filesystem::exists(options.output, ec)) return Status::InvalidArgument(options.output + " already exists");
 
@@ -168,7 +177,8 @@ Result<LtxRestoreResult> RestoreLtx(ReplicaClient& client, const std::vector<Ltx
     if (!bytes.ok()) return bytes.status();
     auto header = ParseLtxHeader(*bytes, f.key);
     if (!header.ok()) return header.status();
-    const auto t = WallClock::time_point(std::chrono::duration_cast<WallClock::duration>(std::chrono::milliseconds(header->timestamp_ms)));
+    const auto t = WallClock::time_point(
+        std::chrono::duration_cast<WallClock::duration>(std::chrono::milliseconds(header->timestamp_ms)));
     times.emplace(f.key, t);
     return t;
   };
@@ -212,12 +222,14 @@ Result<LtxRestoreResult> RestoreLtx(ReplicaClient& client, const std::vector<Ltx
     auto header = ParseLtxHeader(*bytes, f.key);
     if (!header.ok()) return fail(header.status());
     if (header->min_txid != f.min_txid || header->max_txid != f.max_txid) {
-      return fail(Status::Corruption(f.key + ": its header says TXIDs " + Hex(header->min_txid) + "-" + Hex(header->max_txid) + ", its name otherwise"));
+      return fail(Status::Corruption(f.key + ": its header says TXIDs " + Hex(header->min_txid) + "-" +
+                                     Hex(header->max_txid) + ", its name otherwise"));
     }
-    if (i == 0 && !header->IsSnapshot()) return fail(Status::Corruption(f.key + ": the restore's first file is not a snapshot"));
+    if (i == 0 && !header->IsSnapshot())
+      return fail(Status::Corruption(f.key + ": the restore's first file is not a snapshot"));
     if (page_size != 0 && header->page_size != page_size) {
-      return fail(Status::Corruption(f.key + ": its page size " + std::to_string(header->page_size) + " differs from the files before it (" +
-                                     std::to_string(page_size) + ")"));
+      return fail(Status::Corruption(f.key + ": its page size " + std::to_string(header->page_size) +
+                                     " differs from the files before it (" + std::to_string(page_size) + ")"));
     }
     page_size = header->page_size;
     // Its pages over those of the files before it: the newest image of a page wins.
@@ -227,7 +239,8 @@ Result<LtxRestoreResult> RestoreLtx(ReplicaClient& client, const std::vector<Ltx
         have[pgno - 1] = true;
         return Status::OK();
       }
-      if (!PwriteFull(fd, page.data(), page.size(), static_cast<off_t>(pgno - 1) * page_size)) return ErrnoStatus("write " + tmp);
+      if (!PwriteFull(fd, page.data(), page.size(), static_cast<off_t>(pgno - 1) * page_size))
+        return ErrnoStatus("write " + tmp);
       have[pgno - 1] = true;
       bytes_written += page.size();
       return Status::OK();
@@ -244,8 +257,8 @@ Result<LtxRestoreResult> RestoreLtx(ReplicaClient& client, const std::vector<Ltx
   const uint32_t lock = LtxLockPage(page_size);
   for (uint32_t pgno = 1; pgno <= commit; ++pgno) {
     if (pgno != lock && (have.size() < pgno || !have[pgno - 1])) {
-      return fail(Status::Corruption(client.url() + ": page " + std::to_string(pgno) + " of the database at TXID " + Hex(result.txid) +
-                                     " is in none of its LTX files"));
+      return fail(Status::Corruption(client.url() + ": page " + std::to_string(pgno) + " of the database at TXID " +
+                                     Hex(result.txid) + " is in none of its LTX files"));
     }
   }
   if (::ftruncate(fd, static_cast<off_t>(commit) * page_size) != 0) return fail(ErrnoStatus("truncate " + tmp));

@@ -76,6 +76,7 @@ struct LtxRestoreResult {
   uint32_t pages = 0;  // the database's size in pages
 };
 
-Result<LtxRestoreResult> RestoreLtx(ReplicaClient& client, const std::vector<LtxFileInfo>& files, const LtxRestoreOptions& options);
+Result<LtxRestoreResult> RestoreLtx(ReplicaClient& client, const std::vector<LtxFileInfo>& files,
+                                    const LtxRestoreOptions& options);
 
 }  // namespace litehouse::backup

@@ -1,6 +1,8 @@
 // backup/ltx and backup/ltx_restore: Litestream 0.5's LTX files decoded and checked (a real one,
 // made by Litestream 0.5.17's VFS, and ours in both page encodings), restore plans across levels,
 // and restores that refuse gaps and corrupt files without leaving anything behind.
+#include "backup/ltx.h"
+
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
@@ -8,7 +10,6 @@
 #include <fstream>
 #include <map>
 
-#include "backup/ltx.h"
 #include "backup/ltx_restore.h"
 #include "backup/lz4.h"
 #include "backup/replica_client.h"
@@ -21,7 +22,8 @@ namespace {
 
 std::string FromHex(std::string_view hex) {
   std::string out;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) out.push_back(static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
+  for (size_t i = 0; i + 1 < hex.size(); i += 2)
+    out.push_back(static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
   return out;
 }
 
@@ -61,7 +63,8 @@ LtxHeader Header(uint64_t min_txid, uint64_t max_txid, uint32_t commit, uint32_t
 }
 
 // An LTX file whose pages are `fill` bytes of the given characters (page number -> fill).
-std::string Ltx(const LtxHeader& h, const std::map<uint32_t, char>& fills, LtxPageEncoding enc = LtxPageEncoding::kBlock) {
+std::string Ltx(const LtxHeader& h, const std::map<uint32_t, char>& fills,
+                LtxPageEncoding enc = LtxPageEncoding::kBlock) {
   std::vector<std::string> storage;
   storage.reserve(fills.size());
   std::vector<std::pair<uint32_t, std::string_view>> pages;
@@ -193,14 +196,16 @@ LtxFileInfo Info(int level, uint64_t min, uint64_t max) {
 
 std::vector<std::string> Keys(const std::vector<LtxFileInfo>& plan) {
   std::vector<std::string> out;
-  for (const auto& f : plan) out.push_back(std::to_string(f.level) + ":" + std::to_string(f.min_txid) + "-" + std::to_string(f.max_txid));
+  for (const auto& f : plan)
+    out.push_back(std::to_string(f.level) + ":" + std::to_string(f.min_txid) + "-" + std::to_string(f.max_txid));
   return out;
 }
 
 Result<WallClock::time_point> NoTimes(const LtxFileInfo&) { return Status::Internal("no time asked for"); }
 
 TEST(LtxPlan, TheLatestSnapshotThenTheFurthestReachingFilesAcrossLevels) {
-  const std::vector<LtxFileInfo> files = {Info(9, 1, 10), Info(9, 1, 20), Info(1, 11, 15), Info(1, 16, 30), Info(0, 21, 21), Info(0, 22, 22),
+  const std::vector<LtxFileInfo> files = {Info(9, 1, 10),  Info(9, 1, 20),  Info(1, 11, 15),
+                                          Info(1, 16, 30), Info(0, 21, 21), Info(0, 22, 22),
                                           Info(0, 31, 31), Info(0, 32, 32), Info(2, 1, 30)};
   auto plan = PlanLtxRestore(files, {}, NoTimes, "test");
   ASSERT_TRUE(plan.ok()) << plan.status().ToString();
@@ -214,7 +219,8 @@ TEST(LtxPlan, TheLatestSnapshotThenTheFurthestReachingFilesAcrossLevels) {
   EXPECT_TRUE(to12.status().IsNotFound()) << "no file ends at 12: " << to12.status().ToString();
   auto past = PlanLtxRestore(files, {99, std::nullopt}, NoTimes, "test");
   EXPECT_TRUE(past.status().IsNotFound());
-  EXPECT_NE(past.status().message().find("its files end at TXID 0000000000000020"), std::string::npos) << past.status().message();
+  EXPECT_NE(past.status().message().find("its files end at TXID 0000000000000020"), std::string::npos)
+      << past.status().message();
 }
 
 TEST(LtxPlan, AGapIsAnErrorNamingTheFileAfterIt) {
@@ -224,8 +230,10 @@ TEST(LtxPlan, AGapIsAnErrorNamingTheFileAfterIt) {
     ASSERT_FALSE(plan.ok());
     EXPECT_EQ(plan.status().code(), StatusCode::kCorruption);
     EXPECT_NE(plan.status().message().find("non-contiguous"), std::string::npos) << plan.status().message();
-    EXPECT_NE(plan.status().message().find("ltx/0/0000000000000004-0000000000000004.ltx"), std::string::npos) << plan.status().message();
-    EXPECT_NE(plan.status().message().find("0000000000000003 to 0000000000000003 are missing"), std::string::npos) << plan.status().message();
+    EXPECT_NE(plan.status().message().find("ltx/0/0000000000000004-0000000000000004.ltx"), std::string::npos)
+        << plan.status().message();
+    EXPECT_NE(plan.status().message().find("0000000000000003 to 0000000000000003 are missing"), std::string::npos)
+        << plan.status().message();
   }
   // Up to before the gap is whole.
   auto before = PlanLtxRestore(files, {2, std::nullopt}, NoTimes, "file:///r");
@@ -233,7 +241,8 @@ TEST(LtxPlan, AGapIsAnErrorNamingTheFileAfterIt) {
   EXPECT_EQ(Keys(*before), (std::vector<std::string>{"0:1-1", "0:2-2"}));
   // Nothing begins at TXID 1.
   auto headless = PlanLtxRestore({Info(0, 3, 3)}, {}, NoTimes, "file:///r");
-  EXPECT_NE(headless.status().message().find("no snapshot or file begins at TXID 1"), std::string::npos) << headless.status().message();
+  EXPECT_NE(headless.status().message().find("no snapshot or file begins at TXID 1"), std::string::npos)
+      << headless.status().message();
 }
 
 TEST(LtxPlan, ATimestampReadsTheHeadersItNeedsAndAfterTheLastWriteMeansTheLatest) {
@@ -265,8 +274,11 @@ class LtxRestoreTest : public ::testing::Test {
     ASSERT_TRUE(client.ok());
     client_ = std::move(client).value();
   }
-  void Put(const std::string& key, const std::string& bytes) { ASSERT_TRUE(client_->Put(key, bytes, WallClock::now()).ok()); }
-  void Put(int level, const LtxHeader& h, const std::map<uint32_t, char>& fills, LtxPageEncoding enc = LtxPageEncoding::kBlock) {
+  void Put(const std::string& key, const std::string& bytes) {
+    ASSERT_TRUE(client_->Put(key, bytes, WallClock::now()).ok());
+  }
+  void Put(int level, const LtxHeader& h, const std::map<uint32_t, char>& fills,
+           LtxPageEncoding enc = LtxPageEncoding::kBlock) {
     Put("ltx/" + std::to_string(level) + "/" + LtxFileName(h.min_txid, h.max_txid), Ltx(h, fills, enc));
   }
   Result<LtxRestoreResult> Restore(LtxTarget target = {}) {
@@ -288,7 +300,8 @@ class LtxRestoreTest : public ::testing::Test {
 };
 
 TEST_F(LtxRestoreTest, NewestPageWinsAndTheDatabaseIsCutToTheLastCommit) {
-  Put(9, Header(1, 1, 5), {{1, 'a'}, {2, 'b'}, {3, 'c'}, {4, 'd'}, {5, 'e'}}, LtxPageEncoding::kFrame);  // ltx 0.5.0's encoding
+  Put(9, Header(1, 1, 5), {{1, 'a'}, {2, 'b'}, {3, 'c'}, {4, 'd'}, {5, 'e'}},
+      LtxPageEncoding::kFrame);  // ltx 0.5.0's encoding
   Put(0, Header(2, 2, 6), {{2, 'B'}, {6, 'f'}});
   Put(0, Header(3, 3, 3), {{1, 'A'}});  // the database shrank to 3 pages
   auto r = Restore();
@@ -302,7 +315,8 @@ TEST_F(LtxRestoreTest, NewestPageWinsAndTheDatabaseIsCutToTheLastCommit) {
   std::filesystem::remove(out());
   r = Restore({2, std::nullopt});
   ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_EQ(Read(), Page(512, 'a') + Page(512, 'B') + Page(512, 'c') + Page(512, 'd') + Page(512, 'e') + Page(512, 'f'));
+  EXPECT_EQ(Read(),
+            Page(512, 'a') + Page(512, 'B') + Page(512, 'c') + Page(512, 'd') + Page(512, 'e') + Page(512, 'f'));
 }
 
 TEST_F(LtxRestoreTest, TheLockPageIsZeroAndNeverAsked) {
@@ -403,7 +417,8 @@ TEST_F(LtxRestoreTest, RestoreReadsTheLayoutWrittenLastAsLitestream05Does) {
   };
   const std::string gen = "generations/0123456789abcdef/snapshots/";
   ASSERT_TRUE(client_->Put(gen + "00000000.snapshot.lz4", Lz4Compress(Page(512, 'v')), at(1000)).ok());
-  ASSERT_TRUE(client_->Put("ltx/0/" + LtxFileName(1, 1), Ltx(Header(1, 1, 1, 512, 2000 * 1000), {{1, 'l'}}), at(2000)).ok());
+  ASSERT_TRUE(
+      client_->Put("ltx/0/" + LtxFileName(1, 1), Ltx(Header(1, 1, 1, 512, 2000 * 1000), {{1, 'l'}}), at(2000)).ok());
   EXPECT_EQ(restore({}), "ltx:l") << "LTX written last";
   RestoreOptions o;
   o.timestamp = at(1500);
