@@ -62,8 +62,17 @@ bool AllZero(std::string_view page) {
 }  // namespace
 
 Result<std::vector<LtxFileInfo>> ListLtxFiles(ReplicaClient& client) {
-  auto listed = client.List("");
+  // The file layout's folder, then each of S3's level folders: never the whole replica, whose 0.3
+  // generations may hold many thousands of objects.
+  auto listed = client.List("ltx");
   if (!listed.ok()) return listed.status();
+  for (int level = 0; level <= kSnapshotLevel; ++level) {
+    char dir[8];
+    std::snprintf(dir, sizeof dir, "%04x", level);
+    auto more = client.List(dir);
+    if (!more.ok()) return more.status();
+    listed->insert(listed->end(), more->begin(), more->end());
+  }
   std::vector<LtxFileInfo> files;
   bool file_layout = false, s3_layout = false;
   for (const ObjectInfo& o : *listed) {
