@@ -165,7 +165,9 @@ Result<RestoreResult> Restore(ReplicaClient& client, const RestoreOptions& optio
       o.output = options.output;
       o.target = LtxTarget{options.txid, options.timestamp};
       o.parallelism = options.parallelism;
-      o.progress = options.progress;
+      if (options.progress) {
+        o.progress = [&options](size_t done, size_t total, uint64_t bytes) { options.progress("LTX files", done, total, bytes); };
+      }
       auto restored = RestoreLtx(client, *files, o);
       if (!restored.ok()) return restored.status();
       RestoreResult result;
@@ -249,7 +251,7 @@ static Result<RestoreResult> RestoreOnce(ReplicaClient& client, const RestoreOpt
   if (!db.ok()) return Status::Corruption(snapshot->key + ": " + db.status().message());
   if (Status s = WriteFile(tmp, db->view()); !s.ok()) return s;
   uint64_t bytes_written = db->size;
-  if (options.progress) options.progress(0, apply.size(), bytes_written);
+  if (options.progress) options.progress("WAL segments", 0, apply.size(), bytes_written);
   auto fail = [&](Status s) -> Result<RestoreResult> {
     std::filesystem::remove(tmp, ec);
     return s;
@@ -312,7 +314,7 @@ static Result<RestoreResult> RestoreOnce(ReplicaClient& client, const RestoreOpt
       wal_size += plain->size;
       ++result.segments;
       bytes_written += plain->size;
-      if (options.progress) options.progress(i + 1, apply.size(), bytes_written);
+      if (options.progress) options.progress("WAL segments", i + 1, apply.size(), bytes_written);
     }
     ::close(fd);
     if (written.ok() && options.offset && index == *options.index && wal_size != *options.offset) {

@@ -37,9 +37,10 @@ struct RestoreOptions {
   std::optional<uint64_t> offset;
   std::optional<uint64_t> txid;                  // LTX only: the state after this TXID
   int parallelism = 8;                           // segments fetched and decompressed at once
-  // Told after the snapshot and after each segment: segments applied of those to apply, and the
-  // bytes written so far. Null: nothing told.
-  std::function<void(size_t done, size_t total, uint64_t bytes)> progress;
+  // Told after the snapshot and after each segment (LTX: after each file): segments applied of
+  // those to apply, and the bytes written so far; `what` names what is counted ("WAL segments",
+  // "LTX files"). Null: nothing told.
+  std::function<void(const char* what, size_t done, size_t total, uint64_t bytes)> progress;
 };
 
 struct RestoreResult {

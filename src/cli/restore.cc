@@ -237,8 +237,8 @@ Run RegisterRestore(CLI::App& app) {
     auto& client = clients[which];
     // Progress on a terminal only (stderr), rewritten in place; nothing in a pipe or a log.
     if (::isatty(STDERR_FILENO)) {
-      opts.progress = [](size_t done, size_t total, uint64_t bytes) {
-        std::fprintf(stderr, "\rrestoring: %zu/%zu files, %.1f MB written", done, total, static_cast<double>(bytes) / 1e6);
+      opts.progress = [](const char* what, size_t done, size_t total, uint64_t bytes) {
+        std::fprintf(stderr, "\rrestoring: %zu/%zu %s, %.1f MB written", done, total, what, static_cast<double>(bytes) / 1e6);
         if (done == total) std::fputc('\n', stderr);
         std::fflush(stderr);
       };

@@ -19,7 +19,8 @@ import { fileURLToPath } from "node:url";
 import S3rver from "s3rver";
 import lz4 from "lz4js";
 import xxh32 from "lz4js/xxh32.js";
-import { BIN } from "./harness.mjs";
+import { createClient } from "@libsql/client";
+import { BIN, startServer } from "./harness.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const VFS = resolve(here, "node_modules/litestream-vfs-linux-amd64/litestream-vfs.so");
@@ -206,6 +207,28 @@ test("a corrupt LTX file or a missing one is refused, naming it, and no output i
     assert.match(r.stderr, /non-contiguous LTX files: the chain ends at TXID 0000000000000001, but the next file, ltx\/0\/0000000000000003-0000000000000003\.ltx, begins at TXID 0000000000000003/);
     noOutput(r);
   }
+});
+
+test("a server booting on an empty volume restores an LTX backup; once it has backed up in 0.3's layout, that is newest, and -txid still reads LTX", async () => {
+  const replica = join(tempDir(), "replica");
+  const url = `file://${replica}`;
+  const states = await writeThroughVfs(url);
+  const server = await startServer({ args: ["--backup-url", url, "--backup-interval", "50ms"] });
+  const client = createClient({ url: server.url });
+  try {
+    const rs = await client.execute("SELECT count(*) || ':' || coalesce(sum(x), 0) AS s FROM t");  // (no sha3 in the server)
+    assert.equal(rs.rows[0].s, states[3].rows.split(":").slice(0, 2).join(":"));
+    assert.match(server.stderr, /restored .* from the backup at file:.* \(Litestream 0\.5's LTX files: 4, up to TXID 0000000000000004\)/);
+  } finally {
+    client.close();
+  }
+  assert.equal(await server.stop(), 0);
+  assert.ok(readdirSync(join(replica, "generations")).length === 1, "the server backs up in 0.3's layout beside the LTX files");
+  const latest = await restore(url);
+  assert.equal(latest.status, 0, latest.stderr);
+  assert.match(latest.stderr, /from generation [0-9a-f]{16}/, "0.3's layout was written last");
+  assert.equal(latest.rows, states[3].rows);
+  await assertRestores(url, ["-txid", "3"], states[2]);
 });
 
 // --- LTX files in ltx 0.5.0's page encoding, made by an encoder written here from the format ---
