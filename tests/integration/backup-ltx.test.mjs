@@ -44,11 +44,11 @@ after(async () => {
 });
 
 // Asynchronous: s3rver runs in this process, so a synchronous spawn would keep it from answering.
-const run = (cmd, args, { env = {}, input = "", cwd } = {}) =>
+const run = (cmd, args, { env = {}, input, cwd } = {}) =>
   new Promise((resolvePromise) => {
     const e = { ...process.env, ...env };
     delete e.AWS_CA_BUNDLE;  // the VFS's AWS SDK refuses a CA bundle with its HTTP client
-    const child = spawn(cmd, args, { env: e, cwd, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(cmd, args, { env: e, cwd, stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
     let stdout = "", stderr = "";
     child.stdout.on("data", (c) => (stdout += c));
     child.stderr.on("data", (c) => (stderr += c));
@@ -57,7 +57,7 @@ const run = (cmd, args, { env = {}, input = "", cwd } = {}) =>
       clearTimeout(timer);
       resolvePromise({ status, signal, stdout, stderr });
     });
-    child.stdin.end(input);
+    if (input !== undefined) child.stdin.end(input);
   });
 
 // The rows of t: their number, the sum of x and a hash of every y.
