@@ -183,6 +183,7 @@ Result<LtxRestoreResult> RestoreLtx(ReplicaClient& client, const std::vector<Ltx
   auto time_of = [&client, &times](const LtxFileInfo& f) -> Result<WallClock::time_point> {
     if (auto it = times.find(f.key); it != times.end()) return it->second;
     auto bytes = client.Get(f.key);
+    if (bytes.status().IsNotFound()) return Status::NotFound(f.key + " vanished during the restore");
     if (!bytes.ok()) return bytes.status();
     auto header = ParseLtxHeader(*bytes, f.key);
     if (!header.ok()) return header.status();

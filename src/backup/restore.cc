@@ -150,8 +150,10 @@ Result<RestoreResult> Restore(ReplicaClient& client, const RestoreOptions& optio
   if (options.txid && (!options.generation.empty() || options.index || options.timestamp)) {
     return Status::InvalidArgument("-txid restores from LTX files: it goes with neither -generation, -index nor -timestamp");
   }
-  // LTX, or 0.3's layout (see restore.h).
-  if (options.generation.empty() && !options.index) {
+  // LTX, or 0.3's layout (see restore.h). Litestream compacts and deletes LTX files as it goes: a
+  // file listed may be gone when fetched (NotFound, "vanished"), and the files that replaced it are
+  // found by listing again, once.
+  for (int attempt = 0; options.generation.empty() && !options.index; ++attempt) {
     auto files = ListLtxFiles(client);
     if (!files.ok()) return files.status();
     bool ltx = options.txid.has_value() || !files->empty();
@@ -160,22 +162,25 @@ Result<RestoreResult> Restore(ReplicaClient& client, const RestoreOptions& optio
       if (!catalog.ok()) return catalog.status();
       ltx = !PreferV3(*catalog, *files, options);
     }
-    if (ltx) {
-      LtxRestoreOptions o;
-      o.output = options.output;
-      o.target = LtxTarget{options.txid, options.timestamp};
-      o.parallelism = options.parallelism;
-      if (options.progress) {
-        o.progress = [&options](size_t done, size_t total, uint64_t bytes) { options.progress("LTX files", done, total, bytes); };
-      }
-      auto restored = RestoreLtx(client, *files, o);
-      if (!restored.ok()) return restored.status();
-      RestoreResult result;
-      result.ltx = true;
-      result.txid = restored->txid;
-      result.ltx_files = restored->files;
-      return result;
+    if (!ltx) break;
+    LtxRestoreOptions o;
+    o.output = options.output;
+    o.target = LtxTarget{options.txid, options.timestamp};
+    o.parallelism = options.parallelism;
+    if (options.progress) {
+      o.progress = [&options](size_t done, size_t total, uint64_t bytes) { options.progress("LTX files", done, total, bytes); };
     }
+    auto restored = RestoreLtx(client, *files, o);
+    if (!restored.ok() && attempt == 0 && restored.status().IsNotFound() &&
+        restored.status().message().find("vanished during the restore") != std::string::npos) {
+      continue;
+    }
+    if (!restored.ok()) return restored.status();
+    RestoreResult result;
+    result.ltx = true;
+    result.txid = restored->txid;
+    result.ltx_files = restored->files;
+    return result;
   }
   auto r = RestoreOnce(client, options);
   // A backup coalescing its segments (backup.h) deletes the parts of a run it has just merged: a

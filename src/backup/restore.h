@@ -55,8 +55,9 @@ struct RestoreResult {
 };
 
 // Of several replicas of one database (a config file's), the one to restore from: the one whose
-// chosen generation (step 1), or newest LTX file, was updated last, as Litestream's CalcRestoreTarget. A replica that
-// cannot be read is passed over; NotFound (or the first read error) when none qualifies.
+// chosen generation (step 1), or newest LTX file, was updated last, as Litestream's
+// CalcRestoreTarget. A replica that cannot be read is passed over; NotFound (or the first read
+// error) when none qualifies.
 Result<size_t> ChooseReplica(const std::vector<ReplicaClient*>& replicas, const RestoreOptions& options);
 
 // Restores into options.output, from whichever layout is chosen as above. NotFound when nothing

@@ -438,5 +438,45 @@ TEST_F(LtxRestoreTest, RestoreReadsTheLayoutWrittenLastAsLitestream05Does) {
   EXPECT_EQ(restore(o), "v3:v");
 }
 
+// A store whose first Get of one key finds nothing, as when Litestream's compaction deleted a file
+// between the listing and the fetch.
+class VanishingOnce : public ReplicaClient {
+ public:
+  VanishingOnce(ReplicaClient& inner, std::string key) : inner_(inner), key_(std::move(key)) {}
+  Status Put(const std::string& k, std::string_view d, WallClock::time_point m) override { return inner_.Put(k, d, m); }
+  Result<std::string> Get(const std::string& k) override {
+    if (k == key_ && !vanished_) {
+      vanished_ = true;
+      return Status::NotFound(k);
+    }
+    return inner_.Get(k);
+  }
+  Result<std::vector<ObjectInfo>> List(const std::string& p) override {
+    ++lists_;
+    return inner_.List(p);
+  }
+  Status Delete(const std::string& k) override { return inner_.Delete(k); }
+  std::string url() const override { return inner_.url(); }
+  int lists_ = 0;
+
+ private:
+  ReplicaClient& inner_;
+  std::string key_;
+  bool vanished_ = false;
+};
+
+TEST_F(LtxRestoreTest, AFileThatVanishesBetweenListingAndFetchIsListedAgainOnce) {
+  Put(0, Header(1, 1, 1), {{1, 'a'}});
+  Put(0, Header(2, 2, 1), {{1, 'b'}});
+  VanishingOnce store(*client_, "ltx/0/" + LtxFileName(2, 2));
+  RestoreOptions o;
+  o.output = out();
+  auto r = backup::Restore(store, o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->txid, 2u);
+  EXPECT_EQ(Read(), Page(512, 'b'));
+  EXPECT_EQ(store.lists_, 2 * 11 + 2) << "LTX listed twice (ltx, 0000..0009), 0.3's generations twice";
+}
+
 }  // namespace
 }  // namespace litehouse::backup
