@@ -275,6 +275,9 @@ Result<LtxRestoreResult> RestoreLtx(ReplicaClient& client, const std::vector<Ltx
   if (::fsync(fd) != 0) return fail(ErrnoStatus("sync " + tmp));
   ::close(fd);
   fd = -1;
+  if (options.verify) {
+    if (Status s = options.verify(tmp); !s.ok()) return fail(s);
+  }
   if (std::rename(tmp.c_str(), options.output.c_str()) != 0) return fail(ErrnoStatus("rename " + tmp));
   SyncDirectory(std::filesystem::absolute(options.output, ec).parent_path().string());
   result.pages = commit;

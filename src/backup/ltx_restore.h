@@ -68,6 +68,9 @@ struct LtxRestoreOptions {
   LtxTarget target;
   int parallelism = 8;
   std::function<void(size_t done, size_t total, uint64_t bytes)> progress;
+  // Called on the whole `<out>.tmp` before it is renamed; an error fails the restore (and removes
+  // it). Null: nothing more is checked.
+  std::function<Status(const std::string& path)> verify;
 };
 
 struct LtxRestoreResult {

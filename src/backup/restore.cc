@@ -73,6 +73,11 @@ Status CheckSchemaLoads(const std::string& path) {
     result = engine::ExplainSchemaError(path, Status::Corruption(std::string("the restored database cannot be read: ") + sqlite3_errmsg(conn)));
   }
   sqlite3_close(conn);
+  // A database in WAL mode (page 1 says so) leaves an empty -wal and a -shm beside the file, even
+  // read-only: nothing may be left beside the restored database.
+  std::error_code ec;
+  std::filesystem::remove(path + "-wal", ec);
+  std::filesystem::remove(path + "-shm", ec);
   return result;
 }
 
@@ -167,6 +172,7 @@ Result<RestoreResult> Restore(ReplicaClient& client, const RestoreOptions& optio
     o.output = options.output;
     o.target = LtxTarget{options.txid, options.timestamp};
     o.parallelism = options.parallelism;
+    o.verify = CheckSchemaLoads;  // as for 0.3's layout: a schema SQLite cannot read is refused
     if (options.progress) {
       o.progress = [&options](size_t done, size_t total, uint64_t bytes) { options.progress("LTX files", done, total, bytes); };
     }

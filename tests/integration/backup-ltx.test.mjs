@@ -105,6 +105,7 @@ const restore = async (url, flags = []) => {
   const out = join(tempDir("litehouse-ltx-restored-"), "r.db");
   const r = await run(BIN, ["restore", "-o", out, ...flags, url], { env: KEYS });
   if (r.status !== 0) return { status: r.status, stderr: r.stderr, out };
+  assert.deepEqual(readdirSync(dirname(out)), ["r.db"], "nothing beside the database (no .tmp, -wal, -shm)");
   const q = await run("sqlite3", [out, `${STATE} PRAGMA integrity_check;`]);
   assert.equal(q.status, 0, q.stderr);
   const [rows, integrity] = q.stdout.trim().split("\n");

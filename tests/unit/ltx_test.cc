@@ -290,6 +290,39 @@ class LtxRestoreTest : public ::testing::Test {
     return RestoreLtx(*client_, *files, o);
   }
   std::string out() const { return dir_.file("out.db"); }
+  // A real database of 512-byte pages whose table t holds one row, `value`.
+  std::string Database(const std::string& value) {
+    const std::string path = dir_.file("source-" + value + ".db");
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    const std::string sql = "PRAGMA page_size=512; CREATE TABLE t(v); INSERT INTO t VALUES('" + value + "')";
+    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+    return ReadWholeFile(path).value();
+  }
+  // Every page of `db` in one LTX file [min, max].
+  static std::string LtxOf(const std::string& db, uint64_t min, uint64_t max, int64_t ts_ms = 1000) {
+    std::vector<std::pair<uint32_t, std::string_view>> pages;
+    for (size_t at = 0; at < db.size(); at += 512)
+      pages.emplace_back(at / 512 + 1, std::string_view(db).substr(at, 512));
+    return EncodeLtx(Header(min, max, static_cast<uint32_t>(db.size() / 512), 512, ts_ms), pages);
+  }
+  // The row of the restored database.
+  std::string Value() {
+    sqlite3* db = nullptr;
+    std::string v;
+    if (sqlite3_open_v2(out().c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+      sqlite3_exec(
+          db, "SELECT v FROM t",
+          [](void* p, int, char** row, char**) {
+            *static_cast<std::string*>(p) = row[0];
+            return 0;
+          },
+          &v, nullptr);
+    }
+    sqlite3_close(db);
+    return v;
+  }
   std::string Read() {
     auto r = ReadWholeFile(out());
     return r.ok() ? *r : "";
@@ -374,6 +407,24 @@ TEST_F(LtxRestoreTest, AGapOrACorruptFileFailsNamingItAndLeavesNothing) {
   EXPECT_FALSE(std::filesystem::exists(out() + ".tmp"));
 }
 
+TEST_F(LtxRestoreTest, AVerifierThatRefusesTheFileFailsTheRestoreAndLeavesNothing) {
+  Put(0, Header(1, 1, 1), {{1, 'a'}});
+  auto files = ListLtxFiles(*client_);
+  ASSERT_TRUE(files.ok());
+  LtxRestoreOptions o;
+  o.output = out();
+  std::string seen;
+  o.verify = [&seen](const std::string& path) {
+    seen = ReadWholeFile(path).value();
+    return Status::Corruption("no table libSQL's RANDOM ROWID");
+  };
+  auto r = RestoreLtx(*client_, *files, o);
+  EXPECT_NE(r.status().message().find("RANDOM ROWID"), std::string::npos) << r.status().ToString();
+  EXPECT_EQ(seen, Page(512, 'a')) << "the whole file is verified";
+  EXPECT_FALSE(std::filesystem::exists(out()));
+  EXPECT_FALSE(std::filesystem::exists(out() + ".tmp"));
+}
+
 TEST_F(LtxRestoreTest, S3sLayoutIsReadTooButNotMixedWithTheFileLayout) {
   Put("0009/" + LtxFileName(1, 1), Ltx(Header(1, 1, 1), {{1, 'a'}}));
   Put("0000/" + LtxFileName(2, 2), Ltx(Header(2, 2, 1), {{1, 'b'}}));
@@ -413,19 +464,18 @@ TEST_F(LtxRestoreTest, RestoreReadsTheLayoutWrittenLastAsLitestream05Does) {
     o.output = out();
     auto r = backup::Restore(*client_, o);
     if (!r.ok()) return r.status().ToString();
-    return std::string(r->ltx ? "ltx:" : "v3:") + Read().substr(0, 1);
+    return std::string(r->ltx ? "ltx:" : "v3:") + Value();
   };
   const std::string gen = "generations/0123456789abcdef/snapshots/";
-  ASSERT_TRUE(client_->Put(gen + "00000000.snapshot.lz4", Lz4Compress(Page(512, 'v')), at(1000)).ok());
-  ASSERT_TRUE(
-      client_->Put("ltx/0/" + LtxFileName(1, 1), Ltx(Header(1, 1, 1, 512, 2000 * 1000), {{1, 'l'}}), at(2000)).ok());
+  ASSERT_TRUE(client_->Put(gen + "00000000.snapshot.lz4", Lz4Compress(Database("v")), at(1000)).ok());
+  ASSERT_TRUE(client_->Put("ltx/0/" + LtxFileName(1, 1), LtxOf(Database("l"), 1, 1, 2000 * 1000), at(2000)).ok());
   EXPECT_EQ(restore({}), "ltx:l") << "LTX written last";
   RestoreOptions o;
   o.timestamp = at(1500);
   EXPECT_EQ(restore(o), "v3:v") << "the LTX snapshot is after the time";
   o.timestamp = at(2500);
   EXPECT_EQ(restore(o), "ltx:l");
-  ASSERT_TRUE(client_->Put(gen + "00000001.snapshot.lz4", Lz4Compress(Page(512, 'w')), at(3000)).ok());
+  ASSERT_TRUE(client_->Put(gen + "00000001.snapshot.lz4", Lz4Compress(Database("w")), at(3000)).ok());
   EXPECT_EQ(restore({}), "v3:w") << "0.3 written last";
   o = {};
   o.txid = 1;
@@ -436,6 +486,8 @@ TEST_F(LtxRestoreTest, RestoreReadsTheLayoutWrittenLastAsLitestream05Does) {
   o.generation = "0123456789abcdef";
   o.index = 0;
   EXPECT_EQ(restore(o), "v3:v");
+  // Nothing is left beside the database (SQLite's read of the schema leaves no -wal or -shm).
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir_.file("")), {}), 5) << "replica, out.db, 3 sources";
 }
 
 // A store whose first Get of one key finds nothing, as when Litestream's compaction deleted a file
@@ -466,15 +518,15 @@ class VanishingOnce : public ReplicaClient {
 };
 
 TEST_F(LtxRestoreTest, AFileThatVanishesBetweenListingAndFetchIsListedAgainOnce) {
-  Put(0, Header(1, 1, 1), {{1, 'a'}});
-  Put(0, Header(2, 2, 1), {{1, 'b'}});
+  Put("ltx/0/" + LtxFileName(1, 1), LtxOf(Database("a"), 1, 1));
+  Put("ltx/0/" + LtxFileName(2, 2), LtxOf(Database("b"), 2, 2));
   VanishingOnce store(*client_, "ltx/0/" + LtxFileName(2, 2));
   RestoreOptions o;
   o.output = out();
   auto r = backup::Restore(store, o);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->txid, 2u);
-  EXPECT_EQ(Read(), Page(512, 'b'));
+  EXPECT_EQ(Value(), "b");
   EXPECT_EQ(store.lists_, 2 * 11 + 2) << "LTX listed twice (ltx, 0000..0009), 0.3's generations twice";
 }
 
