@@ -237,6 +237,106 @@ FINDINGS = {
 }
 
 
+# --- LTX files (backup/ltx.h), for the `ltx` target ---
+
+# A real L0 file as Litestream 0.5.17's VFS wrote it (tests/unit/ltx_test.cc, kRealLtx).
+REAL_LTX = bytes.fromhex(
+    "4c54583100000002000010000000000200000000000000010000000000000001000001a22d02465f00000000000000000000"
+    "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+    "00000001000100000081f30d53514c69746520666f726d617420330010000101004020200000000204000402005301000000"
+    "040c000410000f02000dff0002002e63010d000000010fda000fda2f000d0f0200ffffffffffffffffffffffffffffff48f0"
+    "17240106170f0f01397461626c65747402435245415445205441424c452074286120544558542900000002000100000041cf"
+    "0d000000010fe0000fe000000200ffffffffffffffffffffffffffffffd0f0111e01024568656c6c6f2066726f6d206c6974"
+    "6573747265616d20302e352e313700000000000001648b0102ef014b0000000000000000090000000000000000d1327216ce"
+    "5dbf2e")
+
+
+def crc64_iso(data, crc=0):
+    crc ^= 0xFFFFFFFFFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xD800000000000000 if crc & 1 else crc >> 1
+    return crc ^ 0xFFFFFFFFFFFFFFFF
+
+
+def xxh32(data, seed=0):
+    p1, p2, p3, p4, p5 = 2654435761, 2246822519, 3266489917, 668265263, 374761393
+    m = 0xFFFFFFFF
+    rotl = lambda x, r: ((x << r) | (x >> (32 - r))) & m
+    assert len(data) < 16  # enough for a frame descriptor and small pages
+    h = (seed + p5 + len(data)) & m
+    i = 0
+    while i + 4 <= len(data):
+        h = (rotl((h + int.from_bytes(data[i:i + 4], "little") * p3) & m, 17) * p4) & m
+        i += 4
+    while i < len(data):
+        h = (rotl((h + data[i] * p5) & m, 11) * p1) & m
+        i += 1
+    h ^= h >> 15
+    h = (h * p2) & m
+    h ^= h >> 13
+    h = (h * p3) & m
+    return h ^ (h >> 16)
+
+
+def lz4_literals(data):
+    """One LZ4 block of literals only (valid LZ4, no compression)."""
+    n = len(data)
+    out = bytearray([0xF0 if n >= 15 else n << 4])
+    if n >= 15:
+        rest = n - 15
+        while rest >= 255:
+            out.append(255)
+            rest -= 255
+        out.append(rest)
+    return bytes(out) + data
+
+
+def lz4_frame(data):
+    """An LZ4 frame of one uncompressed block, no content checksum (the decoder takes any frame)."""
+    desc = bytes([0x60, 0x40])  # version 1, independent blocks; 64 KiB blocks
+    return (b"\x04\x22\x4d\x18" + desc + bytes([(xxh32(desc) >> 8) & 0xFF]) +
+            (len(data) | 0x80000000).to_bytes(4, "little") + data + b"\x00\x00\x00\x00")
+
+
+def ltx(min_txid, max_txid, commit, pages, frame=False, page_size=512):
+    """An LTX file (NoChecksum) of `pages` {pgno: bytes}, in the block or the frame encoding."""
+    out = bytearray(b"LTX1" + (2).to_bytes(4, "big") + page_size.to_bytes(4, "big") + commit.to_bytes(4, "big") +
+                    min_txid.to_bytes(8, "big") + max_txid.to_bytes(8, "big") + (1700000000000).to_bytes(8, "big") +
+                    bytes(60))
+    crc = crc64_iso(out)
+    index = bytearray()
+    for pgno in sorted(pages):
+        page = pages[pgno]
+        at = len(out)
+        head = pgno.to_bytes(4, "big") + ((0).to_bytes(2, "big") if frame else (1).to_bytes(2, "big"))
+        body = lz4_frame(page) if frame else lz4_literals(page)
+        if not frame:
+            head += len(body).to_bytes(4, "big")
+        crc = crc64_iso(page, crc64_iso(head, crc))
+        out += head + body
+        for v in (pgno, at, len(out) - at):
+            while v >= 0x80:
+                index.append((v & 0x7F) | 0x80)
+                v >>= 7
+            index.append(v)
+    index.append(0)
+    tail = bytes(6) + bytes(index) + len(index).to_bytes(8, "big") + bytes(8)
+    crc = crc64_iso(tail, crc)
+    return bytes(out) + tail + ((1 << 63) | crc).to_bytes(8, "big")
+
+
+LTX = {
+    "real_vfs_0.5.17": REAL_LTX,  # tests/unit/ltx_test.cc DecodesARealFileFromLitestreamsVfs
+    # tests/unit/ltx_test.cc BothPageEncodingsRoundTrip: a snapshot and a later file, each encoding
+    "snapshot_block": ltx(1, 1, 3, {1: b"a" * 512, 2: b"b" * 512, 3: bytes(512)}),
+    "snapshot_frame": ltx(1, 1, 3, {1: b"a" * 512, 2: b"b" * 512, 3: bytes(512)}, frame=True),
+    "later_block": ltx(2, 5, 9, {2: b"B" * 512, 9: b"i" * 512}),
+    "later_frame": ltx(2, 5, 9, {2: b"B" * 512, 9: b"i" * 512}, frame=True),
+}
+
+
 def write(target, name, data):
     d = CORPUS / target
     d.mkdir(parents=True, exist_ok=True)
@@ -274,6 +374,8 @@ def main():
         write("jwt", "raw_" + name, "T" + value)
     for name, script in SCRIPTS.items():
         write("script_splitter", name, script)
+    for name, data in LTX.items():
+        write("ltx", name, data)
     for target, inputs in FINDINGS.items():
         for name, data in inputs.items():
             write(target, name, data)

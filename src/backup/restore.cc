@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "backup/catalog.h"
+#include "backup/ltx_restore.h"
 #include "backup/lz4.h"
 #include "common/file_io.h"
 #include "engine/libsql_schema.h"
@@ -72,6 +73,11 @@ Status CheckSchemaLoads(const std::string& path) {
     result = engine::ExplainSchemaError(path, Status::Corruption(std::string("the restored database cannot be read: ") + sqlite3_errmsg(conn)));
   }
   sqlite3_close(conn);
+  // A database in WAL mode (page 1 says so) leaves an empty -wal and a -shm beside the file, even
+  // read-only: nothing may be left beside the restored database.
+  std::error_code ec;
+  std::filesystem::remove(path + "-wal", ec);
+  std::filesystem::remove(path + "-shm", ec);
   return result;
 }
 
@@ -87,6 +93,34 @@ const GenerationInfo* ChooseGeneration(const std::vector<GenerationInfo>& catalo
   return chosen;
 }
 
+// The time of a replica's newest LTX file, if it holds any (and LTX may be read for `options`).
+std::optional<WallClock::time_point> LtxUpdated(const std::vector<LtxFileInfo>& files, const RestoreOptions& options) {
+  if (!options.generation.empty() || options.index) return std::nullopt;
+  std::optional<WallClock::time_point> updated;
+  for (const LtxFileInfo& f : files)
+    if (!updated || f.listed > *updated) updated = f.listed;
+  return updated;
+}
+
+// Which layout to read when a replica holds both (Litestream 0.5's shouldUseV3Restore): without a
+// timestamp, the one written last; with one, the one whose latest snapshot at or before it is
+// newer (an LTX file beginning at TXID 1, at any level, is a snapshot).
+bool PreferV3(const std::vector<GenerationInfo>& catalog, const std::vector<LtxFileInfo>& files, const RestoreOptions& options) {
+  if (!options.timestamp) {
+    std::optional<WallClock::time_point> v3;
+    for (const GenerationInfo& g : catalog)
+      if (!v3 || g.updated > *v3) v3 = g.updated;
+    return v3 && *v3 > *LtxUpdated(files, options);
+  }
+  std::optional<WallClock::time_point> v3, ltx;
+  for (const GenerationInfo& g : catalog)
+    for (const SnapshotFile& s : g.snapshots)
+      if (s.created <= *options.timestamp && (!v3 || s.created > *v3)) v3 = s.created;
+  for (const LtxFileInfo& f : files)
+    if (f.min_txid == 1 && f.listed <= *options.timestamp && (!ltx || f.listed > *ltx)) ltx = f.listed;
+  return v3 && (!ltx || *v3 > *ltx);
+}
+
 }  // namespace
 
 Result<size_t> ChooseReplica(const std::vector<ReplicaClient*>& replicas, const RestoreOptions& options) {
@@ -95,14 +129,19 @@ Result<size_t> ChooseReplica(const std::vector<ReplicaClient*>& replicas, const 
   Status first_error;
   for (size_t i = 0; i < replicas.size(); ++i) {
     auto catalog = ReadCatalog(*replicas[i]);
-    if (!catalog.ok()) {
-      if (first_error.ok()) first_error = catalog.status();
+    auto ltx = catalog.ok() ? ListLtxFiles(*replicas[i]) : Result<std::vector<LtxFileInfo>>(catalog.status());
+    if (!ltx.ok()) {
+      if (first_error.ok()) first_error = ltx.status();
       continue;
     }
-    const GenerationInfo* g = ChooseGeneration(*catalog, options);
-    if (g && (!best || g->updated > best_updated)) {
+    std::optional<WallClock::time_point> updated;
+    if (!options.txid) {  // -txid reads LTX only
+      if (const GenerationInfo* g = ChooseGeneration(*catalog, options)) updated = g->updated;
+    }
+    if (auto t = LtxUpdated(*ltx, options); t && (!updated || *t > *updated)) updated = t;
+    if (updated && (!best || *updated > best_updated)) {
       best = i;
-      best_updated = g->updated;
+      best_updated = *updated;
     }
   }
   if (best) return *best;
@@ -113,6 +152,42 @@ Result<size_t> ChooseReplica(const std::vector<ReplicaClient*>& replicas, const 
 static Result<RestoreResult> RestoreOnce(ReplicaClient& client, const RestoreOptions& options);
 
 Result<RestoreResult> Restore(ReplicaClient& client, const RestoreOptions& options) {
+  if (options.txid && (!options.generation.empty() || options.index || options.timestamp)) {
+    return Status::InvalidArgument("-txid restores from LTX files: it goes with neither -generation, -index nor -timestamp");
+  }
+  // LTX, or 0.3's layout (see restore.h). Litestream compacts and deletes LTX files as it goes: a
+  // file listed may be gone when fetched (NotFound, "vanished"), and the files that replaced it are
+  // found by listing again, once.
+  for (int attempt = 0; options.generation.empty() && !options.index; ++attempt) {
+    auto files = ListLtxFiles(client);
+    if (!files.ok()) return files.status();
+    bool ltx = options.txid.has_value() || !files->empty();
+    if (ltx && !options.txid) {
+      auto catalog = ReadCatalog(client);
+      if (!catalog.ok()) return catalog.status();
+      ltx = !PreferV3(*catalog, *files, options);
+    }
+    if (!ltx) break;
+    LtxRestoreOptions o;
+    o.output = options.output;
+    o.target = LtxTarget{options.txid, options.timestamp};
+    o.parallelism = options.parallelism;
+    o.verify = CheckSchemaLoads;  // as for 0.3's layout: a schema SQLite cannot read is refused
+    if (options.progress) {
+      o.progress = [&options](size_t done, size_t total, uint64_t bytes) { options.progress("LTX files", done, total, bytes); };
+    }
+    auto restored = RestoreLtx(client, *files, o);
+    if (!restored.ok() && attempt == 0 && restored.status().IsNotFound() &&
+        restored.status().message().find("vanished during the restore") != std::string::npos) {
+      continue;
+    }
+    if (!restored.ok()) return restored.status();
+    RestoreResult result;
+    result.ltx = true;
+    result.txid = restored->txid;
+    result.ltx_files = restored->files;
+    return result;
+  }
   auto r = RestoreOnce(client, options);
   // A backup coalescing its segments (backup.h) deletes the parts of a run it has just merged: a
   // restore that listed them before may find one gone. Listed again, the merged object stands in.
@@ -187,12 +262,14 @@ static Result<RestoreResult> RestoreOnce(ReplicaClient& client, const RestoreOpt
   if (!db.ok()) return Status::Corruption(snapshot->key + ": " + db.status().message());
   if (Status s = WriteFile(tmp, db->view()); !s.ok()) return s;
   uint64_t bytes_written = db->size;
-  if (options.progress) options.progress(0, apply.size(), bytes_written);
+  if (options.progress) options.progress("WAL segments", 0, apply.size(), bytes_written);
   auto fail = [&](Status s) -> Result<RestoreResult> {
     std::filesystem::remove(tmp, ec);
     return s;
   };
-  RestoreResult result{chosen_id, snapshot->index, 0};
+  RestoreResult result;
+  result.generation = chosen_id;
+  result.snapshot_index = snapshot->index;
   uint32_t expected_index = snapshot->index;
   for (size_t i = 0; i < apply.size();) {
     const uint32_t index = apply[i]->index;
@@ -248,7 +325,7 @@ static Result<RestoreResult> RestoreOnce(ReplicaClient& client, const RestoreOpt
       wal_size += plain->size;
       ++result.segments;
       bytes_written += plain->size;
-      if (options.progress) options.progress(i + 1, apply.size(), bytes_written);
+      if (options.progress) options.progress("WAL segments", i + 1, apply.size(), bytes_written);
     }
     ::close(fd);
     if (written.ok() && options.offset && index == *options.index && wal_size != *options.offset) {

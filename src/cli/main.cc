@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (!args.empty() && args[0] == "restore") {
     static const std::vector<std::string> kGoFlags = {"-timestamp", "-generation", "-if-db-not-exists", "-if-replica-exists",
-                                                      "-output", "-config", "-no-expand-env", "-index", "-parallelism", "-replica"};
+                                                      "-output", "-config", "-no-expand-env", "-index", "-txid", "-parallelism", "-replica"};
     for (std::string& a : args) {
       if (a == "--") break;
       const std::string name = a.substr(0, a.find('='));

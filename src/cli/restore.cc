@@ -1,9 +1,13 @@
-// The backup tools: `litehouse restore [-o OUT] [-timestamp T] [-generation GEN] (URL | -config FILE
-// DB_PATH [-replica NAME])`, a database rebuilt from a backup in Litestream 0.3's layout, ours or
-// Litestream's (backup/restore.h), with `litestream restore`'s flags (one dash or two); and `litehouse backup generations|snapshots|wal URL`,
-// what a backup holds, as `litestream generations|snapshots|wal` print it.
+// The backup tools: `litehouse restore [-o OUT] [-timestamp T] [-generation GEN] [-txid TXID] (URL |
+// -config FILE DB_PATH [-replica NAME])`, a database rebuilt from a backup in Litestream 0.3's layout,
+// ours or Litestream's, or from Litestream 0.5's LTX files (backup/restore.h), with `litestream
+// restore`'s flags (one dash or two); and `litehouse backup generations|snapshots|wal URL`, what a
+// backup in 0.3's layout holds, as `litestream generations|snapshots|wal` print it (LTX files are
+// not listed).
 #include <unistd.h>
 
+#include <cctype>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -31,6 +35,7 @@ struct RestoreFlags {
   std::string timestamp;
   std::string generation;
   std::string index;  // hex, as Litestream's -index
+  std::string txid;   // hex, as Litestream 0.5's -txid
   int parallelism = 8;
   bool if_db_not_exists = false;
   bool if_replica_exists = false;
@@ -110,7 +115,8 @@ Run RegisterRestore(CLI::App& app) {
   cmd->add_option("--timestamp", flags->timestamp, "Restore the state at this time (RFC 3339); by default the latest");
   cmd->add_option("--generation", flags->generation, "Restore from this generation only");
   cmd->add_option("--index", flags->index, "Restore up to this WAL index (hexadecimal, inclusive); needs --generation");
-  cmd->add_option("--parallelism", flags->parallelism, "WAL segments downloaded and decompressed at once")
+  cmd->add_option("--txid", flags->txid, "Restore the state after this TXID (hexadecimal; Litestream 0.5's LTX backups only)");
+  cmd->add_option("--parallelism", flags->parallelism, "WAL segments or LTX files downloaded at once")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
   cmd->add_flag("--if-db-not-exists", flags->if_db_not_exists, "Do nothing (exit 0) if the output already exists");
@@ -136,6 +142,21 @@ Run RegisterRestore(CLI::App& app) {
         return 2;
       }
       opts.index = static_cast<uint32_t>(v);
+    }
+    if (!flags->txid.empty()) {
+      char* end = nullptr;
+      errno = 0;
+      const unsigned long long v = std::strtoull(flags->txid.c_str(), &end, 16);
+      if (end == flags->txid.c_str() || *end != '\0' || errno != 0 || flags->txid.size() > 16 || v == 0 || flags->txid[0] == '-' ||
+          flags->txid[0] == '+' || std::isspace(static_cast<unsigned char>(flags->txid[0]))) {
+        std::cerr << "error: --txid " << flags->txid << " is not a hexadecimal TXID (e.g. 000000000000002a)\n";
+        return 2;
+      }
+      if (!flags->timestamp.empty() || !flags->index.empty() || !flags->generation.empty()) {
+        std::cerr << "error: --txid goes with neither --timestamp, --index nor --generation\n";
+        return 2;
+      }
+      opts.txid = v;
     }
     if (!flags->timestamp.empty()) {
       backup::WallClock::time_point t;
@@ -216,8 +237,8 @@ Run RegisterRestore(CLI::App& app) {
     auto& client = clients[which];
     // Progress on a terminal only (stderr), rewritten in place; nothing in a pipe or a log.
     if (::isatty(STDERR_FILENO)) {
-      opts.progress = [](size_t done, size_t total, uint64_t bytes) {
-        std::fprintf(stderr, "\rrestoring: %zu/%zu WAL segments, %.1f MB written", done, total, static_cast<double>(bytes) / 1e6);
+      opts.progress = [](const char* what, size_t done, size_t total, uint64_t bytes) {
+        std::fprintf(stderr, "\rrestoring: %zu/%zu %s, %.1f MB written", done, total, what, static_cast<double>(bytes) / 1e6);
         if (done == total) std::fputc('\n', stderr);
         std::fflush(stderr);
       };
@@ -231,8 +252,14 @@ Run RegisterRestore(CLI::App& app) {
       std::cerr << "error: " << restored.status().message() << "\n";
       return 1;
     }
-    std::cerr << "restored " << opts.output << " from generation " << restored->generation << ", snapshot "
-              << restored->snapshot_index << " and " << restored->segments << " WAL segments\n";
+    if (restored->ltx) {
+      char txid[20];
+      std::snprintf(txid, sizeof txid, "%016llx", static_cast<unsigned long long>(restored->txid));
+      std::cerr << "restored " << opts.output << " to TXID " << txid << " from " << restored->ltx_files << " LTX files\n";
+    } else {
+      std::cerr << "restored " << opts.output << " from generation " << restored->generation << ", snapshot " << restored->snapshot_index
+                << " and " << restored->segments << " WAL segments\n";
+    }
     return 0;
   };
 }

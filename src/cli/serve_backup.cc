@@ -7,6 +7,7 @@
 
 #include "backup/catalog.h"
 #include "backup/config.h"
+#include "backup/ltx_restore.h"
 #include "backup/position.h"
 #include "backup/restore.h"
 #include "common/log.h"
@@ -83,12 +84,14 @@ Result<std::vector<BackupTarget>> PlanBackups(const BackupFlags& flags, const st
 Status BootFromBackup(std::vector<BackupTarget>& targets, const std::string& db_path) {
   std::error_code ec;
   if (targets.empty() || std::filesystem::exists(db_path, ec)) return Status::OK();
-  // Only stores without any generation mean "start empty".
+  // Only stores without any generation or LTX file (Litestream 0.5's) mean "start empty".
   std::vector<backup::ReplicaClient*> holding;
   for (BackupTarget& t : targets) {
     auto catalog = backup::ReadCatalog(*t.client);
     if (!catalog.ok()) return Status::IoError("cannot read the backup at " + t.url + ": " + catalog.status().ToString());
-    if (!catalog->empty()) holding.push_back(t.client.get());
+    auto ltx = backup::ListLtxFiles(*t.client);
+    if (!ltx.ok()) return Status::IoError("cannot read the backup at " + t.url + ": " + ltx.status().ToString());
+    if (!catalog->empty() || !ltx->empty()) holding.push_back(t.client.get());
   }
   if (holding.empty()) {
     LH_LOG_INFO("the backup at {} holds nothing yet: starting with an empty database", targets.front().url);
@@ -102,8 +105,13 @@ Status BootFromBackup(std::vector<BackupTarget>& targets, const std::string& db_
   }
   auto restored = backup::Restore(*holding[which], backup::RestoreOptions{db_path, std::nullopt, ""});
   if (!restored.ok()) return Status::IoError("cannot restore " + db_path + " from " + holding[which]->url() + ": " + restored.status().ToString());
-  LH_LOG_INFO("restored {} from the backup at {} (generation {}, snapshot {}, {} WAL segments)", db_path, holding[which]->url(), restored->generation,
-              restored->snapshot_index, restored->segments);
+  if (restored->ltx) {
+    LH_LOG_INFO("restored {} from the backup at {} (Litestream 0.5's LTX files: {}, up to TXID {:016x})", db_path, holding[which]->url(),
+                restored->ltx_files, restored->txid);
+  } else {
+    LH_LOG_INFO("restored {} from the backup at {} (generation {}, snapshot {}, {} WAL segments)", db_path, holding[which]->url(),
+                restored->generation, restored->snapshot_index, restored->segments);
+  }
   return Status::OK();
 }
 
