@@ -172,9 +172,11 @@ Status Backup::EnforceRetention() {
       LH_LOG_INFO("backup retention: generation {} deleted (its last snapshot is older than the retention)", g.id);
       continue;
     }
-    for (const SnapshotFile& s : g.snapshots)
-      if (s.index < oldest_kept->index) remove(s.key);
+    // The segments first: a snapshot without its segments still restores (to its own time), while
+    // segments whose snapshot is gone are of no use, and a listing must never show them so.
     for (const SegmentFile& s : g.segments)
+      if (s.index < oldest_kept->index) remove(s.key);
+    for (const SnapshotFile& s : g.snapshots)
       if (s.index < oldest_kept->index) remove(s.key);
   }
   return result;
