@@ -1,9 +1,8 @@
 // Backup to S3 (issue #14) against a local S3 server (npm s3rver): our backup restored by
 // `litehouse restore`, Litestream 0.3.13's own S3 backup restored by `litehouse restore`, and the
-// refusals of bad credentials. (`litestream restore` cannot read from s3rver: s3rver answers a
-// listing with a delimiter without the common prefixes of nested keys, so Litestream finds no
-// generation; our backups in Litestream's layout are checked against `litestream restore` on
-// file:// in backup.test.mjs.)
+// refusals of bad credentials. `litestream restore` reads our S3 backups too, through a proxy that
+// answers s3rver's listings with a delimiter as S3 does (s3rver leaves out the common prefixes of
+// nested keys, so Litestream alone would find no generation there).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
@@ -418,4 +417,115 @@ test("a read replica on an empty volume boots from the primary's S3 backup (the 
     if (replica) await replica.stop();
     assert.equal(await primary.stop(), 0);
   }
+});
+
+// s3rver answers a listing with a delimiter without the common prefixes of nested keys, so
+// `litestream restore` finds no generation in it. This proxy before s3rver answers such listings
+// itself, from s3rver's full listing of the prefix, as S3 does (ListObjects v1 and v2: Contents
+// directly under the prefix, CommonPrefixes for the rest); every other request passes unchanged.
+async function delimiterProxy() {
+  const http = await import("node:http");
+  const forward = (req, body, path) =>
+    new Promise((res, rej) => {
+      const up = http.request({ host: "127.0.0.1", port: s3port, method: req.method, path, headers: { ...req.headers, host: `127.0.0.1:${s3port}` } }, (r) => {
+        const chunks = [];
+        r.on("data", (c) => chunks.push(c));
+        r.on("end", () => res({ status: r.statusCode, headers: r.headers, body: Buffer.concat(chunks) }));
+      });
+      up.on("error", rej);
+      up.end(body);
+    });
+  const xmlEscape = (s) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", async () => {
+      try {
+        const url = new URL(req.url, "http://x");
+        const delimiter = url.searchParams.get("delimiter");
+        if (req.method !== "GET" || !delimiter) {
+          const r = await forward(req, Buffer.concat(chunks), req.url);
+          res.writeHead(r.status, r.headers);
+          return res.end(r.body);
+        }
+        const prefix = url.searchParams.get("prefix") ?? "";
+        const full = new URL(url);
+        full.searchParams.delete("delimiter");
+        full.searchParams.delete("max-keys");
+        const r = await forward(req, Buffer.alloc(0), full.pathname + full.search);
+        const xml = r.body.toString("utf8");
+        const contents = [], prefixes = new Set();
+        for (const m of xml.matchAll(/<Contents>([\s\S]*?)<\/Contents>/g)) {
+          const key = /<Key>([\s\S]*?)<\/Key>/.exec(m[1])[1];
+          const rest = key.slice(prefix.length);
+          const cut = rest.indexOf(delimiter);
+          if (cut < 0) contents.push(`<Contents>${m[1]}</Contents>`);
+          else prefixes.add(prefix + rest.slice(0, cut + delimiter.length));
+        }
+        const v2 = url.searchParams.get("list-type") === "2";
+        const out =
+          `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">` +
+          `<Name>backups</Name><Prefix>${xmlEscape(prefix)}</Prefix><Delimiter>${xmlEscape(delimiter)}</Delimiter>` +
+          (v2 ? `<KeyCount>${contents.length + prefixes.size}</KeyCount>` : "<Marker></Marker>") +
+          `<MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated>${contents.join("")}` +
+          [...prefixes].map((p) => `<CommonPrefixes><Prefix>${xmlEscape(p)}</Prefix></CommonPrefixes>`).join("") +
+          `</ListBucketResult>`;
+        res.writeHead(200, { "content-type": "application/xml" });
+        res.end(out);
+      } catch (e) {
+        res.writeHead(500);
+        res.end(String(e));
+      }
+    });
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  return server;
+}
+
+test("litestream restore reads our S3 backup (latest and -timestamp), the same database as litehouse restore (.sha3sum)", async () => {
+  const url = `s3://backups/for-litestream/app?endpoint=${endpoint}&region=us-east-1&forcePathStyle=true`;
+  const server = await startServer({ args: ["--backup-url", url, "--backup-interval", "20ms", "--backup-coalesce", "0"], env: KEYS });
+  const client = createClient({ url: server.url });
+  const status = async () => (await backupStatus(server))[0];
+  let middle;
+  try {
+    await client.execute("CREATE TABLE t(x INTEGER, y BLOB)");
+    await client.execute("WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 300) INSERT INTO t SELECT n, randomblob(700) FROM c");
+    await waitUntil(async () => (await status()).lag_transactions === 0, "the first writes are shipped", 20_000);
+    // LastModified is to the second in Litestream's reading: a second on each side of the time.
+    await new Promise((r) => setTimeout(r, 1100));
+    middle = new Date();
+    await new Promise((r) => setTimeout(r, 1100));
+    await client.execute("INSERT INTO t VALUES (1000000, x'00')");
+    await waitUntil(async () => (await status()).lag_transactions === 0, "the second write is shipped", 20_000);
+  } finally {
+    client.close();
+  }
+  assert.equal(await server.stop({ keepDir: true }), 0);
+  const primary = sqlite(join(server.dir, "dbs", "default", "data"), STATE);
+  const proxy = await delimiterProxy();
+  try {
+    const dir = tempDir("litehouse-restored-");
+    const config = join(dir, "litestream.yml");
+    writeFileSync(
+      config,
+      `dbs:\n  - path: /data/db.sqlite\n    replicas:\n      - type: s3\n        bucket: backups\n        path: for-litestream/app\n        endpoint: http://127.0.0.1:${proxy.address().port}\n        region: us-east-1\n        force-path-style: true\n        access-key-id: S3RVER\n        secret-access-key: S3RVER\n`,
+    );
+    const theirs = join(dir, "theirs.db"), ours = join(dir, "ours.db"), theirsPit = join(dir, "theirs-pit.db"), oursPit = join(dir, "ours-pit.db");
+    let r = await run(LITESTREAM, ["restore", "-config", config, "-o", theirs, "/data/db.sqlite"]);
+    assert.equal(r.status, 0, r.stderr);
+    r = await run(BIN, ["restore", "-o", ours, url], KEYS);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(sqlite(theirs, STATE), primary);
+    assert.equal(sqlite(theirs, ".sha3sum"), sqlite(ours, ".sha3sum"));
+    r = await run(LITESTREAM, ["restore", "-config", config, "-o", theirsPit, "-timestamp", middle.toISOString().replace(/\.\d+Z$/, "Z"), "/data/db.sqlite"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(sqlite(theirsPit, "SELECT count(*) || ':' || sum(x) FROM t"), "300:45150", "the state before the second write");
+    r = await run(BIN, ["restore", "-o", oursPit, "-timestamp", middle.toISOString(), url], KEYS);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(sqlite(oursPit, ".sha3sum"), sqlite(theirsPit, ".sha3sum"));
+  } finally {
+    proxy.close();
+  }
+  rmSync(server.dir, { recursive: true, force: true });
 });
