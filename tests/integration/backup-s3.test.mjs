@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import S3rver from "s3rver";
 import { createClient } from "@libsql/client";
 import { startServer, BIN, backupStatus } from "./harness.mjs";
+import { s3ListingProxy } from "./s3-listing-proxy.mjs";
 import { waitUntil } from "./raw-http.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -419,69 +420,6 @@ test("a read replica on an empty volume boots from the primary's S3 backup (the 
   }
 });
 
-// s3rver answers a listing with a delimiter without the common prefixes of nested keys, so
-// `litestream restore` finds no generation in it. This proxy before s3rver answers such listings
-// itself, from s3rver's full listing of the prefix, as S3 does (ListObjects v1 and v2: Contents
-// directly under the prefix, CommonPrefixes for the rest); every other request passes unchanged.
-async function delimiterProxy() {
-  const http = await import("node:http");
-  const forward = (req, body, path) =>
-    new Promise((res, rej) => {
-      const up = http.request({ host: "127.0.0.1", port: s3port, method: req.method, path, headers: { ...req.headers, host: `127.0.0.1:${s3port}` } }, (r) => {
-        const chunks = [];
-        r.on("data", (c) => chunks.push(c));
-        r.on("end", () => res({ status: r.statusCode, headers: r.headers, body: Buffer.concat(chunks) }));
-      });
-      up.on("error", rej);
-      up.end(body);
-    });
-  const xmlEscape = (s) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-  const server = http.createServer((req, res) => {
-    const chunks = [];
-    req.on("data", (c) => chunks.push(c));
-    req.on("end", async () => {
-      try {
-        const url = new URL(req.url, "http://x");
-        const delimiter = url.searchParams.get("delimiter");
-        if (req.method !== "GET" || !delimiter) {
-          const r = await forward(req, Buffer.concat(chunks), req.url);
-          res.writeHead(r.status, r.headers);
-          return res.end(r.body);
-        }
-        const prefix = url.searchParams.get("prefix") ?? "";
-        const full = new URL(url);
-        full.searchParams.delete("delimiter");
-        full.searchParams.delete("max-keys");
-        const r = await forward(req, Buffer.alloc(0), full.pathname + full.search);
-        const xml = r.body.toString("utf8");
-        const contents = [], prefixes = new Set();
-        for (const m of xml.matchAll(/<Contents>([\s\S]*?)<\/Contents>/g)) {
-          const key = /<Key>([\s\S]*?)<\/Key>/.exec(m[1])[1];
-          const rest = key.slice(prefix.length);
-          const cut = rest.indexOf(delimiter);
-          if (cut < 0) contents.push(`<Contents>${m[1]}</Contents>`);
-          else prefixes.add(prefix + rest.slice(0, cut + delimiter.length));
-        }
-        const v2 = url.searchParams.get("list-type") === "2";
-        const out =
-          `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">` +
-          `<Name>backups</Name><Prefix>${xmlEscape(prefix)}</Prefix><Delimiter>${xmlEscape(delimiter)}</Delimiter>` +
-          (v2 ? `<KeyCount>${contents.length + prefixes.size}</KeyCount>` : "<Marker></Marker>") +
-          `<MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated>${contents.join("")}` +
-          [...prefixes].map((p) => `<CommonPrefixes><Prefix>${xmlEscape(p)}</Prefix></CommonPrefixes>`).join("") +
-          `</ListBucketResult>`;
-        res.writeHead(200, { "content-type": "application/xml" });
-        res.end(out);
-      } catch (e) {
-        res.writeHead(500);
-        res.end(String(e));
-      }
-    });
-  });
-  await new Promise((r) => server.listen(0, "127.0.0.1", r));
-  return server;
-}
-
 test("litestream restore reads our S3 backup (latest and -timestamp), the same database as litehouse restore (.sha3sum)", async () => {
   const url = `s3://backups/for-litestream/app?endpoint=${endpoint}&region=us-east-1&forcePathStyle=true`;
   const server = await startServer({ args: ["--backup-url", url, "--backup-interval", "20ms", "--backup-coalesce", "0"], env: KEYS });
@@ -503,7 +441,7 @@ test("litestream restore reads our S3 backup (latest and -timestamp), the same d
   }
   assert.equal(await server.stop({ keepDir: true }), 0);
   const primary = sqlite(join(server.dir, "dbs", "default", "data"), STATE);
-  const proxy = await delimiterProxy();
+  const proxy = await s3ListingProxy(s3port);
   try {
     const dir = tempDir("litehouse-restored-");
     const config = join(dir, "litestream.yml");
