@@ -254,28 +254,36 @@ test("S3 requests that fail at first (a connection reset, an HTTP 503) are tried
   }
 });
 
-test("point in time on S3: a timestamp between two writes restores the first only (S3's LastModified, as Litestream reads it)", async () => {
-  const url = `s3://backups/pit/app?endpoint=${endpoint}&region=us-east-1&forcePathStyle=true`;
-  // No coalescing: a merged object would carry the merge's time.
+// A server backing up to `url` without coalescing (a merged object would carry the merge's time):
+// `first` (SQL) committed and shipped, then a moment, then one more row committed and shipped, a
+// second on each side of the moment (S3 keeps the upload's time, to the millisecond in s3rver's
+// listing, to the second in AWS's and in Litestream's reading). Returns the stopped server (its
+// directory kept) and the moment.
+async function writesAroundAMoment(url, first) {
   const server = await startServer({ args: ["--backup-url", url, "--backup-interval", "20ms", "--backup-coalesce", "0"], env: KEYS });
   const client = createClient({ url: server.url });
-  const status = async () => (await backupStatus(server))[0];
+  const shipped = async (what) => waitUntil(async () => (await backupStatus(server))[0].lag_transactions === 0, what, 20_000);
   let middle;
   try {
     await client.execute("CREATE TABLE t(x INTEGER, y BLOB)");
-    await client.execute("WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 100) INSERT INTO t SELECT n, x'00' FROM c");
-    await waitUntil(async () => (await status()).lag_transactions === 0, "the first writes are shipped", 20_000);
-    // S3 keeps the upload's time, to the millisecond in s3rver's listing (to the second in AWS's):
-    // a second on each side of the time asked for.
+    await client.execute(first);
+    await shipped("the first writes are shipped");
     await new Promise((r) => setTimeout(r, 1100));
     middle = new Date();
     await new Promise((r) => setTimeout(r, 1100));
     await client.execute("INSERT INTO t VALUES (1000000, x'00')");
-    await waitUntil(async () => (await status()).lag_transactions === 0, "the second write is shipped", 20_000);
+    await shipped("the second write is shipped");
   } finally {
     client.close();
   }
-  assert.equal(await server.stop(), 0);
+  assert.equal(await server.stop({ keepDir: true }), 0);
+  return { server, middle };
+}
+
+test("point in time on S3: a timestamp between two writes restores the first only (S3's LastModified, as Litestream reads it)", async () => {
+  const url = `s3://backups/pit/app?endpoint=${endpoint}&region=us-east-1&forcePathStyle=true`;
+  const { server, middle } = await writesAroundAMoment(url, "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 100) INSERT INTO t SELECT n, x'00' FROM c");
+  rmSync(server.dir, { recursive: true, force: true });
   const out = join(tempDir("litehouse-restored-"), "pit.db");
   const r = await run(BIN, ["restore", "-o", out, "-timestamp", middle.toISOString(), url], KEYS);
   assert.equal(r.status, 0, r.stderr);
@@ -422,24 +430,7 @@ test("a read replica on an empty volume boots from the primary's S3 backup (the 
 
 test("litestream restore reads our S3 backup (latest and -timestamp), the same database as litehouse restore (.sha3sum)", async () => {
   const url = `s3://backups/for-litestream/app?endpoint=${endpoint}&region=us-east-1&forcePathStyle=true`;
-  const server = await startServer({ args: ["--backup-url", url, "--backup-interval", "20ms", "--backup-coalesce", "0"], env: KEYS });
-  const client = createClient({ url: server.url });
-  const status = async () => (await backupStatus(server))[0];
-  let middle;
-  try {
-    await client.execute("CREATE TABLE t(x INTEGER, y BLOB)");
-    await client.execute("WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 300) INSERT INTO t SELECT n, randomblob(700) FROM c");
-    await waitUntil(async () => (await status()).lag_transactions === 0, "the first writes are shipped", 20_000);
-    // LastModified is to the second in Litestream's reading: a second on each side of the time.
-    await new Promise((r) => setTimeout(r, 1100));
-    middle = new Date();
-    await new Promise((r) => setTimeout(r, 1100));
-    await client.execute("INSERT INTO t VALUES (1000000, x'00')");
-    await waitUntil(async () => (await status()).lag_transactions === 0, "the second write is shipped", 20_000);
-  } finally {
-    client.close();
-  }
-  assert.equal(await server.stop({ keepDir: true }), 0);
+  const { server, middle } = await writesAroundAMoment(url, "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 300) INSERT INTO t SELECT n, randomblob(700) FROM c");
   const primary = sqlite(join(server.dir, "dbs", "default", "data"), STATE);
   const proxy = await s3ListingProxy(s3port);
   try {
