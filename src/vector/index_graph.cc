@@ -120,6 +120,47 @@ void Graph::PruneEdges(Node* node) const {
   node->edges = std::move(edges);
 }
 
+bool Graph::AddEdge(Node* node, int64_t id, const std::vector<uint8_t>& data) const {
+  for (const Edge& e : node->edges) {
+    if (e.id == id) return false;
+  }
+  if (node->edges.size() < settings_.max_neighbors) {
+    node->edges.push_back({id, data});
+    return true;
+  }
+  // Full: RobustPrune's rule for the one new candidate, in O(max_neighbors) distances instead of a
+  // whole prune's O(max_neighbors^2) (a prune per back edge made inserts several times slower).
+  const std::vector<uint8_t> self = ToEdgeData(NodeRef(node->data));
+  const VectorRef added = EdgeRef(data);
+  const float d_new = EdgeDistance(EdgeRef(self), added);
+  std::vector<float> d_edges(node->edges.size());
+  for (size_t i = 0; i < node->edges.size(); ++i) {
+    const VectorRef e = EdgeRef(node->edges[i].data);
+    d_edges[i] = EdgeDistance(EdgeRef(self), e);
+    // A nearer edge already leads towards the new node: it is not kept (as a prune would drop it).
+    if (d_edges[i] <= d_new && settings_.alpha * EdgeDistance(e, added) <= d_new) return false;
+  }
+  // The new edge makes the farther edges it covers redundant; failing any, it replaces the farthest
+  // edge, if it is nearer.
+  size_t removed = 0;
+  for (size_t i = 0; i < node->edges.size();) {
+    if (d_new <= d_edges[i] && settings_.alpha * EdgeDistance(added, EdgeRef(node->edges[i].data)) <= d_edges[i]) {
+      node->edges.erase(node->edges.begin() + static_cast<std::ptrdiff_t>(i));
+      d_edges.erase(d_edges.begin() + static_cast<std::ptrdiff_t>(i));
+      ++removed;
+    } else {
+      ++i;
+    }
+  }
+  if (removed == 0) {
+    const size_t farthest = static_cast<size_t>(std::max_element(d_edges.begin(), d_edges.end()) - d_edges.begin());
+    if (!(d_new < d_edges[farthest])) return false;
+    node->edges.erase(node->edges.begin() + static_cast<std::ptrdiff_t>(farthest));
+  }
+  node->edges.push_back({id, data});
+  return true;
+}
+
 Status Graph::Insert(int64_t id, const VectorRef& v) {
   {
     Node old;
@@ -157,11 +198,7 @@ Status Graph::Insert(int64_t id, const VectorRef& v) {
     auto found = store_->Get(nid, &neighbor);
     if (!found.ok()) return found.status();
     if (!*found) continue;
-    bool present = false;
-    for (const Edge& e : neighbor.edges) present = present || e.id == id;
-    if (present) continue;
-    neighbor.edges.push_back({id, own_edge});
-    PruneEdges(&neighbor);
+    if (!AddEdge(&neighbor, id, own_edge)) continue;
     if (Status s = store_->Put(nid, neighbor); !s.ok()) return s;
   }
   return Status::OK();

@@ -12,8 +12,9 @@
 //     exact distance; the answer is the k best expanded nodes by exact distance.
 //   Insert: the same walk with `insert_l` for the new vector; the expanded nodes, pruned with
 //     RobustPrune (a candidate c is dropped when a kept r has alpha * d(r, c) <= d(new, c)), become
-//     its edges; each of those gets an edge back, and a neighbour past max_neighbors is pruned again,
-//     with the distances its own row allows (its edges' vectors).
+//     its edges; each of those gets an edge back: a full neighbour takes it by RobustPrune's rule
+//     applied to the one new edge (it is dropped if a nearer edge covers it; it drops the edges it
+//     covers, or else the farthest one if it is nearer), with the distances its own row allows.
 //   Delete: the node is removed and the edges its neighbours keep to it; an edge from elsewhere may
 //     dangle, and a walk skips a node it cannot read.
 // Every loop is bounded: a walk expands each node at most once, and stops after `kMaxExpansions`.
@@ -103,6 +104,9 @@ class Graph {
   std::vector<uint8_t> ToEdgeData(const VectorRef& v) const;
   // Prunes `node`'s edges to max_neighbors with RobustPrune over edge-type distances.
   void PruneEdges(Node* node) const;
+  // Adds the edge back to `id` (its vector `data` in the edge type) to a neighbour, by RobustPrune's
+  // rule when the neighbour is full; false when nothing changed.
+  bool AddEdge(Node* node, int64_t id, const std::vector<uint8_t>& data) const;
 
   const GraphSettings settings_;
   NodeStore* const store_;
