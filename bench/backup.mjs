@@ -13,12 +13,15 @@
 //                   (10 ms interval) and off, run one after the other
 //   restore         a 100 MB database with a chain of segments behind its snapshot, backed up by
 //                   litehouse to a folder and to s3rver: restored by `litehouse restore` and
-//                   `litestream restore` (folder only: Litestream cannot list s3rver's keys)
+//                   `litestream restore`. On S3 both restore through tests/integration's
+//                   s3-listing-proxy.mjs, which answers s3rver's delimiter listings as S3 does
+//                   (Litestream cannot list s3rver without it) and streams the objects.
 import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import { mkdtempSync, rmSync, watch, readFileSync, statSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 
 const require = createRequire(resolve(process.cwd(), "package.json"));
 const { createClient } = require("@libsql/client");
@@ -205,7 +208,16 @@ try {
   const s3dir = tempDir("s3rver");
   const s3 = new S3rver({ port: 0, address: "127.0.0.1", silent: true, directory: s3dir, configureBuckets: [{ name: "bench" }] });
   const { port: s3port } = await s3.run();
+  const { s3ListingProxy } = await import(pathToFileURL(resolve(process.cwd(), "s3-listing-proxy.mjs")).href);
+  const proxy = await s3ListingProxy(s3port);
   const keys = { AWS_ACCESS_KEY_ID: "S3RVER", AWS_SECRET_ACCESS_KEY: "S3RVER" };
+  // Litestream names an S3 endpoint in its config file only.
+  const litestreamConfig = join(tempDir("cfg"), "litestream.yml");
+  writeFileSync(
+    litestreamConfig,
+    `dbs:\n  - path: /data/db.sqlite\n    replicas:\n      - type: s3\n        bucket: bench\n        path: db\n        endpoint: http://127.0.0.1:${proxy.address().port}\n` +
+      `        region: us-east-1\n        force-path-style: true\n        access-key-id: S3RVER\n        secret-access-key: S3RVER\n`,
+  );
   try {
     const folder = tempDir("restore");
     const s3url = `s3://bench/db?endpoint=127.0.0.1:${s3port}&region=us-east-1&forcePathStyle=true`;
@@ -220,18 +232,21 @@ try {
       client.close();
       await stop(server.child);
       const size = statSync(join(server.dir, "dbs", "default", "data")).size;
-      const tools = url.startsWith("file:") ? [["litehouse", BIN], ["litestream", LITESTREAM]] : [["litehouse", BIN]];
+      const viaProxy = `s3://bench/db?endpoint=127.0.0.1:${proxy.address().port}&region=us-east-1&forcePathStyle=true`;
+      const tools = url.startsWith("file:")
+        ? [["litehouse", BIN, [url]], ["litestream", LITESTREAM, [url]]]
+        : [["litehouse", BIN, [viaProxy]], ["litestream", LITESTREAM, ["-config", litestreamConfig, "/data/db.sqlite"]]];
       const wal = await new Promise((res) => {
         const c = spawn(BIN, ["backup", "wal", url], { env: { ...process.env, ...keys } });
         let out = "";
         c.stdout.on("data", (d) => (out += d));
         c.on("exit", () => res(out.trim().split("\n").length - 1));
       });
-      for (const [name, bin] of tools) {
+      for (const [name, bin, source] of tools) {
         const times = [];
         for (let r = 0; r < 3; r++) {
           const out = join(tempDir("out"), "r.db");
-          const res = await run(bin, ["restore", "-o", out, url], keys);
+          const res = await run(bin, ["restore", "-o", out, ...source], keys);
           if (res.code !== 0) throw new Error(`${name} restore of ${url}: ${res.err}`);
           times.push(res.ms);
         }
@@ -240,6 +255,7 @@ try {
       }
     }
   } finally {
+    proxy.close();
     await s3.close();
   }
 } finally {

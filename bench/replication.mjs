@@ -7,6 +7,9 @@
 //             answered (so it includes one HTTP round trip to the replica)
 //   lag_control  the same, the read sent to the primary itself: the round trip and the machine's
 //             scheduling alone, to read the replica's figure against
+//   lag_pinned   the lag again with the primary on core 0 and the replica on core 1 (taskset), so
+//             that the two servers' SQL pools do not compete for the same cores, as on two machines
+//             (Node unpinned): the figure the issue's p99 goal is read against
 //   apply     the primary's commit rate under 32 concurrent writers beside the replica's apply rate
 //             (transactions applied per second from the first commit until it caught up)
 //   bootstrap the time a new replica takes to copy a 100 MB database before it serves
@@ -25,10 +28,13 @@ const SECONDS = Number(secondsArg ?? 5);
 const dirs = [];
 const procs = [];
 
-async function serve(args) {
+// `cpu`: the core to pin the server to (taskset), or none.
+async function serve(args, cpu) {
   const dir = mkdtempSync(join(tmpdir(), "litehouse-bench-repl-"));
   dirs.push(dir);
-  const child = spawn(BIN, ["serve", "--db-path", dir, "--http-listen-addr", "127.0.0.1:0", ...args], { stdio: ["ignore", "ignore", "pipe"] });
+  const argv = [BIN, "serve", "--db-path", dir, "--http-listen-addr", "127.0.0.1:0", ...args];
+  if (cpu !== undefined) argv.unshift("taskset", "-c", String(cpu));
+  const child = spawn(argv[0], argv.slice(1), { stdio: ["ignore", "ignore", "pipe"] });
   procs.push(child);
   let err = "";
   const started = performance.now();
@@ -80,9 +86,10 @@ try {
   // ---- lag at 1,000 commits/s ----
   // Run twice: reading on the primary itself (the control: what the harness's own HTTP round trip and
   // this machine's scheduling cost), then on the replica.
-  for (const target of ["primary", "replica"]) {
-    const primary = await serve([]);
-    const replica = await serve(["--primary-url", primary.url]);
+  for (const target of ["primary", "replica", "pinned"]) {
+    const pinned = target === "pinned";
+    const primary = await serve([], pinned ? 0 : undefined);
+    const replica = await serve(["--primary-url", primary.url], pinned ? 1 : undefined);
     const reader = target === "primary" ? primary : replica;
     await post(`${primary.url}/v3/pipeline`, { requests: [{ type: "execute", stmt: { sql: "CREATE TABLE lag(id INTEGER PRIMARY KEY, v TEXT)" } }, { type: "close" }] });
     await caughtUp(primary, replica);
@@ -113,7 +120,7 @@ try {
     await Promise.all(Array.from({ length: 16 }, writer));
     await Promise.all(pending);
     const elapsed = (performance.now() - t0) / 1000;
-    const name = target === "primary" ? "lag_control" : "lag";
+    const name = { primary: "lag_control", replica: "lag", pinned: "lag_pinned" }[target];
     console.log(`RESULT ${name} commits=${lags.length} rate=${(lags.length / elapsed).toFixed(0)} p50_ms=${pct(lags, 0.5).toFixed(2)} p99_ms=${pct(lags, 0.99).toFixed(2)}`);
     await stop(replica.child);
     await stop(primary.child);

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
@@ -168,6 +169,10 @@ Status Backup::EnforceRetention() {
       if (g.id == current) continue;  // its first snapshot is not listed yet
       auto all = client_->List("generations/" + g.id + "/");
       if (!all.ok()) return all.status();
+      // Its WAL first, then its snapshots, then the rest (the position): as below, a listing never
+      // shows segments without their snapshot.
+      auto rank = [](const std::string& key) { return key.find("/wal/") != std::string::npos ? 0 : key.find("/snapshots/") != std::string::npos ? 1 : 2; };
+      std::stable_sort(all->begin(), all->end(), [&](const ObjectInfo& a, const ObjectInfo& b) { return rank(a.key) < rank(b.key); });
       for (const ObjectInfo& o : *all) remove(o.key);
       LH_LOG_INFO("backup retention: generation {} deleted (its last snapshot is older than the retention)", g.id);
       continue;

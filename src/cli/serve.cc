@@ -181,6 +181,10 @@ int ServeReplica(const ServeFlags& flags, engine::DatabaseOptions db_opts, const
     std::lock_guard<std::mutex> lock(promote_mu);
     if (frame_log) return Status::InvalidArgument("this replica was promoted already");
     LH_LOG_WARN("promoting this replica of {} to primary", flags.primary_url);
+    if (!boot_from.empty()) {
+      LH_LOG_WARN("the backup it booted from ({}) is not written by this node until it is restarted as a primary with it",
+                  boot_from.front().url);
+    }
     (*replica)->Stop();
     // The new history starts from the file: every applied transaction must be in it, not in the WAL.
     Status empty;

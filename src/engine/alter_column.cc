@@ -3,6 +3,7 @@
 #include "engine/sql_tokens.h"
 #include "vector/sql_functions.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 #include <functional>
@@ -42,7 +43,13 @@ std::string ColumnText(sqlite3_stmt* st, int i) {
 struct ColumnTraits {
   bool primary_key = false;
   int unique_indexes = 0;
-  int hidden = 0;  // table_xinfo's: 2 or 3 for a generated column
+  int hidden = 0;  // table_xinfo's: 2 for a VIRTUAL generated column, 3 for a STORED one
+  // And what must not change about the rest of the table: the other columns (name, type, NOT NULL,
+  // default, key, hidden) in order, the indexes its definition makes, and AUTOINCREMENT (a table
+  // that gains it needs sqlite_sequence, which a schema edit does not create).
+  std::vector<std::string> columns;
+  std::vector<std::string> indexes;
+  bool autoincrement = false;
 };
 
 // The traits of column `index` of the table that `create_sql` makes, made in a scratch database.
@@ -67,23 +74,38 @@ Result<ColumnTraits> TraitsOf(const std::string& create_sql, const std::string& 
   ColumnTraits traits;
   const std::string t = DoubleQuoted(table);
   Status s = Query(scratch, "PRAGMA table_xinfo(" + t + ")", {}, [&](sqlite3_stmt* st) {
-    if (static_cast<size_t>(sqlite3_column_int64(st, 0)) != index) return;
-    traits.primary_key = sqlite3_column_int(st, 5) > 0;
-    traits.hidden = sqlite3_column_int(st, 6);
+    if (static_cast<size_t>(sqlite3_column_int64(st, 0)) == index) {
+      traits.primary_key = sqlite3_column_int(st, 5) > 0;
+      traits.hidden = sqlite3_column_int(st, 6);
+      traits.columns.push_back(ColumnText(st, 1));  // only its name: the rest is what changes
+      return;
+    }
+    std::string c;
+    for (int i = 1; i <= 6; ++i) c += ColumnText(st, i) + '\x1f';
+    traits.columns.push_back(std::move(c));
   });
   if (!s.ok()) return s;
-  std::vector<std::string> unique;
+  std::vector<std::pair<std::string, std::string>> made;  // name, "unique origin"
   s = Query(scratch, "PRAGMA index_list(" + t + ")", {}, [&](sqlite3_stmt* st) {
-    const std::string origin = ColumnText(st, 3);
-    if (sqlite3_column_int(st, 2) != 0 && (origin == "u" || origin == "pk")) unique.push_back(ColumnText(st, 1));
+    made.emplace_back(ColumnText(st, 1), ColumnText(st, 2) + " " + ColumnText(st, 3));
   });
   if (!s.ok()) return s;
-  for (const std::string& name : unique) {
+  for (const auto& [name, kind] : made) {
     std::vector<int64_t> cols;
     s = Query(scratch, "PRAGMA index_info(" + DoubleQuoted(name) + ")", {}, [&](sqlite3_stmt* st) { cols.push_back(sqlite3_column_int64(st, 1)); });
     if (!s.ok()) return s;
-    if (cols.size() == 1 && static_cast<size_t>(cols[0]) == index) ++traits.unique_indexes;
+    const bool own = cols.size() == 1 && static_cast<size_t>(cols[0]) == index;
+    if (own && (kind == "1 u" || kind == "1 pk")) {
+      ++traits.unique_indexes;
+      continue;
+    }
+    std::string d = kind + ":";
+    for (int64_t c : cols) d += std::to_string(c) + ",";
+    traits.indexes.push_back(std::move(d));
   }
+  std::sort(traits.indexes.begin(), traits.indexes.end());
+  s = Query(scratch, "SELECT 1 FROM sqlite_schema WHERE name = 'sqlite_sequence'", {}, [&](sqlite3_stmt*) { traits.autoincrement = true; });
+  if (!s.ok()) return s;
   return traits;
 }
 
@@ -134,6 +156,20 @@ Result<Plan> MakePlan(sqlite3* db, const AlterColumn& alter) {
     return Error("UPDATE cannot also rename column: \"" + alter.column_token + "\" to \"" + std::string(new_name) +
                  "\". Use ALTER TABLE RENAME instead");
   }
+  // One column's definition: no comma or closing parenthesis outside parentheses (which would add
+  // columns or table constraints), no NUL (which would cut the text where SQLite reads it).
+  if (alter.definition.find('\0') != std::string::npos) return Error("unrecognized token: a NUL byte in the column definition");
+  {
+    int depth = 0;
+    for (const Token& tok : def) {
+      const bool comma = IsPunct(alter.definition, tok, ',');
+      if (IsPunct(alter.definition, tok, '(')) ++depth;
+      if ((IsPunct(alter.definition, tok, ')') && --depth < 0) || (comma && depth == 0)) {
+        return Error("near \"" + std::string(Text(alter.definition, tok)) + "\": syntax error");
+      }
+    }
+    if (depth != 0) return Error("incomplete input");
+  }
   auto rewritten = ReplaceColumnDefinition(plan.old_sql, *index, alter.definition);
   if (!rewritten.ok()) return rewritten.status();
   plan.new_sql = std::move(rewritten).value();
@@ -147,8 +183,12 @@ Result<Plan> MakePlan(sqlite3* db, const AlterColumn& alter) {
     refused = "PRIMARY KEY constraint cannot be altered";
   } else if (before->unique_indexes != after->unique_indexes) {
     refused = "UNIQUE constraint cannot be altered";
-  } else if ((before->hidden >= 2) != (after->hidden >= 2)) {
-    refused = "GENERATED constraint cannot be altered";
+  } else if (before->hidden != after->hidden) {
+    refused = "GENERATED constraint cannot be altered";  // added, removed, or VIRTUAL <-> STORED
+  } else if (before->autoincrement != after->autoincrement) {
+    refused = "AUTOINCREMENT cannot be altered";
+  } else if (before->columns != after->columns || before->indexes != after->indexes) {
+    refused = "only the column's own definition may change";
   }
   if (refused) return Error("error in adding " + alter.definition + " to " + plan.table + ": " + refused);
   return plan;
@@ -263,6 +303,9 @@ Status ApplyAlterColumn(sqlite3* db, const AlterColumn& alter) {
     if (s.ok()) s = Query(db, "PRAGMA " + schema_q + ".schema_version", {}, [&](sqlite3_stmt* st) { version = sqlite3_column_int64(st, 0); });
     // The bump makes every connection, this one included, read the schema again.
     if (s.ok()) s = Exec(db, "PRAGMA " + schema_q + ".schema_version = " + std::to_string(version + 1));
+    // The client's result counts no changed row, as libSQL's (whose edit is a nested statement):
+    // the last counted statement changes none.
+    if (s.ok()) s = Exec(db, "UPDATE " + schema_q + ".sqlite_schema SET sql = sql WHERE 0");
     Status off = Exec(db, "PRAGMA writable_schema=OFF");
     if (s.ok()) s = off;
     // The schema as SQLite reads it now must load, and name the table.
@@ -272,8 +315,13 @@ Status ApplyAlterColumn(sqlite3* db, const AlterColumn& alter) {
   Status s = change();
   if (!s.ok()) {
     (void)Exec(db, "PRAGMA writable_schema=OFF");
-    (void)Exec(db, "ROLLBACK TO litehouse_alter_column");
-    (void)Exec(db, "RELEASE litehouse_alter_column");
+    if (Exec(db, "ROLLBACK TO litehouse_alter_column").ok()) {
+      (void)Exec(db, "RELEASE litehouse_alter_column");
+    } else if (!sqlite3_get_autocommit(db)) {
+      // Never RELEASE (commit) a half-made change: the whole transaction goes, the client's too
+      // if it was in one (its next statement finds none).
+      (void)Exec(db, "ROLLBACK");
+    }
     return s;
   }
   return Exec(db, "RELEASE litehouse_alter_column");

@@ -1,9 +1,8 @@
 // Backup to S3 (issue #14) against a local S3 server (npm s3rver): our backup restored by
 // `litehouse restore`, Litestream 0.3.13's own S3 backup restored by `litehouse restore`, and the
-// refusals of bad credentials. (`litestream restore` cannot read from s3rver: s3rver answers a
-// listing with a delimiter without the common prefixes of nested keys, so Litestream finds no
-// generation; our backups in Litestream's layout are checked against `litestream restore` on
-// file:// in backup.test.mjs.)
+// refusals of bad credentials. `litestream restore` reads our S3 backups too, through a proxy that
+// answers s3rver's listings with a delimiter as S3 does (s3rver leaves out the common prefixes of
+// nested keys, so Litestream alone would find no generation there).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
@@ -15,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import S3rver from "s3rver";
 import { createClient } from "@libsql/client";
 import { startServer, BIN, backupStatus } from "./harness.mjs";
+import { s3ListingProxy } from "./s3-listing-proxy.mjs";
 import { waitUntil } from "./raw-http.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -254,28 +254,36 @@ test("S3 requests that fail at first (a connection reset, an HTTP 503) are tried
   }
 });
 
-test("point in time on S3: a timestamp between two writes restores the first only (S3's LastModified, as Litestream reads it)", async () => {
-  const url = `s3://backups/pit/app?endpoint=${endpoint}&region=us-east-1&forcePathStyle=true`;
-  // No coalescing: a merged object would carry the merge's time.
+// A server backing up to `url` without coalescing (a merged object would carry the merge's time):
+// `first` (SQL) committed and shipped, then a moment, then one more row committed and shipped, a
+// second on each side of the moment (S3 keeps the upload's time, to the millisecond in s3rver's
+// listing, to the second in AWS's and in Litestream's reading). Returns the stopped server (its
+// directory kept) and the moment.
+async function writesAroundAMoment(url, first) {
   const server = await startServer({ args: ["--backup-url", url, "--backup-interval", "20ms", "--backup-coalesce", "0"], env: KEYS });
   const client = createClient({ url: server.url });
-  const status = async () => (await backupStatus(server))[0];
+  const shipped = async (what) => waitUntil(async () => (await backupStatus(server))[0].lag_transactions === 0, what, 20_000);
   let middle;
   try {
     await client.execute("CREATE TABLE t(x INTEGER, y BLOB)");
-    await client.execute("WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 100) INSERT INTO t SELECT n, x'00' FROM c");
-    await waitUntil(async () => (await status()).lag_transactions === 0, "the first writes are shipped", 20_000);
-    // S3 keeps the upload's time, to the millisecond in s3rver's listing (to the second in AWS's):
-    // a second on each side of the time asked for.
+    await client.execute(first);
+    await shipped("the first writes are shipped");
     await new Promise((r) => setTimeout(r, 1100));
     middle = new Date();
     await new Promise((r) => setTimeout(r, 1100));
     await client.execute("INSERT INTO t VALUES (1000000, x'00')");
-    await waitUntil(async () => (await status()).lag_transactions === 0, "the second write is shipped", 20_000);
+    await shipped("the second write is shipped");
   } finally {
     client.close();
   }
-  assert.equal(await server.stop(), 0);
+  assert.equal(await server.stop({ keepDir: true }), 0);
+  return { server, middle };
+}
+
+test("point in time on S3: a timestamp between two writes restores the first only (S3's LastModified, as Litestream reads it)", async () => {
+  const url = `s3://backups/pit/app?endpoint=${endpoint}&region=us-east-1&forcePathStyle=true`;
+  const { server, middle } = await writesAroundAMoment(url, "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 100) INSERT INTO t SELECT n, x'00' FROM c");
+  rmSync(server.dir, { recursive: true, force: true });
   const out = join(tempDir("litehouse-restored-"), "pit.db");
   const r = await run(BIN, ["restore", "-o", out, "-timestamp", middle.toISOString(), url], KEYS);
   assert.equal(r.status, 0, r.stderr);
@@ -418,4 +426,35 @@ test("a read replica on an empty volume boots from the primary's S3 backup (the 
     if (replica) await replica.stop();
     assert.equal(await primary.stop(), 0);
   }
+});
+
+test("litestream restore reads our S3 backup (latest and -timestamp), the same database as litehouse restore (.sha3sum)", async () => {
+  const url = `s3://backups/for-litestream/app?endpoint=${endpoint}&region=us-east-1&forcePathStyle=true`;
+  const { server, middle } = await writesAroundAMoment(url, "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 300) INSERT INTO t SELECT n, randomblob(700) FROM c");
+  const primary = sqlite(join(server.dir, "dbs", "default", "data"), STATE);
+  const proxy = await s3ListingProxy(s3port);
+  try {
+    const dir = tempDir("litehouse-restored-");
+    const config = join(dir, "litestream.yml");
+    writeFileSync(
+      config,
+      `dbs:\n  - path: /data/db.sqlite\n    replicas:\n      - type: s3\n        bucket: backups\n        path: for-litestream/app\n        endpoint: http://127.0.0.1:${proxy.address().port}\n        region: us-east-1\n        force-path-style: true\n        access-key-id: S3RVER\n        secret-access-key: S3RVER\n`,
+    );
+    const theirs = join(dir, "theirs.db"), ours = join(dir, "ours.db"), theirsPit = join(dir, "theirs-pit.db"), oursPit = join(dir, "ours-pit.db");
+    let r = await run(LITESTREAM, ["restore", "-config", config, "-o", theirs, "/data/db.sqlite"]);
+    assert.equal(r.status, 0, r.stderr);
+    r = await run(BIN, ["restore", "-o", ours, url], KEYS);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(sqlite(theirs, STATE), primary);
+    assert.equal(sqlite(theirs, ".sha3sum"), sqlite(ours, ".sha3sum"));
+    r = await run(LITESTREAM, ["restore", "-config", config, "-o", theirsPit, "-timestamp", middle.toISOString().replace(/\.\d+Z$/, "Z"), "/data/db.sqlite"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(sqlite(theirsPit, "SELECT count(*) || ':' || sum(x) FROM t"), "300:45150", "the state before the second write");
+    r = await run(BIN, ["restore", "-o", oursPit, "-timestamp", middle.toISOString(), url], KEYS);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(sqlite(oursPit, ".sha3sum"), sqlite(theirsPit, ".sha3sum"));
+  } finally {
+    proxy.close();
+  }
+  rmSync(server.dir, { recursive: true, force: true });
 });

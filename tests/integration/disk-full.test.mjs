@@ -112,7 +112,7 @@ test("the backup's disk fills up: the database serves on, the status says the ba
     assert.equal(s.lag_transactions, 20);
     assert.equal(s.lagging, true);
     assert.match(s.last_error, /No space left on device/);
-    assert.match(server.stderr, /backup upload of .* failed.*No space left on device/);
+    await waitUntil(() => /backup upload of .* failed.*No space left on device/.test(server.stderr), "the failure is logged", 20_000);
     assert.equal((await client.execute("SELECT count(*) AS n FROM t")).rows[0].n, 20, "the database serves on");
     free(replica);
     await waitUntil(async () => (await status()).lag_transactions === 0, "the backlog is shipped", 20_000);

@@ -6,9 +6,10 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { createRequire } from "node:module";
 import { createClient } from "@libsql/client";
 import { BIN, startServer, refused } from "./harness.mjs";
@@ -285,5 +286,37 @@ test("a file written here reads back identically in libSQL", async () => {
     distances.forEach((sql, i) => assert.deepEqual(db.prepare(sql).raw().all(), ourDistances[i], sql));
   } finally {
     db.close();
+  }
+});
+
+test("examples/semantic-search: the nearest documents to a query, over HTTP and WebSocket, and from the command line", async () => {
+  // The example's one dependency is the client these tests install: its node_modules points here
+  // (git ignores it), as `npm install` in its folder would provide.
+  const example = fileURLToPath(new URL("../../examples/semantic-search/", import.meta.url));
+  if (!existsSync(join(example, "node_modules"))) {
+    rmSync(join(example, "node_modules"), { force: true });  // a link left dangling
+    symlinkSync("../../tests/integration/node_modules", join(example, "node_modules"), "dir");
+  }
+  const { search } = await import("../../examples/semantic-search/search.mjs");
+  const server = await startServer();
+  try {
+    for (const url of [server.url, server.url.replace("http:", "ws:")]) {
+      const c = createClient({ url });
+      const cats = await search(c, "what do cats eat");
+      assert.equal(cats[0].body, "Cats are carnivores: they eat meat and fish.");
+      assert.ok(cats[0].distance < cats[1].distance);
+      const music = await search(c, "a concert with a song", 2);
+      assert.match(music[0].body, /orchestra/);
+      assert.equal(music.length, 2);
+      c.close();
+    }
+    const cli = spawnSync(process.execPath, [fileURLToPath(new URL("../../examples/semantic-search/search.mjs", import.meta.url)), server.url, "storm and rain tomorrow"], {
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    assert.equal(cli.status, 0, cli.stderr);
+    assert.match(cli.stdout.split("\n")[0], /Storms are expected on the coast tomorrow/);
+  } finally {
+    assert.equal(await server.stop(), 0);
   }
 });

@@ -92,6 +92,7 @@ TEST_F(AlterColumnOnAFile, ChangesTheSchemaNotTheRows) {
   auto done = st->Step();
   ASSERT_TRUE(done.ok()) << done.status().ToString();
   EXPECT_FALSE(*done);
+  EXPECT_EQ(sqlite3_changes(conn_->raw()), 0) << "no row changed, as libSQL counts it";
   EXPECT_EQ(Schema("t"), "CREATE TABLE t(id, v NOT NULL CHECK(v < 42))");
   EXPECT_EQ(Run("INSERT INTO t VALUES (2, 50)").rfind("error: CHECK constraint failed", 0), 0u);
   EXPECT_EQ(Run("SELECT v FROM t"), "100") << "rows are neither rewritten nor checked";
@@ -120,7 +121,21 @@ TEST_F(AlterColumnOnAFile, RefusesWithLibsqlsMessages) {
   EXPECT_EQ(Run("ALTER TABLE r ALTER COLUMN a TO a"), "error: cannot rename columns of virtual table \"r\"");
   EXPECT_EQ(Run("ALTER TABLE sqlite_schema ALTER COLUMN sql TO sql").rfind("error: ", 0), 0u);
   EXPECT_EQ(Run("ALTER TABLE t ALTER COLUMN x TO x 1 2 3"), "error: near \"1\": syntax error");
+  // One column's definition only: no added column or table constraint, no NUL cutting the text.
+  EXPECT_EQ(Run("ALTER TABLE t ALTER COLUMN x TO x, z"), "error: near \",\": syntax error");
+  EXPECT_EQ(Run("ALTER TABLE t ALTER COLUMN x TO x, PRIMARY KEY(y)"), "error: near \",\": syntax error");
+  EXPECT_EQ(Run("ALTER TABLE t ALTER COLUMN x TO x) WITHOUT ROWID --"), "error: near \")\": syntax error");
+  EXPECT_EQ(Run("ALTER TABLE t ALTER COLUMN x TO x CHECK (x > 0"), "error: incomplete input");
+  const std::string with_nul("ALTER TABLE t ALTER COLUMN x TO x INT\0 junk", 43);
+  EXPECT_NE(Run(with_nul).find("NUL byte"), std::string::npos) << Run(with_nul);
   EXPECT_EQ(Schema("t"), "CREATE TABLE t(x, y)");
+  ASSERT_EQ(Run("CREATE TABLE id(k INTEGER PRIMARY KEY, v)"), "");
+  EXPECT_EQ(Run("ALTER TABLE id ALTER COLUMN k TO k INTEGER PRIMARY KEY AUTOINCREMENT"),
+            "error: error in adding k INTEGER PRIMARY KEY AUTOINCREMENT to id: AUTOINCREMENT cannot be altered");
+  ASSERT_EQ(Run("CREATE TABLE g(a, b GENERATED ALWAYS AS (a * 2) VIRTUAL)"), "");
+  EXPECT_EQ(Run("ALTER TABLE g ALTER COLUMN b TO b GENERATED ALWAYS AS (a * 2) STORED"),
+            "error: error in adding b GENERATED ALWAYS AS (a * 2) STORED to g: GENERATED constraint cannot be altered");
+  EXPECT_EQ(Run("ALTER TABLE g ALTER COLUMN b TO b GENERATED ALWAYS AS (a * 3) VIRTUAL"), "") << "a VIRTUAL one's expression may change";
 }
 
 }  // namespace

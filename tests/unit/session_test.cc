@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <future>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "../support/fake_clock.h"
@@ -212,6 +214,55 @@ TEST_F(SessionTest, ABusyHolderIsInterruptedAndLosesTheLockWhenItsRequestEnds) {
   EXPECT_TRUE(granted) << "its request ended: the lock goes on";
   EXPECT_EQ(holder.ended(), Session::Ended::kStolen);
   EXPECT_EQ(Run(waiter, "SELECT count(*) FROM t WHERE x = 200"), "0");
+  waiter.Close();
+}
+
+// The holder's statement is really running (on its own thread) when the lock is stolen: the
+// interrupt stops it, its transaction is rolled back, and the waiter goes on. A SQL function is the
+// sync point that says the statement has begun; the statement would otherwise run for seconds.
+TEST_F(SessionTest, AWriteRunningWhenTheLockIsStolenIsInterruptedAndRolledBack) {
+  Session holder(*db_), waiter(*db_);
+  Run(holder, "BEGIN IMMEDIATE", true);
+  Run(holder, "INSERT INTO t VALUES (300)");
+  bool granted = false;
+  waiter.LockWrite([&] { granted = true; });
+  auto conn = holder.Enter();
+  ASSERT_TRUE(conn.ok());
+  std::promise<void> started;
+  auto started_future = started.get_future();
+  ASSERT_EQ(sqlite3_create_function(
+                (*conn)->raw(), "sync_point", 0, SQLITE_UTF8, &started,
+                [](sqlite3_context* c, int, sqlite3_value**) {
+                  // Called once: by the recursive CTE's anchor row.
+                  static_cast<std::promise<void>*>(sqlite3_user_data(c))->set_value();
+                  sqlite3_result_int(c, 1);
+                },
+                nullptr, nullptr),
+            SQLITE_OK);
+  Status result;
+  std::thread request([&] {
+    // Bounded: 50 million rows would take seconds, the interrupt ends it at once.
+    auto stmt = (*conn)->Prepare(
+        "WITH RECURSIVE c(n) AS (SELECT sync_point() UNION ALL SELECT n + 1 FROM c WHERE n < 50000000) "
+        "INSERT INTO t SELECT n + 1000 FROM c",
+        nullptr);
+    if (!stmt.ok()) {
+      result = stmt.status();
+    } else {
+      auto step = stmt->Step();
+      result = step.ok() ? Status::OK() : step.status();
+    }
+  });
+  started_future.wait();  // the statement is running
+  clock_.Advance(6s);
+  db_->StealExpiredLock();
+  request.join();
+  EXPECT_EQ(result.sqlite_code() & 0xff, SQLITE_INTERRUPT) << result.ToString();
+  EXPECT_FALSE(granted) << "the lock goes on when the request leaves, not before";
+  holder.Leave();
+  EXPECT_TRUE(granted);
+  EXPECT_EQ(holder.ended(), Session::Ended::kStolen);
+  EXPECT_EQ(Run(waiter, "SELECT count(*) FROM t WHERE x >= 300"), "0") << "its transaction was rolled back";
   waiter.Close();
 }
 
