@@ -3,6 +3,7 @@
 #include <string_view>
 
 #include "common/strings.h"
+#include "vector/index_sql.h"
 
 namespace litehouse::engine {
 namespace {
@@ -69,6 +70,36 @@ bool IsWrite(int action) {
   }
 }
 
+// A vector index's own objects (vector/index_sql.h): its tables are written by its maintenance
+// functions only, and those are called by its triggers only. A client's direct write would leave the
+// index disagreeing with its table for every client, as a crafted FTS5 shadow row would (DEFENSIVE).
+// Its triggers are not guarded: SQLite authorizes dropping each trigger of a table it drops, and a
+// DROP TABLE can be prepared again when the schema changed, so no state of this guard tells the two
+// apart; a client that drops one stops its own writes from reaching the index until REINDEX.
+Status GuardVectorIndex(int action, const char* arg1, const char* arg2, const char* trigger) {
+  if (vector::InIndexMaintenance()) return Status::OK();
+  std::string_view a1 = arg1 ? arg1 : "", a2 = arg2 ? arg2 : "";
+  const auto refuse = [](std::string_view what) {
+    return Status::InvalidArgument(std::string(what) + " belongs to a vector index, which keeps it itself");
+  };
+  switch (action) {
+    case SQLITE_INSERT: case SQLITE_UPDATE: case SQLITE_DELETE: case SQLITE_DROP_TABLE:
+      if (vector::IsIndexTableName(a1)) return refuse("table " + std::string(a1));
+      break;
+    case SQLITE_CREATE_TABLE:
+      if (vector::IsIndexTableName(a1)) return Status::InvalidArgument("table name " + std::string(a1) + " is reserved for vector indexes");
+      break;
+    case SQLITE_ALTER_TABLE: case SQLITE_CREATE_TRIGGER:
+      if (vector::IsIndexTableName(a2)) return refuse("table " + std::string(a2));
+      break;
+    case SQLITE_FUNCTION:
+      if (vector::IsIndexFunctionName(a2) && trigger == nullptr) return refuse("function " + std::string(a2));
+      break;
+    default: break;
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 void SqlGuard::Install(sqlite3* db, const GuardOptions& options) {
@@ -122,7 +153,7 @@ int SqlGuard::Deny(std::string reason) {
 }
 
 int SqlGuard::Authorize(void* self, int action, const char* arg1, const char* arg2, const char* db_name,
-                        const char*) {
+                        const char* trigger) {
   auto* guard = static_cast<SqlGuard*>(self);
   if (guard->engine_statement_) return SQLITE_OK;
   std::string_view a1 = arg1 ? arg1 : "";
@@ -138,6 +169,7 @@ int SqlGuard::Authorize(void* self, int action, const char* arg1, const char* ar
   const bool temp_schema_table =
       action == SQLITE_UPDATE && (EqualsIgnoreCase(a1, "sqlite_temp_master") || EqualsIgnoreCase(a1, "sqlite_master"));
   if (in_temp && IsWrite(action) && !temp_schema_table) return guard->Deny(kTempRefusal);
+  if (Status refused = GuardVectorIndex(action, arg1, arg2, trigger); !refused.ok()) return guard->Deny(refused.message());
   switch (action) {
     case SQLITE_ATTACH:
       // VACUUM attaches a temporary database named "" while it runs: allowed. Anything a client

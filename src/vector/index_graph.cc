@@ -81,16 +81,26 @@ Result<std::vector<Graph::Expanded>> Graph::Walk(const VectorRef& query, uint32_
   return expanded;
 }
 
-Result<std::vector<Neighbor>> Graph::Search(const VectorRef& query, uint32_t k) {
+Result<std::vector<Neighbor>> Graph::Search(const VectorRef& query, uint32_t k,
+                                            const std::function<Result<bool>(int64_t)>& keep) {
   auto walk = Walk(query, std::max(settings_.search_l, k));
   if (!walk.ok()) return walk.status();
-  std::vector<Neighbor> out;
-  out.reserve(walk->size());
-  for (const Expanded& e : *walk) out.push_back({e.distance, e.id});
-  std::sort(out.begin(), out.end(), [](const Neighbor& a, const Neighbor& b) {
+  std::vector<Neighbor> all;
+  all.reserve(walk->size());
+  for (const Expanded& e : *walk) all.push_back({e.distance, e.id});
+  std::sort(all.begin(), all.end(), [](const Neighbor& a, const Neighbor& b) {
     return a.distance < b.distance || (a.distance == b.distance && a.id < b.id);
   });
-  if (out.size() > k) out.resize(k);
+  std::vector<Neighbor> out;
+  for (const Neighbor& n : all) {
+    if (out.size() >= k) break;
+    if (keep) {
+      auto kept = keep(n.id);
+      if (!kept.ok()) return kept.status();
+      if (!*kept) continue;
+    }
+    out.push_back(n);
+  }
   return out;
 }
 

@@ -23,6 +23,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -83,8 +84,10 @@ class Graph {
   Status Insert(int64_t id, const VectorRef& v);
   // Removes node `id`; nothing when it is absent.
   Status Remove(int64_t id);
-  // The (up to) k nearest nodes to `query` (of the settings' type and dims), nearest first.
-  Result<std::vector<Neighbor>> Search(const VectorRef& query, uint32_t k);
+  // The (up to) k nearest nodes to `query` (of the settings' type and dims), nearest first. With
+  // `keep`, only nodes it answers true for count (the walk is the same; it skips the others).
+  Result<std::vector<Neighbor>> Search(const VectorRef& query, uint32_t k,
+                                       const std::function<Result<bool>(int64_t)>& keep = nullptr);
 
   // The most nodes one walk expands, whatever L: a bound on the work of one statement.
   static constexpr size_t kMaxExpansions = 100000;

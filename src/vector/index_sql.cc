@@ -13,6 +13,17 @@
 namespace litehouse::vector {
 namespace {
 
+thread_local int maintenance_depth = 0;
+
+// Marks this thread as running an index's own statements while it lives.
+class MaintenanceScope {
+ public:
+  MaintenanceScope() { ++maintenance_depth; }
+  ~MaintenanceScope() { --maintenance_depth; }
+  MaintenanceScope(const MaintenanceScope&) = delete;
+  MaintenanceScope& operator=(const MaintenanceScope&) = delete;
+};
+
 Status Error(std::string message) { return Status::Sqlite(SQLITE_ERROR, std::move(message)); }
 
 Status DbError(sqlite3* db) { return Status::Sqlite(sqlite3_extended_errcode(db), sqlite3_errmsg(db)); }
@@ -237,6 +248,7 @@ void MarkerFunction(sqlite3_context* ctx, int, sqlite3_value**) { sqlite3_result
 // litehouse_vector_index_insert(index, rowid, vector)
 void InsertFunction(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
   if (argc != 3) return sqlite3_result_error(ctx, "litehouse_vector_index_insert: 3 arguments", -1);
+  MaintenanceScope maintenance;
   if (sqlite3_value_type(argv[2]) == SQLITE_NULL) return sqlite3_result_null(ctx);
   sqlite3* db = sqlite3_context_db_handle(ctx);
   auto stored = LoadIndex(db, ArgText(argv[0]));
@@ -255,6 +267,7 @@ void InsertFunction(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
 // litehouse_vector_index_delete(index, rowid)
 void DeleteFunction(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
   if (argc != 2) return sqlite3_result_error(ctx, "litehouse_vector_index_delete: 2 arguments", -1);
+  MaintenanceScope maintenance;
   sqlite3* db = sqlite3_context_db_handle(ctx);
   auto stored = LoadIndex(db, ArgText(argv[0]));
   if (!stored.ok()) return ResultStatus(ctx, stored.status());
@@ -374,7 +387,36 @@ int TopKFilter(sqlite3_vtab_cursor* base, int, const char*, int argc, sqlite3_va
   if (k == 0) return SQLITE_OK;
   SqliteNodeStore store(table->db, GraphTableName((*stored)->name), settings);
   Graph graph(settings, &store);
-  auto found = graph.Search(query, static_cast<uint32_t>(std::min<int64_t>(k, Graph::kMaxExpansions)));
+  // Only rows the table still holds: an INSERT OR REPLACE that deletes a conflicting row of another
+  // rowid fires no delete trigger (SQLite does so only with recursive_triggers), so its node stays in
+  // the graph, still useful as a waypoint, until that rowid is written again or the index rebuilt.
+  // The table as the schema names it now (ALTER TABLE ... RENAME rewrites the index's entry, not
+  // the index table's row). A row of a NULL vector has no node, so its rowid is enough.
+  std::string indexed_table;
+  {
+    Stmt st;
+    if (Status s = st.Prepare(table->db, "SELECT tbl_name FROM main.sqlite_schema WHERE type = 'index' AND name = ?1 COLLATE NOCASE"); !s.ok()) {
+      return VtabError(base->pVtab, "vector index(search): " + s.message());
+    }
+    sqlite3_bind_text(st.get(), 1, (*stored)->name.c_str(), -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st.get()) != SQLITE_ROW) return VtabError(base->pVtab, "vector index(search): index not found");
+    indexed_table = ColumnText(st.get(), 0);
+  }
+  Stmt exists;
+  if (Status s = exists.Prepare(table->db, "SELECT 1 FROM main." + DoubleQuoted(indexed_table) + " WHERE rowid = ?1"); !s.ok()) {
+    return VtabError(base->pVtab, "vector index(search): " + s.message());
+  }
+  auto keep = [&](int64_t id) -> Result<bool> {
+    sqlite3_stmt* st = exists.get();
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, id);
+    const int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    return DbError(table->db);
+  };
+  auto found = graph.Search(query, static_cast<uint32_t>(std::min<int64_t>(k, Graph::kMaxExpansions)), keep);
   if (!found.ok()) return VtabError(base->pVtab, "vector index(search): " + found.status().message());
   for (const Neighbor& n : *found) cur->ids.push_back(n.id);
   return SQLITE_OK;
@@ -427,6 +469,22 @@ const sqlite3_module kTopKModule = MakeTopKModule();
 }  // namespace
 
 std::string GraphTableName(const std::string& name) { return name + "_lh_graph"; }
+
+namespace {
+bool EndsWithIgnoreCase(std::string_view s, std::string_view suffix) {
+  return s.size() > suffix.size() && EqualsIgnoreCase(s.substr(s.size() - suffix.size()), suffix);
+}
+}  // namespace
+
+bool IsIndexTableName(std::string_view table) {
+  return EqualsIgnoreCase(table, kIndexTable) || EndsWithIgnoreCase(table, "_lh_graph");
+}
+
+bool IsIndexFunctionName(std::string_view function) {
+  return EqualsIgnoreCase(function, "litehouse_vector_index_insert") || EqualsIgnoreCase(function, "litehouse_vector_index_delete");
+}
+
+bool InIndexMaintenance() { return maintenance_depth > 0; }
 
 std::vector<std::string> TriggerNames(const std::string& name) {
   return {name + "_lh_insert", name + "_lh_update", name + "_lh_delete"};

@@ -29,6 +29,7 @@
 #include <sqlite3.h>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -49,6 +50,15 @@ struct IndexDefinition {
 // The names of the objects beside index `name`.
 std::string GraphTableName(const std::string& name);
 std::vector<std::string> TriggerNames(const std::string& name);
+
+// The names only the index itself writes: the index table, graph tables (`*_lh_graph`), and its
+// two maintenance functions (called by its triggers). The engine's guard refuses clients' writes to
+// these tables and direct calls of these functions (engine/sql_guard.cc).
+bool IsIndexTableName(std::string_view table);
+bool IsIndexFunctionName(std::string_view function);
+// True while this thread runs the statements of an index's maintenance function (the nested SQL of
+// litehouse_vector_index_insert/_delete): those may write the index's tables.
+bool InIndexMaintenance();
 
 // Registers libsql_vector_idx, litehouse_vector_index_insert/_delete and the eponymous virtual
 // table vector_top_k on `db`.

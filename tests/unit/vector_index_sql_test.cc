@@ -106,6 +106,68 @@ TEST_F(VectorIndexOnAFile, FindsNearestRowsAndFollowsEveryWrite) {
             Run("SELECT id FROM vector_top_k('movies_idx', vector('[7,8,8]'), 3)"));
 }
 
+// INSERT OR REPLACE that deletes a conflicting row of another rowid fires no delete trigger: the
+// deleted row's node stays in the graph, and vector_top_k must not answer it.
+TEST_F(VectorIndexOnAFile, ARowDeletedByReplaceIsNotAnswered) {
+  ASSERT_EQ(Run("CREATE TABLE docs(name TEXT UNIQUE, emb F32_BLOB(2))"), "");
+  ASSERT_EQ(Run("CREATE INDEX docs_idx ON docs(libsql_vector_idx(emb, 'metric=l2'))"), "");
+  ASSERT_EQ(Run("INSERT INTO docs VALUES ('a', vector('[0,0]')), ('b', vector('[1,1]')), ('c', vector('[5,5]'))"), "");
+  // 'a' (rowid 1) conflicts on name: SQLite deletes rowid 1 and inserts rowid 4.
+  ASSERT_EQ(Run("INSERT OR REPLACE INTO docs VALUES ('a', vector('[9,9]'))"), "");
+  EXPECT_EQ(Run("SELECT rowid FROM docs ORDER BY rowid"), "2|3|4");
+  EXPECT_EQ(Run("SELECT id FROM vector_top_k('docs_idx', vector('[0,0]'), 2)"), "2|3") << "not the deleted rowid 1";
+  EXPECT_EQ(Run("SELECT count(*) FROM vector_top_k('docs_idx', vector('[0,0]'), 10)"), "3");
+  EXPECT_EQ(Run("SELECT id FROM vector_top_k('docs_idx', vector('[9,9]'), 1)"), "4");
+  // The rowid written again takes its node back.
+  ASSERT_EQ(Run("INSERT INTO docs(rowid, name, emb) VALUES (1, 'z', vector('[0.5,0.5]'))"), "");
+  EXPECT_EQ(Run("SELECT id FROM vector_top_k('docs_idx', vector('[0,0]'), 2)"), "1|2");
+  EXPECT_EQ(Run("PRAGMA integrity_check"), "ok");
+}
+
+// ALTER TABLE renames the table or the column under an index: SQLite rewrites the index and its
+// triggers; the index goes on answering and following writes.
+TEST_F(VectorIndexOnAFile, FollowsARenamedTableAndColumn) {
+  ASSERT_EQ(Run("CREATE TABLE t(emb F32_BLOB(2))"), "");
+  ASSERT_EQ(Run("CREATE INDEX t_idx ON t(libsql_vector_idx(emb, 'metric=l2'))"), "");
+  ASSERT_EQ(Run("INSERT INTO t VALUES (vector('[0,0]')), (vector('[3,3]'))"), "");
+  ASSERT_EQ(Run("ALTER TABLE t RENAME TO t2"), "");
+  ASSERT_EQ(Run("ALTER TABLE t2 RENAME COLUMN emb TO e"), "");
+  ASSERT_EQ(Run("INSERT INTO t2 VALUES (vector('[1,1]'))"), "");
+  EXPECT_EQ(Run("SELECT id FROM vector_top_k('t_idx', vector('[0.9,0.9]'), 2)"), "3|1");
+  ASSERT_EQ(Run("DELETE FROM t2 WHERE rowid = 3"), "");
+  EXPECT_EQ(Run("SELECT id FROM vector_top_k('t_idx', vector('[0.9,0.9]'), 1)"), "1");
+  ASSERT_EQ(Run("REINDEX t_idx"), "");
+  EXPECT_EQ(Run("SELECT id FROM vector_top_k('t_idx', vector('[2.9,2.9]'), 1)"), "2");
+  EXPECT_EQ(Run("PRAGMA integrity_check"), "ok");
+}
+
+// The index's own tables and functions are the index's: a client's direct write or call is refused
+// (engine/sql_guard.cc), reading them is not.
+TEST_F(VectorIndexOnAFile, ClientsCannotWriteTheIndexItself) {
+  ASSERT_EQ(Run("CREATE TABLE t(emb F32_BLOB(2))"), "");
+  ASSERT_EQ(Run("CREATE INDEX t_idx ON t(libsql_vector_idx(emb))"), "");
+  ASSERT_EQ(Run("INSERT INTO t VALUES (vector('[1,0]'))"), "");
+  const std::string belongs = "belongs to a vector index, which keeps it itself";
+  EXPECT_NE(Run("DELETE FROM t_idx_lh_graph").find(belongs), std::string::npos) << Run("DELETE FROM t_idx_lh_graph");
+  EXPECT_NE(Run("INSERT INTO t_idx_lh_graph VALUES (9, x'00')").find(belongs), std::string::npos);
+  EXPECT_NE(Run("UPDATE litehouse_vector_index SET settings = ''").find(belongs), std::string::npos);
+  EXPECT_NE(Run("DROP TABLE t_idx_lh_graph").find(belongs), std::string::npos);
+  EXPECT_NE(Run("ALTER TABLE t_idx_lh_graph ADD COLUMN x").find(belongs), std::string::npos);
+  EXPECT_NE(Run("CREATE TRIGGER x AFTER INSERT ON t_idx_lh_graph BEGIN SELECT 1; END").find(belongs), std::string::npos);
+  EXPECT_EQ(Run("SELECT litehouse_vector_index_insert('t_idx', 5, vector('[0,1]'))"),
+            "error: not authorized to use function: litehouse_vector_index_insert");
+  EXPECT_EQ(Run("SELECT litehouse_vector_index_delete('t_idx', 1)"), "error: not authorized to use function: litehouse_vector_index_delete");
+  EXPECT_NE(Run("CREATE TABLE my_lh_graph(x)").find("reserved for vector indexes"), std::string::npos);
+  EXPECT_EQ(Run("SELECT count(*) FROM t_idx_lh_graph"), "1") << "reading is allowed";
+  // The index's own writes still go through, from the client's statements.
+  ASSERT_EQ(Run("INSERT INTO t VALUES (vector('[0,1]'))"), "");
+  ASSERT_EQ(Run("UPDATE t SET emb = vector('[1,1]') WHERE rowid = 1"), "");
+  ASSERT_EQ(Run("DELETE FROM t WHERE rowid = 2"), "");
+  EXPECT_EQ(Run("SELECT count(*) FROM t_idx_lh_graph"), "1");
+  ASSERT_EQ(Run("DROP INDEX t_idx"), "");
+  EXPECT_EQ(Run("SELECT count(*) FROM sqlite_schema WHERE name LIKE 't_idx%'"), "0");
+}
+
 // Cases of libSQL's test/libsql_vector_index.test, with its expected answers.
 TEST_F(VectorIndexOnAFile, LibsqlsOwnCases) {
   // vector-backfill, vector-reindex, vector-typename
@@ -218,12 +280,19 @@ TEST_F(VectorIndexOnAFile, DropRemovesEverythingAndReindexRebuilds) {
   EXPECT_EQ(Run("SELECT settings LIKE '%metric=cosine%' FROM litehouse_vector_index WHERE name = 'i'"), "1") << "IF NOT EXISTS kept it";
   EXPECT_EQ(Run("SELECT name FROM sqlite_schema WHERE type IN ('table', 'trigger') ORDER BY name"),
             "i_lh_delete|i_lh_graph|i_lh_insert|i_lh_update|litehouse_vector_index|t");
-  // REINDEX makes the graph again (what a file written by libSQL needs here).
-  ASSERT_EQ(Run("DELETE FROM i_lh_graph"), "");
+  // REINDEX makes the graph again (what a file written by libSQL needs here). The graph is emptied
+  // behind the engine's back: a client may not write it.
+  const auto empty_graph = [&] {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(dir_.file("db").c_str(), &raw), SQLITE_OK);
+    EXPECT_EQ(sqlite3_exec(raw, "DELETE FROM i_lh_graph", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(raw);
+  };
+  empty_graph();
   EXPECT_EQ(Run("SELECT count(*) FROM vector_top_k('i', vector('[1,0]'), 5)"), "0");
   ASSERT_EQ(Run("REINDEX i"), "");
   EXPECT_EQ(Run("SELECT id FROM vector_top_k('i', vector('[1,0.1]'), 5)"), "1|2");
-  ASSERT_EQ(Run("DELETE FROM i_lh_graph"), "");
+  empty_graph();
   ASSERT_EQ(Run("REINDEX"), "");
   EXPECT_EQ(Run("SELECT id FROM vector_top_k('i', vector('[0.1,1]'), 5)"), "2|1");
   EXPECT_EQ(Run("PRAGMA integrity_check"), "ok");
