@@ -22,6 +22,7 @@
 // Thread safety: a Graph is used by one thread at a time, as its store.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -29,11 +30,10 @@
 #include <vector>
 
 #include "common/status.h"
+#include "vector/index_distance.h"
 #include "vector/vector.h"
 
 namespace litehouse::vector {
-
-enum class Metric { kCosine, kL2 };
 
 // The settings of one index (index_settings.h parses them from libSQL's options).
 struct GraphSettings {
@@ -47,14 +47,24 @@ struct GraphSettings {
   uint32_t max_neighbors = 0;       // 0 in options: libSQL's default, 3 * (floor(sqrt(dims)) + 1)
 };
 
-struct Edge {
-  int64_t id = 0;
-  std::vector<uint8_t> data;  // DataSize(edge_type, dims) bytes
-};
-
+// A node: its vector and its edges, each an other node's id and that node's vector in the edge type
+// (edge_data holds them one after the other, DataSize(edge_type, dims) bytes each).
 struct Node {
-  std::vector<uint8_t> data;  // DataSize(type, dims) bytes
-  std::vector<Edge> edges;
+  std::vector<uint8_t> data;       // DataSize(type, dims) bytes
+  std::vector<int64_t> edge_ids;
+  std::vector<uint8_t> edge_data;  // edge_ids.size() vectors
+
+  size_t edge_count() const { return edge_ids.size(); }
+  const uint8_t* edge(size_t i, size_t edge_bytes) const { return edge_data.data() + i * edge_bytes; }
+  void AddEdge(int64_t id, const uint8_t* vector, size_t edge_bytes) {
+    edge_ids.push_back(id);
+    edge_data.insert(edge_data.end(), vector, vector + edge_bytes);
+  }
+  void RemoveEdge(size_t i, size_t edge_bytes) {
+    edge_ids.erase(edge_ids.begin() + static_cast<std::ptrdiff_t>(i));
+    edge_data.erase(edge_data.begin() + static_cast<std::ptrdiff_t>(i * edge_bytes),
+                    edge_data.begin() + static_cast<std::ptrdiff_t>((i + 1) * edge_bytes));
+  }
 };
 
 // Where nodes live. Get answers false for a node that is not there.
@@ -95,15 +105,19 @@ class Graph {
  private:
   struct Expanded {
     int64_t id;
-    float distance;              // exact
-    std::vector<uint8_t> data;   // the node's exact vector
+    float distance;              // exact (distance.h)
+    std::vector<uint8_t> data;   // the node's exact vector, when the walk keeps them
   };
-  // The walk of Search and Insert: every node expanded, in the order expanded.
-  Result<std::vector<Expanded>> Walk(const VectorRef& query, uint32_t l);
+  // The walk of Search and Insert: every node expanded, in the order expanded (with its vector when
+  // `keep_vectors`).
+  Result<std::vector<Expanded>> Walk(const VectorRef& query, uint32_t l, bool keep_vectors);
+  // The exact distance (distance.h, as vector_distance_cos/_l2 answer), NaN ranked last.
   float Exact(const VectorRef& a, const VectorRef& b) const;
-  float EdgeDistance(const VectorRef& a, const VectorRef& b) const;
+  // The index's ranking distances (index_distance.h), NaN ranked last.
+  static float Ranked(float d);
+  DistanceFrom NodeDistanceFrom(const uint8_t* data) const { return DistanceFrom(settings_.metric, settings_.type, settings_.dims, data); }
+  DistanceFrom EdgeDistanceFrom(const uint8_t* data) const { return DistanceFrom(settings_.metric, settings_.edge_type, settings_.dims, data); }
   VectorRef NodeRef(const std::vector<uint8_t>& data) const { return VectorRef{settings_.type, settings_.dims, data.data()}; }
-  VectorRef EdgeRef(const std::vector<uint8_t>& data) const { return VectorRef{settings_.edge_type, settings_.dims, data.data()}; }
   std::vector<uint8_t> ToEdgeData(const VectorRef& v) const;
   // Prunes `node`'s edges to max_neighbors with RobustPrune over edge-type distances.
   void PruneEdges(Node* node) const;
@@ -113,6 +127,7 @@ class Graph {
 
   const GraphSettings settings_;
   NodeStore* const store_;
+  const size_t edge_bytes_;
 };
 
 // libSQL's default max_neighbors for `dims`.

@@ -130,12 +130,10 @@ class SqliteNodeStore : public NodeStore {
     const uint8_t* at = p + 4;
     node->data.assign(at, at + node_bytes_);
     at += node_bytes_;
-    node->edges.resize(edges);
+    node->edge_ids.resize(edges);
+    for (size_t i = 0; i < edges; ++i) node->edge_ids[i] = GetI64(at + 8 * i);
     const uint8_t* vectors = at + edges * 8;
-    for (size_t i = 0; i < edges; ++i) {
-      node->edges[i].id = GetI64(at + 8 * i);
-      node->edges[i].data.assign(vectors + i * edge_bytes_, vectors + (i + 1) * edge_bytes_);
-    }
+    node->edge_data.assign(vectors, vectors + edges * edge_bytes_);
     sqlite3_reset(st);
     return true;
   }
@@ -147,10 +145,10 @@ class SqliteNodeStore : public NodeStore {
     buffer_.clear();
     buffer_.push_back(1);
     buffer_.push_back(0);
-    PutU16(&buffer_, static_cast<uint16_t>(node.edges.size()));
+    PutU16(&buffer_, static_cast<uint16_t>(node.edge_count()));
     buffer_.insert(buffer_.end(), node.data.begin(), node.data.end());
-    for (const Edge& e : node.edges) PutI64(&buffer_, e.id);
-    for (const Edge& e : node.edges) buffer_.insert(buffer_.end(), e.data.begin(), e.data.end());
+    for (int64_t edge : node.edge_ids) PutI64(&buffer_, edge);
+    buffer_.insert(buffer_.end(), node.edge_data.begin(), node.edge_data.end());
     sqlite3_stmt* st = put_.get();
     sqlite3_reset(st);
     sqlite3_bind_int64(st, 1, id);

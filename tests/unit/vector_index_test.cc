@@ -94,7 +94,7 @@ TEST_P(GraphRecall, FindsTheNearestAsExactSearchDoes) {
     vectors.push_back(RandomVector(&rng, s.dims));
     ASSERT_TRUE(graph.Insert(i + 1, vectors.back().ref()).ok());
   }
-  for (const auto& [id, node] : store.nodes()) ASSERT_LE(node.edges.size(), s.max_neighbors) << id;
+  for (const auto& [id, node] : store.nodes()) ASSERT_LE(node.edge_count(), s.max_neighbors) << id;
   std::vector<Vector> queries;
   for (int i = 0; i < 50; ++i) queries.push_back(RandomVector(&rng, s.dims));
   EXPECT_GE(Recall(&graph, vectors, queries, s.metric, 10), 0.9);
