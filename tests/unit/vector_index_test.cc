@@ -6,12 +6,14 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <random>
 #include <cstring>
 #include <set>
 
 #include "vector/distance.h"
+#include "vector/index_distance.h"
 #include "vector/index_settings.h"
 
 namespace litehouse::vector {
@@ -213,6 +215,32 @@ TEST(IndexSettings, OptionsWithLibsqlsDefaultsAndMessages) {
             "vector index: invalid vector index parameter 'alpha=abc': invalid representation of floating point vector index parameter");
   EXPECT_FALSE(ParseIndexOptions("FLOAT32(1)", {"metric=l2", "compress_neighbors=float1bit"}).ok());
   EXPECT_FALSE(ParseSettings("type=1 dims=3").ok());
+}
+
+// The index's ranking distances (index_distance.h) agree with the exact kernels (distance.h) to
+// float rounding, for every metric and the f32/f8 kernels of their own (odd dims: the lanes' tail),
+// and the two forms of DistanceFrom::To agree exactly.
+TEST(IndexDistance, AgreesWithTheExactKernels) {
+  std::mt19937 rng(7);
+  for (uint32_t dims : {1u, 5u, 16u, 37u, 128u}) {
+    for (Type type : {Type::kFloat32, Type::kFloat8, Type::kFloat16, Type::kFloat64}) {
+      for (Metric metric : {Metric::kCosine, Metric::kL2}) {
+        for (int round = 0; round < 20; ++round) {
+          Vector a = Convert(RandomVector(&rng, dims).ref(), type), b = Convert(RandomVector(&rng, dims).ref(), type);
+          const float exact = metric == Metric::kCosine ? DistanceCos(a.ref(), b.ref()) : DistanceL2(a.ref(), b.ref());
+          const DistanceFrom from_a(metric, type, dims, a.data()), from_b(metric, type, dims, b.data());
+          const float ranked = from_a.To(b.data());
+          EXPECT_NEAR(ranked, exact, 1e-4 * std::max(1.0f, std::fabs(exact))) << "dims " << dims << " type " << static_cast<int>(type);
+          EXPECT_EQ(from_a.To(from_b), ranked) << "dims " << dims << " type " << static_cast<int>(type);
+          EXPECT_EQ(PairDistance(metric, type, dims, a.data(), b.data()), ranked);
+        }
+      }
+    }
+  }
+  // A zero vector under cosine has no direction: NaN, as vector_distance_cos (the graph ranks it last).
+  Vector zero = Convert(Vector(Type::kFloat32, 4).ref(), Type::kFloat32);
+  Vector one = Convert(RandomVector(&rng, 4).ref(), Type::kFloat32);
+  EXPECT_TRUE(std::isnan(DistanceFrom(Metric::kCosine, Type::kFloat32, 4, zero.data()).To(one.data())));
 }
 
 }  // namespace
