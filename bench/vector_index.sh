@@ -2,7 +2,9 @@
 # Vector index benchmark: recall@10 of vector_top_k against exact search, and query and insert time
 # beside exact search (an unindexed table), over VECTOR_N random vectors of VECTOR_DIMS dimensions
 # (100,000 x 128 by default), VECTOR_QUERIES queries. VECTOR_OPTIONS are the index's options as SQL
-# string arguments (default: 'compress_neighbors=float8', 'search_l=400'). Prints a Markdown report.
+# string arguments (default: 'compress_neighbors=float8', 'max_neighbors=48', 'insert_l=100',
+# 'search_l=1000', the cheapest setting measured past recall@10 0.95 at 100,000 x 128; see
+# src/vector/DESIGN.md). Prints a Markdown report.
 # Usage: bench/vector_index.sh   (make bench builds first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +12,7 @@ BIN=${VECTOR_BENCH_BIN:-build/release/bench/vector_index_bench}
 N=${VECTOR_N:-100000}
 DIMS=${VECTOR_DIMS:-128}
 QUERIES=${VECTOR_QUERIES:-100}
-OPTIONS=${VECTOR_OPTIONS:-"'compress_neighbors=float8', 'search_l=400'"}
+OPTIONS=${VECTOR_OPTIONS:-"'compress_neighbors=float8', 'max_neighbors=48', 'insert_l=100', 'search_l=1000'"}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 out=$("$BIN" "$dir" "$N" "$DIMS" "$QUERIES" "$OPTIONS" | grep '^RESULT')
