@@ -2,7 +2,10 @@
 
 #include <climits>
 
+#include "common/strings.h"
 #include "engine/libsql_schema.h"
+#include "engine/sql_tokens.h"
+#include "engine/vector_ddl.h"
 #include "vector/sql_functions.h"
 
 namespace litehouse::engine {
@@ -114,6 +117,7 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, Ro
   // libSQL's SQL functions, on every connection Litehouse opens (server, client library, tools):
   // before the first statement, so that a schema using them (a CHECK, an index) reads as in libSQL.
   Status registered = vector::RegisterSqlFunctions(db);
+  if (registered.ok()) registered = RegisterVectorIndexSync(db);
   if (!registered.ok()) return registered;
   const char* setup = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=1000;";
   if (role == Role::kWriter) setup = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=0;";
@@ -135,16 +139,28 @@ Connection::~Connection() {
   sqlite3_close_v2(db_);
 }
 
-Result<Statement> Connection::PrepareCached(std::string_view sql, size_t* tail_offset) {
+std::optional<Result<Statement>> Connection::PrepareLibsqlDialect(std::string_view sql, size_t* tail_offset) {
+  // One look at the first word: most statements are none of these.
+  const std::string_view word = engine::sql::FirstWord(sql);
+  if (!EqualsIgnoreCase(word, "ALTER") && !EqualsIgnoreCase(word, "CREATE") && !EqualsIgnoreCase(word, "DROP") &&
+      !EqualsIgnoreCase(word, "REINDEX")) {
+    return std::nullopt;
+  }
   if (auto alter = MatchAlterColumn(sql)) {
-    if (!alter->ok()) return alter->status();
-    return PrepareAlterColumn(std::move(alter->value()), tail_offset);  // never cached: it is rare
+    if (!alter->ok()) return Result<Statement>(alter->status());
+    return PrepareAlterColumn(std::move(alter->value()), tail_offset);
   }
-  if (auto refused = RefuseRandomRowid(sql)) return *refused;
+  if (auto refused = RefuseRandomRowid(sql)) return Result<Statement>(*refused);
   if (auto ddl = MatchVectorDdl(sql)) {
-    if (!ddl->ok()) return ddl->status();
-    return PrepareVectorDdl(std::move(ddl->value()), sql, tail_offset);  // never cached: it is rare
+    if (!ddl->ok()) return Result<Statement>(ddl->status());
+    return PrepareVectorDdl(std::move(ddl->value()), sql, tail_offset);
   }
+  return std::nullopt;
+}
+
+Result<Statement> Connection::PrepareCached(std::string_view sql, size_t* tail_offset) {
+  // libSQL's statements are rare: never cached.
+  if (auto dialect = PrepareLibsqlDialect(sql, tail_offset)) return std::move(*dialect);
   std::string key;
   key.reserve(sql.size() + 1);
   key.push_back(guard_.read_only() ? 'r' : 'w');
@@ -206,15 +222,7 @@ Status Connection::SetQueryOnly(bool on) {
 }
 
 Result<Statement> Connection::Prepare(std::string_view sql, size_t* tail_offset) {
-  if (auto alter = MatchAlterColumn(sql)) {
-    if (!alter->ok()) return alter->status();
-    return PrepareAlterColumn(std::move(alter->value()), tail_offset);
-  }
-  if (auto refused = RefuseRandomRowid(sql)) return *refused;
-  if (auto ddl = MatchVectorDdl(sql)) {
-    if (!ddl->ok()) return ddl->status();
-    return PrepareVectorDdl(std::move(ddl->value()), sql, tail_offset);
-  }
+  if (auto dialect = PrepareLibsqlDialect(sql, tail_offset)) return std::move(*dialect);
   sqlite3_stmt* stmt = nullptr;
   const char* tail = nullptr;
   if (sql.size() > INT_MAX) return Status::Sqlite(SQLITE_TOOBIG, "SQL text too long");

@@ -174,6 +174,9 @@ class Connection {
   // Gives a statement of the cache back (Statement's destructor): reset, bindings cleared.
   void ReturnToCache(sqlite3_stmt* stmt);
   // ALTER COLUMN (alter_column.h): checked and its stand-in prepared; then run at its first Step.
+  // libSQL's statements stock SQLite cannot run as written (ALTER COLUMN, RANDOM ROWID, vector index
+  // DDL), recognised by their first word; nullopt for every other statement.
+  std::optional<Result<Statement>> PrepareLibsqlDialect(std::string_view sql, size_t* tail_offset);
   Result<Statement> PrepareAlterColumn(AlterColumn alter, size_t* tail_offset);
   Status RunAlterColumn(const AlterColumn& alter);
   // A vector index statement (vector_ddl.h): prepared as written and checked; then run with its

@@ -25,17 +25,6 @@ std::vector<Token> StatementTokens(std::string_view sql) {
   return t;
 }
 
-// The first keyword of `sql`, cheaply: most statements are not these.
-std::string_view FirstWord(std::string_view sql) {
-  for (size_t pos = 0; pos < sql.size();) {
-    Token t = Next(sql, pos);
-    if (t.kind == Kind::kIdent) return Text(sql, t);
-    if (t.kind != Kind::kSpace && t.kind != Kind::kComment) return {};
-    pos = t.end;
-  }
-  return {};
-}
-
 std::optional<Result<VectorDdl>> MatchCreateIndex(std::string_view sql, const std::vector<Token>& t) {
   auto at = [&](size_t k) -> const Token* { return k < t.size() ? &t[k] : nullptr; };
   size_t i = 1;
@@ -84,7 +73,12 @@ std::optional<Result<VectorDdl>> MatchCreateIndex(std::string_view sql, const st
   if (at(i) && IsPunct(sql, t[i], ',')) {
     return Result<VectorDdl>(Error("vector index: must contain exactly one column wrapped into the libsql_vector_idx function"));
   }
-  // The column list's `)`, then a partial index's condition.
+  // The column list's `)` (past a sort order or a collation of the term), then a partial index's
+  // condition.
+  while (at(i) && !IsPunct(sql, t[i], ')') && !IsPunct(sql, t[i], ',')) ++i;
+  if (at(i) && IsPunct(sql, t[i], ',')) {
+    return Result<VectorDdl>(Error("vector index: must contain exactly one column wrapped into the libsql_vector_idx function"));
+  }
   if (at(i + 1) && IsPunct(sql, t[i], ')') && IsKeyword(sql, t[i + 1], "WHERE") && at(i + 2)) {
     ddl.index.where = std::string(sql.substr(t[i + 2].begin, t.back().end - t[i + 2].begin));
   }
@@ -165,6 +159,51 @@ Status RebuildVectorIndexes(sqlite3* db, std::string_view target) {
     if (Status s = vector::CreateIndex(db, ddl.index); !s.ok()) return s;
   }
   return Status::OK();
+}
+
+namespace {
+
+// litehouse_vector_index_sync(index, rowid)
+void SyncFunction(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+  try {
+    if (argc != 2 || sqlite3_value_type(argv[0]) != SQLITE_TEXT || sqlite3_value_type(argv[1]) != SQLITE_INTEGER) {
+      return sqlite3_result_error(ctx, "litehouse_vector_index_sync(index, rowid): an index name and a rowid", -1);
+    }
+    sqlite3* db = sqlite3_context_db_handle(ctx);
+    std::string create;
+    {
+      sqlite3_stmt* st = nullptr;
+      if (sqlite3_prepare_v2(db, "SELECT sql FROM main.sqlite_schema WHERE type = 'index' AND name = ?1 COLLATE NOCASE", -1, &st, nullptr) != SQLITE_OK) {
+        return sqlite3_result_error(ctx, sqlite3_errmsg(db), -1);
+      }
+      sqlite3_bind_value(st, 1, argv[0]);
+      const int rc = sqlite3_step(st);
+      if (rc == SQLITE_ROW && sqlite3_column_text(st, 0)) create = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+      sqlite3_finalize(st);
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sqlite3_result_error(ctx, sqlite3_errmsg(db), -1);
+    }
+    if (create.empty()) return sqlite3_result_null(ctx);  // the index is gone
+    auto ddl = MatchVectorDdl(create);
+    if (!ddl || !ddl->ok() || ddl->value().kind != VectorDdl::Kind::kCreateIndex) return sqlite3_result_null(ctx);  // not a vector index
+    Status s = vector::SyncRow(db, ddl->value().index, sqlite3_value_int64(argv[1]));
+    if (!s.ok()) {
+      sqlite3_result_error(ctx, s.message().c_str(), -1);
+      if (s.sqlite_code() != 0 && s.sqlite_code() != SQLITE_ERROR) sqlite3_result_error_code(ctx, s.sqlite_code());
+      return;
+    }
+    sqlite3_result_null(ctx);
+  } catch (const std::bad_alloc&) {
+    sqlite3_result_error_nomem(ctx);
+  } catch (const std::exception& e) {
+    sqlite3_result_error(ctx, e.what(), -1);
+  }
+}
+
+}  // namespace
+
+Status RegisterVectorIndexSync(sqlite3* db) {
+  const int rc = sqlite3_create_function_v2(db, "litehouse_vector_index_sync", 2, SQLITE_UTF8, nullptr, SyncFunction, nullptr, nullptr, nullptr);
+  return rc == SQLITE_OK ? Status::OK() : Status::Sqlite(rc, sqlite3_errmsg(db));
 }
 
 }  // namespace litehouse::engine

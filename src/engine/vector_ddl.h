@@ -50,6 +50,11 @@ Status ApplyVectorDdl(sqlite3* db, const VectorDdl& ddl, bool index_existed);
 // INDEX text in sqlite_schema.
 Status RebuildVectorIndexes(sqlite3* db, std::string_view target);
 
+// Registers litehouse_vector_index_sync(index, rowid), what a vector index's triggers call: it reads
+// the index's CREATE INDEX text as it is now (after any rename) and calls vector::SyncRow. NULL
+// when the index is gone (dropped by the statement that fired the trigger).
+Status RegisterVectorIndexSync(sqlite3* db);
+
 // True when index `name` is in sqlite_schema (before CREATE INDEX IF NOT EXISTS runs).
 bool IndexExists(sqlite3* db, const std::string& name);
 

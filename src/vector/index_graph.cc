@@ -91,7 +91,7 @@ Result<std::vector<Graph::Expanded>> Graph::Walk(const VectorRef& query, uint32_
   };
   std::vector<Candidate> candidates;  // sorted by distance, at most l
   candidates.reserve(l + 1);
-  SeenSet seen(static_cast<size_t>(l) * std::max<uint32_t>(settings_.max_neighbors, 1));
+  SeenSet seen(2048);  // grows with what the walk meets, never more than the graph's nodes
   candidates.push_back({0.0f, **entry, false});
   seen.Insert(**entry);
   Node node;

@@ -128,10 +128,11 @@ Result<GraphSettings> ParseIndexOptions(std::string_view column_type, const std:
       const int64_t v = AtoiLikeSqlite(value);
       if (v == 0) return fail("invalid representation of integer vector index parameter");
       if (v < 0) return fail("integer vector index parameter must be positive");
-      const uint32_t u = static_cast<uint32_t>(std::min<int64_t>(v, 1 << 20));
-      if (EqualsIgnoreCase(key, "search_l")) s.search_l = u;
-      else if (EqualsIgnoreCase(key, "insert_l")) s.insert_l = u;
-      else s.max_neighbors = u;
+      // Bounded, as the work and memory of one walk are (index_settings.h): larger values are
+      // taken as the bound.
+      if (EqualsIgnoreCase(key, "search_l")) s.search_l = static_cast<uint32_t>(std::min<int64_t>(v, kMaxListLength));
+      else if (EqualsIgnoreCase(key, "insert_l")) s.insert_l = static_cast<uint32_t>(std::min<int64_t>(v, kMaxListLength));
+      else s.max_neighbors = static_cast<uint32_t>(std::min<int64_t>(v, kMaxNeighborsLimit));
       continue;
     }
     if (param->kind == ParamKind::kReal) {
@@ -210,9 +211,9 @@ Result<GraphSettings> ParseSettings(std::string_view text) {
       if (key == "type") { if (!type_of(v, &s.type)) return bad(); }
       else if (key == "edge_type") { if (!type_of(v, &s.edge_type)) return bad(); }
       else if (key == "dims") { if (v > kMaxDims) return bad(); s.dims = static_cast<uint32_t>(v); }
-      else if (key == "search_l") s.search_l = static_cast<uint32_t>(v);
-      else if (key == "insert_l") s.insert_l = static_cast<uint32_t>(v);
-      else if (key == "max_neighbors") s.max_neighbors = static_cast<uint32_t>(v);
+      else if (key == "search_l") { if (v > kMaxListLength) return bad(); s.search_l = static_cast<uint32_t>(v); }
+      else if (key == "insert_l") { if (v > kMaxListLength) return bad(); s.insert_l = static_cast<uint32_t>(v); }
+      else if (key == "max_neighbors") { if (v > kMaxNeighborsLimit) return bad(); s.max_neighbors = static_cast<uint32_t>(v); }
       else return bad();
     }
     ++seen;

@@ -10,8 +10,10 @@
 //   compress_neighbors=float1bit|float8|float16|floatb16|float32   the edges' vector type (default:
 //                                     the column's); float1bit only with cosine
 //   alpha=<real>                      RobustPrune's alpha, 1.2 by default
-//   search_l=<int>, insert_l=<int>    candidate list lengths, 200 and 70 by default
-//   max_neighbors=<int>               edges per node, 3 * (floor(sqrt(dims)) + 1) by default
+//   search_l=<int>, insert_l=<int>    candidate list lengths, 200 and 70 by default; at most
+//                                     kMaxListLength (a larger value is taken as it)
+//   max_neighbors=<int>               edges per node, 3 * (floor(sqrt(dims)) + 1) by default; at
+//                                     most kMaxNeighborsLimit (likewise)
 #pragma once
 
 #include <string>
@@ -22,6 +24,11 @@
 #include "vector/index_graph.h"
 
 namespace litehouse::vector {
+
+// The bounds of the options that size one walk's work and memory, and a node's row (its edge count
+// is a u16: index_sql.h).
+inline constexpr uint32_t kMaxListLength = 65535;
+inline constexpr uint32_t kMaxNeighborsLimit = 1024;
 
 // The element type and dimensions a declared column type names (F32_BLOB(128), FLOAT32(3), ...).
 // Errors: "<reason>: <type>" without the "vector index: " prefix.

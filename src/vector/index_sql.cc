@@ -61,11 +61,14 @@ Status Exec(sqlite3* db, const std::string& sql) {
   return s;
 }
 
-bool TableExists(sqlite3* db, const char* name) {
+Result<bool> TableExists(sqlite3* db, const char* name) {
   Stmt st;
-  if (!st.Prepare(db, "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?1").ok()) return false;
+  if (Status s = st.Prepare(db, "SELECT 1 FROM main.sqlite_schema WHERE type = 'table' AND name = ?1"); !s.ok()) return s;
   sqlite3_bind_text(st.get(), 1, name, -1, SQLITE_STATIC);
-  return sqlite3_step(st.get()) == SQLITE_ROW;
+  const int rc = sqlite3_step(st.get());
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return DbError(db);
 }
 
 // The definition kept for index `name` (case-insensitive, as SQLite's names), if any.
@@ -74,7 +77,9 @@ struct Stored {
   GraphSettings settings;
 };
 Result<std::optional<Stored>> LoadIndex(sqlite3* db, std::string_view name) {
-  if (!TableExists(db, kIndexTable)) return std::optional<Stored>();
+  auto exists = TableExists(db, kIndexTable);
+  if (!exists.ok()) return exists.status();
+  if (!*exists) return std::optional<Stored>();
   Stmt st;
   if (Status s = st.Prepare(db, std::string("SELECT name, tbl, col, settings FROM ") + kIndexTable + " WHERE name = ?1 COLLATE NOCASE"); !s.ok()) return s;
   sqlite3_bind_text(st.get(), 1, name.data(), static_cast<int>(name.size()), SQLITE_TRANSIENT);
@@ -228,11 +233,6 @@ Status ReadIndexVector(sqlite3_value* value, const GraphSettings& settings, cons
 
 // ---- SQL functions -----------------------------------------------------------------------------
 
-void ResultStatus(sqlite3_context* ctx, const Status& s) {
-  sqlite3_result_error(ctx, s.message().c_str(), -1);
-  const int code = s.sqlite_code();
-  if (code != 0 && code != SQLITE_ERROR) sqlite3_result_error_code(ctx, code);
-}
 
 std::string_view ArgText(sqlite3_value* v) {
   const auto* p = reinterpret_cast<const char*>(sqlite3_value_text(v));
@@ -242,39 +242,6 @@ std::string_view ArgText(sqlite3_value* v) {
 // libsql_vector_idx(column, options...): the marker of a vector index's expression. NULL, so that
 // SQLite's B-tree for the index holds only the rowids (index_sql.h).
 void MarkerFunction(sqlite3_context* ctx, int, sqlite3_value**) { sqlite3_result_null(ctx); }
-
-// litehouse_vector_index_insert(index, rowid, vector)
-void InsertFunction(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
-  if (argc != 3) return sqlite3_result_error(ctx, "litehouse_vector_index_insert: 3 arguments", -1);
-  MaintenanceScope maintenance;
-  if (sqlite3_value_type(argv[2]) == SQLITE_NULL) return sqlite3_result_null(ctx);
-  sqlite3* db = sqlite3_context_db_handle(ctx);
-  auto stored = LoadIndex(db, ArgText(argv[0]));
-  if (!stored.ok()) return ResultStatus(ctx, stored.status());
-  if (!stored->has_value()) return ResultStatus(ctx, Error("vector index(insert): index not found"));
-  const GraphSettings& settings = (*stored)->settings;
-  std::optional<Vector> parsed;
-  VectorRef v;
-  if (Status s = ReadIndexVector(argv[2], settings, "insert", &parsed, &v); !s.ok()) return ResultStatus(ctx, s);
-  SqliteNodeStore store(db, GraphTableName((*stored)->name), settings);
-  Graph graph(settings, &store);
-  if (Status s = graph.Insert(sqlite3_value_int64(argv[1]), v); !s.ok()) return ResultStatus(ctx, s);
-  sqlite3_result_null(ctx);
-}
-
-// litehouse_vector_index_delete(index, rowid)
-void DeleteFunction(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
-  if (argc != 2) return sqlite3_result_error(ctx, "litehouse_vector_index_delete: 2 arguments", -1);
-  MaintenanceScope maintenance;
-  sqlite3* db = sqlite3_context_db_handle(ctx);
-  auto stored = LoadIndex(db, ArgText(argv[0]));
-  if (!stored.ok()) return ResultStatus(ctx, stored.status());
-  if (!stored->has_value()) return sqlite3_result_null(ctx);  // dropped in this statement
-  SqliteNodeStore store(db, GraphTableName((*stored)->name), (*stored)->settings);
-  Graph graph((*stored)->settings, &store);
-  if (Status s = graph.Remove(sqlite3_value_int64(argv[1])); !s.ok()) return ResultStatus(ctx, s);
-  sqlite3_result_null(ctx);
-}
 
 // ---- vector_top_k ------------------------------------------------------------------------------
 
@@ -342,7 +309,7 @@ int VtabError(sqlite3_vtab* vtab, const std::string& message) {
   return SQLITE_ERROR;
 }
 
-int TopKFilter(sqlite3_vtab_cursor* base, int, const char*, int argc, sqlite3_value** argv) {
+int TopKFilterUnguarded(sqlite3_vtab_cursor* base, int argc, sqlite3_value** argv) {
   auto* cur = reinterpret_cast<TopKCursor*>(base);
   auto* table = reinterpret_cast<TopKTable*>(base->pVtab);
   cur->ids.clear();
@@ -420,6 +387,17 @@ int TopKFilter(sqlite3_vtab_cursor* base, int, const char*, int argc, sqlite3_va
   return SQLITE_OK;
 }
 
+// No exception may cross SQLite's C frames.
+int TopKFilter(sqlite3_vtab_cursor* base, int, const char*, int argc, sqlite3_value** argv) {
+  try {
+    return TopKFilterUnguarded(base, argc, argv);
+  } catch (const std::bad_alloc&) {
+    return SQLITE_NOMEM;
+  } catch (const std::exception& e) {
+    return VtabError(base->pVtab, std::string("vector index(search): ") + e.what());
+  }
+}
+
 int TopKNext(sqlite3_vtab_cursor* base) {
   ++reinterpret_cast<TopKCursor*>(base)->at;
   return SQLITE_OK;
@@ -478,11 +456,39 @@ bool IsIndexTableName(std::string_view table) {
   return EqualsIgnoreCase(table, kIndexTable) || EndsWithIgnoreCase(table, "_lh_graph");
 }
 
-bool IsIndexFunctionName(std::string_view function) {
-  return EqualsIgnoreCase(function, "litehouse_vector_index_insert") || EqualsIgnoreCase(function, "litehouse_vector_index_delete");
-}
-
 bool InIndexMaintenance() { return maintenance_depth > 0; }
+
+Status SyncRow(sqlite3* db, const IndexDefinition& def, int64_t rowid) {
+  MaintenanceScope maintenance;
+  auto stored = LoadIndex(db, def.name);
+  if (!stored.ok()) return stored.status();
+  if (!stored->has_value()) return Status::OK();  // dropped in this statement
+  const GraphSettings& settings = (*stored)->settings;
+  // The row as it is now (a trigger of the user's may have changed it since the statement wrote
+  // it), and whether a partial index holds it.
+  Stmt read;
+  if (Status s = read.Prepare(db, "SELECT " + DoubleQuoted(def.column) + " FROM main." + DoubleQuoted(def.table) + " WHERE rowid = ?1" +
+                                      (def.where.empty() ? "" : " AND (" + def.where + ")"));
+      !s.ok()) {
+    return s;
+  }
+  sqlite3_bind_int64(read.get(), 1, rowid);
+  const int rc = sqlite3_step(read.get());
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return DbError(db);
+  SqliteNodeStore store(db, GraphTableName((*stored)->name), settings);
+  Graph graph(settings, &store);
+  if (rc == SQLITE_DONE || sqlite3_column_type(read.get(), 0) == SQLITE_NULL) return graph.Remove(rowid);
+  std::optional<Vector> parsed;
+  VectorRef v;
+  if (Status s = ReadIndexVector(sqlite3_column_value(read.get(), 0), settings, "insert", &parsed, &v); !s.ok()) return s;
+  Node node;
+  auto found = store.Get(rowid, &node);
+  if (!found.ok()) return found.status();
+  if (*found && node.data.size() == DataSize(v.type, v.dims) && std::memcmp(node.data.data(), v.data, node.data.size()) == 0) {
+    return Status::OK();  // the node is the row's already (an update of other columns)
+  }
+  return graph.Insert(rowid, v);
+}
 
 std::vector<std::string> TriggerNames(const std::string& name) {
   return {name + "_lh_insert", name + "_lh_update", name + "_lh_delete"};
@@ -493,22 +499,26 @@ Status RegisterIndexFunctions(sqlite3* db) {
   // and are called from triggers, which trusted_schema (SQLite's default, ON) allows.
   int rc = sqlite3_create_function_v2(db, "libsql_vector_idx", -1, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
                                       nullptr, MarkerFunction, nullptr, nullptr, nullptr);
-  if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "litehouse_vector_index_insert", 3, SQLITE_UTF8, nullptr, InsertFunction, nullptr, nullptr, nullptr);
-  if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "litehouse_vector_index_delete", 2, SQLITE_UTF8, nullptr, DeleteFunction, nullptr, nullptr, nullptr);
   if (rc == SQLITE_OK) rc = sqlite3_create_module_v2(db, "vector_top_k", &kTopKModule, nullptr, nullptr);
   return rc == SQLITE_OK ? Status::OK() : DbError(db);
 }
 
 Result<GraphSettings> CheckIndex(sqlite3* db, const IndexDefinition& def) {
   std::optional<std::string> declared;
+  bool shadowed_rowid = false;
   {
     Stmt st;
     if (Status s = st.Prepare(db, "PRAGMA main.table_xinfo(" + DoubleQuoted(def.table) + ")"); !s.ok()) return s;
     while (sqlite3_step(st.get()) == SQLITE_ROW) {
-      if (EqualsIgnoreCase(ColumnText(st.get(), 1), def.column)) declared = ColumnText(st.get(), 2);
+      const std::string column = ColumnText(st.get(), 1);
+      if (EqualsIgnoreCase(column, def.column)) declared = ColumnText(st.get(), 2);
+      if (EqualsIgnoreCase(column, "rowid") || EqualsIgnoreCase(column, "_rowid_") || EqualsIgnoreCase(column, "oid")) shadowed_rowid = true;
     }
   }
   if (!declared) return Error("no such column: " + def.column);
+  // The index names rows by rowid (its triggers, its search): a column that takes that name would
+  // be read in its place.
+  if (shadowed_rowid) return Error("vector index: unsupported for tables with a column named rowid, _rowid_ or oid");
   auto settings = ParseIndexOptions(*declared, def.options);
   if (!settings.ok()) return settings.status();
   Stmt rowid;
@@ -530,6 +540,28 @@ Status CreateIndex(sqlite3* db, const IndexDefinition& def) {
     if (ch == '\'') name_literal.push_back('\'');
   }
   name_literal.push_back('\'');
+  // An index made again (REINDEX, a CREATE after DROP in one savepoint) replaces its own objects;
+  // an object of the user's that has one of their names is never dropped.
+  {
+    auto registered = LoadIndex(db, def.name);
+    if (!registered.ok()) return registered.status();
+    Stmt st;
+    if (Status p = st.Prepare(db, "SELECT type, name, tbl_name, sql FROM main.sqlite_schema WHERE (type = 'table' AND name = ?1 COLLATE NOCASE) OR "
+                                  "(type = 'trigger' AND name IN (?2, ?3, ?4) COLLATE NOCASE)");
+        !p.ok()) {
+      return p;
+    }
+    sqlite3_bind_text(st.get(), 1, graph.c_str(), -1, SQLITE_TRANSIENT);
+    for (int i = 0; i < 3; ++i) sqlite3_bind_text(st.get(), 2 + i, triggers[static_cast<size_t>(i)].c_str(), -1, SQLITE_TRANSIENT);
+    int rc;
+    while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
+      const std::string type = ColumnText(st.get(), 0), name = ColumnText(st.get(), 1), on = ColumnText(st.get(), 2), sql = ColumnText(st.get(), 3);
+      const bool ours = type == "table" ? registered->has_value()
+                                        : EqualsIgnoreCase(on, def.table) && sql.find("litehouse_vector_index_sync(") != std::string::npos;
+      if (!ours) return Error("vector index: " + type + " " + name + " already exists");
+    }
+    if (rc != SQLITE_DONE) return DbError(db);
+  }
   Status s = Exec(db, std::string("CREATE TABLE IF NOT EXISTS main.") + kIndexTable +
                           "(name TEXT PRIMARY KEY, tbl TEXT NOT NULL, col TEXT NOT NULL, settings TEXT NOT NULL)");
   if (s.ok()) {
@@ -549,21 +581,17 @@ Status CreateIndex(sqlite3* db, const IndexDefinition& def) {
   for (const std::string& trigger : triggers) {
     if (s.ok()) s = Exec(db, "DROP TRIGGER IF EXISTS main." + DoubleQuoted(trigger));
   }
-  // The insert of the new row: for a partial index, only when the row, read back, meets the
-  // condition (written against the table's columns, which a trigger's WHEN cannot name).
-  const std::string insert = "SELECT litehouse_vector_index_insert(" + name_literal + ", new.rowid, new." + c + ")" +
-                             (def.where.empty() ? "" : " FROM " + t + " WHERE rowid = new.rowid AND (" + def.where + ")") + ";";
-  if (s.ok()) s = Exec(db, "CREATE TRIGGER main." + DoubleQuoted(triggers[0]) + " AFTER INSERT ON " + t + " BEGIN " + insert + " END");
+  // Each trigger makes the graph agree with the row as it is then (SyncRow): the order among the
+  // table's other triggers, a NULL vector, a partial index's condition, do not matter.
+  const auto sync = [&](const char* row) { return "SELECT litehouse_vector_index_sync(" + name_literal + ", " + row + ".rowid);"; };
+  if (s.ok()) s = Exec(db, "CREATE TRIGGER main." + DoubleQuoted(triggers[0]) + " AFTER INSERT ON " + t + " BEGIN " + sync("new") + " END");
   if (s.ok()) {
     // Any change of a partial index's row may change whether it meets the condition.
     const std::string when = def.where.empty() ? " WHEN old.rowid IS NOT new.rowid OR old." + c + " IS NOT new." + c : "";
-    s = Exec(db, "CREATE TRIGGER main." + DoubleQuoted(triggers[1]) + " AFTER UPDATE ON " + t + when +
-                     " BEGIN SELECT litehouse_vector_index_delete(" + name_literal + ", old.rowid); " + insert + " END");
+    s = Exec(db, "CREATE TRIGGER main." + DoubleQuoted(triggers[1]) + " AFTER UPDATE ON " + t + when + " BEGIN " + sync("old") + " " +
+                     sync("new") + " END");
   }
-  if (s.ok()) {
-    s = Exec(db, "CREATE TRIGGER main." + DoubleQuoted(triggers[2]) + " AFTER DELETE ON " + t +
-                     " BEGIN SELECT litehouse_vector_index_delete(" + name_literal + ", old.rowid); END");
-  }
+  if (s.ok()) s = Exec(db, "CREATE TRIGGER main." + DoubleQuoted(triggers[2]) + " AFTER DELETE ON " + t + " BEGIN " + sync("old") + " END");
   if (!s.ok()) return s;
   // The rows already there, in rowid order.
   Stmt rows;
@@ -584,7 +612,9 @@ Status CreateIndex(sqlite3* db, const IndexDefinition& def) {
 }
 
 Status SyncIndexes(sqlite3* db) {
-  if (!TableExists(db, kIndexTable)) return Status::OK();
+  auto exists = TableExists(db, kIndexTable);
+  if (!exists.ok()) return exists.status();
+  if (!*exists) return Status::OK();
   std::vector<std::string> gone;
   int64_t left = 0;
   {

@@ -17,11 +17,11 @@
 //         then        the node's vector, its data part (vector.cc's layout for the column's type)
 //         then        n edge ids (i64 each)
 //         then        n edge vectors, data parts in the edges' type (compress_neighbors)
-//   - three triggers on t, `i_lh_insert`, `i_lh_update`, `i_lh_delete`, calling
-//     litehouse_vector_index_insert('i', rowid, emb) and litehouse_vector_index_delete('i', rowid):
-//     every INSERT, UPDATE and DELETE keeps the graph current in the same transaction. A partial
-//     index (CREATE INDEX ... WHERE cond, as libSQL has them) indexes the rows cond holds for: its
-//     insert trigger reads the new row back from t under cond.
+//   - three triggers on t, `i_lh_insert`, `i_lh_update`, `i_lh_delete`, each calling
+//     litehouse_vector_index_sync('i', rowid) (SyncRow, registered by the engine) for the rows it
+//     touched: the graph is made to agree with each row as it is then (its vector, NULL, or a
+//     partial index's condition, CREATE INDEX ... WHERE cond, as libSQL has them), in the same
+//     transaction.
 // A NULL vector is not indexed (as in libSQL). The engine (engine/vector_ddl.h) recognises the DDL
 // and calls CreateIndex / SyncIndexes at the right moment.
 #pragma once
@@ -51,17 +51,22 @@ struct IndexDefinition {
 std::string GraphTableName(const std::string& name);
 std::vector<std::string> TriggerNames(const std::string& name);
 
-// The names only the index itself writes: the index table, graph tables (`*_lh_graph`), and its
-// two maintenance functions (called by its triggers). The engine's guard refuses clients' writes to
-// these tables and direct calls of these functions (engine/sql_guard.cc).
+// The tables only the index itself writes: the index table and graph tables (`*_lh_graph`). The
+// engine's guard refuses clients' writes to them (engine/sql_guard.cc).
 bool IsIndexTableName(std::string_view table);
-bool IsIndexFunctionName(std::string_view function);
-// True while this thread runs the statements of an index's maintenance function (the nested SQL of
-// litehouse_vector_index_insert/_delete): those may write the index's tables.
+// True while this thread runs an index's own statements (SyncRow): those may write its tables.
 bool InIndexMaintenance();
 
-// Registers libsql_vector_idx, litehouse_vector_index_insert/_delete and the eponymous virtual
-// table vector_top_k on `db`.
+// Makes the graph of index `def` agree with row `rowid` of its table as the row is now: its vector
+// is the node's if the row exists, the vector is not NULL and a partial index's condition holds;
+// otherwise the node is removed. Nothing when they agree already. `def` is the index as its CREATE
+// INDEX text reads now (the engine parses it: engine/vector_ddl.h), so a renamed table or column
+// is followed. What the index's triggers call, through litehouse_vector_index_sync(index, rowid),
+// which the engine registers: any call of it, from anywhere, can only make the graph truer.
+Status SyncRow(sqlite3* db, const IndexDefinition& def, int64_t rowid);
+
+// Registers libsql_vector_idx and the eponymous virtual table vector_top_k on `db` (the engine
+// registers litehouse_vector_index_sync: engine/vector_ddl.h).
 Status RegisterIndexFunctions(sqlite3* db);
 
 // Checks `def` against the schema of `db` (the column's declared type, the options, a rowid table);

@@ -141,8 +141,8 @@ TEST_F(VectorIndexOnAFile, FollowsARenamedTableAndColumn) {
   EXPECT_EQ(Run("PRAGMA integrity_check"), "ok");
 }
 
-// The index's own tables and functions are the index's: a client's direct write or call is refused
-// (engine/sql_guard.cc), reading them is not.
+// The index's own tables are the index's: a client's direct write is refused (engine/sql_guard.cc),
+// reading them is not.
 TEST_F(VectorIndexOnAFile, ClientsCannotWriteTheIndexItself) {
   ASSERT_EQ(Run("CREATE TABLE t(emb F32_BLOB(2))"), "");
   ASSERT_EQ(Run("CREATE INDEX t_idx ON t(libsql_vector_idx(emb))"), "");
@@ -154,9 +154,12 @@ TEST_F(VectorIndexOnAFile, ClientsCannotWriteTheIndexItself) {
   EXPECT_NE(Run("DROP TABLE t_idx_lh_graph").find(belongs), std::string::npos);
   EXPECT_NE(Run("ALTER TABLE t_idx_lh_graph ADD COLUMN x").find(belongs), std::string::npos);
   EXPECT_NE(Run("CREATE TRIGGER x AFTER INSERT ON t_idx_lh_graph BEGIN SELECT 1; END").find(belongs), std::string::npos);
-  EXPECT_EQ(Run("SELECT litehouse_vector_index_insert('t_idx', 5, vector('[0,1]'))"),
-            "error: not authorized to use function: litehouse_vector_index_insert");
-  EXPECT_EQ(Run("SELECT litehouse_vector_index_delete('t_idx', 1)"), "error: not authorized to use function: litehouse_vector_index_delete");
+  // The triggers' function can be called by anyone, from anywhere (a CTE, a view): it only makes the
+  // graph agree with the table.
+  EXPECT_EQ(Run("WITH x AS (SELECT litehouse_vector_index_sync('t_idx', 5)) SELECT * FROM x"), "NULL") << "no row 5: nothing";
+  EXPECT_EQ(Run("SELECT litehouse_vector_index_sync('t_idx', 1)"), "NULL");
+  EXPECT_EQ(Run("SELECT count(*) FROM t_idx_lh_graph"), "1");
+  EXPECT_EQ(Run("SELECT litehouse_vector_index_sync('no_such_index', 1)"), "NULL");
   EXPECT_NE(Run("CREATE TABLE my_lh_graph(x)").find("reserved for vector indexes"), std::string::npos);
   EXPECT_EQ(Run("SELECT count(*) FROM t_idx_lh_graph"), "1") << "reading is allowed";
   // The index's own writes still go through, from the client's statements.
@@ -166,6 +169,88 @@ TEST_F(VectorIndexOnAFile, ClientsCannotWriteTheIndexItself) {
   EXPECT_EQ(Run("SELECT count(*) FROM t_idx_lh_graph"), "1");
   ASSERT_EQ(Run("DROP INDEX t_idx"), "");
   EXPECT_EQ(Run("SELECT count(*) FROM sqlite_schema WHERE name LIKE 't_idx%'"), "0");
+}
+
+// Each trigger makes the graph agree with the row as it is when the trigger runs: a user's trigger
+// that rewrites or deletes the row, a NULL written over a vector (by UPDATE or by REPLACE of the same
+// rowid), an UPSERT, an UPDATE of the rowid, a foreign key's cascade, ROLLBACK TO.
+TEST_F(VectorIndexOnAFile, TheGraphFollowsTheRowWhateverWroteIt) {
+  ASSERT_EQ(Run("CREATE TABLE t(id INTEGER PRIMARY KEY, emb F32_BLOB(2), n INT)"), "");
+  ASSERT_EQ(Run("CREATE INDEX i ON t(libsql_vector_idx(emb, 'metric=l2'))"), "");
+  const auto graph = [&] { return Run("SELECT id FROM i_lh_graph ORDER BY id"); };
+  const auto node_is = [&](int id, const char* v) {
+    return Run("SELECT count(*) FROM vector_top_k('i', vector('" + std::string(v) + "'), 1) WHERE id = " + std::to_string(id));
+  };
+  // A user's trigger made after the index runs before the index's own (SQLite fires the newest first).
+  ASSERT_EQ(Run("CREATE TRIGGER norm AFTER INSERT ON t WHEN new.n = 1 BEGIN UPDATE t SET emb = vector('[9,9]') WHERE id = new.id; END"), "");
+  ASSERT_EQ(Run("INSERT INTO t VALUES (1, vector('[0,0]'), 1)"), "");
+  EXPECT_EQ(node_is(1, "[9,9]"), "1") << "the row's vector, not the statement's";
+  ASSERT_EQ(Run("CREATE TRIGGER gone AFTER INSERT ON t WHEN new.n = 2 BEGIN DELETE FROM t WHERE id = new.id; END"), "");
+  ASSERT_EQ(Run("INSERT INTO t VALUES (2, vector('[1,1]'), 2)"), "");
+  EXPECT_EQ(graph(), "1") << "no node for a row a trigger deleted";
+  // NULL over a vector.
+  ASSERT_EQ(Run("INSERT INTO t VALUES (3, vector('[3,3]'), 0), (4, vector('[4,4]'), 0)"), "");
+  ASSERT_EQ(Run("UPDATE t SET emb = NULL WHERE id = 3"), "");
+  ASSERT_EQ(Run("REPLACE INTO t VALUES (4, NULL, 0)"), "");
+  EXPECT_EQ(graph(), "1");
+  // UPSERT, and an UPDATE of the rowid.
+  ASSERT_EQ(Run("INSERT INTO t VALUES (5, vector('[5,5]'), 0) ON CONFLICT(id) DO UPDATE SET emb = excluded.emb"), "");
+  ASSERT_EQ(Run("INSERT INTO t VALUES (5, vector('[6,6]'), 0) ON CONFLICT(id) DO UPDATE SET emb = excluded.emb"), "");
+  EXPECT_EQ(node_is(5, "[6,6]"), "1");
+  ASSERT_EQ(Run("UPDATE t SET id = 7 WHERE id = 5"), "");
+  EXPECT_EQ(graph(), "1|7");
+  // An update of another column leaves the node as it is.
+  ASSERT_EQ(Run("UPDATE t SET n = n + 1"), "");
+  EXPECT_EQ(graph(), "1|7");
+  // A foreign key's cascade deletes rows through SQLite's trigger programs.
+  ASSERT_EQ(Run("CREATE TABLE parent(id INTEGER PRIMARY KEY)"), "");
+  ASSERT_EQ(Run("CREATE TABLE child(pid REFERENCES parent(id) ON DELETE CASCADE, emb F32_BLOB(2))"), "");
+  ASSERT_EQ(Run("CREATE INDEX ci ON child(libsql_vector_idx(emb))"), "");
+  ASSERT_EQ(Run("PRAGMA foreign_keys = ON"), "");
+  ASSERT_EQ(Run("INSERT INTO parent VALUES (1)"), "");
+  ASSERT_EQ(Run("INSERT INTO child VALUES (1, vector('[1,0]'))"), "");
+  ASSERT_EQ(Run("INSERT INTO child VALUES (1, vector('[0,1]'))"), "");
+  EXPECT_EQ(Run("SELECT count(*) FROM ci_lh_graph"), "2");
+  ASSERT_EQ(Run("DELETE FROM parent"), "");
+  EXPECT_EQ(Run("SELECT count(*) FROM ci_lh_graph"), "0");
+  // ROLLBACK TO undoes the graph's writes with the row's.
+  ASSERT_EQ(Run("BEGIN"), "");
+  ASSERT_EQ(Run("SAVEPOINT s"), "");
+  ASSERT_EQ(Run("INSERT INTO t VALUES (8, vector('[8,8]'), 0)"), "");
+  ASSERT_EQ(Run("ROLLBACK TO s"), "");
+  ASSERT_EQ(Run("COMMIT"), "");
+  EXPECT_EQ(graph(), "1|7");
+  EXPECT_EQ(Run("PRAGMA integrity_check"), "ok");
+}
+
+// A partial index holds the rows its condition holds for, whatever the order of the DDL's terms.
+TEST_F(VectorIndexOnAFile, APartialIndexFollowsItsCondition) {
+  ASSERT_EQ(Run("CREATE TABLE d(kind INT, emb F32_BLOB(2))"), "");
+  ASSERT_EQ(Run("CREATE INDEX di ON d(libsql_vector_idx(emb) DESC) WHERE kind = 0"), "");
+  ASSERT_EQ(Run("INSERT INTO d VALUES (0, vector('[0,1]')), (1, vector('[1,0]'))"), "");
+  EXPECT_EQ(Run("SELECT id FROM di_lh_graph ORDER BY id"), "1") << "the condition is kept after DESC";
+  ASSERT_EQ(Run("UPDATE d SET kind = 0 WHERE rowid = 2"), "");
+  EXPECT_EQ(Run("SELECT id FROM di_lh_graph ORDER BY id"), "1|2");
+  ASSERT_EQ(Run("UPDATE d SET kind = 5 WHERE rowid = 1"), "");
+  EXPECT_EQ(Run("SELECT id FROM di_lh_graph ORDER BY id"), "2");
+  ASSERT_EQ(Run("REPLACE INTO d(rowid, kind, emb) VALUES (2, 3, vector('[1,1]'))"), "");
+  EXPECT_EQ(Run("SELECT count(*) FROM di_lh_graph"), "0") << "the replacing row fails the condition";
+}
+
+// Objects of the user's that have an index's names are never dropped; a table whose columns shadow
+// rowid is refused; options past their bounds are taken as the bound.
+TEST_F(VectorIndexOnAFile, NamesAndBounds) {
+  ASSERT_EQ(Run("CREATE TABLE t(emb F32_BLOB(2))"), "");
+  ASSERT_EQ(Run("CREATE TRIGGER i_lh_insert AFTER INSERT ON t BEGIN SELECT 1; END"), "");
+  EXPECT_EQ(Run("CREATE INDEX i ON t(libsql_vector_idx(emb))"), "error: vector index: trigger i_lh_insert already exists");
+  EXPECT_EQ(Run("SELECT count(*) FROM sqlite_schema WHERE name = 'i_lh_insert'"), "1");
+  EXPECT_EQ(Run("SELECT count(*) FROM sqlite_schema WHERE name = 'i'"), "0") << "nothing left of the failed index";
+  ASSERT_EQ(Run("CREATE TABLE r(rowid TEXT, emb F32_BLOB(2))"), "");
+  EXPECT_EQ(Run("CREATE INDEX ri ON r(libsql_vector_idx(emb))"), "error: vector index: unsupported for tables with a column named rowid, _rowid_ or oid");
+  ASSERT_EQ(Run("CREATE INDEX big ON t(libsql_vector_idx(emb, 'max_neighbors=100000000', 'search_l=100000000'))"), "");
+  EXPECT_EQ(Run("SELECT settings LIKE '%search_l=65535%' AND settings LIKE '%max_neighbors=1024%' FROM litehouse_vector_index WHERE name = 'big'"), "1");
+  ASSERT_EQ(Run("INSERT INTO t VALUES (vector('[1,2]'))"), "");
+  EXPECT_EQ(Run("SELECT count(*) FROM vector_top_k('big', vector('[1,2]'), 100000)"), "1");
 }
 
 // Cases of libSQL's test/libsql_vector_index.test, with its expected answers.
