@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createRequire } from "node:module";
 import { createClient } from "@libsql/client";
-import { BIN, startServer, refused } from "./harness.mjs";
+import { BIN, startServer, refused, rng } from "./harness.mjs";
 import { waitUntil } from "./raw-http.mjs";
 
 const Database = createRequire(import.meta.url)("libsql");
@@ -26,15 +26,6 @@ after(() => {
   for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
 });
 
-// A deterministic generator (mulberry32).
-function rng(seed) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const randomVector = (rand, dims) => `[${Array.from({ length: dims }, () => (rand() * 2 - 1).toFixed(4)).join(",")}]`;
 
 const ids = (rs) => rs.rows.map((r) => Number(r[0]));
