@@ -96,9 +96,29 @@ Result<std::vector<Graph::Expanded>> Graph::Walk(const VectorRef& query, uint32_
   seen.Insert(**entry);
   Node node;
   size_t first = 0;  // every candidate before it is expanded
+  int64_t last_entry = **entry;
+  int restarts = 0;
   while (expanded.size() < kMaxExpansions) {
     while (first < candidates.size() && candidates[first].expanded) ++first;
-    if (first == candidates.size()) break;
+    if (first == candidates.size()) {
+      if (candidates.size() >= l || restarts >= kMaxRestarts) break;
+      // The list ran out before it was full: go on from the next node by id not seen yet.
+      ++restarts;
+      std::optional<int64_t> next;
+      for (int probe = 0; probe < kMaxRestartProbes; ++probe) {
+        auto after = store_->EntryAfter(last_entry);
+        if (!after.ok()) return after.status();
+        if (!after->has_value()) break;
+        last_entry = **after;
+        if (seen.Insert(last_entry)) {
+          next = last_entry;
+          break;
+        }
+      }
+      if (!next) break;
+      candidates.push_back({INFINITY, *next, false});  // ranked last: every other one is expanded
+      continue;
+    }
     candidates[first].expanded = true;
     const int64_t id = candidates[first].id;
     auto found = store_->Get(id, &node);

@@ -76,6 +76,8 @@ class NodeStore {
   virtual Status Remove(int64_t id) = 0;
   // The node every walk starts from: the smallest id, or nullopt when the graph is empty.
   virtual Result<std::optional<int64_t>> Entry() = 0;
+  // The smallest id past `id`, or nullopt: where a walk that ran out goes on (Graph::Walk).
+  virtual Result<std::optional<int64_t>> EntryAfter(int64_t id) = 0;
 };
 
 struct Neighbor {
@@ -101,6 +103,11 @@ class Graph {
 
   // The most nodes one walk expands, whatever L: a bound on the work of one statement.
   static constexpr size_t kMaxExpansions = 100000;
+  // A walk whose list ran out before it was full (the nodes it reached are all it could: deletes
+  // may cut a graph, a node's edges all dangling) goes on from the next unseen node by id, this many
+  // times at most, looking at this many ids for one each time.
+  static constexpr int kMaxRestarts = 8;
+  static constexpr int kMaxRestartProbes = 64;
 
  private:
   struct Expanded {

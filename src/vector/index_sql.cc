@@ -175,6 +175,21 @@ class SqliteNodeStore : public NodeStore {
     return rc == SQLITE_DONE ? Status::OK() : DbError(db_);
   }
 
+  Result<std::optional<int64_t>> EntryAfter(int64_t id) override {
+    if (!after_.prepared()) {
+      if (Status s = after_.Prepare(db_, "SELECT id FROM " + table_ + " WHERE id > ?1 ORDER BY id LIMIT 1"); !s.ok()) return s;
+    }
+    sqlite3_stmt* st = after_.get();
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, id);
+    const int rc = sqlite3_step(st);
+    std::optional<int64_t> out;
+    if (rc == SQLITE_ROW) out = sqlite3_column_int64(st, 0);
+    else if (rc != SQLITE_DONE) return DbError(db_);
+    sqlite3_reset(st);
+    return out;
+  }
+
   Result<std::optional<int64_t>> Entry() override {
     if (!entry_.prepared()) {
       if (Status s = entry_.Prepare(db_, "SELECT id FROM " + table_ + " ORDER BY id LIMIT 1"); !s.ok()) return s;
@@ -194,7 +209,7 @@ class SqliteNodeStore : public NodeStore {
   const std::string table_;
   const GraphSettings settings_;
   const size_t node_bytes_, edge_bytes_;
-  Stmt get_, put_, remove_, entry_;
+  Stmt get_, put_, remove_, entry_, after_;
   std::vector<uint8_t> buffer_;
 };
 

@@ -182,8 +182,15 @@ describe("moving files between libSQL and Litehouse", () => {
       assert.equal(ids(await c.execute(query))[0], 41);
     } finally {
       c.close();
-      await server.stop();
+      assert.equal(await server.stop({ keepDir: true }), 0);
     }
+    // The shell, on the file itself: the index answers, follows a write, and REINDEX works there.
+    const script = `${query};\nINSERT INTO docs VALUES ('shell', vector32('[0.5,-0.5,0.26]'));\n${query.replace(", 5)", ", 1)")};\nREINDEX docs_idx;\n${query.replace(", 5)", ", 2)")};\nPRAGMA integrity_check;\n`;
+    const r = spawnSync(BIN, ["shell", file], { input: script, encoding: "utf8", timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout.trim().split("\n");
+    assert.deepEqual(lines.slice(0, 5).map(Number), [41, ...libsqlTop.slice(0, 4)], "the server's answer, in the shell");
+    assert.deepEqual(lines.slice(5), ["41", "41", "42", "ok"]);
   });
 
   test("a Litehouse database goes to libSQL through its dump, and libSQL's index answers the same", async () => {

@@ -39,7 +39,13 @@ class MemoryStore : public NodeStore {
     if (nodes_.empty()) return std::optional<int64_t>();
     return std::optional<int64_t>(nodes_.begin()->first);
   }
+  Result<std::optional<int64_t>> EntryAfter(int64_t id) override {
+    auto it = nodes_.upper_bound(id);
+    if (it == nodes_.end()) return std::optional<int64_t>();
+    return std::optional<int64_t>(it->first);
+  }
   const std::map<int64_t, Node>& nodes() const { return nodes_; }
+  std::map<int64_t, Node>& mutable_nodes() { return nodes_; }
 
  private:
   std::map<int64_t, Node> nodes_;
@@ -127,7 +133,7 @@ TEST(Graph, EmptyFindsNothingAndOneFindsItself) {
   EXPECT_TRUE(zero->empty());
 }
 
-TEST(Graph, RemovedNodesAreNeverFoundAndNoEdgeLeadsToThemFromTheirNeighbours) {
+TEST(Graph, RemovedNodesAreNeverFoundAndTheOthersStillAre) {
   std::mt19937 rng(7);
   GraphSettings s;
   s.dims = 16;
@@ -157,6 +163,40 @@ TEST(Graph, RemovedNodesAreNeverFoundAndNoEdgeLeadsToThemFromTheirNeighbours) {
   ASSERT_FALSE(found->empty());
   EXPECT_EQ((*found)[0].id, 2);
   EXPECT_NEAR((*found)[0].distance, 0.0f, 1e-6f);
+}
+
+// A graph cut by deletes (the entry node's edges all lead to removed nodes) is still searched
+// whole: a walk that runs out before its list is full goes on from the next node by id.
+TEST(Graph, AWalkThatRunsOutGoesOnFromTheNextNode) {
+  std::mt19937 rng(3);
+  GraphSettings s;
+  s.dims = 8;
+  s.metric = Metric::kL2;
+  s.max_neighbors = 8;
+  s.search_l = 50;
+  MemoryStore store;
+  Graph graph(s, &store);
+  std::vector<Vector> vectors;
+  for (int i = 0; i < 40; ++i) {
+    vectors.push_back(RandomVector(&rng, s.dims));
+    ASSERT_TRUE(graph.Insert(i + 1, vectors.back().ref()).ok());
+  }
+  // The entry (id 1) keeps edges to ids that are gone only; nothing else leads to it or from it.
+  Node& entry = store.mutable_nodes()[1];
+  const size_t bytes = DataSize(s.edge_type, s.dims);
+  const std::vector<uint8_t> any(entry.edge_data.begin(), entry.edge_data.begin() + static_cast<std::ptrdiff_t>(bytes));
+  entry.edge_ids.clear();
+  entry.edge_data.clear();
+  for (int64_t gone = 1000; gone < 1004; ++gone) entry.AddEdge(gone, any.data(), bytes);
+  for (auto& [id, node] : store.mutable_nodes()) {
+    for (size_t e = node.edge_count(); e-- > 0;) {
+      if (id != 1 && node.edge_ids[e] == 1) node.RemoveEdge(e, bytes);
+    }
+  }
+  auto found = graph.Search(vectors[29].ref(), 5);
+  ASSERT_TRUE(found.ok());
+  ASSERT_EQ(found->size(), 5u);
+  EXPECT_EQ((*found)[0].id, 30) << "found past the cut";
 }
 
 TEST(IndexSettings, ColumnTypesAsLibsqlReadsThem) {
