@@ -1,6 +1,6 @@
 // The graph of a vector index: DiskANN's Vamana graph (Subramanya et al., NeurIPS 2019), as libSQL
 // builds it, over an abstract node store, so that the algorithm is tested without SQLite
-// (index_store.h keeps nodes in a shadow table of the database file).
+// (index_sql.h keeps nodes in a table of the database file).
 //
 // Each node is a row of the indexed table: its vector, exact, and up to `max_neighbors` edges, each
 // an other node's id and that node's vector, stored in the neighbours' type (`compress_neighbors`:
@@ -8,15 +8,17 @@
 // distance from a query to each of its neighbours without reading them:
 //
 //   Search: greedy best-first walk from the entry node (the smallest id) keeping the `search_l`
-//     best candidates by approximate distance; each candidate expanded is read once, which gives its
-//     exact distance; the answer is the k best expanded nodes by exact distance.
+//     best candidates by approximate distance (index_distance.h); each candidate expanded is read
+//     once, which gives its exact distance (distance.h); the answer is the k best expanded nodes by
+//     exact distance. A walk whose list runs out before it is full goes on from the next unseen id.
 //   Insert: the same walk with `insert_l` for the new vector; the expanded nodes, pruned with
 //     RobustPrune (a candidate c is dropped when a kept r has alpha * d(r, c) <= d(new, c)), become
 //     its edges; each of those gets an edge back: a full neighbour takes it by RobustPrune's rule
 //     applied to the one new edge (it is dropped if a nearer edge covers it; it drops the edges it
 //     covers, or else the farthest one if it is nearer), with the distances its own row allows.
-//   Delete: the node is removed and the edges its neighbours keep to it; an edge from elsewhere may
-//     dangle, and a walk skips a node it cannot read.
+//   Delete: the node is removed and the edges its neighbours keep to it, each of those taking the
+//     removed node's other edges (pruned); an edge from elsewhere may dangle, and a walk skips a
+//     node it cannot read.
 // Every loop is bounded: a walk expands each node at most once, and stops after `kMaxExpansions`.
 //
 // Thread safety: a Graph is used by one thread at a time, as its store.

@@ -2,7 +2,7 @@
 // the indexed column's declared type, parsed with libSQL's rules and error messages
 // (vectorIndex.c: vectorIdxParseColumnType, parseVectorIdxParam; vectordiskann.c's defaults), and
 // the text form in which Litehouse keeps the settings (the `settings` column of the index table,
-// index_store.h).
+// index_sql.h).
 //
 // Options (each at most once; names and enum values case-insensitive, as libSQL):
 //   type=diskann                      the only kind
