@@ -45,13 +45,6 @@ float SquaredL2F32(const uint8_t* a, const uint8_t* b, uint32_t dims) {
   return lane[0];
 }
 
-// f8 (vector.h): element i is alpha * q[i] + shift, the two floats after the 4-aligned bytes.
-void F8Params(const uint8_t* data, uint32_t dims, float* alpha, float* shift) {
-  const size_t at = (size_t{dims} + 3) / 4 * 4;
-  *alpha = LoadF32(data + at);
-  *shift = LoadF32(data + at + 4);
-}
-
 void F8Sums(const uint8_t* q, uint32_t dims, uint32_t* sum, uint32_t* sumsq) {
   uint32_t s = 0, s2 = 0;
   for (uint32_t i = 0; i < dims; ++i) {
@@ -81,7 +74,9 @@ DistanceFrom::DistanceFrom(Metric metric, Type type, uint32_t dims, const uint8_
     : metric_(metric), type_(type), dims_(dims), from_(from) {
   if (type == Type::kFloat32 && metric == Metric::kCosine) norm_ = DotF32(from, from, dims);
   if (type == Type::kFloat8) {
-    F8Params(from, dims, &f8_alpha_, &f8_shift_);
+    const F8Params params = LoadF8Params(from, dims);
+    f8_alpha_ = params.alpha;
+    f8_shift_ = params.shift;
     F8Sums(from, dims, &f8_sum_, &f8_sumsq_);
   }
 }
@@ -92,8 +87,8 @@ float DistanceFrom::To(const uint8_t* to) const {
       if (metric_ == Metric::kCosine) return Cosine(DotF32(from_, to, dims_), norm_, DotF32(to, to, dims_));
       return std::sqrt(SquaredL2F32(from_, to, dims_));
     case Type::kFloat8: {
-      float alpha, shift;
-      F8Params(to, dims_, &alpha, &shift);
+      const F8Params to_params = LoadF8Params(to, dims_);
+      const float alpha = to_params.alpha, shift = to_params.shift;
       const float a = f8_alpha_, sa = f8_shift_;
       if (metric_ == Metric::kL2) {
         float lane[kLanes] = {};

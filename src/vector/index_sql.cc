@@ -116,11 +116,9 @@ class SqliteNodeStore : public NodeStore {
         node_bytes_(DataSize(settings.type, settings.dims)), edge_bytes_(DataSize(settings.edge_type, settings.dims)) {}
 
   Result<bool> Get(int64_t id, Node* node) override {
-    if (!get_.prepared()) {
-      if (Status s = get_.Prepare(db_, "SELECT node FROM " + table_ + " WHERE id = ?1"); !s.ok()) return s;
-    }
-    sqlite3_stmt* st = get_.get();
-    sqlite3_reset(st);
+    auto ready = Ready(&get_, "SELECT node FROM " + table_ + " WHERE id = ?1");
+    if (!ready.ok()) return ready.status();
+    sqlite3_stmt* st = *ready;
     sqlite3_bind_int64(st, 1, id);
     const int rc = sqlite3_step(st);
     if (rc == SQLITE_DONE) return false;
@@ -144,9 +142,9 @@ class SqliteNodeStore : public NodeStore {
   }
 
   Status Put(int64_t id, const Node& node) override {
-    if (!put_.prepared()) {
-      if (Status s = put_.Prepare(db_, "INSERT OR REPLACE INTO " + table_ + "(id, node) VALUES (?1, ?2)"); !s.ok()) return s;
-    }
+    auto ready = Ready(&put_, "INSERT OR REPLACE INTO " + table_ + "(id, node) VALUES (?1, ?2)");
+    if (!ready.ok()) return ready.status();
+    sqlite3_stmt* st = *ready;
     buffer_.clear();
     buffer_.push_back(1);
     buffer_.push_back(0);
@@ -154,8 +152,6 @@ class SqliteNodeStore : public NodeStore {
     buffer_.insert(buffer_.end(), node.data.begin(), node.data.end());
     for (int64_t edge : node.edge_ids) PutI64(&buffer_, edge);
     buffer_.insert(buffer_.end(), node.edge_data.begin(), node.edge_data.end());
-    sqlite3_stmt* st = put_.get();
-    sqlite3_reset(st);
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_blob64(st, 2, buffer_.data(), buffer_.size(), SQLITE_STATIC);
     const int rc = sqlite3_step(st);
@@ -164,11 +160,9 @@ class SqliteNodeStore : public NodeStore {
   }
 
   Status Remove(int64_t id) override {
-    if (!remove_.prepared()) {
-      if (Status s = remove_.Prepare(db_, "DELETE FROM " + table_ + " WHERE id = ?1"); !s.ok()) return s;
-    }
-    sqlite3_stmt* st = remove_.get();
-    sqlite3_reset(st);
+    auto ready = Ready(&remove_, "DELETE FROM " + table_ + " WHERE id = ?1");
+    if (!ready.ok()) return ready.status();
+    sqlite3_stmt* st = *ready;
     sqlite3_bind_int64(st, 1, id);
     const int rc = sqlite3_step(st);
     sqlite3_reset(st);
@@ -176,35 +170,35 @@ class SqliteNodeStore : public NodeStore {
   }
 
   Result<std::optional<int64_t>> EntryAfter(int64_t id) override {
-    if (!after_.prepared()) {
-      if (Status s = after_.Prepare(db_, "SELECT id FROM " + table_ + " WHERE id > ?1 ORDER BY id LIMIT 1"); !s.ok()) return s;
-    }
-    sqlite3_stmt* st = after_.get();
-    sqlite3_reset(st);
-    sqlite3_bind_int64(st, 1, id);
-    const int rc = sqlite3_step(st);
-    std::optional<int64_t> out;
-    if (rc == SQLITE_ROW) out = sqlite3_column_int64(st, 0);
-    else if (rc != SQLITE_DONE) return DbError(db_);
-    sqlite3_reset(st);
-    return out;
+    return FirstId(&after_, "SELECT id FROM " + table_ + " WHERE id > ?1 ORDER BY id LIMIT 1", id);
   }
 
   Result<std::optional<int64_t>> Entry() override {
-    if (!entry_.prepared()) {
-      if (Status s = entry_.Prepare(db_, "SELECT id FROM " + table_ + " ORDER BY id LIMIT 1"); !s.ok()) return s;
-    }
-    sqlite3_stmt* st = entry_.get();
-    sqlite3_reset(st);
-    const int rc = sqlite3_step(st);
-    std::optional<int64_t> out;
-    if (rc == SQLITE_ROW) out = sqlite3_column_int64(st, 0);
-    else if (rc != SQLITE_DONE) return DbError(db_);
-    sqlite3_reset(st);
-    return out;
+    return FirstId(&entry_, "SELECT id FROM " + table_ + " ORDER BY id LIMIT 1", std::nullopt);
   }
 
  private:
+  // `stmt`, prepared from `sql` the first time, reset for a new use.
+  Result<sqlite3_stmt*> Ready(Stmt* stmt, const std::string& sql) {
+    if (!stmt->prepared()) {
+      if (Status s = stmt->Prepare(db_, sql); !s.ok()) return s;
+    }
+    sqlite3_reset(stmt->get());
+    return stmt->get();
+  }
+  // The id the query answers first (bound to `after` when given), or nullopt.
+  Result<std::optional<int64_t>> FirstId(Stmt* stmt, const std::string& sql, std::optional<int64_t> after) {
+    auto st = Ready(stmt, sql);
+    if (!st.ok()) return st.status();
+    if (after) sqlite3_bind_int64(*st, 1, *after);
+    const int rc = sqlite3_step(*st);
+    std::optional<int64_t> out;
+    if (rc == SQLITE_ROW) out = sqlite3_column_int64(*st, 0);
+    else if (rc != SQLITE_DONE) return DbError(db_);
+    sqlite3_reset(*st);
+    return out;
+  }
+
   sqlite3* const db_;
   const std::string table_;
   const GraphSettings settings_;
