@@ -37,6 +37,13 @@ std::string ClientKeyOf(const ip::address& address) {
   return ip::network_v6(a.to_v6(), 64).canonical().to_string();
 }
 
+std::string ForwardedForOf(std::string_view key) {
+  std::string_view address = key.substr(0, key.find('/'));
+  auto a = ParseAddress(address);
+  if (!a) return {};
+  return a->to_string();
+}
+
 Result<TrustedProxies> TrustedProxies::Parse(std::string_view list) {
   TrustedProxies out;
   size_t pos = 0;

@@ -57,4 +57,10 @@ class TrustedProxies {
 // The key of a client at `address` (no proxy involved): see the file comment.
 std::string ClientKeyOf(const boost::asio::ip::address& address);
 
+// An address whose key is `key` (a key from ClientKey/ClientKeyOf), for an X-Forwarded-For header: a
+// read replica names the client of each request it relays, so that a primary that trusts the replica
+// (--trusted-proxy) charges the client, not the replica, for it. The key itself for IPv4; the /64's
+// first address for IPv6. Empty when `key` is not a key.
+std::string ForwardedForOf(std::string_view key);
+
 }  // namespace litehouse::server

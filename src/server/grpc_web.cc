@@ -5,6 +5,7 @@
 
 #include "protocol/proxy_codec.h"
 #include "protocol/stream.h"
+#include "server/client_address.h"
 #include "server/primary_link.h"
 #include "server/stream_exec.h"
 
@@ -222,6 +223,7 @@ asio::awaitable<HttpReply> HandleGrpcWeb(ServerContext& ctx, const http::request
                              "x-litehouse-replica", "x-litehouse-replica-id"}) {
       if (auto value = Header(req, name); !value.empty()) headers.emplace_back(name, std::string(value));
     }
+    if (std::string forwarded = ForwardedForOf(client); !forwarded.empty()) headers.emplace_back("x-forwarded-for", forwarded);
     std::string relayed_path(path);
     std::string relayed_body(body);
     auto reply = co_await ForwardToPrimary(link->primary, std::move(relayed_path), std::move(headers),

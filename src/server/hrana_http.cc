@@ -119,7 +119,7 @@ namespace {
 
 // What a read replica relays with `caller`'s writes (replica_forward.h).
 Relay RelayOf(const Caller& caller) {
-  return Relay{caller.credential, caller.principal.grant == Grant::kReadOnly, caller.client + "|" + caller.principal.id};
+  return Relay{caller.credential, caller.principal.grant == Grant::kReadOnly, caller.client + "|" + caller.principal.id, caller.client};
 }
 
 }  // namespace

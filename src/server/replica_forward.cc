@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "protocol/errors.h"
 #include "protocol/json_client_codec.h"
+#include "server/client_address.h"
 
 namespace litehouse::server {
 namespace {
@@ -42,6 +43,8 @@ bool RequestOpensTransaction(const StreamRequest& r) {
 std::vector<std::pair<std::string, std::string>> RelayHeaders(const Relay& relay) {
   std::vector<std::pair<std::string, std::string>> headers{{"content-type", "application/json"}};
   if (!relay.credential.empty()) headers.emplace_back("authorization", relay.credential);
+  // The client, for a primary that trusts this replica as a proxy (its per-client limits).
+  if (std::string forwarded = ForwardedForOf(relay.address); !forwarded.empty()) headers.emplace_back("x-forwarded-for", forwarded);
   return headers;
 }
 

@@ -34,6 +34,8 @@ struct Relay {
   // Who the client is for read-your-writes across its streams (ClientIndexes): its address and its
   // credential's id; empty: its streams only.
   std::string client = {};
+  // The client's key (client_address.h), named to the primary in X-Forwarded-For; empty: none.
+  std::string address = {};
 };
 
 // Runs `request` (its stored SQL taken from `sqls`) on the primary if it must go there, updating

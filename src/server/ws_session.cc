@@ -182,7 +182,7 @@ using ConnPtr = std::shared_ptr<WsConnection>;
 
 // What a read replica relays with this connection's writes (replica_forward.h).
 Relay RelayOf(const WsConnection& conn) {
-  return Relay{conn.credential, conn.principal.grant == Grant::kReadOnly, conn.client + "|" + conn.principal.id};
+  return Relay{conn.credential, conn.principal.grant == Grant::kReadOnly, conn.client + "|" + conn.principal.id, conn.client};
 }
 
 // Ends a stream's session on the SQL pool (a ROLLBACK may run there): closed, or `expired` (the

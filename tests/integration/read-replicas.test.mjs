@@ -10,7 +10,7 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "@libsql/client";
-import { startServer, BIN, refused } from "./harness.mjs";
+import { startServer, BIN, refused, postJson } from "./harness.mjs";
 import { waitUntil } from "./raw-http.mjs";
 
 const tempDirs = [];
@@ -431,6 +431,47 @@ describe("credentials through a replica", () => {
       w.close();
       rdr.close();
       none.close();
+      await replica.stop();
+      await primary.stop();
+    }
+  });
+});
+
+describe("per-client limits through a replica", () => {
+  // A replica relays a client's transaction to the primary on a stream of the primary's. It names the
+  // client in X-Forwarded-For, so a primary that trusts its replicas (--trusted-proxy) charges each
+  // client for its own streams, not the replica for everyone's. Clients are told apart here by the
+  // Fly-Client-IP header the replica trusts (--trusted-proxy 127.0.0.1 on both).
+  test("a primary trusting its replica keys relayed streams by the client the replica names", async () => {
+    const primary = await startServer({ args: ["--trusted-proxy", "127.0.0.1", "--max-streams-per-client", "1"] });
+    const replica = await replicaOf(primary.url, { args: ["--trusted-proxy", "127.0.0.1"] });
+    const exec = (sql) => ({ type: "execute", stmt: { sql } });
+    const pipeline = (ip, baton, requests) => postJson(replica, "/v3/pipeline", { baton, requests }, { "Fly-Client-IP": ip });
+    try {
+      assert.equal((await postJson(primary, "/v3/pipeline", { baton: null, requests: [exec("CREATE TABLE t(x)"), { type: "close" }] })).status, 200);
+      await caughtUp(primary, replica);
+      // Client A opens a transaction through the replica: one stream on the primary, A's only one.
+      const a = await pipeline("203.0.113.1", null, [exec("BEGIN"), exec("INSERT INTO t VALUES (1)")]);
+      assert.equal(a.status, 200, a.text);
+      assert.ok(a.body.results.every((r) => r.type === "ok"), a.text);
+      // Client B opens one (a read: A holds the write lock): the primary counts it apart from A
+      // (without the header, B would be the replica's address again, and refused).
+      const b = await pipeline("203.0.113.2", null, [exec("BEGIN"), exec("SELECT count(*) FROM t")]);
+      assert.equal(b.status, 200, b.text);
+      assert.ok(b.body.results.every((r) => r.type === "ok"), b.text);
+      // A second transaction of A's is past A's own limit on the primary.
+      const a2 = await pipeline("203.0.113.1", null, [exec("BEGIN"), exec("SELECT count(*) FROM t")]);
+      const a2error = a2.body.results?.find((r) => r.type === "error")?.error ?? a2.body;
+      assert.equal(a2error.code, "STREAMS_EXHAUSTED", a2.text);
+      // Both transactions commit.
+      for (const [ip, first] of [["203.0.113.1", a], ["203.0.113.2", b]]) {
+        const done = await pipeline(ip, first.body.baton, [exec("COMMIT"), { type: "close" }]);
+        assert.equal(done.status, 200, done.text);
+        assert.ok(done.body.results.every((r) => r.type === "ok"), done.text);
+      }
+      const rows = await postJson(primary, "/v3/pipeline", { baton: null, requests: [exec("SELECT x FROM t ORDER BY x"), { type: "close" }] });
+      assert.deepEqual(rows.body.results[0].response.result.rows.map((r) => r[0].value), ["1"]);
+    } finally {
       await replica.stop();
       await primary.stop();
     }

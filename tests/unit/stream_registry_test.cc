@@ -232,5 +232,20 @@ TEST(TrustedProxies, ClientKeys) {
   EXPECT_EQ(ClientKeyOf(ip::make_address("::ffff:192.0.2.1")), "192.0.2.1");
 }
 
+// What a replica writes in X-Forwarded-For for a client key: an address the primary keys the same.
+TEST(TrustedProxies, ForwardedForRoundTrips) {
+  auto proxies = TrustedProxies::Parse("127.0.0.1");
+  ASSERT_TRUE(proxies.ok());
+  auto replica = ip::make_address("127.0.0.1");
+  for (const char* client : {"203.0.113.7", "2001:db8:1:2:aaaa::1", "::ffff:192.0.2.1"}) {
+    const std::string key = ClientKeyOf(ip::make_address(client));
+    const std::string forwarded = ForwardedForOf(key);
+    ASSERT_FALSE(forwarded.empty()) << key;
+    EXPECT_EQ(proxies->ClientKey(replica, "", {forwarded}), key) << client;
+  }
+  EXPECT_EQ(ForwardedForOf(""), "");
+  EXPECT_EQ(ForwardedForOf("not a key"), "");
+}
+
 }  // namespace
 }  // namespace litehouse::server
