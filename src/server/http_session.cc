@@ -98,6 +98,46 @@ asio::awaitable<bool> WriteReply(ServerContext& ctx, beast::tcp_stream& stream, 
   co_return !ec && res.keep_alive();
 }
 
+// Writes a cursor's response to `req`: the start of it in `reply`, then the entries as the cursor's
+// batch makes them, in HTTP/1.1 chunks (an HTTP/1.0 client's body ends with the connection). Each
+// piece is made only once the previous one was written, so a client that does not read holds the
+// batch, not the server's memory. A failed write ends the cursor (its batch stops) and the
+// connection; the stream is parked under the baton the head named either way. True when the
+// connection can carry another request.
+asio::awaitable<bool> WriteCursorReply(ServerContext& ctx, beast::tcp_stream& stream,
+                                       const http::request<http::string_body>& req, HttpReply reply) {
+  std::shared_ptr<HttpCursorBody> cursor = std::move(reply.cursor);
+  const bool chunked = req.version() >= 11;
+  http::response<http::empty_body> res{static_cast<http::status>(reply.status), req.version()};
+  res.set(http::field::server, "litehouse");
+  res.set(http::field::content_type, reply.content_type);
+  res.set(http::field::access_control_allow_origin, kAllowOrigin);
+  for (auto& [name, value] : reply.headers) res.set(name, value);
+  res.keep_alive(chunked && req.keep_alive());
+  res.chunked(chunked);
+  http::response_serializer<http::empty_body> serializer{res};
+  stream.expires_after(ctx.opts.idle_connection_timeout);
+  auto [hec, hn] = co_await http::async_write_header(stream, serializer, kTuple);
+  bool ok = !hec;
+  std::string piece = std::move(reply.body);
+  while (ok && !piece.empty()) {
+    stream.expires_after(ctx.opts.idle_connection_timeout);
+    beast::error_code ec;
+    if (chunked) {
+      std::tie(ec, std::ignore) = co_await asio::async_write(stream, http::make_chunk(asio::buffer(piece)), kTuple);
+    } else {
+      std::tie(ec, std::ignore) = co_await asio::async_write(stream, asio::buffer(piece), kTuple);
+    }
+    ok = !ec;
+    if (ok) piece = co_await cursor->Next();
+  }
+  co_await cursor->Finish();
+  if (!ok || !chunked) co_return false;
+  stream.expires_after(ctx.opts.idle_connection_timeout);
+  auto [ec, n] = co_await asio::async_write(stream, http::make_chunk_last(), kTuple);
+  co_return !ec && req.keep_alive();
+}
+
 // The client key of a request from `peer` (client_address.h): the peer, or what a trusted proxy
 // reports in Fly-Client-IP / X-Forwarded-For.
 std::string ClientOf(ServerContext& ctx, const asio::ip::address& peer, const http::request<http::string_body>& req) {
@@ -379,6 +419,10 @@ asio::awaitable<void> RunHttpSession(ServerContext& ctx, asio::ip::tcp::socket s
     }
     LH_LOG_DEBUG("{} {} {} -> {}", peer_name, std::string_view(req.method_string()),
                  std::string_view(req.target()), reply.status);
+    if (reply.cursor) {
+      if (!co_await WriteCursorReply(ctx, stream, req, std::move(reply))) break;
+      continue;
+    }
     if (!co_await WriteReply(ctx, stream, req, std::move(reply))) break;
   }
   beast::error_code ignored;

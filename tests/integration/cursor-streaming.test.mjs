@@ -1,0 +1,287 @@
+// Cursors stream (issue #10, items 3 and 7): a cursor's entries are made as the client takes them,
+// through a bounded queue, so a cursor has no total size limit and a client that stops reading holds
+// only bounded memory in the server. The server runs with small limits (1 MB responses, 1 MB queued
+// per connection): every cursor here is far past both, and arrives whole and in order over HTTP JSON,
+// HTTP Protobuf and WebSocket. Memory is checked with the server's RSS (/proc/<pid>/status): sampled
+// while a client does not read, and its peak (VmHWM) over the whole transfer, which needs no timing.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import http from "node:http";
+import { readFileSync } from "node:fs";
+import * as hrana from "@libsql/hrana-client";
+import { startServer, postJson } from "./harness.mjs";
+import { openHello, stmt, wsUrl } from "./ws-raw.mjs";
+import { waitUntil } from "./raw-http.mjs";
+
+const MB = 1_000_000;
+let server;
+
+before(async () => {
+  server = await startServer({
+    args: ["--max-response-size", "1MB", "--max-queued-bytes-per-connection", "1MB", "--stream-expiry-ms", "120000"],
+  });
+});
+
+after(async () => {
+  assert.ok(server.alive());
+  assert.equal(await server.stop(), 0);
+});
+
+function memory() {
+  const status = readFileSync(`/proc/${server.child.pid}/status`, "utf8");
+  const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status)[1]) * 1024;
+  return { rss: kb("VmRSS"), peak: kb("VmHWM") };
+}
+
+// `rows` rows (n, pad): pad is `width` characters ending in n, so each row can be checked.
+const bigSql = (rows, width) =>
+  `WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < ${rows}) ` +
+  `SELECT n, printf('%0${width}d', n) AS pad FROM c`;
+const padOf = (n, width) => String(n).padStart(width, "0");
+
+// Checks rows as they come: n counts up from 1, each pad matches.
+function rowChecker(width) {
+  let next = 1;
+  return {
+    row(n, pad) {
+      assert.equal(Number(n), next, `row ${next}`);
+      assert.equal(pad, padOf(next, width), `pad of row ${next}`);
+      ++next;
+    },
+    get count() {
+      return next - 1;
+    },
+  };
+}
+
+// POST /v3/cursor with node's http client, the body read as a stream of JSON lines. `onStarted(res)`
+// is called once `pauseAfter` bytes came (a test may pause the response there).
+function jsonCursor(body, { pauseAfter = Infinity, onStarted } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: "127.0.0.1", port: server.port, method: "POST", path: "/v3/cursor", headers: { "content-type": "application/json" }, agent: false },
+      (res) => {
+        const lines = [];
+        let rest = "";
+        let received = 0;
+        let started = false;
+        const entries = [];
+        res.setEncoding("utf8");
+        res.on("data", (chunk) => {
+          received += chunk.length;
+          rest += chunk;
+          const parts = rest.split("\n");
+          rest = parts.pop();
+          for (const line of parts) if (line) (lines.length === 0 ? lines : entries).push(JSON.parse(line));
+          if (!started && received >= pauseAfter) {
+            started = true;
+            onStarted?.(res);
+          }
+          // Only the head is kept whole; rows are handed on as they come, so memory stays small here too.
+          if (entries.length > 1000) res.emit("entries", entries.splice(0));
+        });
+        res.on("end", () => {
+          if (rest) entries.push(JSON.parse(rest));
+          res.emit("entries", entries.splice(0));
+          resolve({ status: res.statusCode, head: lines[0], chunked: res.headers["transfer-encoding"] === "chunked" });
+        });
+        res.on("error", reject);
+        res.on("entries", (batch) => req.emit("entries", batch));
+      },
+    );
+    req.on("error", reject);
+    req.end(JSON.stringify(body));
+    req.on("entries", (batch) => req.onEntries?.(batch));
+    jsonCursor.last = req;
+  });
+}
+
+// Runs a JSON cursor of `rows` x `width` and checks every entry; returns the checker.
+async function checkedJsonCursor(rows, width, options = {}) {
+  const check = rowChecker(width);
+  const types = [];
+  const done = jsonCursor({ baton: null, batch: { steps: [{ stmt: { sql: bigSql(rows, width) } }] } }, options);
+  jsonCursor.last.onEntries = (batch) => {
+    for (const e of batch) {
+      if (e.type === "row") check.row(e.row[0].value, e.row[1].value);
+      else types.push(e.type);
+    }
+  };
+  const res = await done;
+  assert.equal(res.status, 200);
+  assert.ok(res.chunked, "the body is chunked");
+  assert.match(res.head.baton, /^\d+\.[0-9a-f]{32}$/);
+  assert.deepEqual(types, ["step_begin", "step_end"]);
+  assert.equal(check.count, rows);
+  return res;
+}
+
+test("HTTP JSON: a cursor of 30 MB (30 x --max-response-size) streams whole and in order", { timeout: 120_000 }, async () => {
+  const res = await checkedJsonCursor(30_000, 1000);
+  // The stream goes on under the baton the head named.
+  const next = await postJson(server, "/v3/pipeline", { baton: res.head.baton, requests: [{ type: "execute", stmt: stmt("SELECT 'after'") }, { type: "close" }] });
+  assert.equal(next.status, 200, next.text);
+  assert.equal(next.body.results[0].response.result.rows[0][0].value, "after");
+});
+
+test("HTTP Protobuf (@libsql/hrana-client): a cursor of 30 MB in a transaction streams whole; its writes and transaction behave", { timeout: 120_000 }, async () => {
+  const client = hrana.openHttp(server.url, undefined, undefined, undefined, 3);
+  const s = client.openStream();
+  try {
+    await s.run("CREATE TABLE IF NOT EXISTS marks(x)");
+    const batch = s.batch(true);
+    batch.step().run("BEGIN");
+    batch.step().run("INSERT INTO marks VALUES (1)");
+    const q = batch.step().query(bigSql(30_000, 1000));
+    batch.step().run("COMMIT");
+    await batch.execute();
+    const rs = await q;
+    assert.equal(rs.rows.length, 30_000);
+    const check = rowChecker(1000);
+    for (const r of rs.rows) check.row(r.n, r.pad);
+    assert.equal((await s.queryValue("SELECT count(*) FROM marks")).value, 1);
+    // The quadratic-cursor regression (#10 item 7) at 120,000 rows over /v3-protobuf/cursor.
+    const b2 = s.batch(true);
+    const q2 = b2.step().query("WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n+1 FROM c WHERE n < 120000) SELECT n FROM c");
+    await b2.execute();
+    const rows = (await q2).rows;
+    assert.equal(rows.length, 120_000);
+    assert.equal(rows[119_999].n, 120_000);
+  } finally {
+    s.close();
+    client.close();
+  }
+});
+
+test("WebSocket (@libsql/hrana-client): a cursor of 30 MB streams whole through fetch_cursor pages", { timeout: 120_000 }, async () => {
+  const client = hrana.openWs(wsUrl(server), undefined, 3);
+  assert.equal(await client.getVersion(), 3);
+  const s = client.openStream();
+  try {
+    const batch = s.batch(true);
+    const q = batch.step().query(bigSql(30_000, 1000));
+    await batch.execute();
+    const rs = await q;
+    assert.equal(rs.rows.length, 30_000);
+    const check = rowChecker(1000);
+    for (const r of rs.rows) check.row(r.n, r.pad);
+    // The stream takes requests again once the cursor is closed.
+    assert.equal((await s.queryValue("SELECT 'after'")).value, "after");
+  } finally {
+    s.close();
+    client.close();
+  }
+});
+
+test("HTTP: a client that stops reading a 100 MB cursor holds bounded memory; others are served; then it gets every row", { timeout: 180_000 }, async () => {
+  const baseline = memory().peak;
+  const samples = [];
+  let paused;
+  const started = new Promise((resolve) => (paused = resolve));
+  const done = checkedJsonCursor(100_000, 1000, {
+    pauseAfter: 2 * MB,
+    onStarted: (res) => {
+      res.pause();
+      paused(res);
+    },
+  });
+  const res = await started;
+  // Another client's queries are answered while the first one reads nothing.
+  const client = hrana.openHttp(server.url, undefined, undefined, undefined, 3);
+  const other = client.openStream();
+  try {
+    for (let i = 0; i < 30; ++i) {
+      assert.equal((await other.queryValue(`SELECT ${i} + 1`)).value, i + 1);
+      samples.push(memory().rss);
+    }
+  } finally {
+    other.close();
+    client.close();
+  }
+  const grownWhilePaused = Math.max(...samples) - baseline;
+  console.log(`# HTTP: RSS grew by ${(grownWhilePaused / MB).toFixed(1)} MB while paused`);
+  assert.ok(grownWhilePaused < 40 * MB, `RSS grew by ${(grownWhilePaused / MB).toFixed(1)} MB while the client did not read`);
+  res.resume();
+  await done;
+  const grown = memory().peak - baseline;
+  assert.ok(grown < 40 * MB, `the peak RSS grew by ${(grown / MB).toFixed(1)} MB over a 100 MB cursor`);
+});
+
+test("WebSocket: a client that asks for pages but does not read them holds bounded memory; then it gets every row", { timeout: 180_000 }, async () => {
+  const baseline = memory().peak;
+  const ws = await openHello(server);
+  const ROWS = 40_000;
+  const WIDTH = 1000;
+  await ws.ok(1, { type: "open_stream", stream_id: 1 });
+  await ws.ok(2, { type: "open_cursor", stream_id: 1, cursor_id: 1, batch: { steps: [{ stmt: stmt(bigSql(ROWS, WIDTH)) }] } });
+  ws.ws.pause();
+  // Ask for everything at once, then read nothing: the server stops at its outbox bound.
+  const PAGES = 400;
+  for (let k = 0; k < PAGES; ++k) ws.send({ type: "request", request_id: 100 + k, request: { type: "fetch_cursor", cursor_id: 1, max_count: 1000 } });
+  const other = await openHello(server);
+  const samples = [];
+  try {
+    await other.ok(1, { type: "open_stream", stream_id: 1 });
+    for (let i = 0; i < 30; ++i) {
+      const r = await other.ok(10 + i, { type: "execute", stream_id: 1, stmt: stmt(`SELECT ${i}`) });
+      assert.equal(r.result.rows[0][0].value, String(i));
+      samples.push(memory().rss);
+    }
+  } finally {
+    await other.close();
+  }
+  const grown = Math.max(...samples) - baseline;
+  console.log(`# WebSocket: RSS grew by ${(grown / MB).toFixed(1)} MB while paused`);
+  assert.ok(grown < 40 * MB, `RSS grew by ${(grown / MB).toFixed(1)} MB while the client did not read`);
+  ws.ws.resume();
+  const check = rowChecker(WIDTH);
+  let done = false;
+  let id = 100;
+  for (; id < 100 + PAGES && !done; ++id) {
+    const r = await ws.responseTo(id, 60_000);
+    assert.equal(r.type, "response_ok", JSON.stringify(r).slice(0, 300));
+    for (const e of r.response.entries) if (e.type === "row") check.row(e.row[0].value, e.row[1].value);
+    done = r.response.done;
+  }
+  for (; !done; ++id) {
+    assert.ok(id < 100 + 10 * PAGES, "the cursor reports done");
+    const r = await ws.ok(id, { type: "fetch_cursor", cursor_id: 1, max_count: 1000 });
+    for (const e of r.entries) if (e.type === "row") check.row(e.row[0].value, e.row[1].value);
+    done = r.done;
+  }
+  assert.equal(check.count, ROWS);
+  await ws.ok(99_999, { type: "close_cursor", cursor_id: 1 });
+  assert.ok(memory().peak - baseline < 40 * MB, "the peak stayed bounded");
+  await ws.close();
+});
+
+test("WebSocket: requests on a stream whose cursor runs are refused in the protocol's shape; refusals of a cursor still are errors", async () => {
+  const ws = await openHello(server);
+  await ws.ok(1, { type: "open_stream", stream_id: 1 });
+  await ws.ok(2, { type: "open_cursor", stream_id: 1, cursor_id: 5, batch: { steps: [{ stmt: stmt(bigSql(20_000, 1000)) }] } });
+  const busy = await ws.request(3, { type: "execute", stream_id: 1, stmt: stmt("SELECT 1") });
+  assert.equal(busy.type, "response_error");
+  assert.equal(busy.error.code, "CURSOR_OPEN");
+  await ws.ok(4, { type: "close_cursor", cursor_id: 5 });
+  const after = await ws.ok(5, { type: "execute", stream_id: 1, stmt: stmt("SELECT 7") });
+  assert.equal(after.result.rows[0][0].value, "7");
+  // A batch whose condition names a later step: refused before anything runs.
+  const bad = await ws.request(6, {
+    type: "open_cursor",
+    stream_id: 1,
+    cursor_id: 6,
+    batch: { steps: [{ stmt: stmt("SELECT 1"), condition: { type: "ok", step: 1 } }, { stmt: stmt("SELECT 2") }] },
+  });
+  assert.equal(bad.type, "response_error");
+  await ws.ok(7, { type: "close_cursor", cursor_id: 6 });
+  await ws.close();
+  // Over HTTP the same refusal is one error entry after the head.
+  const res = await postJson(server, "/v3/cursor", {
+    baton: null,
+    batch: { steps: [{ stmt: stmt("SELECT 1"), condition: { type: "ok", step: 1 } }, { stmt: stmt("SELECT 2") }] },
+  });
+  assert.equal(res.status, 200);
+  const lines = res.text.trim().split("\n").map((l) => JSON.parse(l));
+  assert.equal(lines[1].type, "error");
+  assert.ok(lines[1].error.code, JSON.stringify(lines[1]));
+});
