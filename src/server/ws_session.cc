@@ -261,8 +261,11 @@ asio::awaitable<void> PumpCursor(ConnPtr conn, std::shared_ptr<WsStream> s, std:
 asio::awaitable<void> RunRequest(ConnPtr conn, std::shared_ptr<WsStream> s, int32_t request_id, WsRequest req) {
   ServerContext& ctx = conn->ctx;
   s->stream.set_read_only(conn->principal.grant == Grant::kReadOnly);
-  if (auto ended = s->session.ended(); ended != engine::Session::Ended::kNo && req.type != WsRequest::Type::kCloseStream) {
+  const bool touches_session = req.type != WsRequest::Type::kCloseStream && req.type != WsRequest::Type::kFetchCursor &&
+                               req.type != WsRequest::Type::kCloseCursor;
+  if (auto ended = s->session.ended(); ended != engine::Session::Ended::kNo && touches_session) {
     // Never let the client's next statement run in autocommit as if its transaction were still open.
+    // A cursor's entries are only its queue: what its batch made before it was ended can be fetched.
     RespondError(conn, request_id, TransactionEnded(ctx, ended));
     co_return;
   }

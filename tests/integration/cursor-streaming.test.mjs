@@ -175,6 +175,7 @@ test("WebSocket (@libsql/hrana-client): a cursor of 30 MB streams whole through 
 
 test("HTTP: a client that stops reading a 100 MB cursor holds bounded memory; others are served; then it gets every row", { timeout: 180_000 }, async () => {
   const baseline = memory().peak;
+  const rssBefore = memory().rss;
   const samples = [];
   let paused;
   const started = new Promise((resolve) => (paused = resolve));
@@ -198,7 +199,7 @@ test("HTTP: a client that stops reading a 100 MB cursor holds bounded memory; ot
     other.close();
     client.close();
   }
-  const grownWhilePaused = Math.max(...samples) - baseline;
+  const grownWhilePaused = Math.max(...samples) - rssBefore;
   console.log(`# HTTP: RSS grew by ${(grownWhilePaused / MB).toFixed(1)} MB while paused`);
   assert.ok(grownWhilePaused < 40 * MB, `RSS grew by ${(grownWhilePaused / MB).toFixed(1)} MB while the client did not read`);
   res.resume();
@@ -209,6 +210,7 @@ test("HTTP: a client that stops reading a 100 MB cursor holds bounded memory; ot
 
 test("WebSocket: a client that asks for pages but does not read them holds bounded memory; then it gets every row", { timeout: 180_000 }, async () => {
   const baseline = memory().peak;
+  const rssBefore = memory().rss;
   const ws = await openHello(server);
   const ROWS = 40_000;
   const WIDTH = 1000;
@@ -230,7 +232,7 @@ test("WebSocket: a client that asks for pages but does not read them holds bound
   } finally {
     await other.close();
   }
-  const grown = Math.max(...samples) - baseline;
+  const grown = Math.max(...samples) - rssBefore;
   console.log(`# WebSocket: RSS grew by ${(grown / MB).toFixed(1)} MB while paused`);
   assert.ok(grown < 40 * MB, `RSS grew by ${(grown / MB).toFixed(1)} MB while the client did not read`);
   ws.ws.resume();
@@ -284,4 +286,75 @@ test("WebSocket: requests on a stream whose cursor runs are refused in the proto
   const lines = res.text.trim().split("\n").map((l) => JSON.parse(l));
   assert.equal(lines[1].type, "error");
   assert.ok(lines[1].error.code, JSON.stringify(lines[1]));
+});
+
+// A cursor whose client takes nothing: its batch ends after the stream expiry, its connection is given
+// back, and the client that comes back learns the cursor is incomplete.
+test("an idle cursor ends after the stream expiry with STREAM_EXPIRED after what was made", { timeout: 60_000 }, async () => {
+  const idle = await startServer({ args: ["--max-queued-bytes-per-connection", "1MB", "--stream-expiry-ms", "500"] });
+  try {
+    const ws = await openHello(idle);
+    await ws.ok(1, { type: "open_stream", stream_id: 1 });
+    await ws.ok(2, { type: "open_cursor", stream_id: 1, cursor_id: 1, batch: { steps: [{ stmt: stmt(bigSql(50_000, 1000)) }] } });
+    await waitUntil(() => idle.stderr.includes("took nothing for"), "the server ends the idle cursor", 20_000);
+    const check = rowChecker(1000);
+    const tail = [];
+    let done = false;
+    for (let k = 0; k < 1000 && !done; ++k) {
+      const r = await ws.ok(10 + k, { type: "fetch_cursor", cursor_id: 1, max_count: 1000 });
+      for (const e of r.entries) {
+        if (e.type === "row") check.row(e.row[0].value, e.row[1].value);
+        else tail.push(e);
+      }
+      done = r.done;
+    }
+    assert.ok(done);
+    assert.ok(check.count > 0 && check.count < 50_000, `${check.count} rows were made before it ended`);
+    assert.equal(tail.at(-1).type, "error");
+    assert.equal(tail.at(-1).error.code, "STREAM_EXPIRED");
+    await ws.ok(5000, { type: "close_cursor", cursor_id: 1 });
+    assert.equal((await ws.ok(5001, { type: "execute", stream_id: 1, stmt: stmt("SELECT 3") })).result.rows[0][0].value, "3");
+    await ws.close();
+  } finally {
+    assert.equal(await idle.stop(), 0);
+  }
+});
+
+// A cursor whose batch writes holds the write lock until the batch ends; a writer waiting past
+// --txn-timeout-s takes it back (lock stealing): the paused batch ends with TRANSACTION_TIMEOUT and
+// its transaction is rolled back.
+test("a paused cursor holding the write lock loses it to a waiting writer past the transaction timeout", { timeout: 60_000 }, async () => {
+  const srv = await startServer({ args: ["--max-queued-bytes-per-connection", "1MB", "--txn-timeout-s", "1", "--stream-expiry-ms", "60000"] });
+  try {
+    const ws = await openHello(srv);
+    await ws.ok(1, { type: "open_stream", stream_id: 1 });
+    await ws.ok(2, { type: "execute", stream_id: 1, stmt: stmt("CREATE TABLE w(x)") });
+    await ws.ok(3, {
+      type: "open_cursor",
+      stream_id: 1,
+      cursor_id: 1,
+      batch: { steps: [{ stmt: stmt("BEGIN") }, { stmt: stmt("INSERT INTO w VALUES (1)") }, { stmt: stmt(bigSql(50_000, 1000)) }, { stmt: stmt("COMMIT") }] },
+    });
+    // Another client's write waits for the lock, then gets it.
+    const other = await openHello(srv);
+    await other.ok(1, { type: "open_stream", stream_id: 1 });
+    await other.ok(2, { type: "execute", stream_id: 1, stmt: stmt("INSERT INTO w VALUES (2)") }, 30_000);
+    const tail = [];
+    let done = false;
+    for (let k = 0; k < 1000 && !done; ++k) {
+      const r = await ws.ok(10 + k, { type: "fetch_cursor", cursor_id: 1, max_count: 1000 });
+      for (const e of r.entries) if (e.type !== "row") tail.push(e);
+      done = r.done;
+    }
+    assert.ok(done);
+    assert.equal(tail.at(-1).type, "error", JSON.stringify(tail));
+    assert.equal(tail.at(-1).error.code, "TRANSACTION_TIMEOUT");
+    await ws.ok(5000, { type: "close_cursor", cursor_id: 1 });
+    const rows = (await other.ok(3, { type: "execute", stream_id: 1, stmt: stmt("SELECT x FROM w ORDER BY x") })).result.rows;
+    assert.deepEqual(rows.map((r) => r[0].value), ["2"], "the cursor's transaction was rolled back");
+    await other.close();
+    await ws.close();
+  } finally {
+    assert.equal(await srv.stop(), 0);
+  }
 });
