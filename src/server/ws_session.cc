@@ -72,7 +72,7 @@ struct WsStream {
   engine::Session session;  // holds a connection while a transaction is open
   std::deque<std::pair<int32_t, WsRequest>> queue;
   bool running = false;
-  // Its open cursors (by cursor id): at most one still running its batch on the session, `running`.
+  // Its open cursors (by cursor id); at most one still runs its batch on the session: running_cursor.
   std::map<int32_t, std::shared_ptr<CursorRun>> cursors;
   std::shared_ptr<CursorRun> running_cursor;
   RemoteStream remote;  // on a read replica: the stream's stream on the primary
