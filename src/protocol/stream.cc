@@ -677,6 +677,24 @@ bool BatchCursor::Run(Connection& conn, BatchSink& sink, const std::function<boo
       continue;
     }
     if (!running_->want_rows) continue;
+    // One row is still bounded by the response limit (a cursor has no total limit), and the sink
+    // may refuse it (a connection's cursors past their room).
+    std::optional<Error> refused;
+    if (const size_t limit = stream_.max_response_bytes_; limit != 0) {
+      size_t bytes = 0;
+      for (const Value& v : row) bytes += ValueBytes(v);
+      if (bytes > limit)
+        refused = MakeError("RESPONSE_TOO_LARGE", "Response is too large (a row of " + std::to_string(bytes) +
+                                                      " bytes; the limit is " + std::to_string(limit) + " bytes)");
+    }
+    if (!refused) refused = sink.Admit(row);
+    if (refused) {
+      running_.reset();
+      outcomes_[step_] = StepOutcome::kError;
+      sink.StepError(step_++, std::move(*refused));
+      if (enough()) break;
+      continue;
+    }
     sink.Row(std::move(row));
     if (enough()) break;
   }

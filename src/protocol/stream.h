@@ -49,6 +49,12 @@ class BatchSink : public RowSink {
  public:
   virtual void StepBegin(uint32_t step) = 0;
   virtual void StepError(uint32_t step, Error error) = 0;
+  // Asked before each row is given to Row() by a BatchCursor: an error refuses the row, and its step
+  // fails with that error (its statement stopped), as a row past the response limit does.
+  virtual std::optional<Error> Admit(const std::vector<Value>& row) {
+    (void)row;
+    return std::nullopt;
+  }
 };
 
 // How a step of a batch went, for the conditions of the steps after it.

@@ -45,8 +45,30 @@ void AppendCursorEntry(const protocol::Codec& codec, const CursorEntry& e, std::
 namespace cursor_detail {
 
 void EntrySink::Add(CursorEntry e) {
-  *bytes_ += CursorEntryBytes(e);
+  const size_t cost = CursorEntryBytes(e);
+  *bytes_ += cost;
+  if (budget_) {
+    if (e.type == CursorEntry::Type::kRow && admitted_ == cost) admitted_ = 0;  // charged by Admit
+    else budget_->used.fetch_add(cost);
+    *charged_ += cost;
+  }
   out_->push_back(std::move(e));
+}
+
+std::optional<protocol::Error> EntrySink::Admit(const std::vector<protocol::Value>& row) {
+  if (!budget_) return std::nullopt;
+  size_t cost = 48;  // CursorEntryBytes of the row's entry
+  for (const protocol::Value& v : row) cost += ValueCost(v);
+  size_t used = budget_->used.load();
+  do {
+    if (used + cost > budget_->limit) {
+      return protocol::MakeError("RESPONSE_TOO_LARGE",
+                                 "The open cursors of this connection hold more than " + std::to_string(budget_->limit) +
+                                     " bytes of entries (--max-queued-bytes-per-connection); fetch or close them first");
+    }
+  } while (!budget_->used.compare_exchange_weak(used, used + cost));
+  admitted_ = cost;
+  return std::nullopt;
 }
 
 void EntrySink::Begin(std::vector<protocol::Col> cols) {
@@ -83,12 +105,24 @@ CursorRun::Bounds CursorRun::BoundsFor(const ServerOptions& opts, size_t others)
   return Bounds{std::clamp(share, kMinQueueBytes, kMaxQueueBytes), kMaxQueueEntries};
 }
 
-CursorRun::CursorRun(ServerContext& ctx, Bounds bounds)
+CursorRun::CursorRun(ServerContext& ctx, Bounds bounds, std::shared_ptr<CursorBudget> budget)
     : ctx_(ctx),
       bounds_(bounds),
+      budget_(std::move(budget)),
       last_taken_(ctx.clock.Now()),
       room_(ctx.network, asio::steady_timer::time_point::max()),
       ready_(ctx.network, asio::steady_timer::time_point::max()) {}
+
+CursorRun::~CursorRun() {
+  if (budget_) budget_->used.fetch_sub(budget_held_);
+}
+
+void CursorRun::SyncBudget() {
+  if (!budget_) return;
+  if (queued_bytes_ > budget_held_) budget_->used.fetch_add(queued_bytes_ - budget_held_);
+  else budget_->used.fetch_sub(budget_held_ - queued_bytes_);
+  budget_held_ = queued_bytes_;
+}
 
 std::function<void()> CursorRun::StealWaker() {
   // Called by the engine on any thread: hop to the network thread, where the cursor lives.
@@ -121,7 +155,7 @@ void CursorRun::RunSlice(engine::Session& session, engine::Connection& conn, boo
   auto stolen = [&] { return TransactionEnded(ctx_, engine::Session::Ended::kStolen); };
   if (session.steal_pending()) return end_here(stolen());
   if (stop) return end_here(std::nullopt);
-  cursor_detail::EntrySink sink(&out->entries, &out->bytes);
+  cursor_detail::EntrySink sink(&out->entries, &out->bytes, budget_.get(), &out->charged);
   auto enough = [&] { return out->bytes >= room.bytes || out->entries.size() >= room.entries; };
   const bool done = batch_->Run(conn, sink, enough);
   if (!done && session.steal_pending()) return end_here(stolen());
@@ -134,14 +168,72 @@ void CursorRun::RunSlice(engine::Session& session, engine::Connection& conn, boo
 void CursorRun::Append(Slice slice) {
   for (CursorEntry& e : slice.entries) queue_.push_back(std::move(e));
   queued_bytes_ += slice.bytes;
+  budget_held_ += slice.charged;  // what the slice's sink charged; the rest is charged here
+  SyncBudget();
   // The client's time to take them starts now: a slow slice does not count against it.
   last_taken_ = ctx_.clock.Now();
   if (slice.ended) finished_ = true;
   ready_.cancel();
 }
 
+void LogSpawnFailure(std::exception_ptr e) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    LH_LOG_ERROR("a cursor's coroutine failed with an exception: {}", x.what());
+  } catch (...) {
+    LH_LOG_ERROR("a cursor's coroutine failed with an unknown exception");
+  }
+}
+
 asio::awaitable<void> CursorRun::Pump(engine::Session& session) {
   auto self = shared_from_this();  // alive while its slices run
+  // On any exit, even the coroutine destroyed unfinished: no entry will come, and WaitStopped's
+  // waiters (close_cursor, close_stream, a connection's or an HTTP body's end) are woken.
+  struct Finish {
+    CursorRun* run;
+    ~Finish() {
+      run->finished_ = true;
+      run->ready_.cancel();
+    }
+  } finish{this};
+  std::string failure;
+  try {
+    co_await PumpSlices(session);
+  } catch (const std::exception& e) {
+    failure = e.what();
+  } catch (...) {
+    failure = "an unknown exception";
+  }
+  if (failure.empty()) co_return;
+  // Something outside a slice's SQL work threw: the batch is let go and the session no longer held,
+  // in a last request of the session, so nothing stays pinned (its connection, the write lock).
+  LH_LOG_ERROR("a cursor failed with an exception: {}", failure);
+  try {
+    co_await RunSql(ctx_, [&] {
+      auto conn = session.Enter();
+      if (!conn.ok()) return;
+      LeaveSession leave{session};
+      if (batch_) batch_->Abandon();
+      session.Unhold();
+    });
+    batch_.reset();
+    if (!finished_ && !closed_) {
+      Slice slice;
+      slice.ended = true;
+      CursorEntry error{CursorEntry::Type::kError};
+      error.error = protocol::MakeError("INTERNAL_ERROR", "The server failed: " + failure);
+      slice.bytes = CursorEntryBytes(error);
+      slice.entries.push_back(std::move(error));
+      Append(std::move(slice));
+    }
+  } catch (const std::exception& e) {
+    LH_LOG_ERROR("a failed cursor could not let go of its batch: {}", e.what());
+  }
+}
+
+asio::awaitable<void> CursorRun::PumpSlices(engine::Session& session) {
   while (!finished_) {
     bool expired = false;
     while (!closed_ && !steal_ && !HasRoom()) {
@@ -187,7 +279,9 @@ asio::awaitable<void> CursorRun::Pump(engine::Session& session) {
           session.Unhold();
         }
       });
+      const size_t charged = slice.charged;  // given back by Append
       slice = Slice{};
+      slice.charged = charged;
       slice.ended = true;
       CursorEntry error{CursorEntry::Type::kError};
       error.error = protocol::MakeError("INTERNAL_ERROR", "The server failed: " + failure);
@@ -228,6 +322,7 @@ std::vector<CursorEntry> CursorRun::Take(size_t max_count, size_t max_bytes) {
   }
   queued_bytes_ -= std::min(queued_bytes_, bytes);
   if (queue_.empty()) queued_bytes_ = 0;
+  SyncBudget();
   last_taken_ = ctx_.clock.Now();
   room_.cancel();
   return out;
@@ -237,6 +332,7 @@ void CursorRun::Close() {
   closed_ = true;
   queue_.clear();
   queued_bytes_ = 0;
+  SyncBudget();
   room_.cancel();
   ready_.cancel();
 }

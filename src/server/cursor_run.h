@@ -21,7 +21,9 @@
 
 #include <boost/asio.hpp>
 
+#include <atomic>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -39,8 +41,22 @@ namespace litehouse::server {
 
 // The estimated bytes of an entry once encoded (JSON, base64 blobs): what a cursor's queue counts.
 size_t CursorEntryBytes(const protocol::CursorEntry& entry);
+// The completion handler of a co_spawned Pump (and what wraps it): logs an exception instead of
+// losing it, as asio::detached would.
+void LogSpawnFailure(std::exception_ptr e);
 // Appends `entry` to `out` in `codec`'s cursor framing (HTTP cursor bodies).
 void AppendCursorEntry(const protocol::Codec& codec, const protocol::CursorEntry& entry, std::string* out);
+
+// The room all the cursors of one WebSocket connection share (--max-queued-bytes-per-connection):
+// the estimated bytes (CursorEntryBytes) of the entries their queues hold. A row that would take
+// them past it is refused (its step fails RESPONSE_TOO_LARGE), so what a connection's cursors hold
+// stays within the limit however many cursors it opens. Rows are charged on the SQL pool as they are
+// made, taken entries given back on the network thread: hence the atomic.
+struct CursorBudget {
+  explicit CursorBudget(size_t l) : limit(l) {}
+  const size_t limit;
+  std::atomic<size_t> used{0};
+};
 
 class CursorRun : public std::enable_shared_from_this<CursorRun> {
  public:
@@ -56,7 +72,9 @@ class CursorRun : public std::enable_shared_from_this<CursorRun> {
   // [kMinQueueBytes, kMaxQueueBytes].
   static Bounds BoundsFor(const ServerOptions& opts, size_t others);
 
-  CursorRun(ServerContext& ctx, Bounds bounds);
+  // `budget`, when given, is the connection's room the cursor's queue counts against (WebSocket).
+  CursorRun(ServerContext& ctx, Bounds bounds, std::shared_ptr<CursorBudget> budget = nullptr);
+  ~CursorRun();
   CursorRun(const CursorRun&) = delete;
   CursorRun& operator=(const CursorRun&) = delete;
 
@@ -68,6 +86,8 @@ class CursorRun : public std::enable_shared_from_this<CursorRun> {
                                                        const protocol::StreamRequest& request, const Relay& relay);
   // Makes the rest of the entries, a slice whenever the queue has room, until the batch ends or the
   // cursor is closed or ended; the session is then left as after any request (Unhold). Once.
+  // Pump never throws: should its work fail, the batch is let go and the cursor finished whatever
+  // happens (an INTERNAL_ERROR entry queued when the error is known), so WaitStopped returns.
   asio::awaitable<void> Pump(engine::Session& session);
 
   // Waits until `count` entries, or `bytes` of them, wait, or the queue is full, or no more will come.
@@ -81,6 +101,8 @@ class CursorRun : public std::enable_shared_from_this<CursorRun> {
   void Close();
   // True while the batch may still run on the session (Pump has not returned).
   bool running() const { return !finished_; }
+  // True once Close() was called: nobody will take its entries.
+  bool closed() const { return closed_; }
   asio::awaitable<void> WaitStopped();
   const Bounds& bounds() const { return bounds_; }
 
@@ -89,6 +111,7 @@ class CursorRun : public std::enable_shared_from_this<CursorRun> {
   struct Slice {
     std::vector<protocol::CursorEntry> entries;
     size_t bytes = 0;
+    size_t charged = 0;  // of `bytes`, what the sink charged to the budget already
     bool ended = false;
   };
   // The room a slice may fill: half the queue (the network sends one half while the pool makes the
@@ -98,6 +121,8 @@ class CursorRun : public std::enable_shared_from_this<CursorRun> {
     size_t entries;
   };
   Room SliceRoom() const;
+  // Pump's loop: a slice whenever the queue has room, until the batch ends.
+  asio::awaitable<void> PumpSlices(engine::Session& session);
   // Runs a slice of the batch on `conn` inside a request of `session` (SQL pool): within `room`, or
   // only ending the batch when `stop`.
   void RunSlice(engine::Session& session, engine::Connection& conn, bool stop, Room room, Slice* out);
@@ -105,12 +130,16 @@ class CursorRun : public std::enable_shared_from_this<CursorRun> {
   // True when the queue is at most half full: a slice may run (and fill the other half).
   bool HasRoom() const { return queued_bytes_ <= bounds_.queue_bytes / 2 && queue_.size() <= bounds_.queue_entries / 2; }
   std::function<void()> StealWaker();
+  // Makes what the cursor holds of the budget its queued bytes again (network thread).
+  void SyncBudget();
 
   ServerContext& ctx_;
   const Bounds bounds_;
   std::unique_ptr<protocol::BatchCursor> batch_;  // touched only inside the session's requests
   std::deque<protocol::CursorEntry> queue_;
   size_t queued_bytes_ = 0;
+  const std::shared_ptr<CursorBudget> budget_;
+  size_t budget_held_ = 0;  // what this cursor holds of budget_: its queued bytes, once synced
   bool finished_ = false;  // no entry will be added
   bool closed_ = false;
   bool steal_ = false;     // lock stealing asked for the write lock (Session::Hold's callback)
@@ -123,17 +152,25 @@ namespace cursor_detail {
 // Records a batch's output as cursor entries, with their estimated bytes.
 class EntrySink : public protocol::BatchSink {
  public:
-  EntrySink(std::vector<protocol::CursorEntry>* out, size_t* bytes) : out_(out), bytes_(bytes) {}
+  // With a budget, every entry is charged to it (and counted in *charged), and a row past its room
+  // is refused (Admit).
+  EntrySink(std::vector<protocol::CursorEntry>* out, size_t* bytes, CursorBudget* budget = nullptr,
+            size_t* charged = nullptr)
+      : out_(out), bytes_(bytes), budget_(budget), charged_(charged) {}
   void StepBegin(uint32_t step) override { step_ = step; }
   void Begin(std::vector<protocol::Col> cols) override;
   void Row(std::vector<protocol::Value> row) override;
   void End(const protocol::StmtEnd& end) override;
   void StepError(uint32_t step, protocol::Error error) override;
+  std::optional<protocol::Error> Admit(const std::vector<protocol::Value>& row) override;
 
  private:
   void Add(protocol::CursorEntry e);
   std::vector<protocol::CursorEntry>* out_;
   size_t* bytes_;
+  CursorBudget* budget_;
+  size_t* charged_;
+  size_t admitted_ = 0;  // the row Admit charged already, given to Row next
   uint32_t step_ = 0;
 };
 }  // namespace cursor_detail
@@ -144,13 +181,37 @@ asio::awaitable<std::optional<protocol::Error>> CursorRun::Open(Holder& s, const
                                                                  const Relay& relay) {
   Slice first;
   const Room room = SliceRoom();
-  cursor_detail::EntrySink replayed(&first.entries, &first.bytes);
-  std::optional<protocol::Error> refused =
-      co_await RunCursorBatch(ctx_, s, sqls, request, relay, replayed, [&](engine::Connection& conn) {
-        batch_ = std::make_unique<protocol::BatchCursor>(s.stream, request.batch);
-        s.session.Hold(StealWaker());
-        RunSlice(s.session, conn, /*stop=*/false, room, &first);
-      });
+  cursor_detail::EntrySink replayed(&first.entries, &first.bytes, budget_.get(), &first.charged);
+  std::optional<protocol::Error> refused;
+  bool failed = false;
+  try {
+    refused = co_await RunCursorBatch(ctx_, s, sqls, request, relay, replayed, [&](engine::Connection& conn) {
+      batch_ = std::make_unique<protocol::BatchCursor>(s.stream, request.batch);
+      s.session.Hold(StealWaker());
+      // Should the slice throw (a bad_alloc), its statement is let go and the session no longer held
+      // before the request leaves the session (RunCursorBatch's LeaveSession): else nothing would
+      // ever end the held session, which would pin its connection and maybe the write lock.
+      struct AbandonOnThrow {
+        CursorRun* run;
+        engine::Session& session;
+        int uncaught = std::uncaught_exceptions();
+        ~AbandonOnThrow() {
+          if (std::uncaught_exceptions() == uncaught) return;
+          run->batch_->Abandon();
+          session.Unhold();
+        }
+      } guard{this, s.session};
+      RunSlice(s.session, conn, /*stop=*/false, room, &first);
+    });
+  } catch (...) {
+    failed = true;
+  }
+  if (failed) {
+    // No Pump follows: nobody may wait for this cursor's batch.
+    finished_ = true;
+    ready_.cancel();
+    throw;
+  }
   if (refused || !batch_) first.ended = true;  // refused, or relayed to the primary whole
   Append(std::move(first));
   co_return refused;

@@ -201,7 +201,7 @@ void HttpCursorBody::Start() {
   // The coroutine keeps this body, and so the stream whose session it runs on, alive.
   asio::co_spawn(
       ctx_.network, [self = shared_from_this()]() -> asio::awaitable<void> { co_await self->run_->Pump(self->stream_->session); },
-      asio::detached);
+      LogSpawnFailure);
 }
 
 asio::awaitable<std::string> HttpCursorBody::Next() {

@@ -122,6 +122,8 @@ struct WsConnection {
   // Open cursors of all its streams: a new one's queue is its share of the connection's room
   // (CursorRun::BoundsFor).
   size_t open_cursors = 0;
+  // What all its cursors' queues hold, within --max-queued-bytes-per-connection (CursorBudget).
+  std::shared_ptr<CursorBudget> cursor_budget = std::make_shared<CursorBudget>(ctx.opts.max_queued_bytes_per_connection);
   bool writing = false;
   // Set when the outbox went past --max-queued-bytes-per-connection: the connection is closed 1008.
   bool overflowed = false;
@@ -260,7 +262,6 @@ asio::awaitable<void> PumpCursor(ConnPtr conn, std::shared_ptr<WsStream> s, std:
 // Runs one queued request of `s`.
 asio::awaitable<void> RunRequest(ConnPtr conn, std::shared_ptr<WsStream> s, int32_t request_id, WsRequest req) {
   ServerContext& ctx = conn->ctx;
-  s->stream.set_read_only(conn->principal.grant == Grant::kReadOnly);
   const bool touches_session = req.type != WsRequest::Type::kCloseStream && req.type != WsRequest::Type::kFetchCursor &&
                                req.type != WsRequest::Type::kCloseCursor;
   if (auto ended = s->session.ended(); ended != engine::Session::Ended::kNo && touches_session) {
@@ -302,10 +303,19 @@ asio::awaitable<void> RunRequest(ConnPtr conn, std::shared_ptr<WsStream> s, int3
         // The stream is free for its next request once the batch has let go of the session.
         run->Close();
         co_await run->WaitStopped();
+      } else if (std::shared_ptr<CursorRun> run = s->running_cursor; run && run->closed()) {
+        // Closed while its open_cursor ran its first slice (see below): free once its batch stopped.
+        co_await run->WaitStopped();
       }
       Respond(conn, request_id, std::move(response));
       co_return;
     default: break;
+  }
+  if (std::shared_ptr<CursorRun> run = s->running_cursor; run && run->running() && run->closed()) {
+    // Its close_cursor came while open_cursor ran the first slice (Dispatch forgot the cursor at
+    // once): the client sent this request after closing it, so it waits until the batch let go of
+    // the session rather than being refused.
+    co_await run->WaitStopped();
   }
   if (s->running_cursor && s->running_cursor->running()) {
     // Hrana 3: after open_cursor, no request on the stream until the cursor is closed. Its batch
@@ -316,8 +326,19 @@ asio::awaitable<void> RunRequest(ConnPtr conn, std::shared_ptr<WsStream> s, int3
                                               "other requests on the stream"));
     co_return;
   }
+  // Only here, where no cursor's slice can be reading the stream on the SQL pool.
+  s->stream.set_read_only(conn->principal.grant == Grant::kReadOnly);
   if (req.type == WsRequest::Type::kOpenCursor) {
-    auto run = std::make_shared<CursorRun>(ctx, CursorRun::BoundsFor(ctx.opts, conn->open_cursors));
+    if (conn->cursor_budget->used.load() >= conn->cursor_budget->limit) {
+      // The connection's cursors hold all the room it has: a new one could not make a row.
+      RespondError(conn, request_id,
+                   MakeError("RESPONSE_TOO_LARGE", "The open cursors of this connection hold more than " +
+                                                       std::to_string(conn->cursor_budget->limit) +
+                                                       " bytes of entries (--max-queued-bytes-per-connection); fetch or "
+                                                       "close them first"));
+      co_return;
+    }
+    auto run = std::make_shared<CursorRun>(ctx, CursorRun::BoundsFor(ctx.opts, conn->open_cursors), conn->cursor_budget);
     const Relay relay = RelayOf(*conn);
     std::optional<protocol::Error> refused = co_await run->Open(*s, conn->sqls, req.stream_request, relay);
     if (refused) {
@@ -334,7 +355,7 @@ asio::awaitable<void> RunRequest(ConnPtr conn, std::shared_ptr<WsStream> s, int3
     }
     if (run->running()) {
       s->running_cursor = run;
-      asio::co_spawn(conn->ws.get_executor(), PumpCursor(conn, s, run), asio::detached);
+      asio::co_spawn(conn->ws.get_executor(), PumpCursor(conn, s, run), LogSpawnFailure);
     }
     Respond(conn, request_id, std::move(response));
     co_return;

@@ -1,8 +1,8 @@
 // A client that does not read its responses cannot make the server buffer without limit (issue #10,
 // item 3): over WebSocket the server stops reading its requests and starting its work once half of
 // --max-queued-bytes-per-connection waits for it, and closes it 1008 past the limit; an HTTP
-// pipeline's response stays within the same bound, and cursors stream through small queues. Other
-// clients are served meanwhile. Memory is checked with the server's peak RSS (VmHWM), which needs no
+// pipeline's response and a WebSocket connection's open cursors (their queues) stay within the same
+// bound. Other clients are served meanwhile. Memory is checked with the server's peak RSS (VmHWM), which needs no
 // timing: whatever the server buffered at any moment shows in it.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -138,7 +138,7 @@ test("HTTP/1.1 pipelining without reading: one response at a time is held, other
   await conn.close();
 });
 
-test("websocket cursors stream: open cursors together far past the bound all arrive whole", async () => {
+test("websocket cursors: what open cursors hold together stays within the bound; fetching or closing makes room", async () => {
   const ws = await openHello(server);
   const open = (id) =>
     ws.ok(100 + id, { type: "open_cursor", stream_id: id, cursor_id: id, batch: { steps: [{ stmt: bigSelect(id) }] } });
@@ -151,15 +151,28 @@ test("websocket cursors stream: open cursors together far past the bound all arr
     }
     assert.fail(`cursor ${id} never reported done`);
   };
-  // Eight cursors of 3 MB each (24 MB) on one connection bounded at 16 MB: each streams from its
-  // statement through its own small queue, so none is refused.
+  // Eight cursors of one 3 MB row each (24 MB) on one connection bounded at 16 MB, none fetched
+  // while they open: each holds its row in its queue, so the connection's cursors together would
+  // hold 24 MB. Those past the bound report RESPONSE_TOO_LARGE in their step.
   for (let id = 1; id <= 8; ++id) await ws.ok(id, { type: "open_stream", stream_id: id });
   for (let id = 1; id <= 8; ++id) await open(id);
+  let whole = 0;
   for (let id = 1; id <= 8; ++id) {
     const entries = await fetchAll(id);
-    assert.deepEqual(entries.map((e) => e.type), ["step_begin", "row", "step_end"], `cursor ${id}`);
-    assert.equal(entries[1].row[0].value, String(id));
+    const types = entries.map((e) => e.type);
+    if (types.includes("step_error")) {
+      assert.equal(entries.find((e) => e.type === "step_error").error.code, "RESPONSE_TOO_LARGE");
+    } else {
+      assert.deepEqual(types, ["step_begin", "row", "step_end"], `cursor ${id}`);
+      assert.equal(entries[1].row[0].value, String(id));
+      ++whole;
+    }
     await ws.ok(5000 + id, { type: "close_cursor", cursor_id: id });
   }
+  assert.ok(whole >= 3 && whole <= 5, `${whole} cursors of 3 MB (4 MB encoded) held within 16 MB`);
+  // Everything was fetched and closed: a new cursor has the whole room again.
+  await ws.ok(9, { type: "open_stream", stream_id: 9 });
+  await open(9);
+  assert.deepEqual((await fetchAll(9)).map((e) => e.type), ["step_begin", "row", "step_end"]);
   await ws.close();
 });

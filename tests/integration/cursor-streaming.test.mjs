@@ -358,3 +358,103 @@ test("a paused cursor holding the write lock loses it to a waiting writer past t
     assert.equal(await srv.stop(), 0);
   }
 });
+
+// All the cursors of one connection share --max-queued-bytes-per-connection (as before cursors
+// streamed): many cursors left unfetched, each with a big row, do not hold more than that. Past it a
+// row fails its step with RESPONSE_TOO_LARGE (once full, open_cursor itself is refused so), and one
+// value past --max-response-size is refused as for any response.
+test("WebSocket: a connection's unfetched cursors together stay within its queued-bytes limit", { timeout: 120_000 }, async () => {
+  const srv = await startServer({ args: ["--max-response-size", "10MB", "--max-queued-bytes-per-connection", "40MB"] });
+  const rssOf = () => Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${srv.child.pid}/status`, "utf8"))[1]) * 1024;
+  try {
+    const rssBefore = rssOf();
+    const ws = await openHello(srv);
+    const N = 40;
+    const answers = [];
+    for (let i = 0; i < N; ++i) {
+      ws.send({ type: "request", request_id: 1000 + i, request: { type: "open_stream", stream_id: i } });
+      ws.send({
+        type: "request",
+        request_id: 2000 + i,
+        request: { type: "open_cursor", stream_id: i, cursor_id: i, batch: { steps: [{ stmt: stmt("SELECT zeroblob(9000000)") }] } },
+      });
+    }
+    for (let i = 0; i < N; ++i) {
+      assert.equal((await ws.responseTo(1000 + i, 60_000)).type, "response_ok");
+      answers.push(await ws.responseTo(2000 + i, 60_000));
+    }
+    const grown = rssOf() - rssBefore;
+    console.log(`# ${N} unfetched cursors of 9 MB rows: RSS grew by ${(grown / MB).toFixed(1)} MB`);
+    assert.ok(grown < 200 * MB, `RSS grew by ${(grown / MB).toFixed(1)} MB`);
+    // Another client is served meanwhile.
+    const other = await openHello(srv);
+    await other.ok(1, { type: "open_stream", stream_id: 1 });
+    assert.equal((await other.ok(2, { type: "execute", stream_id: 1, stmt: stmt("SELECT 42") })).result.rows[0][0].value, "42");
+    const big = await other.ok(3, { type: "open_cursor", stream_id: 1, cursor_id: 1, batch: { steps: [{ stmt: stmt("SELECT zeroblob(11000000)") }] } });
+    assert.ok(big);
+    const page = await other.ok(4, { type: "fetch_cursor", cursor_id: 1, max_count: 10 });
+    const err = page.entries.find((e) => e.type === "step_error");
+    assert.ok(err, JSON.stringify(page).slice(0, 300));
+    assert.equal(err.error.code, "RESPONSE_TOO_LARGE", "one value past --max-response-size");
+    await other.ok(5, { type: "close_cursor", cursor_id: 1 });
+    await other.close();
+    // What each cursor got: a row for the first few, RESPONSE_TOO_LARGE past the bound.
+    let rows = 0;
+    let refused = 0;
+    for (let i = 0; i < N; ++i) {
+      if (answers[i].type === "response_error") {
+        assert.equal(answers[i].error.code, "RESPONSE_TOO_LARGE", JSON.stringify(answers[i]));
+        ++refused;
+        continue;
+      }
+      let done = false;
+      for (let k = 0; !done; ++k) {
+        assert.ok(k < 100);
+        const r = await ws.ok(10_000 + i * 100 + k, { type: "fetch_cursor", cursor_id: i, max_count: 10 }, 60_000);
+        for (const e of r.entries) {
+          if (e.type === "row") ++rows;
+          if (e.type === "step_error") {
+            assert.equal(e.error.code, "RESPONSE_TOO_LARGE", JSON.stringify(e));
+            ++refused;
+          }
+        }
+        done = r.done;
+      }
+      await ws.ok(20_000 + i, { type: "close_cursor", cursor_id: i });
+    }
+    console.log(`# rows delivered: ${rows}, refused: ${refused}`);
+    assert.ok(rows >= 1 && rows <= 4, `${rows} cursors held a 12 MB row within 40 MB`);
+    assert.equal(rows + refused, N);
+    // Once fetched, the room is free again.
+    const again = await ws.ok(30_000, { type: "open_cursor", stream_id: 0, cursor_id: 100, batch: { steps: [{ stmt: stmt("SELECT zeroblob(9000000)") }] } });
+    assert.ok(again);
+    const r = await ws.ok(30_001, { type: "fetch_cursor", cursor_id: 100, max_count: 10 }, 60_000);
+    assert.equal(r.entries.filter((e) => e.type === "row").length, 1, JSON.stringify(r.entries.map((e) => e.type)));
+    await ws.close();
+  } finally {
+    const code = await srv.stop();
+    if (code !== 0) console.log(srv.stderr.slice(-4000));
+    assert.equal(code, 0);
+  }
+});
+
+// close_cursor sent right after open_cursor, before its answer (the first slice still running):
+// the cursor is stopped, and the stream's next request waits for its batch to let go of the
+// session rather than failing CURSOR_OPEN.
+test("WebSocket: open_cursor, close_cursor and execute pipelined on one stream: the execute runs", async () => {
+  const ws = await openHello(server);
+  await ws.ok(1, { type: "open_stream", stream_id: 1 });
+  for (let round = 0; round < 5; ++round) {
+    const base = 10 + round * 10;
+    const cursorId = 100 + round;
+    ws.send({ type: "request", request_id: base, request: { type: "open_cursor", stream_id: 1, cursor_id: cursorId, batch: { steps: [{ stmt: stmt(bigSql(20_000, 1000)) }] } } });
+    ws.send({ type: "request", request_id: base + 1, request: { type: "close_cursor", cursor_id: cursorId } });
+    ws.send({ type: "request", request_id: base + 2, request: { type: "execute", stream_id: 1, stmt: stmt(`SELECT ${round}`) } });
+    assert.equal((await ws.responseTo(base, 30_000)).type, "response_ok");
+    assert.equal((await ws.responseTo(base + 1, 30_000)).type, "response_ok");
+    const r = await ws.responseTo(base + 2, 30_000);
+    assert.equal(r.type, "response_ok", JSON.stringify(r));
+    assert.equal(r.response.result.rows[0][0].value, String(round));
+  }
+  await ws.close();
+});
