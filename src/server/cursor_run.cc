@@ -117,6 +117,12 @@ CursorRun::~CursorRun() {
   if (budget_) budget_->used.fetch_sub(budget_held_);
 }
 
+void CursorRun::DropBatch() {
+  if (!batch_) return;
+  batch_->Abandon();
+  batch_.reset();
+}
+
 void CursorRun::SyncBudget() {
   if (!budget_) return;
   if (queued_bytes_ > budget_held_) budget_->used.fetch_add(queued_bytes_ - budget_held_);
@@ -152,7 +158,18 @@ void CursorRun::RunSlice(engine::Session& session, engine::Connection& conn, boo
       out->entries.push_back(std::move(e));
     }
   };
-  auto stolen = [&] { return TransactionEnded(ctx_, engine::Session::Ended::kStolen); };
+  // Lock stealing took the write lock back. In a transaction, its Leave rolls it back (the stream
+  // then answers TRANSACTION_TIMEOUT). In autocommit there is nothing to roll back: ending the paused
+  // statement (Abandon resets it) commits what it wrote, as a finished statement would have, so the
+  // error entry must not say "rolled back". Asked before Abandon, on the batch's connection.
+  auto stolen = [&]() -> protocol::Error {
+    if (!conn.autocommit()) return TransactionEnded(ctx_, engine::Session::Ended::kStolen);
+    return protocol::MakeError(
+        "TRANSACTION_TIMEOUT",
+        "The cursor's batch held the write lock for longer than " + std::to_string(ctx_.db.txn_timeout().count()) +
+            " ms while another writer waited, and was ended here; it ran in autocommit, so nothing was rolled back: "
+            "what its statements wrote is kept, the statement it was ended in included (a step that failed says so)");
+  };
   if (session.steal_pending()) return end_here(stolen());
   if (stop) return end_here(std::nullopt);
   cursor_detail::EntrySink sink(&out->entries, &out->bytes, budget_.get(), &out->charged);

@@ -105,6 +105,13 @@ class CursorRun : public std::enable_shared_from_this<CursorRun> {
   bool closed() const { return closed_; }
   asio::awaitable<void> WaitStopped();
   const Bounds& bounds() const { return bounds_; }
+  // Teardown only, on the thread that destroys the stream, when no slice can be running (nothing
+  // holds the stream for a Pump any more, or the SQL pool was joined at shutdown), and before the
+  // stream's session is destroyed: lets a paused statement go on its connection. Without it, the
+  // statement would outlive its connection: the session gives the connection back (maybe closing
+  // it) and the statement's destructor then resets it through freed memory. A no-op once the batch
+  // ended.
+  void DropBatch();
 
  private:
   // One slice's output, made on the SQL pool.

@@ -67,6 +67,14 @@ struct WsConnection;
 // worker coroutine that exists while the queue is not empty; different streams run concurrently.
 struct WsStream {
   WsStream(engine::Database& db, protocol::SqlStore* sqls, StreamSlot s) : slot(std::move(s)), stream(sqls), session(db) {}
+  // A cursor's paused statement goes before the session gives its connection back. In service a
+  // stream outlives its cursors' batches (PumpCursor holds it until Pump returns, the batch let go);
+  // at shutdown the io_context destroys suspended coroutines instead, and a PumpCursor frame may
+  // release the stream before its CursorRun (SIGSEGV in sqlite3_reset once the connection closed).
+  ~WsStream() {
+    for (auto& [id, run] : cursors) run->DropBatch();
+    if (running_cursor) running_cursor->DropBatch();
+  }
   StreamSlot slot;
   protocol::Stream stream;
   engine::Session session;  // holds a connection while a transaction is open
