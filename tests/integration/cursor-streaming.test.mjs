@@ -8,10 +8,11 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
 import { readFileSync } from "node:fs";
+import zlib from "node:zlib";
 import * as hrana from "@libsql/hrana-client";
 import { startServer, postJson } from "./harness.mjs";
 import { openHello, stmt, wsUrl } from "./ws-raw.mjs";
-import { waitUntil } from "./raw-http.mjs";
+import { waitUntil, connectRaw } from "./raw-http.mjs";
 
 const MB = 1_000_000;
 let server;
@@ -150,6 +151,162 @@ test("HTTP Protobuf (@libsql/hrana-client): a cursor of 30 MB in a transaction s
   } finally {
     s.close();
     client.close();
+  }
+});
+
+// POST `path` on a raw connection with `headers`; resolves with {status, headers, chunks}: the body's
+// HTTP/1.1 chunks as they came on the wire (nothing decoded), once the last chunk came.
+async function rawChunkedPost(path, body, headers = {}) {
+  const socket = await connectRaw(server);
+  const payload = Buffer.from(typeof body === "string" ? body : JSON.stringify(body));
+  const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("");
+  return new Promise((resolve, reject) => {
+    let buf = Buffer.alloc(0);
+    let head = null;
+    const chunks = [];
+    let done = false;
+    socket.on("data", (data) => {
+      buf = buf.length ? Buffer.concat([buf, data]) : data;
+      for (;;) {
+        if (!head) {
+          const end = buf.indexOf("\r\n\r\n");
+          if (end < 0) return;
+          const lines = buf.subarray(0, end).toString("latin1").split("\r\n");
+          head = { status: Number(lines[0].split(" ")[1]), headers: {} };
+          for (const line of lines.slice(1)) {
+            const i = line.indexOf(":");
+            head.headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
+          }
+          buf = buf.subarray(end + 4);
+          if (head.headers["transfer-encoding"] !== "chunked") {
+            reject(new Error(`not chunked: ${JSON.stringify(head.headers)}`));
+            socket.destroy();
+            return;
+          }
+          continue;
+        }
+        const eol = buf.indexOf("\r\n");
+        if (eol < 0) return;
+        const size = parseInt(buf.subarray(0, eol).toString("latin1"), 16);
+        if (buf.length < eol + 2 + size + 2) return;
+        if (size === 0) {
+          done = true;
+          socket.destroy();
+          resolve({ ...head, chunks });
+          return;
+        }
+        chunks.push(Buffer.from(buf.subarray(eol + 2, eol + 2 + size)));
+        buf = buf.subarray(eol + 2 + size + 2);
+      }
+    });
+    socket.on("error", reject);
+    socket.on("close", () => {
+      if (!done) reject(new Error("the connection closed before the last chunk"));
+    });
+    socket.write(
+      `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n${extra}` +
+        `Content-Length: ${payload.length}\r\n\r\n`,
+    );
+    socket.write(payload);
+  });
+}
+
+// A fetch (node's, which asks for gzip and decodes it) that notes each response's path and
+// Content-Encoding in `seen`.
+const recordingFetch = (seen) => async (input, init) => {
+  const res = await fetch(input, init);
+  const url = new URL(typeof input === "string" || input instanceof URL ? input : input.url);
+  seen.push({ path: url.pathname, encoding: res.headers.get("content-encoding") });
+  return res;
+};
+
+// What a prefix of a gzip member decodes to (zlib stops at the end of what it has, no error).
+const gunzipPrefix = (buffers) => zlib.gunzipSync(Buffer.concat(buffers), { finishFlush: zlib.constants.Z_SYNC_FLUSH }).toString("utf8");
+
+test("HTTP JSON with Accept-Encoding: gzip: a streamed cursor of 10 MB is gzip-compressed, every chunk decoding to whole entries as it comes", { timeout: 120_000 }, async () => {
+  const rows = 10_000;
+  const width = 1000;
+  const body = { baton: null, batch: { steps: [{ stmt: { sql: bigSql(rows, width) } }] } };
+  const res = await rawChunkedPost("/v3/cursor", body, { "Accept-Encoding": "gzip, deflate" });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers["content-encoding"], "gzip");
+  assert.match(res.headers["vary"], /Accept-Encoding/i);
+  assert.ok(res.chunks.length > 2, `the body came in ${res.chunks.length} chunks`);
+
+  // The first chunk alone decodes to the head (the cursor's baton); the first two to whole entries,
+  // row 1 among them: a client reads entries long before the body ends (each chunk is deflated and
+  // flushed).
+  const head = gunzipPrefix(res.chunks.slice(0, 1));
+  assert.ok(head.endsWith("\n"), "the first chunk decodes to whole lines");
+  assert.match(JSON.parse(head.split("\n")[0]).baton, /^\d+\.[0-9a-f]{32}$/);
+  const first = gunzipPrefix(res.chunks.slice(0, 2));
+  assert.ok(first.endsWith("\n"), "the first two chunks decode to whole lines");
+  const firstLines = first.split("\n").filter(Boolean).map((l) => JSON.parse(l));
+  assert.equal(firstLines[1].type, "step_begin");
+  assert.equal(firstLines[2].type, "row");
+  assert.equal(Number(firstLines[2].row[0].value), 1);
+  assert.equal(firstLines[2].row[1].value, padOf(1, width));
+  assert.ok(firstLines.length < rows / 4, `${firstLines.length} entries in the first two chunks`);
+  // So does every prefix of the chunks: each ends where an entry ends.
+  let decoded = first.length;
+  for (let i = 3; i <= res.chunks.length; i += Math.max(1, Math.floor(res.chunks.length / 8))) {
+    const text = gunzipPrefix(res.chunks.slice(0, i));
+    assert.ok(text.endsWith("\n"), `the first ${i} chunks decode to whole lines`);
+    assert.ok(text.length > decoded, `chunk ${i} adds entries`);
+    decoded = text.length;
+  }
+
+  // The whole body is one gzip member with every entry, in order.
+  const compressed = Buffer.concat(res.chunks);
+  const text = zlib.gunzipSync(compressed).toString("utf8");
+  assert.ok(compressed.length < text.length / 4, `${compressed.length} compressed bytes for ${text.length}`);
+  const lines = text.split("\n").filter(Boolean).map((l) => JSON.parse(l));
+  const check = rowChecker(width);
+  const types = [];
+  for (const e of lines.slice(1)) {
+    if (e.type === "row") check.row(e.row[0].value, e.row[1].value);
+    else types.push(e.type);
+  }
+  assert.deepEqual(types, ["step_begin", "step_end"]);
+  assert.equal(check.count, rows);
+  // The stream goes on under the baton the head named.
+  const next = await postJson(server, "/v3/pipeline", { baton: lines[0].baton, requests: [{ type: "execute", stmt: stmt("SELECT 'after'") }, { type: "close" }] });
+  assert.equal(next.status, 200, next.text);
+  assert.equal(next.body.results[0].response.result.rows[0][0].value, "after");
+
+});
+
+test("HTTP Protobuf (@libsql/hrana-client, whose fetch asks for gzip): a streamed cursor of 10 MB comes gzip-compressed and whole", { timeout: 120_000 }, async () => {
+  const seen = [];
+  const client = hrana.openHttp(server.url, undefined, recordingFetch(seen), undefined, 3);
+  const s = client.openStream();
+  try {
+    const batch = s.batch(true);
+    const q = batch.step().query(bigSql(10_000, 1000));
+    await batch.execute();
+    const rs = await q;
+    const check = rowChecker(1000);
+    for (const r of rs.rows) check.row(r.n, r.pad);
+    assert.equal(check.count, 10_000);
+  } finally {
+    s.close();
+    client.close();
+  }
+  const cursors = seen.filter((r) => r.path === "/v3-protobuf/cursor");
+  assert.equal(cursors.length, 1, JSON.stringify(seen));
+  assert.equal(cursors[0].encoding, "gzip");
+});
+
+test("HTTP JSON without Accept-Encoding: gzip: a streamed cursor is not compressed (and says it varies)", { timeout: 60_000 }, async () => {
+  for (const headers of [{}, { "Accept-Encoding": "identity" }, { "Accept-Encoding": "gzip;q=0, deflate" }]) {
+    const res = await rawChunkedPost("/v3/cursor", { baton: null, batch: { steps: [{ stmt: { sql: bigSql(2000, 1000) } }] } }, headers);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers["content-encoding"], undefined, JSON.stringify(headers));
+    assert.match(res.headers["vary"], /Accept-Encoding/i);
+    assert.ok(res.chunks.length > 2);
+    const lines = Buffer.concat(res.chunks).toString("utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    assert.equal(lines.filter((e) => e.type === "row").length, 2000);
+    await postJson(server, "/v3/pipeline", { baton: lines[0].baton, requests: [{ type: "close" }] });
   }
 });
 
