@@ -61,6 +61,7 @@ bench: build
 	LITEHOUSE_BIN=$(BUILD_DIR)/litehouse bench/import.sh
 	LITEHOUSE_BIN=$(BUILD_DIR)/litehouse bench/replication.sh
 	LITEHOUSE_BIN=$(BUILD_DIR)/litehouse bench/backup.sh
+	VECTOR_BENCH_BIN=$(BUILD_DIR)/bench/vector_index_bench bench/vector_index.sh
 
 clean:
 	rm -rf build

@@ -618,9 +618,9 @@ Run RegisterServe(CLI::App& app) {
         if (frame_log) {
           // Which frame of the replication log each backed-up state is (a replica boots from it).
           target.options.log_position = [log = frame_log.get()]() -> std::optional<backup::LogPosition> {
-            if (!log->status().ok()) return std::nullopt;
-            const std::optional<uint64_t> last = log->last_frame_no();
-            return backup::LogPosition{log->log_id(), last ? *last + 1 : 0};
+            std::optional<replication::FrameLog::Head> head = log->head();
+            if (!head) return std::nullopt;
+            return backup::LogPosition{std::move(head->log_id), head->next_frame_no};
           };
         }
         auto b = std::make_unique<backup::Backup>(std::move(target.client), std::move(target.options));

@@ -200,18 +200,9 @@ Status Exec(sqlite3* db, const std::string& sql) { return Query(db, sql, {}, nul
 
 std::optional<Result<AlterColumn>> MatchAlterColumn(std::string_view sql) {
   // Most statements are not: a look at the first word before any tokenizing.
-  size_t first = 0;
-  for (size_t pos = 0; pos < sql.size();) {
-    Token t = Next(sql, pos);
-    if (t.kind != Kind::kSpace && t.kind != Kind::kComment) {
-      if (!IsKeyword(sql, t, "ALTER")) return std::nullopt;
-      first = t.begin;
-      break;
-    }
-    pos = t.end;
-    if (pos >= sql.size()) return std::nullopt;
-  }
-  if (sql.empty()) return std::nullopt;
+  const std::string_view word = FirstWord(sql);
+  if (!EqualsIgnoreCase(word, "ALTER")) return std::nullopt;
+  const size_t first = static_cast<size_t>(word.data() - sql.data());
   // The statement's tokens, up to its `;`.
   std::vector<Token> t;
   size_t end = sql.size(), length = sql.size();

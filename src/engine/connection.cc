@@ -2,7 +2,10 @@
 
 #include <climits>
 
+#include "common/strings.h"
 #include "engine/libsql_schema.h"
+#include "engine/sql_tokens.h"
+#include "engine/vector_ddl.h"
 #include "vector/sql_functions.h"
 
 namespace litehouse::engine {
@@ -54,6 +57,11 @@ Result<bool> Statement::Step() {
     alter_done_ = true;
     return false;
   }
+  if (vector_ddl_ && !vector_ddl_done_) {
+    vector_ddl_done_ = true;
+    if (Status s = conn_->RunVectorDdl(stmt_, *vector_ddl_); !s.ok()) return s;
+    return false;
+  }
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
@@ -62,6 +70,7 @@ Result<bool> Statement::Step() {
 
 Status Statement::Reset() {
   alter_done_ = false;
+  vector_ddl_done_ = false;
   int rc = sqlite3_reset(stmt_);
   if (rc == SQLITE_OK) return Status::OK();
   sqlite3* db = sqlite3_db_handle(stmt_);
@@ -108,6 +117,7 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, Ro
   // libSQL's SQL functions, on every connection Litehouse opens (server, client library, tools):
   // before the first statement, so that a schema using them (a CHECK, an index) reads as in libSQL.
   Status registered = vector::RegisterSqlFunctions(db);
+  if (registered.ok()) registered = RegisterVectorIndexSync(db);
   if (!registered.ok()) return registered;
   const char* setup = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=1000;";
   if (role == Role::kWriter) setup = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=0;";
@@ -129,12 +139,28 @@ Connection::~Connection() {
   sqlite3_close_v2(db_);
 }
 
-Result<Statement> Connection::PrepareCached(std::string_view sql, size_t* tail_offset) {
-  if (auto alter = MatchAlterColumn(sql)) {
-    if (!alter->ok()) return alter->status();
-    return PrepareAlterColumn(std::move(alter->value()), tail_offset);  // never cached: it is rare
+std::optional<Result<Statement>> Connection::PrepareLibsqlDialect(std::string_view sql, size_t* tail_offset) {
+  // One look at the first word: most statements are none of these.
+  const std::string_view word = engine::sql::FirstWord(sql);
+  if (!EqualsIgnoreCase(word, "ALTER") && !EqualsIgnoreCase(word, "CREATE") && !EqualsIgnoreCase(word, "DROP") &&
+      !EqualsIgnoreCase(word, "REINDEX")) {
+    return std::nullopt;
   }
-  if (auto refused = RefuseRandomRowid(sql)) return *refused;
+  if (auto alter = MatchAlterColumn(sql)) {
+    if (!alter->ok()) return Result<Statement>(alter->status());
+    return PrepareAlterColumn(std::move(alter->value()), tail_offset);
+  }
+  if (auto refused = RefuseRandomRowid(sql)) return Result<Statement>(*refused);
+  if (auto ddl = MatchVectorDdl(sql)) {
+    if (!ddl->ok()) return Result<Statement>(ddl->status());
+    return PrepareVectorDdl(std::move(ddl->value()), sql, tail_offset);
+  }
+  return std::nullopt;
+}
+
+Result<Statement> Connection::PrepareCached(std::string_view sql, size_t* tail_offset) {
+  // libSQL's statements are rare: never cached.
+  if (auto dialect = PrepareLibsqlDialect(sql, tail_offset)) return std::move(*dialect);
   std::string key;
   key.reserve(sql.size() + 1);
   key.push_back(guard_.read_only() ? 'r' : 'w');
@@ -196,11 +222,7 @@ Status Connection::SetQueryOnly(bool on) {
 }
 
 Result<Statement> Connection::Prepare(std::string_view sql, size_t* tail_offset) {
-  if (auto alter = MatchAlterColumn(sql)) {
-    if (!alter->ok()) return alter->status();
-    return PrepareAlterColumn(std::move(alter->value()), tail_offset);
-  }
-  if (auto refused = RefuseRandomRowid(sql)) return *refused;
+  if (auto dialect = PrepareLibsqlDialect(sql, tail_offset)) return std::move(*dialect);
   sqlite3_stmt* stmt = nullptr;
   const char* tail = nullptr;
   if (sql.size() > INT_MAX) return Status::Sqlite(SQLITE_TOOBIG, "SQL text too long");
@@ -235,6 +257,53 @@ Status Connection::RunAlterColumn(const AlterColumn& alter) {
   sqlite3_db_config(db_, SQLITE_DBCONFIG_DEFENSIVE, 0, nullptr);
   Status s = ApplyAlterColumn(db_, alter);
   sqlite3_db_config(db_, SQLITE_DBCONFIG_DEFENSIVE, defensive, nullptr);
+  guard_.set_engine_statement(false);
+  return s;
+}
+
+Result<Statement> Connection::PrepareVectorDdl(VectorDdl ddl, std::string_view sql, size_t* tail_offset) {
+  if (sql.size() > INT_MAX) return Status::Sqlite(SQLITE_TOOBIG, "SQL text too long");
+  sqlite3_stmt* stmt = nullptr;
+  const char* tail = nullptr;
+  // SQLite's own checks first (the guard's read-only refusal, "no such table"), then the index's.
+  int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), 0, &stmt, &tail);
+  if (rc != SQLITE_OK) return ErrorStatus(rc);
+  if (tail_offset) *tail_offset = tail ? static_cast<size_t>(tail - sql.data()) : sql.size();
+  Statement st(stmt, this);
+  if (!stmt) return st;
+  guard_.set_engine_statement(true);
+  Status checked = CheckVectorDdl(db_, ddl);
+  guard_.set_engine_statement(false);
+  if (!checked.ok()) return checked;
+  st.vector_ddl_ = std::make_shared<const VectorDdl>(std::move(ddl));
+  return st;
+}
+
+Status Connection::RunVectorDdl(sqlite3_stmt* stmt, const VectorDdl& ddl) {
+  // The savepoint makes the statement and the index work one change, inside the client's
+  // transaction if there is one. The client's statement itself runs under the guard as prepared;
+  // the index's statements are the engine's.
+  guard_.set_engine_statement(true);
+  const bool existed = ddl.kind == VectorDdl::Kind::kCreateIndex && IndexExists(db_, ddl.index.name);
+  Status s = Exec("SAVEPOINT litehouse_vector_ddl");
+  guard_.set_engine_statement(false);
+  if (!s.ok()) return s;
+  int rc;
+  int rows = 0;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW && rows < 1000) ++rows;  // these statements return none
+  if (rc != SQLITE_DONE) s = ErrorStatus(rc);
+  sqlite3_reset(stmt);
+  guard_.set_engine_statement(true);
+  // The index's own inserts must not change what last_insert_rowid() tells the client.
+  const int64_t last_rowid = sqlite3_last_insert_rowid(db_);
+  if (s.ok()) s = ApplyVectorDdl(db_, ddl, existed);
+  sqlite3_set_last_insert_rowid(db_, last_rowid);
+  if (!s.ok()) {
+    (void)Exec("ROLLBACK TO litehouse_vector_ddl");
+    (void)Exec("RELEASE litehouse_vector_ddl");
+  } else {
+    s = Exec("RELEASE litehouse_vector_ddl");
+  }
   guard_.set_engine_statement(false);
   return s;
 }

@@ -20,6 +20,7 @@
 #include "common/status.h"
 #include "engine/alter_column.h"
 #include "engine/sql_guard.h"
+#include "engine/vector_ddl.h"
 #include "engine/value.h"
 
 namespace litehouse::engine {
@@ -34,7 +35,8 @@ class Statement {
   Statement(sqlite3_stmt* stmt, Connection* conn, bool cached = false) : stmt_(stmt), conn_(conn), cached_(cached) {}
   ~Statement() { Finish(); }
   Statement(Statement&& o) noexcept
-      : stmt_(o.stmt_), conn_(o.conn_), cached_(o.cached_), alter_(std::move(o.alter_)), alter_done_(o.alter_done_) {
+      : stmt_(o.stmt_), conn_(o.conn_), cached_(o.cached_), alter_(std::move(o.alter_)), alter_done_(o.alter_done_),
+        vector_ddl_(std::move(o.vector_ddl_)), vector_ddl_done_(o.vector_ddl_done_) {
     o.stmt_ = nullptr;
   }
   Statement& operator=(Statement&& o) noexcept {
@@ -43,6 +45,8 @@ class Statement {
     std::swap(cached_, o.cached_);
     std::swap(alter_, o.alter_);
     std::swap(alter_done_, o.alter_done_);
+    std::swap(vector_ddl_, o.vector_ddl_);
+    std::swap(vector_ddl_done_, o.vector_ddl_done_);
     return *this;
   }
   Statement(const Statement&) = delete;
@@ -84,6 +88,10 @@ class Statement {
   // Step (again after a Reset).
   std::shared_ptr<const AlterColumn> alter_;
   bool alter_done_ = false;
+  // A vector index statement (vector_ddl.h): stmt_ is the statement as written, run at the first
+  // Step with the index work after it, in one savepoint.
+  std::shared_ptr<const VectorDdl> vector_ddl_;
+  bool vector_ddl_done_ = false;
 };
 
 enum class Role {
@@ -166,8 +174,15 @@ class Connection {
   // Gives a statement of the cache back (Statement's destructor): reset, bindings cleared.
   void ReturnToCache(sqlite3_stmt* stmt);
   // ALTER COLUMN (alter_column.h): checked and its stand-in prepared; then run at its first Step.
+  // libSQL's statements stock SQLite cannot run as written (ALTER COLUMN, RANDOM ROWID, vector index
+  // DDL), recognised by their first word; nullopt for every other statement.
+  std::optional<Result<Statement>> PrepareLibsqlDialect(std::string_view sql, size_t* tail_offset);
   Result<Statement> PrepareAlterColumn(AlterColumn alter, size_t* tail_offset);
   Status RunAlterColumn(const AlterColumn& alter);
+  // A vector index statement (vector_ddl.h): prepared as written and checked; then run with its
+  // index work at its first Step.
+  Result<Statement> PrepareVectorDdl(VectorDdl ddl, std::string_view sql, size_t* tail_offset);
+  Status RunVectorDdl(sqlite3_stmt* stmt, const VectorDdl& ddl);
 
   sqlite3* db_;
   const Role role_;

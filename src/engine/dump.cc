@@ -6,6 +6,7 @@
 
 #include "common/strings.h"
 #include "common/virtual_table.h"
+#include "vector/index_sql.h"
 
 namespace litehouse::engine {
 namespace {
@@ -102,14 +103,33 @@ Status Dumper::Start(std::string* out) {
                         "ORDER BY tbl_name = 'sqlite_sequence', rowid",
                         [&](const std::vector<Value>& row) { tables_.push_back({TextOf(row[0]), TextOf(row[1])}); });
   if (!s.ok()) return s;
+  // A vector index's own tables and triggers (vector/index_sql.h) are left out: its CREATE INDEX,
+  // dumped with the other indexes, makes them again and fills the graph from the rows.
+  std::vector<std::string> shadow;
+  std::vector<std::string> index_triggers;
+  const bool has_vector_index = std::any_of(tables_.begin(), tables_.end(), [](const Table& t) { return t.name == vector::kIndexTable; });
+  if (has_vector_index) {
+    shadow.push_back(vector::kIndexTable);
+    s = ForEachRow(conn_, std::string("SELECT name FROM ") + vector::kIndexTable + " ORDER BY name", [&](const std::vector<Value>& row) {
+      const std::string name = TextOf(row[0]);
+      shadow.push_back(vector::GraphTableName(name));
+      for (std::string& trigger : vector::TriggerNames(name)) index_triggers.push_back(std::move(trigger));
+    });
+    if (!s.ok()) return s;
+  }
   s = ForEachRow(conn_,
-                 "SELECT sql FROM sqlite_schema WHERE sql NOT NULL AND type IN ('index', 'trigger', 'view') "
+                 "SELECT sql, type, name FROM sqlite_schema WHERE sql NOT NULL AND type IN ('index', 'trigger', 'view') "
                  "ORDER BY rowid",
-                 [&](const std::vector<Value>& row) { others_.push_back(TextOf(row[0])); });
+                 [&](const std::vector<Value>& row) {
+                   if (TextOf(row[1]) == "trigger" &&
+                       std::find(index_triggers.begin(), index_triggers.end(), TextOf(row[2])) != index_triggers.end()) {
+                     return;
+                   }
+                   others_.push_back(TextOf(row[0]));
+                 });
   if (!s.ok()) return s;
   // Shadow tables as SQLite knows them: those its built-in modules claim (xShadowName), which their
   // virtual tables' rows recreate.
-  std::vector<std::string> shadow;
   s = ForEachRow(conn_, "PRAGMA main.table_list", [&](const std::vector<Value>& row) {
     if (TextOf(row[2]) == "shadow") shadow.push_back(TextOf(row[1]));
   });

@@ -35,6 +35,9 @@
 //     `-- warning: ` line saying so (`litehouse dump` repeats it on stderr).
 //   - rtree, rtree_i32: every row, ordered by id. fts5vocab: nothing (it reads another table).
 //   - any other module (fts3/fts4 made by another build, an extension's module): sqlite3's form.
+// A vector index (vector/index_sql.h) is its CREATE INDEX ... libsql_vector_idx(...) alone: its graph
+// table, its row of litehouse_vector_index and its three triggers are left out, and loading the
+// CREATE INDEX here (or in libSQL) builds the index again from the rows.
 // Rows are ordered by rowid, so a database loaded from a dump dumps to the same text again.
 //
 // Values: NULL; integers in decimal; reals in the shortest text that reads back to the same double

@@ -65,15 +65,7 @@ bool HasRandomRowid(std::string_view create_sql) {
 
 std::optional<Status> RefuseRandomRowid(std::string_view sql) {
   // Most statements are not CREATE: a look at the first word before reading the rest.
-  for (size_t pos = 0; pos < sql.size();) {
-    Token t = Next(sql, pos);
-    if (t.kind == Kind::kSpace || t.kind == Kind::kComment) {
-      pos = t.end;
-      continue;
-    }
-    if (!IsKeyword(sql, t, "CREATE")) return std::nullopt;
-    break;
-  }
+  if (!EqualsIgnoreCase(FirstWord(sql), "CREATE")) return std::nullopt;
   // Only the first statement of the text.
   size_t end = sql.size();
   for (size_t pos = 0; pos < sql.size();) {

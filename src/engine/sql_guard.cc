@@ -3,6 +3,7 @@
 #include <string_view>
 
 #include "common/strings.h"
+#include "vector/index_sql.h"
 
 namespace litehouse::engine {
 namespace {
@@ -67,6 +68,34 @@ bool IsWrite(int action) {
     default:
       return false;
   }
+}
+
+// A vector index's own tables (vector/index_sql.h) are written by the index only (SyncRow, which its
+// triggers call, and which can only make the graph agree with the table). A client's direct write
+// would leave the index disagreeing with its table for every client, as a crafted FTS5 shadow row
+// would (DEFENSIVE).
+// Its triggers are not guarded: SQLite authorizes dropping each trigger of a table it drops, and a
+// DROP TABLE can be prepared again when the schema changed, so no state of this guard tells the two
+// apart; a client that drops one stops its own writes from reaching the index until REINDEX.
+Status GuardVectorIndex(int action, const char* arg1, const char* arg2) {
+  if (vector::InIndexMaintenance()) return Status::OK();
+  std::string_view a1 = arg1 ? arg1 : "", a2 = arg2 ? arg2 : "";
+  const auto refuse = [](std::string_view what) {
+    return Status::InvalidArgument(std::string(what) + " belongs to a vector index, which keeps it itself");
+  };
+  switch (action) {
+    case SQLITE_INSERT: case SQLITE_UPDATE: case SQLITE_DELETE: case SQLITE_DROP_TABLE:
+      if (vector::IsIndexTableName(a1)) return refuse("table " + std::string(a1));
+      break;
+    case SQLITE_CREATE_TABLE:
+      if (vector::IsIndexTableName(a1)) return Status::InvalidArgument("table name " + std::string(a1) + " is reserved for vector indexes");
+      break;
+    case SQLITE_ALTER_TABLE: case SQLITE_CREATE_TRIGGER:
+      if (vector::IsIndexTableName(a2)) return refuse("table " + std::string(a2));
+      break;
+    default: break;
+  }
+  return Status::OK();
 }
 
 }  // namespace
@@ -139,6 +168,7 @@ int SqlGuard::Authorize(void* self, int action, const char* arg1, const char* ar
   const bool temp_schema_table =
       action == SQLITE_UPDATE && (EqualsIgnoreCase(a1, "sqlite_temp_master") || EqualsIgnoreCase(a1, "sqlite_master"));
   if (in_temp && IsWrite(action) && !temp_schema_table) return guard->Deny(kTempRefusal);
+  if (Status refused = GuardVectorIndex(action, arg1, arg2); !refused.ok()) return guard->Deny(refused.message());
   switch (action) {
     case SQLITE_ATTACH:
       // VACUUM attaches a temporary database named "" while it runs: allowed. Anything a client

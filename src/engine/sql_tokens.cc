@@ -86,4 +86,14 @@ std::string Dequote(std::string_view text) {
   return out;
 }
 
+std::string_view FirstWord(std::string_view s) {
+  for (size_t pos = 0; pos < s.size();) {
+    const Token t = Next(s, pos);
+    if (t.kind == Kind::kIdent) return Text(s, t);
+    if (t.kind != Kind::kSpace && t.kind != Kind::kComment) return {};
+    pos = t.end;
+  }
+  return {};
+}
+
 }  // namespace litehouse::engine::sql

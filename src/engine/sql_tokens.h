@@ -32,6 +32,9 @@ inline bool IsKeyword(std::string_view s, const Token& t, const char* word) {
 // A token that SQLite takes as a name: an identifier, quoted or not, or a string in its place.
 inline bool IsName(const Token& t) { return t.kind == Kind::kIdent || t.kind == Kind::kQuoted || t.kind == Kind::kString; }
 inline bool IsPunct(std::string_view s, const Token& t, char c) { return t.kind == Kind::kPunct && s[t.begin] == c; }
+// The first token of `s` past spaces and comments, if it is a bare word (a statement's keyword):
+// the engine's recognisers look at it before tokenizing the rest. Empty otherwise.
+std::string_view FirstWord(std::string_view s);
 // A name token's text without its quotes ("a""b" -> a"b).
 std::string Dequote(std::string_view text);
 

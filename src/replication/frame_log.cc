@@ -275,6 +275,12 @@ std::optional<uint64_t> FrameLog::last_frame_no() const {
   return last_frame_no_;
 }
 
+std::optional<FrameLog::Head> FrameLog::head() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!status_.ok()) return std::nullopt;
+  return Head{UuidText(log_id_), last_frame_no_ ? *last_frame_no_ + 1 : 0};
+}
+
 uint64_t FrameLog::start_frame_no() const {
   std::lock_guard<std::mutex> lock(mu_);
   return live_->start_frame_no;

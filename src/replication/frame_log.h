@@ -92,6 +92,13 @@ class FrameLog : public TransactionSink {
   std::optional<uint64_t> last_frame_no() const;
   // The first frame_no the live log still holds.
   uint64_t start_frame_no() const;
+  // The history and the frame_no after its last committed frame, read together under one lock;
+  // nullopt once the log has failed (status() is not OK).
+  struct Head {
+    std::string log_id;
+    uint64_t next_frame_no = 0;
+  };
+  std::optional<Head> head() const;
 
   // Appends `max_frames` or more committed frames from `next` (whole transactions only: the last
   // one read is always a commit frame) to *out.

@@ -42,14 +42,6 @@ float LoadF32At(const uint8_t* p, uint32_t i) { return LoadF32(p + 4 * size_t{i}
 float LoadF16At(const uint8_t* p, uint32_t i) { return F16ToFloat(LoadU16(p + 2 * size_t{i})); }
 float LoadBF16At(const uint8_t* p, uint32_t i) { return BF16ToFloat(LoadU16(p + 2 * size_t{i})); }
 
-struct F8Params {
-  float alpha, shift;
-};
-F8Params ReadF8Params(const uint8_t* data, uint32_t dims) {
-  const size_t at = (size_t{dims} + 3) / 4 * 4;
-  return {LoadF32(data + at), LoadF32(data + at + 4)};
-}
-
 }  // namespace
 
 float CosF32(std::span<const uint8_t> a, std::span<const uint8_t> b, uint32_t dims) {
@@ -94,7 +86,7 @@ float L2F64(std::span<const uint8_t> a, std::span<const uint8_t> b, uint32_t dim
 // With x = alpha_a * qa + shift_a and y = alpha_b * qb + shift_b, the sums over x*y, x*x and y*y
 // expand into integer sums of qa, qb, qa*qa, qb*qb and qa*qb (no overflow: 255^2 * 65536 < 2^32).
 float CosF8(std::span<const uint8_t> a, std::span<const uint8_t> b, uint32_t dims) {
-  const F8Params pa = ReadF8Params(a.data(), dims), pb = ReadF8Params(b.data(), dims);
+  const F8Params pa = LoadF8Params(a.data(), dims), pb = LoadF8Params(b.data(), dims);
   uint32_t sum_a = 0, sum_b = 0, sumsq_a = 0, sumsq_b = 0, dot_q = 0;
   for (uint32_t i = 0; i < dims; ++i) {
     const uint32_t qa = a[i], qb = b[i];
@@ -115,7 +107,7 @@ float CosF8(std::span<const uint8_t> a, std::span<const uint8_t> b, uint32_t dim
 }
 
 float L2F8(std::span<const uint8_t> a, std::span<const uint8_t> b, uint32_t dims) {
-  const F8Params pa = ReadF8Params(a.data(), dims), pb = ReadF8Params(b.data(), dims);
+  const F8Params pa = LoadF8Params(a.data(), dims), pb = LoadF8Params(b.data(), dims);
   float sum = 0;
   for (uint32_t i = 0; i < dims; ++i) {
     const float d = (pa.alpha * static_cast<float>(a[i]) + pa.shift) - (pb.alpha * static_cast<float>(b[i]) + pb.shift);

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <bit>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -87,6 +88,16 @@ inline uint16_t FloatToF16(float f) {
   const uint32_t kept = mantissa >> 13;
   return static_cast<uint16_t>(sign | (static_cast<uint32_t>(exp + 15 + static_cast<int>(kept >> 10)) << 10) |
                                (kept & 0x3ff));
+}
+
+// An f8 data part (vector.h): `dims` bytes, padded to a multiple of 4, then alpha and shift as
+// binary32; element i is alpha * byte[i] + shift.
+struct F8Params {
+  float alpha, shift;
+};
+inline F8Params LoadF8Params(const uint8_t* data, uint32_t dims) {
+  const size_t at = (size_t{dims} + 3) / 4 * 4;
+  return {LoadF32(data + at), LoadF32(data + at + 4)};
 }
 
 }  // namespace litehouse::vector

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "vector/distance.h"
+#include "vector/index_sql.h"
 #include "vector/vector.h"
 
 namespace litehouse::vector {
@@ -170,7 +171,8 @@ Status RegisterSqlFunctions(sqlite3* db) {
       return Status::Sqlite(rc, std::string("registering ") + f.name + ": " + sqlite3_errmsg(db));
     }
   }
-  return Status::OK();
+  // The vector index's functions and vector_top_k (index_sql.h).
+  return RegisterIndexFunctions(db);
 }
 
 }  // namespace litehouse::vector

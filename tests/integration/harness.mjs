@@ -136,3 +136,13 @@ export async function refused(promise, code, pattern) {
 export async function backupStatus(server) {
   return (await (await fetch(`${server.url}/backup/status`)).json()).backups;
 }
+
+// A deterministic generator of numbers in [0, 1) (mulberry32), so that a failure can be replayed.
+export function rng(seed) {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createRequire } from "node:module";
 import { createClient } from "@libsql/client";
-import { BIN, startServer, refused } from "./harness.mjs";
+import { BIN, startServer, refused, rng } from "./harness.mjs";
 
 const Database = createRequire(import.meta.url)("libsql");
 
@@ -25,16 +25,6 @@ const TYPES = [
   ["vector8", "F8_BLOB"],
   ["vector1bit", "F1BIT_BLOB"],
 ];
-
-// A deterministic generator (mulberry32), so that a failure can be replayed.
-function rng(seed) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Vector texts of many sizes and scales: tiny, huge, negative, zero, digits past float precision.
 function vectorTexts(count, seed) {

@@ -128,6 +128,30 @@ TEST_P(ClientTest, LibsqlVectorFunctionsAreThere) {
       << bad.status().message();
 }
 
+// A vector index on every backend: CREATE INDEX ... libsql_vector_idx, vector_top_k joined with the
+// table, kept by writes, in a transaction (the local engine's connections and the server's alike).
+TEST_P(ClientTest, VectorIndexesWorkOnEveryBackend) {
+  auto made = client_->Batch({Statement("CREATE TABLE docs(body TEXT, emb F32_BLOB(2))"),
+                              Statement("CREATE INDEX docs_idx ON docs(libsql_vector_idx(emb, 'metric=l2'))"),
+                              Statement("INSERT INTO docs VALUES ('a', vector32('[0,0]')), ('b', vector32('[5,5]')), ('c', vector32('[1,1]'))")});
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  const char* top = "SELECT body FROM vector_top_k('docs_idx', vector32(?), 2) AS top JOIN docs ON docs.rowid = top.id";
+  auto rs = client_->Execute(Statement(top, {std::string("[0.9,0.9]")}));
+  ASSERT_TRUE(rs.ok()) << rs.status().ToString();
+  ASSERT_EQ(rs->rows.size(), 2u);
+  EXPECT_EQ(rs->rows[0][0], Value(std::string("c")));
+  EXPECT_EQ(rs->rows[1][0], Value(std::string("a")));
+  auto tx = client_->Batch({Statement("DELETE FROM docs WHERE body = 'c'"), Statement("UPDATE docs SET emb = vector32('[1,1]') WHERE body = 'b'")});
+  ASSERT_TRUE(tx.ok()) << tx.status().ToString();
+  rs = client_->Execute(Statement(top, {std::string("[0.9,0.9]")}));
+  ASSERT_TRUE(rs.ok()) << rs.status().ToString();
+  ASSERT_EQ(rs->rows.size(), 2u);
+  EXPECT_EQ(rs->rows[0][0], Value(std::string("b")));
+  auto bad = client_->Execute("SELECT id FROM vector_top_k('docs_idx', vector32('[1,2,3]'), 2)");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("dimensions are different: 3 != 2"), std::string::npos) << bad.status().message();
+}
+
 TEST_P(ClientTest, ResultsCarryColumnsCountsAndRowids) {
   auto ins = client_->Execute(Statement::Named("INSERT INTO t(v, name) VALUES (:v, $n)", {{"v", int64_t{5}}, {"$n", std::string("a")}}));
   ASSERT_TRUE(ins.ok()) << ins.status().ToString();

@@ -116,6 +116,10 @@ TEST(FrameLogTest, FramesAreWholeTransactionsAndRebuildTheDatabase) {
   for (size_t i = 0; i < frames.size(); ++i) EXPECT_EQ(Le(frames[i], 0, 8), i);
   EXPECT_EQ(*p.log().last_frame_no(), frames.size() - 1);
   EXPECT_NE(Le(frames.back(), 20, 4), 0u) << "the last frame commits";
+  const std::optional<FrameLog::Head> head = p.log().head();
+  ASSERT_TRUE(head.has_value());
+  EXPECT_EQ(head->log_id, p.log().log_id());
+  EXPECT_EQ(head->next_frame_no, frames.size()) << "the frame after the last committed one";
 
   // A small batch still ends on a commit frame.
   std::vector<LogFrame> few;
@@ -215,7 +219,9 @@ TEST(FrameLogTest, ACaptureLostRefusesReadersAndStartsANewHistoryNextTime) {
     Primary p(dir, &clock);
     p.Exec("CREATE TABLE t(x)");
     id = p.log().log_id();
+    ASSERT_TRUE(p.log().head().has_value());
     p.log().OnCaptureLost(Status::IoError("open data-wal: Too many open files"));
+    EXPECT_FALSE(p.log().head().has_value()) << "a failed log has no position to give a backup";
     std::vector<LogFrame> frames;
     Status error;
     p.log().ReadFrames(0, 10, &frames, &error);
