@@ -176,6 +176,18 @@ void CursorRun::RunSlice(engine::Session& session, engine::Connection& conn, boo
   auto enough = [&] { return out->bytes >= room.bytes || out->entries.size() >= room.entries; };
   const bool done = batch_->Run(conn, sink, enough);
   if (!done && session.steal_pending()) return end_here(stolen());
+  if (!done && !paused_place_) {
+    // The batch must pause, keeping its connection: one of its client's places for that.
+    paused_place_ = ctx_.paused_cursors.TryTake(client_);
+    if (!paused_place_) {
+      const std::string bound = std::to_string(ctx_.paused_cursors.max_per_key());
+      return end_here(protocol::MakeError(
+          "CURSORS_EXHAUSTED",
+          "This client already has " + bound + " cursors paused unread, each holding a database connection (a quarter of "
+          "--max-db-connections); this cursor's batch was ended after the entries above. Read or close the other "
+          "cursors first" + std::string(conn.autocommit() ? "; it ran in autocommit, so what its statements wrote is kept" : "")));
+    }
+  }
   if (done) {
     session.Unhold();
     out->ended = true;
@@ -189,7 +201,10 @@ void CursorRun::Append(Slice slice) {
   SyncBudget();
   // The client's time to take them starts now: a slow slice does not count against it.
   last_taken_ = ctx_.clock.Now();
-  if (slice.ended) finished_ = true;
+  if (slice.ended) {
+    finished_ = true;
+    paused_place_.Reset();  // its statement was let go
+  }
   ready_.cancel();
 }
 

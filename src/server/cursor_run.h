@@ -8,6 +8,9 @@
 // a cursor holds is its queue, however large its output: no total size limit, and a client that
 // stops reading stops the SQL work, holding no thread. A cursor whose queue stays full for the
 // stream expiry (nobody takes anything) is ended: its statement abandoned, an error entry queued.
+// A paused cursor keeps a database connection, so one client may have only so many paused at once
+// (ServerContext::paused_cursors, a quarter of --max-db-connections): a cursor that would pause past
+// that bound is ended instead, with a CURSORS_EXHAUSTED error entry after the rows it made.
 //
 // Lifecycle: Open (the first slice, through RunCursorBatch: where it runs, the connection, the write
 // lock), then Pump, once, until the batch ends or Close() stops it; the consumer waits with
@@ -150,6 +153,11 @@ class CursorRun : public std::enable_shared_from_this<CursorRun> {
   bool finished_ = false;  // no entry will be added
   bool closed_ = false;
   bool steal_ = false;     // lock stealing asked for the write lock (Session::Hold's callback)
+  std::string client_;     // who opened it (StreamSlot::client_key): charged for its pause
+  // Its place among its client's paused cursors (ServerContext::paused_cursors), taken by the first
+  // slice that pauses, given back when the batch ends. Touched on the SQL pool inside a slice, else
+  // on the network thread, never both at once (the network thread awaits the slice).
+  KeyedLimit::Ticket paused_place_;
   Clock::time_point last_taken_;  // the last Take or Append: the idle expiry counts from it
   asio::steady_timer room_;     // the producer waits on it; cancelled when entries are taken
   asio::steady_timer ready_;    // consumers wait on it; cancelled when entries come
@@ -188,6 +196,7 @@ asio::awaitable<std::optional<protocol::Error>> CursorRun::Open(Holder& s, const
                                                                  const Relay& relay) {
   Slice first;
   const Room room = SliceRoom();
+  client_ = s.slot.client_key();
   cursor_detail::EntrySink replayed(&first.entries, &first.bytes, budget_.get(), &first.charged);
   std::optional<protocol::Error> refused;
   bool failed = false;

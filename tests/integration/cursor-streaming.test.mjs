@@ -11,7 +11,7 @@ import { readFileSync } from "node:fs";
 import zlib from "node:zlib";
 import * as hrana from "@libsql/hrana-client";
 import { startServer, postJson } from "./harness.mjs";
-import { openHello, stmt, wsUrl } from "./ws-raw.mjs";
+import { openHello, openRaw, stmt, wsUrl } from "./ws-raw.mjs";
 import { waitUntil, connectRaw } from "./raw-http.mjs";
 
 const MB = 1_000_000;
@@ -703,4 +703,93 @@ test("WebSocket: open_cursor, close_cursor and execute pipelined on one stream: 
     assert.equal(r.response.result.rows[0][0].value, String(round));
   }
   await ws.close();
+});
+
+// A paused cursor keeps a database connection between its slices, so one client may have only a
+// quarter of --max-db-connections paused at once (8 here: 2). A cursor that would pause past that is
+// ended after the entries it made, with CURSORS_EXHAUSTED; small cursors, which end in their first
+// slice, are not counted; another client (another address, told by a trusted proxy's header) still
+// gets its own places; and once the first client reads its cursors to the end, it may pause again.
+test("WebSocket: one client's paused cursors are bounded (a quarter of --max-db-connections); others are unaffected", { timeout: 60_000 }, async () => {
+  const srv = await startServer({
+    args: ["--max-queued-bytes-per-connection", "4MB", "--max-db-connections", "8", "--trusted-proxy", "127.0.0.1", "--stream-expiry-ms", "60000"],
+  });
+  const asClient = async (ip) => {
+    const raw = await openRaw(srv, ["hrana3"], { headers: { "Fly-Client-IP": ip } });
+    await raw.hello();
+    return raw;
+  };
+  // Reads cursor `id` to its end; returns its row count and what ended it.
+  const drain = async (ws, id, base) => {
+    const check = rowChecker(100);
+    const tail = [];
+    let done = false;
+    for (let k = 0; k < 10_000 && !done; ++k) {
+      const r = await ws.ok(base + k, { type: "fetch_cursor", cursor_id: id, max_count: 1000 }, 30_000);
+      for (const e of r.entries) {
+        if (e.type === "row") check.row(e.row[0].value, e.row[1].value);
+        else tail.push(e);
+      }
+      done = r.done;
+    }
+    assert.ok(done);
+    return { rows: check.count, last: tail.at(-1) };
+  };
+  try {
+    const a = await asClient("203.0.113.1");
+    for (let i = 1; i <= 4; ++i) await a.ok(i, { type: "open_stream", stream_id: i });
+    const big = (stream, id) => ({ type: "open_cursor", stream_id: stream, cursor_id: id, batch: { steps: [{ stmt: stmt(bigSql(20_000, 100)) }] } });
+    // Two big cursors pause (their queues are full); a small one ends at once and is not counted.
+    await a.ok(11, big(1, 1));
+    await a.ok(12, big(2, 2));
+    await a.ok(13, { type: "open_cursor", stream_id: 3, cursor_id: 3, batch: { steps: [{ stmt: stmt("SELECT 7") }] } });
+    const small = await a.ok(14, { type: "fetch_cursor", cursor_id: 3, max_count: 10 });
+    assert.equal(small.entries.find((e) => e.type === "row").row[0].value, "7");
+    assert.ok(small.done);
+    await a.ok(15, { type: "close_cursor", cursor_id: 3 });
+    // A third big cursor of the same client would pause past the bound: ended after its first rows.
+    await a.ok(16, big(4, 4));
+    const third = await drain(a, 4, 1000);
+    assert.equal(third.last.type, "error", JSON.stringify(third.last));
+    assert.equal(third.last.error.code, "CURSORS_EXHAUSTED");
+    assert.ok(third.rows > 0 && third.rows < 20_000, `${third.rows} rows came before it was ended`);
+    await a.ok(17, { type: "close_cursor", cursor_id: 4 });
+    // The stream is still usable.
+    assert.equal((await a.ok(18, { type: "execute", stream_id: 4, stmt: stmt("SELECT 5") })).result.rows[0][0].value, "5");
+
+    // Another client's big cursors pause, and it is served while the first client's stay paused.
+    const b = await asClient("203.0.113.2");
+    await b.ok(1, { type: "open_stream", stream_id: 1 });
+    await b.ok(2, { type: "open_stream", stream_id: 2 });
+    await b.ok(3, big(1, 1));
+    await b.ok(4, big(2, 2));
+    const c = await asClient("203.0.113.3");
+    await c.ok(1, { type: "open_stream", stream_id: 1 });
+    assert.equal((await c.ok(2, { type: "execute", stream_id: 1, stmt: stmt("SELECT 42") }, 10_000)).result.rows[0][0].value, "42");
+    await c.close();
+    for (const id of [1, 2]) {
+      const got = await drain(b, id, 100 * id);
+      assert.equal(got.rows, 20_000);
+      assert.equal(got.last.type, "step_end");
+      await b.ok(900 + id, { type: "close_cursor", cursor_id: id });
+    }
+    await b.close();
+
+    // The first client reads its two paused cursors whole; then it may pause a cursor again.
+    for (const id of [1, 2]) {
+      const got = await drain(a, id, 2000 * id);
+      assert.equal(got.rows, 20_000, `cursor ${id}`);
+      assert.equal(got.last.type, "step_end");
+      await a.ok(5000 + id, { type: "close_cursor", cursor_id: id });
+    }
+    await a.ok(6000, big(1, 10));
+    const again = await drain(a, 10, 7000);
+    assert.equal(again.rows, 20_000);
+    assert.equal(again.last.type, "step_end");
+    await a.close();
+  } finally {
+    const code = await srv.stop();
+    if (code !== 0) console.log(srv.stderr.slice(-4000));
+    assert.equal(code, 0);
+  }
 });
