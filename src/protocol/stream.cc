@@ -622,13 +622,6 @@ StreamResult Stream::Handle(const StreamRequest& request, Connection* conn) {
 }
 
 BatchCursor::BatchCursor(Stream& stream, Batch batch) : stream_(stream), batch_(std::move(batch)) {
-  for (BatchStep& step : batch_.steps) {
-    if (step.stmt.sql || !step.stmt.sql_id) continue;
-    if (const std::string* text = stream_.sqls_->Find(*step.stmt.sql_id)) {
-      step.stmt.sql = *text;
-      step.stmt.sql_id.reset();
-    }
-  }
   outcomes_.assign(batch_.steps.size(), StepOutcome::kNotRun);
 }
 
@@ -650,7 +643,13 @@ bool BatchCursor::Run(Connection& conn, BatchSink& sink, const std::function<boo
       }
       sink.StepBegin(step_);
       running_.emplace();
-      if (auto err = stream_.StartStmt(step.stmt, conn, &*running_)) {
+      // A step still naming an id was not stored when the batch came (InlineStoredSql): never look
+      // in the store here, which the connection's thread changes meanwhile.
+      std::optional<Error> missing;
+      if (!step.stmt.sql && step.stmt.sql_id) {
+        missing = MakeError("SQL_NOT_FOUND", "SQL text " + std::to_string(*step.stmt.sql_id) + " not found");
+      }
+      if (auto err = missing ? std::move(missing) : stream_.StartStmt(step.stmt, conn, &*running_)) {
         running_.reset();
         outcomes_[step_] = StepOutcome::kError;
         sink.StepError(step_++, std::move(*err));

@@ -210,7 +210,9 @@ class Stream {
 // flight, touch the connection: only on a thread that may use it, inside the stream's request.
 class BatchCursor {
  public:
-  // `batch` passed CheckBatch. Stored SQL it names is copied now (a later close_sql changes nothing).
+  // `batch` passed CheckBatch, and its stored SQL was inlined (InlineStoredSql) where the store is
+  // owned: a step still naming an id fails SQL_NOT_FOUND when it is reached, and the store is never
+  // read (a cursor's slices run on another thread than the one that changes it).
   BatchCursor(Stream& stream, Batch batch);
   BatchCursor(const BatchCursor&) = delete;
   BatchCursor& operator=(const BatchCursor&) = delete;

@@ -152,12 +152,13 @@ struct ServerContext {
     return std::max<size_t>(1, o.max_streams / 10);
   }
 
-  // How many cursors of one client may be paused at once, each keeping a database connection between
-  // its slices (cursor_run.h): a quarter of --max-db-connections (at least 1), so that one client's
-  // unread cursors cannot take the connections everyone else needs; no bound when that is unbounded.
+  // How many autocommit cursors of one client may be paused at once, each keeping a database
+  // connection between its slices (cursor_run.h): half of --max-db-connections (at least 1), so that
+  // one client's cursors cannot take every connection the others need; no bound when that is
+  // unbounded. (A transaction's connection is bounded by the stream expiry and the client's streams.)
   static size_t PausedCursorsPerClient(const engine::Database& db) {
     if (db.max_connections() == 0) return std::numeric_limits<size_t>::max();
-    return std::max<size_t>(1, db.max_connections() / 4);
+    return std::max<size_t>(1, db.max_connections() / 2);
   }
 
   // The node's role: a replica's link to its primary (null on a primary), and the replication log's

@@ -14,12 +14,21 @@ namespace {
 using protocol::CursorEntry;
 constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 
-// What a value costs once encoded: JSON's {"type":...,"value":...} around it, base64 for a blob.
+// What a value costs once encoded: JSON's {"type":...,"value":...} around it (at most 48 bytes for a
+// number: {"type":"integer","value":"-9223372036854775808"}), a text's escapes (a control character
+// is six bytes, \u00XX; a quote or a backslash two), base64 for a blob.
 size_t ValueCost(const protocol::Value& v) {
   constexpr size_t kFraming = 32;
-  if (const auto* text = std::get_if<std::string>(&v)) return kFraming + text->size();
+  if (const auto* text = std::get_if<std::string>(&v)) {
+    size_t bytes = kFraming + text->size();
+    for (unsigned char c : *text) {
+      if (c < 0x20) bytes += 5;
+      else if (c == '"' || c == '\\') bytes += 1;
+    }
+    return bytes;
+  }
   if (const auto* blob = std::get_if<engine::Blob>(&v)) return kFraming + (blob->bytes.size() + 2) / 3 * 4;
-  return kFraming;
+  return 48;
 }
 
 }  // namespace
@@ -176,16 +185,17 @@ void CursorRun::RunSlice(engine::Session& session, engine::Connection& conn, boo
   auto enough = [&] { return out->bytes >= room.bytes || out->entries.size() >= room.entries; };
   const bool done = batch_->Run(conn, sink, enough);
   if (!done && session.steal_pending()) return end_here(stolen());
-  if (!done && !paused_place_) {
-    // The batch must pause, keeping its connection: one of its client's places for that.
+  if (!done && !paused_place_ && conn.autocommit()) {
+    // The batch must pause, keeping a connection the session would otherwise give back: one of its
+    // client's places for that. (In a transaction the session keeps its connection anyway.)
     paused_place_ = ctx_.paused_cursors.TryTake(client_);
     if (!paused_place_) {
       const std::string bound = std::to_string(ctx_.paused_cursors.max_per_key());
       return end_here(protocol::MakeError(
           "CURSORS_EXHAUSTED",
-          "This client already has " + bound + " cursors paused unread, each holding a database connection (a quarter of "
-          "--max-db-connections); this cursor's batch was ended after the entries above. Read or close the other "
-          "cursors first" + std::string(conn.autocommit() ? "; it ran in autocommit, so what its statements wrote is kept" : "")));
+          "This client already has " + bound + " cursors paused between slices, each holding a database connection "
+          "(half of --max-db-connections); this cursor's batch was ended after the entries above (it ran in "
+          "autocommit: what its statements wrote is kept). Finish reading or close the other cursors first"));
     }
   }
   if (done) {
@@ -245,12 +255,18 @@ asio::awaitable<void> CursorRun::Pump(engine::Session& session) {
   try {
     co_await RunSql(ctx_, [&] {
       auto conn = session.Enter();
-      if (!conn.ok()) return;
+      if (!conn.ok()) {
+        // As in PumpSlices: the batch still ends, its connection untouched by anyone else.
+        if (batch_) batch_->Abandon();
+        session.Unhold();
+        return;
+      }
       LeaveSession leave{session};
       if (batch_) batch_->Abandon();
       session.Unhold();
     });
     batch_.reset();
+    paused_place_.Reset();
     if (!finished_ && !closed_) {
       Slice slice;
       slice.ended = true;
@@ -305,11 +321,14 @@ asio::awaitable<void> CursorRun::PumpSlices(engine::Session& session) {
       LH_LOG_ERROR("a cursor's batch failed with an exception: {}", failure);
       co_await RunSql(ctx_, [&] {
         auto conn = session.Enter();
-        if (conn.ok()) {
-          LeaveSession leave{session};
+        if (!conn.ok()) {
           batch_->Abandon();
           session.Unhold();
+          return;
         }
+        LeaveSession leave{session};
+        batch_->Abandon();
+        session.Unhold();
       });
       const size_t charged = slice.charged;  // given back by Append
       slice = Slice{};

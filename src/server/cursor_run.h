@@ -8,9 +8,11 @@
 // a cursor holds is its queue, however large its output: no total size limit, and a client that
 // stops reading stops the SQL work, holding no thread. A cursor whose queue stays full for the
 // stream expiry (nobody takes anything) is ended: its statement abandoned, an error entry queued.
-// A paused cursor keeps a database connection, so one client may have only so many paused at once
-// (ServerContext::paused_cursors, a quarter of --max-db-connections): a cursor that would pause past
-// that bound is ended instead, with a CURSORS_EXHAUSTED error entry after the rows it made.
+// A paused cursor in autocommit keeps a database connection its session would otherwise give back,
+// so one client may have only so many paused at once (ServerContext::paused_cursors, half of
+// --max-db-connections): a cursor that would pause past that bound is ended instead, with a
+// CURSORS_EXHAUSTED error entry after the rows it made. (In a transaction the connection is kept
+// anyway, as for any open transaction.)
 //
 // Lifecycle: Open (the first slice, through RunCursorBatch: where it runs, the connection, the write
 // lock), then Pump, once, until the batch ends or Close() stops it; the consumer waits with
@@ -197,12 +199,15 @@ asio::awaitable<std::optional<protocol::Error>> CursorRun::Open(Holder& s, const
   Slice first;
   const Room room = SliceRoom();
   client_ = s.slot.client_key();
+  // The stored SQL it names, copied now, here (the store's thread): the batch never reads the store.
+  protocol::StreamRequest inlined = request;
+  protocol::InlineStoredSql(sqls, &inlined);
   cursor_detail::EntrySink replayed(&first.entries, &first.bytes, budget_.get(), &first.charged);
   std::optional<protocol::Error> refused;
   bool failed = false;
   try {
-    refused = co_await RunCursorBatch(ctx_, s, sqls, request, relay, replayed, [&](engine::Connection& conn) {
-      batch_ = std::make_unique<protocol::BatchCursor>(s.stream, request.batch);
+    refused = co_await RunCursorBatch(ctx_, s, sqls, inlined, relay, replayed, [&](engine::Connection& conn) {
+      batch_ = std::make_unique<protocol::BatchCursor>(s.stream, inlined.batch);
       s.session.Hold(StealWaker());
       // Should the slice throw (a bad_alloc), its statement is let go and the session no longer held
       // before the request leaves the session (RunCursorBatch's LeaveSession): else nothing would

@@ -146,21 +146,28 @@ asio::awaitable<bool> WriteCursorReply(ServerContext& ctx, beast::tcp_stream& st
     }
     co_return !ec;
   };
-  while (ok && !piece.empty()) {
-    if (gzip) {
-      std::optional<std::string> packed;
-      if (piece.size() <= kCompressHereBytes) {
-        packed = gzip->Flush(piece);
-      } else {
-        GzipStream* z = gzip.get();
-        packed = co_await RunSql(ctx, [z, &piece] { return z->Flush(piece); });
+  // Finish must run whatever happens (it stops the cursor and parks the stream): an exception here
+  // (a bad_alloc from Next or from compressing) ends the body unfinished, as a failed write does.
+  try {
+    while (ok && !piece.empty()) {
+      if (gzip) {
+        std::optional<std::string> packed;
+        if (piece.size() <= kCompressHereBytes) {
+          packed = gzip->Flush(piece);
+        } else {
+          GzipStream* z = gzip.get();
+          packed = co_await RunSql(ctx, [z, &piece] { return z->Flush(piece); });
+        }
+        // zlib failed (it does not, short of memory): the body ends unfinished, as a failed write's.
+        ok = packed.has_value();
+        if (ok) piece = std::move(*packed);
       }
-      // zlib failed (it does not, short of memory): the body ends unfinished, as a failed write's.
-      ok = packed.has_value();
-      if (ok) piece = std::move(*packed);
+      if (ok) ok = co_await write(piece);
+      if (ok) piece = co_await cursor->Next();
     }
-    if (ok) ok = co_await write(piece);
-    if (ok) piece = co_await cursor->Next();
+  } catch (const std::exception& e) {
+    LH_LOG_ERROR("a streamed cursor body failed: {}", e.what());
+    ok = false;
   }
   co_await cursor->Finish();
   if (ok && gzip) {

@@ -705,14 +705,14 @@ test("WebSocket: open_cursor, close_cursor and execute pipelined on one stream: 
   await ws.close();
 });
 
-// A paused cursor keeps a database connection between its slices, so one client may have only a
-// quarter of --max-db-connections paused at once (8 here: 2). A cursor that would pause past that is
+// A paused autocommit cursor keeps a database connection between its slices, so one client may have
+// only half of --max-db-connections paused at once (6 here: 3). A cursor that would pause past that is
 // ended after the entries it made, with CURSORS_EXHAUSTED; small cursors, which end in their first
 // slice, are not counted; another client (another address, told by a trusted proxy's header) still
 // gets its own places; and once the first client reads its cursors to the end, it may pause again.
-test("WebSocket: one client's paused cursors are bounded (a quarter of --max-db-connections); others are unaffected", { timeout: 60_000 }, async () => {
+test("WebSocket: one client's paused autocommit cursors are bounded (half of --max-db-connections); others are unaffected; a transaction's cursor is not counted", { timeout: 60_000 }, async () => {
   const srv = await startServer({
-    args: ["--max-queued-bytes-per-connection", "4MB", "--max-db-connections", "8", "--trusted-proxy", "127.0.0.1", "--stream-expiry-ms", "60000"],
+    args: ["--max-queued-bytes-per-connection", "4MB", "--max-db-connections", "6", "--trusted-proxy", "127.0.0.1", "--stream-expiry-ms", "60000"],
   });
   const asClient = async (ip) => {
     const raw = await openRaw(srv, ["hrana3"], { headers: { "Fly-Client-IP": ip } });
@@ -737,27 +737,37 @@ test("WebSocket: one client's paused cursors are bounded (a quarter of --max-db-
   };
   try {
     const a = await asClient("203.0.113.1");
-    for (let i = 1; i <= 4; ++i) await a.ok(i, { type: "open_stream", stream_id: i });
+    for (let i = 1; i <= 5; ++i) await a.ok(i, { type: "open_stream", stream_id: i });
     const big = (stream, id) => ({ type: "open_cursor", stream_id: stream, cursor_id: id, batch: { steps: [{ stmt: stmt(bigSql(20_000, 100)) }] } });
-    // Two big cursors pause (their queues are full); a small one ends at once and is not counted.
+    // Three big cursors pause (their queues are full); a small one ends at once and is not counted.
     await a.ok(11, big(1, 1));
     await a.ok(12, big(2, 2));
-    await a.ok(13, { type: "open_cursor", stream_id: 3, cursor_id: 3, batch: { steps: [{ stmt: stmt("SELECT 7") }] } });
+    await a.ok(9, big(3, 6));
+    await a.ok(13, { type: "open_cursor", stream_id: 4, cursor_id: 3, batch: { steps: [{ stmt: stmt("SELECT 7") }] } });
     const small = await a.ok(14, { type: "fetch_cursor", cursor_id: 3, max_count: 10 });
     assert.equal(small.entries.find((e) => e.type === "row").row[0].value, "7");
     assert.ok(small.done);
     await a.ok(15, { type: "close_cursor", cursor_id: 3 });
-    // A third big cursor of the same client would pause past the bound: ended after its first rows.
-    await a.ok(16, big(4, 4));
+    // A fourth big cursor of the same client would pause past the bound: ended after its first rows.
+    await a.ok(16, big(5, 4));
     const third = await drain(a, 4, 1000);
     assert.equal(third.last.type, "error", JSON.stringify(third.last));
     assert.equal(third.last.error.code, "CURSORS_EXHAUSTED");
     assert.ok(third.rows > 0 && third.rows < 20_000, `${third.rows} rows came before it was ended`);
     await a.ok(17, { type: "close_cursor", cursor_id: 4 });
     // The stream is still usable.
-    assert.equal((await a.ok(18, { type: "execute", stream_id: 4, stmt: stmt("SELECT 5") })).result.rows[0][0].value, "5");
+    assert.equal((await a.ok(18, { type: "execute", stream_id: 5, stmt: stmt("SELECT 5") })).result.rows[0][0].value, "5");
+    // In a transaction the stream keeps its connection anyway: its cursor pauses without a place.
+    await a.ok(19, { type: "execute", stream_id: 5, stmt: stmt("BEGIN") });
+    await a.ok(20, big(5, 5));
+    const inTxn = await drain(a, 5, 3000);
+    assert.equal(inTxn.rows, 20_000);
+    assert.equal(inTxn.last.type, "step_end");
+    await a.ok(21, { type: "close_cursor", cursor_id: 5 });
+    await a.ok(22, { type: "execute", stream_id: 5, stmt: stmt("COMMIT") });
 
-    // Another client's big cursors pause, and it is served while the first client's stay paused.
+    // Another client's big cursors pause, and a third client is served while the first client's stay
+    // paused (3 + 2 of the 6 connections).
     const b = await asClient("203.0.113.2");
     await b.ok(1, { type: "open_stream", stream_id: 1 });
     await b.ok(2, { type: "open_stream", stream_id: 2 });
@@ -775,8 +785,8 @@ test("WebSocket: one client's paused cursors are bounded (a quarter of --max-db-
     }
     await b.close();
 
-    // The first client reads its two paused cursors whole; then it may pause a cursor again.
-    for (const id of [1, 2]) {
+    // The first client reads its three paused cursors whole; then it may pause a cursor again.
+    for (const id of [1, 2, 6]) {
       const got = await drain(a, id, 2000 * id);
       assert.equal(got.rows, 20_000, `cursor ${id}`);
       assert.equal(got.last.type, "step_end");
@@ -792,4 +802,27 @@ test("WebSocket: one client's paused cursors are bounded (a quarter of --max-db-
     if (code !== 0) console.log(srv.stderr.slice(-4000));
     assert.equal(code, 0);
   }
+});
+
+// An open_cursor naming an SQL id that is not stored yet, with the store_sql sent right after it:
+// the cursor's step fails SQL_NOT_FOUND (what was stored when the request came is what counts), and
+// later the stored text runs. The cursor's slices never read the connection's store, which the
+// connection's own thread changes meanwhile.
+test("WebSocket: a cursor's stored SQL is what was stored when it was opened", async () => {
+  const ws = await openHello(server);
+  await ws.ok(1, { type: "open_stream", stream_id: 1 });
+  ws.send({ type: "request", request_id: 2, request: { type: "open_cursor", stream_id: 1, cursor_id: 1, batch: { steps: [{ stmt: { sql_id: 7, args: [] } }] } } });
+  ws.send({ type: "request", request_id: 3, request: { type: "store_sql", sql_id: 7, sql: "SELECT 77" } });
+  assert.equal((await ws.responseTo(2, 30_000)).type, "response_ok");
+  assert.equal((await ws.responseTo(3, 30_000)).type, "response_ok");
+  const page = await ws.ok(4, { type: "fetch_cursor", cursor_id: 1, max_count: 10 });
+  const err = page.entries.find((e) => e.type === "step_error");
+  assert.ok(err, JSON.stringify(page));
+  assert.equal(err.error.code, "SQL_NOT_FOUND");
+  await ws.ok(5, { type: "close_cursor", cursor_id: 1 });
+  await ws.ok(6, { type: "open_cursor", stream_id: 1, cursor_id: 2, batch: { steps: [{ stmt: { sql_id: 7, args: [] } }] } });
+  const again = await ws.ok(7, { type: "fetch_cursor", cursor_id: 2, max_count: 10 });
+  assert.equal(again.entries.find((e) => e.type === "row").row[0].value, "77");
+  await ws.ok(8, { type: "close_cursor", cursor_id: 2 });
+  await ws.close();
 });
