@@ -441,6 +441,7 @@ bool Database::SnapshotIsStale(Connection& conn) {
 
 void Database::StealExpiredLock() {
   std::unique_ptr<Connection> taken;
+  std::function<void()> wake;
   {
     std::lock_guard<std::mutex> lock(mu_);
     Session* holder = lock_session_;
@@ -455,11 +456,23 @@ void Database::StealExpiredLock() {
       if (holder->conn_) sqlite3_interrupt(holder->conn_->raw());
       return;
     }
-    taken = std::move(holder->conn_);
-    holder->holds_lock_ = false;
-    holder->steal_pending_ = false;
-    holder->ended_ = Session::Ended::kStolen;
-    ++stats_.locks_stolen;
+    if (holder->held_) {
+      // A cursor's statement is paused on the connection (Session::Hold): its holder ends the batch
+      // in its next request, whose Leave hands the lock on. Woken here (again at every sweep).
+      if (!holder->steal_pending_) LH_LOG_WARN("a cursor held the write lock past the timeout: ending its batch");
+      holder->steal_pending_ = true;
+      wake = holder->on_steal_;
+    } else {
+      taken = std::move(holder->conn_);
+      holder->holds_lock_ = false;
+      holder->steal_pending_ = false;
+      holder->ended_ = Session::Ended::kStolen;
+      ++stats_.locks_stolen;
+    }
+  }
+  if (wake) {
+    wake();
+    return;
   }
   LH_LOG_WARN("a transaction held the write lock for longer than {} ms while others waited: rolling it back",
               options_.txn_timeout.count());

@@ -215,6 +215,8 @@ class Database {
   DatabaseStats stats() const;
   const std::string& path() const { return options_.path; }
   std::chrono::milliseconds txn_timeout() const { return options_.txn_timeout; }
+  // Connections sessions may hold at once (DatabaseOptions::max_connections); 0: no bound.
+  size_t max_connections() const { return options_.max_connections; }
 
  private:
   friend class Lease;

@@ -52,11 +52,25 @@ void Session::LockWrite(std::function<void()> granted) { db_.Lock(this, std::mov
 void Session::Leave(bool checkpoint_here) {
   Connection* c = conn_.get();
   bool steal;
+  bool held;
   {
     std::lock_guard<std::mutex> lock(db_.mu_);
     steal = steal_pending_;
+    held = held_;
   }
   bool stolen = false;
+  if (held && steal && holds_lock_) {
+    // A held session's statement is paused, not finished: the holder ends it in its next request and
+    // unholds first, so the steal completes there. Wake it, in case it waits for something else.
+    std::function<void()> wake;
+    {
+      std::lock_guard<std::mutex> lock(db_.mu_);
+      busy_ = false;
+      wake = on_steal_;
+    }
+    if (wake) wake();
+    return;
+  }
   if (c && steal && holds_lock_) {
     if (!c->autocommit()) {
       LH_LOG_WARN("a transaction held the write lock for longer than {} ms while others waited: rolling it back",
@@ -69,8 +83,8 @@ void Session::Leave(bool checkpoint_here) {
       stolen = true;
     }
   }
-  const bool keep_conn = c && !c->autocommit();
-  const bool unlock = holds_lock_ && (!c || c->txn_state() != SQLITE_TXN_WRITE);
+  const bool keep_conn = c && (!c->autocommit() || held);
+  const bool unlock = holds_lock_ && !held && (!c || c->txn_state() != SQLITE_TXN_WRITE);
   if (unlock && keep_conn) c->set_may_write(false);
   std::unique_ptr<Connection> give_back;
   std::optional<Ended> release;
@@ -96,12 +110,33 @@ void Session::Leave(bool checkpoint_here) {
   if (release) Release(*release);
 }
 
+void Session::Hold(std::function<void()> on_steal) {
+  std::lock_guard<std::mutex> lock(db_.mu_);
+  held_ = true;
+  on_steal_ = std::move(on_steal);
+}
+
+void Session::Unhold() {
+  std::lock_guard<std::mutex> lock(db_.mu_);
+  held_ = false;
+  on_steal_ = nullptr;
+}
+
+bool Session::steal_pending() const {
+  std::lock_guard<std::mutex> lock(db_.mu_);
+  return steal_pending_;
+}
+
 void Session::Release(Ended why) {
   std::unique_ptr<Connection> conn;
   bool unlock = false;
   bool waiting = false;
   {
     std::lock_guard<std::mutex> lock(db_.mu_);
+    // Never while held (the holder's statement is on the connection); if it were, the statement's
+    // owner has gone without ending it, and the connection must not go back to the pool with it.
+    held_ = false;
+    on_steal_ = nullptr;
     if (busy_) {
       // A request started just before: it ends the session's transaction when it leaves.
       pending_release_ = why;

@@ -65,8 +65,21 @@ class Session {
   // that gave it up (or at once). It must not block.
   void LockWrite(std::function<void()> granted);
 
+  // Inside a request: from now on the session keeps its connection between requests even in
+  // autocommit, and the write lock if it holds it, until Unhold(): a cursor pauses its statement
+  // between slices of its batch (the statement holds a read snapshot, and a writing batch keeps the
+  // lock to its end, as a batch run whole does). Lock stealing never takes a held session's
+  // connection from under its paused statement: it marks the steal (steal_pending()) and calls
+  // `on_steal` (on any thread, under no lock of the engine; it must not block), and the holder's next
+  // request ends its batch and calls Unhold() before it leaves, which completes the steal.
+  void Hold(std::function<void()> on_steal);
+  // Inside a request: ends Hold(); the request's Leave applies the usual rules.
+  void Unhold();
+  // True when lock stealing wants the lock back from this held session (see Hold).
+  bool steal_pending() const;
+
   // Rolls back what is open and gives the connection and the lock back (the stream closed). Not
-  // inside a request.
+  // inside a request, nor while held (the holder's statement must be gone first).
   void Close();
   // As Close, and the session then answers kCancelled (Ended::kExpired) until closed: the stream was
   // idle past its expiry with a transaction open.
@@ -88,6 +101,8 @@ class Session {
   bool holds_lock_ = false;
   bool waiting_ = false;        // queued in LockWrite
   bool steal_pending_ = false;  // the lock is being taken back; Leave completes it
+  bool held_ = false;           // Hold(): keep the connection and the lock between requests
+  std::function<void()> on_steal_;  // Hold()'s callback, called while held_ and steal_pending_
   std::optional<Ended> pending_release_;  // Close/Expire came during a request; Leave completes it
   Ended ended_ = Ended::kNo;
 };

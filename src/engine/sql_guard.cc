@@ -119,6 +119,7 @@ void SqlGuard::Install(sqlite3* db, const GuardOptions& options) {
 
 void SqlGuard::StartQuery() {
   denial_.clear();
+  paused_left_.reset();
   if (query_timeout_.count() > 0) deadline_ = std::chrono::steady_clock::now() + query_timeout_;
 }
 

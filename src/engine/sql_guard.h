@@ -15,6 +15,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -47,6 +48,18 @@ class SqlGuard {
   // No deadline until the next StartQuery: for the server's own long reads (a dump, streamed at the
   // pace of its reader), which the client-facing clock must not interrupt.
   void StopClock() { deadline_ = std::chrono::steady_clock::time_point::max(); }
+  // Stops the query clock with the time left kept, until ResumeClock: a cursor's statement paused
+  // between slices while its client reads counts only the time it runs against the timeout.
+  void PauseClock() {
+    if (deadline_ == std::chrono::steady_clock::time_point::max()) return;
+    paused_left_ = std::max(deadline_ - std::chrono::steady_clock::now(), std::chrono::steady_clock::duration::zero());
+    deadline_ = std::chrono::steady_clock::time_point::max();
+  }
+  void ResumeClock() {
+    if (!paused_left_) return;
+    deadline_ = std::chrono::steady_clock::now() + *paused_left_;
+    paused_left_.reset();
+  }
   // Until EndBudget, a statement still running at `deadline` is interrupted (SQLITE_INTERRUPT) and
   // over_budget() turns true: the server runs short requests on its network thread, and one that
   // turns out long is interrupted there and run again on the SQL pool. Only for statements whose
@@ -95,6 +108,7 @@ class SqlGuard {
   std::string denial_;
   std::chrono::milliseconds query_timeout_{0};
   std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
+  std::optional<std::chrono::steady_clock::duration> paused_left_;  // PauseClock's time left
   std::chrono::steady_clock::time_point budget_deadline_ = std::chrono::steady_clock::time_point::max();
   bool over_budget_ = false;
 };

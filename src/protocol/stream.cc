@@ -182,8 +182,6 @@ class BatchCollector : public BatchSink {
   uint32_t current_ = 0;
 };
 
-enum class StepOutcome { kNotRun, kOk, kError };
-
 bool EvalCond(const BatchCond& cond, const std::vector<StepOutcome>& outcomes, const Connection& conn) {
   switch (cond.kind) {
     case BatchCond::Kind::kOk: return cond.step < outcomes.size() && outcomes[cond.step] == StepOutcome::kOk;
@@ -370,7 +368,7 @@ bool Stream::CanJoinGroup(const StreamRequest& request, Connection& conn) const 
   return true;
 }
 
-std::optional<Error> Stream::ExecuteStmt(const Stmt& stmt, Connection& conn, RowSink& sink) {
+std::optional<Error> Stream::StartStmt(const Stmt& stmt, Connection& conn, RunningStmt* out) {
   std::string_view sql;
   if (auto err = ResolveSql(stmt.sql, stmt.sql_id, &sql)) return err;
   size_t tail = 0;
@@ -381,28 +379,35 @@ std::optional<Error> Stream::ExecuteStmt(const Stmt& stmt, Connection& conn, Row
   if (!IsBlankSql(sql.substr(tail))) return ManyStatements();
   if (auto err = BindArgs(stmt, *prepared)) return err;
 
-  int64_t changes_before = conn.total_changes();
+  out->prepared = std::move(prepared).value();
+  out->sql = sql;
+  out->want_rows = stmt.want_rows;
+  out->setting = std::move(setting);
+  out->rows_returned = 0;
+  out->changes_before = conn.total_changes();
   conn.set_last_insert_rowid(last_insert_rowid_);
-  auto started = std::chrono::steady_clock::now();
+  out->started = std::chrono::steady_clock::now();
   conn.guard().StartQuery();
-  sink.Begin(Columns(*prepared));
-  int ncols = prepared->column_count();
-  uint64_t rows_returned = 0;
-  while (true) {
-    auto step = prepared->Step();
-    if (!step.ok()) return ErrorFromStatus(step.status());
-    if (!*step) break;
-    ++rows_returned;
-    if (!stmt.want_rows) continue;
-    std::vector<Value> row;
-    row.reserve(static_cast<size_t>(ncols));
-    for (int i = 0; i < ncols; ++i) row.push_back(prepared->column(i));
-    if (auto err = ChargeResponse(row)) return err;
-    sink.Row(std::move(row));
-  }
+  return std::nullopt;
+}
+
+Result<bool> Stream::StepStmt(RunningStmt& run, std::vector<Value>* row) {
+  row->clear();
+  auto step = run.prepared.Step();
+  if (!step.ok()) return step.status();
+  if (!*step) return false;
+  ++run.rows_returned;
+  if (!run.want_rows) return true;
+  const int ncols = run.prepared.column_count();
+  row->reserve(static_cast<size_t>(ncols));
+  for (int i = 0; i < ncols; ++i) row->push_back(run.prepared.column(i));
+  return true;
+}
+
+StmtEnd Stream::FinishStmt(RunningStmt& run, Connection& conn) {
   // sqlite3_changes() keeps the count of the last INSERT/UPDATE/DELETE on this connection, which may
   // be another client's on a shared connection: report it only if this statement changed rows.
-  bool changed = conn.total_changes() != changes_before && !prepared->readonly();
+  bool changed = conn.total_changes() != run.changes_before && !run.prepared.readonly();
   // The connection's last rowid is the stream's own (put back above) unless this statement inserted.
   // As sqld, an INSERT reports it even when it inserted nothing (OR IGNORE): the stream's last one.
   last_insert_rowid_ = conn.last_insert_rowid();
@@ -411,14 +416,31 @@ std::optional<Error> Stream::ExecuteStmt(const Stmt& stmt, Connection& conn, Row
   // statements report none.
   StmtEnd end;
   end.affected_row_count = changed ? static_cast<uint64_t>(conn.changes()) : 0;
-  if (IsInsert(sql, *prepared)) end.last_insert_rowid = last_insert_rowid_;
+  if (IsInsert(run.sql, run.prepared)) end.last_insert_rowid = last_insert_rowid_;
   end.rows_written = end.affected_row_count;
-  end.rows_read = std::max<uint64_t>(rows_returned, static_cast<uint64_t>(sqlite3_stmt_status(
-                                                        prepared->raw(), SQLITE_STMTSTATUS_FULLSCAN_STEP, 0)));
-  end.query_duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
-  KeepSetting(std::move(setting));
-  NoteTransaction(sql, conn);
-  sink.End(end);
+  end.rows_read = std::max<uint64_t>(run.rows_returned, static_cast<uint64_t>(sqlite3_stmt_status(
+                                                            run.prepared.raw(), SQLITE_STMTSTATUS_FULLSCAN_STEP, 0)));
+  end.query_duration_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - run.started).count();
+  KeepSetting(std::move(run.setting));
+  NoteTransaction(run.sql, conn);
+  return end;
+}
+
+std::optional<Error> Stream::ExecuteStmt(const Stmt& stmt, Connection& conn, RowSink& sink) {
+  RunningStmt run;
+  if (auto err = StartStmt(stmt, conn, &run)) return err;
+  sink.Begin(Columns(run.prepared));
+  std::vector<Value> row;
+  while (true) {
+    auto more = StepStmt(run, &row);
+    if (!more.ok()) return ErrorFromStatus(more.status());
+    if (!*more) break;
+    if (!run.want_rows) continue;
+    if (auto err = ChargeResponse(row)) return err;
+    sink.Row(std::move(row));
+  }
+  sink.End(FinishStmt(run, conn));
   return std::nullopt;
 }
 
@@ -597,6 +619,92 @@ StreamResult Stream::Handle(const StreamRequest& request, Connection* conn) {
     result.error = std::move(*err);
   }
   return result;
+}
+
+BatchCursor::BatchCursor(Stream& stream, Batch batch) : stream_(stream), batch_(std::move(batch)) {
+  outcomes_.assign(batch_.steps.size(), StepOutcome::kNotRun);
+}
+
+bool BatchCursor::Run(Connection& conn, BatchSink& sink, const std::function<bool()>& enough) {
+  if (done_) return true;
+  if (!begun_) {
+    stream_.BeginRequest(&conn);
+    begun_ = true;
+  } else {
+    conn.guard().ResumeClock();
+  }
+  std::vector<Value> row;
+  while (step_ < batch_.steps.size()) {
+    const BatchStep& step = batch_.steps[step_];
+    if (!running_) {
+      if (step.condition && !EvalCond(*step.condition, outcomes_, conn)) {
+        ++step_;
+        continue;
+      }
+      sink.StepBegin(step_);
+      running_.emplace();
+      // A step still naming an id was not stored when the batch came (InlineStoredSql): never look
+      // in the store here, which the connection's thread changes meanwhile.
+      std::optional<Error> missing;
+      if (!step.stmt.sql && step.stmt.sql_id) {
+        missing = MakeError("SQL_NOT_FOUND", "SQL text " + std::to_string(*step.stmt.sql_id) + " not found");
+      }
+      if (auto err = missing ? std::move(missing) : stream_.StartStmt(step.stmt, conn, &*running_)) {
+        running_.reset();
+        outcomes_[step_] = StepOutcome::kError;
+        sink.StepError(step_++, std::move(*err));
+        if (enough()) break;
+        continue;
+      }
+      sink.Begin(Columns(running_->prepared));
+      if (enough()) break;
+    }
+    auto more = stream_.StepStmt(*running_, &row);
+    if (!more.ok()) {
+      running_.reset();
+      outcomes_[step_] = StepOutcome::kError;
+      sink.StepError(step_++, ErrorFromStatus(more.status()));
+      if (enough()) break;
+      continue;
+    }
+    if (!*more) {
+      StmtEnd end = stream_.FinishStmt(*running_, conn);
+      running_.reset();
+      outcomes_[step_++] = StepOutcome::kOk;
+      sink.End(end);
+      if (enough()) break;
+      continue;
+    }
+    if (!running_->want_rows) continue;
+    // One row is still bounded by the response limit (a cursor has no total limit), and the sink
+    // may refuse it (a connection's cursors past their room).
+    std::optional<Error> refused;
+    if (const size_t limit = stream_.max_response_bytes_; limit != 0) {
+      size_t bytes = 0;
+      for (const Value& v : row) bytes += ValueBytes(v);
+      if (bytes > limit)
+        refused = MakeError("RESPONSE_TOO_LARGE", "Response is too large (a row of " + std::to_string(bytes) +
+                                                      " bytes; the limit is " + std::to_string(limit) + " bytes)");
+    }
+    if (!refused) refused = sink.Admit(row);
+    if (refused) {
+      running_.reset();
+      outcomes_[step_] = StepOutcome::kError;
+      sink.StepError(step_++, std::move(*refused));
+      if (enough()) break;
+      continue;
+    }
+    sink.Row(std::move(row));
+    if (enough()) break;
+  }
+  done_ = step_ >= batch_.steps.size();
+  if (!done_) conn.guard().PauseClock();
+  return done_;
+}
+
+void BatchCursor::Abandon() {
+  running_.reset();
+  done_ = true;
 }
 
 }  // namespace litehouse::protocol

@@ -7,7 +7,9 @@
 // Thread safety: distinct Streams are independent; one Stream is used by one thread at a time.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -47,7 +49,16 @@ class BatchSink : public RowSink {
  public:
   virtual void StepBegin(uint32_t step) = 0;
   virtual void StepError(uint32_t step, Error error) = 0;
+  // Asked before each row is given to Row() by a BatchCursor: an error refuses the row, and its step
+  // fails with that error (its statement stopped), as a row past the response limit does.
+  virtual std::optional<Error> Admit(const std::vector<Value>& row) {
+    (void)row;
+    return std::nullopt;
+  }
 };
+
+// How a step of a batch went, for the conditions of the steps after it.
+enum class StepOutcome { kNotRun, kOk, kError };
 
 // What a request needs from the connection pool when the stream holds no connection.
 enum class Access {
@@ -100,6 +111,8 @@ class SqlStore {
 // Ids `store` does not know are left for execution to report.
 void InlineStoredSql(const SqlStore& store, StreamRequest* request);
 
+class BatchCursor;
+
 class Stream {
  public:
   // `sqls` is where this stream finds its stored SQL; it must outlive the stream.
@@ -135,6 +148,24 @@ class Stream {
   bool read_only() const { return read_only_; }
 
  private:
+  friend class BatchCursor;
+  // One statement prepared, bound and started on a connection, stepped by its runner, then finished.
+  struct RunningStmt {
+    engine::Statement prepared;
+    std::string_view sql;
+    bool want_rows = true;
+    int64_t changes_before = 0;
+    uint64_t rows_returned = 0;
+    std::chrono::steady_clock::time_point started;
+    std::optional<std::pair<std::string, std::string>> setting;
+  };
+  // Prepares and binds `stmt` on `conn` and starts the query clock (ExecuteStmt's first half).
+  std::optional<Error> StartStmt(const Stmt& stmt, engine::Connection& conn, RunningStmt* out);
+  // The next row of `run` into *row (empty when want_rows is false): true for a row, false when done.
+  Result<bool> StepStmt(RunningStmt& run, std::vector<Value>* row);
+  // Once `run` is done: its counts; the stream keeps its rowid, setting and transaction state.
+  StmtEnd FinishStmt(RunningStmt& run, engine::Connection& conn);
+
   // The SQL of a request: its text, or the text stored under its sql_id.
   std::optional<Error> ResolveSql(const std::optional<std::string>& sql, const std::optional<int32_t>& sql_id,
                                   std::string_view* out) const;
@@ -167,6 +198,41 @@ class Stream {
   // The stream's own last_insert_rowid(), as on sqld where a stream is a connection: put back on
   // whichever pooled connection runs its next statement.
   int64_t last_insert_rowid_ = 0;
+};
+
+// A batch run a few rows at a time, for a cursor: each Run() goes on where the last one stopped,
+// the statement in flight kept prepared on the connection between runs (so the caller keeps that
+// connection for the stream meanwhile: engine::Session::Hold). The output is Stream::RunBatch's,
+// given to the sink of each Run in order. Between runs the statement's query clock is paused: only
+// the time it runs counts against the query timeout.
+//
+// Thread safety: as the Stream's. Run and Abandon, and the destructor while a statement is in
+// flight, touch the connection: only on a thread that may use it, inside the stream's request.
+class BatchCursor {
+ public:
+  // `batch` passed CheckBatch, and its stored SQL was inlined (InlineStoredSql) where the store is
+  // owned: a step still naming an id fails SQL_NOT_FOUND when it is reached, and the store is never
+  // read (a cursor's slices run on another thread than the one that changes it).
+  BatchCursor(Stream& stream, Batch batch);
+  BatchCursor(const BatchCursor&) = delete;
+  BatchCursor& operator=(const BatchCursor&) = delete;
+
+  // Runs on `conn` (the same connection every time) until `enough()`, asked after each entry given
+  // to `sink`, says so, or the batch ends. True once it has ended.
+  bool Run(engine::Connection& conn, BatchSink& sink, const std::function<bool()>& enough);
+  // Ends the statement in flight, if any (reset, given back to its connection's cache), so that the
+  // connection can go to another user; the batch counts as ended.
+  void Abandon();
+  bool done() const { return done_; }
+
+ private:
+  Stream& stream_;
+  Batch batch_;
+  std::vector<StepOutcome> outcomes_;
+  uint32_t step_ = 0;                           // the step running or to run next
+  std::optional<Stream::RunningStmt> running_;  // step_'s statement, between Begin and End
+  bool begun_ = false;
+  bool done_ = false;
 };
 
 // The refusal of a batch none of whose steps may run: a condition that names its own step or a later

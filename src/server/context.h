@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -137,6 +138,7 @@ struct ServerContext {
         clock(options.clock ? *options.clock : Clock::Steady()),
         stream_limits(options.max_streams, StreamsPerClient(options), options.max_streams_per_token),
         writer_waits(options.max_writer_waits_per_client),
+        paused_cursors(PausedCursorsPerClient(database)),
         connections(options.max_connections),
         streams(database, options.stream_expiry, clock),
         sql_pool(static_cast<size_t>(options.sql_threads)),
@@ -148,6 +150,15 @@ struct ServerContext {
   static size_t StreamsPerClient(const ServerOptions& o) {
     if (o.max_streams_per_client > 0) return o.max_streams_per_client;
     return std::max<size_t>(1, o.max_streams / 10);
+  }
+
+  // How many autocommit cursors of one client may be paused at once, each keeping a database
+  // connection between its slices (cursor_run.h): half of --max-db-connections (at least 1), so that
+  // one client's cursors cannot take every connection the others need; no bound when that is
+  // unbounded. (A transaction's connection is bounded by the stream expiry and the client's streams.)
+  static size_t PausedCursorsPerClient(const engine::Database& db) {
+    if (db.max_connections() == 0) return std::numeric_limits<size_t>::max();
+    return std::max<size_t>(1, db.max_connections() / 2);
   }
 
   // The node's role: a replica's link to its primary (null on a primary), and the replication log's
@@ -167,6 +178,7 @@ struct ServerContext {
   // Before `streams`: the streams' slots give their places back to these when destroyed.
   StreamLimits stream_limits;  // every open stream, HTTP and WebSocket, holds a StreamSlot of it
   KeyedLimit writer_waits;     // per client key: requests waiting for the write lock (stream_exec.h)
+  KeyedLimit paused_cursors;   // per client key: cursors paused holding a connection (cursor_run.h)
   KeyedLimit connections;      // open client connections, all under one key (--max-connections)
   StreamRegistry streams;
   ProxyClients proxy_clients;

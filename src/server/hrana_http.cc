@@ -35,24 +35,6 @@ HttpReply BatonError(StreamRegistry::TakeError why) {
   return ErrorReply(400, MakeError("INVALID_BATON", "Received an invalid baton"));
 }
 
-// Collects a cursor's entries in the codec's framing.
-class CursorWriter : public protocol::BatchSink {
- public:
-  CursorWriter(const protocol::Codec& codec, std::string* out) : codec_(codec), out_(out) {}
-  void StepBegin(uint32_t step) override { step_ = step; }
-  void Begin(std::vector<protocol::Col> cols) override { codec_.AppendStepBegin(step_, cols, out_); }
-  void Row(std::vector<protocol::Value> row) override { codec_.AppendRow(row, out_); }
-  void End(const protocol::StmtEnd& end) override {
-    codec_.AppendStepEnd(end.affected_row_count, end.last_insert_rowid, out_);
-  }
-  void StepError(uint32_t step, Error error) override { codec_.AppendStepError(step, error, out_); }
-
- private:
-  const protocol::Codec& codec_;
-  std::string* out_;
-  uint32_t step_ = 0;
-};
-
 }  // namespace
 
 // A new stream of `caller` with its settings, or null with *reply set when a stream limit is full.
@@ -183,22 +165,58 @@ asio::awaitable<HttpReply> HandleCursor(ServerContext& ctx, std::string body, pr
   std::unique_ptr<HttpStream> s = OpenStream(ctx, parsed->baton, caller, &refusal);
   if (!s) co_return refusal;
   s->stream.set_read_only(caller.principal.grant == Grant::kReadOnly);
+  // The head names the baton before the batch runs; until the cursor is done, it is refused as used.
+  auto baton = ctx.streams.MakeBaton(s->id);
+  if (!baton.ok()) {
+    DisposeOne(ctx, std::move(s), "closed (no baton could be made)");
+    co_return ErrorReply(500, MakeError("INTERNAL_ERROR", "The server could not make a baton: " + baton.status().message()));
+  }
 
   StreamRequest request;
   request.type = StreamRequest::Type::kBatch;
   request.batch = std::move(parsed->batch);
-  std::string entries;
-  CursorWriter writer(codec, &entries);
   const Relay relay = RelayOf(caller);
-  std::optional<Error> refused = co_await RunCursorBatch(ctx, *s, s->sqls, request, relay, writer);
-  if (refused) codec.AppendCursorError(*refused, &entries);  // nothing ran; the stream goes on
+  auto run = std::make_shared<CursorRun>(ctx, CursorRun::BoundsFor(ctx.opts, 0));
+  std::optional<Error> refused = co_await run->Open(*s, s->sqls, request, relay);
 
-  std::optional<std::string> baton = Park(ctx, std::move(s), &refusal);
-  if (!baton) co_return refusal;
+  HttpReply reply{200, encoding == protocol::Encoding::kJson ? "text/plain" : "application/octet-stream", ""};
+  codec.AppendCursorHead(*baton, std::nullopt, &reply.body);
+  if (refused) codec.AppendCursorError(*refused, &reply.body);  // nothing ran; the stream goes on
+  if (refused || !run->running()) {
+    // Done in its first slice: the whole body at once.
+    for (const protocol::CursorEntry& e : run->Take(SIZE_MAX, SIZE_MAX)) AppendCursorEntry(codec, e, &reply.body);
+    ctx.streams.Park(std::move(s), std::move(baton).value());
+    co_return reply;
+  }
+  reply.cursor = std::make_shared<HttpCursorBody>(ctx, codec, std::move(s), std::move(run), std::move(baton).value());
+  reply.cursor->Start();
+  co_return reply;
+}
+
+HttpCursorBody::HttpCursorBody(ServerContext& ctx, const protocol::Codec& codec, std::unique_ptr<HttpStream> stream,
+                               std::shared_ptr<CursorRun> run, std::string baton)
+    : ctx_(ctx), codec_(codec), stream_(std::move(stream)), run_(std::move(run)), baton_(std::move(baton)) {}
+
+void HttpCursorBody::Start() {
+  // The coroutine keeps this body, and so the stream whose session it runs on, alive.
+  asio::co_spawn(
+      ctx_.network, [self = shared_from_this()]() -> asio::awaitable<void> { co_await self->run_->Pump(self->stream_->session); },
+      LogSpawnFailure);
+}
+
+asio::awaitable<std::string> HttpCursorBody::Next() {
   std::string out;
-  codec.AppendCursorHead(baton, std::nullopt, &out);
-  out += entries;
-  co_return HttpReply{200, encoding == protocol::Encoding::kJson ? "text/plain" : "application/octet-stream", std::move(out)};
+  while (out.empty() && !run_->exhausted()) {
+    co_await run_->WaitForEntries(1, SIZE_MAX);
+    for (const protocol::CursorEntry& e : run_->Take(SIZE_MAX, run_->bounds().queue_bytes)) AppendCursorEntry(codec_, e, &out);
+  }
+  co_return out;
+}
+
+asio::awaitable<void> HttpCursorBody::Finish() {
+  if (run_->running()) run_->Close();
+  co_await run_->WaitStopped();
+  if (stream_) ctx_.streams.Park(std::move(stream_), baton_);
 }
 
 asio::awaitable<HttpReply> HandleLegacy(ServerContext& ctx, std::string body, Caller caller) {

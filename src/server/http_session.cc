@@ -98,6 +98,89 @@ asio::awaitable<bool> WriteReply(ServerContext& ctx, beast::tcp_stream& stream, 
   co_return !ec && res.keep_alive();
 }
 
+// Writes a cursor's response to `req`: the start of it in `reply`, then the entries as the cursor's
+// batch makes them, in HTTP/1.1 chunks (an HTTP/1.0 client's body ends with the connection). Each
+// piece is made only once the previous one was written, so a client that does not read holds the
+// batch, not the server's memory. A failed write ends the cursor (its batch stops) and the
+// connection; the stream is parked under the baton the head named either way. For a client that
+// accepts gzip (as WriteReply decides) the body is one gzip member, each piece deflated and flushed
+// (Z_SYNC_FLUSH) into its own chunk, so the client decodes every entry as it arrives. True when the
+// connection can carry another request.
+asio::awaitable<bool> WriteCursorReply(ServerContext& ctx, beast::tcp_stream& stream,
+                                       const http::request<http::string_body>& req, HttpReply reply) {
+  // A piece is compressed on the network thread up to this size (about a millisecond), on the SQL
+  // pool past it (a single row of up to --max-response-size), as WriteReply does.
+  constexpr size_t kCompressHereBytes = 256 << 10;
+  std::shared_ptr<HttpCursorBody> cursor = std::move(reply.cursor);
+  const bool chunked = req.version() >= 11;
+  std::unique_ptr<GzipStream> gzip;
+  // The body's size is not known yet: its type decides, as a body of kMinCompressBytes would.
+  if (WorthCompressing(reply.content_type, kMinCompressBytes)) {
+    reply.headers.emplace_back("Vary", "Accept-Encoding");
+    auto accept = req.find(http::field::accept_encoding);
+    if (accept != req.end() && AcceptsGzip(accept->value())) gzip = GzipStream::Make();
+    if (gzip) reply.headers.emplace_back("Content-Encoding", "gzip");
+  }
+  http::response<http::empty_body> res{static_cast<http::status>(reply.status), req.version()};
+  res.set(http::field::server, "litehouse");
+  res.set(http::field::content_type, reply.content_type);
+  res.set(http::field::access_control_allow_origin, kAllowOrigin);
+  for (auto& [name, value] : reply.headers) res.set(name, value);
+  res.keep_alive(chunked && req.keep_alive());
+  res.chunked(chunked);
+  http::response_serializer<http::empty_body> serializer{res};
+  stream.expires_after(ctx.opts.idle_connection_timeout);
+  auto [hec, hn] = co_await http::async_write_header(stream, serializer, kTuple);
+  bool ok = !hec;
+  std::string piece = std::move(reply.body);
+  // Writes `bytes` as the body's next part (a chunk unless HTTP/1.0); nothing for no bytes, since an
+  // empty chunk would end the body.
+  auto write = [&](const std::string& bytes) -> asio::awaitable<bool> {
+    if (bytes.empty()) co_return true;
+    stream.expires_after(ctx.opts.idle_connection_timeout);
+    beast::error_code ec;
+    if (chunked) {
+      std::tie(ec, std::ignore) = co_await asio::async_write(stream, http::make_chunk(asio::buffer(bytes)), kTuple);
+    } else {
+      std::tie(ec, std::ignore) = co_await asio::async_write(stream, asio::buffer(bytes), kTuple);
+    }
+    co_return !ec;
+  };
+  // Finish must run whatever happens (it stops the cursor and parks the stream): an exception here
+  // (a bad_alloc from Next or from compressing) ends the body unfinished, as a failed write does.
+  try {
+    while (ok && !piece.empty()) {
+      if (gzip) {
+        std::optional<std::string> packed;
+        if (piece.size() <= kCompressHereBytes) {
+          packed = gzip->Flush(piece);
+        } else {
+          GzipStream* z = gzip.get();
+          packed = co_await RunSql(ctx, [z, &piece] { return z->Flush(piece); });
+        }
+        // zlib failed (it does not, short of memory): the body ends unfinished, as a failed write's.
+        ok = packed.has_value();
+        if (ok) piece = std::move(*packed);
+      }
+      if (ok) ok = co_await write(piece);
+      if (ok) piece = co_await cursor->Next();
+    }
+  } catch (const std::exception& e) {
+    LH_LOG_ERROR("a streamed cursor body failed: {}", e.what());
+    ok = false;
+  }
+  co_await cursor->Finish();
+  if (ok && gzip) {
+    std::optional<std::string> end = gzip->Finish();
+    ok = end.has_value();
+    if (ok) ok = co_await write(*end);
+  }
+  if (!ok || !chunked) co_return false;
+  stream.expires_after(ctx.opts.idle_connection_timeout);
+  auto [ec, n] = co_await asio::async_write(stream, http::make_chunk_last(), kTuple);
+  co_return !ec && req.keep_alive();
+}
+
 // The client key of a request from `peer` (client_address.h): the peer, or what a trusted proxy
 // reports in Fly-Client-IP / X-Forwarded-For.
 std::string ClientOf(ServerContext& ctx, const asio::ip::address& peer, const http::request<http::string_body>& req) {
@@ -379,6 +462,10 @@ asio::awaitable<void> RunHttpSession(ServerContext& ctx, asio::ip::tcp::socket s
     }
     LH_LOG_DEBUG("{} {} {} -> {}", peer_name, std::string_view(req.method_string()),
                  std::string_view(req.target()), reply.status);
+    if (reply.cursor) {
+      if (!co_await WriteCursorReply(ctx, stream, req, std::move(reply))) break;
+      continue;
+    }
     if (!co_await WriteReply(ctx, stream, req, std::move(reply))) break;
   }
   beast::error_code ignored;

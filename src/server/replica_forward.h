@@ -81,13 +81,15 @@ asio::awaitable<protocol::StreamResult> RunStreamRequest(ServerContext& ctx, Hol
   co_return result;
 }
 
-// How every transport runs a cursor's batch into `sink`: refused at once if a condition names a later
-// step (CheckBatch); on the primary when RouteOnReplica sends it there (its steps, as the primary
-// answered them, replayed into `sink`); else here. Returns the refusal, nothing having run.
-template <typename Holder>
+// How every transport starts a cursor's batch: refused at once if a condition names a later step
+// (CheckBatch); on the primary when RouteOnReplica sends it there (its steps, as the primary
+// answered them, replayed into `relayed`: a relayed cursor is buffered whole, within the primary's
+// response limit); else here, `run_here(conn)` called on the stream's session (RunOnStream) to start
+// it. Returns the refusal, nothing having run.
+template <typename Holder, typename RunHere>
 asio::awaitable<std::optional<protocol::Error>> RunCursorBatch(ServerContext& ctx, Holder& s, const protocol::SqlStore& sqls,
                                                                const protocol::StreamRequest& request, const Relay& relay,
-                                                               protocol::BatchSink& sink) {
+                                                               protocol::BatchSink& relayed, RunHere run_here) {
   if (std::optional<protocol::Error> bad = protocol::CheckBatch(request.batch)) co_return bad;
   if (ctx.replica()) {
     const bool local_transaction = s.session.in_transaction();
@@ -95,12 +97,11 @@ asio::awaitable<std::optional<protocol::Error>> RunCursorBatch(ServerContext& ct
         co_await RouteOnReplica(ctx, s.remote, s.stream, local_transaction, sqls, request, relay);
     if (routed) {
       if (!routed->ok) co_return std::move(routed->error);
-      ReplayBatch(routed->response.batch_result, sink);
+      ReplayBatch(routed->response.batch_result, relayed);
       co_return std::nullopt;
     }
   }
-  std::optional<protocol::Error> refused =
-      co_await RunOnStream(ctx, s, request, [&](engine::Connection* conn) { s.stream.RunBatch(request.batch, *conn, sink); });
+  std::optional<protocol::Error> refused = co_await RunOnStream(ctx, s, request, [&](engine::Connection* conn) { run_here(*conn); });
   co_return refused;
 }
 

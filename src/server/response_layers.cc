@@ -90,4 +90,48 @@ std::optional<std::string> Gzip(std::string_view data) {
   return out;
 }
 
+struct GzipStream::State {
+  z_stream z{};
+};
+
+std::unique_ptr<GzipStream> GzipStream::Make() {
+  auto state = std::make_unique<State>();
+  // windowBits 15 + 16: a gzip header and trailer around the deflate stream.
+  if (deflateInit2(&state->z, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return nullptr;
+  return std::unique_ptr<GzipStream>(new GzipStream(std::move(state)));
+}
+
+GzipStream::GzipStream(std::unique_ptr<State> state) : state_(std::move(state)) {}
+
+GzipStream::~GzipStream() { deflateEnd(&state_->z); }
+
+std::optional<std::string> GzipStream::Flush(std::string_view data) { return Deflate(data, Z_SYNC_FLUSH); }
+
+std::optional<std::string> GzipStream::Finish() { return Deflate({}, Z_FINISH); }
+
+std::optional<std::string> GzipStream::Deflate(std::string_view data, int flush) {
+  if (data.size() > UINT32_MAX / 2) return std::nullopt;  // zlib counts in 32 bits
+  z_stream& z = state_->z;
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = static_cast<uInt>(data.size());
+  std::string out;
+  // deflateBound covers a whole stream's input; a flush adds a few bytes (an empty stored block,
+  // the trailer). The loop grows the room should it still be short.
+  size_t room = deflateBound(&z, static_cast<uLong>(data.size())) + 64;
+  for (;;) {
+    const size_t used = out.size();
+    out.resize(used + room);
+    z.next_out = reinterpret_cast<Bytef*>(out.data() + used);
+    z.avail_out = static_cast<uInt>(room);
+    int rc = deflate(&z, flush);
+    out.resize(out.size() - z.avail_out);
+    if (rc == Z_STREAM_ERROR) return std::nullopt;
+    if (flush == Z_FINISH && rc == Z_STREAM_END) return out;
+    // Done when zlib had output room left over (so it flushed everything) and took all the input.
+    if (flush != Z_FINISH && z.avail_out > 0 && z.avail_in == 0) return out;
+    if (rc != Z_OK && rc != Z_BUF_ERROR) return std::nullopt;
+    room = std::max<size_t>(room, 4096);
+  }
+}
+
 }  // namespace litehouse::server

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -37,5 +38,27 @@ bool WorthCompressing(std::string_view content_type, size_t size);
 
 // `data` as a gzip member (RFC 1952), at zlib's fastest level; nullopt if zlib fails.
 std::optional<std::string> Gzip(std::string_view data);
+
+// One gzip member made piece by piece, for a body written as it is made (a streamed cursor). Each
+// piece is deflated and flushed (Z_SYNC_FLUSH), so what was written so far decodes whole; Finish
+// ends the member. Not thread-safe; may move between threads between calls.
+class GzipStream {
+ public:
+  // Null if zlib could not start.
+  static std::unique_ptr<GzipStream> Make();
+  ~GzipStream();
+  GzipStream(const GzipStream&) = delete;
+  GzipStream& operator=(const GzipStream&) = delete;
+  // The compressed bytes of `data`, flushed to a byte boundary; nullopt if zlib fails.
+  std::optional<std::string> Flush(std::string_view data);
+  // The member's last bytes (the deflate end and the gzip trailer); nullopt if zlib fails.
+  std::optional<std::string> Finish();
+
+ private:
+  struct State;
+  explicit GzipStream(std::unique_ptr<State> state);
+  std::optional<std::string> Deflate(std::string_view data, int flush);
+  std::unique_ptr<State> state_;
+};
 
 }  // namespace litehouse::server

@@ -50,17 +50,26 @@ std::unique_ptr<HttpStream> StreamRegistry::Take(const std::string& baton, const
   return stream;
 }
 
-Result<std::string> StreamRegistry::Put(std::unique_ptr<HttpStream>* stream) {
+Result<std::string> StreamRegistry::MakeBaton(uint64_t id) {
   unsigned char secret[16];
   if (Status st = auth::RandomBytes(secret, sizeof(secret)); !st.ok()) {
     LH_LOG_ERROR("cannot make a baton: {}", st.message());
     return st;
   }
-  uint64_t id = (*stream)->id;
-  std::string baton = fmt::format("{}.{:02x}", id, fmt::join(secret, ""));
+  return fmt::format("{}.{:02x}", id, fmt::join(secret, ""));
+}
+
+void StreamRegistry::Park(std::unique_ptr<HttpStream> stream, std::string baton) {
+  uint64_t id = stream->id;
   std::lock_guard<std::mutex> lock(mu_);
   in_flight_.erase(id);
-  parked_[id] = Parked{baton, clock_.Now() + expiry_, std::move(*stream)};
+  parked_[id] = Parked{std::move(baton), clock_.Now() + expiry_, std::move(stream)};
+}
+
+Result<std::string> StreamRegistry::Put(std::unique_ptr<HttpStream>* stream) {
+  auto baton = MakeBaton((*stream)->id);
+  if (!baton.ok()) return baton.status();
+  Park(std::move(*stream), *baton);
   return baton;
 }
 

@@ -69,6 +69,12 @@ class StreamRegistry {
   // Parks `*stream` under a fresh baton and returns it. If no baton can be made (the system's random
   // source failed), nothing is parked: the stream stays in *stream for the caller to dispose of.
   Result<std::string> Put(std::unique_ptr<HttpStream>* stream);
+  // A fresh baton for the taken stream `id`, to be parked under it later (Park): an HTTP cursor names
+  // its baton in the head of its response, before its batch has run. Until parked, the baton is
+  // refused as used (BATON_REUSED), as any baton of a stream in a request. Fails as Put does.
+  Result<std::string> MakeBaton(uint64_t id);
+  // Parks `stream` (taken) under `baton`, from MakeBaton.
+  void Park(std::unique_ptr<HttpStream> stream, std::string baton);
   // Forgets a taken stream that will not be parked again (closed).
   void Drop(uint64_t id);
   // Removes and returns the streams idle past the expiry.

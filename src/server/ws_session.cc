@@ -13,6 +13,7 @@
 #include "common/strings.h"
 #include "protocol/errors.h"
 #include "protocol/ws_codec.h"
+#include "server/cursor_run.h"
 #include "server/replica_forward.h"
 #include "server/stream_exec.h"
 
@@ -60,69 +61,28 @@ const Subproto* Negotiate(std::string_view offered) {
   return nullptr;
 }
 
-// A cursor: its batch has run to completion when it opened (see DESIGN.md); fetches page through
-// the recorded entries.
-struct Cursor {
-  std::vector<CursorEntry> entries;
-  size_t next = 0;
-  std::optional<Error> open_error;
-  size_t bytes = 0;  // of the rows not fetched yet, counted in WsConnection::cursor_bytes
-};
-
-// The bytes of a cursor entry's row, measured as the response limit measures them.
-size_t RowBytes(const CursorEntry& e) {
-  size_t bytes = 0;
-  if (e.type == CursorEntry::Type::kRow)
-    for (const protocol::Value& v : e.row) bytes += protocol::ValueBytes(v);
-  return bytes;
-}
-
-// Records a batch's output as cursor entries.
-class EntryRecorder : public protocol::BatchSink {
- public:
-  explicit EntryRecorder(std::vector<CursorEntry>* out) : out_(out) {}
-  void StepBegin(uint32_t step) override { step_ = step; }
-  void Begin(std::vector<protocol::Col> cols) override {
-    CursorEntry e{CursorEntry::Type::kStepBegin};
-    e.step = step_;
-    e.cols = std::move(cols);
-    out_->push_back(std::move(e));
-  }
-  void Row(std::vector<protocol::Value> row) override {
-    CursorEntry e{CursorEntry::Type::kRow};
-    e.row = std::move(row);
-    out_->push_back(std::move(e));
-  }
-  void End(const protocol::StmtEnd& end) override {
-    CursorEntry e{CursorEntry::Type::kStepEnd};
-    e.affected_row_count = end.affected_row_count;
-    e.last_insert_rowid = end.last_insert_rowid;
-    out_->push_back(std::move(e));
-  }
-  void StepError(uint32_t step, Error error) override {
-    CursorEntry e{CursorEntry::Type::kStepError};
-    e.step = step;
-    e.error = std::move(error);
-    out_->push_back(std::move(e));
-  }
-
- private:
-  std::vector<CursorEntry>* out_;
-  uint32_t step_ = 0;
-};
-
 struct WsConnection;
 
 // One stream of a WebSocket connection. Its requests run one at a time, in arrival order, in a
 // worker coroutine that exists while the queue is not empty; different streams run concurrently.
 struct WsStream {
   WsStream(engine::Database& db, protocol::SqlStore* sqls, StreamSlot s) : slot(std::move(s)), stream(sqls), session(db) {}
+  // A cursor's paused statement goes before the session gives its connection back. In service a
+  // stream outlives its cursors' batches (PumpCursor holds it until Pump returns, the batch let go);
+  // at shutdown the io_context destroys suspended coroutines instead, and a PumpCursor frame may
+  // release the stream before its CursorRun (SIGSEGV in sqlite3_reset once the connection closed).
+  ~WsStream() {
+    for (auto& [id, run] : cursors) run->DropBatch();
+    if (running_cursor) running_cursor->DropBatch();
+  }
   StreamSlot slot;
   protocol::Stream stream;
   engine::Session session;  // holds a connection while a transaction is open
   std::deque<std::pair<int32_t, WsRequest>> queue;
   bool running = false;
-  std::map<int32_t, Cursor> cursors;
+  // Its open cursors (by cursor id); at most one still runs its batch on the session: running_cursor.
+  std::map<int32_t, std::shared_ptr<CursorRun>> cursors;
+  std::shared_ptr<CursorRun> running_cursor;
   RemoteStream remote;  // on a read replica: the stream's stream on the primary
   // When the worker last went idle; a transaction idle past the stream expiry is rolled back and
   // the stream then answers TRANSACTION_TIMEOUT until it is closed (see ExpireIdleTransactions).
@@ -167,9 +127,11 @@ struct WsConnection {
   // Encoded messages not yet written, and their bytes (the one being written included).
   std::deque<std::string> outbox;
   size_t outbox_bytes = 0;
-  // Bytes of rows that open cursors hold for the client to fetch. Opening a cursor may use what is
-  // left of --max-queued-bytes-per-connection; past it the cursor's step fails RESPONSE_TOO_LARGE.
-  size_t cursor_bytes = 0;
+  // Open cursors of all its streams: a new one's queue is its share of the connection's room
+  // (CursorRun::BoundsFor).
+  size_t open_cursors = 0;
+  // What all its cursors' queues hold, within --max-queued-bytes-per-connection (CursorBudget).
+  std::shared_ptr<CursorBudget> cursor_budget = std::make_shared<CursorBudget>(ctx.opts.max_queued_bytes_per_connection);
   bool writing = false;
   // Set when the outbox went past --max-queued-bytes-per-connection: the connection is closed 1008.
   bool overflowed = false;
@@ -284,12 +246,35 @@ void RespondError(const ConnPtr& conn, int32_t request_id, Error error) {
   Send(conn, msg);
 }
 
+// Stops every cursor of `s` and waits until none runs its batch on the stream's session.
+asio::awaitable<void> CloseCursors(ConnPtr conn, std::shared_ptr<WsStream> s) {
+  conn->open_cursors -= std::min(conn->open_cursors, s->cursors.size());
+  for (auto& [id, run] : s->cursors) run->Close();
+  s->cursors.clear();
+  if (std::shared_ptr<CursorRun> run = s->running_cursor) {
+    run->Close();
+    co_await run->WaitStopped();
+  }
+}
+
+// Makes the rest of a cursor's entries (CursorRun::Pump) on the stream's session. The stream's
+// worker does not touch the session meanwhile (CURSOR_OPEN), and a closed connection ends the
+// session only after this (EndSession needs the statement gone).
+asio::awaitable<void> PumpCursor(ConnPtr conn, std::shared_ptr<WsStream> s, std::shared_ptr<CursorRun> run) {
+  co_await run->Pump(s->session);
+  if (s->running_cursor == run) s->running_cursor.reset();
+  s->idle_since = conn->ctx.clock.Now();
+  if (conn->closed && !s->running) EndSession(conn->ctx, s, -1, "left open by a closed connection,");
+}
+
 // Runs one queued request of `s`.
 asio::awaitable<void> RunRequest(ConnPtr conn, std::shared_ptr<WsStream> s, int32_t request_id, WsRequest req) {
   ServerContext& ctx = conn->ctx;
-  s->stream.set_read_only(conn->principal.grant == Grant::kReadOnly);
-  if (auto ended = s->session.ended(); ended != engine::Session::Ended::kNo && req.type != WsRequest::Type::kCloseStream) {
+  const bool touches_session = req.type != WsRequest::Type::kCloseStream && req.type != WsRequest::Type::kFetchCursor &&
+                               req.type != WsRequest::Type::kCloseCursor;
+  if (auto ended = s->session.ended(); ended != engine::Session::Ended::kNo && touches_session) {
     // Never let the client's next statement run in autocommit as if its transaction were still open.
+    // A cursor's entries are only its queue: what its batch made before it was ended can be fetched.
     RespondError(conn, request_id, TransactionEnded(ctx, ended));
     co_return;
   }
@@ -299,68 +284,89 @@ asio::awaitable<void> RunRequest(ConnPtr conn, std::shared_ptr<WsStream> s, int3
     case WsRequest::Type::kCloseStream:
       s->slot = StreamSlot();  // its place among the stream limits is free now, not once the pool gets to it
       CloseRemote(ctx, s->remote, RelayOf(*conn));
+      co_await CloseCursors(conn, s);  // their statements let go before the session ends
       EndSession(ctx, s, req.stream_id, "closed");
-      for (const auto& [id, c] : s->cursors) conn->cursor_bytes -= c.bytes;
-      s->cursors.clear();
       Respond(conn, request_id, std::move(response));
       co_return;
-    case WsRequest::Type::kOpenCursor: {
-      Cursor cursor;
-      EntryRecorder recorder(&cursor.entries);
-      const size_t per_request = s->stream.max_response_bytes();
-      const size_t limit = ctx.opts.max_queued_bytes_per_connection;
-      s->stream.set_max_response_bytes(ResponseBudget(per_request, limit - std::min(conn->cursor_bytes, limit)));
-      const Relay relay = RelayOf(*conn);
-      std::optional<protocol::Error> refused = co_await RunCursorBatch(ctx, *s, conn->sqls, req.stream_request, relay, recorder);
-      s->stream.set_max_response_bytes(per_request);
-      if (refused) {
-        RespondError(conn, request_id, std::move(*refused));
-        co_return;
-      }
-      for (const CursorEntry& e : cursor.entries) cursor.bytes += RowBytes(e);
-      if (cursor.bytes > 0 && conn->cursor_bytes + cursor.bytes > limit) {
-        // Cursors opened at the same moment each saw the room before the others took it: this one
-        // does not fit beside them, and is not kept.
-        cursor.entries.clear();
-        cursor.entries.push_back(CursorEntry{CursorEntry::Type::kError});
-        cursor.entries.back().error =
-            MakeError("RESPONSE_TOO_LARGE", "The open cursors of this connection hold more than " + std::to_string(limit) +
-                                                " bytes of rows; fetch or close them first");
-        cursor.bytes = 0;
-      }
-      conn->cursor_bytes += cursor.bytes;
-      s->cursors[req.cursor_id] = std::move(cursor);
-      Respond(conn, request_id, std::move(response));
-      co_return;
-    }
     case WsRequest::Type::kFetchCursor: {
       auto it = s->cursors.find(req.cursor_id);
       if (it == s->cursors.end()) {
         RespondError(conn, request_id, MakeError("CURSOR_NOT_FOUND", "Cursor " + std::to_string(req.cursor_id) + " is closed"));
         co_return;
       }
-      Cursor& c = it->second;
-      size_t n = std::min<size_t>(req.max_count, c.entries.size() - c.next);
-      for (size_t i = c.next; i < c.next + n; ++i) {
-        size_t bytes = RowBytes(c.entries[i]);
-        c.bytes -= bytes;
-        conn->cursor_bytes -= bytes;
-      }
-      response.entries.assign(std::make_move_iterator(c.entries.begin() + static_cast<ptrdiff_t>(c.next)),
-                              std::make_move_iterator(c.entries.begin() + static_cast<ptrdiff_t>(c.next + n)));
-      c.next += n;
-      response.done = c.next == c.entries.size();
+      // Waits for the batch to make the entries asked for (or what fits in one page), holding no
+      // thread; a page is at most the cursor's queue, so the outbox stays bounded.
+      std::shared_ptr<CursorRun> run = it->second;
+      co_await run->WaitForEntries(req.max_count, run->bounds().queue_bytes);
+      response.entries = run->Take(req.max_count, run->bounds().queue_bytes);
+      response.done = run->exhausted();
       Respond(conn, request_id, std::move(response));
       co_return;
     }
     case WsRequest::Type::kCloseCursor:
       if (auto it = s->cursors.find(req.cursor_id); it != s->cursors.end()) {
-        conn->cursor_bytes -= it->second.bytes;
+        std::shared_ptr<CursorRun> run = std::move(it->second);
         s->cursors.erase(it);
+        --conn->open_cursors;
+        // The stream is free for its next request once the batch has let go of the session.
+        run->Close();
+        co_await run->WaitStopped();
+      } else if (std::shared_ptr<CursorRun> run = s->running_cursor; run && run->closed()) {
+        // Closed while its open_cursor ran its first slice (see below): free once its batch stopped.
+        co_await run->WaitStopped();
       }
       Respond(conn, request_id, std::move(response));
       co_return;
     default: break;
+  }
+  if (std::shared_ptr<CursorRun> run = s->running_cursor; run && run->running() && run->closed()) {
+    // Its close_cursor came while open_cursor ran the first slice (Dispatch forgot the cursor at
+    // once): the client sent this request after closing it, so it waits until the batch let go of
+    // the session rather than being refused.
+    co_await run->WaitStopped();
+  }
+  if (s->running_cursor && s->running_cursor->running()) {
+    // Hrana 3: after open_cursor, no request on the stream until the cursor is closed. Its batch
+    // still runs on the stream's session, so nothing else may.
+    RespondError(conn, request_id,
+                 MakeError("CURSOR_OPEN", "Stream " + std::to_string(req.stream_id) +
+                                              " has a cursor still running its batch; close it (close_cursor) before sending "
+                                              "other requests on the stream"));
+    co_return;
+  }
+  // Only here, where no cursor's slice can be reading the stream on the SQL pool.
+  s->stream.set_read_only(conn->principal.grant == Grant::kReadOnly);
+  if (req.type == WsRequest::Type::kOpenCursor) {
+    if (conn->cursor_budget->used.load() >= conn->cursor_budget->limit) {
+      // The connection's cursors hold all the room it has: a new one could not make a row.
+      RespondError(conn, request_id,
+                   MakeError("RESPONSE_TOO_LARGE", "The open cursors of this connection hold more than " +
+                                                       std::to_string(conn->cursor_budget->limit) +
+                                                       " bytes of entries (--max-queued-bytes-per-connection); fetch or "
+                                                       "close them first"));
+      co_return;
+    }
+    auto run = std::make_shared<CursorRun>(ctx, CursorRun::BoundsFor(ctx.opts, conn->open_cursors), conn->cursor_budget);
+    const Relay relay = RelayOf(*conn);
+    std::optional<protocol::Error> refused = co_await run->Open(*s, conn->sqls, req.stream_request, relay);
+    if (refused) {
+      RespondError(conn, request_id, std::move(*refused));
+      co_return;
+    }
+    if (conn->closed || !conn->streams.count(req.stream_id) || conn->streams.at(req.stream_id) != s ||
+        !conn->cursor_streams.count(req.cursor_id)) {
+      // The connection, the stream or the cursor went while the first slice ran: stop at once.
+      run->Close();
+    } else {
+      s->cursors[req.cursor_id] = run;
+      ++conn->open_cursors;
+    }
+    if (run->running()) {
+      s->running_cursor = run;
+      asio::co_spawn(conn->ws.get_executor(), PumpCursor(conn, s, run), LogSpawnFailure);
+    }
+    Respond(conn, request_id, std::move(response));
+    co_return;
   }
   // execute, batch, sequence, describe, get_autocommit: the stream-level request, as over HTTP.
   const Relay relay = RelayOf(*conn);
@@ -396,7 +402,9 @@ asio::awaitable<void> RunStreamWorker(ConnPtr conn, std::shared_ptr<WsStream> s)
   s->idle_since = conn->ctx.clock.Now();
   if (conn->closed) {
     s->queue.clear();
-    EndSession(conn->ctx, s, -1, "left open by a closed connection,");
+    for (auto& [id, run] : s->cursors) run->Close();
+    if (s->running_cursor) s->running_cursor->Close();  // PumpCursor ends the session when it stops
+    else EndSession(conn->ctx, s, -1, "left open by a closed connection,");
   }
 }
 
@@ -420,7 +428,8 @@ asio::awaitable<void> ExpireIdleTransactions(std::weak_ptr<WsConnection> weak) {
     if (!conn || conn->closed) co_return;
     auto now = conn->ctx.clock.Now();
     for (auto& [id, s] : conn->streams) {
-      if (!s->running && s->queue.empty() && now - s->idle_since > conn->ctx.opts.stream_expiry &&
+      // A stream whose cursor runs is the cursor's to expire (CursorRun::Pump).
+      if (!s->running && !s->running_cursor && s->queue.empty() && now - s->idle_since > conn->ctx.opts.stream_expiry &&
           s->session.in_transaction()) {
         EndSession(conn->ctx, s, id, "expired", /*expired=*/true);
       }
@@ -627,7 +636,10 @@ asio::awaitable<void> RunWsSession(ServerContext& ctx, beast::tcp_stream stream,
   // Streams whose worker is idle give their connections back now; running workers do it when they end.
   for (auto& [id, s] : conn->streams) {
     CloseRemote(ctx, s->remote, RelayOf(*conn));
-    if (!s->running) EndSession(ctx, s, id, "left open by a closed connection,");
+    for (auto& [cursor_id, run] : s->cursors) run->Close();
+    // A running worker or cursor ends the session when it stops.
+    if (s->running_cursor) s->running_cursor->Close();
+    else if (!s->running) EndSession(ctx, s, id, "left open by a closed connection,");
   }
   conn->streams.clear();
   conn->cursor_streams.clear();

@@ -151,6 +151,51 @@ test("@libsql/client over HTTP reads compressed responses (its fetch asks for gz
   }
 });
 
+// A fetch (node's: it asks for gzip and decodes it) that notes each response's path and
+// Content-Encoding in `seen`.
+const recordingFetch = (seen) => async (input, init) => {
+  const res = await fetch(input, init);
+  const url = new URL(typeof input === "string" || input instanceof URL ? input : input.url);
+  seen.push({ path: url.pathname, encoding: res.headers.get("content-encoding") });
+  return res;
+};
+
+// @libsql/client 0.17 speaks Hrana 2 over HTTP (no cursors: its batches and transactions are
+// pipelines); Hrana 3 clients' cursors are checked in cursor-streaming.test.mjs.
+test("@libsql/client over HTTP: a batch and a transaction with 5 MB results come whole and compressed", { timeout: 60_000 }, async () => {
+  const seen = [];
+  const c = createClient({ url: server.url, authToken: token, fetch: recordingFetch(seen) });
+  const rows = 5000;
+  const big = `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${rows}) SELECT i, printf('%01000d', i) AS pad FROM n`;
+  const checkRows = (rs) => {
+    assert.equal(rs.rows.length, rows);
+    rs.rows.forEach((r, k) => {
+      assert.equal(Number(r.i), k + 1);
+      assert.equal(r.pad, String(k + 1).padStart(1000, "0"));
+    });
+  };
+  try {
+    await c.execute("CREATE TABLE IF NOT EXISTS gz_batch(x INTEGER)");
+    const results = await c.batch([{ sql: "INSERT INTO gz_batch VALUES (?)", args: [7] }, big, "SELECT count(*) AS n FROM gz_batch"], "write");
+    checkRows(results[1]);
+    assert.equal(Number(results[2].rows[0].n), 1);
+    const tx = await c.transaction("write");
+    try {
+      const inTx = await tx.batch([{ sql: "INSERT INTO gz_batch VALUES (?)", args: [8] }, big]);
+      checkRows(inTx[1]);
+      checkRows(await tx.execute(big));
+      await tx.commit();
+    } finally {
+      tx.close();
+    }
+    assert.equal(Number((await c.execute("SELECT count(*) AS n FROM gz_batch")).rows[0].n), 2);
+  } finally {
+    c.close();
+  }
+  // The large responses came compressed.
+  assert.ok(seen.filter((r) => r.encoding === "gzip").length >= 3, JSON.stringify(seen));
+});
+
 // The page the browser loads: @libsql/client/web (bundled by esbuild as an app would) run against
 // the server over http:// and ws://, reporting its outcome by POSTing it back to the page's origin.
 async function browserPage() {

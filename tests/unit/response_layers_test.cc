@@ -1,11 +1,12 @@
 // server/response_layers.h: which Accept-Encoding values accept gzip, what is worth compressing, and
-// that Gzip's output is a gzip member zlib reads back to the input.
+// that Gzip's output (and GzipStream's, flushed piece by piece) is a gzip member zlib reads back.
 #include "server/response_layers.h"
 
 #include <gtest/gtest.h>
 #include <zlib.h>
 
 #include <string>
+#include <vector>
 
 namespace litehouse::server {
 namespace {
@@ -71,6 +72,51 @@ TEST(Gzip, RoundTrips) {
     EXPECT_EQ(Gunzip(*packed), input);
   }
   EXPECT_LT(Gzip(std::string(100000, 'a'))->size(), 1000u);
+}
+
+// Inflates what came so far of a gzip member (Z_SYNC_FLUSH: no Z_STREAM_END yet).
+std::string InflateSoFar(z_stream& z, const std::string& packed) {
+  std::string out(4 << 20, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(packed.data()));
+  z.avail_in = static_cast<uInt>(packed.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  int rc = inflate(&z, Z_SYNC_FLUSH);
+  // Z_BUF_ERROR: nothing to do (no input).
+  EXPECT_TRUE(rc == Z_OK || rc == Z_STREAM_END || (packed.empty() && rc == Z_BUF_ERROR)) << rc;
+  EXPECT_EQ(z.avail_in, 0u);
+  out.resize(out.size() - z.avail_out);
+  return out;
+}
+
+TEST(GzipStream, EachFlushDecodesWholeAndTheMemberRoundTrips) {
+  auto gz = GzipStream::Make();
+  ASSERT_TRUE(gz);
+  z_stream in{};
+  ASSERT_EQ(inflateInit2(&in, 15 + 16), Z_OK);
+  std::string all, packed_all;
+  std::vector<std::string> pieces = {"head\n", std::string(300000, 'a'), "", "x", [] {
+                                       std::string s;
+                                       for (int i = 0; i < 100000; ++i) s += std::to_string(i * 7919 % 10007) + ",";
+                                       return s;
+                                     }()};
+  for (const std::string& piece : pieces) {
+    auto packed = gz->Flush(piece);
+    ASSERT_TRUE(packed.has_value());
+    packed_all += *packed;
+    all += piece;
+    // Everything given so far comes out of what was written so far.
+    EXPECT_EQ(InflateSoFar(in, *packed), piece);
+  }
+  auto end = gz->Finish();
+  ASSERT_TRUE(end.has_value());
+  EXPECT_EQ(InflateSoFar(in, *end), "");
+  inflateEnd(&in);
+  packed_all += *end;
+  EXPECT_EQ(static_cast<unsigned char>(packed_all[0]), 0x1f);
+  EXPECT_EQ(static_cast<unsigned char>(packed_all[1]), 0x8b);
+  EXPECT_EQ(Gunzip(packed_all).size(), all.size());
+  EXPECT_EQ(Gunzip(packed_all), all);
 }
 
 TEST(AllowedHeaders, EchoesTheRequestOrAllowsAny) {

@@ -452,5 +452,41 @@ TEST_F(GroupCommitTest, AFailedCommitFailsEveryMemberOfItsGroup) {
   EXPECT_EQ(Count("SELECT count(*) FROM t WHERE x IN (20, 21)"), 0);
 }
 
+// A held session (a cursor's paused statement) keeps its connection and the lock between requests
+// even in autocommit; stealing never takes them from under it, but wakes the holder, whose next
+// request unholds and hands the lock on.
+TEST_F(SessionTest, AHeldSessionKeepsItsConnectionAndIsWokenToGiveTheLockUp) {
+  Session holder(*db_), waiter(*db_);
+  int woken = 0;
+  {
+    auto conn = holder.Enter();
+    ASSERT_TRUE(conn.ok());
+    ASSERT_TRUE(holder.TryLockWrite());
+    ASSERT_TRUE((*conn)->Exec("INSERT INTO t VALUES (5)").ok());
+    holder.Hold([&] { ++woken; });
+    holder.Leave();
+  }
+  EXPECT_TRUE(holder.in_transaction()) << "the connection stays with the held session";
+  EXPECT_TRUE(holder.holds_write_lock()) << "and so does the lock";
+  bool granted = false;
+  waiter.LockWrite([&] { granted = true; });
+  clock_.Advance(10s);
+  db_->StealExpiredLock();
+  EXPECT_EQ(woken, 1);
+  EXPECT_TRUE(holder.steal_pending());
+  EXPECT_FALSE(granted) << "not taken from under a paused statement";
+  {
+    auto conn = holder.Enter();
+    ASSERT_TRUE(conn.ok());
+    holder.Unhold();
+    holder.Leave();
+  }
+  EXPECT_TRUE(granted);
+  EXPECT_FALSE(holder.holds_write_lock());
+  EXPECT_FALSE(holder.in_transaction());
+  EXPECT_EQ(holder.ended(), Session::Ended::kNo) << "autocommit: nothing was rolled back";
+  EXPECT_EQ(Run(waiter, "SELECT count(*) FROM t WHERE x = 5"), "1");
+}
+
 }  // namespace
 }  // namespace litehouse::engine

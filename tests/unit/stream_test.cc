@@ -321,5 +321,70 @@ TEST(SqlStoreTest, BoundsEachTextAndTheTotal) {
   EXPECT_EQ(sqls.size(), 3u);
 }
 
+// Counts a batch's output as a cursor sees it, entry by entry.
+class EntryCounter : public BatchSink {
+ public:
+  void StepBegin(uint32_t) override {}
+  void Begin(std::vector<Col>) override { log.push_back("begin"); }
+  void Row(std::vector<Value> row) override {
+    log.push_back("row");
+    last = std::get<int64_t>(row[0]);
+  }
+  void End(const StmtEnd&) override { log.push_back("end"); }
+  void StepError(uint32_t step, Error error) override { log.push_back("error " + std::to_string(step) + " " + error.code); }
+  std::vector<std::string> log;
+  int64_t last = 0;
+};
+
+// A cursor's batch runs a few entries at a time, the statement paused between runs, and its output
+// is RunBatch's: conditions, errors and all.
+TEST_F(StreamTest, ABatchCursorRunsInSlicesWithTheSameOutput) {
+  Batch batch;
+  auto step = [](std::string sql, std::optional<BatchCond> cond = std::nullopt) {
+    BatchStep s;
+    s.stmt.sql = std::move(sql);
+    s.condition = std::move(cond);
+    return s;
+  };
+  batch.steps = {
+      step("WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 1000) SELECT n FROM c"),
+      step("SELECT * FROM no_such_table"),
+      step("SELECT 1", BatchCond{BatchCond::Kind::kOk, 1, {}}),
+      step("SELECT 2", BatchCond{BatchCond::Kind::kError, 1, {}}),
+  };
+  BatchCursor cursor(stream_, batch);
+  EntryCounter sink;
+  int runs = 0;
+  size_t before = 0;
+  while (!cursor.Run(*writer_, sink, [&] { return sink.log.size() >= before + 10; })) {
+    before = sink.log.size();
+    ASSERT_LT(++runs, 1000);
+  }
+  EXPECT_GE(runs, 100) << "ten entries a run";
+  ASSERT_EQ(sink.log.size(), 1u + 1000u + 1u + 1u + 3u);
+  EXPECT_EQ(sink.log.front(), "begin");
+  EXPECT_EQ(sink.log[1001], "end");
+  EXPECT_EQ(sink.log[1002].rfind("error 1 ", 0), 0u) << sink.log[1002];
+  EXPECT_EQ(sink.last, 2) << "step 2 skipped, step 3 ran";
+  EXPECT_TRUE(cursor.done());
+}
+
+// Abandoning a cursor mid-statement lets the statement go: the connection is free for others.
+TEST_F(StreamTest, AnAbandonedBatchCursorLetsItsStatementGo) {
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(Run(Execute("INSERT INTO t(name) VALUES ('r" + std::to_string(i) + "')")).ok);
+  Batch batch;
+  BatchStep s;
+  s.stmt.sql = "SELECT id FROM t";
+  batch.steps.push_back(s);
+  BatchCursor cursor(stream_, batch);
+  EntryCounter sink;
+  EXPECT_FALSE(cursor.Run(*writer_, sink, [&] { return sink.log.size() >= 5; }));
+  EXPECT_NE(writer_->txn_state(), SQLITE_TXN_NONE) << "the paused statement holds its read";
+  cursor.Abandon();
+  EXPECT_TRUE(cursor.done());
+  EXPECT_EQ(writer_->txn_state(), SQLITE_TXN_NONE);
+  EXPECT_TRUE(Run(Execute("INSERT INTO t(name) VALUES ('after')")).ok);
+}
+
 }  // namespace
 }  // namespace litehouse::protocol
