@@ -217,6 +217,10 @@ class Database {
   std::chrono::milliseconds txn_timeout() const { return options_.txn_timeout; }
   // Connections sessions may hold at once (DatabaseOptions::max_connections); 0: no bound.
   size_t max_connections() const { return options_.max_connections; }
+  // Frames every commit has appended to the WAL since the database was opened (restarts do not undo
+  // it): frames appended while a reader holds one snapshot cannot be checkpointed before it ends, so
+  // the difference between two readings bounds that reader's cost in WAL.
+  int64_t wal_frames_appended() const { return wal_frames_appended_.load(std::memory_order_relaxed); }
 
  private:
   friend class Lease;
@@ -292,6 +296,7 @@ class Database {
 
   // The WAL's size in frames after the last commit (written by the lock's holder).
   std::atomic<int64_t> wal_frames_{0};
+  std::atomic<int64_t> wal_frames_appended_{0};  // wal_frames_appended()
   // The WAL size (frames) at which the next checkpoint is due: the threshold, or, after a checkpoint a
   // reader held back, that many frames past where it stopped (no retry on every commit meanwhile).
   std::atomic<int64_t> checkpoint_due_at_{0};

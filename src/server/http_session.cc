@@ -292,6 +292,7 @@ asio::awaitable<bool> ServeDump(ServerContext& ctx, beast::tcp_stream& stream,
   struct Job {
     engine::Lease lease;
     std::unique_ptr<engine::Dumper> dumper;
+    int64_t wal_at_start = 0;  // Database::wal_frames_appended() when its snapshot began
   } job;
   std::string chunk;
   auto next = [&]() -> Result<bool> {
@@ -300,6 +301,13 @@ asio::awaitable<bool> ServeDump(ServerContext& ctx, beast::tcp_stream& stream,
       if (!lease.ok()) return lease.status();
       job.lease = std::move(lease).value();
       job.dumper = std::make_unique<engine::Dumper>(job.lease.get());
+      job.wal_at_start = ctx.db.wal_frames_appended();
+    } else if (const int64_t bound = ctx.opts.max_dump_wal_growth_frames;
+               bound > 0 && ctx.db.wal_frames_appended() - job.wal_at_start > bound) {
+      // A slow reader's snapshot keeps every checkpoint from passing it: the WAL would only grow.
+      return Status::Busy("the WAL grew by more than " + std::to_string(bound) +
+                          " frames while the dump's client read it (--max-dump-wal-growth-frames); the dump was cut short "
+                          "so that checkpoints can go on");
     }
     chunk.clear();
     return job.dumper->Next(&chunk, kChunkBytes);

@@ -624,6 +624,55 @@ describe("GET /dump streams a large database", () => {
   });
 });
 
+describe("a slow /dump reader", () => {
+  // A dump reads one snapshot while its client reads; no checkpoint can pass that snapshot, so a
+  // client that reads slowly while others write would make the WAL grow without bound. Past
+  // --max-dump-wal-growth-frames of growth since the dump began, the dump is cut short (no last
+  // chunk, so the client sees an incomplete transfer, and the text lacks its COMMIT), and the
+  // server says why. Then a dump is whole again.
+  test("a dump whose client stalls while the WAL grows past the bound is cut short; the next dump is whole", { timeout: 120_000 }, async () => {
+    const server = await startServer({ args: ["--max-dump-wal-growth-frames", "300"] });
+    const client = createClient({ url: server.url });
+    try {
+      await client.execute("CREATE TABLE big(id INTEGER PRIMARY KEY, payload TEXT)");
+      // ~30 MB, more than the loopback socket buffers hold, so the dump waits on its client.
+      await client.execute(
+        "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 50000) INSERT INTO big(payload) SELECT hex(randomblob(300)) FROM c");
+      const socket = net.connect(server.port, "127.0.0.1", () => socket.write("GET /dump HTTP/1.1\r\nHost: test\r\n\r\n"));
+      const parts = [];
+      let received = 0;
+      const firstData = new Promise((resolve) => socket.once("data", resolve));
+      socket.on("data", (d) => {
+        parts.push(d);
+        received += d.length;
+      });
+      const closed = new Promise((resolve) => socket.on("close", resolve));
+      await firstData;
+      socket.pause();
+      // 400 commits while the client does not read: the WAL grows past the bound (each is a frame
+      // at least).
+      for (let i = 0; i < 400; ++i) await client.execute({ sql: "INSERT INTO big(payload) VALUES (?)", args: [`w${i}`] });
+      socket.resume();
+      await closed;
+      const body = Buffer.concat(parts).toString("latin1");
+      assert.match(body, /^HTTP\/1\.1 200/);
+      assert.match(body, /CREATE TABLE big/);
+      assert.ok(!body.endsWith("0\r\n\r\n"), "no last chunk: the transfer is incomplete");
+      assert.ok(!/COMMIT;\n/.test(body), "the cut dump has no COMMIT: replayed, it applies nothing");
+      assert.ok(received < 30_000_000, `${received} bytes came before the cut`);
+      assert.match(server.stderr, /the WAL grew by more than 300 frames while the dump's client read it/);
+      // A dump read at once is whole, the 400 rows included.
+      const res = await fetch(server.url + "/dump");
+      const text = await res.text();
+      assert.equal(text.match(/^INSERT INTO big VALUES/gm).length, 50_400);
+      assert.match(text, /'w399'\);\nCOMMIT;\n$/);
+    } finally {
+      client.close();
+      await server.stop();
+    }
+  });
+});
+
 describe("migrations", () => {
   function migrationsDir(files) {
     const dir = join(tempDir(), "migrations");
