@@ -76,7 +76,7 @@ struct ServeFlags {
   std::string auth_jwt_key_file;
   std::string http_auth;
   int64_t stream_expiry_ms = 10'000;
-  int64_t max_dump_wal_growth_frames = 65'536;
+  int64_t max_snapshot_wal_growth_frames = 65'536;
   double txn_timeout_s = 5;  // sqld's TXN_TIMEOUT
   uint64_t max_log_size_mb = 200;  // sqld's --max-log-size
   std::string backup_url;          // continuous backup in Litestream's layout; empty: none
@@ -378,10 +378,10 @@ Run RegisterServe(CLI::App& app) {
       ->envname("LITEHOUSE_MAX_STORED_SQL_SIZE")
       ->check(size_check)
       ->capture_default_str();
-  cmd->add_option("--max-dump-wal-growth-frames", flags->max_dump_wal_growth_frames,
-                  "A GET /dump holds one snapshot while its client reads; once the WAL has grown by this many "
-                  "frames (4 KiB pages) since it began, the dump is cut short so that checkpoints can go on; 0: never")
-      ->envname("LITEHOUSE_MAX_DUMP_WAL_GROWTH_FRAMES")
+  cmd->add_option("--max-snapshot-wal-growth-frames", flags->max_snapshot_wal_growth_frames,
+                  "A GET /dump or a streamed cursor holds one snapshot while its client reads; once commits have added "
+                  "this many frames (4 KiB pages) to the WAL since it began, it is ended so that checkpoints can go on; 0: never")
+      ->envname("LITEHOUSE_MAX_SNAPSHOT_WAL_GROWTH_FRAMES")
       ->check(CLI::Range(int64_t{0}, int64_t{1'000'000'000}))
       ->capture_default_str();
   cmd->add_option("--stream-expiry-ms", flags->stream_expiry_ms,
@@ -504,7 +504,7 @@ Run RegisterServe(CLI::App& app) {
       return 2;
     }
     opts.stream_expiry = std::chrono::milliseconds(flags->stream_expiry_ms);
-    opts.max_dump_wal_growth_frames = flags->max_dump_wal_growth_frames;
+    opts.max_snapshot_wal_growth_frames = flags->max_snapshot_wal_growth_frames;
     if (!flags->grpc_listen_addr.empty() &&
         !SplitHostPort(flags->grpc_listen_addr, &opts.grpc_listen_host, &opts.grpc_listen_port)) {
       std::cerr << "error: --grpc-listen-addr: expected HOST:PORT, got '" << flags->grpc_listen_addr << "'\n";

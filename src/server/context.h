@@ -69,10 +69,11 @@ struct ServerOptions {
   size_t max_sql_length = 16 << 20;
   size_t max_stored_sql_bytes = 16 << 20;
   std::chrono::milliseconds stream_expiry{10'000};
-  // A /dump reads one snapshot for as long as its client takes to read it, and no checkpoint can
-  // pass that snapshot: past this many frames of WAL growth since it began, the dump is ended (its
-  // body cut short) so that checkpoints go on (--max-dump-wal-growth-frames); 0: never.
-  int64_t max_dump_wal_growth_frames = 65'536;
+  // A long read paced by its client (GET /dump, a streamed cursor in autocommit) holds one snapshot
+  // for as long as the client takes, and no checkpoint can pass it: past this many frames appended to
+  // the WAL since it began, the read is ended (a dump's body cut short, a cursor's batch ended with an
+  // error entry) so that checkpoints go on (--max-snapshot-wal-growth-frames); 0: never.
+  int64_t max_snapshot_wal_growth_frames = 65'536;
   std::chrono::milliseconds idle_connection_timeout{60'000};
   int sql_threads = 8;
   // How long a short request may run on the network thread before it is interrupted and run again on

@@ -181,6 +181,14 @@ void CursorRun::RunSlice(engine::Session& session, engine::Connection& conn, boo
   };
   if (session.steal_pending()) return end_here(stolen());
   if (stop) return end_here(std::nullopt);
+  if (const int64_t bound = ctx_.opts.max_snapshot_wal_growth_frames;
+      conn.autocommit() && bound > 0 && ctx_.db.wal_frames_appended() - wal_at_open_ > bound) {
+    // Its paused statement's snapshot keeps every checkpoint from passing it: the WAL would only grow.
+    return end_here(protocol::MakeError(
+        "SNAPSHOT_TOO_OLD", "Commits added more than " + std::to_string(bound) +
+                                " frames to the WAL while this cursor's client read it (--max-snapshot-wal-growth-frames); "
+                                "its batch was ended after the entries above so that checkpoints can go on"));
+  }
   cursor_detail::EntrySink sink(&out->entries, &out->bytes, budget_.get(), &out->charged);
   auto enough = [&] { return out->bytes >= room.bytes || out->entries.size() >= room.entries; };
   const bool done = batch_->Run(conn, sink, enough);

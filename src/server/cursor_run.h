@@ -12,7 +12,9 @@
 // so one client may have only so many paused at once (ServerContext::paused_cursors, half of
 // --max-db-connections): a cursor that would pause past that bound is ended instead, with a
 // CURSORS_EXHAUSTED error entry after the rows it made. (In a transaction the connection is kept
-// anyway, as for any open transaction.)
+// anyway, as for any open transaction.) Paused in autocommit, its statement's snapshot holds every
+// checkpoint back: once commits have added --max-snapshot-wal-growth-frames to the WAL since it
+// opened, its next slice ends it with a SNAPSHOT_TOO_OLD error entry.
 //
 // Lifecycle: Open (the first slice, through RunCursorBatch: where it runs, the connection, the write
 // lock), then Pump, once, until the batch ends or Close() stops it; the consumer waits with
@@ -156,6 +158,7 @@ class CursorRun : public std::enable_shared_from_this<CursorRun> {
   bool closed_ = false;
   bool steal_ = false;     // lock stealing asked for the write lock (Session::Hold's callback)
   std::string client_;     // who opened it (StreamSlot::client_key): charged for its pause
+  int64_t wal_at_open_ = 0;  // Database::wal_frames_appended() at Open: what its snapshot holds back
   // Its place among its client's paused cursors (ServerContext::paused_cursors), taken by the first
   // slice that pauses, given back when the batch ends. Touched on the SQL pool inside a slice, else
   // on the network thread, never both at once (the network thread awaits the slice).
@@ -199,6 +202,7 @@ asio::awaitable<std::optional<protocol::Error>> CursorRun::Open(Holder& s, const
   Slice first;
   const Room room = SliceRoom();
   client_ = s.slot.client_key();
+  wal_at_open_ = ctx_.db.wal_frames_appended();
   // The stored SQL it names, copied now, here (the store's thread): the batch never reads the store.
   protocol::StreamRequest inlined = request;
   protocol::InlineStoredSql(sqls, &inlined);

@@ -302,11 +302,11 @@ asio::awaitable<bool> ServeDump(ServerContext& ctx, beast::tcp_stream& stream,
       job.lease = std::move(lease).value();
       job.dumper = std::make_unique<engine::Dumper>(job.lease.get());
       job.wal_at_start = ctx.db.wal_frames_appended();
-    } else if (const int64_t bound = ctx.opts.max_dump_wal_growth_frames;
+    } else if (const int64_t bound = ctx.opts.max_snapshot_wal_growth_frames;
                bound > 0 && ctx.db.wal_frames_appended() - job.wal_at_start > bound) {
       // A slow reader's snapshot keeps every checkpoint from passing it: the WAL would only grow.
       return Status::Busy("the WAL grew by more than " + std::to_string(bound) +
-                          " frames while the dump's client read it (--max-dump-wal-growth-frames); the dump was cut short "
+                          " frames while the dump's client read it (--max-snapshot-wal-growth-frames); the dump was cut short "
                           "so that checkpoints can go on");
     }
     chunk.clear();

@@ -627,11 +627,11 @@ describe("GET /dump streams a large database", () => {
 describe("a slow /dump reader", () => {
   // A dump reads one snapshot while its client reads; no checkpoint can pass that snapshot, so a
   // client that reads slowly while others write would make the WAL grow without bound. Past
-  // --max-dump-wal-growth-frames of growth since the dump began, the dump is cut short (no last
+  // --max-snapshot-wal-growth-frames of growth since the dump began, the dump is cut short (no last
   // chunk, so the client sees an incomplete transfer, and the text lacks its COMMIT), and the
   // server says why. Then a dump is whole again.
   test("a dump whose client stalls while the WAL grows past the bound is cut short; the next dump is whole", { timeout: 120_000 }, async () => {
-    const server = await startServer({ args: ["--max-dump-wal-growth-frames", "300"] });
+    const server = await startServer({ args: ["--max-snapshot-wal-growth-frames", "300"] });
     const client = createClient({ url: server.url });
     try {
       await client.execute("CREATE TABLE big(id INTEGER PRIMARY KEY, payload TEXT)");
