@@ -98,6 +98,58 @@ asio::awaitable<bool> WriteReply(ServerContext& ctx, beast::tcp_stream& stream, 
   co_return !ec && res.keep_alive();
 }
 
+// A response whose body is written in parts as they are made (a streamed cursor, a dump): in
+// HTTP/1.1 chunks, or, for an HTTP/1.0 client, which cannot read chunks, a body that ends when the
+// connection closes. Each write gets the connection's idle timeout.
+class StreamedBody {
+ public:
+  StreamedBody(ServerContext& ctx, beast::tcp_stream& stream, const http::request<http::string_body>& req)
+      : ctx_(ctx), stream_(stream), req_(req), chunked_(req.version() >= 11) {}
+
+  // Writes the head: `status`, `content_type` and `headers`. False when the write failed.
+  asio::awaitable<bool> Head(unsigned status, std::string_view content_type,
+                             const std::vector<std::pair<std::string, std::string>>& headers) {
+    http::response<http::empty_body> res{static_cast<http::status>(status), req_.version()};
+    res.set(http::field::server, "litehouse");
+    res.set(http::field::content_type, content_type);
+    res.set(http::field::access_control_allow_origin, kAllowOrigin);
+    for (const auto& [name, value] : headers) res.set(name, value);
+    res.keep_alive(chunked_ && req_.keep_alive());
+    res.chunked(chunked_);
+    http::response_serializer<http::empty_body> serializer{res};
+    stream_.expires_after(ctx_.opts.idle_connection_timeout);
+    auto [ec, n] = co_await http::async_write_header(stream_, serializer, kTuple);
+    co_return !ec;
+  }
+  // Writes `bytes` as the body's next part; nothing for no bytes, since an empty chunk would end the
+  // body. False when the write failed.
+  asio::awaitable<bool> Part(const std::string& bytes) {
+    if (bytes.empty()) co_return true;
+    stream_.expires_after(ctx_.opts.idle_connection_timeout);
+    beast::error_code ec;
+    if (chunked_) {
+      std::tie(ec, std::ignore) = co_await asio::async_write(stream_, http::make_chunk(asio::buffer(bytes)), kTuple);
+    } else {
+      std::tie(ec, std::ignore) = co_await asio::async_write(stream_, asio::buffer(bytes), kTuple);
+    }
+    co_return !ec;
+  }
+  // Ends a body written whole: its last chunk. True when the connection can carry another request
+  // (never after an HTTP/1.0 body, which only the connection's close ends).
+  asio::awaitable<bool> End() {
+    if (!chunked_) co_return false;
+    stream_.expires_after(ctx_.opts.idle_connection_timeout);
+    auto [ec, n] = co_await asio::async_write(stream_, http::make_chunk_last(), kTuple);
+    co_return !ec && req_.keep_alive();
+  }
+
+ private:
+  ServerContext& ctx_;
+  beast::tcp_stream& stream_;
+  const http::request<http::string_body>& req_;
+  const bool chunked_;
+};
+
 // Writes a cursor's response to `req`: the start of it in `reply`, then the entries as the cursor's
 // batch makes them, in HTTP/1.1 chunks (an HTTP/1.0 client's body ends with the connection). Each
 // piece is made only once the previous one was written, so a client that does not read holds the
@@ -112,7 +164,6 @@ asio::awaitable<bool> WriteCursorReply(ServerContext& ctx, beast::tcp_stream& st
   // pool past it (a single row of up to --max-response-size), as WriteReply does.
   constexpr size_t kCompressHereBytes = 256 << 10;
   std::shared_ptr<HttpCursorBody> cursor = std::move(reply.cursor);
-  const bool chunked = req.version() >= 11;
   std::unique_ptr<GzipStream> gzip;
   // The body's size is not known yet: its type decides, as a body of kMinCompressBytes would.
   if (WorthCompressing(reply.content_type, kMinCompressBytes)) {
@@ -121,31 +172,9 @@ asio::awaitable<bool> WriteCursorReply(ServerContext& ctx, beast::tcp_stream& st
     if (accept != req.end() && AcceptsGzip(accept->value())) gzip = GzipStream::Make();
     if (gzip) reply.headers.emplace_back("Content-Encoding", "gzip");
   }
-  http::response<http::empty_body> res{static_cast<http::status>(reply.status), req.version()};
-  res.set(http::field::server, "litehouse");
-  res.set(http::field::content_type, reply.content_type);
-  res.set(http::field::access_control_allow_origin, kAllowOrigin);
-  for (auto& [name, value] : reply.headers) res.set(name, value);
-  res.keep_alive(chunked && req.keep_alive());
-  res.chunked(chunked);
-  http::response_serializer<http::empty_body> serializer{res};
-  stream.expires_after(ctx.opts.idle_connection_timeout);
-  auto [hec, hn] = co_await http::async_write_header(stream, serializer, kTuple);
-  bool ok = !hec;
+  StreamedBody body(ctx, stream, req);
+  bool ok = co_await body.Head(reply.status, reply.content_type, reply.headers);
   std::string piece = std::move(reply.body);
-  // Writes `bytes` as the body's next part (a chunk unless HTTP/1.0); nothing for no bytes, since an
-  // empty chunk would end the body.
-  auto write = [&](const std::string& bytes) -> asio::awaitable<bool> {
-    if (bytes.empty()) co_return true;
-    stream.expires_after(ctx.opts.idle_connection_timeout);
-    beast::error_code ec;
-    if (chunked) {
-      std::tie(ec, std::ignore) = co_await asio::async_write(stream, http::make_chunk(asio::buffer(bytes)), kTuple);
-    } else {
-      std::tie(ec, std::ignore) = co_await asio::async_write(stream, asio::buffer(bytes), kTuple);
-    }
-    co_return !ec;
-  };
   // Finish must run whatever happens (it stops the cursor and parks the stream): an exception here
   // (a bad_alloc from Next or from compressing) ends the body unfinished, as a failed write does.
   try {
@@ -162,7 +191,7 @@ asio::awaitable<bool> WriteCursorReply(ServerContext& ctx, beast::tcp_stream& st
         ok = packed.has_value();
         if (ok) piece = std::move(*packed);
       }
-      if (ok) ok = co_await write(piece);
+      if (ok) ok = co_await body.Part(piece);
       if (ok) piece = co_await cursor->Next();
     }
   } catch (const std::exception& e) {
@@ -173,12 +202,10 @@ asio::awaitable<bool> WriteCursorReply(ServerContext& ctx, beast::tcp_stream& st
   if (ok && gzip) {
     std::optional<std::string> end = gzip->Finish();
     ok = end.has_value();
-    if (ok) ok = co_await write(*end);
+    if (ok) ok = co_await body.Part(*end);
   }
-  if (!ok || !chunked) co_return false;
-  stream.expires_after(ctx.opts.idle_connection_timeout);
-  auto [ec, n] = co_await asio::async_write(stream, http::make_chunk_last(), kTuple);
-  co_return !ec && req.keep_alive();
+  if (!ok) co_return false;
+  co_return co_await body.End();
 }
 
 // The client key of a request from `peer` (client_address.h): the peer, or what a trusted proxy
@@ -322,30 +349,10 @@ asio::awaitable<bool> ServeDump(ServerContext& ctx, beast::tcp_stream& stream,
     co_return co_await WriteReply(
         ctx, stream, req, ErrorReply(500, protocol::MakeError("INTERNAL_ERROR", "The dump failed: " + more.status().message())));
   }
-  // HTTP/1.1 gets chunks; an HTTP/1.0 client cannot read them, so its body ends when the server
-  // closes the connection.
-  const bool chunked = req.version() >= 11;
-  http::response<http::empty_body> res{http::status::ok, req.version()};
-  res.set(http::field::server, "litehouse");
-  res.set(http::field::content_type, "text/plain; charset=utf-8");
-  res.set(http::field::access_control_allow_origin, kAllowOrigin);
-  res.keep_alive(chunked && req.keep_alive());
-  res.chunked(chunked);
-  http::response_serializer<http::empty_body> serializer{res};
-  stream.expires_after(ctx.opts.idle_connection_timeout);
-  auto [hec, hn] = co_await http::async_write_header(stream, serializer, kTuple);
-  bool ok = !hec;
+  StreamedBody body(ctx, stream, req);
+  bool ok = co_await body.Head(200, "text/plain; charset=utf-8", {});
   while (ok) {
-    if (!chunk.empty()) {
-      stream.expires_after(ctx.opts.idle_connection_timeout);
-      beast::error_code ec;
-      if (chunked) {
-        std::tie(ec, std::ignore) = co_await asio::async_write(stream, http::make_chunk(asio::buffer(chunk)), kTuple);
-      } else {
-        std::tie(ec, std::ignore) = co_await asio::async_write(stream, asio::buffer(chunk), kTuple);
-      }
-      ok = !ec;
-    }
+    ok = co_await body.Part(chunk);
     if (!ok || !*more) break;
     more = co_await RunSql(ctx, next);
     if (!more.ok()) {
@@ -354,9 +361,8 @@ asio::awaitable<bool> ServeDump(ServerContext& ctx, beast::tcp_stream& stream,
     }
   }
   co_await RunSql(ctx, finish);
-  if (!ok || !chunked) co_return false;
-  auto [ec, n] = co_await asio::async_write(stream, http::make_chunk_last(), kTuple);
-  co_return !ec && req.keep_alive();
+  if (!ok) co_return false;
+  co_return co_await body.End();
 }
 
 // The reply to a request that could not be read (`ec` from Beast's parser), or nullopt when there
