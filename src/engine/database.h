@@ -295,8 +295,9 @@ class Database {
   // reader held back, that many frames past where it stopped (no retry on every commit meanwhile).
   std::atomic<int64_t> checkpoint_due_at_{0};
 
-  // Guards the fields below, with the fields of Session that say so. Never held while SQLite runs a
-  // statement, nor while a callback of a caller's (a grant, a waiter) runs.
+  // Guards the fields below, with the fields of Session that say so. Held for bookkeeping only: never
+  // while a statement runs, nor while a caller's callback (a grant, a waiter) runs. (The destructor,
+  // with nobody else left, closes the idle connections under it.)
   mutable Mutex mu_;
   bool locked_ GUARDED_BY(mu_) = false;
   Session* lock_session_ GUARDED_BY(mu_) = nullptr;  // the holder, when it is a session (only those are stolen from)
