@@ -53,7 +53,7 @@ fuzz-smoke: fuzz-build
 # test whose server reported a sanitizer error.
 test-asan: setup
 	@cmake --preset asan-ubsan >/dev/null
-	@cmake --build build/asan -j$(JOBS) --target litehouse
+	@cmake --build build/asan -j$(JOBS) --target litehouse disk_full_preload
 	cd tests/integration && ASAN_OPTIONS=detect_leaks=0 LITEHOUSE_SANITIZED=1 LITEHOUSE_BIN=$(abspath build/asan)/litehouse \
 	  node --test --test-concurrency=1 $(SANITIZER_TESTS)
 
@@ -63,7 +63,7 @@ test-asan: setup
 # needed (src/engine/DESIGN.md). Not part of `make test`: it takes a few times longer.
 test-tsan: setup
 	@cmake --preset tsan >/dev/null
-	@cmake --build build/tsan -j$(JOBS) --target litehouse
+	@cmake --build build/tsan -j$(JOBS) --target litehouse disk_full_preload
 	cd tests/integration && TSAN_OPTIONS="halt_on_error=0 second_deadlock_stack=1" LITEHOUSE_SANITIZED=1 \
 	  LITEHOUSE_BIN=$(abspath build/tsan)/litehouse node --test --test-concurrency=1 $(SANITIZER_TESTS)
 
