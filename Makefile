@@ -57,14 +57,18 @@ test-asan: setup
 	cd tests/integration && ASAN_OPTIONS=detect_leaks=0 LITEHOUSE_SANITIZED=1 LITEHOUSE_BIN=$(abspath build/asan)/litehouse \
 	  node --test --test-concurrency=1 $(SANITIZER_TESTS)
 
-# The integration tests against a ThreadSanitizer build (build/tsan: the `tsan` preset, GCC); the
-# harness fails a test whose server reported a data race. halt_on_error=0 (TSan's default, said here)
-# keeps the server running after a report, so one run shows every race. No suppressions: none was
-# needed (src/engine/DESIGN.md). Not part of `make test`: it takes a few times longer.
+# The engine's and replication's unit tests (a few seconds), then the integration tests, against a
+# ThreadSanitizer build (build/tsan: the `tsan` preset, GCC); the harness fails a test whose server
+# reported a data race. halt_on_error=0 (TSan's default, said here) keeps going after a report, so
+# one run shows every race; exitcode=66 fails a unit test binary that made one. No suppressions: none
+# was needed (src/engine/DESIGN.md). Not part of `make test`: it takes many times longer.
+TSAN_OPTIONS_RUN = halt_on_error=0 exitcode=66 second_deadlock_stack=1
 test-tsan: setup
 	@cmake --preset tsan >/dev/null
-	@cmake --build build/tsan -j$(JOBS) --target litehouse disk_full_preload
-	cd tests/integration && TSAN_OPTIONS="halt_on_error=0 second_deadlock_stack=1" LITEHOUSE_SANITIZED=1 \
+	@cmake --build build/tsan -j$(JOBS) --target litehouse disk_full_preload engine_test replication_test
+	TSAN_OPTIONS="$(TSAN_OPTIONS_RUN)" build/tsan/tests/unit/engine_test --gtest_brief=1
+	TSAN_OPTIONS="$(TSAN_OPTIONS_RUN)" build/tsan/tests/unit/replication_test --gtest_brief=1
+	cd tests/integration && TSAN_OPTIONS="$(TSAN_OPTIONS_RUN)" LITEHOUSE_SANITIZED=1 \
 	  LITEHOUSE_BIN=$(abspath build/tsan)/litehouse node --test --test-concurrency=1 $(SANITIZER_TESTS)
 
 # clang's thread-safety analysis (-Wthread-safety, an error) over the engine and replication, whose
