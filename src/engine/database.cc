@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cassert>
-#include <condition_variable>
 #include <filesystem>
 #include <future>
 
@@ -54,8 +53,11 @@ Result<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& options)
   db->checkpoint_due_at_ = options.checkpoint_threshold_frames;
   auto first = db->OpenConnection(Role::kWriter);
   if (!first.ok()) return first.status();
-  db->idle_.push_back(std::move(first).value());
-  db->stats_.connections_open = 1;
+  {
+    MutexLock lock(&db->mu_);  // nobody else sees the database yet; the fields say mu_ all the same
+    db->idle_.push_back(std::move(first).value());
+    db->stats_.connections_open = 1;
+  }
   return db;
 }
 
@@ -87,7 +89,7 @@ Status Database::EngineExec(Connection& conn, const char* sql) {
 
 void Database::GroupWrite(GroupMember member) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     group_queue_.push_back(std::move(member));
     if (group_pending_) return;  // the leader queued or running takes it into its next group
     group_pending_ = true;
@@ -110,7 +112,7 @@ void Database::RunGroups() {
   if (!conn.ok()) {
     std::vector<GroupMember> members;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       members.swap(group_queue_);
       group_pending_ = false;
     }
@@ -122,14 +124,14 @@ void Database::RunGroups() {
     std::vector<GroupMember> members;
     bool yield = false;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       members.swap(group_queue_);
       if (members.empty()) group_pending_ = false;
     }
     if (members.empty()) break;
     RunGroup(**conn, members);
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       // Sessions waiting for the lock go before the next group: queue the leader behind them.
       yield = !group_queue_.empty() && !waiters_.empty();
     }
@@ -194,7 +196,7 @@ void Database::RunGroup(Connection& conn, std::vector<GroupMember>& members) {
     for (size_t j : in_txn) {
       if (outcome[j].ok()) outcome[j] = committed;
     }
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     ++stats_.groups_committed;
     stats_.group_members += in_txn.size();
   }
@@ -202,7 +204,7 @@ void Database::RunGroup(Connection& conn, std::vector<GroupMember>& members) {
 }
 
 Database::~Database() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   // The lock may still be marked held: at shutdown a grant can go to a waiter whose executor no
   // longer runs. Every connection must be back, though.
   assert(connections_out_ == 0);
@@ -213,7 +215,7 @@ Database::~Database() {
 
 Result<std::unique_ptr<Connection>> Database::TakeConnection() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (!idle_.empty()) {
       std::unique_ptr<Connection> conn = std::move(idle_.back());
       idle_.pop_back();
@@ -223,14 +225,14 @@ Result<std::unique_ptr<Connection>> Database::TakeConnection() {
   }
   auto opened = OpenConnection(Role::kWriter);
   if (!opened.ok()) return opened.status();
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   ++connections_out_;
   stats_.connections_open = idle_.size() + connections_out_;
   return opened;
 }
 
 bool Database::TakeSessionPlace(bool force) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (!force && options_.max_connections > 0 && session_places_ >= options_.max_connections) return false;
   ++session_places_;
   return true;
@@ -239,7 +241,7 @@ bool Database::TakeSessionPlace(bool force) {
 void Database::GiveSessionPlace() {
   std::function<void()> next;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     --session_places_;
     // Still at the bound (the place given back was a writer's, past it): nobody may take one yet.
     if (connection_waiters_.empty() || (options_.max_connections > 0 && session_places_ >= options_.max_connections)) return;
@@ -251,7 +253,7 @@ void Database::GiveSessionPlace() {
 
 void Database::WaitForConnection(std::function<void()> ready) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (options_.max_connections > 0 && session_places_ >= options_.max_connections) {
       connection_waiters_.push_back(std::move(ready));
       return;
@@ -286,7 +288,7 @@ void Database::ReturnConnection(std::unique_ptr<Connection> conn, bool discard) 
   if (!clean && !discard) LH_LOG_WARN("closing a connection that could not be made clean for its next user");
   std::unique_ptr<Connection> closing;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     --connections_out_;
     if (clean && idle_.size() < options_.max_idle_connections) {
       idle_.push_back(std::move(conn));
@@ -305,13 +307,14 @@ void Database::GrantLocked(Session* session) {
   lock_granted_at_ = clock_.Now();
   ++stats_.write_locks;
   if (session) {
+    session->AssertSameDatabase(*this);
     session->holds_lock_ = true;
     session->waiting_ = false;
   }
 }
 
 bool Database::TryLock(Session* session) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (locked_ || !waiters_.empty()) return false;
   GrantLocked(session);
   return true;
@@ -319,9 +322,12 @@ bool Database::TryLock(Session* session) {
 
 void Database::Lock(Session* session, std::function<void()> granted) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (locked_ || !waiters_.empty()) {
-      if (session) session->waiting_ = true;
+      if (session) {
+        session->AssertSameDatabase(*this);
+        session->waiting_ = true;
+      }
       waiters_.push_back(Waiter{session, std::move(granted)});
       return;
     }
@@ -331,9 +337,10 @@ void Database::Lock(Session* session, std::function<void()> granted) {
 }
 
 void Database::CancelWait(Session* session) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto it = std::find_if(waiters_.begin(), waiters_.end(), [&](const Waiter& w) { return w.session == session; });
   if (it != waiters_.end()) waiters_.erase(it);
+  session->AssertSameDatabase(*this);
   session->waiting_ = false;
 }
 
@@ -348,14 +355,14 @@ void Database::Unlock(Connection* conn, bool checkpoint_here) {
   if (background_ && !overdue) checkpoint_here = false;
   if (conn && due && checkpoint_here) {
     if (overdue && background_) {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       ++stats_.checkpoints_overdue;
     }
     (void)RunCheckpoint(*conn, SQLITE_CHECKPOINT_PASSIVE);
   }
   std::function<void()> next;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     locked_ = false;
     lock_session_ = nullptr;
     if (!waiters_.empty()) {
@@ -371,7 +378,7 @@ void Database::Unlock(Connection* conn, bool checkpoint_here) {
 
 void Database::ScheduleCheckpoint() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (checkpoint_scheduled_) return;
     checkpoint_scheduled_ = true;
   }
@@ -382,7 +389,7 @@ void Database::ScheduleCheckpoint() {
       (void)RunCheckpoint(**conn, SQLITE_CHECKPOINT_PASSIVE);
       ReturnConnection(std::move(conn).value());
     }
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     checkpoint_scheduled_ = false;
   };
   if (background_) return background_(job);
@@ -443,9 +450,10 @@ void Database::StealExpiredLock() {
   std::unique_ptr<Connection> taken;
   std::function<void()> wake;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     Session* holder = lock_session_;
     if (!holder || waiters_.empty() || clock_.Now() - lock_granted_at_ < options_.txn_timeout) return;
+    holder->AssertSameDatabase(*this);
     // Granted, and not yet run: it has no transaction to take back, and its request is about to
     // start (a pool saturated by long queries may delay it).
     if (!holder->busy_ && !holder->conn_) return;
@@ -502,20 +510,20 @@ int Database::OnWalCommit(void* self, sqlite3* db, const char*, int frames) {
 Status Database::RunCheckpoint(Connection& conn, int mode) {
   CommitObserver* observer = options_.commit_observer;
   if (observer && !observer->MayCheckpoint()) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     ++stats_.checkpoints_held_back;
     return Status::Busy("the commit observer holds checkpoints back");
   }
   int log_frames = 0, checkpointed = 0;
   int rc;
   {
-    std::lock_guard<std::mutex> one_at_a_time(checkpoint_mu_);
+    MutexLock one_at_a_time(&checkpoint_mu_);
     rc = sqlite3_wal_checkpoint_v2(conn.raw(), nullptr, mode, &log_frames, &checkpointed);
   }
   if ((rc & 0xff) == SQLITE_BUSY) {
     // RESTART and TRUNCATE wait for readers of older frames, and give up: nothing failed, but it is
     // counted, and said at most once a minute.
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     ++stats_.checkpoints_busy;
     auto now = clock_.Now();
     if (now - checkpoint_busy_logged_ >= std::chrono::minutes(1)) {
@@ -530,7 +538,7 @@ Status Database::RunCheckpoint(Connection& conn, int mode) {
     checkpoint_due_at_ = checkpointed < log_frames ? log_frames + options_.checkpoint_threshold_frames
                                                    : options_.checkpoint_threshold_frames;
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   checkpoint_status_ = s;
   if (!s.ok()) {
     ++stats_.checkpoint_failures;
@@ -552,25 +560,15 @@ Status Database::RunCheckpoint(Connection& conn, int mode) {
 }
 
 Status Database::checkpoint_status() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return checkpoint_status_;
 }
 
 Status Database::Checkpoint(int mode) {
-  std::mutex m;
-  std::condition_variable cv;
-  Lease lease;
-  bool done = false;
-  AcquireWriter([&](Lease granted) {
-    std::lock_guard<std::mutex> lock(m);
-    lease = std::move(granted);
-    done = true;
-    cv.notify_one();
-  });
-  {
-    std::unique_lock<std::mutex> lock(m);
-    cv.wait(lock, [&] { return done; });
-  }
+  std::promise<Lease> granted;
+  auto granted_future = granted.get_future();
+  AcquireWriter([&granted](Lease lease) { granted.set_value(std::move(lease)); });
+  Lease lease = granted_future.get();
   if (!lease) return Status::Unavailable("no connection for the checkpoint");
   return RunCheckpoint(*lease, mode);
 }
@@ -632,7 +630,7 @@ Result<std::string> Database::ReadImageAtWalRestart(const std::function<void()>&
 }
 
 DatabaseStats Database::stats() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   DatabaseStats s = stats_;
   s.write_waiters = waiters_.size();
   return s;

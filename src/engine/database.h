@@ -23,11 +23,11 @@
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/status.h"
 #include "engine/connection.h"
 #include "engine/vfs.h"
@@ -169,17 +169,17 @@ class Database {
   // order with sessions' requests: at once on the calling thread if nobody holds it, otherwise on the
   // thread that gives it back. `granted` must not block. For the server's own writes and tests; a
   // writer lease is never stolen.
-  void AcquireWriter(WriterCallback granted);
+  void AcquireWriter(WriterCallback granted) EXCLUDES(mu_);
   // A pooled connection for reading (query_only): an idle one, or a newly opened one.
-  Result<Lease> AcquireReader();
+  Result<Lease> AcquireReader() EXCLUDES(mu_);
   // Calls `ready` (at once, or on the thread where a session gives a connection back) once a session
   // may take a connection again within `max_connections`. `ready` must not block. A session's Enter
   // may still find the place taken by another by then, and wait again.
-  void WaitForConnection(std::function<void()> ready);
+  void WaitForConnection(std::function<void()> ready) EXCLUDES(mu_);
 
   // Runs a checkpoint now (mode: SQLITE_CHECKPOINT_PASSIVE/FULL/RESTART/TRUNCATE), under the write
   // lock. Only for callers holding no lease or session with the lock: it waits for it, blocking.
-  Status Checkpoint(int mode);
+  Status Checkpoint(int mode) EXCLUDES(mu_);
 
   // A consistent image of the database for a backup's snapshot, taken where the next commit begins a
   // new WAL: under the write lock, a RESTART checkpoint copies the whole WAL into the file (waiting
@@ -188,7 +188,8 @@ class Database {
   // that transaction sees them (PRAGMA page_count of them, read through sqlite_dbpage). Blocking; not
   // for a caller holding the write lock. Busy when a reader kept the checkpoint from finishing.
   Result<std::string> ReadImageAtWalRestart(const std::function<void()>& at_restart,
-                                            std::chrono::milliseconds reader_wait = std::chrono::milliseconds(200));
+                                            std::chrono::milliseconds reader_wait = std::chrono::milliseconds(200))
+      EXCLUDES(mu_);
 
   // Strong durability's group commit: runs `member` under the write lock, in one transaction with
   // the other members that arrive while a commit is in flight, each under its own SAVEPOINT, with one
@@ -197,7 +198,7 @@ class Database {
   // the caller checks. A member whose deferred foreign keys fail is rolled back alone; a member whose
   // conflict resolution (OR ROLLBACK, RAISE(ROLLBACK)) ends the group's transaction keeps its own
   // error, and the members before it run again, each alone.
-  void GroupWrite(GroupMember member);
+  void GroupWrite(GroupMember member) EXCLUDES(mu_);
   Durability durability() const { return options_.durability; }
   // Replaces DatabaseOptions::background; before any GroupWrite.
   void set_background(std::function<void(std::function<void()>)> background) { background_ = std::move(background); }
@@ -206,13 +207,13 @@ class Database {
   // others wait: an idle holder's transaction is rolled back here and the next waiter goes on; a
   // holder running a request is interrupted, and loses the lock when that request ends. Call it
   // periodically, from a thread that may run SQLite work (never the network thread).
-  void StealExpiredLock();
+  void StealExpiredLock() EXCLUDES(mu_);
 
   // The error of the last checkpoint that failed, or OK if the last one succeeded: a failed
   // checkpoint is remembered here, not only logged.
-  Status checkpoint_status() const;
+  Status checkpoint_status() const EXCLUDES(mu_);
 
-  DatabaseStats stats() const;
+  DatabaseStats stats() const EXCLUDES(mu_);
   const std::string& path() const { return options_.path; }
   std::chrono::milliseconds txn_timeout() const { return options_.txn_timeout; }
   // Connections sessions may hold at once (DatabaseOptions::max_connections); 0: no bound.
@@ -240,14 +241,14 @@ class Database {
   Result<std::unique_ptr<Connection>> OpenConnection(Role role);
   // A pooled connection: an idle one, or a newly opened one (it may not commit a write until
   // set_may_write).
-  Result<std::unique_ptr<Connection>> TakeConnection();
+  Result<std::unique_ptr<Connection>> TakeConnection() EXCLUDES(mu_);
   // A session's place among max_connections: taken (false when none is left, unless `force`), and
   // given back (waking a waiter).
-  bool TakeSessionPlace(bool force);
-  void GiveSessionPlace();
+  bool TakeSessionPlace(bool force) EXCLUDES(mu_);
+  void GiveSessionPlace() EXCLUDES(mu_);
   // Takes a connection back from whoever used it: rolls back what was left open, restores the
   // settings and query_only, and pools it (or closes it if it cannot be made clean).
-  void ReturnConnection(std::unique_ptr<Connection> conn, bool discard = false);
+  void ReturnConnection(std::unique_ptr<Connection> conn, bool discard = false) EXCLUDES(mu_);
   // Makes `conn` clean for the next user; false when it could not be (it must then be closed).
   bool Clean(Connection& conn);
 
@@ -256,36 +257,36 @@ class Database {
   // thread that may run SQLite, with no transaction open on `conn` (the connection it wrote
   // through): it first checkpoints there if the WAL is past the threshold, then hands the lock to
   // the next waiter. `session` is the holder-to-be, or null for a writer lease.
-  bool TryLock(Session* session);
-  void Lock(Session* session, std::function<void()> granted);
+  bool TryLock(Session* session) EXCLUDES(mu_);
+  void Lock(Session* session, std::function<void()> granted) EXCLUDES(mu_);
   // With `checkpoint_here` false (the caller is the server's network thread), a checkpoint that is due
   // runs later on the background executor, under the lock like any other (ScheduleCheckpoint).
-  void Unlock(Connection* conn, bool checkpoint_here = true);
-  void ScheduleCheckpoint();
-  // Marks the lock held by `session` (or a lease, when null). Requires mu_ held and the lock free.
-  void GrantLocked(Session* session);
+  void Unlock(Connection* conn, bool checkpoint_here = true) EXCLUDES(mu_);
+  void ScheduleCheckpoint() EXCLUDES(mu_);
+  // Marks the lock held by `session` (or a lease, when null). Requires the lock free.
+  void GrantLocked(Session* session) REQUIRES(mu_);
   // Forgets the wait of `session` (it closed while waiting).
-  void CancelWait(Session* session);
+  void CancelWait(Session* session) EXCLUDES(mu_);
   // True when `conn`, inside a read transaction, reads a snapshot older than the latest commit: it
   // can never write (SQLITE_BUSY_SNAPSHOT). Uses another pooled connection to read the latest one.
-  bool SnapshotIsStale(Connection& conn);
+  bool SnapshotIsStale(Connection& conn) EXCLUDES(mu_);
 
   // Called by SQLite on every connection after each commit (sqlite3_wal_hook).
   static int OnWalCommit(void* self, sqlite3* db, const char* schema, int frames);
   // Queues the group commit's leader for the write lock; once granted it runs on the background
   // executor.
-  void QueueGroupLeader();
+  void QueueGroupLeader() EXCLUDES(mu_);
   // The group commit's leader, holding the write lock: runs the queued members, group after group,
   // then gives the lock on.
-  void RunGroups();
+  void RunGroups() EXCLUDES(mu_);
   // Runs `members` on `conn` as one transaction (or several, see GroupWrite); calls their `done`.
-  void RunGroup(Connection& conn, std::vector<GroupMember>& members);
+  void RunGroup(Connection& conn, std::vector<GroupMember>& members) EXCLUDES(mu_);
   // Runs `body` under the guard's engine-statement mode (no client authorizer).
   Status EngineExec(Connection& conn, const char* sql);
 
   // Runs a checkpoint of `mode` on `conn`, the write lock held, if the commit observer allows it;
   // remembers its outcome.
-  Status RunCheckpoint(Connection& conn, int mode);
+  Status RunCheckpoint(Connection& conn, int mode) EXCLUDES(mu_, checkpoint_mu_);
 
   // Constant after construction.
   const DatabaseOptions options_;
@@ -301,27 +302,30 @@ class Database {
   // reader held back, that many frames past where it stopped (no retry on every commit meanwhile).
   std::atomic<int64_t> checkpoint_due_at_{0};
 
-  mutable std::mutex mu_;
-  // Guarded by mu_, with the fields of Session that say so.
-  bool locked_ = false;
-  Session* lock_session_ = nullptr;   // the holder, when it is a session (only those are stolen from)
-  Clock::time_point lock_granted_at_{};
-  std::deque<Waiter> waiters_;
-  std::vector<GroupMember> group_queue_;  // members waiting for the next group
-  bool group_pending_ = false;            // a leader is queued for the lock, or running
-  bool checkpoint_scheduled_ = false;     // ScheduleCheckpoint's job is queued or running
+  // Guards the fields below, with the fields of Session that say so. Held for bookkeeping only: never
+  // while a statement runs, nor while a caller's callback (a grant, a waiter) runs. (The destructor,
+  // with nobody else left, closes the idle connections under it.)
+  mutable Mutex mu_;
+  bool locked_ GUARDED_BY(mu_) = false;
+  Session* lock_session_ GUARDED_BY(mu_) = nullptr;  // the holder, when it is a session (only those are stolen from)
+  Clock::time_point lock_granted_at_ GUARDED_BY(mu_){};
+  std::deque<Waiter> waiters_ GUARDED_BY(mu_);
+  std::vector<GroupMember> group_queue_ GUARDED_BY(mu_);  // members waiting for the next group
+  bool group_pending_ GUARDED_BY(mu_) = false;            // a leader is queued for the lock, or running
+  bool checkpoint_scheduled_ GUARDED_BY(mu_) = false;     // ScheduleCheckpoint's job is queued or running
+  Status checkpoint_status_ GUARDED_BY(mu_);
+  Clock::time_point checkpoint_stall_logged_ GUARDED_BY(mu_){};
+  Clock::time_point checkpoint_busy_logged_ GUARDED_BY(mu_){};
+  std::vector<std::unique_ptr<Connection>> idle_ GUARDED_BY(mu_);
+  size_t connections_out_ GUARDED_BY(mu_) = 0;  // taken from the pool, not yet returned
+  size_t session_places_ GUARDED_BY(mu_) = 0;   // connections sessions hold (max_connections)
+  std::deque<std::function<void()>> connection_waiters_ GUARDED_BY(mu_);
+  DatabaseStats stats_ GUARDED_BY(mu_);
+
   // Held across each sqlite3_wal_checkpoint_v2: an overdue checkpoint waits for a background one
-  // instead of failing with SQLITE_BUSY on SQLite's checkpoint lock. Never held while waiting for
-  // the write lock.
-  std::mutex checkpoint_mu_;
-  Status checkpoint_status_;
-  Clock::time_point checkpoint_stall_logged_{};
-  Clock::time_point checkpoint_busy_logged_{};
-  std::vector<std::unique_ptr<Connection>> idle_;
-  size_t connections_out_ = 0;  // taken from the pool, not yet returned
-  size_t session_places_ = 0;   // connections sessions hold (max_connections)
-  std::deque<std::function<void()>> connection_waiters_;
-  DatabaseStats stats_;
+  // instead of failing with SQLITE_BUSY on SQLite's checkpoint lock. Guards no field. Never held
+  // while waiting for the write lock, nor with mu_ (neither is taken while the other is held).
+  Mutex checkpoint_mu_;
 };
 
 }  // namespace litehouse::engine

@@ -9,69 +9,77 @@ namespace litehouse::engine {
 Session::~Session() { Close(); }
 
 Result<Connection*> Session::Enter() {
+  Connection* conn;
+  bool holds_lock;
   {
-    std::lock_guard<std::mutex> lock(db_.mu_);
+    MutexLock lock(&db_.mu_);
     if (ended_ != Ended::kNo) return Status::Cancelled("the session's transaction was rolled back");
     busy_ = true;
+    conn = conn_.get();
+    holds_lock = holds_lock_;
   }
-  if (!conn_) {
+  if (!conn) {
     // A session that holds the write lock is never refused: the bound must not stall the writer.
-    if (!db_.TakeSessionPlace(/*force=*/holds_lock_)) {
-      std::lock_guard<std::mutex> lock(db_.mu_);
+    if (!db_.TakeSessionPlace(/*force=*/holds_lock)) {
+      MutexLock lock(&db_.mu_);
       busy_ = false;
       return Status::Busy("all " + std::to_string(db_.options_.max_connections) + " database connections are in use");
     }
-    auto conn = db_.TakeConnection();
-    if (!conn.ok()) {
+    auto taken = db_.TakeConnection();
+    if (!taken.ok()) {
       db_.GiveSessionPlace();
-      std::lock_guard<std::mutex> lock(db_.mu_);
+      MutexLock lock(&db_.mu_);
       busy_ = false;
-      return conn.status();
+      return taken.status();
     }
-    std::lock_guard<std::mutex> lock(db_.mu_);
-    conn_ = std::move(conn).value();
+    MutexLock lock(&db_.mu_);
+    conn_ = std::move(taken).value();
+    conn = conn_.get();
   }
-  if (holds_lock_) conn_->set_may_write(true);
-  return conn_.get();
+  if (holds_lock) conn->set_may_write(true);
+  return conn;
 }
 
 bool Session::TryLockWrite() {
-  if (holds_lock_) return true;
+  if (owner_holds_lock()) return true;
   if (!db_.TryLock(this)) return false;
-  conn_->set_may_write(true);
+  owner_conn()->set_may_write(true);
   return true;
 }
 
 bool Session::SnapshotIsStale() {
-  if (!conn_ || conn_->txn_state() != SQLITE_TXN_READ) return false;
-  return db_.SnapshotIsStale(*conn_);
+  Connection* conn = owner_conn();
+  if (!conn || conn->txn_state() != SQLITE_TXN_READ) return false;
+  return db_.SnapshotIsStale(*conn);
 }
 
 void Session::LockWrite(std::function<void()> granted) { db_.Lock(this, std::move(granted)); }
 
 void Session::Leave(bool checkpoint_here) {
-  Connection* c = conn_.get();
+  Connection* c = owner_conn();
   bool steal;
   bool held;
+  bool holds_lock;
   {
-    std::lock_guard<std::mutex> lock(db_.mu_);
+    MutexLock lock(&db_.mu_);
     steal = steal_pending_;
     held = held_;
+    holds_lock = holds_lock_;
   }
   bool stolen = false;
-  if (held && steal && holds_lock_) {
+  if (held && steal && holds_lock) {
     // A held session's statement is paused, not finished: the holder ends it in its next request and
     // unholds first, so the steal completes there. Wake it, in case it waits for something else.
     std::function<void()> wake;
     {
-      std::lock_guard<std::mutex> lock(db_.mu_);
+      MutexLock lock(&db_.mu_);
       busy_ = false;
       wake = on_steal_;
     }
     if (wake) wake();
     return;
   }
-  if (c && steal && holds_lock_) {
+  if (c && steal && holds_lock) {
     if (!c->autocommit()) {
       LH_LOG_WARN("a transaction held the write lock for longer than {} ms while others waited: rolling it back",
                   db_.txn_timeout().count());
@@ -84,12 +92,12 @@ void Session::Leave(bool checkpoint_here) {
     }
   }
   const bool keep_conn = c && (!c->autocommit() || held);
-  const bool unlock = holds_lock_ && !held && (!c || c->txn_state() != SQLITE_TXN_WRITE);
+  const bool unlock = holds_lock && !held && (!c || c->txn_state() != SQLITE_TXN_WRITE);
   if (unlock && keep_conn) c->set_may_write(false);
   std::unique_ptr<Connection> give_back;
   std::optional<Ended> release;
   {
-    std::lock_guard<std::mutex> lock(db_.mu_);
+    MutexLock lock(&db_.mu_);
     busy_ = false;
     if (unlock) {
       holds_lock_ = false;
@@ -111,19 +119,19 @@ void Session::Leave(bool checkpoint_here) {
 }
 
 void Session::Hold(std::function<void()> on_steal) {
-  std::lock_guard<std::mutex> lock(db_.mu_);
+  MutexLock lock(&db_.mu_);
   held_ = true;
   on_steal_ = std::move(on_steal);
 }
 
 void Session::Unhold() {
-  std::lock_guard<std::mutex> lock(db_.mu_);
+  MutexLock lock(&db_.mu_);
   held_ = false;
   on_steal_ = nullptr;
 }
 
 bool Session::steal_pending() const {
-  std::lock_guard<std::mutex> lock(db_.mu_);
+  MutexLock lock(&db_.mu_);
   return steal_pending_;
 }
 
@@ -132,7 +140,7 @@ void Session::Release(Ended why) {
   bool unlock = false;
   bool waiting = false;
   {
-    std::lock_guard<std::mutex> lock(db_.mu_);
+    MutexLock lock(&db_.mu_);
     // Never while held (the holder's statement is on the connection); if it were, the statement's
     // owner has gone without ending it, and the connection must not go back to the pool with it.
     held_ = false;
@@ -164,24 +172,24 @@ void Session::Release(Ended why) {
 
 void Session::Close() {
   Release(Ended::kNo);
-  std::lock_guard<std::mutex> lock(db_.mu_);
+  MutexLock lock(&db_.mu_);
   ended_ = Ended::kNo;
 }
 
 void Session::Expire() { Release(Ended::kExpired); }
 
 bool Session::holds_write_lock() const {
-  std::lock_guard<std::mutex> lock(db_.mu_);
+  MutexLock lock(&db_.mu_);
   return holds_lock_;
 }
 
 bool Session::in_transaction() const {
-  std::lock_guard<std::mutex> lock(db_.mu_);
+  MutexLock lock(&db_.mu_);
   return conn_ != nullptr;
 }
 
 Session::Ended Session::ended() const {
-  std::lock_guard<std::mutex> lock(db_.mu_);
+  MutexLock lock(&db_.mu_);
   return ended_;
 }
 

@@ -82,7 +82,7 @@ struct FrameLog::Segment {
   int fd = -1;
   std::string path;
   uint64_t start_frame_no = 0;
-  uint64_t frame_count = 0;  // guarded by FrameLog::mu_
+  uint64_t frame_count = 0;  // guarded by FrameLog::mu_ while the segment is live, as is path
   ~Segment() {
     if (fd >= 0) ::close(fd);
   }
@@ -99,6 +99,7 @@ Result<std::unique_ptr<FrameLog>> FrameLog::Open(FrameLogOptions options) {
   ::mkdir((dir + "/snapshots").c_str(), 0755);
   if (!Exists(dir)) return ErrnoStatus("create " + dir);
   const std::string sentinel = dir + "/.sentinel";
+  MutexLock lock(&log->mu_);  // nobody else sees the log yet; the fields say mu_ all the same
   bool usable = false;
   if (Exists(sentinel)) {
     LH_LOG_WARN("the replication log was not closed cleanly: starting a new history (replicas bootstrap again)");
@@ -253,9 +254,9 @@ Status FrameLog::StartNewHistory() {
 
 FrameLog::~FrameLog() {
   WaitForCompaction();
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   closed_ = true;
-  frame_cv_.notify_all();
+  frame_cv_.SignalAll();
   char count[8];
   if (live_) PutLe(count, live_->frame_count, 8);
   if (live_ && PwriteFull(live_->fd, count, sizeof count, kFrameCountOffset) && ::fsync(live_->fd) == 0 && status_.ok()) {
@@ -266,51 +267,51 @@ FrameLog::~FrameLog() {
 }
 
 std::string FrameLog::log_id() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return UuidText(log_id_);
 }
 
 std::optional<uint64_t> FrameLog::last_frame_no() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return last_frame_no_;
 }
 
 std::optional<FrameLog::Head> FrameLog::head() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (!status_.ok()) return std::nullopt;
   return Head{UuidText(log_id_), last_frame_no_ ? *last_frame_no_ + 1 : 0};
 }
 
 uint64_t FrameLog::start_frame_no() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return live_->start_frame_no;
 }
 
 Status FrameLog::status() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return status_;
 }
 
 void FrameLog::OnTransaction(const CommittedTransaction& txn) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (!status_.ok()) return;
   }
   Status s = Append(txn);
   if (!s.ok()) {
     LH_LOG_ERROR("the replication log lost a transaction, replicas are refused until a restart: {}", s.ToString());
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     status_ = s;
-    frame_cv_.notify_all();
+    frame_cv_.SignalAll();
     return;
   }
   {
-    std::lock_guard<std::mutex> lock(listener_mu_);
+    MutexLock lock(&listener_mu_);
     if (listener_) listener_();
   }
   bool due;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     due = !compacting_ && live_->frame_count >= compact_retry_at_ && (live_->frame_count > options_.max_log_frames ||
                            (options_.max_log_age.count() > 0 && live_->frame_count > 0 &&
                             clock_.Now() - live_started_ >= options_.max_log_age));
@@ -319,14 +320,14 @@ void FrameLog::OnTransaction(const CommittedTransaction& txn) {
 }
 
 void FrameLog::SetListener(std::function<void()> listener) {
-  std::lock_guard<std::mutex> lock(listener_mu_);
+  MutexLock lock(&listener_mu_);
   listener_ = std::move(listener);
 }
 
 void FrameLog::OnCaptureLost(const Status& why) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (status_.ok()) status_ = Status::IoError("the commit capture failed, the log misses transactions: " + why.message());
-  frame_cv_.notify_all();
+  frame_cv_.SignalAll();
 }
 
 Status FrameLog::Append(const CommittedTransaction& txn) {
@@ -336,7 +337,7 @@ Status FrameLog::Append(const CommittedTransaction& txn) {
   std::shared_ptr<Segment> seg;
   uint64_t next;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     seg = live_;
     next = seg->start_frame_no + seg->frame_count;
   }
@@ -358,11 +359,11 @@ Status FrameLog::Append(const CommittedTransaction& txn) {
   // The header's frame_count is written at a clean close, not per commit: after an unclean stop the
   // log is not trusted anyway (the sentinel), and readers count in memory.
   if (!PwriteFull(seg->fd, buf.data(), buf.size(), seg->OffsetOf(next))) return ErrnoStatus("append to " + seg->path);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   seg->frame_count += pages.size();
   last_frame_no_ = next + pages.size() - 1;
   last_size_after_ = txn.db_size_pages;
-  frame_cv_.notify_all();
+  frame_cv_.SignalAll();
   return Status::OK();
 }
 
@@ -371,7 +372,7 @@ ReadOutcome FrameLog::ReadFrames(uint64_t next, size_t max_frames, std::vector<L
   std::string path;  // for errors
   uint64_t end;      // one past the last committed frame
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (!status_.ok()) {
       *error = status_;
       return ReadOutcome::kFrames;
@@ -399,7 +400,7 @@ ReadOutcome FrameLog::ReadFrames(uint64_t next, size_t max_frames, std::vector<L
 ReadOutcome FrameLog::ReadSnapshot(uint64_t next, std::vector<LogFrame>* out, Status* error) const {
   std::string path;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (snapshot_path_.empty() || next > snapshot_end_) return compacting_ ? ReadOutcome::kSnapshotPending : ReadOutcome::kFrames;
     path = snapshot_path_;
   }
@@ -439,18 +440,25 @@ ReadOutcome FrameLog::ReadSnapshot(uint64_t next, std::vector<LogFrame>* out, St
 }
 
 bool FrameLog::WaitForFrame(std::optional<uint64_t> after, std::chrono::steady_clock::time_point deadline) const {
-  std::unique_lock<std::mutex> lock(mu_);
-  auto ready = [&] { return closed_ || !status_.ok() || (last_frame_no_ && (!after || *last_frame_no_ > *after)); };
-  frame_cv_.wait_until(lock, deadline, ready);
+  MutexLock lock(&mu_);
+  while (!WaitIsOver(after)) {
+    if (!frame_cv_.WaitUntil(&mu_, deadline)) break;
+  }
   return !closed_ && status_.ok() && last_frame_no_ && (!after || *last_frame_no_ > *after);
+}
+
+bool FrameLog::WaitIsOver(std::optional<uint64_t> after) const {
+  return closed_ || !status_.ok() || (last_frame_no_ && (!after || *last_frame_no_ > *after));
 }
 
 void FrameLog::Compact() {
   // Under the write lock, at a transaction's end: the live log ends here, a new one begins.
   std::shared_ptr<Segment> old;
+  uint32_t size_after;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     old = live_;
+    size_after = last_size_after_;
   }
   const std::string& dir = options_.dir;
   const uint64_t end = old->start_frame_no + old->frame_count - 1;
@@ -475,7 +483,7 @@ void FrameLog::Compact() {
                  std::strerror(errno));
     if (retired_it) ::rename(retired.c_str(), live_path.c_str());  // the live log stays where it was
     ::unlink(tmp.c_str());
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     compact_retry_at_ = old->frame_count + std::max<uint64_t>(1, options_.max_log_frames);
     return;
   }
@@ -484,7 +492,7 @@ void FrameLog::Compact() {
   seg->start_frame_no = end + 1;
   std::string previous_snapshot;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     old->path = retired;  // readers name it in errors, under the mutex
     compact_retry_at_ = 0;
     live_ = seg;
@@ -493,7 +501,6 @@ void FrameLog::Compact() {
     previous_snapshot = snapshot_path_;
   }
   if (compactor_.joinable()) compactor_.join();
-  const uint32_t size_after = last_size_after_;
   const auto id = log_id_;
   compactor_ = std::thread([this, old, previous_snapshot, end, size_after, id] {
     // The new snapshot: for each page its last version among the old snapshot and the retired log,
@@ -549,7 +556,7 @@ void FrameLog::Compact() {
     }
     if (snap_fd >= 0) ::close(snap_fd);
     SyncDirectory(options_.dir + "/snapshots");
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     compacting_ = false;
     if (!ok) {
       // The frames before the live log are lost to new replicas: only a new history brings them back.

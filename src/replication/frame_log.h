@@ -41,17 +41,16 @@
 
 #include <array>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/status.h"
 #include "replication/wal_capture.h"
 
@@ -111,13 +110,13 @@ class FrameLog : public TransactionSink {
   // there is one.
   bool WaitForFrame(std::optional<uint64_t> after, std::chrono::steady_clock::time_point deadline) const;
 
-  void OnTransaction(const CommittedTransaction& txn) override;
+  void OnTransaction(const CommittedTransaction& txn) override EXCLUDES(mu_, listener_mu_);
   // Called after each appended transaction, on the committing thread, with no lock of the log held
   // (the server wakes its waiting LogEntries calls); empty: none.
-  void SetListener(std::function<void()> listener);
+  void SetListener(std::function<void()> listener) EXCLUDES(listener_mu_);
   // The log stops here: replicas are refused, and the sentinel stays so the next start begins a new
   // history.
-  void OnCaptureLost(const Status& why) override;
+  void OnCaptureLost(const Status& why) override EXCLUDES(mu_);
 
   // Waits for a compaction in progress (tests).
   void WaitForCompaction();
@@ -128,31 +127,38 @@ class FrameLog : public TransactionSink {
  private:
   struct Segment;  // one wallog file
   explicit FrameLog(FrameLogOptions options);
-  Status StartNewHistory();
-  Status OpenExisting(bool* usable);
-  Status Append(const CommittedTransaction& txn);
-  void Compact();
+  // Both run in Open, with mu_ held (nobody else sees the log yet).
+  Status StartNewHistory() REQUIRES(mu_);
+  Status OpenExisting(bool* usable) REQUIRES(mu_);
+  Status Append(const CommittedTransaction& txn) EXCLUDES(mu_);
+  void Compact() EXCLUDES(mu_);
+  // What WaitForFrame waits for: a frame past `after`, or the log's end.
+  bool WaitIsOver(std::optional<uint64_t> after) const REQUIRES(mu_);
 
-  FrameLogOptions options_;
+  const FrameLogOptions options_;
   const Clock& clock_;
-  std::array<uint8_t, 16> log_id_{};
-  mutable std::mutex mu_;
-  mutable std::condition_variable frame_cv_;
-  std::shared_ptr<Segment> live_;
-  std::optional<uint64_t> last_frame_no_;
-  uint32_t last_size_after_ = 0;
-  Clock::time_point live_started_;
+  std::array<uint8_t, 16> log_id_{};  // set in Open, constant after
+  mutable Mutex mu_;
+  mutable CondVar frame_cv_;  // signalled (under mu_) when a frame is committed, or the log fails or closes
+  // Guarded by mu_. The live segment's frame_count and path are too (Segment, frame_log.cc); its other
+  // fields are constant once it is live.
+  std::shared_ptr<Segment> live_ GUARDED_BY(mu_);
+  std::optional<uint64_t> last_frame_no_ GUARDED_BY(mu_);
+  uint32_t last_size_after_ GUARDED_BY(mu_) = 0;
+  Clock::time_point live_started_ GUARDED_BY(mu_);
   // The snapshot file covering frames [0, snapshot_end_], if any; empty path: none yet.
-  std::string snapshot_path_;
-  uint64_t snapshot_end_ = 0;
-  bool compacting_ = false;
-  uint64_t compact_retry_at_ = 0;  // after a failed compaction: the live log's size to try again at
+  std::string snapshot_path_ GUARDED_BY(mu_);
+  uint64_t snapshot_end_ GUARDED_BY(mu_) = 0;
+  bool compacting_ GUARDED_BY(mu_) = false;
+  uint64_t compact_retry_at_ GUARDED_BY(mu_) = 0;  // after a failed compaction: the live log's size to try again at
+  Status status_ GUARDED_BY(mu_);
+  bool closed_ GUARDED_BY(mu_) = false;
+  // The committing thread's (OnTransaction runs under the database's write lock), and
+  // WaitForCompaction's, called when no commit can run (the destructor, tests).
   std::thread compactor_;
-  Status status_;
-  bool closed_ = false;
-  std::string append_buf_;  // reused by Append, under the write lock
-  std::mutex listener_mu_;
-  std::function<void()> listener_;  // guarded by listener_mu_
+  std::string append_buf_;  // reused by Append
+  Mutex listener_mu_;
+  std::function<void()> listener_ GUARDED_BY(listener_mu_);
 };
 
 // A random (version 4) UUID's 16 bytes, and its hyphenated text. (sqld stores one in files as a

@@ -157,6 +157,7 @@ Result<std::unique_ptr<Replica>> Replica::Prepare(ReplicaOptions options, LogSou
   if (Status s = r->LoadPosition(&found); !s.ok()) return s;
   std::error_code ec;
   if (found && std::filesystem::exists(r->options_.db_path, ec)) {
+    MutexLock lock(&r->mu_);
     LH_LOG_INFO("replica: resuming history {} at frame {}", r->log_id_, r->next_frame_no_);
     r->replaying_ = true;
     return r;
@@ -194,6 +195,7 @@ Status Replica::LoadPosition(bool* found) {
     LH_LOG_WARN("replica: {} is not a position this version wrote: bootstrapping again", path);
     return Status::OK();
   }
+  MutexLock lock(&mu_);
   log_id_ = id;
   next_frame_no_ = std::stoull(next);
   *found = true;
@@ -219,7 +221,7 @@ Status Replica::SavePosition() {
   std::string log_id;
   uint64_t next;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     log_id = log_id_;
     next = next_frame_no_;
   }
@@ -270,7 +272,7 @@ Status Replica::Bootstrap() {
   if (::rename(tmp.c_str(), options_.db_path.c_str()) != 0) return ErrnoStatus("cannot rename " + tmp);
   SyncDirectory(std::filesystem::path(options_.db_path).parent_path().string());
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     log_id_ = hello->log_id;
     next_frame_no_ = next;
     state_.primary_frame_no = last;
@@ -293,9 +295,12 @@ void Replica::Start(engine::Database* db, std::function<void(uint64_t)> on_appli
 
 void Replica::Stop() {
   if (!thread_.joinable()) return;
-  stopping_ = true;
+  {
+    MutexLock lock(&stop_mu_);
+    stopping_ = true;
+  }
   source_->Cancel();
-  stop_cv_.notify_all();
+  stop_cv_.SignalAll();
   thread_.join();
 }
 
@@ -310,14 +315,16 @@ void Replica::Run() {
     }
     NoteError(s);
     hello_done_ = false;  // after any failure, greet again: the primary may have a new history
-    std::unique_lock<std::mutex> lock(stop_mu_);
-    stop_cv_.wait_for(lock, backoff, [this] { return stopping_.load(); });
+    const auto deadline = std::chrono::steady_clock::now() + backoff;
+    MutexLock lock(&stop_mu_);
+    while (!stopping_ && stop_cv_.WaitUntil(&stop_mu_, deadline)) {
+    }
     backoff = std::min(backoff * 2, options_.retry_max);
   }
 }
 
 void Replica::NoteError(const Status& s) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (state_.last_error != s.ToString() || state_.connected) {
     LH_LOG_WARN("replica: {}: {}", options_.primary, s.ToString());
   }
@@ -329,7 +336,7 @@ Status Replica::Step() {
   if (!hello_done_) {
     auto hello = source_->Hello();
     if (!hello.ok()) return hello.status();
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     state_.primary_frame_no = hello->last_frame_no;
     state_.connected = true;
     state_.last_error.clear();
@@ -345,7 +352,7 @@ Status Replica::Step() {
   }
   uint64_t next;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     next = next_frame_no_;
   }
   std::vector<LogFrame> frames;
@@ -358,7 +365,7 @@ Status Replica::Step() {
   }
   if (!s.ok()) return s;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     state_.connected = true;
     state_.last_error.clear();
     if (frames.empty()) {
@@ -408,7 +415,7 @@ Status Replica::Apply(const std::vector<LogFrame>& frames, bool as_one, bool sna
   lease.Discard();
   if (!written.ok()) return written;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     next_frame_no_ = last_frame + 1;
     state_.transactions_applied += snapshot ? 0 : txns.size();
     state_.snapshots_applied += snapshot ? 1 : 0;
@@ -421,13 +428,13 @@ Status Replica::Apply(const std::vector<LogFrame>& frames, bool as_one, bool sna
 }
 
 std::optional<uint64_t> Replica::applied_frame_no() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (next_frame_no_ == 0) return std::nullopt;
   return next_frame_no_ - 1;
 }
 
 ReplicaState Replica::state() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   ReplicaState s = state_;
   s.log_id = log_id_;
   if (next_frame_no_ > 0) s.applied_frame_no = next_frame_no_ - 1;

@@ -27,17 +27,16 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/status.h"
 #include "engine/database.h"
 #include "replication/frame_log.h"
@@ -140,9 +139,11 @@ class Replica {
   engine::Database* db_ = nullptr;
   std::function<void(uint64_t)> on_applied_;
   std::thread thread_;
+  // Set under stop_mu_ (read anywhere), so that Stop's signal cannot fall between Run's look at it
+  // and its wait.
   std::atomic<bool> stopping_{false};
-  std::mutex stop_mu_;
-  std::condition_variable stop_cv_;
+  Mutex stop_mu_;
+  CondVar stop_cv_;
   bool hello_done_ = false;
   // The first batch after resuming from a position is applied as one transaction: the file may hold
   // it already (the process stopped between its commit and the position's update), and applying it
@@ -150,10 +151,10 @@ class Replica {
   bool replaying_ = false;
   std::atomic<uint64_t> history_{0};
 
-  mutable std::mutex mu_;
-  std::string log_id_;        // guarded by mu_
-  uint64_t next_frame_no_ = 0;  // guarded by mu_: the first frame not applied
-  ReplicaState state_;        // guarded by mu_ (log_id/applied_frame_no filled in by state())
+  mutable Mutex mu_;
+  std::string log_id_ GUARDED_BY(mu_);
+  uint64_t next_frame_no_ GUARDED_BY(mu_) = 0;  // the first frame not applied
+  ReplicaState state_ GUARDED_BY(mu_);          // log_id/applied_frame_no filled in by state()
 };
 
 }  // namespace litehouse::replication

@@ -41,21 +41,21 @@ Status WalCapture::Start() {
 }
 
 Status WalCapture::status() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return status_;
 }
 
 void WalCapture::OnCommit(sqlite3*, int wal_frames) {
   if (!started_) return;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (!status_.ok()) return;
   }
   Status s = Capture(wal_frames);
   if (!s.ok()) {
     LH_LOG_ERROR("capturing a commit failed, capture stops: {}", s.ToString());
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       status_ = s;
     }
     // Never silently: the log refuses replicas and starts a new history at the next start, the

@@ -31,11 +31,11 @@
 
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/status.h"
 #include "engine/database.h"
 
@@ -98,8 +98,8 @@ class WalCapture : public engine::CommitObserver {
   bool have_salts_ = false;
   uint32_t next_frame_ = 1;  // the first frame not yet read
   std::string header_, buf_;
-  mutable std::mutex mu_;
-  Status status_;
+  mutable Mutex mu_;
+  Status status_ GUARDED_BY(mu_);
 };
 
 }  // namespace litehouse::replication

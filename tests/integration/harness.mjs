@@ -11,9 +11,12 @@ import { LibsqlError } from "@libsql/client";
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const BIN = process.env.LITEHOUSE_BIN ?? resolve(here, "../../build/release/litehouse");
-// Set by `make test-asan`: the binary is an AddressSanitizer build, whose allocator aborts where
-// glibc's fails an allocation (no std::bad_alloc can be injected into it).
+// Set by `make test-asan` and `make test-tsan`: the binary is a sanitizer build, many times slower,
+// whose allocator aborts where glibc's fails an allocation (no std::bad_alloc can be injected into it).
 export const SANITIZED = process.env.LITEHOUSE_SANITIZED === "1";
+// How long to wait for the server before failing, in ms: `ms` for a release build, five times as long
+// for a sanitizer build (ThreadSanitizer's is 5-15 times slower). The raw clients' waits use it.
+export const patience = (ms) => (SANITIZED ? 5 * ms : ms);
 
 // Servers still running when a test file ends (a test that failed before its stop) must not keep
 // node alive, or the failure hangs the run instead of failing it. This hook runs before the file's
@@ -86,7 +89,8 @@ export async function startServer({ args = [], dbPath, env = {}, nofile } = {}) 
         });
       }
       if (!keepDir && !dbPath) rmSync(dir, { recursive: true, force: true });
-      // A sanitizer build (LITEHOUSE_BIN pointing at build/asan) reports here; never let it pass quietly.
+      // A sanitizer build (LITEHOUSE_BIN pointing at build/asan or build/tsan) reports here; never let
+      // it pass quietly.
       if (/AddressSanitizer|LeakSanitizer|ThreadSanitizer|runtime error:/.test(withoutBlindVptrChecks(stderr))) {
         throw new Error(`the server reported a sanitizer error:\n${stderr}`);
       }

@@ -1,6 +1,7 @@
 // A raw HTTP/1.1 connection for tests that need to hold a socket open, count connections exactly,
 // pipeline requests or stop reading: nothing pools, retries or reads ahead on the client side.
 import net from "node:net";
+import { patience } from "./harness.mjs";
 
 // One keep-alive connection. `request` writes one request and resolves with {status, headers, body}
 // once its response is complete (Content-Length framing; the server's replies all carry one, except
@@ -76,8 +77,10 @@ export async function openHttp(server) {
   return conn;
 }
 
-// Resolves once `pred()` holds, checking every `everyMs`; rejects after `timeoutMs` naming `what`.
+// Resolves once `pred()` holds, checking every `everyMs`; rejects after `timeoutMs` (patience: five
+// times that against a sanitizer build) naming `what`.
 export async function waitUntil(pred, what, timeoutMs = 10_000, everyMs = 20) {
+  timeoutMs = patience(timeoutMs);
   const deadline = Date.now() + timeoutMs;
   while (!(await pred())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);

@@ -118,7 +118,7 @@ function vmHwmKiB(pid) {
 // clear error; the process, its other clients and the same client's next request are unaffected.
 // Not under `make test-asan`: ASan's allocator reports out-of-memory and aborts instead of failing
 // the allocation, so no bad_alloc can be thrown there; the release build of `make test` runs it.
-test("a bad_alloc in the SQL work fails the request, not the server", { skip: SANITIZED && "ASan's allocator aborts on out-of-memory" }, async () => {
+test("a bad_alloc in the SQL work fails the request, not the server", { skip: SANITIZED && "a sanitizer's allocator aborts on out-of-memory" }, async () => {
   const s = await startServer({ args: ["--max-response-size", "900MB"], env: { MALLOC_ARENA_MAX: "1" } });
   const c = createClient({ url: s.url });
   const w = createClient({ url: `ws://127.0.0.1:${s.port}` });

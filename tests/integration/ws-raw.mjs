@@ -2,6 +2,7 @@
 // exact JSON messages, binary frames, close codes and handshake refusals. Built on `ws` directly (no
 // Hrana library), so nothing is corrected or hidden on the client side.
 import WebSocket from "ws";
+import { patience } from "./harness.mjs";
 
 export { WebSocket };
 
@@ -61,9 +62,10 @@ export class RawWs {
     else this.ws.send(JSON.stringify(msg), { binary: false });
   }
 
-  // The first frame (received already or later) for which `pred` holds; rejects after `timeoutMs` or
-  // when the socket closes first.
+  // The first frame (received already or later) for which `pred` holds; rejects after `timeoutMs`
+  // (five times that against a sanitizer build: the harness's patience) or when the socket closes first.
   waitFor(pred, what = "a frame", timeoutMs = 10_000) {
+    timeoutMs = patience(timeoutMs);
     const i = this.inbox.findIndex(pred);
     if (i >= 0) return Promise.resolve(this.inbox.splice(i, 1)[0]);
     if (this.closeInfo) return Promise.reject(new Error(`socket closed (${this.closeInfo.code} ${this.closeInfo.reason}) before ${what}`));
@@ -111,8 +113,9 @@ export class RawWs {
     return msg.response;
   }
 
-  // Resolves with {code, reason} once closed; rejects if still open after `timeoutMs`.
+  // Resolves with {code, reason} once closed; rejects if still open after `timeoutMs` (patience).
   closedWithin(timeoutMs = 10_000) {
+    timeoutMs = patience(timeoutMs);
     let timer;
     return Promise.race([
       this.closed.finally(() => clearTimeout(timer)),
