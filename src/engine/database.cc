@@ -499,9 +499,14 @@ void Database::StealExpiredLock() {
 int Database::OnWalCommit(void* self, sqlite3* db, const char*, int frames) {
   auto* me = static_cast<Database*>(self);
   // One committer at a time (the write lock), so this read-modify-write needs no CAS. A WAL smaller
-  // than before restarted in this commit: all its frames are new.
+  // than before restarted in this commit: all its frames are new. The first commit after opening
+  // adds nothing: the WAL's size before it is unknown (a WAL left from before the open is not this
+  // process's growth), so one commit's frames go uncounted.
   const int64_t before = me->wal_frames_.load(std::memory_order_relaxed);
-  me->wal_frames_appended_.fetch_add(frames >= before ? frames - before : frames, std::memory_order_relaxed);
+  if (me->wal_size_known_) {
+    me->wal_frames_appended_.fetch_add(frames >= before ? frames - before : frames, std::memory_order_relaxed);
+  }
+  me->wal_size_known_ = true;
   me->wal_frames_ = frames;
   if (me->options_.commit_observer) me->options_.commit_observer->OnCommit(db, frames);
   return SQLITE_OK;

@@ -220,7 +220,10 @@ class Database {
   size_t max_connections() const { return options_.max_connections; }
   // Frames every commit has appended to the WAL since the database was opened (restarts do not undo
   // it): frames appended while a reader holds one snapshot cannot be checkpointed before it ends, so
-  // the difference between two readings bounds that reader's cost in WAL.
+  // the difference between two readings measures that reader's cost in WAL. Approximate: a restart is
+  // seen only as a WAL smaller than before, so a first commit after a restart that writes more frames
+  // than the old WAL held counts only the difference; the first commit after opening counts none.
+  // (Used for bounds of hundreds of MB, where that is noise.)
   int64_t wal_frames_appended() const { return wal_frames_appended_.load(std::memory_order_relaxed); }
 
  private:
@@ -298,6 +301,7 @@ class Database {
   // The WAL's size in frames after the last commit (written by the lock's holder).
   std::atomic<int64_t> wal_frames_{0};
   std::atomic<int64_t> wal_frames_appended_{0};  // wal_frames_appended()
+  bool wal_size_known_ = false;  // a commit has set wal_frames_ (written under the write lock only)
   // The WAL size (frames) at which the next checkpoint is due: the threshold, or, after a checkpoint a
   // reader held back, that many frames past where it stopped (no retry on every commit meanwhile).
   std::atomic<int64_t> checkpoint_due_at_{0};

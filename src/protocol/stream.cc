@@ -657,6 +657,7 @@ bool BatchCursor::Run(Connection& conn, BatchSink& sink, const std::function<boo
         continue;
       }
       sink.Begin(Columns(running_->prepared));
+      if (on_statement_start_) on_statement_start_();
       if (enough()) break;
     }
     auto more = stream_.StepStmt(*running_, &row);

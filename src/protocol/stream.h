@@ -224,6 +224,12 @@ class BatchCursor {
   // connection can go to another user; the batch counts as ended.
   void Abandon();
   bool done() const { return done_; }
+  // True while a step's statement is started and not finished: paused between slices, it holds a
+  // read snapshot.
+  bool statement_running() const { return running_.has_value(); }
+  // Called (on Run's thread) as each step's statement starts, before its first step: a snapshot
+  // begins then.
+  void set_on_statement_start(std::function<void()> f) { on_statement_start_ = std::move(f); }
 
  private:
   Stream& stream_;
@@ -231,6 +237,7 @@ class BatchCursor {
   std::vector<StepOutcome> outcomes_;
   uint32_t step_ = 0;                           // the step running or to run next
   std::optional<Stream::RunningStmt> running_;  // step_'s statement, between Begin and End
+  std::function<void()> on_statement_start_;
   bool begun_ = false;
   bool done_ = false;
 };

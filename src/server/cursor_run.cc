@@ -182,7 +182,8 @@ void CursorRun::RunSlice(engine::Session& session, engine::Connection& conn, boo
   if (session.steal_pending()) return end_here(stolen());
   if (stop) return end_here(std::nullopt);
   if (const int64_t bound = ctx_.opts.max_snapshot_wal_growth_frames;
-      conn.autocommit() && bound > 0 && ctx_.db.wal_frames_appended() - wal_at_open_ > bound) {
+      batch_->statement_running() && conn.autocommit() && bound > 0 &&
+      ctx_.db.wal_frames_appended() - wal_at_statement_ > bound) {
     // Its paused statement's snapshot keeps every checkpoint from passing it: the WAL would only grow.
     return end_here(protocol::MakeError(
         "SNAPSHOT_TOO_OLD", "Commits added more than " + std::to_string(bound) +

@@ -13,8 +13,8 @@
 // --max-db-connections): a cursor that would pause past that bound is ended instead, with a
 // CURSORS_EXHAUSTED error entry after the rows it made. (In a transaction the connection is kept
 // anyway, as for any open transaction.) Paused in autocommit, its statement's snapshot holds every
-// checkpoint back: once commits have added --max-snapshot-wal-growth-frames to the WAL since it
-// opened, its next slice ends it with a SNAPSHOT_TOO_OLD error entry.
+// checkpoint back: once commits have added --max-snapshot-wal-growth-frames to the WAL since that
+// statement started, its next slice ends it with a SNAPSHOT_TOO_OLD error entry.
 //
 // Lifecycle: Open (the first slice, through RunCursorBatch: where it runs, the connection, the write
 // lock), then Pump, once, until the batch ends or Close() stops it; the consumer waits with
@@ -158,7 +158,9 @@ class CursorRun : public std::enable_shared_from_this<CursorRun> {
   bool closed_ = false;
   bool steal_ = false;     // lock stealing asked for the write lock (Session::Hold's callback)
   std::string client_;     // who opened it (StreamSlot::client_key): charged for its pause
-  int64_t wal_at_open_ = 0;  // Database::wal_frames_appended() at Open: what its snapshot holds back
+  // Database::wal_frames_appended() as its running statement started (its snapshot): touched on the
+  // SQL pool inside slices only.
+  int64_t wal_at_statement_ = 0;
   // Its place among its client's paused cursors (ServerContext::paused_cursors), taken by the first
   // slice that pauses, given back when the batch ends. Touched on the SQL pool inside a slice, else
   // on the network thread, never both at once (the network thread awaits the slice).
@@ -202,7 +204,6 @@ asio::awaitable<std::optional<protocol::Error>> CursorRun::Open(Holder& s, const
   Slice first;
   const Room room = SliceRoom();
   client_ = s.slot.client_key();
-  wal_at_open_ = ctx_.db.wal_frames_appended();
   // The stored SQL it names, copied now, here (the store's thread): the batch never reads the store.
   protocol::StreamRequest inlined = request;
   protocol::InlineStoredSql(sqls, &inlined);
@@ -212,6 +213,7 @@ asio::awaitable<std::optional<protocol::Error>> CursorRun::Open(Holder& s, const
   try {
     refused = co_await RunCursorBatch(ctx_, s, sqls, inlined, relay, replayed, [&](engine::Connection& conn) {
       batch_ = std::make_unique<protocol::BatchCursor>(s.stream, inlined.batch);
+      batch_->set_on_statement_start([this] { wal_at_statement_ = ctx_.db.wal_frames_appended(); });
       s.session.Hold(StealWaker());
       // Should the slice throw (a bad_alloc), its statement is let go and the session no longer held
       // before the request leaves the session (RunCursorBatch's LeaveSession): else nothing would

@@ -350,7 +350,8 @@ asio::awaitable<bool> ServeDump(ServerContext& ctx, beast::tcp_stream& stream,
         ctx, stream, req, ErrorReply(500, protocol::MakeError("INTERNAL_ERROR", "The dump failed: " + more.status().message())));
   }
   StreamedBody body(ctx, stream, req);
-  bool ok = co_await body.Head(200, "text/plain; charset=utf-8", {});
+  const std::vector<std::pair<std::string, std::string>> no_headers;  // a named local: GCC 12 and co_await
+  bool ok = co_await body.Head(200, "text/plain; charset=utf-8", no_headers);
   while (ok) {
     ok = co_await body.Part(chunk);
     if (!ok || !*more) break;

@@ -867,6 +867,32 @@ test("WebSocket: a cursor whose client reads slowly while the WAL grows past the
     const page = await ws.ok(2002, { type: "fetch_cursor", cursor_id: 2, max_count: 10 });
     assert.equal(page.entries.find((e) => e.type === "row").row[0].value, "400");
     await ws.ok(2003, { type: "close_cursor", cursor_id: 2 });
+    // What the batch's own earlier step wrote (thousands of frames) is not held against the snapshot
+    // of its next statement, which starts after it: read slowly, that cursor is whole.
+    await ws.ok(2004, {
+      type: "open_cursor",
+      stream_id: 1,
+      cursor_id: 3,
+      batch: {
+        steps: [
+          { stmt: stmt("CREATE TABLE big AS WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 20000) SELECT n, hex(randomblob(200)) AS pad FROM c") },
+          { stmt: stmt(bigSql(20_000, 100)) },
+        ],
+      },
+    });
+    let whole = 0;
+    let end;
+    for (let k = 0, fin = false; k < 1000 && !fin; ++k) {
+      const r = await ws.ok(3000 + k, { type: "fetch_cursor", cursor_id: 3, max_count: 500 });
+      for (const e of r.entries) {
+        if (e.type === "row") ++whole;
+        else end = e;
+      }
+      fin = r.done;
+    }
+    assert.equal(whole, 20_000);
+    assert.equal(end.type, "step_end", JSON.stringify(end));
+    await ws.ok(5000, { type: "close_cursor", cursor_id: 3 });
     await ws.close();
   } finally {
     assert.equal(await srv.stop(), 0);
