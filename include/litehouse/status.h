@@ -73,6 +73,7 @@ class [[nodiscard]] Status {
   bool IsInvalidArgument() const { return code() == StatusCode::kInvalidArgument; }
   bool IsNotFound() const { return code() == StatusCode::kNotFound; }
   bool IsBusy() const { return code() == StatusCode::kBusy; }
+  bool IsCancelled() const { return code() == StatusCode::kCancelled; }
   bool IsSqlite() const { return code() == StatusCode::kSqlite; }
   // The extended SQLite result code; 0 unless IsSqlite().
   int sqlite_code() const { return rep_ ? rep_->sqlite_code : 0; }

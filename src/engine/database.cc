@@ -196,11 +196,86 @@ void Database::RunGroup(Connection& conn, std::vector<GroupMember>& members) {
     for (size_t j : in_txn) {
       if (outcome[j].ok()) outcome[j] = committed;
     }
+    LH_LOG_DEBUG("committed a group of {} write(s) on the pool", in_txn.size());
     MutexLock lock(&mu_);
     ++stats_.groups_committed;
     stats_.group_members += in_txn.size();
   }
   for (size_t k = 0; k < members.size(); ++k) members[k].done(outcome[k]);
+}
+
+bool Database::TryGroupWriteHere(std::vector<GroupMember>& members, std::chrono::steady_clock::time_point deadline) {
+  assert(options_.durability != Durability::kStrong && options_.durability != Durability::kExtra);
+  if (members.empty()) return true;
+  if (!TryLock(nullptr)) return false;
+  auto taken = TakeConnection();
+  if (!taken.ok()) {
+    Unlock(nullptr, /*checkpoint_here=*/false);
+    for (auto& m : members) m.done(taken.status());
+    return true;
+  }
+  Connection& conn = **taken;
+  conn.set_may_write(true);
+  std::vector<Status> outcome(members.size());
+  auto run = [&](size_t i) {
+    try {
+      members[i].run(conn);
+    } catch (const std::exception& e) {
+      outcome[i] = Status::Internal(std::string("the write failed: ") + e.what());
+    }
+  };
+  bool undone = false;  // nothing of the group stayed: every member runs again, alone
+  conn.guard().StartBudget(deadline);
+  if (members.size() == 1) {
+    run(0);
+    undone = conn.guard().over_budget();  // interrupted: SQLite undid its statement
+  } else if (Status begun = EngineExec(conn, "BEGIN IMMEDIATE"); !begun.ok()) {
+    for (auto& o : outcome) o = begun;
+  } else {
+    for (size_t i = 0; i < members.size() && !undone; ++i) {
+      if (!EngineExec(conn, "SAVEPOINT lh_group_member").ok()) {
+        undone = true;
+        break;
+      }
+      run(i);
+      // Past the budget (an interrupt inside a transaction may undo it whole), or the member's
+      // conflict resolution ended the transaction.
+      if (conn.autocommit() || conn.guard().over_budget()) {
+        undone = true;
+        break;
+      }
+      int deferred_fks = 0, high = 0;
+      sqlite3_db_status(conn.raw(), SQLITE_DBSTATUS_DEFERRED_FKS, &deferred_fks, &high, 0);
+      if (deferred_fks > 0 || !outcome[i].ok()) {
+        // What its own COMMIT would have refused: rolled back alone.
+        undone = !EngineExec(conn, "ROLLBACK TO lh_group_member").ok();
+        if (outcome[i].ok()) outcome[i] = Status::Sqlite(SQLITE_CONSTRAINT_FOREIGNKEY, "FOREIGN KEY constraint failed");
+      }
+      if (!undone) undone = !EngineExec(conn, "RELEASE lh_group_member").ok();
+    }
+    conn.guard().EndBudget();
+    if (undone) {
+      if (!conn.autocommit()) (void)EngineExec(conn, "ROLLBACK");
+    } else {
+      Status committed = EngineExec(conn, "COMMIT");
+      if (!committed.ok()) {
+        LH_LOG_ERROR("a group commit of {} write(s) failed: {}", members.size(), committed.ToString());
+        (void)EngineExec(conn, "ROLLBACK");
+        for (auto& o : outcome)
+          if (o.ok()) o = committed;
+      }
+      LH_LOG_DEBUG("committed a group of {} write(s) here", members.size());
+      MutexLock lock(&mu_);
+      ++stats_.groups_committed;
+      stats_.group_members += members.size();
+    }
+  }
+  conn.guard().EndBudget();
+  Unlock(&conn, /*checkpoint_here=*/false);
+  ReturnConnection(std::move(taken).value());
+  for (size_t k = 0; k < members.size(); ++k)
+    members[k].done(undone ? Status::Cancelled("the write's group was undone; it runs again alone") : outcome[k]);
+  return true;
 }
 
 Database::~Database() {

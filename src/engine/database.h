@@ -199,6 +199,18 @@ class Database {
   // conflict resolution (OR ROLLBACK, RAISE(ROLLBACK)) ends the group's transaction keeps its own
   // error, and the members before it run again, each alone.
   void GroupWrite(GroupMember member) EXCLUDES(mu_);
+  // Relaxed durability's group commit, on the calling thread: when the write lock is free and nobody
+  // waits for it, runs `members` at once as one transaction, each under its own SAVEPOINT with the
+  // same four cases handled as GroupWrite's (a single member runs as its own autocommit statement),
+  // calls every member's `done` and returns true; otherwise runs nothing and returns false. The group
+  // runs within `deadline` (SqlGuard's budget). A group that runs past it, or whose transaction a
+  // member ends (OR ROLLBACK, RAISE(ROLLBACK), an I/O error), is undone whole, and every member is
+  // then `done` with Status::Cancelled: nothing of it stayed, and the caller runs it again alone. For
+  // the server's network thread, which gives the writes that arrived in one turn of its event loop:
+  // a checkpoint that comes due is left to the background executor, and nothing waits or syncs
+  // (never with strong or extra durability, whose commits sync).
+  bool TryGroupWriteHere(std::vector<GroupMember>& members, std::chrono::steady_clock::time_point deadline)
+      EXCLUDES(mu_);
   Durability durability() const { return options_.durability; }
   // Replaces DatabaseOptions::background; before any GroupWrite.
   void set_background(std::function<void(std::function<void()>)> background) { background_ = std::move(background); }

@@ -347,6 +347,28 @@ asio::awaitable<Status> GroupWrite(ServerContext& ctx, std::function<void(engine
   co_return outcome;
 }
 
+asio::awaitable<Status> BatchWrite(ServerContext& ctx, std::function<void(engine::Connection&)> run) {
+  Status outcome;  // written before the resuming post, read after it
+  co_await AwaitCallback([&](std::function<void()> resume) {
+    auto& pending = ctx.pending_writes;
+    pending.members.push_back(engine::GroupMember{std::move(run), [&outcome, resume](Status s) {
+                                                    outcome = std::move(s);
+                                                    resume();
+                                                  }});
+    if (pending.flush_posted) return;
+    pending.flush_posted = true;
+    // Behind every handler already queued: the other connections' requests read in this turn.
+    asio::post(ctx.network, [&ctx] {
+      std::vector<engine::GroupMember> members;
+      members.swap(ctx.pending_writes.members);
+      ctx.pending_writes.flush_posted = false;
+      if (ctx.db.TryGroupWriteHere(members, std::chrono::steady_clock::now() + ctx.opts.inline_budget)) return;
+      for (auto& m : members) m.done(Status::Cancelled("the write lock is held"));
+    });
+  });
+  co_return outcome;
+}
+
 asio::awaitable<void> WaitForConnection(ServerContext& ctx) {
   co_await AwaitCallback([&](std::function<void()> resume) { ctx.db.WaitForConnection(std::move(resume)); });
 }

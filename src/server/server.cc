@@ -88,6 +88,8 @@ void Server::Stop() {
 void Server::Wait() {
   for (auto& t : threads_) t.join();
   threads_.clear();
+  // Writes queued for a flush that never ran: their coroutines go with the io_context.
+  ctx_.pending_writes.members.clear();
   // Sessions are gone with the io_context; what their streams held is released here.
   DisposeStreams(ctx_, ctx_.streams.TakeAll(), "open at shutdown");
   ctx_.sql_pool.join();

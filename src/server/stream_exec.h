@@ -105,6 +105,14 @@ asio::awaitable<void> WaitForConnection(ServerContext& ctx);
 // while it waits; resumes once the member's group is committed and synced, with its final status.
 asio::awaitable<Status> GroupWrite(ServerContext& ctx, std::function<void(engine::Connection&)> run);
 
+// Relaxed (and off) durability's group commit, on the network thread: queues `run`, an autocommit
+// write of a stream with default settings, until the end of the event loop's turn, then runs it with
+// the other writes queued in that turn as one transaction, each under its own savepoint
+// (engine::Database::TryGroupWriteHere), within --inline-budget. Resumes with the write's final
+// status; Status::Cancelled when nothing of it stayed (the write lock was taken, the group ran past
+// its budget or a member's ROLLBACK undid it): the caller then runs it again alone, on the pool.
+asio::awaitable<Status> BatchWrite(ServerContext& ctx, std::function<void(engine::Connection&)> run);
+
 // True when the database's durability groups concurrent autocommit writes (strong, extra).
 inline bool GroupsCommits(const ServerContext& ctx) {
   return ctx.db.durability() == engine::Durability::kStrong || ctx.db.durability() == engine::Durability::kExtra;
@@ -152,7 +160,7 @@ template <typename Holder, typename Work>
 [[nodiscard]] asio::awaitable<std::optional<protocol::Error>> RunOnStream(ServerContext& ctx, Holder& s,
                                                                           const protocol::StreamRequest& request, Work work,
                                                                           bool restartable = false) {
-  enum class Next { kDone, kWaitForLock, kGroup, kRefused, kToPool, kNoConnection };
+  enum class Next { kDone, kWaitForLock, kGroup, kBatch, kRefused, kToPool, kNoConnection };
   std::optional<protocol::Error> refusal;
   bool no_connection = false;  // every connection sessions may hold is held: wait for one
   auto enter = [&]() -> engine::Connection* {
@@ -180,6 +188,7 @@ template <typename Holder, typename Work>
     if (here && !RunsInline(ctx, request, *conn, writes)) return Next::kToPool;
     if (writes && !s.session.holds_write_lock()) {
       if (GroupsCommits(ctx) && s.stream.CanJoinGroup(request, *conn)) return Next::kGroup;
+      if (here && ctx.opts.batch_writes && s.stream.CanJoinGroup(request, *conn)) return Next::kBatch;
       if (!s.session.TryLockWrite()) {
         if (!s.session.SnapshotIsStale()) return Next::kWaitForLock;
         refusal = StaleSnapshot();
@@ -206,6 +215,17 @@ template <typename Holder, typename Work>
   while (true) {
     no_connection = false;
     next = restartable && ctx.opts.inline_budget.count() > 0 ? first(/*here=*/true) : Next::kToPool;
+    if (next == Next::kBatch) {
+      LH_LOG_TRACE("stream request queued to commit with the writes read in this turn");
+      std::function<void(engine::Connection&)> run = [&](engine::Connection& conn) { work(&conn); };
+      Status batched = co_await BatchWrite(ctx, std::move(run));
+      if (!batched.IsCancelled()) {
+        if (!batched.ok()) co_return protocol::ErrorFromStatus(batched);
+        co_return std::nullopt;
+      }
+      LH_LOG_DEBUG("a write's group was undone ({}): it runs again on the SQL pool", batched.message());
+      next = Next::kToPool;  // nothing of it stayed: it runs again, alone
+    }
     if (next == Next::kToPool) next = co_await RunSql(ctx, [&] { return first(/*here=*/false); });
     if (next != Next::kNoConnection) break;
     LH_LOG_TRACE("stream request waits for a database connection");

@@ -592,7 +592,9 @@ test("under load: 40 clients at once over HTTP and WebSocket (statements, batche
     await waitUntil(async () => (await backupStatus(server))[0].lag_transactions === 0, "everything is shipped", 30_000);
     const s = (await backupStatus(server))[0];
     assert.ok(s.ok, s.last_error);
-    assert.ok(s.transactions_shipped >= 1201, `${s.transactions_shipped} shipped`);
+    // The 800 batches and interactive transactions, and the CREATE TABLE, commit alone; the 400
+    // single INSERTs may share commits with those read in the same turn (relaxed group commit).
+    assert.ok(s.transactions_shipped >= 802, `${s.transactions_shipped} shipped`);
   } finally {
     for (const c of clients) c.close();
     setup.close();

@@ -252,7 +252,7 @@ test("every --log-level works: debug and trace print their lines, info does not"
   assert.match(debug, / debug 127\.0\.0\.1:\d+ GET \/health -> 200/);
   assert.doesNotMatch(debug, / trace /);
   const trace = await lines("trace");
-  assert.match(trace, / trace stream request on a connection of its session \(holding the write lock/, trace);
+  assert.match(trace, / trace stream request queued to commit with the writes read in this turn/, trace);
   assert.match(trace, / trace stream request on a connection of its session \(reading/, trace);
   const info = await lines("info");
   assert.doesNotMatch(info, / (debug|trace) /, info);

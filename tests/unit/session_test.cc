@@ -337,10 +337,11 @@ namespace {
 
 class GroupCommitTest : public ::testing::Test {
  protected:
+  virtual Durability durability() const { return Durability::kStrong; }
   void SetUp() override {
     DatabaseOptions opts;
     opts.path = dir_.file("db");
-    opts.durability = Durability::kStrong;
+    opts.durability = durability();
     opts.vfs = vfs_.name();
     db_ = std::move(Database::Open(opts)).value();
     Lease w = Writer();
@@ -450,6 +451,109 @@ TEST_F(GroupCommitTest, AFailedCommitFailsEveryMemberOfItsGroup) {
   vfs_.Disarm();
   for (auto& s : final) EXPECT_EQ(s.sqlite_code() & 0xff, SQLITE_IOERR) << s.ToString();
   EXPECT_EQ(Count("SELECT count(*) FROM t WHERE x IN (20, 21)"), 0);
+}
+
+// Relaxed durability's group commit on the calling thread (Database::TryGroupWriteHere): what the
+// server's network thread runs for the writes that arrived in one turn of its event loop.
+class GroupHereTest : public GroupCommitTest {
+ protected:
+  Durability durability() const override { return Durability::kRelaxed; }
+  static std::chrono::steady_clock::time_point Later() { return std::chrono::steady_clock::now() + 10s; }
+  int WalWrites() { return vfs_.count(testing::FaultVfs::kWrite, testing::FaultVfs::kWal); }
+};
+
+TEST_F(GroupHereTest, WritesRunAsOneTransactionThatWritesEachPageOnce) {
+  // What one insert alone writes to the WAL.
+  std::vector<GroupMember> alone;
+  Status ran0, final0;
+  alone.push_back(Member("INSERT INTO t VALUES (99)", &ran0, &final0));
+  vfs_.ResetCounts();
+  ASSERT_TRUE(db_->TryGroupWriteHere(alone, Later()));
+  const int one_insert = WalWrites();
+  EXPECT_TRUE(ran0.ok() && final0.ok()) << ran0.ToString() << final0.ToString();
+  EXPECT_EQ(db_->stats().groups_committed, 0u) << "a single write runs as its own statement";
+
+  constexpr int kMembers = 8;
+  Status ran[kMembers], final[kMembers];
+  std::vector<GroupMember> members;
+  for (int i = 0; i < kMembers; ++i)
+    members.push_back(Member("INSERT INTO t VALUES (" + std::to_string(100 + i) + ")", &ran[i], &final[i]));
+  vfs_.ResetCounts();
+  ASSERT_TRUE(db_->TryGroupWriteHere(members, Later()));
+  for (int i = 0; i < kMembers; ++i) {
+    EXPECT_TRUE(ran[i].ok()) << ran[i].ToString();
+    EXPECT_TRUE(final[i].ok()) << final[i].ToString();
+  }
+  EXPECT_EQ(WalWrites(), one_insert) << "eight inserts into the same pages write them once";
+  EXPECT_EQ(db_->stats().groups_committed, 1u);
+  EXPECT_EQ(db_->stats().group_members, static_cast<uint64_t>(kMembers));
+  EXPECT_EQ(Count("SELECT count(*) FROM t"), kMembers + 2);
+}
+
+TEST_F(GroupHereTest, NothingRunsWhileTheLockIsHeld) {
+  Lease holder = Writer();
+  Status ran, final = Status::Internal("not called");
+  std::vector<GroupMember> members;
+  members.push_back(Member("INSERT INTO t VALUES (2)", &ran, &final));
+  EXPECT_FALSE(db_->TryGroupWriteHere(members, Later()));
+  EXPECT_EQ(final.code(), StatusCode::kInternal) << "done is not called: the caller runs it another way";
+  holder.Release();
+  EXPECT_EQ(Count("SELECT count(*) FROM t WHERE x = 2"), 0);
+}
+
+TEST_F(GroupHereTest, AFailingStatementOrADeferredForeignKeyFailsAloneAndTheOthersCommit) {
+  Status ran[4], final[4];
+  std::vector<GroupMember> members;
+  members.push_back(Member("INSERT INTO t VALUES (2)", &ran[0], &final[0]));
+  members.push_back(Member("INSERT INTO t VALUES (1)", &ran[1], &final[1]));       // UNIQUE: fails
+  members.push_back(Member("INSERT INTO child VALUES (99)", &ran[2], &final[2]));  // no parent 99
+  members.push_back(Member("INSERT INTO t VALUES (3)", &ran[3], &final[3]));
+  ASSERT_TRUE(db_->TryGroupWriteHere(members, Later()));
+  EXPECT_EQ(ran[1].sqlite_code() & 0xff, SQLITE_CONSTRAINT);
+  EXPECT_TRUE(ran[2].ok()) << "the statement itself succeeds: the key is deferred";
+  EXPECT_EQ(final[2].sqlite_code(), SQLITE_CONSTRAINT_FOREIGNKEY) << final[2].ToString();
+  EXPECT_TRUE(final[0].ok() && final[3].ok());
+  EXPECT_EQ(Count("SELECT count(*) FROM t"), 3);
+  EXPECT_EQ(Count("SELECT count(*) FROM child"), 0);
+}
+
+TEST_F(GroupHereTest, AMemberThatEndsTheTransactionUndoesTheGroupAndEveryMemberIsToldToRunAgain) {
+  Status ran[3], final[3];
+  int runs[3] = {};
+  std::vector<GroupMember> members;
+  members.push_back(Member("INSERT INTO t VALUES (10)", &ran[0], &final[0], &runs[0]));
+  members.push_back(Member("INSERT OR ROLLBACK INTO t VALUES (1)", &ran[1], &final[1], &runs[1]));
+  members.push_back(Member("INSERT INTO t VALUES (11)", &ran[2], &final[2], &runs[2]));
+  ASSERT_TRUE(db_->TryGroupWriteHere(members, Later()));
+  for (auto& s : final) EXPECT_TRUE(s.IsCancelled()) << s.ToString();
+  EXPECT_EQ(runs[2], 0) << "the members after it were not run";
+  EXPECT_EQ(Count("SELECT count(*) FROM t WHERE x IN (10, 11)"), 0) << "nothing of the group stayed";
+  EXPECT_EQ(db_->stats().groups_committed, 0u);
+  // The lock went on: a writer takes it.
+  EXPECT_EQ(Count("SELECT count(*) FROM t"), 1);
+}
+
+TEST_F(GroupHereTest, AWritePastTheBudgetIsUndoneAndToldToRunAgain) {
+  constexpr char kLong[] =
+      "INSERT INTO t WITH RECURSIVE c(n) AS (SELECT 1000 UNION ALL SELECT n + 1 FROM c WHERE n < 400000) "
+      "SELECT n FROM c";
+  {
+    Status ran, final;
+    std::vector<GroupMember> alone;
+    alone.push_back(Member(kLong, &ran, &final));
+    ASSERT_TRUE(db_->TryGroupWriteHere(alone, std::chrono::steady_clock::now()));
+    EXPECT_TRUE(final.IsCancelled()) << final.ToString();
+  }
+  {
+    Status ran[3], final[3];
+    std::vector<GroupMember> members;
+    members.push_back(Member("INSERT INTO t VALUES (20)", &ran[0], &final[0]));
+    members.push_back(Member(kLong, &ran[1], &final[1]));
+    members.push_back(Member("INSERT INTO t VALUES (21)", &ran[2], &final[2]));
+    ASSERT_TRUE(db_->TryGroupWriteHere(members, std::chrono::steady_clock::now()));
+    for (auto& f : final) EXPECT_TRUE(f.IsCancelled()) << f.ToString();
+  }
+  EXPECT_EQ(Count("SELECT count(*) FROM t"), 1) << "nothing of either stayed";
 }
 
 // A held session (a cursor's paused statement) keeps its connection and the lock between requests
