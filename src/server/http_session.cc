@@ -456,6 +456,7 @@ asio::awaitable<void> RunHttpSession(ServerContext& ctx, asio::ip::tcp::socket s
     if (beast::websocket::is_upgrade(req)) {
       // Hrana over WebSocket on the same port: the connection belongs to the WebSocket session now.
       std::string client = ClientOf(ctx, peer, req);
+      buffer = beast::flat_buffer();  // a client sends no frame before the 101: nothing is in it
       co_await RunWsSession(ctx, std::move(stream), std::move(req), std::move(client));
       co_return;
     }

@@ -3,7 +3,7 @@
 #include <boost/asio/experimental/as_tuple.hpp>
 #include <boost/beast/websocket.hpp>
 
-#include <deque>
+#include <list>
 #include <map>
 #include <memory>
 #include <set>
@@ -78,7 +78,8 @@ struct WsStream {
   StreamSlot slot;
   protocol::Stream stream;
   engine::Session session;  // holds a connection while a transaction is open
-  std::deque<std::pair<int32_t, WsRequest>> queue;
+  // A list, not a deque: an empty deque already holds a 512-byte block, and most streams sit idle.
+  std::list<std::pair<int32_t, WsRequest>> queue;
   bool running = false;
   // Its open cursors (by cursor id); at most one still runs its batch on the session: running_cursor.
   std::map<int32_t, std::shared_ptr<CursorRun>> cursors;
@@ -125,7 +126,7 @@ struct WsConnection {
   std::string header_credential;
   bool closed = false;
   // Encoded messages not yet written, and their bytes (the one being written included).
-  std::deque<std::string> outbox;
+  std::list<std::string> outbox;  // a list: empty (idle), it holds no memory
   size_t outbox_bytes = 0;
   // Open cursors of all its streams: a new one's queue is its share of the connection's room
   // (CursorRun::BoundsFor).
@@ -564,6 +565,7 @@ asio::awaitable<void> RunWsSession(ServerContext& ctx, beast::tcp_stream stream,
   ws.binary(subproto->encoding == protocol::Encoding::kProtobuf);
   auto [aec] = co_await ws.async_accept(req, kTuple);
   if (aec) co_return;
+  req = {};  // the upgrade request's headers are not needed again: an idle connection keeps little
   asio::co_spawn(ws.get_executor(), ExpireIdleTransactions(conn), asio::detached);
   LH_LOG_DEBUG("websocket connection accepted, subprotocol {}", subproto->name);
 
