@@ -196,6 +196,7 @@ void Database::RunGroup(Connection& conn, std::vector<GroupMember>& members) {
     for (size_t j : in_txn) {
       if (outcome[j].ok()) outcome[j] = committed;
     }
+    if (!committed.ok()) continue;
     LH_LOG_DEBUG("committed a group of {} write(s) on the pool", in_txn.size());
     MutexLock lock(&mu_);
     ++stats_.groups_committed;
@@ -217,6 +218,10 @@ bool Database::TryGroupWriteHere(std::vector<GroupMember>& members, std::chrono:
   Connection& conn = **taken;
   conn.set_may_write(true);
   std::vector<Status> outcome(members.size());
+  // Members whose writes nothing kept, and which run again alone: from `undone_from` on (those not
+  // run: past the deadline), or all of them (`undone`: the transaction was rolled back whole).
+  size_t undone_from = members.size();
+  bool undone = false;
   auto run = [&](size_t i) {
     try {
       members[i].run(conn);
@@ -224,15 +229,22 @@ bool Database::TryGroupWriteHere(std::vector<GroupMember>& members, std::chrono:
       outcome[i] = Status::Internal(std::string("the write failed: ") + e.what());
     }
   };
-  bool undone = false;  // nothing of the group stayed: every member runs again, alone
   conn.guard().StartBudget(deadline);
   if (members.size() == 1) {
     run(0);
-    undone = conn.guard().over_budget();  // interrupted: SQLite undid its statement
-  } else if (Status begun = EngineExec(conn, "BEGIN IMMEDIATE"); !begun.ok()) {
-    for (auto& o : outcome) o = begun;
+    // Interrupted (SQLite undid its statement), or it left a transaction open (a BEGIN that got past
+    // the caller's check): nothing of it may stay on the engine's connection.
+    undone = conn.guard().over_budget() || !conn.autocommit();
+    conn.guard().EndBudget();
+  } else if (!EngineExec(conn, "BEGIN IMMEDIATE").ok()) {
+    undone = true;  // nothing ran
   } else {
     for (size_t i = 0; i < members.size() && !undone; ++i) {
+      // The progress handler counts each statement's steps afresh: between members, the clock.
+      if (i > 0 && std::chrono::steady_clock::now() >= deadline) {
+        undone_from = i;
+        break;
+      }
       if (!EngineExec(conn, "SAVEPOINT lh_group_member").ok()) {
         undone = true;
         break;
@@ -254,27 +266,27 @@ bool Database::TryGroupWriteHere(std::vector<GroupMember>& members, std::chrono:
       if (!undone) undone = !EngineExec(conn, "RELEASE lh_group_member").ok();
     }
     conn.guard().EndBudget();
-    if (undone) {
-      if (!conn.autocommit()) (void)EngineExec(conn, "ROLLBACK");
-    } else {
+    if (!undone) {
       Status committed = EngineExec(conn, "COMMIT");
-      if (!committed.ok()) {
-        LH_LOG_ERROR("a group commit of {} write(s) failed: {}", members.size(), committed.ToString());
-        (void)EngineExec(conn, "ROLLBACK");
-        for (auto& o : outcome)
-          if (o.ok()) o = committed;
+      if (committed.ok()) {
+        LH_LOG_DEBUG("committed a group of {} write(s) here", undone_from);
+        MutexLock lock(&mu_);
+        ++stats_.groups_committed;
+        stats_.group_members += undone_from;
+      } else {
+        LH_LOG_ERROR("a group commit of {} write(s) failed: {}", undone_from, committed.ToString());
+        for (size_t k = 0; k < undone_from; ++k)
+          if (outcome[k].ok()) outcome[k] = committed;
       }
-      LH_LOG_DEBUG("committed a group of {} write(s) here", members.size());
-      MutexLock lock(&mu_);
-      ++stats_.groups_committed;
-      stats_.group_members += members.size();
     }
   }
-  conn.guard().EndBudget();
-  Unlock(&conn, /*checkpoint_here=*/false);
+  if (!conn.autocommit()) (void)EngineExec(conn, "ROLLBACK");
+  // The connection is made clean (or closed) before the lock goes on, so that the next holder finds
+  // SQLite's own lock free.
   ReturnConnection(std::move(taken).value());
-  for (size_t k = 0; k < members.size(); ++k)
-    members[k].done(undone ? Status::Cancelled("the write's group was undone; it runs again alone") : outcome[k]);
+  Unlock(nullptr, /*checkpoint_here=*/false);
+  const Status again = Status::Cancelled("the write's group was undone; it runs again alone");
+  for (size_t k = 0; k < members.size(); ++k) members[k].done(undone || k >= undone_from ? again : outcome[k]);
   return true;
 }
 

@@ -203,9 +203,11 @@ class Database {
   // waits for it, runs `members` at once as one transaction, each under its own SAVEPOINT with the
   // same four cases handled as GroupWrite's (a single member runs as its own autocommit statement),
   // calls every member's `done` and returns true; otherwise runs nothing and returns false. The group
-  // runs within `deadline` (SqlGuard's budget). A group that runs past it, or whose transaction a
-  // member ends (OR ROLLBACK, RAISE(ROLLBACK), an I/O error), is undone whole, and every member is
-  // then `done` with Status::Cancelled: nothing of it stayed, and the caller runs it again alone. For
+  // runs within `deadline` (SqlGuard's budget, and the clock read between members): the members not
+  // begun by then are `done` with Status::Cancelled, and those before them commit. A group whose
+  // statement runs past it, whose BEGIN fails, or whose transaction a member ends (OR ROLLBACK,
+  // RAISE(ROLLBACK), an I/O error; a lone member that leaves one open) is undone whole, and every
+  // member is then Cancelled. Cancelled means nothing of it stayed: the caller runs it again alone. For
   // the server's network thread, which gives the writes that arrived in one turn of its event loop:
   // a checkpoint that comes due is left to the background executor, and nothing waits or syncs
   // (never with strong or extra durability, whose commits sync).

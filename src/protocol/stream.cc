@@ -219,6 +219,7 @@ std::optional<Error> CheckBatch(const Batch& batch) {
 
 std::string FirstKeyword(std::string_view sql) {
   size_t i = SkipSpaceAndComments(sql, 0);
+  while (i < sql.size() && sql[i] == ';') i = SkipSpaceAndComments(sql, i + 1);  // empty statements, as SQLite
   return ReadWord(sql, &i);
 }
 

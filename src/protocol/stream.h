@@ -131,6 +131,11 @@ class Stream {
   // run inside a transaction (not transaction control, VACUUM or a pragma), from a stream whose
   // settings are the defaults. `conn` is the connection Classify prepared it on.
   bool CanJoinGroup(const StreamRequest& request, engine::Connection& conn) const;
+  // The stream's own last_insert_rowid (what its next statement's connection is given). A group
+  // commit's member whose write was rolled back after it ran (a deferred foreign key, a failed
+  // COMMIT) puts back what it was before, as that write alone would have left it.
+  int64_t last_insert_rowid() const { return last_insert_rowid_; }
+  void set_last_insert_rowid(int64_t rowid) { last_insert_rowid_ = rowid; }
 
   // Executes one request on `conn` (null only for kNone requests). Errors come back in the result.
   StreamResult Handle(const StreamRequest& request, engine::Connection* conn);

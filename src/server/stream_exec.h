@@ -217,8 +217,10 @@ template <typename Holder, typename Work>
     next = restartable && ctx.opts.inline_budget.count() > 0 ? first(/*here=*/true) : Next::kToPool;
     if (next == Next::kBatch) {
       LH_LOG_TRACE("stream request queued to commit with the writes read in this turn");
+      const int64_t rowid_before = s.stream.last_insert_rowid();
       std::function<void(engine::Connection&)> run = [&](engine::Connection& conn) { work(&conn); };
       Status batched = co_await BatchWrite(ctx, std::move(run));
+      if (!batched.ok()) s.stream.set_last_insert_rowid(rowid_before);  // nothing of it stayed
       if (!batched.IsCancelled()) {
         if (!batched.ok()) co_return protocol::ErrorFromStatus(batched);
         co_return std::nullopt;
@@ -240,8 +242,13 @@ template <typename Holder, typename Work>
                                  " requests waiting for the database's writer; retry when some of them have finished");
   }
   if (next == Next::kGroup) {
-    Status outcome = co_await GroupWrite(ctx, [&](engine::Connection& conn) { work(&conn); });
-    if (!outcome.ok()) co_return protocol::ErrorFromStatus(outcome);
+    const int64_t rowid_before = s.stream.last_insert_rowid();
+    std::function<void(engine::Connection&)> run = [&](engine::Connection& conn) { work(&conn); };
+    Status outcome = co_await GroupWrite(ctx, std::move(run));
+    if (!outcome.ok()) {
+      s.stream.set_last_insert_rowid(rowid_before);  // nothing of it stayed
+      co_return protocol::ErrorFromStatus(outcome);
+    }
     co_return std::nullopt;
   }
   co_await LockWrite(s.session);

@@ -122,6 +122,29 @@ for (const durability of ["strong", "relaxed"]) {
       }
     });
 
+    test("a BEGIN after an empty statement (; BEGIN IMMEDIATE) opens the stream's own transaction, never a group's", async () => {
+      const h = hrana.openWs(`ws://127.0.0.1:${server.port}`, undefined, 3);
+      try {
+        await h.getVersion();
+        const s = h.openStream();
+        const beside = Array.from({ length: 4 }, () => client());
+        // Sent together, so that the BEGIN may land in a turn with other writes; they wait for its
+        // transaction to end.
+        const begun = s.run("; BEGIN IMMEDIATE");
+        const others = Promise.all(beside.map((c, i) => c.execute(`INSERT INTO t(who, n) VALUES ('next to begin', ${i})`)));
+        await begun;
+        assert.equal(await s.getAutocommit(), false, "the transaction is the stream's");
+        await s.run("INSERT INTO t(who, n) VALUES ('undone', 1)");
+        await s.run("ROLLBACK");
+        await others;
+        assert.equal((await s.queryValue("SELECT count(*) FROM t WHERE who = 'undone'")).value, 0, "its ROLLBACK undid its write");
+        assert.equal((await s.queryValue("SELECT count(*) FROM t WHERE who = 'next to begin'")).value, beside.length);
+        s.close();
+      } finally {
+        h.close();
+      }
+    });
+
     test("explicit transactions still work beside the groups", async () => {
       const a = client("ws");
       const tx = await a.transaction("write");

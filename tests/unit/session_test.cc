@@ -547,13 +547,45 @@ TEST_F(GroupHereTest, AWritePastTheBudgetIsUndoneAndToldToRunAgain) {
   {
     Status ran[3], final[3];
     std::vector<GroupMember> members;
-    members.push_back(Member("INSERT INTO t VALUES (20)", &ran[0], &final[0]));
-    members.push_back(Member(kLong, &ran[1], &final[1]));
+    members.push_back(Member(kLong, &ran[0], &final[0]));
+    members.push_back(Member("INSERT INTO t VALUES (20)", &ran[1], &final[1]));
     members.push_back(Member("INSERT INTO t VALUES (21)", &ran[2], &final[2]));
     ASSERT_TRUE(db_->TryGroupWriteHere(members, std::chrono::steady_clock::now()));
     for (auto& f : final) EXPECT_TRUE(f.IsCancelled()) << f.ToString();
   }
   EXPECT_EQ(Count("SELECT count(*) FROM t"), 1) << "nothing of either stayed";
+}
+
+// The progress handler counts each statement's steps afresh, so many short members would never be
+// interrupted: the clock is read between members, and those not run by the deadline go back.
+TEST_F(GroupHereTest, MembersNotRunByTheDeadlineGoBackAndThoseThatRanCommit) {
+  Status ran[3], final[3];
+  int runs[3] = {};
+  std::vector<GroupMember> members;
+  for (int i = 0; i < 3; ++i)
+    members.push_back(Member("INSERT INTO t VALUES (" + std::to_string(30 + i) + ")", &ran[i], &final[i], &runs[i]));
+  // Already past: the first (a few VM steps, below the handler's period) runs, the others do not.
+  ASSERT_TRUE(db_->TryGroupWriteHere(members, std::chrono::steady_clock::now()));
+  EXPECT_TRUE(final[0].ok()) << final[0].ToString();
+  EXPECT_EQ(runs[0], 1);
+  for (int i = 1; i < 3; ++i) {
+    EXPECT_TRUE(final[i].IsCancelled()) << final[i].ToString();
+    EXPECT_EQ(runs[i], 0);
+  }
+  EXPECT_EQ(Count("SELECT count(*) FROM t WHERE x >= 30"), 1);
+}
+
+// A write alone that leaves a transaction open (a BEGIN the caller's check missed) must not keep
+// it on the engine's connection, nor hand the lock on while SQLite's is held.
+TEST_F(GroupHereTest, AWriteThatLeavesATransactionOpenIsUndone) {
+  Status ran, final;
+  std::vector<GroupMember> alone;
+  alone.push_back(Member("BEGIN IMMEDIATE", &ran, &final));
+  ASSERT_TRUE(db_->TryGroupWriteHere(alone, Later()));
+  EXPECT_TRUE(final.IsCancelled()) << final.ToString();
+  Lease w = Writer();
+  EXPECT_TRUE(w->autocommit());
+  EXPECT_TRUE(w->Exec("INSERT INTO t VALUES (40)").ok()) << "SQLite's write lock is free";
 }
 
 // A held session (a cursor's paused statement) keeps its connection and the lock between requests
