@@ -185,9 +185,13 @@ template <typename Holder, typename Work>
     LeaveSession leave{s.session, /*checkpoint_here=*/!here};
     const bool writes =
         s.session.holds_write_lock() || s.stream.Classify(request, *conn) == protocol::Access::kWrite;
-    if (here && !RunsInline(ctx, request, *conn, writes)) return Next::kToPool;
+    const bool joins_group =
+        writes && !s.session.holds_write_lock() && GroupsCommits(ctx) && s.stream.CanJoinGroup(request, *conn);
+    // A write that joins a group commit needs nothing more of this thread than its classification:
+    // it goes to the group's queue from here, with no trip through the pool.
+    if (here && !joins_group && !RunsInline(ctx, request, *conn, writes)) return Next::kToPool;
     if (writes && !s.session.holds_write_lock()) {
-      if (GroupsCommits(ctx) && s.stream.CanJoinGroup(request, *conn)) return Next::kGroup;
+      if (joins_group) return Next::kGroup;
       if (here && ctx.opts.batch_writes && s.stream.CanJoinGroup(request, *conn)) return Next::kBatch;
       if (!s.session.TryLockWrite()) {
         if (!s.session.SnapshotIsStale()) return Next::kWaitForLock;
