@@ -280,6 +280,7 @@ bool Database::TryGroupWriteHere(std::vector<GroupMember>& members, std::chrono:
       }
     }
   }
+  conn.guard().EndBudget();  // also where BEGIN failed
   if (!conn.autocommit()) (void)EngineExec(conn, "ROLLBACK");
   // The connection is made clean (or closed) before the lock goes on, so that the next holder finds
   // SQLite's own lock free.
@@ -350,6 +351,7 @@ void Database::WaitForConnection(std::function<void()> ready) {
 }
 
 bool Database::Clean(Connection& conn) {
+  conn.guard().EndBudget();  // an inline budget never outlives its user (one that threw before ending it)
   if (!conn.autocommit()) {
     // The holder left a transaction open (a stream that expired or closed mid-transaction).
     // Never hand an open transaction to the next holder.

@@ -205,9 +205,14 @@ template <typename Holder, typename Work>
       work(conn);
       return Next::kDone;
     }
-    conn->guard().StartBudget(std::chrono::steady_clock::now() + ctx.opts.inline_budget);
-    work(conn);
-    conn->guard().EndBudget();
+    {
+      struct Budget {  // ended however `work` leaves (an exception too)
+        engine::SqlGuard& guard;
+        ~Budget() { guard.EndBudget(); }
+      } budget{conn->guard()};
+      conn->guard().StartBudget(std::chrono::steady_clock::now() + ctx.opts.inline_budget);
+      work(conn);
+    }
     // Interrupted past its budget: its statement was undone (a read, or an autocommit write); it runs
     // again, from the start, on the pool.
     if (!conn->guard().over_budget()) return Next::kDone;
