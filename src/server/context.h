@@ -79,10 +79,6 @@ struct ServerOptions {
   // How long a short request may run on the network thread before it is interrupted and run again on
   // the SQL pool (stream_exec.h); 0: every request runs on the pool.
   std::chrono::microseconds inline_budget{1000};
-  // With relaxed or off durability, autocommit writes that the network thread runs inline and that
-  // arrive in one turn of its event loop commit together, as one transaction (BatchWrite,
-  // stream_exec.h); false: each commits alone.
-  bool batch_writes = true;
   // Who may do what; the default is open, as sqld without keys.
   std::shared_ptr<const AuthGate> auth = std::make_shared<AuthGate>();
   // sqld's replication service, served as gRPC-web on the HTTP port (grpc_web.h); null: none, and

@@ -192,7 +192,7 @@ template <typename Holder, typename Work>
     if (here && !joins_group && !RunsInline(ctx, request, *conn, writes)) return Next::kToPool;
     if (writes && !s.session.holds_write_lock()) {
       if (joins_group) return Next::kGroup;
-      if (here && ctx.opts.batch_writes && s.stream.CanJoinGroup(request, *conn)) return Next::kBatch;
+      if (here && s.stream.CanJoinGroup(request, *conn)) return Next::kBatch;  // relaxed: this turn's group
       if (!s.session.TryLockWrite()) {
         if (!s.session.SnapshotIsStale()) return Next::kWaitForLock;
         refusal = StaleSnapshot();
