@@ -110,7 +110,8 @@ asio::awaitable<Status> GroupWrite(ServerContext& ctx, std::function<void(engine
 // the other writes queued in that turn as one transaction, each under its own savepoint
 // (engine::Database::TryGroupWriteHere), within --inline-budget. Resumes with the write's final
 // status; Status::Cancelled when nothing of it stayed (the write lock was taken, the group ran past
-// its budget or a member's ROLLBACK undid it): the caller then runs it again alone, on the pool.
+// its budget before this write began or while it ran, its BEGIN failed, or a member's ROLLBACK undid
+// it): the caller then runs it again alone, on the pool.
 asio::awaitable<Status> BatchWrite(ServerContext& ctx, std::function<void(engine::Connection&)> run);
 
 // True when the database's durability groups concurrent autocommit writes (strong, extra).
