@@ -145,17 +145,33 @@ void Database::RunGroups() {
   ReturnConnection(std::move(conn).value());
 }
 
+void Database::RunMember(Connection& conn, GroupMember& member, Status* outcome) {
+  try {
+    member.run(conn);
+  } catch (const std::exception& e) {
+    *outcome = Status::Internal(std::string("the write failed: ") + e.what());
+  }
+}
+
+bool Database::RunMemberInSavepoint(Connection& conn, GroupMember& member, Status* outcome) {
+  if (Status begun = EngineExec(conn, "SAVEPOINT lh_group_member"); !begun.ok()) {
+    *outcome = begun;  // it never ran
+    return false;
+  }
+  RunMember(conn, member, outcome);
+  if (conn.autocommit()) return false;  // its conflict resolution ended the whole transaction
+  int deferred_fks = 0, high = 0;
+  sqlite3_db_status(conn.raw(), SQLITE_DBSTATUS_DEFERRED_FKS, &deferred_fks, &high, 0);
+  if (deferred_fks > 0 || !outcome->ok()) {
+    // What its own COMMIT would have refused: rolled back alone.
+    if (!EngineExec(conn, "ROLLBACK TO lh_group_member").ok()) return false;
+    if (outcome->ok()) *outcome = Status::Sqlite(SQLITE_CONSTRAINT_FOREIGNKEY, "FOREIGN KEY constraint failed");
+  }
+  return EngineExec(conn, "RELEASE lh_group_member").ok();
+}
+
 void Database::RunGroup(Connection& conn, std::vector<GroupMember>& members) {
-  static constexpr char kSavepoint[] = "SAVEPOINT lh_group_member";
   std::vector<Status> outcome(members.size());
-  // Runs member `i`; an exception (bad_alloc building its result) is its failure alone.
-  auto run = [&](size_t i) {
-    try {
-      members[i].run(conn);
-    } catch (const std::exception& e) {
-      outcome[i] = Status::Internal(std::string("the write failed: ") + e.what());
-    }
-  };
   size_t i = 0;
   while (i < members.size()) {
     Status begun = EngineExec(conn, "BEGIN IMMEDIATE");
@@ -165,26 +181,18 @@ void Database::RunGroup(Connection& conn, std::vector<GroupMember>& members) {
     }
     std::vector<size_t> in_txn;  // members whose writes this transaction holds
     for (; i < members.size(); ++i) {
-      (void)EngineExec(conn, kSavepoint);
-      run(i);
+      // A savepoint statement that failed leaves the transaction as it was: the group goes on.
+      (void)RunMemberInSavepoint(conn, members[i], &outcome[i]);
       if (conn.autocommit()) {
         // Its conflict resolution (OR ROLLBACK, RAISE(ROLLBACK)) ended the whole transaction: its own
         // error stands, as it would alone; the members before it lost their writes, and run again,
         // each in its own transaction.
         LH_LOG_DEBUG("a group commit member rolled the group back; {} member(s) run again alone", in_txn.size());
-        for (size_t j : in_txn) run(j);
+        for (size_t j : in_txn) RunMember(conn, members[j], &outcome[j]);
         in_txn.clear();
         ++i;
         break;
       }
-      int deferred_fks = 0, high = 0;
-      sqlite3_db_status(conn.raw(), SQLITE_DBSTATUS_DEFERRED_FKS, &deferred_fks, &high, 0);
-      if (deferred_fks > 0 || !outcome[i].ok()) {
-        // What its own COMMIT would have refused: rolled back alone.
-        (void)EngineExec(conn, "ROLLBACK TO lh_group_member");
-        if (outcome[i].ok()) outcome[i] = Status::Sqlite(SQLITE_CONSTRAINT_FOREIGNKEY, "FOREIGN KEY constraint failed");
-      }
-      (void)EngineExec(conn, "RELEASE lh_group_member");
       in_txn.push_back(i);
     }
     if (conn.autocommit()) continue;
@@ -222,16 +230,9 @@ bool Database::TryGroupWriteHere(std::vector<GroupMember>& members, std::chrono:
   // run: past the deadline), or all of them (`undone`: the transaction was rolled back whole).
   size_t undone_from = members.size();
   bool undone = false;
-  auto run = [&](size_t i) {
-    try {
-      members[i].run(conn);
-    } catch (const std::exception& e) {
-      outcome[i] = Status::Internal(std::string("the write failed: ") + e.what());
-    }
-  };
   conn.guard().StartBudget(deadline);
   if (members.size() == 1) {
-    run(0);
+    RunMember(conn, members[0], &outcome[0]);
     // Interrupted (SQLite undid its statement), or it left a transaction open (a BEGIN that got past
     // the caller's check): nothing of it may stay on the engine's connection.
     undone = conn.guard().over_budget() || !conn.autocommit();
@@ -245,25 +246,9 @@ bool Database::TryGroupWriteHere(std::vector<GroupMember>& members, std::chrono:
         undone_from = i;
         break;
       }
-      if (!EngineExec(conn, "SAVEPOINT lh_group_member").ok()) {
-        undone = true;
-        break;
-      }
-      run(i);
-      // Past the budget (an interrupt inside a transaction may undo it whole), or the member's
-      // conflict resolution ended the transaction.
-      if (conn.autocommit() || conn.guard().over_budget()) {
-        undone = true;
-        break;
-      }
-      int deferred_fks = 0, high = 0;
-      sqlite3_db_status(conn.raw(), SQLITE_DBSTATUS_DEFERRED_FKS, &deferred_fks, &high, 0);
-      if (deferred_fks > 0 || !outcome[i].ok()) {
-        // What its own COMMIT would have refused: rolled back alone.
-        undone = !EngineExec(conn, "ROLLBACK TO lh_group_member").ok();
-        if (outcome[i].ok()) outcome[i] = Status::Sqlite(SQLITE_CONSTRAINT_FOREIGNKEY, "FOREIGN KEY constraint failed");
-      }
-      if (!undone) undone = !EngineExec(conn, "RELEASE lh_group_member").ok();
+      // The transaction did not survive the member, or it ran past the budget (an interrupt inside a
+      // transaction may undo it whole): the group is undone.
+      undone = !RunMemberInSavepoint(conn, members[i], &outcome[i]) || conn.guard().over_budget();
     }
     conn.guard().EndBudget();
     if (!undone) {

@@ -298,6 +298,14 @@ class Database {
   void RunGroups() EXCLUDES(mu_);
   // Runs `members` on `conn` as one transaction (or several, see GroupWrite); calls their `done`.
   void RunGroup(Connection& conn, std::vector<GroupMember>& members) EXCLUDES(mu_);
+  // Runs `member` on `conn` into *outcome; an exception (bad_alloc building its result) is its
+  // failure alone.
+  static void RunMember(Connection& conn, GroupMember& member, Status* outcome);
+  // Runs `member` inside a group's open transaction under its own savepoint; one that failed, or left
+  // a deferred foreign key violation (what its own COMMIT would refuse), is rolled back to it alone.
+  // False when the transaction did not survive: the member ended it (OR ROLLBACK, RAISE(ROLLBACK), an
+  // interrupt), or a savepoint statement failed (a failed SAVEPOINT is the member's error: it never ran).
+  bool RunMemberInSavepoint(Connection& conn, GroupMember& member, Status* outcome) EXCLUDES(mu_);
   // Runs `body` under the guard's engine-statement mode (no client authorizer).
   Status EngineExec(Connection& conn, const char* sql);
 
