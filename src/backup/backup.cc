@@ -12,7 +12,6 @@
 
 #include "backup/catalog.h"
 #include "backup/lz4.h"
-#include "common/file_io.h"
 #include "common/log.h"
 
 namespace litehouse::backup {
@@ -41,15 +40,18 @@ Backup::Backup(std::unique_ptr<ReplicaClient> client, BackupOptions options)
 Backup::~Backup() { (void)Stop(); }
 
 Status Backup::Start() {
-  auto db = ReadWholeFile(options_.db_path);
-  if (!db.ok()) return db.status();
+  if (options_.db == nullptr) return Status::InvalidArgument("a backup needs the database");
+  auto db_size = options_.db->FileSize();
+  if (!db_size.ok()) return db_size.status();
+  std::string image(static_cast<size_t>(*db_size), '\0');
+  if (Status read = options_.db->ReadFile(0, image.size(), image.data()); !read.ok()) return read;
   const WallClock::time_point taken = Now();
-  const size_t size = db->size();
+  const size_t size = image.size();
   std::optional<LogPosition> log = options_.log_position ? options_.log_position() : std::nullopt;
   {
     std::lock_guard<std::mutex> lock(mu_);
     last_snapshot_ = taken;
-    pending_.push_back(Segment{0, 0, std::move(db).value(), taken, true, 0, generation_, taken, std::move(log)});
+    pending_.push_back(Segment{0, 0, std::move(image), taken, true, 0, generation_, taken, std::move(log)});
   }
   LH_LOG_INFO("backup to {}: generation {}, snapshot of {} bytes", client_->url(), generation_, size);
   // A store that fails now (down, slow) does not keep the database from serving: the snapshot stays

@@ -74,10 +74,10 @@ struct BackupReport {
 };
 
 struct BackupOptions {
-  std::string db_path;  // the database file, read whole for snapshot 0
-  std::chrono::milliseconds interval{1000};  // how often pending segments are shipped
-  // Where later snapshots are read from (engine::Database::ReadImageAtWalRestart); null: none.
+  // The database: its file is read whole for snapshot 0 (Database::ReadFile), later snapshots with
+  // Database::ReadImageAtWalRestart. Required.
   engine::Database* db = nullptr;
+  std::chrono::milliseconds interval{1000};  // how often pending segments are shipped
   std::chrono::milliseconds snapshot_interval{0};  // 0: every `retention`
   std::chrono::milliseconds retention{std::chrono::hours(24)};  // 0: keep everything
   // The time commits, snapshots and retention are stamped with; null: the system clock.

@@ -73,10 +73,21 @@ std::string ResolveTarget(const std::string& target) {
   return path;
 }
 
+// Says on stderr that `target` did not open, and why; for a file another process holds (a running
+// server holds its own, --file-locking exclusive), what to do instead.
+void SayOpenFailed(const std::string& target, const Status& why) {
+  std::cerr << "Error: cannot open " << target << ": " << why.message();
+  if (!IsUrl(target) && why.message().find("database is locked") != std::string::npos) {
+    std::cerr << " (another process holds the file: a litehouse server holds its database for itself while it runs, "
+                 "so use the server's URL instead, or stop the server)";
+  }
+  std::cerr << "\n";
+}
+
 std::unique_ptr<Client> OpenTarget(const TargetFlags& flags) {
   auto client = Client::Open(Options(flags, ResolveTarget(flags.target), false));
   if (!client.ok()) {
-    std::cerr << "Error: cannot open " << flags.target << ": " << client.status().message() << "\n";
+    SayOpenFailed(flags.target, client.status());
     return nullptr;
   }
   return std::move(client).value();
@@ -113,7 +124,7 @@ Run RegisterDump(CLI::App& app) {
     // to WAL).
     auto opened = Client::Open(Options(*flags, target, /*read_only=*/true));
     if (!opened.ok()) {
-      std::cerr << "Error: cannot open " << flags->target << ": " << opened.status().message() << "\n";
+      SayOpenFailed(flags->target, opened.status());
       return 1;
     }
     // With -o, the dump goes to a temporary file renamed into place once complete: a failed dump

@@ -91,9 +91,18 @@ struct ServeFlags {
   std::string grpc_listen_addr;    // a second listener for replication (sqld's); empty: none
   int64_t replica_read_wait_ms = 5000;  // how long a replica's read waits for an index
   std::string durability = "relaxed";
+  std::string file_locking = "exclusive";
   size_t max_db_connections = 64;
   int sql_threads = 8;
 };
+
+// Logs why the database at `opts.path` did not open, and what to do when another process holds it.
+void LogOpenFailure(const engine::DatabaseOptions& opts, const Status& why) {
+  LH_LOG_ERROR("cannot open database {}: {}", opts.path, why.ToString());
+  if (why.IsSqlite() && (why.sqlite_code() & 0xff) == SQLITE_BUSY) {
+    LH_LOG_ERROR("another process has the database file open{}: stop it first", opts.exclusive_file ? " (the server holds the file for itself, --file-locking exclusive)" : "");
+  }
+}
 
 // "host:port" or "[v6]:port" -> host, port. False if malformed.
 bool SplitHostPort(const std::string& addr, std::string* host, uint16_t* port) {
@@ -114,10 +123,10 @@ bool SplitHostPort(const std::string& addr, std::string* host, uint16_t* port) {
 }
 
 // The replication log's options from the flags (sqld's --max-log-size in MB, --max-log-duration in s).
-replication::FrameLogOptions LogOptions(const ServeFlags& flags, const std::string& dir, const std::string& db_path) {
+replication::FrameLogOptions LogOptions(const ServeFlags& flags, const std::string& dir, engine::Database* db) {
   replication::FrameLogOptions o;
   o.dir = dir;
-  o.db_path = db_path;
+  o.db = db;
   o.max_log_frames = std::max<uint64_t>(1, flags.max_log_size_mb * 1'000'000 / replication::kLogFrameBytes);
   o.max_log_age = std::chrono::milliseconds(static_cast<int64_t>(flags.max_log_duration_s * 1000));
   return o;
@@ -164,7 +173,7 @@ int ServeReplica(const ServeFlags& flags, engine::DatabaseOptions db_opts, const
   db_opts.commit_observer = &capture;
   auto db = engine::Database::Open(db_opts);
   if (!db.ok()) {
-    LH_LOG_ERROR("cannot open database {}: {}", db_opts.path, db.status().ToString());
+    LogOpenFailure(db_opts, db.status());
     return 1;
   }
   auto link = std::make_shared<server::ReplicaLink>();
@@ -201,7 +210,7 @@ int ServeReplica(const ServeFlags& flags, engine::DatabaseOptions db_opts, const
     // Whatever log this directory held is another history (this node's, from before it was a replica).
     for (const char* name : {"wallog", ".sentinel"}) std::filesystem::remove(dir + "/" + name, ec);
     std::filesystem::remove_all(dir + "/snapshots", ec);
-    auto log = replication::FrameLog::Open(LogOptions(flags, dir, db_opts.path));
+    auto log = replication::FrameLog::Open(LogOptions(flags, dir, db->get()));
     if (!log.ok()) {
       (*replica)->Start(db->get(), notify);
       return Status::Unavailable("the replication log could not start: " + log.status().message());
@@ -402,6 +411,15 @@ Run RegisterServe(CLI::App& app) {
       ->envname("LITEHOUSE_DURABILITY")
       ->check(CLI::IsMember({"relaxed", "strong", "extra", "off"}))
       ->capture_default_str();
+  cmd->add_option("--file-locking", flags->file_locking,
+                  "exclusive: the server holds the database file for itself while it runs (SQLite's unix-excl VFS), "
+                  "so no other process can open it and write behind the replication log and the backup, and "
+                  "locks cost no system call; shared: SQLite's default locking, which lets other processes "
+                  "open the file (a sqlite3 shell that only reads; anything else that writes is missed by "
+                  "replication and backup)")
+      ->envname("LITEHOUSE_FILE_LOCKING")
+      ->check(CLI::IsMember({"exclusive", "shared"}))
+      ->capture_default_str();
   cmd->add_option("--max-db-connections", flags->max_db_connections,
                   "SQLite connections the clients' streams may hold at once (open transactions and running "
                   "requests); past it a request waits for one; 0: no bound")
@@ -533,6 +551,7 @@ Run RegisterServe(CLI::App& app) {
       db_opts.guard.max_value_length_bytes = static_cast<int>(std::min<uint64_t>(opts.max_response_bytes, 1'000'000'000));
     }
     db_opts.hide_directory = true;  // clients see "data" in PRAGMA database_list, not where it lives
+    db_opts.exclusive_file = flags->file_locking == "exclusive";
     db_opts.guard.query_timeout = std::chrono::milliseconds(flags->query_timeout_ms);
     db_opts.txn_timeout = std::chrono::milliseconds(static_cast<int64_t>(flags->txn_timeout_s * 1000));
     db_opts.max_connections = flags->max_db_connections;
@@ -591,7 +610,7 @@ Run RegisterServe(CLI::App& app) {
     db_opts.commit_observer = &capture;
     auto db = engine::Database::Open(db_opts);
     if (!db.ok()) {
-      LH_LOG_ERROR("cannot open database {}: {}", db_opts.path, db.status().ToString());
+      LogOpenFailure(db_opts, db.status());
       return 1;
     }
     // The backup's shipper reads snapshots through the database: it stops before the database
@@ -608,7 +627,7 @@ Run RegisterServe(CLI::App& app) {
       if (!empty.ok()) {
         why_not = "the database's WAL could not be emptied at start: " + empty.message();
       } else {
-        auto log = replication::FrameLog::Open(LogOptions(*flags, dir.string(), db_opts.path));
+        auto log = replication::FrameLog::Open(LogOptions(*flags, dir.string(), db->get()));
         if (!log.ok()) {
           why_not = "this server keeps no replication log: " + log.status().message();
         } else {
@@ -621,7 +640,6 @@ Run RegisterServe(CLI::App& app) {
         return 1;
       }
       for (BackupTarget& target : *backups) {
-        target.options.db_path = db_opts.path;
         target.options.db = db->get();
         if (frame_log) {
           // Which frame of the replication log each backed-up state is (a replica boots from it).

@@ -24,7 +24,7 @@ struct BackupFlags {
 struct BackupTarget {
   std::string url;  // for messages
   std::unique_ptr<backup::ReplicaClient> client;
-  backup::BackupOptions options;  // db_path and db are filled in at start
+  backup::BackupOptions options;  // db is filled in at start
 };
 
 // Where the served database `db_path` is backed up: nothing, --backup-url, or each replica of its

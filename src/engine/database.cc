@@ -9,6 +9,12 @@
 #include "engine/session.h"
 
 namespace litehouse::engine {
+namespace {
+
+// SQLite's unix VFS that holds the file for one process (DatabaseOptions::exclusive_file).
+constexpr const char* kExclusiveVfs = "unix-excl";
+
+}  // namespace
 
 Lease& Lease::operator=(Lease&& o) noexcept {
   if (this != &o) {
@@ -39,13 +45,16 @@ void Lease::Release() {
 }
 
 Result<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& options) {
+  if (options.exclusive_file && !options.vfs.empty()) {
+    return Status::InvalidArgument("exclusive_file and a VFS of the caller's own cannot go together");
+  }
   std::unique_ptr<Database> db(new Database(options));
   db->open_name_ = options.path;
   if (options.hide_directory) {
     std::error_code ec;
     std::filesystem::path path = std::filesystem::absolute(options.path, ec);
     if (ec) return Status::IoError("cannot resolve " + options.path + ": " + ec.message());
-    auto vfs = HiddenDirVfs::Register(path.parent_path().string());
+    auto vfs = HiddenDirVfs::Register(path.parent_path().string(), options.exclusive_file ? kExclusiveVfs : nullptr);
     if (!vfs.ok()) return vfs.status();
     db->vfs_ = std::move(vfs).value();
     db->open_name_ = path.filename().string();
@@ -62,7 +71,10 @@ Result<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& options)
 }
 
 Result<std::unique_ptr<Connection>> Database::OpenConnection(Role role) {
-  const char* vfs = vfs_ ? vfs_->name() : options_.vfs.empty() ? nullptr : options_.vfs.c_str();
+  const char* vfs = vfs_                    ? vfs_->name()
+                    : !options_.vfs.empty() ? options_.vfs.c_str()
+                    : options_.exclusive_file ? kExclusiveVfs
+                                              : nullptr;
   auto conn = Connection::Open(open_name_, role, options_.guard, vfs);
   if (!conn.ok()) return conn.status();
   // A pooled connection may commit a write only while its holder has the lock (set_may_write): no
@@ -650,6 +662,49 @@ Status Database::Checkpoint(int mode) {
   Lease lease = granted_future.get();
   if (!lease) return Status::Unavailable("no connection for the checkpoint");
   return RunCheckpoint(*lease, mode);
+}
+
+namespace {
+
+// The main database file of `conn`, as SQLite holds it open.
+Result<sqlite3_file*> MainFileOf(Connection& conn) {
+  sqlite3_file* file = nullptr;
+  int rc = sqlite3_file_control(conn.raw(), "main", SQLITE_FCNTL_FILE_POINTER, &file);
+  if (rc != SQLITE_OK || file == nullptr || file->pMethods == nullptr) {
+    return Status::Internal("SQLite holds no open handle of the database file");
+  }
+  return file;
+}
+
+}  // namespace
+
+Result<int64_t> Database::FileSize() {
+  auto lease = AcquireReader();
+  if (!lease.ok()) return lease.status();
+  auto file = MainFileOf(**lease);
+  if (!file.ok()) return file.status();
+  sqlite3_int64 size = 0;
+  int rc = (*file)->pMethods->xFileSize(*file, &size);
+  if (rc != SQLITE_OK) return Status::Sqlite(rc, "cannot read the size of the database file");
+  return static_cast<int64_t>(size);
+}
+
+Status Database::ReadFile(int64_t offset, size_t n, char* out) {
+  auto lease = AcquireReader();
+  if (!lease.ok()) return lease.status();
+  auto file = MainFileOf(**lease);
+  if (!file.ok()) return file.status();
+  constexpr size_t kMaxRead = size_t{1} << 30;  // xRead takes an int
+  while (n > 0) {
+    const size_t part = std::min(n, kMaxRead);
+    int rc = (*file)->pMethods->xRead(*file, out, static_cast<int>(part), offset);
+    if (rc == SQLITE_IOERR_SHORT_READ) {
+      return Status::IoError("the database file ends before byte " + std::to_string(offset + static_cast<int64_t>(part)));
+    }
+    if (rc != SQLITE_OK) return Status::Sqlite(rc, "cannot read the database file");
+    out += part, offset += static_cast<int64_t>(part), n -= part;
+  }
+  return Status::OK();
 }
 
 Result<std::string> Database::ReadImageAtWalRestart(const std::function<void()>& at_restart, std::chrono::milliseconds reader_wait) {

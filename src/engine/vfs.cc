@@ -148,11 +148,13 @@ const std::string& DirOf(sqlite3_vfs* vfs) {
 
 HiddenDirVfs::HiddenDirVfs(std::string dir, std::string name) : dir_(std::move(dir)), name_(std::move(name)) {}
 
-Result<std::unique_ptr<HiddenDirVfs>> HiddenDirVfs::Register(std::string dir) {
+Result<std::unique_ptr<HiddenDirVfs>> HiddenDirVfs::Register(std::string dir, const char* platform_name) {
   if (dir.empty() || dir[0] != '/') return Status::InvalidArgument("HiddenDirVfs needs an absolute directory: " + dir);
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
-  sqlite3_vfs* platform = sqlite3_vfs_find(nullptr);
-  if (platform == nullptr || platform->iVersion < 3) return Status::Internal("no platform VFS of version 3");
+  sqlite3_vfs* platform = sqlite3_vfs_find(platform_name);
+  if (platform == nullptr || platform->iVersion < 3) {
+    return Status::Internal(std::string("no platform VFS of version 3 named ") + (platform_name ? platform_name : "(default)"));
+  }
   static std::atomic<int> counter{0};
   std::unique_ptr<HiddenDirVfs> self(new HiddenDirVfs(std::move(dir), "litehouse-" + std::to_string(++counter)));
   auto registered = std::make_unique<Registration>();

@@ -11,6 +11,7 @@
 // The underlying files are the platform VFS's own, opened by their real paths: locking, the WAL
 // index (-shm, which unix derives from the real path) and directory syncs behave exactly as without
 // this layer. Each open file is wrapped only to own the real path the platform file keeps a pointer to.
+// The platform VFS is the default one, or `platform` when named (the server's "unix-excl").
 //
 // Thread safety: registered once, then used by SQLite from any thread (it holds no mutable state).
 #pragma once
@@ -26,8 +27,9 @@ namespace litehouse::engine {
 
 class HiddenDirVfs {
  public:
-  // Registers a VFS (not the default) whose relative names are files in `dir`.
-  static Result<std::unique_ptr<HiddenDirVfs>> Register(std::string dir);
+  // Registers a VFS (not the default) whose relative names are files in `dir`, over the platform VFS
+  // named `platform` (null: the default).
+  static Result<std::unique_ptr<HiddenDirVfs>> Register(std::string dir, const char* platform = nullptr);
   // Unregisters it: no connection may still use it.
   ~HiddenDirVfs();
   HiddenDirVfs(const HiddenDirVfs&) = delete;

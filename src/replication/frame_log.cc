@@ -159,9 +159,9 @@ Status FrameLog::OpenExisting(bool* usable) {
     snapshot_end_ = seg->start_frame_no - 1;
   }
   // The database must be what the log says it is: its size in pages is the last commit's.
-  struct stat db;
-  if (::stat(options_.db_path.c_str(), &db) != 0) return Status::OK();
-  if (static_cast<uint64_t>(db.st_size) != uint64_t{size_after} * kLogPageSize) return Status::OK();
+  if (options_.db == nullptr) return Status::OK();
+  auto db_size = options_.db->FileSize();
+  if (!db_size.ok() || static_cast<uint64_t>(*db_size) != uint64_t{size_after} * kLogPageSize) return Status::OK();
   // A torn tail past the committed frames is cut off.
   if (::ftruncate(seg->fd, static_cast<off_t>(kHeaderBytes + seg->frame_count * kLogFrameBytes)) != 0) return ErrnoStatus("truncate " + path);
   last_size_after_ = size_after;
@@ -174,17 +174,14 @@ Status FrameLog::StartNewHistory() {
   const std::string& dir = options_.dir;
   // The database file holds every committed page (its WAL was checkpointed): they are the new
   // history's first transaction.
-  int db = ::open(options_.db_path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (db < 0) return ErrnoStatus("open " + options_.db_path);
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } db_closer{db};
-  struct stat st;
-  if (::fstat(db, &st) != 0) return ErrnoStatus("stat " + options_.db_path);
-  if (st.st_size >= 100) {
+  if (options_.db == nullptr) return Status::InvalidArgument("the replication log needs the database to start a history");
+  engine::Database& db = *options_.db;
+  auto db_size = db.FileSize();
+  if (!db_size.ok()) return db_size.status();
+  const int64_t size = *db_size;
+  if (size >= 100) {
     char hdr[100];
-    if (!PreadFull(db, hdr, sizeof hdr, 0)) return ErrnoStatus("read " + options_.db_path);
+    if (Status read = db.ReadFile(0, sizeof hdr, hdr); !read.ok()) return read;
     uint32_t page_size = (static_cast<unsigned char>(hdr[16]) << 8) | static_cast<unsigned char>(hdr[17]);
     if (page_size == 1) page_size = 65536;
     if (page_size != kLogPageSize) {
@@ -192,10 +189,10 @@ Status FrameLog::StartNewHistory() {
                                      " bytes; replication needs 4096 (sqld's): convert it with `PRAGMA page_size=4096; VACUUM;`");
     }
   }
-  if (st.st_size % kLogPageSize != 0) {
-    return Status::Corruption(options_.db_path + " is " + std::to_string(st.st_size) + " bytes, not a whole number of pages");
+  if (size % kLogPageSize != 0) {
+    return Status::Corruption("the database file is " + std::to_string(size) + " bytes, not a whole number of pages");
   }
-  const uint64_t pages = static_cast<uint64_t>(st.st_size) / kLogPageSize;
+  const uint64_t pages = static_cast<uint64_t>(size) / kLogPageSize;
 
   // Every snapshot of an earlier history is useless now.
   if (DIR* d = ::opendir((dir + "/snapshots").c_str())) {
@@ -226,9 +223,8 @@ Status FrameLog::StartNewHistory() {
     chunk.assign(n * kLogFrameBytes, '\0');
     for (uint64_t i = 0; i < n; ++i) {
       char* f = chunk.data() + i * kLogFrameBytes;
-      if (!PreadFull(db, f + kLogFrameHeaderBytes, kLogPageSize, static_cast<off_t>((first + i) * kLogPageSize))) {
-        return ErrnoStatus("read " + options_.db_path);
-      }
+      Status read = db.ReadFile(static_cast<int64_t>((first + i) * kLogPageSize), kLogPageSize, f + kLogFrameHeaderBytes);
+      if (!read.ok()) return read;
       PutLe(f, first + i, 8);
       PutLe(f + 8, 0, 8);  // checksum: see the top of frame_log.h
       PutLe(f + 16, first + i + 1, 4);

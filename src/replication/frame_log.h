@@ -65,7 +65,9 @@ using LogFrame = std::string;
 
 struct FrameLogOptions {
   std::string dir;                 // holds wallog, snapshots/, .sentinel
-  std::string db_path;             // the database file, read whole to start a new history
+  // The database, whose file is read whole to start a new history (Database::ReadFile, never a
+  // descriptor of the log's own). Must outlive Open.
+  engine::Database* db = nullptr;
   uint64_t max_log_frames = 200'000'000 / kLogFrameBytes;  // sqld's --max-log-size 200 MB
   std::chrono::milliseconds max_log_age{0};                // --max-log-duration; 0: none
   const Clock* clock = nullptr;    // null: Clock::Steady()

@@ -490,10 +490,27 @@ describe("dump and import against the server", () => {
     assert.equal(sqlite3([db, "SELECT count(*) FROM dots"]).stdout.trim(), "1");
   });
 
-  test("a server's --db-path directory is a target too (its dbs/default/data)", () => {
-    const viaDir = lh(["dump", server.dir]);
-    assert.equal(viaDir.status, 0, viaDir.stderr);
-    assert.equal(viaDir.stdout, lh(["dump", server.url]).stdout);
+  test("a server's --db-path directory is a target too (its dbs/default/data)", async () => {
+    // While the server runs it holds its file for itself (--file-locking exclusive): refused, saying
+    // what to do instead.
+    const locked = lh(["dump", server.dir]);
+    assert.equal(locked.status, 1);
+    assert.match(locked.stderr, /database is locked.*use the server's URL instead, or stop the server/);
+    // With --file-locking shared, and once a server has stopped, the directory is read as its file.
+    const shared = await startServer({ args: ["--file-locking", "shared"] });
+    try {
+      assert.equal(lh(["shell", shared.url], { input: theirDump }).status, 0);
+      const viaDir = lh(["dump", shared.dir]);
+      assert.equal(viaDir.status, 0, viaDir.stderr);
+      assert.equal(viaDir.stdout, lh(["dump", shared.url]).stdout);
+      assert.equal(viaDir.stdout, ourDump);
+    } finally {
+      assert.equal(await shared.stop({ keepDir: true }), 0);
+    }
+    const stopped = lh(["dump", shared.dir]);
+    rmSync(shared.dir, { recursive: true, force: true });
+    assert.equal(stopped.status, 0, stopped.stderr);
+    assert.equal(stopped.stdout, ourDump);
   });
 
   test("POST /dump is refused with a JSON error", async () => {

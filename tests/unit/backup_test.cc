@@ -93,7 +93,7 @@ std::string ReadFile(const std::string& path) {
 // A database whose WAL capture feeds one Backup to a MemoryReplica, wired as `serve` wires them. The
 // backup ships only when the test calls Sync (interval 0).
 struct BackupRig {
-  // `tune` adjusts the backup's options (db_path and db are set already); `seed` fills the store
+  // `tune` adjusts the backup's options (db is set already); `seed` fills the store
   // before the backup starts.
   void Open(const std::function<void(BackupOptions&)>& tune = nullptr,
             const std::function<void(MemoryReplica&)>& seed = nullptr) {
@@ -107,8 +107,9 @@ struct BackupRig {
     ASSERT_TRUE(db->Checkpoint(SQLITE_CHECKPOINT_TRUNCATE).ok());
     auto owned = std::make_unique<MemoryReplica>();
     store = owned.get();
-    BackupOptions bopts{dir.file("data"), std::chrono::milliseconds(0)};
+    BackupOptions bopts;
     bopts.db = db.get();
+    bopts.interval = std::chrono::milliseconds(0);
     if (tune) tune(bopts);
     if (seed) seed(*store);
     backup = std::make_unique<Backup>(std::move(owned), bopts);
@@ -522,7 +523,14 @@ TEST(Backup, StartsWhileTheStoreIsDownAndUploadsTheSnapshotLater) {
   auto store = std::make_unique<MemoryReplica>();
   MemoryReplica* replica = store.get();
   replica->set_failing(true);
-  Backup backup(std::move(store), BackupOptions{dir.file("data"), std::chrono::milliseconds(0)});
+  engine::DatabaseOptions db_opts;
+  db_opts.path = dir.file("data");
+  auto db = engine::Database::Open(db_opts);
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  BackupOptions opts;
+  opts.db = db->get();
+  opts.interval = std::chrono::milliseconds(0);
+  Backup backup(std::move(store), opts);
   ASSERT_TRUE(backup.Start().ok());
   EXPECT_FALSE(backup.status().ok()) << "the failed upload is said";
   EXPECT_EQ(backup.pending(), 1u);
@@ -550,7 +558,14 @@ TEST(Backup, ACaptureLostIsReported) {
     ASSERT_EQ(sqlite3_open(dir.file("data").c_str(), &raw), SQLITE_OK);
     sqlite3_close(raw);
   }
-  Backup backup(std::make_unique<MemoryReplica>(), BackupOptions{dir.file("data"), std::chrono::milliseconds(0)});
+  engine::DatabaseOptions db_opts;
+  db_opts.path = dir.file("data");
+  auto db = engine::Database::Open(db_opts);
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  BackupOptions opts;
+  opts.db = db->get();
+  opts.interval = std::chrono::milliseconds(0);
+  Backup backup(std::make_unique<MemoryReplica>(), opts);
   ASSERT_TRUE(backup.Start().ok());
   EXPECT_TRUE(backup.status().ok());
   backup.OnCaptureLost(Status::IoError("read WAL frames: EIO"));

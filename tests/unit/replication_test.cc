@@ -51,7 +51,7 @@ class Primary {
     EXPECT_TRUE(db_->Checkpoint(SQLITE_CHECKPOINT_TRUNCATE).ok());
     FrameLogOptions log_opts;
     log_opts.dir = dir.file("log");
-    log_opts.db_path = dir.file("data");
+    log_opts.db = db_.get();
     log_opts.max_log_frames = max_frames;
     log_opts.max_log_age = max_age;
     log_opts.clock = clock;
@@ -239,9 +239,13 @@ TEST(FrameLogTest, ADatabaseOfAnotherPageSizeIsRefusedClearly) {
   ASSERT_EQ(sqlite3_open(dir.file("data").c_str(), &raw), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(raw, "PRAGMA page_size=8192; CREATE TABLE t(x);", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(raw);
+  engine::DatabaseOptions db_opts;
+  db_opts.path = dir.file("data");
+  auto db = engine::Database::Open(db_opts);
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
   FrameLogOptions opts;
   opts.dir = dir.file("log");
-  opts.db_path = dir.file("data");
+  opts.db = db->get();
   auto log = FrameLog::Open(opts);
   ASSERT_FALSE(log.ok());
   EXPECT_NE(log.status().message().find("page size is 8192"), std::string::npos) << log.status().message();
