@@ -483,7 +483,9 @@ void FrameLog::Compact() {
     compact_retry_at_ = old->frame_count + std::max<uint64_t>(1, options_.max_log_frames);
     return;
   }
-  SyncDirectory(dir);
+  // The renames are synced by the compactor, off the committing thread (a directory's fsync took
+  // milliseconds there, with every writer waiting): a crash before it leaves the log unclean
+  // (.sentinel), and the next start begins a new history whatever the directory shows.
   seg->path = live_path;
   seg->start_frame_no = end + 1;
   std::string previous_snapshot;
@@ -505,6 +507,7 @@ void FrameLog::Compact() {
       int fd;
       off_t offset;
     };
+    SyncDirectory(options_.dir);
     std::map<uint32_t, std::pair<uint64_t, Source>> latest;  // page_no -> (frame_no, where)
     int snap_fd = previous_snapshot.empty() ? -1 : ::open(previous_snapshot.c_str(), O_RDONLY | O_CLOEXEC);
     char fh[kLogFrameHeaderBytes];
