@@ -11,19 +11,11 @@ import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClient } from "@libsql/client";
-import { startServer, BIN } from "./harness.mjs";
+import { startServer, BIN, tempDirMaker } from "./harness.mjs";
 import { waitUntil } from "./raw-http.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const tempDirs = [];
-const tempDir = (prefix = "litehouse-alter-") => {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  tempDirs.push(d);
-  return d;
-};
-after(() => {
-  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
-});
+const tempDir = tempDirMaker("litehouse-alter-");
 
 const schemaOf = async (c, name) => (await c.execute({ sql: "SELECT sql FROM sqlite_schema WHERE name = ?", args: [name] })).rows[0]?.sql;
 const fails = async (promise, pattern) => {

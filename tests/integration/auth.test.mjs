@@ -12,21 +12,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, statSync 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient, LibsqlError } from "@libsql/client";
-import { BIN, startServer, postJson } from "./harness.mjs";
+import { BIN, startServer, postJson, tempDirMaker } from "./harness.mjs";
 import { openRaw, stmt, int, text } from "./ws-raw.mjs";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-const tempDirs = [];
-function tempDir(prefix = "litehouse-auth-") {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  tempDirs.push(d);
-  return d;
-}
-after(() => {
-  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
-});
+const tempDir = tempDirMaker("litehouse-auth-");
 
 // Runs the binary to completion (bounded) and returns {status, stdout, stderr}.
 function cli(args, { env = {}, timeout = 10_000 } = {}) {

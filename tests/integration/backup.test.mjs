@@ -10,20 +10,12 @@ import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClient } from "@libsql/client";
-import { startServer, BIN, backupStatus } from "./harness.mjs";
+import { startServer, BIN, backupStatus, tempDirMaker } from "./harness.mjs";
 import { waitUntil } from "./raw-http.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const LITESTREAM = resolve(here, "node_modules/@flydotio/litestream-linux-x64/litestream");
-const tempDirs = [];
-const tempDir = (prefix = "litehouse-backup-") => {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  tempDirs.push(d);
-  return d;
-};
-after(() => {
-  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
-});
+const tempDir = tempDirMaker("litehouse-backup-");
 
 const run = (cmd, args) => spawnSync(cmd, args, { encoding: "utf8", timeout: 60_000 });
 const sqlite = (db, sql) => {

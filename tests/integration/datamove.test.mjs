@@ -14,17 +14,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import net from "node:net";
 import { createClient } from "@libsql/client";
-import { BIN, startServer } from "./harness.mjs";
+import { BIN, startServer, tempDirMaker } from "./harness.mjs";
 
-const tempDirs = [];
-function tempDir() {
-  const d = mkdtempSync(join(tmpdir(), "litehouse-datamove-"));
-  tempDirs.push(d);
-  return d;
-}
-after(() => {
-  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
-});
+const tempDir = tempDirMaker("litehouse-datamove-");
 
 // Runs a program to completion (bounded in time); stdin from `input` (a string or Buffer).
 function run(cmd, args, { input, env = {}, timeout = 60_000 } = {}) {

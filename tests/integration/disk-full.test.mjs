@@ -9,19 +9,11 @@ import { existsSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createClient } from "@libsql/client";
-import { startServer, BIN, backupStatus } from "./harness.mjs";
+import { startServer, BIN, backupStatus, tempDirMaker } from "./harness.mjs";
 import { waitUntil } from "./raw-http.mjs";
 
 const PRELOAD = join(dirname(BIN), "libdisk_full_preload.so");
-const tempDirs = [];
-const tempDir = (prefix = "litehouse-full-") => {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  tempDirs.push(d);
-  return d;
-};
-after(() => {
-  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
-});
+const tempDir = tempDirMaker("litehouse-full-");
 const sqlite = (db, sql) => {
   const r = spawnSync("sqlite3", [db, sql], { encoding: "utf8", timeout: 60_000 });
   assert.equal(r.status, 0, r.stderr);

@@ -6,24 +6,15 @@
 // server (which closing any other descriptor of the file, as the start of a replication history or a
 // backup's first snapshot once did, would allow: POSIX drops a process's locks on a file at the close
 // of any descriptor of it).
-import { test, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { createClient } from "@libsql/client";
-import { BIN, startServer } from "./harness.mjs";
+import { BIN, startServer, tempDirMaker } from "./harness.mjs";
 
-const tempDirs = [];
-const tempDir = (prefix = "litehouse-locking-") => {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  tempDirs.push(d);
-  return d;
-};
-after(() => {
-  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
-});
+const tempDir = tempDirMaker("litehouse-locking-");
 
 const dbFile = (server) => join(server.dir, "dbs", "default", "data");
 const sqlite3 = (file, sql) => spawnSync("sqlite3", [file, sql], { encoding: "utf8", timeout: 30_000 });

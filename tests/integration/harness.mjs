@@ -111,6 +111,20 @@ function withoutBlindVptrChecks(stderr) {
   );
 }
 
+// A maker of temporary directories for one test file: tempDir(prefix) makes one, and every one made is
+// removed once the file's tests are done (an `after` hook of the file that calls this at its top).
+export function tempDirMaker(defaultPrefix = "litehouse-test-") {
+  const made = [];
+  after(() => {
+    for (const d of made) rmSync(d, { recursive: true, force: true });
+  });
+  return (prefix = defaultPrefix) => {
+    const d = mkdtempSync(join(tmpdir(), prefix));
+    made.push(d);
+    return d;
+  };
+}
+
 // POSTs JSON to the server and returns {status, body} with the body parsed when it is JSON.
 export async function postJson(server, path, body, headers = {}) {
   const res = await fetch(server.url + path, {

@@ -11,21 +11,13 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "@libsql/client";
-import { startServer, BIN } from "./harness.mjs";
+import { startServer, BIN, tempDirMaker } from "./harness.mjs";
 
 const require = createRequire(import.meta.url);
 const Database = require("libsql");
 const lz4 = require("lz4js");
 
-const tempDirs = [];
-const tempDir = (prefix = "litehouse-rr-") => {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  tempDirs.push(d);
-  return d;
-};
-after(() => {
-  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
-});
+const tempDir = tempDirMaker("litehouse-rr-");
 const NAMED = /table "events" uses libSQL's RANDOM ROWID, which Litehouse does not support/;
 
 // A database file written by libSQL itself, with one RANDOM ROWID table among ordinary ones.

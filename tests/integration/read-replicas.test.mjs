@@ -10,18 +10,10 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "@libsql/client";
-import { startServer, BIN, refused, postJson } from "./harness.mjs";
+import { startServer, BIN, refused, postJson, tempDirMaker } from "./harness.mjs";
 import { waitUntil } from "./raw-http.mjs";
 
-const tempDirs = [];
-const tempDir = (prefix) => {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  tempDirs.push(d);
-  return d;
-};
-after(() => {
-  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
-});
+const tempDir = tempDirMaker();
 
 const replicaOf = (primaryUrl, { dbPath, args = [], env } = {}) =>
   startServer({ dbPath: dbPath ?? tempDir("litehouse-replica-"), args: ["--primary-url", primaryUrl, ...args], env });

@@ -9,18 +9,10 @@ import { mkdtempSync, rmSync, readFileSync, mkdirSync, existsSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "@libsql/client";
-import { startServer, BIN } from "./harness.mjs";
+import { startServer, BIN, tempDirMaker } from "./harness.mjs";
 import { waitUntil } from "./raw-http.mjs";
 
-const tempDirs = [];
-const tempDir = (prefix) => {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  tempDirs.push(d);
-  return d;
-};
-after(() => {
-  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
-});
+const tempDir = tempDirMaker();
 
 // ---- a little protobuf and gRPC-web, for the raw calls ----
 

@@ -11,20 +11,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createRequire } from "node:module";
 import { createClient } from "@libsql/client";
-import { BIN, startServer, refused, rng } from "./harness.mjs";
+import { BIN, startServer, refused, rng, tempDirMaker } from "./harness.mjs";
 import { waitUntil } from "./raw-http.mjs";
 
 const Database = createRequire(import.meta.url)("libsql");
 
-const tempDirs = [];
-const tempDir = (prefix) => {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  tempDirs.push(d);
-  return d;
-};
-after(() => {
-  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
-});
+const tempDir = tempDirMaker();
 
 const randomVector = (rand, dims) => `[${Array.from({ length: dims }, () => (rand() * 2 - 1).toFixed(4)).join(",")}]`;
 

@@ -512,6 +512,21 @@ TEST(Backup, StoresItsPositionInTheReplicationLogAndRestoresToIt) {
 
 // A store that is down when the backup starts does not keep it from starting: the first snapshot
 // waits first in line and goes up once the store is back.
+// The database at `path`, for a backup's tests that make the file themselves.
+Result<std::unique_ptr<engine::Database>> OpenDatabase(const std::string& path) {
+  engine::DatabaseOptions opts;
+  opts.path = path;
+  return engine::Database::Open(opts);
+}
+
+// A backup's options for `db`, shipping at every Sync.
+BackupOptions OptionsFor(engine::Database* db) {
+  BackupOptions opts;
+  opts.db = db;
+  opts.interval = std::chrono::milliseconds(0);
+  return opts;
+}
+
 TEST(Backup, StartsWhileTheStoreIsDownAndUploadsTheSnapshotLater) {
   testing::TestDir dir;
   {
@@ -523,13 +538,9 @@ TEST(Backup, StartsWhileTheStoreIsDownAndUploadsTheSnapshotLater) {
   auto store = std::make_unique<MemoryReplica>();
   MemoryReplica* replica = store.get();
   replica->set_failing(true);
-  engine::DatabaseOptions db_opts;
-  db_opts.path = dir.file("data");
-  auto db = engine::Database::Open(db_opts);
+  auto db = OpenDatabase(dir.file("data"));
   ASSERT_TRUE(db.ok()) << db.status().ToString();
-  BackupOptions opts;
-  opts.db = db->get();
-  opts.interval = std::chrono::milliseconds(0);
+  BackupOptions opts = OptionsFor(db->get());
   Backup backup(std::move(store), opts);
   ASSERT_TRUE(backup.Start().ok());
   EXPECT_FALSE(backup.status().ok()) << "the failed upload is said";
@@ -558,13 +569,9 @@ TEST(Backup, ACaptureLostIsReported) {
     ASSERT_EQ(sqlite3_open(dir.file("data").c_str(), &raw), SQLITE_OK);
     sqlite3_close(raw);
   }
-  engine::DatabaseOptions db_opts;
-  db_opts.path = dir.file("data");
-  auto db = engine::Database::Open(db_opts);
+  auto db = OpenDatabase(dir.file("data"));
   ASSERT_TRUE(db.ok()) << db.status().ToString();
-  BackupOptions opts;
-  opts.db = db->get();
-  opts.interval = std::chrono::milliseconds(0);
+  BackupOptions opts = OptionsFor(db->get());
   Backup backup(std::make_unique<MemoryReplica>(), opts);
   ASSERT_TRUE(backup.Start().ok());
   EXPECT_TRUE(backup.status().ok());
