@@ -23,6 +23,9 @@ export const patience = (ms) => (SANITIZED ? 5 * ms : ms);
 // own `after` hooks (it was registered first), so it only lets go of them; those hooks still stop
 // their servers as usual, and whatever is left is killed as node exits.
 const live = new Set();
+// The directories startServer made itself: a test that stops its server with keepDir (to restart it
+// or read its files) does not always remove them, so they go as node exits, after the servers.
+const made = new Set();
 after(() => {
   for (const child of live) {
     child.unref();
@@ -31,6 +34,7 @@ after(() => {
 });
 process.on("exit", () => {
   for (const child of live) child.kill("SIGKILL");
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
 });
 
 // Starts `litehouse serve` on 127.0.0.1 port 0 and resolves once it reports the port it bound.
@@ -39,6 +43,7 @@ process.on("exit", () => {
 // server's).
 export async function startServer({ args = [], dbPath, env = {}, nofile } = {}) {
   const dir = dbPath ?? mkdtempSync(join(tmpdir(), "litehouse-test-"));
+  if (!dbPath) made.add(dir);
   const argv = [BIN, "serve", "--db-path", dir, "--http-listen-addr", "127.0.0.1:0", ...args];
   if (nofile) argv.unshift("prlimit", `--nofile=${nofile[0]}:${nofile[1]}`);
   const child = spawn(argv[0], argv.slice(1), {
