@@ -216,15 +216,18 @@ Status FrameLog::StartNewHistory() {
   PutLe(h + 48, kVersion, 4);
   PutLe(h + 52, kLogPageSize, 4);
   if (!PwriteFull(seg->fd, h, sizeof h, 0)) return ErrnoStatus("write " + tmp);
-  std::string chunk;
+  std::string pages_read, chunk;
   constexpr uint64_t kPagesPerWrite = 256;
   for (uint64_t first = 0; first < pages; first += kPagesPerWrite) {
     uint64_t n = std::min(kPagesPerWrite, pages - first);
+    // The run of pages in one read (one lease of the engine's), then each into its frame.
+    pages_read.resize(n * kLogPageSize);
+    Status read = db.ReadFile(static_cast<int64_t>(first * kLogPageSize), pages_read.size(), pages_read.data());
+    if (!read.ok()) return read;
     chunk.assign(n * kLogFrameBytes, '\0');
     for (uint64_t i = 0; i < n; ++i) {
       char* f = chunk.data() + i * kLogFrameBytes;
-      Status read = db.ReadFile(static_cast<int64_t>((first + i) * kLogPageSize), kLogPageSize, f + kLogFrameHeaderBytes);
-      if (!read.ok()) return read;
+      std::memcpy(f + kLogFrameHeaderBytes, pages_read.data() + i * kLogPageSize, kLogPageSize);
       PutLe(f, first + i, 8);
       PutLe(f + 8, 0, 8);  // checksum: see the top of frame_log.h
       PutLe(f + 16, first + i + 1, 4);
