@@ -42,13 +42,21 @@ start_server() {
 start_server "$dir/db" "$log"
 port=${url##*:}
 
-# Seed 10,000 rows through the server itself.
-curl -sf "$url/v2/pipeline" -H 'content-type: application/json' -d '{"requests":[{"type":"sequence","sql":"CREATE TABLE bench(id INTEGER PRIMARY KEY, name TEXT, value REAL); CREATE TABLE bench_ins(id INTEGER PRIMARY KEY, name TEXT, value REAL); WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n+1 FROM c WHERE n < 10000) INSERT INTO bench SELECT n, printf(\"name-%d\", n), n * 0.5 FROM c;"},{"type":"close"}]}' >/dev/null
+# The tables, and 10,000 rows of bench, through the server at $url itself.
+seed() {
+  curl -sf "$url/v2/pipeline" -H 'content-type: application/json' -d '{"requests":[{"type":"sequence","sql":"CREATE TABLE bench(id INTEGER PRIMARY KEY, name TEXT, value REAL); CREATE TABLE bench_ins(id INTEGER PRIMARY KEY, name TEXT, value REAL); WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n+1 FROM c WHERE n < 10000) INSERT INTO bench SELECT n, printf(\"name-%d\", n), n * 0.5 FROM c;"},{"type":"close"}]}' >/dev/null
+}
+seed
 
 rss_kib() { awk -v f="$1:" '$1 == f {print $2}' "/proc/$pid/status"; }
 rss_idle=$(rss_kib VmRSS)
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+
+# Requests per second of the generator's RESULT line $1.
+rate_of() {
+  awk -v r="$(sed -E 's/.*requests=([0-9]+).*/\1/' <<<"$1")" -v s="$(sed -E 's/.*seconds=([0-9.]+).*/\1/' <<<"$1")" 'BEGIN {printf "%.0f", r / s}'
+}
 
 # RUNS runs of the generator against URL (mode, op, connections); sets m_rps, m_p50 and m_p99 to
 # the medians of the runs' rates and latencies.
@@ -56,7 +64,7 @@ measure() {
   local vals=() lat50=() lat99=() out
   for _ in $(seq "$RUNS"); do
     out=$("$LOAD" "$1" "$2" "$3" "$4" "$SECONDS_PER_RUN" | grep '^RESULT')
-    vals+=("$(awk -v r="$(sed -E 's/.*requests=([0-9]+).*/\1/' <<<"$out")" -v s="$(sed -E 's/.*seconds=([0-9.]+).*/\1/' <<<"$out")" 'BEGIN {printf "%.0f", r / s}')")
+    vals+=("$(rate_of "$out")")
     lat50+=("$(sed -E 's/.*p50_us=([0-9]+).*/\1/' <<<"$out")")
     lat99+=("$(sed -E 's/.*p99_us=([0-9]+).*/\1/' <<<"$out")")
   done
@@ -140,12 +148,10 @@ while read -r _ workload conns tps; do pg[$workload,$conns]=$tps; done < <(bench
 # PostgreSQL, then Litehouse over HTTP, then over WebSocket, back to back on a fresh server; the ratio
 # reported is the median of the rounds' own ratios.
 one_rps() {
-  local out
-  out=$("$LOAD" "$1" "$2" "$3" "$4" "$SECONDS_PER_RUN" | grep '^RESULT')
-  awk -v r="$(sed -E 's/.*requests=([0-9]+).*/\1/' <<<"$out")" -v s="$(sed -E 's/.*seconds=([0-9.]+).*/\1/' <<<"$out")" 'BEGIN {printf "%.0f", r / s}'
+  rate_of "$("$LOAD" "$1" "$2" "$3" "$4" "$SECONDS_PER_RUN" | grep '^RESULT')"
 }
 start_server "$dir/paired" "$log.paired"
-curl -sf "$url/v2/pipeline" -H 'content-type: application/json' -d '{"requests":[{"type":"sequence","sql":"CREATE TABLE bench(id INTEGER PRIMARY KEY, name TEXT, value REAL); CREATE TABLE bench_ins(id INTEGER PRIMARY KEY, name TEXT, value REAL); WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n+1 FROM c WHERE n < 10000) INSERT INTO bench SELECT n, printf(\"name-%d\", n), n * 0.5 FROM c;"},{"type":"close"}]}' >/dev/null
+seed
 pg_start
 PAIRED="select-simple:select:1 select-simple:select:32 insert:insert:32"
 declare -A paired_http paired_ws paired_rounds
