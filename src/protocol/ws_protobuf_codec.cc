@@ -1,5 +1,6 @@
 // Hrana over WebSocket, Protobuf encoding (binary frames): ClientMsg in, ServerMsg out, as declared
 // in proto/hrana.proto (from HRANA_3_SPEC.md "Protobuf schema", package hrana.ws).
+#include "protocol/pb_wire.h"
 #include "protocol/protobuf_detail.h"
 #include "protocol/ws_codec.h"
 
@@ -125,6 +126,10 @@ class WsProtobufCodec final : public WsCodec {
   }
 
   std::string EncodeServerMsg(const ServerMsg& msg) const override {
+    if (msg.type == ServerMsg::Type::kResponseOk && msg.response.type == WsRequest::Type::kExecute) {
+      // The hot path (one statement's result): written to the wire directly, the same bytes.
+      return pbwire::EncodeExecuteResponse(msg.request_id, msg.response.stream_response.stmt_result);
+    }
     pb::ServerMsg m;
     switch (msg.type) {
       case ServerMsg::Type::kHelloOk: m.mutable_hello_ok(); break;

@@ -3,8 +3,13 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
+
 #include "protocol/codec.h"
 #include "protocol/proto/hrana.pb.h"
+#include "protocol/protobuf_detail.h"
+#include "protocol/ws_codec.h"
 
 namespace litehouse::protocol {
 namespace {
@@ -102,6 +107,65 @@ TEST(ProtobufCodec, EncodesResultsAClientDecodes) {
   EXPECT_EQ(b.step_errors().at(1).code(), "SQLITE_CONSTRAINT");
   EXPECT_EQ(b.step_errors().count(2), 0u) << "a skipped step has neither";
   EXPECT_EQ(resp.results(2).error().code(), "SQL_PARSE_ERROR");
+}
+
+// The WebSocket execute response is written to the wire directly (pb_wire.h), not through the
+// generated classes: its bytes must be exactly theirs, for every kind of value, every optional field
+// set or not, and lengths past one varint byte.
+TEST(ProtobufCodec, WsExecuteResponseIsTheGeneratedClassesBytes) {
+  auto reference = [](int32_t request_id, const StmtResult& r) {
+    pb::ServerMsg m;
+    m.mutable_response_ok()->set_request_id(request_id);
+    pbconv::ToPb(r, m.mutable_response_ok()->mutable_execute()->mutable_result());
+    return m.SerializeAsString();
+  };
+  auto direct = [](int32_t request_id, const StmtResult& r) {
+    ServerMsg msg;
+    msg.type = ServerMsg::Type::kResponseOk;
+    msg.request_id = request_id;
+    msg.response.type = WsRequest::Type::kExecute;
+    msg.response.stream_response.type = StreamRequest::Type::kExecute;
+    msg.response.stream_response.stmt_result = r;
+    return WsCodecFor(Encoding::kProtobuf).EncodeServerMsg(msg);
+  };
+  std::vector<StmtResult> results;
+  results.emplace_back();  // every field at its default
+  StmtResult values;
+  values.cols = {Col{"a", "INTEGER"}, Col{"b", std::nullopt}, Col{std::nullopt, "TEXT"}, Col{}, Col{"", ""}};
+  values.rows = {
+      {std::monostate{}, int64_t{0}, int64_t{-1}, std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()},
+      {0.0, -0.0, 1.5, std::numeric_limits<double>::quiet_NaN(), -std::numeric_limits<double>::infinity()},
+      {std::string(), std::string("h\xc3\xa9llo"), std::string("a\0b", 3), Blob{}, Blob{std::string(300, '\x7f')}},
+      {std::string(20000, 'x'), Blob{std::string(1, '\0')}},
+      {},
+  };
+  values.affected_row_count = 3;
+  values.last_insert_rowid = 0;  // set, though 0: written
+  values.replication_index = 0;
+  values.rows_read = 1ull << 40;
+  values.rows_written = 7;
+  values.query_duration_ms = 0.25;
+  results.push_back(values);
+  StmtResult optionals;
+  optionals.last_insert_rowid = -5;
+  optionals.replication_index = std::numeric_limits<uint64_t>::max();
+  optionals.query_duration_ms = -0.0;  // not the default's bits: written
+  results.push_back(optionals);
+  StmtResult many;
+  many.cols = {Col{"id", "INTEGER"}, Col{"name", "TEXT"}};
+  for (int64_t i = 0; i < 1000; ++i) many.rows.push_back({i * 1000003, "name-" + std::to_string(i)});
+  results.push_back(many);
+  for (int32_t request_id : {0, 1, 127, 128, std::numeric_limits<int32_t>::max(), -1, std::numeric_limits<int32_t>::min()}) {
+    for (size_t i = 0; i < results.size(); ++i) {
+      std::string want = reference(request_id, results[i]);
+      std::string got = direct(request_id, results[i]);
+      EXPECT_EQ(got, want) << "result " << i << ", request id " << request_id;
+      pb::ServerMsg back;
+      ASSERT_TRUE(back.ParseFromString(got));
+      EXPECT_EQ(back.response_ok().request_id(), request_id);
+      EXPECT_EQ(back.response_ok().execute().result().rows_size(), static_cast<int>(results[i].rows.size()));
+    }
+  }
 }
 
 TEST(ProtobufCodec, CursorEntriesAreLengthDelimited) {
