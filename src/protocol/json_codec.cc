@@ -10,7 +10,8 @@ using namespace detail;  // NOLINT: the shared pieces of json_detail.h
 
 
 Result<PipelineRequest> ParsePipelineRequest(std::string_view body) {
-  rapidjson::Document doc;
+  RequestDocument request_doc;
+  rapidjson::Document& doc = *request_doc;
   if (Status s = ParseDocument(body, &doc); !s.ok()) return s;
   Parser p;
   PipelineRequest req;
@@ -24,7 +25,8 @@ Result<PipelineRequest> ParsePipelineRequest(std::string_view body) {
 }
 
 Result<CursorRequest> ParseCursorRequest(std::string_view body) {
-  rapidjson::Document doc;
+  RequestDocument request_doc;
+  rapidjson::Document& doc = *request_doc;
   if (Status s = ParseDocument(body, &doc); !s.ok()) return s;
   Parser p;
   CursorRequest req;
@@ -94,7 +96,8 @@ Status CheckV1Cond(const BatchCond& cond) {
 }  // namespace
 
 Result<Stmt> ParseV1Execute(std::string_view body) {
-  rapidjson::Document doc;
+  RequestDocument request_doc;
+  rapidjson::Document& doc = *request_doc;
   if (Status s = ParseDocument(body, &doc); !s.ok()) return s;
   Parser p;
   Stmt stmt;
@@ -106,7 +109,8 @@ Result<Stmt> ParseV1Execute(std::string_view body) {
 }
 
 Result<Batch> ParseV1Batch(std::string_view body) {
-  rapidjson::Document doc;
+  RequestDocument request_doc;
+  rapidjson::Document& doc = *request_doc;
   if (Status s = ParseDocument(body, &doc); !s.ok()) return s;
   Parser p;
   Batch batch;
@@ -196,7 +200,8 @@ std::string EncodeCursorError(const Error& error) {
 }
 
 Result<std::vector<LegacyStatement>> ParseLegacyRequest(std::string_view body) {
-  rapidjson::Document doc;
+  RequestDocument request_doc;
+  rapidjson::Document& doc = *request_doc;
   if (Status s = ParseDocument(body, &doc); !s.ok()) return s;
   Parser p;
   const Value* statements = p.Member(doc, "statements");

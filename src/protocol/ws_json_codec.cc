@@ -97,7 +97,8 @@ bool ParseRequest(Parser& p, const rapidjson::Value& v, WsRequest* out) {
 class WsJsonCodec final : public WsCodec {
  public:
   Result<ClientMsg> ParseClientMsg(std::string_view data) const override {
-    rapidjson::Document doc;
+    RequestDocument request_doc;
+    rapidjson::Document& doc = *request_doc;
     if (Status s = ParseDocument(data, &doc); !s.ok()) return s;
     Parser p;
     ClientMsg msg;
