@@ -438,6 +438,15 @@ asio::awaitable<void> RunHttpSession(ServerContext& ctx, asio::ip::tcp::socket s
     parser.body_limit(ctx.opts.max_request_body_bytes);
     parser.header_limit(kHeaderLimitBytes);
     auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, kTuple);
+    if (!ec && !parser.is_done() && !parser.chunked()) {
+      // A body that came with its header (a small request nearly always does) is parsed from the
+      // buffer at once, rather than by a second asynchronous read that completes without reading.
+      if (auto length = parser.content_length(); length && buffer.size() >= *length) {
+        const size_t used = parser.put(buffer.data(), ec);
+        buffer.consume(used);
+        if (ec == http::error::need_more) ec = {};
+      }
+    }
     if (!ec && !parser.is_done()) {
       // Beast reads only as much as the buffer has room for (at least 512 bytes): give a large body
       // room, or a batch of a few hundred KiB costs hundreds of reads. Given back after the request.

@@ -127,6 +127,7 @@ struct WsConnection {
   bool closed = false;
   // Encoded messages not yet written, and their bytes (the one being written included).
   std::list<std::string> outbox;  // a list: empty (idle), it holds no memory
+  std::string in_flight;          // the message being written (WriteNext), out of the outbox
   size_t outbox_bytes = 0;
   // Open cursors of all its streams: a new one's queue is its share of the connection's room
   // (CursorRun::BoundsFor).
@@ -166,21 +167,25 @@ void MarkClosed(const ConnPtr& conn) {
   conn->capacity.cancel();
 }
 
-asio::awaitable<void> DrainOutbox(ConnPtr conn) {
-  conn->writing = true;
-  while (!conn->outbox.empty() && !conn->closed) {
-    std::string msg = std::move(conn->outbox.front());
-    conn->outbox.pop_front();
-    auto [ec, n] = co_await conn->ws.async_write(asio::buffer(msg), kTuple);
-    conn->outbox_bytes -= msg.size();
+// Writes the outbox's messages in order, one at a time, until it is empty. A chain of completion
+// handlers rather than a coroutine: a response costs no co_spawn and no coroutine frame.
+void WriteNext(ConnPtr conn) {
+  if (conn->outbox.empty() || conn->closed) {
+    conn->writing = false;
     conn->capacity.cancel();
-    if (ec) {
-      MarkClosed(conn);
-      break;
-    }
+    return;
   }
-  conn->writing = false;
-  conn->capacity.cancel();
+  conn->writing = true;
+  conn->in_flight = std::move(conn->outbox.front());
+  conn->outbox.pop_front();
+  WsConnection& c = *conn;
+  c.ws.async_write(asio::buffer(c.in_flight), [conn = std::move(conn)](const beast::error_code& ec, size_t) mutable {
+    conn->outbox_bytes -= conn->in_flight.size();
+    conn->in_flight = std::string();  // its memory too: an idle connection keeps none
+    conn->capacity.cancel();
+    if (ec) MarkClosed(conn);
+    WriteNext(std::move(conn));
+  });
 }
 
 // A client that does not read its responses, past --max-queued-bytes-per-connection: what is queued
@@ -221,7 +226,7 @@ void Send(const ConnPtr& conn, const ServerMsg& msg) {
   }
   conn->outbox_bytes += encoded.size();
   conn->outbox.push_back(std::move(encoded));
-  if (!conn->writing) asio::co_spawn(conn->ws.get_executor(), DrainOutbox(conn), asio::detached);
+  if (!conn->writing) WriteNext(conn);
 }
 
 void Answered(const ConnPtr& conn, int32_t request_id) {
