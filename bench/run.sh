@@ -15,7 +15,7 @@ LOAD=${LOAD_BIN:-build/release/bench/hrana_load}
 CLIENT=${CLIENT_BIN:-build/release/bench/client_latency}
 SECONDS_PER_RUN=${BENCH_SECONDS:-5}
 RUNS=${BENCH_RUNS:-3}
-PAIRED_ROUNDS=${BENCH_PAIRED_ROUNDS:-5}
+PAIRED_ROUNDS=${BENCH_PAIRED_ROUNDS:-7}
 
 dir=$(mktemp -d)
 log=$dir/server.log
@@ -150,28 +150,32 @@ while read -r _ workload conns tps; do pg[$workload,$conns]=$tps; done < <(bench
 one_rps() {
   rate_of "$("$LOAD" "$1" "$2" "$3" "$4" "$SECONDS_PER_RUN" | grep '^RESULT')"
 }
-start_server "$dir/paired" "$log.paired"
-seed
 pg_start
-PAIRED="select-simple:select:1 select-simple:select:32 insert:insert:32"
+# workload:op:connections:durability; the strong INSERT on a server of its own, as above.
+PAIRED="select-simple:select:1:relaxed select-simple:select:32:relaxed insert:insert:32:relaxed insert:insert:32:strong"
 declare -A paired_http paired_ws paired_rounds
-for spec in $PAIRED; do
-  IFS=: read -r workload op conns <<<"$spec"
-  hr=() wr=() rounds=()
-  for _ in $(seq "$PAIRED_ROUNDS"); do
-    p=$(pg_run_once "$workload" "$conns")
-    h=$(one_rps "$url" http "$op" "$conns")
-    w=$(one_rps "$url" ws-protobuf "$op" "$conns")
-    hr+=("$(awk -v a="$h" -v b="$p" 'BEGIN {printf "%.3f", a / b}')")
-    wr+=("$(awk -v a="$w" -v b="$p" 'BEGIN {printf "%.3f", a / b}')")
-    rounds+=("$p/$h/$w")
+for durability in relaxed strong; do
+  start_server "$dir/paired-$durability" "$log.paired-$durability" --durability "$durability"
+  seed
+  for spec in $PAIRED; do
+    IFS=: read -r workload op conns d <<<"$spec"
+    [ "$d" = "$durability" ] || continue
+    hr=() wr=() rounds=()
+    for _ in $(seq "$PAIRED_ROUNDS"); do
+      p=$(pg_run_once "$workload" "$conns")
+      h=$(one_rps "$url" http "$op" "$conns")
+      w=$(one_rps "$url" ws-protobuf "$op" "$conns")
+      hr+=("$(awk -v a="$h" -v b="$p" 'BEGIN {printf "%.3f", a / b}')")
+      wr+=("$(awk -v a="$w" -v b="$p" 'BEGIN {printf "%.3f", a / b}')")
+      rounds+=("$p/$h/$w")
+    done
+    paired_http[$spec]=$(printf '%s\n' "${hr[@]}" | median)
+    paired_ws[$spec]=$(printf '%s\n' "${wr[@]}" | median)
+    paired_rounds[$spec]=$(IFS=' '; echo "${rounds[*]}")
   done
-  paired_http[$spec]=$(printf '%s\n' "${hr[@]}" | median)
-  paired_ws[$spec]=$(printf '%s\n' "${wr[@]}" | median)
-  paired_rounds[$spec]=$(IFS=' '; echo "${rounds[*]}")
+  kill "$pid"; wait "$pid" || true; pid=""
 done
 pg_stop
-kill "$pid"; wait "$pid" || true; pid=""
 
 declare -A inproc
 for op in select insert; do
@@ -210,13 +214,13 @@ for conns in 1 32; do
   echo "| 1-row INSERT, strong (synchronous=FULL, group commit) vs PG durable | $conns | ${pg[insert,$conns]} | ${strong_rps[http,$conns]} | ${strong_rps[ws-protobuf,$conns]} | $(ratio "${strong_rps[http,$conns]}" "${pg[insert,$conns]}") | $(ratio "${strong_rps[ws-protobuf,$conns]}" "${pg[insert,$conns]}") |"
 done
 echo
-echo "Paired rounds ($PAIRED_ROUNDS; each: PostgreSQL, then Litehouse HTTP, then WebSocket protobuf, ${SECONDS_PER_RUN} s each, back to back; a fresh relaxed server); the ratio is the median of the rounds' ratios:"
+echo "Paired rounds ($PAIRED_ROUNDS; each: PostgreSQL, then Litehouse HTTP, then WebSocket protobuf, ${SECONDS_PER_RUN} s each, back to back; a fresh server per durability); the ratio is the median of the rounds' ratios:"
 echo
 echo "| workload | connections | rounds (PG / HTTP / WS ops/s) | HTTP / PG | WS / PG |"
 echo "|---|---:|---|---:|---:|"
 for spec in $PAIRED; do
-  IFS=: read -r workload op conns <<<"$spec"
-  name=$([ "$op" = select ] && echo "point SELECT (PG simple)" || echo "1-row INSERT, relaxed vs PG durable")
+  IFS=: read -r workload op conns d <<<"$spec"
+  name=$([ "$op" = select ] && echo "point SELECT (PG simple)" || echo "1-row INSERT, $d vs PG durable")
   echo "| $name | $conns | ${paired_rounds[$spec]} | ${paired_http[$spec]} | ${paired_ws[$spec]} |"
 done
 echo
