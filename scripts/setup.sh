@@ -15,7 +15,7 @@ APT_PACKAGES=(g++ cmake make pkg-config git ca-certificates libboost1.81-dev rap
   libcli11-dev libgtest-dev libgmock-dev libssl-dev openssl protobuf-compiler libprotobuf-dev libedit-dev zlib1g-dev liblz4-dev libpugixml-dev libyaml-cpp-dev sqlite3 tmux nodejs npm
   clang-14 libclang-rt-14-dev llvm-14 chromium)
 
-[ "${1:-}" = "--bench" ] && APT_PACKAGES+=(curl iproute2 libsimdjson-dev libbenchmark-dev postgresql-15)
+[ "${1:-}" = "--bench" ] && APT_PACKAGES+=(curl iproute2 libsimdjson-dev libbenchmark-dev postgresql-15 valgrind)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
