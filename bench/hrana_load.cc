@@ -197,7 +197,7 @@ asio::awaitable<void> WsWorker(const Options& o, asio::ip::tcp::endpoint ep, Clo
   std::uniform_int_distribution<int> key(1, 10000);
   int request_id = 2;
   // One request message for the connection (Protobuf), changed and serialized into the same string
-  // each time; a reply is decoded into an arena whose first block is on the stack.
+  // each time; a reply is decoded into an arena whose first block is a local buffer.
   pb::ClientMsg request = ProtobufRequest(o, request_id, 1);
   std::string msg;
   while (Clock::now() < end) {

@@ -239,8 +239,6 @@ struct Parser {
   }
 };
 
-// Parses a request or response body: depth-limited, numbers converted exactly (common/json.h), so no
-// body crashes or floods us.
 // A Document for one request's body, whose first allocations go to a buffer it holds (on the stack,
 // where it is declared). RapidJSON's default pool starts with a 64 KiB chunk from malloc, so every
 // request malloc'ed and freed 64 KiB (and freeing that much makes glibc consolidate its free lists);
@@ -250,7 +248,6 @@ class RequestDocument {
   RequestDocument() = default;
   RequestDocument(const RequestDocument&) = delete;
   RequestDocument& operator=(const RequestDocument&) = delete;
-  rapidjson::Document* get() { return &doc_; }
   rapidjson::Document& operator*() { return doc_; }
 
  private:
@@ -259,6 +256,8 @@ class RequestDocument {
   rapidjson::Document doc_{&pool_};
 };
 
+// Parses a request or response body: depth-limited, numbers converted exactly (common/json.h), so no
+// body crashes or floods us.
 inline Status ParseDocument(std::string_view body, rapidjson::Document* doc) {
   if (Status s = litehouse::json::Parse(body, doc); !s.ok()) {
     return Status::InvalidArgument("Invalid JSON: " + s.message());

@@ -1,7 +1,7 @@
 // A statement's result written straight into Protobuf's wire format, without building the
 // generated message objects first. It is the WebSocket execute response's hot path: building a
 // pb::StmtResult allocated a message and a string for every column and every value, and freeing them
-// cost as much again (docs/BENCHMARKS.md, "The execute response written to the wire directly").
+// cost as much again (docs/BENCHMARKS.md, "Instructions per request, change by change").
 //
 // The layout, from proto/hrana.proto (every field number below 16, so every tag is one byte):
 //
