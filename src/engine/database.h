@@ -114,7 +114,10 @@ struct DatabaseOptions {
   // engine's own short uses (a group commit, a checkpoint, a dump's lease) are not counted, and a
   // session holding the write lock is never refused, so the bound cannot stall the writer.
   size_t max_connections = 64;
-  int64_t checkpoint_threshold_frames = 1000;  // PASSIVE checkpoint once the WAL holds this many frames
+  // PASSIVE checkpoint once the WAL holds this many frames. Each checkpoint syncs the WAL and the file
+  // (two fsyncs, in every durability mode) and copies each page once however often the WAL holds it:
+  // at 3000 rather than SQLite's 1000, a write-heavy load pays a third of them (docs/BENCHMARKS.md).
+  int64_t checkpoint_threshold_frames = 3000;
   // With a background executor, the checkpoint runs beside the next writer, and back-to-back writers
   // can keep it from ever finishing before a write begins: the WAL then never restarts and only
   // grows. Past this many frames the committing writer checkpoints before it lets the next one in,

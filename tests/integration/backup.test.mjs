@@ -55,7 +55,7 @@ test("our backup restores with litestream restore and litehouse restore, across 
   const server = await startServer({ args: ["--backup-url", `file://${replica}`, "--backup-interval", "50ms"] });
   const client = createClient({ url: server.url });
   try {
-    // ~4,500 pages. The engine checkpoints past 1,000 WAL frames, beside the next writer; if those
+    // ~4,500 pages. The engine checkpoints past 3,000 WAL frames, beside the next writer; if those
     // checkpoints keep losing the race with these back-to-back inserts, the writer checkpoints itself
     // past 4,000 (checkpoint_overdue_frames): either way the WAL restarts during the run.
     for (let i = 0; i < 18; i++) await insert(client, 500, 2000);
