@@ -224,7 +224,7 @@ Status FrameLog::StartNewHistory() {
     pages_read.resize(n * kLogPageSize);
     Status read = db.ReadFile(static_cast<int64_t>(first * kLogPageSize), pages_read.size(), pages_read.data());
     if (!read.ok()) return read;
-    chunk.assign(n * kLogFrameBytes, '\0');
+    chunk.resize(n * kLogFrameBytes);  // every byte written below, as in Append
     for (uint64_t i = 0; i < n; ++i) {
       char* f = chunk.data() + i * kLogFrameBytes;
       std::memcpy(f + kLogFrameHeaderBytes, pages_read.data() + i * kLogPageSize, kLogPageSize);
