@@ -11,6 +11,7 @@
 # seeding and connection set-up are not in it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/seed.sh  # seed_tables
 BIN=${LITEHOUSE_BIN:-build/release/litehouse}
 LOAD=${LOAD_BIN:-build/release/bench/hrana_load}
 [ $# -ge 3 ] || { echo "usage: $0 MODE OP CONNECTIONS [SECONDS]" >&2; exit 2; }
@@ -28,7 +29,7 @@ pid=$!
 url=http://127.0.0.1:$port
 for _ in $(seq 300); do curl -sf "$url/health" >/dev/null && break; sleep 0.1; done
 curl -sf "$url/health" >/dev/null || { echo "bench/instructions.sh: server did not start" >&2; cat "$dir/log" >&2; exit 1; }
-curl -sf "$url/v2/pipeline" -d '{"requests":[{"type":"sequence","sql":"CREATE TABLE bench(id INTEGER PRIMARY KEY, name TEXT, value REAL); CREATE TABLE bench_ins(id INTEGER PRIMARY KEY, name TEXT, value REAL); WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n+1 FROM c WHERE n < 10000) INSERT INTO bench SELECT n, printf(\"name-%d\", n), n * 0.5 FROM c;"},{"type":"close"}]}' >/dev/null
+seed_tables "$url"
 
 "$LOAD" "$url" "$mode" "$op" "$conns" 1 >/dev/null
 callgrind_control -i on "$pid" >/dev/null 2>&1

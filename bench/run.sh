@@ -20,6 +20,7 @@ PAIRED_ROUNDS=${BENCH_PAIRED_ROUNDS:-7}
 dir=$(mktemp -d)
 log=$dir/server.log
 source bench/pg.sh  # pg_start, pg_run_once, pg_stop: the paired rounds below
+source bench/seed.sh  # seed_tables
 cleanup() { [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; pg_stop; rm -rf "$dir"; }
 trap cleanup EXIT
 
@@ -43,9 +44,7 @@ start_server "$dir/db" "$log"
 port=${url##*:}
 
 # The tables, and 10,000 rows of bench, through the server at $url itself.
-seed() {
-  curl -sf "$url/v2/pipeline" -H 'content-type: application/json' -d '{"requests":[{"type":"sequence","sql":"CREATE TABLE bench(id INTEGER PRIMARY KEY, name TEXT, value REAL); CREATE TABLE bench_ins(id INTEGER PRIMARY KEY, name TEXT, value REAL); WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n+1 FROM c WHERE n < 10000) INSERT INTO bench SELECT n, printf(\"name-%d\", n), n * 0.5 FROM c;"},{"type":"close"}]}' >/dev/null
-}
+seed() { seed_tables "$url"; }
 seed
 
 rss_kib() { awk -v f="$1:" '$1 == f {print $2}' "/proc/$pid/status"; }
