@@ -4,6 +4,8 @@
 //
 //   hrana_load URL http|ws-json|ws-protobuf|ws-idle select|insert CONNECTIONS SECONDS
 //   prints: RESULT requests=N seconds=S p50_us=X p99_us=Y errors=E
+//   with HRANA_LOAD_TICK_MS=T set, also a line on stderr every T ms: `TICK <ms since start> <requests
+//   answered in that tick>`, to see when a run stalls (bench/stalls.sh)
 //
 // HTTP: what @libsql/client's execute() sends, POST /v2/pipeline {execute, close}, keep-alive.
 // WebSocket: hello and open_stream once per connection, then one execute request per round trip,
@@ -22,6 +24,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdio>
+#include <cstdlib>
 #include <random>
 #include <string>
 #include <vector>
@@ -231,6 +234,20 @@ asio::awaitable<void> WsWorker(const Options& o, asio::ip::tcp::endpoint ep, Clo
   co_await ws.async_close(websocket::close_code::normal, kTuple);
 }
 
+// Every `tick` until `end`, the count of requests answered since the last tick, on stderr.
+asio::awaitable<void> Ticker(std::chrono::milliseconds tick, Clock::time_point start, Clock::time_point end, const Stats& stats) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  size_t seen = 0;
+  for (auto at = start + tick; at <= end; at += tick) {
+    timer.expires_at(at);
+    co_await timer.async_wait(kTuple);
+    const size_t now = stats.latencies_us.size();
+    std::fprintf(stderr, "TICK %lld %zu\n",
+                 static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(at - start).count()), now - seen);
+    seen = now;
+  }
+}
+
 int main(int argc, char** argv) {
   if (argc != 6) {
     std::fprintf(stderr, "usage: %s URL http|ws-json|ws-protobuf select|insert CONNECTIONS SECONDS\n", argv[0]);
@@ -257,6 +274,8 @@ int main(int argc, char** argv) {
     if (o.mode == "http") asio::co_spawn(io, HttpWorker(o, ep, end, stats, seed), asio::detached);
     else asio::co_spawn(io, WsWorker(o, ep, end, stats, seed), asio::detached);
   }
+  if (const char* t = std::getenv("HRANA_LOAD_TICK_MS"); t && std::atoi(t) > 0)
+    asio::co_spawn(io, Ticker(std::chrono::milliseconds(std::atoi(t)), start, end, stats), asio::detached);
   io.run();
   double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   auto& l = stats.latencies_us;

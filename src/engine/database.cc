@@ -229,50 +229,69 @@ bool Database::TryGroupWriteHere(std::vector<GroupMember>& members, std::chrono:
   assert(options_.durability != Durability::kStrong && options_.durability != Durability::kExtra);
   if (members.empty()) return true;
   if (!TryLock(nullptr)) return false;
+  RunGroupHere(members, deadline);
+  return true;
+}
+
+void Database::LockForGroup(std::function<void()> granted) {
+  assert(options_.durability != Durability::kStrong && options_.durability != Durability::kExtra);
+  Lock(nullptr, std::move(granted));
+}
+
+void Database::RunGroupHere(std::vector<GroupMember>& members, std::chrono::steady_clock::time_point deadline) {
   auto taken = TakeConnection();
   if (!taken.ok()) {
     Unlock(nullptr, /*checkpoint_here=*/false);
     for (auto& m : members) m.done(taken.status());
-    return true;
+    members.clear();
+    return;
   }
   Connection& conn = **taken;
   conn.set_may_write(true);
   std::vector<Status> outcome(members.size());
-  // Members whose writes nothing kept, and which run again alone: from `undone_from` on (those not
-  // run: past the deadline), or all of them (`undone`: the transaction was rolled back whole).
-  size_t undone_from = members.size();
+  // Members not begun by the deadline (from `not_begun` on) are handed back. A group undone whole
+  // (`undone`) hands back every member but the one that undid it (`culprit`: its statement ran past
+  // the budget, or it ended or left open the transaction), which runs again alone; when nothing ran
+  // (BEGIN failed), every member runs again alone.
+  constexpr size_t kNone = static_cast<size_t>(-1);
+  size_t not_begun = members.size();
   bool undone = false;
-  conn.guard().StartBudget(deadline);
-  if (members.size() == 1) {
+  size_t culprit = kNone;
+  if (members.empty()) {
+    // nothing to run
+  } else if (members.size() == 1) {
+    conn.guard().StartBudget(deadline);
     RunMember(conn, members[0], &outcome[0]);
     // Interrupted (SQLite undid its statement), or it left a transaction open (a BEGIN that got past
     // the caller's check): nothing of it may stay on the engine's connection.
     undone = conn.guard().over_budget() || !conn.autocommit();
-    conn.guard().EndBudget();
+    if (undone) culprit = 0;
   } else if (!EngineExec(conn, "BEGIN IMMEDIATE").ok()) {
     undone = true;  // nothing ran
   } else {
+    conn.guard().StartBudget(deadline);
     for (size_t i = 0; i < members.size() && !undone; ++i) {
       // The progress handler counts each statement's steps afresh: between members, the clock.
       if (i > 0 && std::chrono::steady_clock::now() >= deadline) {
-        undone_from = i;
+        not_begun = i;
         break;
       }
       // The transaction did not survive the member, or it ran past the budget (an interrupt inside a
       // transaction may undo it whole): the group is undone.
       undone = !RunMemberInSavepoint(conn, members[i], &outcome[i]) || conn.guard().over_budget();
+      if (undone) culprit = i;
     }
     conn.guard().EndBudget();
     if (!undone) {
       Status committed = EngineExec(conn, "COMMIT");
       if (committed.ok()) {
-        LH_LOG_DEBUG("committed a group of {} write(s) here", undone_from);
+        LH_LOG_DEBUG("committed a group of {} write(s) here", not_begun);
         MutexLock lock(&mu_);
         ++stats_.groups_committed;
-        stats_.group_members += undone_from;
+        stats_.group_members += not_begun;
       } else {
-        LH_LOG_ERROR("a group commit of {} write(s) failed: {}", undone_from, committed.ToString());
-        for (size_t k = 0; k < undone_from; ++k)
+        LH_LOG_ERROR("a group commit of {} write(s) failed: {}", not_begun, committed.ToString());
+        for (size_t k = 0; k < not_begun; ++k)
           if (outcome[k].ok()) outcome[k] = committed;
       }
     }
@@ -284,8 +303,19 @@ bool Database::TryGroupWriteHere(std::vector<GroupMember>& members, std::chrono:
   ReturnConnection(std::move(taken).value());
   Unlock(nullptr, /*checkpoint_here=*/false);
   const Status again = Status::Cancelled("the write's group was undone; it runs again alone");
-  for (size_t k = 0; k < members.size(); ++k) members[k].done(undone || k >= undone_from ? again : outcome[k]);
-  return true;
+  std::vector<GroupMember> handed_back;
+  for (size_t k = 0; k < members.size(); ++k) {
+    if (undone ? culprit != kNone && k != culprit : k >= not_begun) {
+      handed_back.push_back(std::move(members[k]));
+    } else {
+      members[k].done(undone ? again : outcome[k]);
+    }
+  }
+  if (!handed_back.empty()) {
+    MutexLock lock(&mu_);
+    stats_.group_members_handed_back += handed_back.size();
+  }
+  members.swap(handed_back);
 }
 
 Database::~Database() {

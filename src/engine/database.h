@@ -162,6 +162,7 @@ struct DatabaseStats {
   uint64_t checkpoints_busy = 0;     // RESTART/TRUNCATE that readers of older frames kept from finishing
   uint64_t groups_committed = 0;     // group commits (one transaction, one sync each)
   uint64_t group_members = 0;        // writes committed in them
+  uint64_t group_members_handed_back = 0;  // of a relaxed group run here, handed back to run in the next
   size_t connections_open = 0;
   size_t write_waiters = 0;
 };
@@ -220,19 +221,28 @@ class Database {
   // error, and the members before it run again, each alone.
   void GroupWrite(GroupMember member) EXCLUDES(mu_);
   // Relaxed durability's group commit, on the calling thread: when the write lock is free and nobody
-  // waits for it, runs `members` at once as one transaction, each under its own SAVEPOINT with the
-  // same four cases handled as GroupWrite's (a single member runs as its own autocommit statement),
-  // calls every member's `done` and returns true; otherwise runs nothing and returns false. The group
-  // runs within `deadline` (SqlGuard's budget, and the clock read between members): the members not
-  // begun by then are `done` with Status::Cancelled, and those before them commit. A group whose
-  // statement runs past it, whose BEGIN fails, or whose transaction a member ends (OR ROLLBACK,
-  // RAISE(ROLLBACK), an I/O error; a lone member that leaves one open) is undone whole, and every
-  // member is then Cancelled. Cancelled means nothing of it stayed: the caller runs it again alone. For
-  // the server's network thread, which gives the writes that arrived in one turn of its event loop:
-  // a checkpoint that comes due is left to the background executor, and nothing waits or syncs
-  // (never with strong or extra durability, whose commits sync).
+  // waits for it, runs `members` at once as one transaction (RunGroupHere) and returns true; otherwise
+  // runs nothing, leaves `members` as they were and returns false.
   bool TryGroupWriteHere(std::vector<GroupMember>& members, std::chrono::steady_clock::time_point deadline)
       EXCLUDES(mu_);
+  // Waits in the write lock's FIFO queue, as a session's write does, holding no thread, for a group to
+  // run on the caller's own thread: `granted` is called once the lock is held for it (on the thread
+  // that gave the lock back, or at once), and must lead to exactly one RunGroupHere, which releases it.
+  void LockForGroup(std::function<void()> granted) EXCLUDES(mu_);
+  // Runs `members` under the write lock (TryGroupWriteHere's, or LockForGroup's) and gives it back:
+  // one transaction, each member under its own SAVEPOINT with the same four cases handled as
+  // GroupWrite's (a single member runs as its own autocommit statement), within `deadline` (SqlGuard's
+  // budget, and the clock read between members). Every member is either `done` with its outcome or
+  // handed back: on return `members` holds, in order, those the caller queues again for its next
+  // group, nothing of them having stayed. Handed back: the members not begun by the deadline (those
+  // before them commit); and when the group is undone whole by one member (its statement ran past
+  // the deadline, it ended the transaction with OR ROLLBACK, RAISE(ROLLBACK) or an I/O error, or, alone,
+  // left one open), every other member, while that one is `done` with Status::Cancelled: nothing of it
+  // stayed, and the caller runs it again alone. When nothing could run (BEGIN failed), every member is
+  // Cancelled. For the server's network thread, which gives the writes that arrived in one turn of its
+  // event loop: a checkpoint that comes due is left to the background executor, and nothing waits or
+  // syncs (never with strong or extra durability, whose commits sync).
+  void RunGroupHere(std::vector<GroupMember>& members, std::chrono::steady_clock::time_point deadline) EXCLUDES(mu_);
   Durability durability() const { return options_.durability; }
   // Replaces DatabaseOptions::background; before any GroupWrite.
   void set_background(std::function<void(std::function<void()>)> background) { background_ = std::move(background); }

@@ -72,6 +72,12 @@ inline protocol::Error StaleSnapshot() {
                              "older than the latest commit, so it cannot write; roll it back and retry)");
 }
 
+// The answer to a write whose client already has --max-writer-waits-per-client requests waiting.
+inline protocol::Error WriterQueueFull(const ServerContext& ctx) {
+  return protocol::MakeError("WRITER_QUEUE_FULL", "This client already has " + std::to_string(ctx.writer_waits.max_per_key()) +
+                                                      " requests waiting for the database's writer; retry when some of them have finished");
+}
+
 // Notes in an execute's or a batch's result where the replication log stands after it (sqld's
 // `replication_index`), so a client may wait for a replica to reach its writes; on a replica, the
 // frame it had applied (what the read saw at least), which the client may pass to another replica.
@@ -108,10 +114,12 @@ asio::awaitable<Status> GroupWrite(ServerContext& ctx, std::function<void(engine
 // Relaxed (and off) durability's group commit, on the network thread: queues `run`, an autocommit
 // write of a stream with default settings, until the end of the event loop's turn, then runs it with
 // the other writes queued in that turn as one transaction, each under its own savepoint
-// (engine::Database::TryGroupWriteHere), within --inline-budget. Resumes with the write's final
-// status; Status::Cancelled when nothing of it stayed (the write lock was taken, the group ran past
-// its budget before this write began or while it ran, its BEGIN failed, or a member's ROLLBACK undid
-// it): the caller then runs it again alone, on the pool.
+// (engine::Database::RunGroupHere), within --inline-budget; when the write lock is held, the group
+// waits for it in the lock's queue and runs on the network thread when granted. A write the group
+// hands back (not begun within the budget, or undone by another member) is queued for the next one.
+// Resumes with the write's final status; Status::Cancelled when nothing of it stayed and it must not
+// be tried in a group again (it ran past the budget, the group's BEGIN failed, or its own ROLLBACK
+// undid the group): the caller then runs it again alone, on the pool.
 asio::awaitable<Status> BatchWrite(ServerContext& ctx, std::function<void(engine::Connection&)> run);
 
 // True when the database's durability groups concurrent autocommit writes (strong, extra).
@@ -227,6 +235,10 @@ template <typename Holder, typename Work>
     next = restartable && ctx.opts.inline_budget.count() > 0 ? first(/*here=*/true) : Next::kToPool;
     if (next == Next::kBatch) {
       LH_LOG_TRACE("stream request queued to commit with the writes read in this turn");
+      // Queued for the writer, as a strong group's member is: it counts against the client's bound,
+      // the more so as its group may wait behind a holder of the lock.
+      KeyedLimit::Ticket waiting = ctx.writer_waits.TryTake(s.slot.client_key());
+      if (!waiting) co_return WriterQueueFull(ctx);
       const int64_t rowid_before = s.stream.last_insert_rowid();
       std::function<void(engine::Connection&)> run = [&](engine::Connection& conn) { work(&conn); };
       Status batched = co_await BatchWrite(ctx, std::move(run));
@@ -246,11 +258,7 @@ template <typename Holder, typename Work>
   if (next == Next::kRefused) co_return refusal;
   if (next == Next::kDone) co_return std::nullopt;
   KeyedLimit::Ticket waiting = ctx.writer_waits.TryTake(s.slot.client_key());
-  if (!waiting) {
-    co_return protocol::MakeError(
-        "WRITER_QUEUE_FULL", "This client already has " + std::to_string(ctx.writer_waits.max_per_key()) +
-                                 " requests waiting for the database's writer; retry when some of them have finished");
-  }
+  if (!waiting) co_return WriterQueueFull(ctx);
   if (next == Next::kGroup) {
     const int64_t rowid_before = s.stream.last_insert_rowid();
     std::function<void(engine::Connection&)> run = [&](engine::Connection& conn) { work(&conn); };

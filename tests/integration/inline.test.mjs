@@ -6,6 +6,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createClient } from "@libsql/client";
 import { startServer, SANITIZED } from "./harness.mjs";
+import { waitUntil } from "./raw-http.mjs";
 
 let server;
 before(async () => {
@@ -57,5 +58,31 @@ for (const scheme of ["http", "ws"]) {
     assert.ok(moved() > before, "the write was moved off the network thread");
     assert.equal(Number((await c.execute(`SELECT count(*) AS k FROM ${t}`)).rows[0].k), 300000, "inserted exactly once");
     c.close();
+  });
+
+  // Writes that find the write lock held (here by a transaction) wait for it together, as the group of
+  // their turn, and run on the network thread when it is free: none of them goes to the pool, where each
+  // would commit alone and make the next turn's writes find the lock held in their turn.
+  test(`${scheme}: writes that find the lock held wait for it as a group and none moves to the pool`, async () => {
+    const url = scheme === "http" ? server.url : `ws://127.0.0.1:${server.port}`;
+    const t = `held_${scheme}`;
+    const holder = createClient({ url });
+    await holder.execute(`CREATE TABLE ${t}(n)`);
+    const writers = Array.from({ length: 16 }, () => createClient({ url }));
+    const tx = await holder.transaction("write");
+    await tx.execute({ sql: `INSERT INTO ${t} VALUES (?)`, args: [0] });
+    const waiting = () => server.stderr.split("\n").filter((l) => l.includes("waits for the write lock")).length;
+    const [movedBefore, waitingBefore] = [moved(), waiting()];
+    const writes = writers.map((w, i) => w.execute({ sql: `INSERT INTO ${t} VALUES (?)`, args: [i + 1] }));
+    await waitUntil(() => waiting() > waitingBefore, "the writes wait for the lock the transaction holds");
+    await tx.commit();
+    const results = await Promise.all(writes);
+    for (const rs of results) assert.equal(rs.rowsAffected, 1);
+    assert.equal(moved(), movedBefore, "no write was sent to the pool");
+    const rs = await holder.execute(`SELECT count(*) AS k, sum(n) AS s FROM ${t}`);
+    assert.equal(Number(rs.rows[0].k), 17);
+    assert.equal(Number(rs.rows[0].s), (16 * 17) / 2, "each write exactly once");
+    for (const w of writers) w.close();
+    holder.close();
   });
 }

@@ -517,20 +517,28 @@ TEST_F(GroupHereTest, AFailingStatementOrADeferredForeignKeyFailsAloneAndTheOthe
   EXPECT_EQ(Count("SELECT count(*) FROM child"), 0);
 }
 
-TEST_F(GroupHereTest, AMemberThatEndsTheTransactionUndoesTheGroupAndEveryMemberIsToldToRunAgain) {
-  Status ran[3], final[3];
+TEST_F(GroupHereTest, AMemberThatEndsTheTransactionRunsAgainAloneAndTheOthersAreHandedBack) {
+  const Status not_called = Status::Internal("not called");
+  Status ran[3], final[3] = {not_called, not_called, not_called};
   int runs[3] = {};
   std::vector<GroupMember> members;
   members.push_back(Member("INSERT INTO t VALUES (10)", &ran[0], &final[0], &runs[0]));
   members.push_back(Member("INSERT OR ROLLBACK INTO t VALUES (1)", &ran[1], &final[1], &runs[1]));
   members.push_back(Member("INSERT INTO t VALUES (11)", &ran[2], &final[2], &runs[2]));
   ASSERT_TRUE(db_->TryGroupWriteHere(members, Later()));
-  for (auto& s : final) EXPECT_TRUE(s.IsCancelled()) << s.ToString();
+  EXPECT_TRUE(final[1].IsCancelled()) << "it runs again alone, where its error is its own: " << final[1].ToString();
+  EXPECT_EQ(final[0].code(), StatusCode::kInternal) << "handed back, not done";
+  EXPECT_EQ(final[2].code(), StatusCode::kInternal) << "handed back, not done";
   EXPECT_EQ(runs[2], 0) << "the members after it were not run";
   EXPECT_EQ(Count("SELECT count(*) FROM t WHERE x IN (10, 11)"), 0) << "nothing of the group stayed";
   EXPECT_EQ(db_->stats().groups_committed, 0u);
-  // The lock went on: a writer takes it.
-  EXPECT_EQ(Count("SELECT count(*) FROM t"), 1);
+  EXPECT_EQ(db_->stats().group_members_handed_back, 2u);
+  // The two handed back, in order, make the caller's next group, and commit.
+  ASSERT_EQ(members.size(), 2u);
+  ASSERT_TRUE(db_->TryGroupWriteHere(members, Later()));
+  EXPECT_TRUE(members.empty());
+  EXPECT_TRUE(final[0].ok() && final[2].ok()) << final[0].ToString() << final[2].ToString();
+  EXPECT_EQ(Count("SELECT count(*) FROM t WHERE x IN (10, 11)"), 2);
 }
 
 TEST_F(GroupHereTest, AWritePastTheBudgetIsUndoneAndToldToRunAgain) {
@@ -543,23 +551,29 @@ TEST_F(GroupHereTest, AWritePastTheBudgetIsUndoneAndToldToRunAgain) {
     alone.push_back(Member(kLong, &ran, &final));
     ASSERT_TRUE(db_->TryGroupWriteHere(alone, std::chrono::steady_clock::now()));
     EXPECT_TRUE(final.IsCancelled()) << final.ToString();
+    EXPECT_TRUE(alone.empty());
   }
   {
-    Status ran[3], final[3];
+    const Status not_called = Status::Internal("not called");
+    Status ran[3], final[3] = {not_called, not_called, not_called};
     std::vector<GroupMember> members;
     members.push_back(Member(kLong, &ran[0], &final[0]));
     members.push_back(Member("INSERT INTO t VALUES (20)", &ran[1], &final[1]));
     members.push_back(Member("INSERT INTO t VALUES (21)", &ran[2], &final[2]));
     ASSERT_TRUE(db_->TryGroupWriteHere(members, std::chrono::steady_clock::now()));
-    for (auto& f : final) EXPECT_TRUE(f.IsCancelled()) << f.ToString();
+    EXPECT_TRUE(final[0].IsCancelled()) << "the long one runs again alone: " << final[0].ToString();
+    EXPECT_EQ(final[1].code(), StatusCode::kInternal) << "handed back for the next group";
+    EXPECT_EQ(final[2].code(), StatusCode::kInternal) << "handed back for the next group";
+    EXPECT_EQ(members.size(), 2u);
   }
   EXPECT_EQ(Count("SELECT count(*) FROM t"), 1) << "nothing of either stayed";
 }
 
 // The progress handler counts each statement's steps afresh, so many short members would never be
-// interrupted: the clock is read between members, and those not run by the deadline go back.
-TEST_F(GroupHereTest, MembersNotRunByTheDeadlineGoBackAndThoseThatRanCommit) {
-  Status ran[3], final[3];
+// interrupted: the clock is read between members, and those not run by the deadline are handed back.
+TEST_F(GroupHereTest, MembersNotRunByTheDeadlineAreHandedBackAndThoseThatRanCommit) {
+  const Status not_called = Status::Internal("not called");
+  Status ran[3], final[3] = {not_called, not_called, not_called};
   int runs[3] = {};
   std::vector<GroupMember> members;
   for (int i = 0; i < 3; ++i)
@@ -569,10 +583,48 @@ TEST_F(GroupHereTest, MembersNotRunByTheDeadlineGoBackAndThoseThatRanCommit) {
   EXPECT_TRUE(final[0].ok()) << final[0].ToString();
   EXPECT_EQ(runs[0], 1);
   for (int i = 1; i < 3; ++i) {
-    EXPECT_TRUE(final[i].IsCancelled()) << final[i].ToString();
+    EXPECT_EQ(final[i].code(), StatusCode::kInternal) << "handed back, not done: " << final[i].ToString();
     EXPECT_EQ(runs[i], 0);
   }
+  ASSERT_EQ(members.size(), 2u);
   EXPECT_EQ(Count("SELECT count(*) FROM t WHERE x >= 30"), 1);
+  // They come first in the caller's next group.
+  ASSERT_TRUE(db_->TryGroupWriteHere(members, Later()));
+  EXPECT_TRUE(final[1].ok() && final[2].ok()) << final[1].ToString() << final[2].ToString();
+  EXPECT_EQ(Count("SELECT count(*) FROM t WHERE x >= 30"), 3);
+}
+
+// When the lock is held, a group waits for it in its FIFO queue, behind the sessions already waiting,
+// holding no thread, and runs on the caller's thread once granted.
+TEST_F(GroupHereTest, AGroupWaitsForTheLockInItsQueueAndRunsWhenGranted) {
+  Lease holder = Writer();
+  Session before(*db_);
+  ASSERT_TRUE(before.Enter().ok());
+  before.Leave();
+  bool before_granted = false;
+  before.LockWrite([&] { before_granted = true; });  // queued first
+  bool granted = false;
+  db_->LockForGroup([&] { granted = true; });
+  EXPECT_FALSE(granted);
+  Status ran, final = Status::Internal("not called");
+  std::vector<GroupMember> members;
+  members.push_back(Member("INSERT INTO t VALUES (50)", &ran, &final));
+  EXPECT_FALSE(db_->TryGroupWriteHere(members, Later())) << "others wait: a new group queues too";
+  holder.Release();
+  EXPECT_TRUE(before_granted) << "FIFO: the session queued first goes first";
+  EXPECT_FALSE(granted);
+  {
+    auto conn = before.Enter();
+    ASSERT_TRUE(conn.ok());
+    EXPECT_TRUE((*conn)->Exec("INSERT INTO t VALUES (49)").ok());
+    before.Leave();  // autocommit: the lock goes on
+  }
+  ASSERT_TRUE(granted) << "the group's turn, granted on the thread that gave the lock back";
+  db_->RunGroupHere(members, Later());
+  EXPECT_TRUE(members.empty());
+  EXPECT_TRUE(final.ok()) << final.ToString();
+  EXPECT_EQ(Count("SELECT count(*) FROM t WHERE x IN (49, 50)"), 2) << "and the lock is free again";
+  before.Close();
 }
 
 // A write alone that leaves a transaction open (a BEGIN the caller's check missed) must not keep
