@@ -4,8 +4,8 @@
 # server), with hrana_load counting the requests answered in every 250 ms (HRANA_LOAD_TICK_MS). A
 # median hides a round that ran at a quarter of its rate for three seconds; this shows it.
 # Usage: bench/stalls.sh [ROUNDS] [DURABILITY]   (defaults: 7, relaxed)
-# Prints one line per Litehouse run: its rate, p50/p99, its slowest 250 ms and how many of its 250 ms
-# ran below half the run's median (stalled), then the totals.
+# Prints one line per Litehouse run: its rate, p50/p99, its slowest 250 ms, and how many of its 250 ms
+# ran below half the median 250 ms of all this transport's runs (stalled); then the totals.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${LITEHOUSE_BIN:-build/release/litehouse}
@@ -31,16 +31,22 @@ done
 [ -n "$url" ] || { echo "stalls: the server did not start" >&2; cat "$dir/log" >&2; exit 1; }
 seed_tables "$url"
 
-stalled_total=0 ticks_total=0
+declare -A line
 for r in $(seq "$ROUNDS"); do
   pg=$(pg_run_once insert 32)
   for mode in http ws-protobuf; do
-    result=$(HRANA_LOAD_TICK_MS=250 "$LOAD" "$url" "$mode" insert 32 5 2>"$dir/ticks")
-    read -r median slowest stalled ticks < <(awk '{print $3}' "$dir/ticks" | sort -n |
-      awk '{a[NR] = $1} END {m = a[int((NR + 1) / 2)]; s = 0; for (i = 1; i <= NR; i++) if (a[i] < m / 2) s++; print m, a[1], s, NR}')
-    stalled_total=$((stalled_total + stalled)) ticks_total=$((ticks_total + ticks))
+    result=$(HRANA_LOAD_TICK_MS=250 "$LOAD" "$url" "$mode" insert 32 5 2>"$dir/ticks.$mode.$r")
     rate=$(awk -v r="$(sed -E 's/.*requests=([0-9]+).*/\1/' <<<"$result")" -v s="$(sed -E 's/.*seconds=([0-9.]+).*/\1/' <<<"$result")" 'BEGIN {printf "%.0f", r / s}')
-    echo "round $r $mode: PG $pg/s, Litehouse $rate/s ($(sed -E 's/.*(p50_us=[0-9]+ p99_us=[0-9]+).*/\1/' <<<"$result")); 250 ms: median $((median * 4))/s, slowest $((slowest * 4))/s, $stalled of $ticks below half the median"
+    line[$mode,$r]="round $r $mode: PG $pg/s, Litehouse $rate/s ($(sed -E 's/.*(p50_us=[0-9]+ p99_us=[0-9]+).*/\1/' <<<"$result"))"
   done
 done
-echo "stalled: $stalled_total of $ticks_total quarter-seconds below half their run's median"
+stalled_total=0 ticks_total=0
+for mode in http ws-protobuf; do
+  median=$(cat "$dir"/ticks.$mode.* | awk '{print $3}' | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}')
+  for r in $(seq "$ROUNDS"); do
+    read -r slowest stalled ticks < <(awk -v m="$median" 'NR == 1 || $3 < min {min = $3} $3 < m / 2 {s++} END {print min, s + 0, NR}' "$dir/ticks.$mode.$r")
+    stalled_total=$((stalled_total + stalled)) ticks_total=$((ticks_total + ticks))
+    echo "${line[$mode,$r]}; 250 ms: slowest $((slowest * 4))/s, $stalled of $ticks below half of $((median * 4))/s"
+  done
+done
+echo "stalled: $stalled_total of $ticks_total quarter-seconds below half their transport's median"
