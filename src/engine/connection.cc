@@ -136,6 +136,7 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, Ro
 
 Connection::~Connection() {
   for (auto& [sql, cached] : cache_) sqlite3_finalize(cached.stmt);
+  for (auto& [sql, stmt] : kept_) sqlite3_finalize(stmt);
   sqlite3_close_v2(db_);
 }
 
@@ -318,6 +319,33 @@ Status Connection::Exec(const char* sql) {
                                       ? ErrorMessage(code)
                                       : std::string(err ? err : sqlite3_errstr(rc)));
   sqlite3_free(err);
+  return s;
+}
+
+Status Connection::ExecKept(const char* sql) {
+  sqlite3_stmt* stmt = nullptr;
+  for (const auto& [text, kept] : kept_) {
+    if (text == sql) {
+      stmt = kept;
+      break;
+    }
+  }
+  if (!stmt) {
+    if (kept_.size() >= kKeptStatements) return Exec(sql);
+    const char* tail = nullptr;
+    int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, &tail);
+    if (rc != SQLITE_OK) return ErrorStatus(rc);
+    if (!stmt || (tail && *tail)) {  // empty, or more than one statement: not kept
+      sqlite3_finalize(stmt);
+      return Exec(sql);
+    }
+    kept_.emplace_back(sql, stmt);
+  }
+  int rc;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+  }
+  Status s = rc == SQLITE_DONE ? Status::OK() : ErrorStatus(rc);
+  sqlite3_reset(stmt);
   return s;
 }
 

@@ -94,7 +94,7 @@ Result<std::unique_ptr<Connection>> Database::OpenConnection(Role role) {
 
 Status Database::EngineExec(Connection& conn, const char* sql) {
   conn.guard().set_engine_statement(true);
-  Status s = conn.Exec(sql);
+  Status s = conn.ExecKept(sql);
   conn.guard().set_engine_statement(false);
   return s;
 }
