@@ -32,17 +32,10 @@ mb=$(awk -v b="$bytes" 'BEGIN {printf "%.1f", b / 1e6}')
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 now() { date +%s.%N; }
 
+source bench/serve.sh  # start_litehouse
 start_server() {
   rm -rf "$dir/served"
-  "$BIN" serve --db-path "$dir/served" --http-listen-addr 127.0.0.1:0 2>"$dir/server.log" &
-  pid=$!
-  port=""
-  for _ in $(seq 100); do
-    port=$(sed -nE 's/.*listening on http:\/\/127\.0\.0\.1:([0-9]+).*/\1/p' "$dir/server.log" | head -1)
-    [ -n "$port" ] && break
-    sleep 0.1
-  done
-  [ -n "$port" ] || { echo "bench: server did not start" >&2; cat "$dir/server.log" >&2; exit 1; }
+  start_litehouse "$dir/served" "$dir/server.log"
 }
 stop_server() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""; }
 

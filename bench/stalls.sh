@@ -15,20 +15,13 @@ DURABILITY=${2:-relaxed}
 export BENCH_SECONDS=5
 source bench/pg.sh   # pg_start, pg_run_once, pg_stop
 source bench/seed.sh # seed_tables
+source bench/serve.sh # start_litehouse
 
 dir=$(mktemp -d)
 cleanup() { [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null; [ -n "${pid:-}" ] && wait "$pid" 2>/dev/null; pg_stop; rm -rf "$dir"; }
 trap cleanup EXIT
 pg_start
-"$BIN" serve --db-path "$dir/db" --http-listen-addr 127.0.0.1:0 --log-level info --durability "$DURABILITY" 2>"$dir/log" &
-pid=$!
-url=""
-for _ in $(seq 100); do
-  url=$(sed -nE 's|.*listening on (http://127\.0\.0\.1:[0-9]+).*|\1|p' "$dir/log" | head -1)
-  [ -n "$url" ] && break
-  sleep 0.1
-done
-[ -n "$url" ] || { echo "stalls: the server did not start" >&2; cat "$dir/log" >&2; exit 1; }
+start_litehouse "$dir/db" "$dir/log" --durability "$DURABILITY"
 seed_tables "$url"
 
 declare -A line
