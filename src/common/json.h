@@ -26,6 +26,7 @@
 
 #include <charconv>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -131,19 +132,16 @@ class DepthLimit {
 
 }  // namespace internal
 
-// Parses `text` into `doc` with RapidJSON's flags `kFlags` (the iterative reader and numbers as text,
-// converted as above, are always used).
-// On bad JSON, or nesting deeper than `max_depth`, returns InvalidArgument whose message says why and
-// at which byte ("nested deeper than 128 levels (at byte 129)"), and `doc` holds nothing useful.
-template <unsigned kFlags = rapidjson::kParseDefaultFlags>
-Status Parse(std::string_view text, rapidjson::Document* doc, int max_depth = kMaxDepth) {
-  rapidjson::MemoryStream ms(text.data(), text.size());
-  rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> is(ms);
+namespace internal {
+
+// The parse behind Parse and ParseInsitu, from `is`.
+template <unsigned kFlags, typename Stream>
+Status ParseFrom(Stream& is, rapidjson::Document* doc, int max_depth) {
   rapidjson::Reader reader;
   bool too_deep = false;
   bool number_too_big = false;
   auto generate = [&](rapidjson::Document& handler) {
-    internal::DepthLimit<rapidjson::Document> limited(handler, max_depth);
+    DepthLimit<rapidjson::Document> limited(handler, max_depth);
     reader.Parse<kFlags | rapidjson::kParseIterativeFlag | rapidjson::kParseNumbersAsStringsFlag>(is, limited);
     too_deep = limited.too_deep();
     number_too_big = limited.number_too_big();
@@ -155,6 +153,29 @@ Status Parse(std::string_view text, rapidjson::Document* doc, int max_depth = kM
                     : number_too_big ? std::string(rapidjson::GetParseError_En(rapidjson::kParseErrorNumberTooBig))
                                      : std::string(rapidjson::GetParseError_En(reader.GetParseErrorCode()));
   return Status::InvalidArgument(why + " (at byte " + std::to_string(reader.GetErrorOffset()) + ")");
+}
+
+}  // namespace internal
+
+// Parses `text` into `doc` with RapidJSON's flags `kFlags` (the iterative reader and numbers as text,
+// converted as above, are always used).
+// On bad JSON, or nesting deeper than `max_depth`, returns InvalidArgument whose message says why and
+// at which byte ("nested deeper than 128 levels (at byte 129)"), and `doc` holds nothing useful.
+template <unsigned kFlags = rapidjson::kParseDefaultFlags>
+Status Parse(std::string_view text, rapidjson::Document* doc, int max_depth = kMaxDepth) {
+  rapidjson::MemoryStream ms(text.data(), text.size());
+  rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> is(ms);
+  return internal::ParseFrom<kFlags>(is, doc, max_depth);
+}
+
+// As Parse, in place: `text` (`size` bytes, then a NUL) is overwritten, and `doc`'s strings point
+// into it, so it must outlive them. Strings are neither copied out of the reader nor into the
+// document. A text with a NUL byte of its own is parsed by Parse instead (in place, the NUL would end
+// it), so both answer alike.
+inline Status ParseInsitu(char* text, size_t size, rapidjson::Document* doc, int max_depth = kMaxDepth) {
+  if (std::memchr(text, '\0', size) != nullptr) return Parse(std::string_view(text, size), doc, max_depth);
+  rapidjson::InsituStringStream is(text);
+  return internal::ParseFrom<rapidjson::kParseInsituFlag>(is, doc, max_depth);
 }
 
 }  // namespace litehouse::json

@@ -12,7 +12,7 @@ using namespace detail;  // NOLINT: the shared pieces of json_detail.h
 Result<PipelineRequest> ParsePipelineRequest(std::string_view body) {
   RequestDocument request_doc;
   rapidjson::Document& doc = *request_doc;
-  if (Status s = ParseDocument(body, &doc); !s.ok()) return s;
+  if (Status s = request_doc.Parse(body); !s.ok()) return s;
   Parser p;
   PipelineRequest req;
   if (!p.ParseOptString(doc, "baton", &req.baton)) return Status::InvalidArgument(p.err);
@@ -27,7 +27,7 @@ Result<PipelineRequest> ParsePipelineRequest(std::string_view body) {
 Result<CursorRequest> ParseCursorRequest(std::string_view body) {
   RequestDocument request_doc;
   rapidjson::Document& doc = *request_doc;
-  if (Status s = ParseDocument(body, &doc); !s.ok()) return s;
+  if (Status s = request_doc.Parse(body); !s.ok()) return s;
   Parser p;
   CursorRequest req;
   if (!p.ParseOptString(doc, "baton", &req.baton)) return Status::InvalidArgument(p.err);
@@ -98,7 +98,7 @@ Status CheckV1Cond(const BatchCond& cond) {
 Result<Stmt> ParseV1Execute(std::string_view body) {
   RequestDocument request_doc;
   rapidjson::Document& doc = *request_doc;
-  if (Status s = ParseDocument(body, &doc); !s.ok()) return s;
+  if (Status s = request_doc.Parse(body); !s.ok()) return s;
   Parser p;
   Stmt stmt;
   const Value* v = p.Member(doc, "stmt");
@@ -111,7 +111,7 @@ Result<Stmt> ParseV1Execute(std::string_view body) {
 Result<Batch> ParseV1Batch(std::string_view body) {
   RequestDocument request_doc;
   rapidjson::Document& doc = *request_doc;
-  if (Status s = ParseDocument(body, &doc); !s.ok()) return s;
+  if (Status s = request_doc.Parse(body); !s.ok()) return s;
   Parser p;
   Batch batch;
   const Value* v = p.Member(doc, "batch");
@@ -202,7 +202,7 @@ std::string EncodeCursorError(const Error& error) {
 Result<std::vector<LegacyStatement>> ParseLegacyRequest(std::string_view body) {
   RequestDocument request_doc;
   rapidjson::Document& doc = *request_doc;
-  if (Status s = ParseDocument(body, &doc); !s.ok()) return s;
+  if (Status s = request_doc.Parse(body); !s.ok()) return s;
   Parser p;
   const Value* statements = p.Member(doc, "statements");
   if (!statements || !statements->IsArray()) return Status::InvalidArgument("Expected an array in 'statements'");

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -250,10 +251,16 @@ class RequestDocument {
   RequestDocument& operator=(const RequestDocument&) = delete;
   rapidjson::Document& operator*() { return doc_; }
 
+  // ParseDocument of a copy of `body` kept here, parsed in place (json::ParseInsitu): the document's
+  // strings point into the copy, and no string is copied twice.
+  Status Parse(std::string_view body);
+
  private:
   alignas(std::max_align_t) char first_chunk_[4096];
   rapidjson::MemoryPoolAllocator<> pool_{first_chunk_, sizeof first_chunk_};
   rapidjson::Document doc_{&pool_};
+  char text_[1024];       // a body that fits, and its NUL
+  std::string long_text_;  // one that does not
 };
 
 // Parses a request or response body: depth-limited, numbers converted exactly (common/json.h), so no
@@ -263,6 +270,22 @@ inline Status ParseDocument(std::string_view body, rapidjson::Document* doc) {
     return Status::InvalidArgument("Invalid JSON: " + s.message());
   }
   if (!doc->IsObject()) return Status::InvalidArgument("Expected a JSON object as the request body");
+  return Status::OK();
+}
+
+inline Status RequestDocument::Parse(std::string_view body) {
+  char* text = text_;
+  if (body.size() < sizeof text_) {
+    std::memcpy(text_, body.data(), body.size());
+    text_[body.size()] = '\0';
+  } else {
+    long_text_.assign(body);
+    text = long_text_.data();
+  }
+  if (Status s = litehouse::json::ParseInsitu(text, body.size(), &doc_); !s.ok()) {
+    return Status::InvalidArgument("Invalid JSON: " + s.message());
+  }
+  if (!doc_.IsObject()) return Status::InvalidArgument("Expected a JSON object as the request body");
   return Status::OK();
 }
 

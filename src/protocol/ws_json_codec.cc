@@ -99,7 +99,7 @@ class WsJsonCodec final : public WsCodec {
   Result<ClientMsg> ParseClientMsg(std::string_view data) const override {
     RequestDocument request_doc;
     rapidjson::Document& doc = *request_doc;
-    if (Status s = ParseDocument(data, &doc); !s.ok()) return s;
+    if (Status s = request_doc.Parse(data); !s.ok()) return s;
     Parser p;
     ClientMsg msg;
     const rapidjson::Value* type = p.Member(doc, "type");

@@ -6,6 +6,10 @@
 
 #include <cmath>
 #include <limits>
+#include <string>
+#include <vector>
+
+#include "common/json.h"
 
 namespace litehouse::protocol::json {
 namespace {
@@ -162,6 +166,47 @@ TEST(JsonCodec, NestingIsBoundedWhileParsingEveryDecoder) {
   Status at_limit = ParsePipelineRequest(nested(128)).status();
   EXPECT_EQ(at_limit.message().find("nested deeper"), std::string::npos) << at_limit.message();
   expect_too_deep(ParsePipelineRequest(nested(129)).status(), "one level past the limit");
+}
+
+}  // namespace
+}  // namespace litehouse::protocol::json
+
+namespace litehouse::protocol::json {
+namespace {
+
+// Request bodies are parsed in place (RequestDocument::Parse, json::ParseInsitu), which must answer
+// exactly as the copying parse does: the same document, or the same error at the same byte.
+TEST(JsonCodec, InPlaceParsingAnswersAsTheCopyingParse) {
+  const std::string long_sql(3000, 'x');  // past RequestDocument's own buffer
+  const std::vector<std::string> bodies = {
+      R"({"requests":[{"type":"execute","stmt":{"sql":"SELECT 'a\"b\\c\u00e9\ud83d\ude00\n'","args":[{"type":"float","value":1.5e300}]}}]})",
+      R"({"requests":[{"type":"execute","stmt":{"sql":"nul\u0000inside"}}]})",
+      R"({"sql":")" + long_sql + R"(","n":-9223372036854775808,"big":18446744073709551615})",
+      std::string(R"({"requests":[]})") + '\0' + "trailing",  // a NUL byte of its own
+      std::string("{\"a\":\"b") + '\0' + "c\"}",
+      R"({"requests":[{"type":"execute")",   // cut short
+      R"({"a":"\x"})",                       // bad escape
+      "{\"a\":\"\x01\"}",                    // a control character in a string
+      R"({"n":1e999999})",                   // too big
+      R"({"a":1} {"b":2})",                  // not singular
+      std::string(300, '[') + std::string(300, ']'),
+      "",
+  };
+  for (const std::string& body : bodies) {
+    rapidjson::Document copied, in_place;
+    Status by_copy = litehouse::json::Parse(body, &copied);
+    std::string text = body;
+    Status by_place = litehouse::json::ParseInsitu(text.data(), text.size(), &in_place);
+    EXPECT_EQ(by_copy.ToString(), by_place.ToString()) << body;
+    if (by_copy.ok() && by_place.ok()) EXPECT_TRUE(copied == in_place) << body;
+  }
+  // Through the codec, a long body and escapes come out as written.
+  auto req = ParsePipelineRequest(R"({"requests":[{"type":"execute","stmt":{"sql":")" + long_sql + R"(\u00e9\t"}}]})");
+  ASSERT_TRUE(req.ok()) << req.status().ToString();
+  EXPECT_EQ(req->requests.at(0).stmt.sql.value_or(""), long_sql + "\xc3\xa9\t");
+  auto nul = ParsePipelineRequest(R"({"requests":[{"type":"execute","stmt":{"sql":"a\u0000b"}}]})");
+  ASSERT_TRUE(nul.ok()) << nul.status().ToString();
+  EXPECT_EQ(nul->requests.at(0).stmt.sql.value_or(""), std::string("a\0b", 3));
 }
 
 }  // namespace
