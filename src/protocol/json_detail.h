@@ -276,7 +276,7 @@ inline Status ParseDocument(std::string_view body, rapidjson::Document* doc) {
 inline Status RequestDocument::Parse(std::string_view body) {
   char* text = text_;
   if (body.size() < sizeof text_) {
-    std::memcpy(text_, body.data(), body.size());
+    if (!body.empty()) std::memcpy(text_, body.data(), body.size());  // an empty view's data may be null
     text_[body.size()] = '\0';
   } else {
     long_text_.assign(body);
